@@ -1,0 +1,99 @@
+//! The walkthrough, run as a learner runs it: a separate process, a bounded
+//! wait, its stdout compared with the reviewed snapshot in `snapshots/`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::ChildOutcome;
+use support::child::{Captured, output_bounded};
+
+const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
+
+fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
+    output_bounded(Command::new(LESSON).args(args).current_dir(cwd), Duration::from_secs(20)).unwrap()
+}
+
+#[test]
+fn the_story() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_lesson(&[], cwd.path());
+    assert_eq!(run.outcome, ChildOutcome::Exited(0), "stderr:\n{}", run.stderr);
+    assert_eq!(run.stderr, "");
+    support::snapshot::settings().bind(|| insta::assert_snapshot!("story", run.stdout));
+    // Nothing was written into the learner's current directory.
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn the_facts_behind_the_story() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_lesson(&[], cwd.path());
+    let out = &run.stdout;
+    // The seed's file is 41 bytes, and its dump is the one `hexdump -C` prints.
+    assert!(out.contains("the file now holds 41 bytes"), "{out}");
+    assert!(out.contains("00000000  78 56 34 12 de c0 ad de  00 00 00 00 00 00 00 00  |xV4.............|"));
+    assert!(out.contains("00000020  00 00 00 00 00 00 00 00  41                       |........A|"));
+    assert!(out.contains("    00000029\n"));
+    // The page-tail store neither faulted nor reached the file.
+    assert!(out.contains("the file is still 41 bytes and unchanged: yes"), "{out}");
+    // The better ways give exactly 40 bytes, identical to each other.
+    assert!(out.contains("set_len(40) (ftruncate), then the same mmap: 40 bytes"));
+    assert!(out.contains("set_len + memmap2::MmapMut: 40 bytes"));
+    assert!(out.contains("minus its 'A': yes"));
+    // Every refusal is the errno Linux really gives (see FACTS: ENODEV for a pipe).
+    for (call, errno) in [
+        ("length 0", "EINVAL"),
+        ("the read end of a pipe", "ENODEV"),
+        ("PROT_WRITE|MAP_SHARED, fd opened read-only", "EACCES"),
+        ("offset 100 (not page-aligned)", "EINVAL"),
+    ] {
+        let row = out.lines().find(|l| l.trim_start().starts_with(call)).unwrap();
+        assert_eq!(row.split_whitespace().rev().nth(0).is_some(), true);
+        assert!(row.contains(&format!(" {errno} ")), "{call} should give {errno}: {row}");
+    }
+}
+
+#[test]
+fn help_describes_the_flags() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_lesson(&["--help"], cwd.path());
+    assert!(run.outcome.is_success());
+    for flag in ["--keep DIR", "--force", "--help"] {
+        assert!(run.stdout.contains(flag), "--help should mention {flag}");
+    }
+}
+
+#[test]
+fn keep_writes_the_seed_file_into_the_named_directory() {
+    let cwd = tempfile::tempdir().unwrap();
+    let dir = cwd.path().join("out/nested");
+    let run = run_lesson(&["--keep", dir.to_str().unwrap()], cwd.path());
+    assert!(run.outcome.is_success(), "{}", run.stderr);
+    let kept = std::fs::read(dir.join("data")).unwrap();
+    assert_eq!(kept.len(), 41);
+    assert_eq!(&kept[..4], &0x1234_5678u32.to_ne_bytes());
+    assert_eq!(kept[40], b'A');
+    assert!(run.stdout.contains(&format!("hexdump -C {}", dir.join("data").display())));
+}
+
+#[test]
+fn keep_with_force_replaces_an_existing_file() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("data"), b"old contents, much longer than forty-one bytes......").unwrap();
+    let run = run_lesson(&["--keep", ".", "--force"], cwd.path());
+    assert!(run.outcome.is_success(), "{}", run.stderr);
+    assert_eq!(std::fs::metadata(cwd.path().join("data")).unwrap().len(), 41);
+}
+
+#[test]
+fn the_lesson_runs_well_under_50_ms_warm() {
+    // Not a timing test: a generous ceiling that only a hang or a pathological
+    // slowdown breaks. The measured figure is in the closing note and the README.
+    let cwd = tempfile::tempdir().unwrap();
+    run_lesson(&[], cwd.path());
+    let started = Instant::now();
+    let run = run_lesson(&[], cwd.path());
+    assert!(run.outcome.is_success());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

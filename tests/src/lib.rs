@@ -1,0 +1,1 @@
+//! Cross-cutting tests live in `tests/`; this crate has no code of its own.
