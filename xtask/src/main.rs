@@ -1,1 +1,265 @@
-fn main() {}
+//! `cargo xtask`: the workbook's one entry point for people.
+//!
+//! Arguments are parsed by hand against a small command table, in the manner
+//! of mdBook's xtask: no CLI framework, nothing to compile but this crate and
+//! the workbook's own support crate.
+
+mod grade;
+mod handout;
+mod lessons;
+mod verify;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// An error that ends the command: printed as `error: MESSAGE`, exit code 2.
+type Result<T = ()> = std::result::Result<T, String>;
+
+struct Command {
+    name: &'static str,
+    args: &'static str,
+    summary: &'static str,
+    help: &'static str,
+    run: fn(Vec<OsString>) -> Result<ExitCode>,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "list",
+        args: "",
+        summary: "list the lessons, one line each",
+        help: "Prints each lesson's number, name and question.",
+        run: cmd_list,
+    },
+    Command {
+        name: "run-lesson",
+        args: "NAME|NUMBER [-- ARGS]",
+        summary: "build and run a lesson's walkthrough",
+        help: "\
+Builds the lesson's binary and runs it in your current directory, passing
+ARGS through. Name a lesson by its name (file-mapping) or number (1 or 01).
+Example: cargo xtask run-lesson file-mapping -- --keep ./out",
+        run: cmd_run_lesson,
+    },
+    Command {
+        name: "grade",
+        args: "[LESSON] [--json FILE]",
+        summary: "score your exercise work",
+        help: "\
+Runs the graded tests of every lesson (or of LESSON) against the code in its
+src/exercises.rs and prints a table per test and the score. Exits 1 below full
+marks. --json FILE also writes the result in GitHub Classroom's format.",
+        run: grade::cmd_grade,
+    },
+    Command {
+        name: "handout",
+        args: "DIR",
+        summary: "write the student copy to DIR",
+        help: "\
+Copies the workbook to DIR (new or empty) with every solution region replaced
+by its stub, ready to hand out or to push as a GitHub Classroom template. The
+copy carries a classroom workflow that runs `cargo xtask grade --json`.",
+        run: handout::cmd_handout,
+    },
+    Command {
+        name: "verify",
+        args: "",
+        summary: "prove the grader honest",
+        help: "\
+Checks that every graded test passes on the reference solutions (full marks),
+then writes a handout to a temporary directory, checks that it is clean under
+clippy -D warnings, and that every graded test fails there (score 0).",
+        run: verify::cmd_verify,
+    },
+    Command {
+        name: "book",
+        args: "[serve|build]",
+        summary: "serve (default) or build the book with mdbook",
+        help: "\
+Runs `mdbook serve book` (or `mdbook build book`) from the workbook's root.
+Needs mdbook: cargo install mdbook --locked",
+        run: cmd_book,
+    },
+];
+
+fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let Some(first) = args.first().cloned() else {
+        print_usage();
+        return ExitCode::from(2);
+    };
+    let name = first.to_string_lossy();
+    if matches!(&*name, "-h" | "--help" | "help") {
+        print_usage();
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = COMMANDS.iter().find(|c| c.name == name) else {
+        let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        let hint =
+            closest(&name, &names).map_or(String::new(), |c| format!(" Did you mean '{c}'?"));
+        eprintln!("error: unknown command '{name}'.{hint}");
+        eprintln!(
+            "Commands: {}. Run `cargo xtask --help` for more.",
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    args.remove(0);
+    // `--help` anywhere before a `--` asks for this command's help.
+    let before_dashes = args.iter().take_while(|a| *a != "--");
+    if before_dashes
+        .into_iter()
+        .any(|a| a == "-h" || a == "--help")
+    {
+        println!(
+            "cargo xtask {} {}\n\n{}",
+            command.name, command.args, command.help
+        );
+        return ExitCode::SUCCESS;
+    }
+    match (command.run)(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_usage() {
+    println!("cargo xtask COMMAND [ARGS]\n\nCommands:");
+    for c in COMMANDS {
+        println!("  {:<12} {:<24} {}", c.name, c.args, c.summary);
+    }
+    println!("\nEvery command takes --help.");
+}
+
+/// The workspace root: the directory above this crate.
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The cargo that started us, so toolchain overrides carry through.
+fn cargo() -> std::process::Command {
+    std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (support::cli::edit_distance(word, c), *c))
+        .min()
+        .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 3))
+        .map(|(_, c)| c)
+}
+
+/// Fails when a command that takes no arguments is given some.
+fn no_arguments(command: &str, args: &[OsString]) -> Result {
+    match args.first() {
+        None => Ok(()),
+        Some(extra) => Err(format!(
+            "'cargo xtask {command}' takes no arguments, but got '{}'. See: cargo xtask {command} --help",
+            extra.to_string_lossy()
+        )),
+    }
+}
+
+fn cmd_list(args: Vec<OsString>) -> Result<ExitCode> {
+    no_arguments("list", &args)?;
+    for lesson in lessons::discover(&workspace_root())? {
+        println!(
+            "{:02}  {:<22} {}",
+            lesson.number, lesson.name, lesson.question
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_run_lesson(args: Vec<OsString>) -> Result<ExitCode> {
+    let mut args = args.into_iter();
+    let Some(wanted) = args.next() else {
+        return Err(
+            "which lesson? Name one, for example: cargo xtask run-lesson file-mapping \
+                    (cargo xtask list shows them all)"
+                .into(),
+        );
+    };
+    let rest: Vec<OsString> = args.collect();
+    let passed = match rest.split_first() {
+        None => &[][..],
+        Some((dashes, passed)) if dashes == "--" => passed,
+        Some((other, _)) => {
+            return Err(format!(
+                "unexpected '{}' after the lesson's name. Pass arguments to the lesson after --, \
+                 for example: cargo xtask run-lesson {} -- --help",
+                other.to_string_lossy(),
+                wanted.to_string_lossy()
+            ));
+        }
+    };
+    let root = workspace_root();
+    let lesson = lessons::find(&root, &wanted.to_string_lossy())?;
+    let status = cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            &lesson.name,
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"))
+        .arg("--")
+        .args(passed)
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => {
+            eprintln!("the lesson {}", support::ChildOutcome::from(status));
+            ExitCode::FAILURE
+        }
+    })
+}
+
+fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
+    let action = match args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .as_deref()
+    {
+        None | Some("serve") => "serve",
+        Some("build") => "build",
+        Some(other) => return Err(format!("unknown book action '{other}': use serve or build")),
+    };
+    let root = workspace_root();
+    let status = std::process::Command::new("mdbook")
+        .args([action, "book"])
+        .current_dir(&root)
+        .status();
+    match status {
+        Ok(status) if status.success() => Ok(ExitCode::SUCCESS),
+        Ok(_) => Ok(ExitCode::FAILURE),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(
+            "mdbook is not installed. Install it with `cargo install mdbook --locked`, then run this again."
+                .into(),
+        ),
+        Err(e) => Err(format!("cannot start mdbook: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn closest_finds_a_typo_and_ignores_nonsense() {
+        let names = ["file-mapping", "process-maps", "sigbus"];
+        assert_eq!(closest("file-maping", &names), Some("file-mapping"));
+        assert_eq!(closest("sigbsu", &names), Some("sigbus"));
+        assert_eq!(closest("zzzzzzzzzzzzzzzzzzzz", &names), None);
+    }
+}

@@ -56,8 +56,15 @@ pub fn size_by_writing_past_the_end(file: &mut File, len: u64) -> io::Result<()>
 ///
 /// The file must already be at least `len` bytes long: touching a page of the
 /// mapping that lies wholly past the end of the file raises SIGBUS.
-pub fn store_words_through_shared_mapping(file: &File, len: usize, words: &[u32]) -> nix::Result<usize> {
-    assert!(words.len() * size_of::<u32>() <= len, "the words must fit in the mapping");
+pub fn store_words_through_shared_mapping(
+    file: &File,
+    len: usize,
+    words: &[u32],
+) -> nix::Result<usize> {
+    assert!(
+        size_of_val(words) <= len,
+        "the words must fit in the mapping"
+    );
     let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
     // SAFETY: we ask for a fresh mapping at an address the kernel picks
     // (`None`), so no existing memory is replaced. The result is a raw
@@ -90,9 +97,17 @@ pub fn store_words_through_shared_mapping(file: &File, len: usize, words: &[u32]
 /// Maps `len` bytes of `file`, then stores `byte` at `offset`, which lies past
 /// `len` but inside the same page. The kernel maps whole pages, so this store
 /// does not fault; but the file does not grow, so it never reaches the file.
-pub fn store_inside_page_past_len(file: &File, len: usize, offset: usize, byte: u8) -> nix::Result<()> {
+pub fn store_inside_page_past_len(
+    file: &File,
+    len: usize,
+    offset: usize,
+    byte: u8,
+) -> nix::Result<()> {
     let page = support::page_size();
-    assert!(len <= offset && offset < page, "the offset must be past len, inside the first page");
+    assert!(
+        len <= offset && offset < page,
+        "the offset must be past len, inside the first page"
+    );
     let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
     // SAFETY: a fresh mapping at an address the kernel picks, as above.
     let base = unsafe {

@@ -5,8 +5,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use file_mapping::{
-    SEED_LEN, SEED_WORDS, create_data_file, errno_name, size_by_writing_past_the_end, store_inside_page_past_len,
-    store_words_through_shared_mapping, store_words_with_memmap2, what_mmap_refuses,
+    SEED_LEN, SEED_WORDS, create_data_file, errno_name, size_by_writing_past_the_end,
+    store_inside_page_past_len, store_words_through_shared_mapping, store_words_with_memmap2,
+    what_mmap_refuses,
 };
 use support::cli::Cli;
 use support::hexdump;
@@ -45,20 +46,35 @@ fn main() {
 
 fn walkthrough(scratch: &Path, keep: Option<KeptFile>) -> io::Result<()> {
     println!("file-mapping: how do I map a file into memory?");
-    println!("Working in {}, a fresh temporary directory.", scratch.display());
+    println!(
+        "Working in {}, a fresh temporary directory.",
+        scratch.display()
+    );
 
     // ANCHOR: step1
     println!("\nStep 1. The seed's program");
     let data_path = scratch.join("data");
     let mut data = create_data_file(&data_path)?;
-    println!("  opened {} read+write, created with mode 0600, truncated", data_path.display());
+    println!(
+        "  opened {} read+write, created with mode 0600, truncated",
+        data_path.display()
+    );
     size_by_writing_past_the_end(&mut data, SEED_LEN as u64)?;
-    println!("  seeked to byte {SEED_LEN} and wrote \"A\": the file is {} bytes", file_len(&data)?);
+    println!(
+        "  seeked to byte {SEED_LEN} and wrote \"A\": the file is {} bytes",
+        file_len(&data)?
+    );
     let address = store_words_through_shared_mapping(&data, SEED_LEN, &SEED_WORDS)?;
     println!("  mapped {SEED_LEN} bytes MAP_SHARED at {address:#x}");
-    println!("  stored {:#010x} and {:#010x} as u32, then unmapped", SEED_WORDS[0], SEED_WORDS[1]);
+    println!(
+        "  stored {:#010x} and {:#010x} as u32, then unmapped",
+        SEED_WORDS[0], SEED_WORDS[1]
+    );
     let seed_bytes = fs::read(&data_path)?;
-    println!("  the file now holds {} bytes (hexdump -C):\n", seed_bytes.len());
+    println!(
+        "  the file now holds {} bytes (hexdump -C):\n",
+        seed_bytes.len()
+    );
     print_indented(&hexdump::canonical(&seed_bytes));
     // ANCHOR_END: step1
 
@@ -71,7 +87,11 @@ fn walkthrough(scratch: &Path, keep: Option<KeptFile>) -> io::Result<()> {
     );
     println!(
         "  This CPU is {}-endian; a big-endian one would store {}.",
-        if cfg!(target_endian = "little") { "little" } else { "big" },
+        if cfg!(target_endian = "little") {
+            "little"
+        } else {
+            "big"
+        },
         hex_bytes(&first.to_be_bytes())
     );
     println!(
@@ -80,7 +100,9 @@ fn walkthrough(scratch: &Path, keep: Option<KeptFile>) -> io::Result<()> {
         char::from(seed_bytes[SEED_LEN])
     );
     let page = support::page_size();
-    println!("  The page size is {page} bytes. mmap asked for {SEED_LEN}, but the kernel maps whole pages,");
+    println!(
+        "  The page size is {page} bytes. mmap asked for {SEED_LEN}, but the kernel maps whole pages,"
+    );
     println!("  so bytes {SEED_LEN}..{page} are mapped too.");
     let past = 100;
     store_inside_page_past_len(&data, SEED_LEN, past, b'!')?;
@@ -100,17 +122,28 @@ fn walkthrough(scratch: &Path, keep: Option<KeptFile>) -> io::Result<()> {
     let exact = create_data_file(&exact_path)?;
     exact.set_len(SEED_LEN as u64)?;
     store_words_through_shared_mapping(&exact, SEED_LEN, &SEED_WORDS)?;
-    println!("  set_len({SEED_LEN}) (ftruncate), then the same mmap: {} bytes", file_len(&exact)?);
+    println!(
+        "  set_len({SEED_LEN}) (ftruncate), then the same mmap: {} bytes",
+        file_len(&exact)?
+    );
     let idiomatic_path = scratch.join("idiomatic");
     let idiomatic = create_data_file(&idiomatic_path)?;
     store_words_with_memmap2(&idiomatic, SEED_LEN as u64, &SEED_WORDS)?;
-    println!("  set_len + memmap2::MmapMut: {} bytes", file_len(&idiomatic)?);
+    println!(
+        "  set_len + memmap2::MmapMut: {} bytes",
+        file_len(&idiomatic)?
+    );
     println!(
         "  Both hold the same bytes as the seed's file, minus its 'A': {}",
-        yes_no(fs::read(&exact_path)? == seed_bytes[..SEED_LEN] && fs::read(&idiomatic_path)? == seed_bytes[..SEED_LEN])
+        yes_no(
+            fs::read(&exact_path)? == seed_bytes[..SEED_LEN]
+                && fs::read(&idiomatic_path)? == seed_bytes[..SEED_LEN]
+        )
     );
     println!("  MmapMut::map_mut is unsafe because any process may truncate or rewrite the file");
-    println!("  while it is mapped, changing or unmapping bytes that safe Rust borrowed as a &mut [u8].");
+    println!(
+        "  while it is mapped, changing or unmapping bytes that safe Rust borrowed as a &mut [u8]."
+    );
     // ANCHOR_END: step3
 
     // ANCHOR: step4
@@ -118,7 +151,12 @@ fn walkthrough(scratch: &Path, keep: Option<KeptFile>) -> io::Result<()> {
     let refusals = what_mmap_refuses(&data_path)?;
     println!("  {:<44} {:<7} why", "call", "errno");
     for refusal in &refusals {
-        println!("  {:<44} {:<7} {}", refusal.call, errno_name(refusal.errno), refusal.reason);
+        println!(
+            "  {:<44} {:<7} {}",
+            refusal.call,
+            errno_name(refusal.errno),
+            refusal.reason
+        );
     }
     // ANCHOR_END: step4
 
@@ -134,7 +172,10 @@ struct Options {
 }
 
 fn parse_args() -> Options {
-    let mut options = Options { keep: None, force: false };
+    let mut options = Options {
+        keep: None,
+        force: false,
+    };
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
         match arg.to_str() {
@@ -160,8 +201,15 @@ struct KeptFile {
 impl KeptFile {
     fn write(mut self, bytes: &[u8]) -> io::Result<()> {
         self.file.write_all(bytes)?;
-        println!("\nKept the seed's file as {} ({} bytes).", self.path.display(), bytes.len());
-        println!("Compare with the dump above: hexdump -C {}", self.path.display());
+        println!(
+            "\nKept the seed's file as {} ({} bytes).",
+            self.path.display(),
+            bytes.len()
+        );
+        println!(
+            "Compare with the dump above: hexdump -C {}",
+            self.path.display()
+        );
         Ok(())
     }
 }
@@ -215,11 +263,19 @@ fn file_len(file: &File) -> io::Result<u64> {
 }
 
 fn hex_bytes(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn yes_no(condition: bool) -> &'static str {
-    if condition { "yes" } else { "NO (unexpected: please report it)" }
+    if condition {
+        "yes"
+    } else {
+        "NO (unexpected: please report it)"
+    }
 }
 
 fn print_indented(text: &str) {

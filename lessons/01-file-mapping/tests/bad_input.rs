@@ -12,15 +12,28 @@ use support::child::{Captured, output_bounded};
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 
 fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
-    output_bounded(Command::new(LESSON).args(args).current_dir(cwd), Duration::from_secs(20)).unwrap()
+    output_bounded(
+        Command::new(LESSON).args(args).current_dir(cwd),
+        Duration::from_secs(20),
+    )
+    .unwrap()
 }
 
 /// Runs the lesson and checks the common shape of a refusal.
 fn refused(args: &[&str], cwd: &Path) -> String {
     let run = run_lesson(args, cwd);
-    assert_eq!(run.outcome, ChildOutcome::Exited(2), "args {args:?}\nstderr:\n{}", run.stderr);
+    assert_eq!(
+        run.outcome,
+        ChildOutcome::Exited(2),
+        "args {args:?}\nstderr:\n{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(run.stderr.starts_with("file-mapping: error: "), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("file-mapping: error: "),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.stdout, "", "a refused run prints no story");
     run.stderr
 }
@@ -39,7 +52,10 @@ fn keep_pointing_at_a_file() {
     let cwd = tempfile::tempdir().unwrap();
     fs::write(cwd.path().join("notes.txt"), b"mine").unwrap();
     let err = refused(&["--keep", "notes.txt"], cwd.path());
-    assert!(err.contains("--keep notes.txt: this is a file, not a directory"), "{err}");
+    assert!(
+        err.contains("--keep notes.txt: this is a file, not a directory"),
+        "{err}"
+    );
     assert_eq!(entries(cwd.path()), ["notes.txt"]);
     assert_eq!(fs::read(cwd.path().join("notes.txt")).unwrap(), b"mine");
 }
@@ -59,7 +75,10 @@ fn keep_pointing_at_an_unwritable_directory() {
         (locked.to_str().unwrap().to_owned(), Some(locked))
     };
     let err = refused(&["--keep", &dir], cwd.path());
-    assert!(err.contains(&format!("--keep {dir}: cannot write {dir}/data")), "{err}");
+    assert!(
+        err.contains(&format!("--keep {dir}: cannot write {dir}/data")),
+        "{err}"
+    );
     assert!(err.contains("Choose a directory you can write to"), "{err}");
     assert!(!Path::new(&dir).join("data").exists());
     if let Some(locked) = parent_listing {
@@ -72,7 +91,10 @@ fn keep_pointing_at_a_directory_that_cannot_be_created() {
     let cwd = tempfile::tempdir().unwrap();
     fs::write(cwd.path().join("plain"), b"").unwrap();
     let err = refused(&["--keep", "plain/sub"], cwd.path());
-    assert!(err.contains("--keep plain/sub: cannot create this directory"), "{err}");
+    assert!(
+        err.contains("--keep plain/sub: cannot create this directory"),
+        "{err}"
+    );
     assert_eq!(entries(cwd.path()), ["plain"]);
 }
 
@@ -81,7 +103,10 @@ fn keep_pointing_at_an_existing_data_file() {
     let cwd = tempfile::tempdir().unwrap();
     fs::write(cwd.path().join("data"), b"precious").unwrap();
     let err = refused(&["--keep", "."], cwd.path());
-    assert!(err.contains("./data already exists. Add --force to replace it"), "{err}");
+    assert!(
+        err.contains("./data already exists. Add --force to replace it"),
+        "{err}"
+    );
     assert_eq!(fs::read(cwd.path().join("data")).unwrap(), b"precious");
 }
 
@@ -97,16 +122,28 @@ fn keep_without_a_directory() {
 fn force_without_keep() {
     let cwd = tempfile::tempdir().unwrap();
     let err = refused(&["--force"], cwd.path());
-    assert!(err.contains("--force only makes sense with --keep DIR"), "{err}");
+    assert!(
+        err.contains("--force only makes sense with --keep DIR"),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_unknown_flag_suggests_the_closest_one() {
     let cwd = tempfile::tempdir().unwrap();
     let err = refused(&["--kep", "out"], cwd.path());
-    assert!(err.contains("unknown argument '--kep'; did you mean '--keep'?"), "{err}");
-    assert!(err.contains("cargo xtask run-lesson file-mapping -- --help"), "{err}");
+    assert!(
+        err.contains("unknown argument '--kep'; did you mean '--keep'?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cargo xtask run-lesson file-mapping -- --help"),
+        "{err}"
+    );
     assert!(entries(cwd.path()).is_empty());
     let err = refused(&["--frobnicate"], cwd.path());
-    assert!(err.contains("this lesson accepts --keep, --force, --help"), "{err}");
+    assert!(
+        err.contains("this lesson accepts --keep, --force, --help"),
+        "{err}"
+    );
 }

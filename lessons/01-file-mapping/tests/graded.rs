@@ -5,7 +5,9 @@
 
 use std::fs;
 
-use file_mapping::exercises::{bytes_really_mapped, hexdump_through_mapping, write_u32s_through_mapping};
+use file_mapping::exercises::{
+    bytes_really_mapped, hexdump_through_mapping, write_u32s_through_mapping,
+};
 
 fn native_bytes(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_ne_bytes()).collect()
@@ -17,7 +19,11 @@ fn write_u32s_sizes_the_file_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("words");
     write_u32s_through_mapping(&path, &[1, 2, 3]).unwrap();
-    assert_eq!(fs::metadata(&path).unwrap().len(), 12, "3 values need exactly 12 bytes");
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        12,
+        "3 values need exactly 12 bytes"
+    );
 }
 
 // points: 2
@@ -60,7 +66,10 @@ fn hexdump_matches_the_files_bytes() {
     fs::write(&path, &bytes).unwrap();
     let dump = hexdump_through_mapping(&path).unwrap();
     assert_eq!(dump, support::hexdump::canonical(&bytes));
-    assert!(dump.ends_with("00000029\n"), "the last line is the length, 0x29 = 41:\n{dump}");
+    assert!(
+        dump.ends_with("00000029\n"),
+        "the last line is the length, 0x29 = 41:\n{dump}"
+    );
 }
 
 // points: 1

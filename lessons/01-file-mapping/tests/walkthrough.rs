@@ -11,14 +11,23 @@ use support::child::{Captured, output_bounded};
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 
 fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
-    output_bounded(Command::new(LESSON).args(args).current_dir(cwd), Duration::from_secs(20)).unwrap()
+    output_bounded(
+        Command::new(LESSON).args(args).current_dir(cwd),
+        Duration::from_secs(20),
+    )
+    .unwrap()
 }
 
 #[test]
 fn the_story() {
     let cwd = tempfile::tempdir().unwrap();
     let run = run_lesson(&[], cwd.path());
-    assert_eq!(run.outcome, ChildOutcome::Exited(0), "stderr:\n{}", run.stderr);
+    assert_eq!(
+        run.outcome,
+        ChildOutcome::Exited(0),
+        "stderr:\n{}",
+        run.stderr
+    );
     assert_eq!(run.stderr, "");
     support::snapshot::settings().bind(|| insta::assert_snapshot!("story", run.stdout));
     // Nothing was written into the learner's current directory.
@@ -32,11 +41,18 @@ fn the_facts_behind_the_story() {
     let out = &run.stdout;
     // The seed's file is 41 bytes, and its dump is the one `hexdump -C` prints.
     assert!(out.contains("the file now holds 41 bytes"), "{out}");
-    assert!(out.contains("00000000  78 56 34 12 de c0 ad de  00 00 00 00 00 00 00 00  |xV4.............|"));
-    assert!(out.contains("00000020  00 00 00 00 00 00 00 00  41                       |........A|"));
+    assert!(out.contains(
+        "00000000  78 56 34 12 de c0 ad de  00 00 00 00 00 00 00 00  |xV4.............|"
+    ));
+    assert!(
+        out.contains("00000020  00 00 00 00 00 00 00 00  41                       |........A|")
+    );
     assert!(out.contains("    00000029\n"));
     // The page-tail store neither faulted nor reached the file.
-    assert!(out.contains("the file is still 41 bytes and unchanged: yes"), "{out}");
+    assert!(
+        out.contains("the file is still 41 bytes and unchanged: yes"),
+        "{out}"
+    );
     // The better ways give exactly 40 bytes, identical to each other.
     assert!(out.contains("set_len(40) (ftruncate), then the same mmap: 40 bytes"));
     assert!(out.contains("set_len + memmap2::MmapMut: 40 bytes"));
@@ -48,9 +64,14 @@ fn the_facts_behind_the_story() {
         ("PROT_WRITE|MAP_SHARED, fd opened read-only", "EACCES"),
         ("offset 100 (not page-aligned)", "EINVAL"),
     ] {
-        let row = out.lines().find(|l| l.trim_start().starts_with(call)).unwrap();
-        assert_eq!(row.split_whitespace().rev().nth(0).is_some(), true);
-        assert!(row.contains(&format!(" {errno} ")), "{call} should give {errno}: {row}");
+        let row = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(call))
+            .unwrap();
+        assert!(
+            row.contains(&format!(" {errno} ")),
+            "{call} should give {errno}: {row}"
+        );
     }
 }
 
@@ -74,16 +95,26 @@ fn keep_writes_the_seed_file_into_the_named_directory() {
     assert_eq!(kept.len(), 41);
     assert_eq!(&kept[..4], &0x1234_5678u32.to_ne_bytes());
     assert_eq!(kept[40], b'A');
-    assert!(run.stdout.contains(&format!("hexdump -C {}", dir.join("data").display())));
+    assert!(
+        run.stdout
+            .contains(&format!("hexdump -C {}", dir.join("data").display()))
+    );
 }
 
 #[test]
 fn keep_with_force_replaces_an_existing_file() {
     let cwd = tempfile::tempdir().unwrap();
-    std::fs::write(cwd.path().join("data"), b"old contents, much longer than forty-one bytes......").unwrap();
+    std::fs::write(
+        cwd.path().join("data"),
+        b"old contents, much longer than forty-one bytes......",
+    )
+    .unwrap();
     let run = run_lesson(&["--keep", ".", "--force"], cwd.path());
     assert!(run.outcome.is_success(), "{}", run.stderr);
-    assert_eq!(std::fs::metadata(cwd.path().join("data")).unwrap().len(), 41);
+    assert_eq!(
+        std::fs::metadata(cwd.path().join("data")).unwrap().len(),
+        41
+    );
 }
 
 #[test]

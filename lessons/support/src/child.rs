@@ -62,7 +62,12 @@ impl fmt::Display for ChildOutcome {
             ChildOutcome::Exited(0) => write!(f, "exited normally (code 0)"),
             ChildOutcome::Exited(code) => write!(f, "exited with code {code}"),
             ChildOutcome::Signaled(signal) => {
-                write!(f, "killed by {} (signal {})", signal.as_str(), *signal as i32)
+                write!(
+                    f,
+                    "killed by {} (signal {})",
+                    signal.as_str(),
+                    *signal as i32
+                )
             }
             ChildOutcome::TimedOut(limit) => write!(
                 f,
@@ -114,7 +119,10 @@ pub fn thread_count() -> usize {
 /// Refuses (without forking) when the process has more than one thread: the
 /// walkthrough binaries are single-threaded, test harnesses are not, so tests
 /// must spawn a lesson binary instead of calling this.
-pub fn run_in_child<F: FnOnce() -> i32>(limit: Duration, work: F) -> Result<ChildOutcome, ChildError> {
+pub fn run_in_child<F: FnOnce() -> i32>(
+    limit: Duration,
+    work: F,
+) -> Result<ChildOutcome, ChildError> {
     let threads = thread_count();
     if threads != 1 {
         return Err(ChildError::NotSingleThreaded(threads));
@@ -142,7 +150,8 @@ pub fn run_in_child<F: FnOnce() -> i32>(limit: Duration, work: F) -> Result<Chil
 pub fn wait_bounded(pid: Pid, limit: Duration) -> Result<ChildOutcome, ChildError> {
     let started = Instant::now();
     loop {
-        let status = waitpid(pid, Some(WaitPidFlag::WNOHANG)).map_err(|e| ChildError::Sys("waitpid", e))?;
+        let status =
+            waitpid(pid, Some(WaitPidFlag::WNOHANG)).map_err(|e| ChildError::Sys("waitpid", e))?;
         if let Some(outcome) = ChildOutcome::from_wait_status(status) {
             return Ok(outcome);
         }
@@ -158,7 +167,10 @@ pub fn wait_bounded(pid: Pid, limit: Duration) -> Result<ChildOutcome, ChildErro
 
 /// Waits for a spawned `std::process::Child`, at most `limit`; kills and reaps
 /// it after that.
-pub fn wait_child_bounded(child: &mut std::process::Child, limit: Duration) -> std::io::Result<ChildOutcome> {
+pub fn wait_child_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> std::io::Result<ChildOutcome> {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait()? {
@@ -186,7 +198,10 @@ pub struct Captured {
 
 /// Runs `command` to its end with stdout and stderr captured, killing it if it
 /// runs past `limit`. This is how tests run lesson binaries: never by fork.
-pub fn output_bounded(command: &mut std::process::Command, limit: Duration) -> std::io::Result<Captured> {
+pub fn output_bounded(
+    command: &mut std::process::Command,
+    limit: Duration,
+) -> std::io::Result<Captured> {
     use std::io::Read;
     use std::process::Stdio;
     let mut child = command
@@ -203,8 +218,18 @@ pub fn output_bounded(command: &mut std::process::Command, limit: Duration) -> s
             String::from_utf8_lossy(&bytes).into_owned()
         })
     };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let outcome = wait_child_bounded(&mut child, limit)?;
     Ok(Captured {
         outcome,
@@ -220,7 +245,10 @@ mod tests {
 
     // The test harness is multi-threaded, so these spawn /bin/sh rather than fork.
     fn outcome_of(script: &str) -> ChildOutcome {
-        let mut child = Command::new("/bin/sh").args(["-c", script]).spawn().unwrap();
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", script])
+            .spawn()
+            .unwrap();
         wait_child_bounded(&mut child, Duration::from_secs(10)).unwrap()
     }
 
@@ -245,12 +273,18 @@ mod tests {
         let outcome = outcome_of("kill -BUS $$");
         assert_eq!(outcome, ChildOutcome::Signaled(Signal::SIGBUS));
         assert_eq!(outcome.to_string(), "killed by SIGBUS (signal 7)");
-        assert_eq!(outcome_of("kill -SEGV $$").to_string(), "killed by SIGSEGV (signal 11)");
+        assert_eq!(
+            outcome_of("kill -SEGV $$").to_string(),
+            "killed by SIGSEGV (signal 11)"
+        );
     }
 
     #[test]
     fn a_child_past_its_limit_is_killed_and_reaped() {
-        let mut child = Command::new("/bin/sh").args(["-c", "sleep 30"]).spawn().unwrap();
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "sleep 30"])
+            .spawn()
+            .unwrap();
         let outcome = wait_child_bounded(&mut child, Duration::from_millis(50)).unwrap();
         assert_eq!(outcome, ChildOutcome::TimedOut(Duration::from_millis(50)));
         // Reaped: a second wait finds the status already collected.

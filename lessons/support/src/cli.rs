@@ -44,7 +44,9 @@ impl Cli {
             .min_by_key(|flag| edit_distance(flag, &shown))
             .filter(|flag| edit_distance(flag, &shown) <= 3);
         match closest {
-            Some(flag) => self.fail(format_args!("unknown argument '{shown}'; did you mean '{flag}'?")),
+            Some(flag) => self.fail(format_args!(
+                "unknown argument '{shown}'; did you mean '{flag}'?"
+            )),
             None => self.fail(format_args!(
                 "unknown argument '{shown}'; this lesson accepts {}",
                 self.flags.join(", ")
@@ -56,7 +58,9 @@ impl Cli {
     pub fn value_for(&self, flag: &str, value: Option<OsString>) -> OsString {
         match value {
             Some(value) if !value.is_empty() && !value.to_string_lossy().starts_with("--") => value,
-            _ => self.fail(format_args!("{flag} needs a value after it, for example: {flag} ./out")),
+            _ => self.fail(format_args!(
+                "{flag} needs a value after it, for example: {flag} ./out"
+            )),
         }
     }
 }

@@ -1,0 +1,133 @@
+//! Finding the lessons: every `lessons/NN-name/` directory with a Cargo.toml.
+//!
+//! The number orders the lessons; the crate is named without it, so that
+//! renumbering a lesson renames nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::Result;
+
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    pub number: u32,
+    /// The crate's name, which is also its binary's name.
+    pub name: String,
+    /// The question the lesson answers (the crate's `description`).
+    pub question: String,
+    pub dir: PathBuf,
+}
+
+/// All lessons under `root/lessons`, in order.
+pub fn discover(root: &Path) -> Result<Vec<Lesson>> {
+    let lessons_dir = root.join("lessons");
+    let entries = fs::read_dir(&lessons_dir)
+        .map_err(|e| format!("cannot read {}: {e}", lessons_dir.display()))?;
+    let mut lessons = Vec::new();
+    for entry in entries.flatten() {
+        let dir_name = entry.file_name().to_string_lossy().into_owned();
+        let Some((number, name)) = split_number(&dir_name) else {
+            continue; // the support crate, or anything else that is not a lesson
+        };
+        let manifest_path = entry.path().join("Cargo.toml");
+        let Ok(manifest) = fs::read_to_string(&manifest_path) else {
+            continue;
+        };
+        let crate_name = manifest_value(&manifest, "name").unwrap_or_default();
+        if crate_name != name {
+            return Err(format!(
+                "{} names the crate '{crate_name}', but its directory says '{name}'. \
+                 A lesson's crate is named like its directory, without the number.",
+                manifest_path.display()
+            ));
+        }
+        lessons.push(Lesson {
+            number,
+            name: name.to_owned(),
+            question: manifest_value(&manifest, "description").unwrap_or_default(),
+            dir: entry.path(),
+        });
+    }
+    lessons.sort_by_key(|l| l.number);
+    Ok(lessons)
+}
+
+/// The lesson named `wanted`, by name or by number, or an error that lists
+/// the lessons and suggests the closest name.
+pub fn find(root: &Path, wanted: &str) -> Result<Lesson> {
+    let lessons = discover(root)?;
+    let by_number = wanted.parse::<u32>().ok();
+    if let Some(lesson) = lessons
+        .iter()
+        .find(|l| l.name == wanted || Some(l.number) == by_number)
+    {
+        return Ok(lesson.clone());
+    }
+    let names: Vec<&str> = lessons.iter().map(|l| l.name.as_str()).collect();
+    let hint =
+        crate::closest(wanted, &names).map_or(String::new(), |c| format!(" Did you mean '{c}'?"));
+    let listing: Vec<String> = lessons
+        .iter()
+        .map(|l| format!("{:02} {}", l.number, l.name))
+        .collect();
+    Err(format!(
+        "there is no lesson '{wanted}'.{hint}\nThe lessons are: {}",
+        listing.join(", ")
+    ))
+}
+
+/// `01-file-mapping` -> `(1, "file-mapping")`.
+fn split_number(dir_name: &str) -> Option<(u32, &str)> {
+    let (number, name) = dir_name.split_once('-')?;
+    if number.len() != 2 || name.is_empty() {
+        return None;
+    }
+    Some((number.parse().ok()?, name))
+}
+
+/// The string value of `key = "..."` in the manifest's `[package]` table.
+fn manifest_value(manifest: &str, key: &str) -> Option<String> {
+    let package = manifest
+        .split("\n[")
+        .find(|t| t.starts_with("[package]") || t.starts_with("package]"))?;
+    package.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lesson_directories_split_into_number_and_name() {
+        assert_eq!(split_number("01-file-mapping"), Some((1, "file-mapping")));
+        assert_eq!(split_number("12-x"), Some((12, "x")));
+        assert_eq!(split_number("support"), None);
+        assert_eq!(split_number("1-file"), None);
+        assert_eq!(split_number("ab-file"), None);
+    }
+
+    #[test]
+    fn manifest_values_come_from_the_package_table() {
+        let manifest = "[package]\nname = \"sigbus\"\ndescription = \"What happens?\"\n\n[dependencies]\nname = \"x\"\n";
+        assert_eq!(manifest_value(manifest, "name").as_deref(), Some("sigbus"));
+        assert_eq!(
+            manifest_value(manifest, "description").as_deref(),
+            Some("What happens?")
+        );
+        assert_eq!(manifest_value(manifest, "version"), None);
+    }
+
+    #[test]
+    fn the_workspace_lessons_are_found_in_order() {
+        let lessons = discover(&crate::workspace_root()).unwrap();
+        assert!(!lessons.is_empty());
+        assert!(lessons.windows(2).all(|w| w[0].number < w[1].number));
+        assert_eq!(lessons[0].name, "file-mapping");
+        assert!(find(&crate::workspace_root(), "1").is_ok());
+        let error = find(&crate::workspace_root(), "file-maping").unwrap_err();
+        assert!(error.contains("Did you mean 'file-mapping'?"), "{error}");
+    }
+}
