@@ -43,15 +43,22 @@ fn includes(markdown: &str) -> Vec<(String, Option<String>)> {
 /// range `A:` / `A:B`, or the whole file.
 fn resolve(file: &str, spec: Option<&str>) -> Result<String, String> {
     let lines: Vec<&str> = file.lines().collect();
-    let Some(spec) = spec else { return Ok(file.to_owned()) };
+    let Some(spec) = spec else {
+        return Ok(file.to_owned());
+    };
     let mut range = spec.splitn(2, ':');
     let first = range.next().unwrap_or_default();
     if let Ok(start) = first.parse::<usize>() {
         let end = match range.next() {
             Some("") | None => lines.len(),
-            Some(end) => end.parse::<usize>().map_err(|_| format!("bad line range '{spec}'"))?,
+            Some(end) => end
+                .parse::<usize>()
+                .map_err(|_| format!("bad line range '{spec}'"))?,
         };
-        return Ok(lines.get(start.saturating_sub(1)..end.min(lines.len())).unwrap_or_default().join("\n"));
+        return Ok(lines
+            .get(start.saturating_sub(1)..end.min(lines.len()))
+            .unwrap_or_default()
+            .join("\n"));
     }
     let begin = lines
         .iter()
@@ -70,10 +77,17 @@ fn resolve(file: &str, spec: Option<&str>) -> Result<String, String> {
 #[test]
 fn every_chapter_in_the_summary_exists() {
     let chapters = summary_chapters();
-    assert!(chapters.len() >= 2, "SUMMARY.md should list the introduction and chapters: {chapters:?}");
+    assert!(
+        chapters.len() >= 2,
+        "SUMMARY.md should list the introduction and chapters: {chapters:?}"
+    );
     for chapter in chapters {
         let path = book_dir().join("src").join(&chapter);
-        assert!(path.is_file(), "SUMMARY.md lists {chapter}, but {} does not exist", path.display());
+        assert!(
+            path.is_file(),
+            "SUMMARY.md lists {chapter}, but {} does not exist",
+            path.display()
+        );
     }
 }
 
@@ -85,13 +99,20 @@ fn every_include_resolves_to_non_empty_text() {
         let markdown = fs::read_to_string(&chapter_path).unwrap();
         for (path, spec) in includes(&markdown) {
             let target = chapter_path.parent().unwrap().join(&path);
-            let file = fs::read_to_string(&target)
-                .unwrap_or_else(|e| panic!("{chapter}: include of {path}: {e} ({})", target.display()));
-            let text = resolve(&file, spec.as_deref()).unwrap_or_else(|e| panic!("{chapter}: {path}: {e}"));
-            assert!(!text.trim().is_empty(), "{chapter}: the include of {path}:{spec:?} is empty");
+            let file = fs::read_to_string(&target).unwrap_or_else(|e| {
+                panic!("{chapter}: include of {path}: {e} ({})", target.display())
+            });
+            let text = resolve(&file, spec.as_deref())
+                .unwrap_or_else(|e| panic!("{chapter}: {path}: {e}"));
+            assert!(
+                !text.trim().is_empty(),
+                "{chapter}: the include of {path}:{spec:?} is empty"
+            );
             if path.ends_with(".snap") {
                 assert!(
-                    !text.starts_with("---") && !text.contains("\nsource: ") && !text.contains("assertion_line"),
+                    !text.starts_with("---")
+                        && !text.contains("\nsource: ")
+                        && !text.contains("assertion_line"),
                     "{chapter}: the include of {path} shows the snapshot's YAML header; \
                      start the line range after its closing ---"
                 );
@@ -99,7 +120,10 @@ fn every_include_resolves_to_non_empty_text() {
             checked += 1;
         }
     }
-    assert!(checked > 0, "no includes found: the chapters should include code and output");
+    assert!(
+        checked > 0,
+        "no includes found: the chapters should include code and output"
+    );
 }
 
 #[test]
@@ -126,14 +150,27 @@ fn the_book_builds_with_nothing_left_unresolved() {
     let mut pages = 0;
     for chapter in summary_chapters() {
         let html_path = out.path().join(Path::new(&chapter).with_extension("html"));
-        let html = fs::read_to_string(&html_path).unwrap_or_else(|e| panic!("{}: {e}", html_path.display()));
-        assert!(!html.contains("{{#"), "{chapter}: an mdBook directive was left unresolved");
-        assert!(!html.contains("ANCHOR"), "{chapter}: an anchor marker leaked into the page");
+        let html = fs::read_to_string(&html_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", html_path.display()));
+        assert!(
+            !html.contains("{{#"),
+            "{chapter}: an mdBook directive was left unresolved"
+        );
+        assert!(
+            !html.contains("ANCHOR"),
+            "{chapter}: an anchor marker leaked into the page"
+        );
         pages += 1;
     }
     // The chapter's output really is the lesson's snapshot.
     let chapter = fs::read_to_string(out.path().join("01-file-mapping.html")).unwrap();
-    assert!(chapter.contains("00000020  00 00 00 00 00 00 00 00  41"), "the hexdump from the snapshot");
-    assert!(chapter.contains("fn store_words_through_shared_mapping"), "code from lib.rs");
+    assert!(
+        chapter.contains("00000020  00 00 00 00 00 00 00 00  41"),
+        "the hexdump from the snapshot"
+    );
+    assert!(
+        chapter.contains("fn store_words_through_shared_mapping"),
+        "code from lib.rs"
+    );
     assert!(pages >= 2);
 }
