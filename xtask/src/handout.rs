@@ -95,7 +95,7 @@ pub fn write_handout(root: &Path, dest: &Path) -> Result<usize> {
         }
     }
     let dest_abs = std::path::absolute(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-    let result = copy_tree(root, &dest_abs, &dest_abs, true).and_then(|stripped| {
+    let result = copy_tree(root, &dest_abs, &dest_abs, Path::new("")).and_then(|stripped| {
         let workflows = dest_abs.join(".github/workflows");
         fs::create_dir_all(&workflows)
             .and_then(|()| fs::write(workflows.join("classroom.yml"), CLASSROOM_WORKFLOW))
@@ -118,7 +118,10 @@ pub fn write_handout(root: &Path, dest: &Path) -> Result<usize> {
     result
 }
 
-fn copy_tree(from: &Path, to: &Path, dest_root: &Path, top: bool) -> Result<usize> {
+/// Copies `from` (at `relative` inside the workspace) to `to`, stripping the
+/// solutions out of the lessons' exercise files and nowhere else.
+fn copy_tree(from: &Path, to: &Path, dest_root: &Path, relative: &Path) -> Result<usize> {
+    let top = relative.as_os_str().is_empty();
     fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
     let mut stripped = 0;
     let entries = fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
@@ -137,12 +140,12 @@ fn copy_tree(from: &Path, to: &Path, dest_root: &Path, top: bool) -> Result<usiz
             .file_type()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         if kind.is_dir() {
-            stripped += copy_tree(&path, &target, dest_root, false)?;
+            stripped += copy_tree(&path, &target, dest_root, &relative.join(&name))?;
         } else if kind.is_file() {
             let bytes =
                 fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let bytes = match std::str::from_utf8(&bytes) {
-                Ok(text) if name_str.ends_with(".rs") && has_solutions(text) => {
+                Ok(text) if is_exercise_file(&relative.join(&name)) => {
                     stripped += 1;
                     strip_solutions(text)
                         .map_err(|e| format!("{}: {e}", path.display()))?
@@ -155,6 +158,14 @@ fn copy_tree(from: &Path, to: &Path, dest_root: &Path, top: bool) -> Result<usiz
         }
     }
     Ok(stripped)
+}
+
+/// True for `lessons/NN-name/src/exercises.rs`, the only files with solutions.
+fn is_exercise_file(relative: &Path) -> bool {
+    // lessons / NN-name / src/exercises.rs
+    relative.starts_with("lessons")
+        && relative.ends_with(crate::verify::EXERCISES)
+        && relative.components().count() == 4
 }
 
 /// True if `source` has at least one solution region.
@@ -262,7 +273,17 @@ pub fn open(path: &str) -> io::Result<()> {
         let dest = tempfile::tempdir().unwrap();
         let root = crate::workspace_root();
         let stripped = write_handout(&root, dest.path()).unwrap();
-        assert!(stripped >= 1);
+        let lessons = crate::lessons::discover(&root).unwrap();
+        assert_eq!(
+            stripped,
+            lessons.len(),
+            "exactly the lessons' exercise files are stripped"
+        );
+        let own = fs::read_to_string(dest.path().join("xtask/src/handout.rs")).unwrap();
+        assert_eq!(
+            own,
+            fs::read_to_string(root.join("xtask/src/handout.rs")).unwrap()
+        );
         let exercises =
             fs::read_to_string(dest.path().join("lessons/01-file-mapping/src/exercises.rs"))
                 .unwrap();
