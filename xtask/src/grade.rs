@@ -71,7 +71,9 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
         Some(wanted) => vec![lessons::find(&root, wanted)?],
         None => lessons::discover(&root)?,
     };
-    let results = grade_lessons(&root, &chosen, None, Isolation::Together, &mut |line| {
+    // Each test alone: a test whose code crashes the process (SIGBUS, say)
+    // then costs its own points only.
+    let results = grade_lessons(&root, &chosen, None, Isolation::EachAlone, &mut |line| {
         eprintln!("{line}")
     })?;
     print!("{}", table(&results));
@@ -272,6 +274,10 @@ pub fn score_lesson(
             "{lesson}: graded test '{stray}' ran but has no points"
         ));
     }
+    let killed = run.stderr.lines().find_map(|l| {
+        let start = l.find("(signal: ")?;
+        Some(format!("the test process was killed {}", &l[start..]))
+    });
     let compile_error = run
         .stderr
         .lines()
@@ -292,8 +298,9 @@ pub fn score_lesson(
                 None if run.timed_out => {
                     format!("did not finish within {} s", LESSON_LIMIT.as_secs())
                 }
-                None => compile_error
+                None => killed
                     .clone()
+                    .or_else(|| compile_error.clone())
                     .unwrap_or_else(|| "the test did not run".into()),
             };
             TestResult {
@@ -465,6 +472,18 @@ test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out
             results[0]
                 .message
                 .starts_with("did not compile: error[E0308]")
+        );
+    }
+
+    #[test]
+    fn a_test_process_killed_by_a_signal_says_so() {
+        let points = vec![("first".to_owned(), 1)];
+        let stderr = "error: test failed, to rerun pass `--test graded`\n\nCaused by:\n  process didn't \
+                      exit successfully: `/t/graded-1 --exact first` (signal: 7, SIGBUS: access to undefined address)\n";
+        let results = score_lesson("x", &points, &run("running 1 test\n", stderr)).unwrap();
+        assert_eq!(
+            results[0].message,
+            "the test process was killed (signal: 7, SIGBUS: access to undefined address)"
         );
     }
 
