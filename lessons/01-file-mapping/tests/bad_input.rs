@@ -3,48 +3,14 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
-use support::ChildOutcome;
-use support::child::{Captured, output_bounded};
+use support::testing::{assert_refused, entries};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 
-fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
-    output_bounded(
-        Command::new(LESSON).args(args).current_dir(cwd),
-        Duration::from_secs(20),
-    )
-    .unwrap()
-}
-
 /// Runs the lesson and checks the common shape of a refusal.
 fn refused(args: &[&str], cwd: &Path) -> String {
-    let run = run_lesson(args, cwd);
-    assert_eq!(
-        run.outcome,
-        ChildOutcome::Exited(2),
-        "args {args:?}\nstderr:\n{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(
-        run.stderr.starts_with("file-mapping: error: "),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(run.stdout, "", "a refused run prints no story");
-    run.stderr
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    assert_refused("file-mapping", &support::testing::run(LESSON, args, cwd))
 }
 
 #[test]

@@ -29,7 +29,7 @@ fn the_story() {
         run.stderr
     );
     assert_eq!(run.stderr, "");
-    support::snapshot::settings().bind(|| insta::assert_snapshot!("story", run.stdout));
+    support::testing::settings(&[]).bind(|| insta::assert_snapshot!("story", run.stdout));
     // Nothing was written into the learner's current directory.
     assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
 }

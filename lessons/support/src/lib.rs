@@ -4,8 +4,10 @@
 //! - [`child`]: run a step that faults, forks or races in a child process, wait
 //!   a bounded time, and say how it ended ([`ChildOutcome`]).
 //! - [`page_size`]: the size the kernel maps in.
+//! - [`unguessable_suffix`]: random names for shared-memory objects.
 //! - [`cli`]: the lessons' uniform flag parsing and error messages.
 //! - [`snapshot`]: the redaction filters every snapshot test applies.
+//! - `testing` (feature `testing`): how the lessons' tests run a lesson.
 //!
 //! Nothing here teaches on its own; the lessons do.
 
@@ -13,8 +15,19 @@ pub mod child;
 pub mod cli;
 pub mod hexdump;
 pub mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use child::ChildOutcome;
+
+/// 16 hex digits from the kernel's random source, for names that another
+/// user must not be able to guess (and so pre-create): POSIX shm objects.
+pub fn unguessable_suffix() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 /// The page size in bytes: the unit in which the kernel maps memory.
 pub fn page_size() -> usize {
@@ -23,4 +36,21 @@ pub fn page_size() -> usize {
         .ok()
         .flatten()
         .map_or(4096, |n| n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn suffixes_are_16_hex_digits_and_differ() {
+        let a = super::unguessable_suffix().unwrap();
+        let b = super::unguessable_suffix().unwrap();
+        assert_eq!(a.len(), 16);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_page_size_is_a_power_of_two() {
+        assert!(super::page_size().is_power_of_two());
+    }
 }

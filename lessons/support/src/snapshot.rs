@@ -31,19 +31,6 @@ pub fn filters() -> Vec<(String, String)> {
     filters
 }
 
-/// insta settings for a lesson's snapshot: [`filters`] applied, and no
-/// expression in the header, so the book can include the snapshot's body.
-#[cfg(feature = "snapshots")]
-pub fn settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    for (pattern, replacement) in filters() {
-        settings.add_filter(&pattern, replacement);
-    }
-    settings.set_omit_expression(true);
-    settings.set_prepend_module_to_snapshot(false);
-    settings
-}
-
 #[cfg(test)]
 mod tests {
     use super::filters;
