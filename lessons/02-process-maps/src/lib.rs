@@ -1,0 +1,285 @@
+//! Lesson 2: how does the OS load my process and libraries into memory?
+//!
+//! The kernel lists every mapping of a process in `/proc/PID/maps`. The
+//! [`maps`] module parses that file; the functions here read it, sort its
+//! lines into kinds, and find what the walkthrough talks about.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, OwnedFd};
+use std::ptr::NonNull;
+
+use nix::fcntl::OFlag;
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous, munmap, shm_open, shm_unlink};
+use nix::sys::stat::Mode;
+
+pub mod exercises;
+pub mod maps;
+
+use maps::{Kind, Mapping, ParseError};
+
+/// Which process to look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// This process: `/proc/self`.
+    This,
+    /// Another process by pid.
+    Pid(u32),
+}
+
+impl Target {
+    fn proc_path(self, file: &str) -> String {
+        match self {
+            Target::This => format!("/proc/self/{file}"),
+            Target::Pid(pid) => format!("/proc/{pid}/{file}"),
+        }
+    }
+}
+
+/// Why a process's map could not be read.
+#[derive(Debug)]
+pub enum MapsError {
+    /// No such process: it has exited, or never existed.
+    NoSuchProcess(u32),
+    /// The process exists, but we may not read its memory layout.
+    PermissionDenied(u32),
+    /// A kernel thread, or a zombie: no user memory at all.
+    NoUserMemory(u32),
+    Io(io::Error),
+    Parse(ParseError),
+}
+
+impl fmt::Display for MapsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapsError::NoSuchProcess(pid) => write!(
+                f,
+                "there is no process {pid}: it has exited or never existed. \
+                 `ps -e` lists the running processes."
+            ),
+            MapsError::PermissionDenied(pid) => write!(
+                f,
+                "not allowed to read /proc/{pid}/maps: reading another user's memory layout needs \
+                 the right to trace that process. Choose one of your own processes, such as `$$`."
+            ),
+            MapsError::NoUserMemory(pid) => write!(
+                f,
+                "process {pid} has no user memory mapped: it is a kernel thread or a zombie. \
+                 Choose an ordinary program's pid."
+            ),
+            MapsError::Io(e) => write!(f, "cannot read the maps: {e}"),
+            MapsError::Parse(e) => write!(f, "the maps file has a line this parser rejects: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for MapsError {}
+
+// ANCHOR: read_maps
+/// Reads and parses the target's `/proc/PID/maps`.
+pub fn read_maps(target: Target) -> Result<Vec<Mapping>, MapsError> {
+    let text = std::fs::read_to_string(target.proc_path("maps")).map_err(|e| {
+        match (target, e.kind()) {
+            (Target::Pid(pid), io::ErrorKind::NotFound) => MapsError::NoSuchProcess(pid),
+            (Target::Pid(pid), io::ErrorKind::PermissionDenied) => MapsError::PermissionDenied(pid),
+            _ => MapsError::Io(e),
+        }
+    })?;
+    let mappings = maps::parse_maps(&text).map_err(MapsError::Parse)?;
+    match target {
+        Target::Pid(pid) if mappings.is_empty() => Err(MapsError::NoUserMemory(pid)),
+        _ => Ok(mappings),
+    }
+}
+// ANCHOR_END: read_maps
+
+/// The path of the target's executable, as its maps name it.
+pub fn executable_path(target: Target) -> Option<String> {
+    std::fs::read_link(target.proc_path("exe"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Reads the smaps file of the target.
+pub fn read_smaps(target: Target) -> io::Result<String> {
+    std::fs::read_to_string(target.proc_path("smaps"))
+}
+
+/// One line of the grouped map: a kind, how many mappings, how many bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub kind: Kind,
+    pub count: usize,
+    pub bytes: u64,
+    /// The distinct names seen, for kinds where they teach something.
+    pub names: Vec<String>,
+}
+
+// ANCHOR: group_by_kind
+/// Sorts the mappings into kinds, in [`Kind::ALL`] order; absent kinds are left out.
+pub fn group_by_kind(mappings: &[Mapping], executable: Option<&str>) -> Vec<Group> {
+    Kind::ALL
+        .iter()
+        .filter_map(|&kind| {
+            let members: Vec<&Mapping> = mappings
+                .iter()
+                .filter(|m| m.kind(executable) == kind)
+                .collect();
+            let by_file_name = matches!(kind, Kind::SharedLibrary | Kind::File | Kind::DeletedFile);
+            let mut names: Vec<String> = members
+                .iter()
+                .map(|m| match m.file_name() {
+                    Some(name) if by_file_name => name.to_owned(),
+                    _ => m.pathname.clone(),
+                })
+                .filter(|name| !name.is_empty())
+                .collect();
+            names.sort();
+            names.dedup();
+            (!members.is_empty()).then(|| Group {
+                kind,
+                count: members.len(),
+                bytes: members.iter().map(|m| m.size()).sum(),
+                names,
+            })
+        })
+        .collect()
+}
+// ANCHOR_END: group_by_kind
+
+/// The executable's own mappings: its segments, in address order.
+pub fn executable_segments<'a>(
+    mappings: &'a [Mapping],
+    executable: Option<&str>,
+) -> Vec<&'a Mapping> {
+    mappings
+        .iter()
+        .filter(|m| m.kind(executable) == Kind::Executable)
+        .collect()
+}
+
+/// What the loader puts in a segment with these permissions.
+pub fn segment_role(mapping: &Mapping) -> &'static str {
+    let p = mapping.perms;
+    match (p.read, p.write, p.exec) {
+        (true, false, true) => "machine code (.text): executable, never writable",
+        (true, true, false) => "writable data (.data, .bss): private, copied on first write",
+        (true, false, false) if mapping.offset == 0 => "ELF headers and read-only data (.rodata)",
+        (true, false, false) => "read-only data, or data made read-only after relocation (RELRO)",
+        _ => "unusual permissions",
+    }
+}
+
+// ANCHOR: find_libc
+/// The C library's code segment (`r-xp`), if this process has one. A
+/// statically linked program carries its libc inside the executable.
+pub fn libc_code(mappings: &[Mapping]) -> Option<&Mapping> {
+    mappings.iter().find(|m| {
+        let is_libc = m.file_name().is_some_and(|n| {
+            n.starts_with("libc.so") || n.starts_with("libc-") || n.starts_with("ld-musl")
+        });
+        is_libc && m.perms.exec && !m.perms.write
+    })
+}
+// ANCHOR_END: find_libc
+
+/// Mappings of every kind a program can make for itself, alive until dropped:
+/// shared anonymous memory, a memfd, a POSIX shm object and a deleted file.
+#[derive(Debug)]
+pub struct Specimens {
+    regions: Vec<(NonNull<libc::c_void>, usize)>,
+    shm_name: String,
+    _fds: Vec<OwnedFd>,
+}
+
+impl Specimens {
+    /// Maps one of each. The shm object gets an unguessable name, `O_EXCL`
+    /// and mode 0600, and is unlinked when `Specimens` is dropped.
+    pub fn create(scratch: &std::path::Path) -> io::Result<Specimens> {
+        let page = NonZeroUsize::new(support::page_size()).ok_or(io::ErrorKind::InvalidInput)?;
+        let shared = MapFlags::MAP_SHARED;
+        let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+        let mut specimens = Specimens {
+            regions: Vec::new(),
+            shm_name: format!("/mmap-workbook-{}", support::unguessable_suffix()?),
+            _fds: Vec::new(),
+        };
+        // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
+        let anonymous = unsafe { mmap_anonymous(None, page, rw, shared) }?;
+        specimens.regions.push((anonymous, page.get()));
+
+        let memfd = memfd_create("mmap-workbook", MFdFlags::MFD_CLOEXEC)?;
+        specimens.map_file(memfd, page)?;
+
+        let shm = shm_open(
+            specimens.shm_name.as_str(),
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )?;
+        specimens.map_file(shm, page)?;
+
+        let doomed = scratch.join("deleted-while-mapped");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&doomed)?;
+        specimens.map_file(file.into(), page)?;
+        // The mapping keeps the file's pages alive; its name is gone.
+        std::fs::remove_file(&doomed)?;
+        Ok(specimens)
+    }
+
+    fn map_file(&mut self, fd: OwnedFd, page: NonZeroUsize) -> io::Result<()> {
+        nix::unistd::ftruncate(&fd, page.get() as i64)?;
+        let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+        // SAFETY: a fresh mapping at a kernel-chosen address, of a file we
+        // just sized to one page and that no other process knows about.
+        let region = unsafe { mmap(None, page, rw, MapFlags::MAP_SHARED, fd.as_fd(), 0) }?;
+        self.regions.push((region, page.get()));
+        self._fds.push(fd);
+        Ok(())
+    }
+
+    /// The name the shm object has under /dev/shm.
+    pub fn shm_name(&self) -> &str {
+        self.shm_name.trim_start_matches('/')
+    }
+
+    /// The specimens' start addresses, in the order they were made.
+    pub fn addresses(&self) -> Vec<u64> {
+        self.regions
+            .iter()
+            .map(|(region, _)| region.as_ptr() as u64)
+            .collect()
+    }
+}
+
+impl Drop for Specimens {
+    fn drop(&mut self) {
+        for &(region, len) in &self.regions {
+            // SAFETY: each region is a mapping we made of exactly `len` bytes
+            // and nothing refers to it any more.
+            let _ = unsafe { munmap(region, len) };
+        }
+        let _ = shm_unlink(self.shm_name.as_str());
+    }
+}
+
+/// Helper mode: print this process's libc code mapping (or `none`), then
+/// wait until stdin closes, so the parent can look while both map it.
+pub fn run_helper() -> io::Result<()> {
+    let mappings = read_maps(Target::This).map_err(io::Error::other)?;
+    let mut out = io::stdout().lock();
+    match libc_code(&mappings) {
+        Some(mapping) => writeln!(out, "{mapping}")?,
+        None => writeln!(out, "none")?,
+    }
+    out.flush()?;
+    drop(out);
+    // Returns at EOF, when the parent drops our stdin.
+    io::copy(&mut io::stdin().lock(), &mut io::sink())?;
+    Ok(())
+}

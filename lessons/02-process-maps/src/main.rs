@@ -1,0 +1,297 @@
+//! The walkthrough for lesson 2: run it with `cargo xtask run-lesson process-maps`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use process_maps::maps::{self, Kind, Mapping};
+use process_maps::{
+    Specimens, Target, executable_path, executable_segments, group_by_kind, libc_code, read_maps,
+    read_smaps, run_helper, segment_role,
+};
+use support::cli::Cli;
+
+const CLI: Cli = Cli {
+    lesson: "process-maps",
+    usage: "\
+process-maps: how does the OS load my process and libraries into memory?
+
+Usage: cargo xtask run-lesson process-maps [-- FLAGS]
+
+Flags:
+  --pid PID    show another process's map instead of this one's (steps 1-2)
+  --helper     (used by the lesson itself) print this process's libc code
+               mapping, then wait for stdin to close
+  -h, --help   print this help
+",
+    flags: &["--pid", "--helper", "--help"],
+};
+
+/// How long the helper process may take to report, and to exit.
+const HELPER_LIMIT: Duration = Duration::from_secs(10);
+
+fn main() {
+    let target = parse_args();
+    let result = match target {
+        Target::This => walkthrough(),
+        Target::Pid(_) => other_process(target),
+    };
+    if let Err(error) = result {
+        CLI.fail(error);
+    }
+}
+
+fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
+    println!("process-maps: how does the OS load my process and libraries into memory?");
+
+    // ANCHOR: step1
+    println!("\nStep 1. This process's map, grouped by kind");
+    println!("  First the lesson maps one of each kind a program can make for itself:");
+    println!("  shared anonymous memory, a memfd, a POSIX shm object, and a file it then deletes.");
+    let scratch = tempfile::tempdir()?;
+    let specimens = Specimens::create(scratch.path())?;
+    let mappings = read_maps(Target::This)?;
+    let exe = executable_path(Target::This);
+    print_groups("/proc/self/maps", &mappings, exe.as_deref());
+    println!("\n  The four specimens, as /proc/self/maps lists them:");
+    for address in specimens.addresses() {
+        if let Some(m) = mappings.iter().find(|m| m.start == address) {
+            let note = specimen_note(m.kind(exe.as_deref()));
+            println!("    {}  {note:<48}  {}", m.perms, m.pathname);
+        }
+    }
+    // ANCHOR_END: step1
+    drop(specimens);
+
+    print_segments(&mappings, exe.as_deref());
+
+    // ANCHOR: step3
+    println!("\nStep 3. A second process maps the same libc pages");
+    let Some(ours) = libc_code(&mappings) else {
+        println!("  This program has no libc mapping: it is statically linked, so its C library");
+        println!("  is part of the executable. There is no shared library to compare; steps 3");
+        println!("  and 4 need a dynamically linked build.");
+        return Ok(());
+    };
+    let mut helper = Command::new(std::env::current_exe()?)
+        .arg("--helper")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    println!(
+        "  Started this lesson's binary again as a helper, pid {}.",
+        helper.id()
+    );
+    let theirs = first_line_within(helper.stdout.take(), HELPER_LIMIT);
+    let theirs = match theirs.as_deref().map(maps::parse_line) {
+        Some(Ok(mapping)) => mapping,
+        _ => {
+            let _ = helper.kill();
+            let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
+            return Err(
+                format!("the helper did not report its libc mapping (it {outcome})").into(),
+            );
+        }
+    };
+    let name = ours.file_name().unwrap_or("libc");
+    println!("  {name}'s code segment (r-xp) in each:");
+    for (who, m) in [("this process", ours), ("the helper", &theirs)] {
+        println!(
+            "    {who:<13} at {:#x}, file offset {:#x}, device {:02x}:{:02x}, inode {}",
+            m.start, m.offset, m.device.major, m.device.minor, m.inode
+        );
+    }
+    println!(
+        "  Same file, offset, device and inode: {}. Same address: {}.",
+        yes_no(ours.same_file_pages(&theirs)),
+        if ours.start == theirs.start {
+            "yes (is ASLR off?)"
+        } else {
+            "no, each process has its own random layout (ASLR)"
+        }
+    );
+    println!(
+        "  Both map the same page-cache pages of {name}: one copy in RAM, however many processes."
+    );
+    // ANCHOR_END: step3
+
+    // ANCHOR: step4
+    println!("\nStep 4. Counting shared pages: /proc/self/smaps for {name}'s code");
+    let smaps = read_smaps(Target::This)?;
+    let fields = maps::smaps_fields(&smaps, ours.start).unwrap_or_default();
+    let field = |key: &str| fields.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v);
+    for (key, meaning) in [
+        ("Rss", "resident: pages of it in RAM and mapped here"),
+        (
+            "Pss",
+            "proportional: each page divided among the processes mapping it",
+        ),
+        (
+            "Shared_Clean",
+            "resident pages other processes map too, unmodified",
+        ),
+        ("Private_Clean", "resident pages only this process maps"),
+    ] {
+        println!(
+            "    {:<14} {meaning:<64} {:>6} kB",
+            format!("{key}:"),
+            field(key)
+        );
+    }
+    let (rss, pss) = (field("Rss"), field("Pss"));
+    println!(
+        "  Pss < Rss: {}. Rss counts every page fully; Pss splits each one among its",
+        yes_no(pss < rss)
+    );
+    println!("  sharers, so summing Pss over all processes counts the RAM really used.");
+    if pss > 0 {
+        println!(
+            "  Rss / Pss = {:.1}: each resident page here is shared on average that many ways.",
+            rss as f64 / pss as f64
+        );
+    }
+    // ANCHOR_END: step4
+
+    drop(helper.stdin.take()); // EOF: the helper exits.
+    let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
+    println!("\n  The helper {outcome}.");
+    Ok(())
+}
+
+/// `--pid PID`: steps 1 and 2 for another process.
+fn other_process(target: Target) -> Result<(), Box<dyn std::error::Error>> {
+    let Target::Pid(pid) = target else {
+        unreachable!("only called with --pid")
+    };
+    let mappings = read_maps(target)?;
+    let exe = executable_path(target);
+    println!("process-maps: the map of process {pid}");
+    println!("\nStep 1. Its map, grouped by kind");
+    print_groups(&format!("/proc/{pid}/maps"), &mappings, exe.as_deref());
+    if exe.is_none() {
+        println!("  (its executable's path is not readable, so its segments count as files)");
+    }
+    print_segments(&mappings, exe.as_deref());
+    println!("\nSteps 3 and 4 compare the lesson with a helper it starts: run it without --pid.");
+    Ok(())
+}
+
+// ANCHOR: print_groups
+fn print_groups(source: &str, mappings: &[Mapping], exe: Option<&str>) {
+    println!("  {source} has {} lines. By kind:", mappings.len());
+    for group in group_by_kind(mappings, exe) {
+        let names = match group.kind {
+            Kind::Heap | Kind::Stack | Kind::Anonymous | Kind::Executable | Kind::File => {
+                String::new()
+            }
+            _ => format!(": {}", group.names.join(", ")),
+        };
+        let plural = if group.count == 1 { "" } else { "s" };
+        println!(
+            "    {:<22} {} mapping{plural}, {}{names}",
+            group.kind.label(),
+            group.count,
+            human_size(group.bytes)
+        );
+    }
+}
+// ANCHOR_END: print_groups
+
+fn specimen_note(kind: Kind) -> &'static str {
+    match kind {
+        Kind::SharedAnonymous => "shared anonymous memory: an unlinked /dev/zero",
+        Kind::Memfd => "a memfd: a file with a name but no directory",
+        Kind::SharedMemory => "a POSIX shm object: a file on tmpfs at /dev/shm",
+        Kind::DeletedFile => "a deleted file: its pages live while mapped",
+        _ => "",
+    }
+}
+
+// ANCHOR: step2
+fn print_segments(mappings: &[Mapping], exe: Option<&str>) {
+    println!("\nStep 2. The executable's segments");
+    let segments = executable_segments(mappings, exe);
+    if segments.is_empty() {
+        println!("  No mapping names the executable's file.");
+        return;
+    }
+    println!(
+        "  The loader mapped the program's file {} times, once per segment:",
+        segments.len()
+    );
+    for m in &segments {
+        println!(
+            "    {}  {:<66} at file offset {:#x}",
+            m.perms,
+            segment_role(m),
+            m.offset
+        );
+    }
+    let one_file = segments
+        .iter()
+        .all(|m| (m.device, m.inode) == (segments[0].device, segments[0].inode));
+    println!(
+        "  All from one file (same device and inode): {}.",
+        yes_no(one_file)
+    );
+    println!("  The offsets differ because each segment maps its own part of the file, starting");
+    println!("  on a page boundary; the permissions differ so that code is never writable and");
+    println!("  data never executable.");
+}
+// ANCHOR_END: step2
+
+/// The first line `reader` produces, if it comes within `limit`.
+fn first_line_within(reader: Option<std::process::ChildStdout>, limit: Duration) -> Option<String> {
+    let reader = reader?;
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(reader).read_line(&mut line);
+        let _ = send.send(line);
+    });
+    receive
+        .recv_timeout(limit)
+        .ok()
+        .map(|l| l.trim_end_matches('\n').to_owned())
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b => format!("{} KiB", b / 1024),
+    }
+}
+
+fn yes_no(condition: bool) -> &'static str {
+    if condition { "yes" } else { "no" }
+}
+
+fn parse_args() -> Target {
+    let mut target = Target::This;
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("-h" | "--help") => CLI.print_help_and_exit(),
+            Some("--helper") => {
+                if let Err(e) = run_helper() {
+                    CLI.fail(format_args!("helper: {e}"));
+                }
+                std::process::exit(0);
+            }
+            Some("--pid") => {
+                let value = CLI.value_for("--pid", args.next());
+                let text = value.to_string_lossy();
+                match text.parse::<u32>() {
+                    Ok(pid) if pid > 0 => target = Target::Pid(pid),
+                    _ => CLI.fail(format_args!(
+                        "--pid {text}: not a process id. Give a positive whole number, such as the \
+                         pid `pgrep bash` prints."
+                    )),
+                }
+            }
+            _ => CLI.unknown_argument(&arg),
+        }
+    }
+    target
+}
