@@ -35,6 +35,16 @@ impl Cli {
         exit(2)
     }
 
+    /// For a lesson whose only flag is `--help`: handles the command line.
+    pub fn parse_help_only(&self) {
+        if let Some(arg) = std::env::args_os().nth(1) {
+            match arg.to_str() {
+                Some("-h" | "--help") => self.print_help_and_exit(),
+                _ => self.unknown_argument(&arg),
+            }
+        }
+    }
+
     /// Fails for an argument the lesson does not know, suggesting the closest flag.
     pub fn unknown_argument(&self, arg: &OsString) -> ! {
         let shown = arg.to_string_lossy();

@@ -3,6 +3,7 @@
 //! - [`hexdump`]: bytes in the layout of `hexdump -C`, so a learner can compare.
 //! - [`child`]: run a step that faults, forks or races in a child process, wait
 //!   a bounded time, and say how it ended ([`ChildOutcome`]).
+//! - [`region`]: an owned raw mapping with volatile byte access.
 //! - [`page_size`]: the size the kernel maps in.
 //! - [`unguessable_suffix`]: random names for shared-memory objects.
 //! - [`cli`]: the lessons' uniform flag parsing and error messages.
@@ -14,6 +15,7 @@
 pub mod child;
 pub mod cli;
 pub mod hexdump;
+pub mod region;
 pub mod snapshot;
 #[cfg(feature = "testing")]
 pub mod testing;

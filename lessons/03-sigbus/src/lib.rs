@@ -1,0 +1,172 @@
+//! Lesson 3: what happens when the file is too short?
+//!
+//! A mapping may be longer than its file. Pages that hold at least one byte
+//! of the file are readable to their end (the rest reads as zero); pages
+//! wholly past the end raise SIGBUS on the first access. Everything here that
+//! can fault is called by the walkthrough inside a child process.
+
+use std::ffi::c_int;
+use std::fs::File;
+use std::num::NonZeroUsize;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::mman::{MapFlags, ProtFlags, mmap};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use support::region::Region;
+
+pub mod exercises;
+
+// ANCHOR: map_shared
+/// Maps `len` bytes of `file` shared and writable. This succeeds whatever
+/// the file's length: the kernel checks the file only when a page is touched.
+pub fn map_shared(file: &impl AsFd, len: usize) -> nix::Result<Region> {
+    let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
+    let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+    // SAFETY: a fresh mapping at an address the kernel picks; nothing in
+    // Rust refers to that memory yet.
+    let base = unsafe { mmap(None, length, rw, MapFlags::MAP_SHARED, file.as_fd(), 0) }?;
+    // SAFETY: exactly what mmap returned and was given; `Region` owns it.
+    Ok(unsafe { Region::from_raw(base, len) })
+}
+// ANCHOR_END: map_shared
+
+/// The length of `file` as the kernel sees it now.
+pub fn file_len(file: &File) -> std::io::Result<u64> {
+    Ok(file.metadata()?.len())
+}
+
+/// Where the mapping under test starts, for the SIGBUS handler to turn the
+/// faulting address into an offset. An atomic: the handler may read it.
+static MAPPING_BASE: AtomicUsize = AtomicUsize::new(0);
+
+// ANCHOR: handler
+/// Installs a SIGBUS handler that reports `si_code` and the faulting offset
+/// within the mapping at `base`, then lets the signal kill the process.
+pub fn report_sigbus_for(base: usize) -> nix::Result<()> {
+    MAPPING_BASE.store(base, Ordering::SeqCst);
+    let action = SigAction::new(
+        SigHandler::SigAction(on_sigbus),
+        // SA_RESETHAND: after this one report, SIGBUS has its default action
+        // again, so the faulting access, retried on return, kills us.
+        SaFlags::SA_SIGINFO | SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    // SAFETY: `on_sigbus` only calls async-signal-safe functions (write(2))
+    // and touches no lock, allocation or non-atomic shared state.
+    unsafe { sigaction(Signal::SIGBUS, &action) }?;
+    Ok(())
+}
+
+extern "C" fn on_sigbus(_signal: c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler,
+    // and for SIGBUS it fills in si_addr.
+    let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+    let mut line = SignalSafeLine::new();
+    line.push(b"    SIGBUS handler: si_code ");
+    line.push(bus_code_name(code).as_bytes());
+    line.push(b" (");
+    line.push_number(code as u64);
+    line.push(b"), fault at offset ");
+    line.push_number(address.wrapping_sub(MAPPING_BASE.load(Ordering::SeqCst)) as u64);
+    line.push(b" of the mapping\n");
+    line.write_to_stdout();
+}
+// ANCHOR_END: handler
+
+/// The name of a SIGBUS `si_code`, as `<signal.h>` spells it.
+pub fn bus_code_name(code: c_int) -> &'static str {
+    match code {
+        libc::BUS_ADRALN => "BUS_ADRALN",
+        libc::BUS_ADRERR => "BUS_ADRERR",
+        libc::BUS_OBJERR => "BUS_OBJERR",
+        libc::BUS_MCEERR_AR => "BUS_MCEERR_AR",
+        libc::BUS_MCEERR_AO => "BUS_MCEERR_AO",
+        _ => "unknown",
+    }
+}
+
+/// A line built in a fixed buffer, with no allocation: all a signal handler
+/// may do. Text past the buffer's end is dropped.
+struct SignalSafeLine {
+    bytes: [u8; 160],
+    len: usize,
+}
+
+impl SignalSafeLine {
+    fn new() -> Self {
+        SignalSafeLine {
+            bytes: [0; 160],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, text: &[u8]) {
+        for &byte in text {
+            if self.len < self.bytes.len() {
+                self.bytes[self.len] = byte;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn push_number(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[at..]);
+    }
+
+    fn write_to_stdout(&self) {
+        // SAFETY: write(2) is async-signal-safe; the buffer is valid for `len` bytes.
+        let _ = unsafe { libc::write(libc::STDOUT_FILENO, self.bytes.as_ptr().cast(), self.len) };
+    }
+}
+
+/// What a seal did to a truncate: the errno, or `None` if it went through.
+pub fn try_truncate(file: &impl AsFd, len: u64) -> Option<Errno> {
+    nix::unistd::ftruncate(file, len as i64).err()
+}
+
+// ANCHOR: sealed_memfd
+/// A memfd of `len` bytes that can never shrink: `F_SEAL_SHRINK` makes every
+/// truncate below its size fail with EPERM, and `F_SEAL_SEAL` stops anyone
+/// from removing that seal. Whoever maps it can trust its length.
+pub fn sealed_memfd(len: u64) -> nix::Result<File> {
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let fd = memfd_create(
+        "sigbus-sealed",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )?;
+    nix::unistd::ftruncate(&fd, len as i64)?;
+    fcntl(
+        &fd,
+        FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_SEAL),
+    )?;
+    Ok(File::from(fd))
+}
+// ANCHOR_END: sealed_memfd
+
+/// The kind of filesystem holding `path` (`ext4`, `tmpfs`, ...): what
+/// happens to bytes past the end of a file depends on it.
+pub fn filesystem_name(path: &std::path::Path) -> &'static str {
+    use nix::sys::statfs::{
+        BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC, statfs,
+    };
+    match statfs(path).map(|s| s.filesystem_type()) {
+        Ok(t) if t == EXT4_SUPER_MAGIC => "ext4",
+        Ok(t) if t == TMPFS_MAGIC => "tmpfs",
+        Ok(t) if t == BTRFS_SUPER_MAGIC => "btrfs",
+        Ok(t) if t == XFS_SUPER_MAGIC => "xfs",
+        _ => "another filesystem",
+    }
+}

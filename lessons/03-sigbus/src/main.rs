@@ -1,0 +1,216 @@
+//! The walkthrough for lesson 3: run it with `cargo xtask run-lesson sigbus`.
+//!
+//! Every access that may fault runs in a child (`run_in_child`); the parent
+//! reports how the child ended and carries on.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::Path;
+use std::time::Duration;
+
+use sigbus::{file_len, map_shared, report_sigbus_for, sealed_memfd, try_truncate};
+use support::ChildOutcome;
+use support::child::run_in_child;
+use support::cli::Cli;
+
+const CLI: Cli = Cli {
+    lesson: "sigbus",
+    usage: "\
+sigbus: what happens when the file is too short?
+
+Usage: cargo xtask run-lesson sigbus [-- --help]
+
+Every access that may fault happens in a child process; the lesson reports
+how each child ended. Its files live in a temporary directory removed at exit.
+",
+    flags: &["--help"],
+};
+
+/// No child of this lesson should take more than a moment.
+const CHILD_LIMIT: Duration = Duration::from_secs(10);
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() {
+    CLI.parse_help_only();
+    let outcome = tempfile::tempdir()
+        .map_err(Into::into)
+        .and_then(|dir| walkthrough(dir.path()));
+    if let Err(error) = outcome {
+        CLI.fail(format_args!("the walkthrough stopped: {error}"));
+    }
+}
+
+fn walkthrough(scratch: &Path) -> Result {
+    let page = support::page_size();
+    println!("sigbus: what happens when the file is too short?");
+    println!(
+        "(Each access that may fault runs in a child process; the page size is {page} bytes.)"
+    );
+    store_into_an_empty_file(scratch)?;
+    the_exact_boundary(scratch, page)?;
+    writes_past_the_end(scratch, page)?;
+    truncation_under_a_live_mapping(scratch, page)?;
+    Ok(())
+}
+
+/// Runs `work` in a child and prints how the child ended.
+fn in_child(what: &str, work: impl FnOnce() -> i32) -> Result<ChildOutcome> {
+    let outcome = run_in_child(CHILD_LIMIT, work)?;
+    println!("  {what} -> child {outcome}");
+    Ok(outcome)
+}
+
+fn open_rw(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+}
+
+// ANCHOR: step1
+fn store_into_an_empty_file(scratch: &Path) -> Result {
+    println!("\nStep 1. Store into a mapping of an empty file");
+    let file = open_rw(&scratch.join("empty"))?;
+    let map = map_shared(&file, 40)?;
+    println!(
+        "  mapped 40 bytes of a {}-byte file: mmap itself does not mind",
+        file_len(&file)?
+    );
+    in_child("store 0x78 at offset 0", || {
+        map.write(0, 0x78);
+        0
+    })?;
+    file.set_len(40)?;
+    println!("  set_len(40) on the same file; the mapping is unchanged");
+    in_child("store 0x78 at offset 0 again", || {
+        map.write(0, 0x78);
+        0
+    })?;
+    let bytes = fs::read(scratch.join("empty"))?;
+    println!(
+        "  read(2) now finds {} bytes, the first {:#04x}: the child's store",
+        bytes.len(),
+        bytes[0]
+    );
+    Ok(())
+}
+// ANCHOR_END: step1
+
+// ANCHOR: step2
+fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
+    println!("\nStep 2. The exact boundary: a 9-byte file under a 3-page mapping");
+    let path = scratch.join("nine");
+    fs::write(&path, b"AAAAAAAAA")?;
+    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let map = map_shared(&file, 3 * page)?;
+    println!(
+        "  mapped {} bytes (3 pages) of a {}-byte file",
+        map.len(),
+        file_len(&file)?
+    );
+    in_child(
+        "read byte 8, bytes 9..page end, then the first byte of page 1",
+        || {
+            println!(
+                "    byte 8 is {:?}: the file's last byte",
+                char::from(map.read(8))
+            );
+            let tail_is_zero = (9..page).all(|offset| map.read(offset) == 0);
+            println!(
+                "    bytes 9..{page} all read as zero: {}",
+                if tail_is_zero { "yes" } else { "no" }
+            );
+            if report_sigbus_for(map.address()).is_err() {
+                return 3;
+            }
+            println!("    reading byte {page}...");
+            let byte = map.read(page);
+            println!("    byte {page} is {byte} (no fault: unexpected)");
+            0
+        },
+    )?;
+    println!("  The page that holds the file's end is readable to its end, as zeroes;");
+    println!(
+        "  a page that holds no byte of the file cannot be backed, so the kernel sends SIGBUS."
+    );
+    Ok(())
+}
+// ANCHOR_END: step2
+
+// ANCHOR: step3
+fn writes_past_the_end(scratch: &Path, page: usize) -> Result {
+    println!("\nStep 3. Stores past the end do not grow the file");
+    let path = scratch.join("nine");
+    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let map = map_shared(&file, page)?;
+    map.write(100, b'!');
+    drop(map);
+    println!("  stored '!' at byte 100 (inside page 0, past the end) and unmapped: no fault");
+    println!("  the file is still {} bytes", file_len(&file)?);
+    let again = map_shared(&file, page)?;
+    println!(
+        "  yet a fresh mapping reads byte 100 as {:?}: the store is still in the page cache",
+        char::from(again.read(100))
+    );
+    again.sync()?;
+    println!(
+        "  after msync writes the page back, byte 100 reads {:?} ({} holds the files here)",
+        char::from(again.read(100)),
+        sigbus::filesystem_name(scratch)
+    );
+    println!("  ext4 zeroes the part of a page past the end of the file whenever it writes the");
+    println!("  page back; tmpfs never writes back, so there the byte lingers, and a later");
+    println!("  ftruncate that grows the file makes it part of the file. Never rely on either.");
+    Ok(())
+}
+// ANCHOR_END: step3
+
+// ANCHOR: step4
+fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
+    println!("\nStep 4. Another process truncates the file under a live mapping");
+    let path = scratch.join("three-pages");
+    fs::write(
+        &path,
+        [b"A".repeat(page), b"B".repeat(page), b"C".repeat(page)].concat(),
+    )?;
+    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let map = map_shared(&file, 3 * page)?;
+    println!(
+        "  mapped all 3 pages; page 2 reads {:?}",
+        char::from(map.read(2 * page))
+    );
+    in_child(
+        &format!("another process truncates the file to {page} bytes"),
+        || i32::from(file.set_len(page as u64).is_err()),
+    )?;
+    in_child("read page 2 again", || i32::from(map.read(2 * page)))?;
+    println!(
+        "  page 0 still reads {:?}: it still has file behind it",
+        char::from(map.read(0))
+    );
+    println!("  This is why memmap2's Mmap::map is unsafe: a &[u8] over a file is only as");
+    println!("  stable as the file, and any process that may write the file can shrink it.");
+
+    println!("  A defence: a sealed memfd, which nobody can shrink");
+    let sealed = sealed_memfd(3 * page as u64)?;
+    let map = map_shared(&sealed, 3 * page)?;
+    map.write(2 * page, b'C');
+    in_child(
+        &format!("another process tries to truncate it to {page} bytes"),
+        || {
+            match try_truncate(&sealed, page as u64) {
+                Some(errno) => println!("    ftruncate failed: {errno:?} ({})", errno.desc()),
+                None => println!("    ftruncate succeeded (the seal did not hold!)"),
+            }
+            0
+        },
+    )?;
+    in_child("read page 2 of the sealed memfd", || {
+        println!("    page 2 reads {:?}", char::from(map.read(2 * page)));
+        0
+    })?;
+    Ok(())
+}
+// ANCHOR_END: step4
