@@ -111,18 +111,55 @@ pub fn thread_count() -> usize {
 
 /// Runs `work` in a forked child and waits at most `limit` for it to end.
 ///
-/// The child's return value becomes its exit code. The child leaves with
-/// `_exit`, after flushing stdout, so nothing the parent had buffered is
-/// printed twice and nothing the child printed is lost. A child still running
-/// at `limit` is killed with SIGKILL and reaped: no zombie is left behind.
-///
-/// Refuses (without forking) when the process has more than one thread: the
-/// walkthrough binaries are single-threaded, test harnesses are not, so tests
-/// must spawn a lesson binary instead of calling this.
+/// The child's return value becomes its exit code. A child still running at
+/// `limit` is killed with SIGKILL and reaped: no zombie is left behind.
+/// See [`fork_child`] for the rules, and for a child to talk to meanwhile.
 pub fn run_in_child<F: FnOnce() -> i32>(
     limit: Duration,
     work: F,
 ) -> Result<ChildOutcome, ChildError> {
+    fork_child(work)?.wait(limit)
+}
+
+/// A forked child that is still running. Wait for it with [`Forked::wait`];
+/// dropping it unwaited kills and reaps it.
+#[derive(Debug)]
+pub struct Forked {
+    pid: Pid,
+    reaped: bool,
+}
+
+impl Forked {
+    /// The child's process id.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Waits at most `limit` for the child to end; kills and reaps it after that.
+    pub fn wait(mut self, limit: Duration) -> Result<ChildOutcome, ChildError> {
+        self.reaped = true;
+        wait_bounded(self.pid, limit)
+    }
+}
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = kill(self.pid, Signal::SIGKILL);
+            let _ = waitpid(self.pid, None);
+        }
+    }
+}
+
+/// Forks a child that runs `work` and leaves with its return value as the
+/// exit code, and returns at once in the parent, so the two can take turns.
+///
+/// The child leaves with `_exit`, after flushing stdout, so nothing the
+/// parent had buffered is printed twice and nothing the child printed is
+/// lost. Refuses (without forking) when the process has more than one
+/// thread: the walkthrough binaries are single-threaded, test harnesses are
+/// not, so tests must spawn a lesson binary instead of calling this.
+pub fn fork_child<F: FnOnce() -> i32>(work: F) -> Result<Forked, ChildError> {
     let threads = thread_count();
     if threads != 1 {
         return Err(ChildError::NotSingleThreaded(threads));
@@ -142,7 +179,10 @@ pub fn run_in_child<F: FnOnce() -> i32>(
             // handlers or destructors that belong to the parent's copy of state.
             unsafe { libc::_exit(code) }
         }
-        ForkResult::Parent { child } => wait_bounded(child, limit),
+        ForkResult::Parent { child } => Ok(Forked {
+            pid: child,
+            reaped: false,
+        }),
     }
 }
 

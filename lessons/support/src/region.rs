@@ -8,6 +8,7 @@
 
 use std::ffi::c_void;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicU32;
 
 /// A mapping of `len` bytes at `base`, unmapped on drop.
 #[derive(Debug)]
@@ -44,6 +45,21 @@ impl Region {
     /// The mapping as a raw pointer, for lessons that place atomics in it.
     pub fn as_ptr(&self) -> *mut u8 {
         self.base.as_ptr().cast()
+    }
+
+    /// The `index`th 32-bit slot of the region, as an atomic: the right way
+    /// to share a number between processes that map the same page.
+    pub fn atomic_u32(&self, index: usize) -> &AtomicU32 {
+        let offset = index * size_of::<AtomicU32>();
+        assert!(
+            offset + size_of::<AtomicU32>() <= self.len,
+            "slot {index} is outside the region"
+        );
+        // SAFETY: mappings are page-aligned, so base + 4 * index is aligned
+        // for AtomicU32; the slot lies inside the mapping, which outlives the
+        // returned reference (it borrows `self`). AtomicU32 allows mutation
+        // through a shared reference, by this or any other process.
+        unsafe { &*self.as_ptr().add(offset).cast::<AtomicU32>() }
     }
 
     /// Reads the byte at `offset`. In a file mapping, a page wholly past the

@@ -1,0 +1,77 @@
+//! The walkthrough as a subprocess: its story snapshotted, its facts asserted.
+
+use support::ChildOutcome;
+
+const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
+
+fn story() -> String {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = support::testing::run(LESSON, &[], cwd.path());
+    assert_eq!(
+        run.outcome,
+        ChildOutcome::Exited(0),
+        "stderr:\n{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr, "");
+    assert!(support::testing::entries(cwd.path()).is_empty());
+    run.stdout
+}
+
+#[test]
+fn the_story() {
+    let out = story();
+    support::testing::settings(&[(r"inode \d+", "inode [INODE]")])
+        .bind(|| insta::assert_snapshot!("story", out));
+}
+
+/// The value the parent read for `place` in step 1's table.
+fn parent_reads(out: &str, place: &str) -> u32 {
+    let row = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(place))
+        .unwrap();
+    row[row.find(place).unwrap() + place.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_facts_behind_the_story() {
+    let out = story();
+    // Step 1: only the shared mapping carries the child's 42 back.
+    assert!(out.contains("child: wrote 42; it now reads 42, 42 and 42"));
+    assert_eq!(parent_reads(&out, "MAP_SHARED|MAP_ANONYMOUS"), 42);
+    assert_eq!(parent_reads(&out, "MAP_PRIVATE|MAP_ANONYMOUS"), 1);
+    assert_eq!(parent_reads(&out, "a plain variable"), 1);
+    // Step 2: both directions, and the same object in both maps.
+    assert!(out.contains("parent: reads 42 in slot 0, written by the child"));
+    assert!(out.contains("child: reads 43 in slot 1, written by the parent"));
+    let inode = |who: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!("{who}: maps it as rw-s /dev/zero (deleted)")))
+            .unwrap();
+        line.rsplit(' ').next().unwrap().to_owned()
+    };
+    assert_eq!(inode("child"), inode("parent"));
+    assert!(out.contains("both write, both see, one inode"));
+    // memmap2's map_anon is private: the child's store does not come back.
+    assert!(out.contains("it maps as rw-p"));
+    assert!(out.contains("the parent reads 0"));
+    // Step 3: the forced bad order sees nothing, the handshake sees 30.
+    assert!(out.contains("child (reading first): 10 + 20 = 0"));
+    assert!(out.contains("child (waiting for the baton): 10 + 20 = 30"));
+    assert!(!out.contains("killed"), "no child should die here:\n{out}");
+}
+
+#[test]
+fn an_unknown_flag_is_refused() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = support::testing::run(LESSON, &["--sleep", "1"], cwd.path());
+    let err = support::testing::assert_refused("anonymous-sharing", &run);
+    assert!(err.contains("unknown argument '--sleep'"), "{err}");
+}
