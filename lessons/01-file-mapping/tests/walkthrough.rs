@@ -5,7 +5,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::ChildOutcome;
 use support::child::{Captured, output_bounded};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
@@ -20,25 +19,13 @@ fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
 
 #[test]
 fn the_story() {
-    let cwd = tempfile::tempdir().unwrap();
-    let run = run_lesson(&[], cwd.path());
-    assert_eq!(
-        run.outcome,
-        ChildOutcome::Exited(0),
-        "stderr:\n{}",
-        run.stderr
-    );
-    assert_eq!(run.stderr, "");
-    support::testing::settings(&[]).bind(|| insta::assert_snapshot!("story", run.stdout));
-    // Nothing was written into the learner's current directory.
-    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+    let out = support::testing::story(LESSON);
+    support::testing::settings(&[]).bind(|| insta::assert_snapshot!("story", out));
 }
 
 #[test]
 fn the_facts_behind_the_story() {
-    let cwd = tempfile::tempdir().unwrap();
-    let run = run_lesson(&[], cwd.path());
-    let out = &run.stdout;
+    let out = &support::testing::story(LESSON);
     // The seed's file is 41 bytes, and its dump is the one `hexdump -C` prints.
     assert!(out.contains("the file now holds 41 bytes"), "{out}");
     assert!(out.contains(

@@ -1,9 +1,6 @@
 //! The walkthrough, run as a learner runs it, snapshotted with what varies
 //! redacted; and the facts behind the story, asserted from the same output.
 
-use support::ChildOutcome;
-use support::child::Captured;
-
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 
 /// What varies between runs and machines in this lesson's story.
@@ -20,26 +17,10 @@ const FILTERS: &[(&str, &str)] = &[
     (r"Rss / Pss = [\d.]+", "Rss / Pss = [RATIO]"),
 ];
 
-fn run_story() -> Captured {
-    let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(LESSON, &[], cwd.path());
-    assert_eq!(
-        run.outcome,
-        ChildOutcome::Exited(0),
-        "stderr:\n{}",
-        run.stderr
-    );
-    assert!(
-        support::testing::entries(cwd.path()).is_empty(),
-        "nothing written to the cwd"
-    );
-    run
-}
-
 #[test]
 fn the_story() {
-    let run = run_story();
-    support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", run.stdout));
+    let out = support::testing::story(LESSON);
+    support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", out));
 }
 
 /// The number after `label` on the line that contains it.
@@ -59,7 +40,7 @@ fn kilobytes(out: &str, label: &str) -> u64 {
 
 #[test]
 fn the_facts_behind_the_story() {
-    let out = run_story().stdout;
+    let out = support::testing::story(LESSON);
     // Every specimen shows up as its own kind, shared.
     for (note, pathname) in [
         ("shared anonymous memory", "/dev/zero (deleted)"),
@@ -102,7 +83,7 @@ fn the_facts_behind_the_story() {
 
 #[test]
 fn the_shm_object_is_unlinked_afterwards() {
-    let out = run_story().stdout;
+    let out = support::testing::story(LESSON);
     let at = out.find("/dev/shm/mmap-workbook-").unwrap();
     let name = &out[at..at + "/dev/shm/mmap-workbook-".len() + 16];
     assert!(

@@ -1,21 +1,9 @@
 //! The walkthrough as a subprocess: its story snapshotted, its facts asserted.
 
-use support::ChildOutcome;
-
 const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 
 fn story() -> String {
-    let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(LESSON, &[], cwd.path());
-    assert_eq!(
-        run.outcome,
-        ChildOutcome::Exited(0),
-        "stderr:\n{}",
-        run.stderr
-    );
-    assert_eq!(run.stderr, "");
-    assert!(support::testing::entries(cwd.path()).is_empty());
-    run.stdout
+    support::testing::story(LESSON)
 }
 
 #[test]

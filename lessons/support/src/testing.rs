@@ -22,6 +22,26 @@ pub fn run_command(command: &mut Command) -> Captured {
     output_bounded(command, LESSON_LIMIT).unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
+/// Runs the lesson's walkthrough with no arguments in a fresh directory and
+/// returns its story (stdout), after checking that it ran cleanly: exit code
+/// 0, nothing on stderr, and nothing written into its current directory.
+pub fn story(bin: &str) -> String {
+    let cwd = tempfile::tempdir().expect("a temporary directory for the lesson to run in");
+    let run = run(bin, &[], cwd.path());
+    assert_eq!(
+        run.outcome,
+        ChildOutcome::Exited(0),
+        "the lesson failed:\n{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr, "", "the lesson wrote to stderr");
+    assert!(
+        entries(cwd.path()).is_empty(),
+        "the lesson wrote into its current directory"
+    );
+    run.stdout
+}
+
 /// Checks that `run` is a clean refusal by `lesson`: exit code 2, a
 /// `LESSON: error:` message and no panic on stderr, no story on stdout.
 /// Returns stderr for the caller's own checks.
