@@ -32,19 +32,23 @@ Everything else happens in a fresh temporary directory that is removed at exit.
 
 fn main() {
     let options = parse_args();
-    let keep = options.keep.map(|dir| open_kept_file(&dir, options.force));
-    let scratch = tempfile::tempdir().unwrap_or_else(|e| {
-        CLI.fail(format_args!(
-            "cannot create a temporary directory in {}: {e}. Set TMPDIR to a writable directory.",
-            std::env::temp_dir().display()
-        ))
-    });
-    if let Err(error) = walkthrough(scratch.path(), keep) {
-        CLI.fail(format_args!("the walkthrough stopped: {error}"));
+    let kept = options.keep.map(|dir| KeptFile::open(&dir, options.force));
+    let result = tempfile::tempdir().and_then(|scratch| walkthrough(scratch.path()));
+    // The scratch directory is gone by now, even on failure: exit skips destructors.
+    match (result, kept) {
+        (Ok(seed_bytes), Some(kept)) => kept.write(&seed_bytes),
+        (Ok(_), None) => {}
+        (Err(error), kept) => {
+            if let Some(kept) = kept {
+                kept.discard();
+            }
+            CLI.fail(format_args!("the walkthrough stopped: {error}"));
+        }
     }
 }
 
-fn walkthrough(scratch: &Path, keep: Option<KeptFile>) -> io::Result<()> {
+/// Prints the story; returns the bytes the seed's program left in its file.
+fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
     println!("file-mapping: how do I map a file into memory?");
     println!(
         "Working in {}, a fresh temporary directory.",
@@ -160,10 +164,7 @@ fn walkthrough(scratch: &Path, keep: Option<KeptFile>) -> io::Result<()> {
     }
     // ANCHOR_END: step4
 
-    if let Some(kept) = keep {
-        kept.write(&seed_bytes)?;
-    }
-    Ok(())
+    Ok(seed_bytes)
 }
 
 struct Options {
@@ -192,15 +193,71 @@ fn parse_args() -> Options {
 }
 
 /// The learner's copy of the seed's file, opened before the walkthrough runs
-/// so that a bad `--keep` fails at once and leaves nothing behind.
+/// so that a bad `--keep` fails at once, and removed again if the walkthrough
+/// fails: either way nothing half-done is left behind.
 struct KeptFile {
     path: PathBuf,
     file: File,
+    /// The directory `--keep` created, if it did not exist.
+    created_dir: Option<PathBuf>,
 }
 
 impl KeptFile {
-    fn write(mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
+    fn open(dir: &Path, force: bool) -> KeptFile {
+        if dir.exists() && !dir.is_dir() {
+            CLI.fail(format_args!(
+                "--keep {}: this is a file, not a directory. Name a directory (it is created if missing).",
+                dir.display()
+            ));
+        }
+        let created_dir = (!dir.exists()).then(|| dir.to_path_buf());
+        if let Err(e) = fs::create_dir_all(dir) {
+            CLI.fail(format_args!(
+                "--keep {}: cannot create this directory: {e}. Choose a directory you can write to.",
+                dir.display()
+            ));
+        }
+        let path = dir.join("data");
+        let mut open = OpenOptions::new();
+        open.write(true);
+        if force {
+            open.create(true).truncate(true);
+        } else {
+            open.create_new(true);
+        }
+        let error = match open.open(&path) {
+            Ok(file) => {
+                return KeptFile {
+                    path,
+                    file,
+                    created_dir,
+                };
+            }
+            Err(error) => error,
+        };
+        if let Some(created) = &created_dir {
+            let _ = fs::remove_dir_all(created);
+        }
+        if error.kind() == io::ErrorKind::AlreadyExists {
+            CLI.fail(format_args!(
+                "--keep {}: {} already exists. Add --force to replace it, or choose another directory.",
+                dir.display(),
+                path.display()
+            ))
+        }
+        CLI.fail(format_args!(
+            "--keep {}: cannot write {}: {error}. Choose a directory you can write to.",
+            dir.display(),
+            path.display()
+        ))
+    }
+
+    fn write(mut self, bytes: &[u8]) {
+        if let Err(error) = self.file.write_all(bytes) {
+            let path = self.path.clone();
+            self.discard();
+            CLI.fail(format_args!("cannot write {}: {error}", path.display()));
+        }
         println!(
             "\nKept the seed's file as {} ({} bytes).",
             self.path.display(),
@@ -210,50 +267,13 @@ impl KeptFile {
             "Compare with the dump above: hexdump -C {}",
             self.path.display()
         );
-        Ok(())
     }
-}
 
-fn open_kept_file(dir: &Path, force: bool) -> KeptFile {
-    if dir.exists() && !dir.is_dir() {
-        CLI.fail(format_args!(
-            "--keep {}: this is a file, not a directory. Name a directory (it is created if missing).",
-            dir.display()
-        ));
-    }
-    let created_dir = !dir.exists();
-    if let Err(e) = fs::create_dir_all(dir) {
-        CLI.fail(format_args!(
-            "--keep {}: cannot create this directory: {e}. Choose a directory you can write to.",
-            dir.display()
-        ));
-    }
-    let path = dir.join("data");
-    let mut open = OpenOptions::new();
-    open.write(true);
-    if force {
-        open.create(true).truncate(true);
-    } else {
-        open.create_new(true);
-    }
-    match open.open(&path) {
-        Ok(file) => KeptFile { path, file },
-        Err(e) => {
-            if created_dir {
-                let _ = fs::remove_dir(dir);
-            }
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                CLI.fail(format_args!(
-                    "--keep {}: {} already exists. Add --force to replace it, or choose another directory.",
-                    dir.display(),
-                    path.display()
-                ))
-            }
-            CLI.fail(format_args!(
-                "--keep {}: cannot write {}: {e}. Choose a directory you can write to.",
-                dir.display(),
-                path.display()
-            ))
+    /// Removes what `open` created.
+    fn discard(self) {
+        let _ = fs::remove_file(&self.path);
+        if let Some(created) = self.created_dir {
+            let _ = fs::remove_dir_all(created);
         }
     }
 }

@@ -190,7 +190,8 @@ pub fn libc_code(mappings: &[Mapping]) -> Option<&Mapping> {
 #[derive(Debug)]
 pub struct Specimens {
     regions: Vec<(NonNull<libc::c_void>, usize)>,
-    shm_name: String,
+    /// Set once the shm object exists: only then is it ours to unlink.
+    shm_name: Option<String>,
     _fds: Vec<OwnedFd>,
 }
 
@@ -203,7 +204,7 @@ impl Specimens {
         let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
         let mut specimens = Specimens {
             regions: Vec::new(),
-            shm_name: format!("/mmap-workbook-{}", support::unguessable_suffix()?),
+            shm_name: None,
             _fds: Vec::new(),
         };
         // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
@@ -213,11 +214,14 @@ impl Specimens {
         let memfd = memfd_create("mmap-workbook", MFdFlags::MFD_CLOEXEC)?;
         specimens.map_file(memfd, page)?;
 
+        // O_EXCL: fail rather than open an object someone else planted.
+        let shm_name = format!("/mmap-workbook-{}", support::unguessable_suffix()?);
         let shm = shm_open(
-            specimens.shm_name.as_str(),
+            shm_name.as_str(),
             OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL,
             Mode::S_IRUSR | Mode::S_IWUSR,
         )?;
+        specimens.shm_name = Some(shm_name);
         specimens.map_file(shm, page)?;
 
         let doomed = scratch.join("deleted-while-mapped");
@@ -243,11 +247,6 @@ impl Specimens {
         Ok(())
     }
 
-    /// The name the shm object has under /dev/shm.
-    pub fn shm_name(&self) -> &str {
-        self.shm_name.trim_start_matches('/')
-    }
-
     /// The specimens' start addresses, in the order they were made.
     pub fn addresses(&self) -> Vec<u64> {
         self.regions
@@ -264,7 +263,9 @@ impl Drop for Specimens {
             // and nothing refers to it any more.
             let _ = unsafe { munmap(region, len) };
         }
-        let _ = shm_unlink(self.shm_name.as_str());
+        if let Some(name) = &self.shm_name {
+            let _ = shm_unlink(name.as_str());
+        }
     }
 }
 
