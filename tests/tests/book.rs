@@ -137,6 +137,15 @@ fn every_lesson_has_a_chapter() {
                 chapters.contains(&format!("{dir}.md")),
                 "lesson {dir} has no chapter: add book/src/{dir}.md and list it in SUMMARY.md"
             );
+            // The chapter shows the lesson's reviewed output, not a pasted copy.
+            let chapter =
+                fs::read_to_string(book_dir().join("src").join(format!("{dir}.md"))).unwrap();
+            let story =
+                format!("{{{{#include ../../lessons/{dir}/tests/snapshots/story.snap:4:}}}}");
+            assert!(
+                chapter.contains(&story),
+                "book/src/{dir}.md should include its story: {story}"
+            );
         }
     }
 }

@@ -73,6 +73,16 @@ clippy -D warnings, and that every graded test fails there (score 0).",
         run: verify::cmd_verify,
     },
     Command {
+        name: "timings",
+        args: "[RUNS]",
+        summary: "time each lesson's walkthrough",
+        help: "\
+Builds every lesson (release profile) and runs each walkthrough RUNS times
+(default 20) with its output discarded, then prints the median and the
+slowest run. This is how the run times in the README were measured.",
+        run: cmd_timings,
+    },
+    Command {
         name: "book",
         args: "[serve|build]",
         summary: "serve (default) or build the book with mdbook",
@@ -223,6 +233,72 @@ fn cmd_run_lesson(args: Vec<OsString>) -> Result<ExitCode> {
             ExitCode::FAILURE
         }
     })
+}
+
+fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
+    let runs: usize = match args.first().map(|a| a.to_string_lossy().into_owned()) {
+        None => 20,
+        Some(text) => match text.parse() {
+            Ok(n) if n > 0 && args.len() == 1 => n,
+            _ => {
+                return Err(format!(
+                    "timings takes one positive number of runs, not '{text}'"
+                ));
+            }
+        },
+    };
+    let root = workspace_root();
+    let lessons = lessons::discover(&root)?;
+    let mut build = cargo();
+    build
+        .args(["build", "--quiet", "--release", "--manifest-path"])
+        .arg(root.join("Cargo.toml"));
+    for lesson in &lessons {
+        build.args(["--package", &lesson.name]);
+    }
+    if !build
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?
+        .success()
+    {
+        return Err("the lessons did not build".into());
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let scratch = std::env::temp_dir();
+    println!(
+        "{:<20} {:>10} {:>10}   ({runs} runs each, release build)",
+        "lesson", "median", "slowest"
+    );
+    for lesson in &lessons {
+        let binary = target.join("release").join(&lesson.name);
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let started = std::time::Instant::now();
+            let status = std::process::Command::new(&binary)
+                .current_dir(&scratch)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+            times.push(started.elapsed());
+            if !status.success() {
+                return Err(format!(
+                    "{} {}",
+                    lesson.name,
+                    support::ChildOutcome::from(status)
+                ));
+            }
+        }
+        times.sort();
+        let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+        println!(
+            "{:<20} {:>10} {:>10}",
+            lesson.name,
+            ms(times[runs / 2]),
+            ms(times[runs - 1])
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {

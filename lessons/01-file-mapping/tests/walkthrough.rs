@@ -2,19 +2,13 @@
 //! wait, its stdout compared with the reviewed snapshot in `snapshots/`.
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
-use support::child::{Captured, output_bounded};
+use support::child::Captured;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 
 fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
-    output_bounded(
-        Command::new(LESSON).args(args).current_dir(cwd),
-        Duration::from_secs(20),
-    )
-    .unwrap()
+    support::testing::run(LESSON, args, cwd)
 }
 
 #[test]
@@ -102,16 +96,4 @@ fn keep_with_force_replaces_an_existing_file() {
         std::fs::metadata(cwd.path().join("data")).unwrap().len(),
         41
     );
-}
-
-#[test]
-fn the_lesson_runs_well_under_50_ms_warm() {
-    // Not a timing test: a generous ceiling that only a hang or a pathological
-    // slowdown breaks. The measured figure is in the closing note and the README.
-    let cwd = tempfile::tempdir().unwrap();
-    run_lesson(&[], cwd.path());
-    let started = Instant::now();
-    let run = run_lesson(&[], cwd.path());
-    assert!(run.outcome.is_success());
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
