@@ -33,7 +33,7 @@ Everything else happens in a fresh temporary directory that is removed at exit.
 fn main() {
     let options = parse_args();
     let kept = options.keep.map(|dir| KeptFile::open(&dir, options.force));
-    let result = tempfile::tempdir().and_then(|scratch| walkthrough(scratch.path()));
+    let result = support::scratch_dir().and_then(|scratch| walkthrough(scratch.path()));
     // The scratch directory is gone by now, even on failure: exit skips destructors.
     match (result, kept) {
         (Ok(seed_bytes), Some(kept)) => kept.write(&seed_bytes),

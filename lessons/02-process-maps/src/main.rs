@@ -49,7 +49,7 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nStep 1. This process's map, grouped by kind");
     println!("  First the lesson maps one of each kind a program can make for itself:");
     println!("  shared anonymous memory, a memfd, a POSIX shm object, and a file it then deletes.");
-    let scratch = tempfile::tempdir()?;
+    let scratch = support::scratch_dir()?;
     let specimens = Specimens::create(scratch.path())?;
     let mappings = read_maps(Target::This)?;
     let exe = executable_path(Target::This);

@@ -32,7 +32,7 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
     CLI.parse_help_only();
-    let outcome = tempfile::tempdir()
+    let outcome = support::scratch_dir()
         .map_err(Into::into)
         .and_then(|dir| walkthrough(dir.path()));
     if let Err(error) = outcome {

@@ -5,6 +5,7 @@
 //!   a bounded time, and say how it ended ([`ChildOutcome`]).
 //! - [`region`]: an owned raw mapping with volatile byte access.
 //! - [`page_size`]: the size the kernel maps in.
+//! - [`scratch_dir`]: where a lesson keeps its files, never the learner's directory.
 //! - [`unguessable_suffix`]: random names for shared-memory objects.
 //! - [`cli`]: the lessons' uniform flag parsing and error messages.
 //! - [`snapshot`]: the redaction filters every snapshot test applies.
@@ -21,6 +22,20 @@ pub mod snapshot;
 pub mod testing;
 
 pub use child::ChildOutcome;
+
+/// A fresh temporary directory for a lesson's files, removed when dropped;
+/// the error says where it tried and what to do.
+pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
+    tempfile::tempdir().map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create a temporary directory in {}: {e}. Set TMPDIR to a directory you can write to.",
+                std::env::temp_dir().display()
+            ),
+        )
+    })
+}
 
 /// 16 hex digits from the kernel's random source, for names that another
 /// user must not be able to guess (and so pre-create): POSIX shm objects.
