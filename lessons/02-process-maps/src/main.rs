@@ -134,7 +134,7 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
         ("Private_Clean", "resident pages only this process maps"),
     ] {
         println!(
-            "    {:<14} {meaning:<64} {:>6} kB",
+            "    {:<14} {meaning:<64} {} kB",
             format!("{key}:"),
             field(key)
         );
