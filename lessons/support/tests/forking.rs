@@ -48,9 +48,10 @@ fn main() {
     let empty =
         nix::sys::memfd::memfd_create("empty", nix::sys::memfd::MFdFlags::MFD_CLOEXEC).unwrap();
     let page = std::num::NonZeroUsize::new(support::page_size()).unwrap();
-    // SAFETY: a fresh mapping at a kernel-chosen address, owned by `region`.
-    let region = unsafe {
-        let base = nix::sys::mman::mmap(
+    // SAFETY: a fresh mapping at an address the kernel picks; nothing in
+    // Rust refers to that memory yet.
+    let base = unsafe {
+        nix::sys::mman::mmap(
             None,
             page,
             nix::sys::mman::ProtFlags::PROT_READ,
@@ -58,9 +59,10 @@ fn main() {
             &empty,
             0,
         )
-        .unwrap();
-        support::region::Region::from_raw(base, page.get())
-    };
+    }
+    .unwrap();
+    // SAFETY: exactly what mmap returned and was given; `region` alone owns it.
+    let region = unsafe { support::region::Region::from_raw(base, page.get()) };
     let outcome = run_in_child(LIMIT, || i32::from(region.read(0))).unwrap();
     check(
         "a_child_killed_by_sigbus_is_reported_by_name",
