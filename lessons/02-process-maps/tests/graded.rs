@@ -5,6 +5,7 @@
 
 use process_maps::exercises::{bytes_mapped_from, same_file_pages, writable_and_executable};
 use process_maps::maps::{Mapping, parse_line, parse_maps};
+use support::grading::graded;
 
 const CAT: &str = include_str!("samples/cat.maps");
 const STATIC: &str = include_str!("samples/static-binary.maps");
@@ -16,81 +17,97 @@ fn line(text: &str) -> Mapping {
 // points: 2
 #[test]
 fn bytes_mapped_from_adds_every_segment_of_libc() {
-    let maps = parse_maps(CAT).unwrap();
-    let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
-    // 0x7fd13d917000..0x7fd13daec000 in five segments.
-    assert_eq!(
-        bytes_mapped_from(&maps, libc),
-        0x7fd1_3daec000 - 0x7fd1_3d917000
-    );
+    graded(|| {
+        let maps = parse_maps(CAT).unwrap();
+        let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+        // 0x7fd13d917000..0x7fd13daec000 in five segments.
+        assert_eq!(
+            bytes_mapped_from(&maps, libc),
+            0x7fd1_3daec000 - 0x7fd1_3d917000
+        );
+    });
 }
 
 // points: 1
 #[test]
 fn bytes_mapped_from_a_file_not_mapped_is_zero() {
-    let maps = parse_maps(STATIC).unwrap();
-    assert_eq!(
-        bytes_mapped_from(&maps, "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-        0
-    );
-    assert_eq!(
-        bytes_mapped_from(&maps, "/tmp/static-maps"),
-        0x4a8000 - 0x400000
-    );
+    graded(|| {
+        let maps = parse_maps(STATIC).unwrap();
+        assert_eq!(
+            bytes_mapped_from(&maps, "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            0
+        );
+        assert_eq!(
+            bytes_mapped_from(&maps, "/tmp/static-maps"),
+            0x4a8000 - 0x400000
+        );
+    });
 }
 
 // points: 2
 #[test]
 fn same_file_pages_ignores_the_address() {
-    let here = line(
-        "7fd13d93d000-7fd13da93000 r-xp 00026000 fe:00 326279     /usr/lib/x86_64-linux-gnu/libc.so.6",
-    );
-    let there = line(
-        "7f0000026000-7f000017c000 r-xp 00026000 fe:00 326279     /usr/lib/x86_64-linux-gnu/libc.so.6",
-    );
-    assert!(same_file_pages(&here, &there));
+    graded(|| {
+        let here = line(
+            "7fd13d93d000-7fd13da93000 r-xp 00026000 fe:00 326279     /usr/lib/x86_64-linux-gnu/libc.so.6",
+        );
+        let there = line(
+            "7f0000026000-7f000017c000 r-xp 00026000 fe:00 326279     /usr/lib/x86_64-linux-gnu/libc.so.6",
+        );
+        assert!(same_file_pages(&here, &there));
+    });
 }
 
 // points: 1
 #[test]
 fn same_file_pages_needs_the_same_offset_inode_and_device() {
-    let code = line("7fd13d93d000-7fd13da93000 r-xp 00026000 fe:00 326279     /usr/lib/libc.so.6");
-    let data = line("7fd13daea000-7fd13daec000 rw-p 001d3000 fe:00 326279     /usr/lib/libc.so.6");
-    let other_disk =
-        line("7fd13d93d000-7fd13da93000 r-xp 00026000 fe:01 326279     /mnt/libc.so.6");
-    let other_file =
-        line("7fd13d93d000-7fd13da93000 r-xp 00026000 fe:00 326280     /usr/lib/libm.so.6");
-    assert!(!same_file_pages(&code, &data));
-    assert!(!same_file_pages(&code, &other_disk));
-    assert!(!same_file_pages(&code, &other_file));
+    graded(|| {
+        let code =
+            line("7fd13d93d000-7fd13da93000 r-xp 00026000 fe:00 326279     /usr/lib/libc.so.6");
+        let data =
+            line("7fd13daea000-7fd13daec000 rw-p 001d3000 fe:00 326279     /usr/lib/libc.so.6");
+        let other_disk =
+            line("7fd13d93d000-7fd13da93000 r-xp 00026000 fe:01 326279     /mnt/libc.so.6");
+        let other_file =
+            line("7fd13d93d000-7fd13da93000 r-xp 00026000 fe:00 326280     /usr/lib/libm.so.6");
+        assert!(!same_file_pages(&code, &data));
+        assert!(!same_file_pages(&code, &other_disk));
+        assert!(!same_file_pages(&code, &other_file));
+    });
 }
 
 // points: 1
 #[test]
 fn anonymous_memory_never_shares_file_pages() {
-    let a = line("7fd13d892000-7fd13d8b4000 rw-p 00000000 00:00 0 ");
-    assert!(!same_file_pages(&a, &a.clone()));
+    graded(|| {
+        let a = line("7fd13d892000-7fd13d8b4000 rw-p 00000000 00:00 0 ");
+        assert!(!same_file_pages(&a, &a.clone()));
+    });
 }
 
 // points: 2
 #[test]
 fn writable_and_executable_finds_only_rwx() {
-    let maps = parse_maps(
-        "00400000-00401000 r-xp 00000000 fe:00 1     /bin/x\n\
-         00401000-00402000 rwxp 00000000 00:00 0 \n\
-         00402000-00403000 rw-p 00000000 00:00 0 \n\
-         00403000-00404000 rwxs 00000000 00:01 5     /memfd:jit (deleted)\n",
-    )
-    .unwrap();
-    let found: Vec<u64> = writable_and_executable(&maps)
-        .iter()
-        .map(|m| m.start)
-        .collect();
-    assert_eq!(found, [0x401000, 0x403000]);
+    graded(|| {
+        let maps = parse_maps(
+            "00400000-00401000 r-xp 00000000 fe:00 1     /bin/x\n\
+             00401000-00402000 rwxp 00000000 00:00 0 \n\
+             00402000-00403000 rw-p 00000000 00:00 0 \n\
+             00403000-00404000 rwxs 00000000 00:01 5     /memfd:jit (deleted)\n",
+        )
+        .unwrap();
+        let found: Vec<u64> = writable_and_executable(&maps)
+            .iter()
+            .map(|m| m.start)
+            .collect();
+        assert_eq!(found, [0x401000, 0x403000]);
+    });
 }
 
 // points: 1
 #[test]
 fn a_normal_process_has_no_writable_executable_pages() {
-    assert!(writable_and_executable(&parse_maps(CAT).unwrap()).is_empty());
+    graded(|| {
+        assert!(writable_and_executable(&parse_maps(CAT).unwrap()).is_empty());
+    });
 }

@@ -15,6 +15,7 @@
 
 pub mod child;
 pub mod cli;
+pub mod grading;
 pub mod hexdump;
 pub mod region;
 pub mod snapshot;
