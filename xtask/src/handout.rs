@@ -19,15 +19,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::{Result, workspace_root};
+use crate::lessons::{self, is_exercise_file};
+use crate::manifest::{MANIFEST, Manifest};
+use crate::{Result, files, workspace_root};
 
 const STUB: &str = "// STUB:";
 const BEGIN: &str = "// SOLUTION BEGIN";
 const END: &str = "// SOLUTION END";
 
-/// Top-level entries the student copy leaves out: build output, history, and
-/// the instructor's CI (which runs `verify`, meaningless without solutions).
-const LEFT_OUT: &[&str] = &["target", ".git", ".ci"];
+/// Top-level entries the student copy leaves out: the instructor's CI
+/// (which runs `verify`, meaningless without solutions).
+const LEFT_OUT: &[&str] = &[".ci"];
 
 /// The student copy's grading workflow for GitHub Classroom.
 const CLASSROOM_WORKFLOW: &str = "\
@@ -63,25 +65,69 @@ pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
             "handout needs one argument, the directory to write: cargo xtask handout DIR".into(),
         );
     };
-    let dir = PathBuf::from(dir);
-    let stripped = write_handout(&workspace_root(), &dir)?;
+    let root = workspace_root()?;
+    let written = write_handout(&root, Path::new(dir))?;
     println!(
-        "Wrote the student copy to {} ({stripped} exercise files stubbed).",
-        dir.display()
+        "Wrote the student copy to {} ({} files, {} exercise files stubbed).",
+        written.dest.display(),
+        written.files,
+        written.stripped
     );
+    let left_out: Vec<PathBuf> = files::untracked(&root);
+    if !left_out.is_empty() {
+        println!("Left out, because git does not track them:");
+        for path in left_out.iter().take(20) {
+            println!("  {}", path.display());
+        }
+    }
     println!(
         "Students run `cargo xtask grade` there; pushes grade themselves in GitHub Classroom."
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the student copy of the workspace at `root` into `dest`, which must
-/// be new or empty. Returns how many files had solutions stripped. On error,
-/// whatever this call created is removed again.
-pub fn write_handout(root: &Path, dest: &Path) -> Result<usize> {
-    let existed = dest.exists();
-    if existed {
-        let mut entries = fs::read_dir(dest).map_err(|e| {
+/// What a handout holds.
+#[derive(Debug)]
+pub struct Written {
+    /// Where it is, as a real path.
+    pub dest: PathBuf,
+    pub files: usize,
+    pub stripped: usize,
+}
+
+/// Writes the student copy of the workspace at `root` into `dest`, which
+/// must be new or an empty directory, and outside the workspace. Only the
+/// files git tracks are copied. The copy is made beside `dest` and renamed
+/// into place, so `dest` ends up complete or untouched.
+pub fn write_handout(root: &Path, dest: &Path) -> Result<Written> {
+    let dest = resolve_destination(root, dest)?;
+    let tracked = files::tracked(root)?;
+    let parent = dest.parent().ok_or("the handout directory has no parent")?;
+    let staging = tempfile::Builder::new()
+        .prefix(".handout-")
+        .tempdir_in(parent)
+        .map_err(|e| format!("cannot write into {}: {e}", parent.display()))?;
+    let written = fill(root, &tracked, staging.path())?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("cannot set the handout's permissions: {e}"))?;
+    }
+    // rename(2) replaces an empty directory, and fails on a non-empty one
+    // (another writer got there first): either way nothing half-written stays.
+    fs::rename(staging.path(), &dest)
+        .map_err(|e| format!("cannot move the handout into {}: {e}", dest.display()))?;
+    let _ = staging.keep();
+    Ok(Written { dest, ..written })
+}
+
+/// The real path `dest` will have, after checking it is new or empty and
+/// outside the workspace (directly, through `..` or through a link).
+fn resolve_destination(root: &Path, dest: &Path) -> Result<PathBuf> {
+    let root = fs::canonicalize(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let real = if dest.exists() {
+        let real = fs::canonicalize(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+        let mut entries = fs::read_dir(&real).map_err(|e| {
             format!(
                 "{}: cannot use this as the handout directory: {e}",
                 dest.display()
@@ -93,79 +139,76 @@ pub fn write_handout(root: &Path, dest: &Path) -> Result<usize> {
                 dest.display()
             ));
         }
+        real
+    } else {
+        let name = dest
+            .file_name()
+            .filter(|n| *n != "." && *n != "..")
+            .ok_or_else(|| format!("{}: name a directory for the handout", dest.display()))?;
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let parent = fs::canonicalize(parent).map_err(|e| {
+            format!(
+                "{}: its parent directory cannot be used ({e}); create it first",
+                dest.display()
+            )
+        })?;
+        parent.join(name)
+    };
+    if real.starts_with(&root) || root.starts_with(&real) {
+        return Err(format!(
+            "{} is inside the workbook at {} (or holds it). A handout inside the workbook \
+             breaks cargo and copies itself; choose a directory outside it, for example \
+             ../handout",
+            dest.display(),
+            root.display()
+        ));
     }
-    let dest_abs = std::path::absolute(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-    let result = copy_tree(root, &dest_abs, &dest_abs, Path::new("")).and_then(|stripped| {
-        let workflows = dest_abs.join(".github/workflows");
-        fs::create_dir_all(&workflows)
-            .and_then(|()| fs::write(workflows.join("classroom.yml"), CLASSROOM_WORKFLOW))
-            .map_err(|e| format!("cannot write the classroom workflow: {e}"))?;
-        Ok(stripped)
-    });
-    if result.is_err() {
-        // Leave nothing behind: an empty directory that existed stays empty.
-        if existed {
-            if let Ok(entries) = fs::read_dir(&dest_abs) {
-                for entry in entries.flatten() {
-                    let _ =
-                        fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
-                }
-            }
-        } else {
-            let _ = fs::remove_dir_all(&dest_abs);
-        }
-    }
-    result
+    Ok(real)
 }
 
-/// Copies `from` (at `relative` inside the workspace) to `to`, stripping the
-/// solutions out of the lessons' exercise files and nowhere else.
-fn copy_tree(from: &Path, to: &Path, dest_root: &Path, relative: &Path) -> Result<usize> {
-    let top = relative.as_os_str().is_empty();
-    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+/// Copies `tracked` from `root` into `to`, stripping the solutions from the
+/// exercise files, then adds the workflow and the manifest.
+fn fill(root: &Path, tracked: &[PathBuf], to: &Path) -> Result<Written> {
+    let chosen: Vec<PathBuf> = tracked
+        .iter()
+        .filter(|p| !LEFT_OUT.iter().any(|l| p.starts_with(l)))
+        .cloned()
+        .collect();
+    files::copy(root, &chosen, to)?;
     let mut stripped = 0;
-    let entries = fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let path = entry.path();
-        if (top && LEFT_OUT.iter().any(|l| name == *l)) || path == dest_root {
-            continue;
-        }
-        let name_str = name.to_string_lossy();
-        if name_str.ends_with(".snap.new") || name_str.ends_with(".pending-snap") {
-            continue;
-        }
-        let target = to.join(&name);
-        let kind = entry
-            .file_type()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if kind.is_dir() {
-            stripped += copy_tree(&path, &target, dest_root, &relative.join(&name))?;
-        } else if kind.is_file() {
-            let bytes =
-                fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let bytes = match std::str::from_utf8(&bytes) {
-                Ok(text) if is_exercise_file(&relative.join(&name)) => {
-                    stripped += 1;
-                    strip_solutions(text)
-                        .map_err(|e| format!("{}: {e}", path.display()))?
-                        .into_bytes()
-                }
-                _ => bytes,
-            };
-            fs::write(&target, bytes)
-                .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-        }
+    for relative in chosen.iter().filter(|p| is_exercise_file(p)) {
+        let path = to.join(relative);
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let stub = strip_solutions(&text).map_err(|e| format!("{}: {e}", relative.display()))?;
+        fs::write(&path, stub).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        stripped += 1;
     }
-    Ok(stripped)
-}
-
-/// True for `lessons/NN-name/src/exercises.rs`, the only files with solutions.
-fn is_exercise_file(relative: &Path) -> bool {
-    // lessons / NN-name / src/exercises.rs
-    relative.starts_with("lessons")
-        && relative.ends_with(crate::verify::EXERCISES)
-        && relative.components().count() == 4
+    let workflows = to.join(".github/workflows");
+    fs::create_dir_all(&workflows)
+        .and_then(|()| fs::write(workflows.join("classroom.yml"), CLASSROOM_WORKFLOW))
+        .map_err(|e| format!("cannot write the classroom workflow: {e}"))?;
+    let mut tests = Vec::new();
+    for lesson in lessons::discover(to)? {
+        tests.extend(lesson.graded_tests()?);
+    }
+    let watched: Vec<PathBuf> = files::walk(to)?
+        .into_iter()
+        .filter(|p| !is_exercise_file(p) && p != Path::new(MANIFEST))
+        .collect();
+    let manifest = Manifest::describe(to, tests, &watched)?;
+    let manifest_path = to.join(MANIFEST);
+    fs::create_dir_all(manifest_path.parent().unwrap_or(to))
+        .and_then(|()| fs::write(&manifest_path, manifest.to_text()))
+        .map_err(|e| format!("cannot write {}: {e}", manifest_path.display()))?;
+    Ok(Written {
+        dest: to.to_owned(),
+        files: chosen.len(),
+        stripped,
+    })
 }
 
 /// True if `source` has at least one solution region.
@@ -271,11 +314,11 @@ pub fn open(path: &str) -> io::Result<()> {
     #[test]
     fn a_handout_is_written_and_refuses_a_non_empty_directory() {
         let dest = tempfile::tempdir().unwrap();
-        let root = crate::workspace_root();
-        let stripped = write_handout(&root, dest.path()).unwrap();
+        let root = crate::workspace_root().unwrap();
+        let written = write_handout(&root, dest.path()).unwrap();
         let lessons = crate::lessons::discover(&root).unwrap();
         assert_eq!(
-            stripped,
+            written.stripped,
             lessons.len(),
             "exactly the lessons' exercise files are stripped"
         );
@@ -290,7 +333,125 @@ pub fn open(path: &str) -> io::Result<()> {
         assert!(!has_solutions(&exercises) && exercises.contains("todo!("));
         assert!(dest.path().join(".github/workflows/classroom.yml").exists());
         assert!(!dest.path().join(".ci").exists() && !dest.path().join("target").exists());
+        let manifest = Manifest::read(dest.path()).unwrap().unwrap();
+        assert!(manifest.changes(dest.path()).is_empty());
+        assert!(
+            manifest
+                .files
+                .iter()
+                .any(|(_, p)| p == Path::new("lessons/01-file-mapping/tests/graded.rs"))
+        );
+        assert!(!manifest.files.iter().any(|(_, p)| is_exercise_file(p)));
         let error = write_handout(&root, dest.path()).unwrap_err();
         assert!(error.contains("is not empty"), "{error}");
+    }
+
+    #[test]
+    fn a_handout_inside_the_workbook_is_refused_however_it_is_named() {
+        let root = crate::workspace_root().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let link = outside.path().join("link");
+        std::os::unix::fs::symlink(root.join("target"), &link).unwrap();
+        for inside in [
+            root.join("handout-inside"),
+            root.join("xtask/../handout-inside"),
+            link.join("handout-inside"),
+            root.clone(),
+            root.parent().unwrap().to_owned(),
+        ] {
+            let error = write_handout(&root, &inside).unwrap_err();
+            assert!(
+                error.contains("inside the workbook") || error.contains("is not empty"),
+                "{}: {error}",
+                inside.display()
+            );
+            assert!(!root.join("handout-inside").exists());
+        }
+    }
+
+    /// A tiny workbook in its own git repository, with one lesson.
+    fn tiny_workbook() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |path: &str, text: &str| {
+            let path = root.join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        };
+        write("Cargo.toml", "[workspace]\nmembers = [\"lessons/*\"]\n");
+        write(
+            "lessons/01-tiny/Cargo.toml",
+            "[package]\nname = \"tiny\"\ndescription = \"Is it tiny?\"\n",
+        );
+        write(
+            "lessons/01-tiny/src/exercises.rs",
+            "pub fn one() -> u32 {\n    // STUB: todo!()\n    // SOLUTION BEGIN\n    1\n    // SOLUTION END\n}\n",
+        );
+        write(
+            "lessons/01-tiny/tests/graded.rs",
+            "// points: 3\n#[test]\nfn one_is_one() {}\n",
+        );
+        let git = |args: &[&str]| {
+            let status = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .current_dir(root)
+                .output()
+                .unwrap();
+            assert!(status.status.success(), "git {args:?}: {status:?}");
+        };
+        git(&["init", "-q"]);
+        git(&["add", "."]);
+        git(&["commit", "-qm", "tiny"]);
+        dir
+    }
+
+    #[test]
+    fn only_tracked_files_are_handed_out() {
+        let tiny = tiny_workbook();
+        // An editor's backup of the solved exercise, and a notes file.
+        fs::write(
+            tiny.path().join("lessons/01-tiny/src/exercises.rs~"),
+            "// SOLUTION BEGIN\n",
+        )
+        .unwrap();
+        fs::write(tiny.path().join("notes.txt"), "answers").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().join("handout");
+        let written = write_handout(tiny.path(), &dest).unwrap();
+        assert_eq!((written.files, written.stripped), (4, 1));
+        assert!(!dest.join("lessons/01-tiny/src/exercises.rs~").exists());
+        assert!(!dest.join("notes.txt").exists());
+        let stub = fs::read_to_string(dest.join("lessons/01-tiny/src/exercises.rs")).unwrap();
+        assert_eq!(stub, "pub fn one() -> u32 {\n    todo!()\n}\n");
+        let manifest = Manifest::read(&dest).unwrap().unwrap();
+        assert_eq!(manifest.tests.len(), 1);
+        assert_eq!(manifest.tests[0].points, 3);
+        // Nothing but the handout itself was created beside it.
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_broken_exercise_file_leaves_no_partial_handout() {
+        let tiny = tiny_workbook();
+        fs::write(
+            tiny.path().join("lessons/01-tiny/src/exercises.rs"),
+            "// SOLUTION BEGIN\nnever closed\n",
+        )
+        .unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let error = write_handout(tiny.path(), &out.path().join("handout")).unwrap_err();
+        assert!(error.contains("never closed"), "{error}");
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_failed_handout_leaves_nothing_behind() {
+        let parent = tempfile::tempdir().unwrap();
+        let root = crate::workspace_root().unwrap();
+        // A destination whose parent does not exist fails before writing.
+        let error = write_handout(&root, &parent.path().join("no/such/dir")).unwrap_err();
+        assert!(error.contains("create it first"), "{error}");
+        assert_eq!(fs::read_dir(parent.path()).unwrap().count(), 0);
     }
 }

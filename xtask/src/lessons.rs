@@ -7,6 +7,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::Result;
+use crate::grade::{GradedTest, parse_points};
+
+/// The exercise file a learner edits, relative to a lesson's directory: the
+/// only file of a submission that grading against a template takes.
+pub const EXERCISES: &str = "src/exercises.rs";
+
+/// The graded tests, relative to a lesson's directory.
+pub const GRADED_TESTS: &str = "tests/graded.rs";
 
 #[derive(Debug, Clone)]
 pub struct Lesson {
@@ -16,6 +24,49 @@ pub struct Lesson {
     /// The question the lesson answers (the crate's `description`).
     pub question: String,
     pub dir: PathBuf,
+}
+
+impl Lesson {
+    /// The lesson's directory name, `NN-name`.
+    pub fn dir_name(&self) -> String {
+        format!("{:02}-{}", self.number, self.name)
+    }
+
+    /// The same lesson in the workbook tree at `root`.
+    pub fn in_tree(&self, root: &Path) -> Lesson {
+        Lesson {
+            dir: root.join("lessons").join(self.dir_name()),
+            ..self.clone()
+        }
+    }
+
+    /// The lesson's graded tests and their points, from its graded test file;
+    /// none for a lesson without one.
+    pub fn graded_tests(&self) -> Result<Vec<GradedTest>> {
+        let path = self.dir.join(GRADED_TESTS);
+        let Ok(source) = fs::read_to_string(&path) else {
+            return Ok(Vec::new());
+        };
+        let points = parse_points(&source).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(points
+            .into_iter()
+            .map(|(name, points)| GradedTest {
+                lesson: self.name.clone(),
+                name,
+                points,
+            })
+            .collect())
+    }
+}
+
+/// True for `lessons/NN-name/src/exercises.rs` (relative to the root).
+pub fn is_exercise_file(relative: &Path) -> bool {
+    let mut parts = relative.components();
+    parts.next().is_some_and(|c| c.as_os_str() == "lessons")
+        && parts
+            .next()
+            .is_some_and(|c| split_number(&c.as_os_str().to_string_lossy()).is_some())
+        && parts.as_path() == Path::new(EXERCISES)
 }
 
 /// All lessons under `root/lessons`, in order.
@@ -110,6 +161,19 @@ mod tests {
     }
 
     #[test]
+    fn exercise_files_are_known_by_their_place() {
+        assert!(is_exercise_file(Path::new("lessons/01-x/src/exercises.rs")));
+        assert!(!is_exercise_file(Path::new(
+            "lessons/support/src/exercises.rs"
+        )));
+        assert!(!is_exercise_file(Path::new("lessons/01-x/src/lib.rs")));
+        assert!(!is_exercise_file(Path::new("x/01-x/src/exercises.rs")));
+        assert!(!is_exercise_file(Path::new(
+            "lessons/01-x/src/exercises.rs~"
+        )));
+    }
+
+    #[test]
     fn manifest_values_come_from_the_package_table() {
         let manifest = "[package]\nname = \"sigbus\"\ndescription = \"What happens?\"\n\n[dependencies]\nname = \"x\"\n";
         assert_eq!(manifest_value(manifest, "name").as_deref(), Some("sigbus"));
@@ -122,12 +186,12 @@ mod tests {
 
     #[test]
     fn the_workspace_lessons_are_found_in_order() {
-        let lessons = discover(&crate::workspace_root()).unwrap();
+        let lessons = discover(&crate::workspace_root().unwrap()).unwrap();
         assert!(!lessons.is_empty());
         assert!(lessons.windows(2).all(|w| w[0].number < w[1].number));
         assert_eq!(lessons[0].name, "file-mapping");
-        assert!(find(&crate::workspace_root(), "1").is_ok());
-        let error = find(&crate::workspace_root(), "file-maping").unwrap_err();
+        assert!(find(&crate::workspace_root().unwrap(), "1").is_ok());
+        let error = find(&crate::workspace_root().unwrap(), "file-maping").unwrap_err();
         assert!(error.contains("Did you mean 'file-mapping'?"), "{error}");
     }
 }

@@ -4,9 +4,13 @@
 //! of mdBook's xtask: no CLI framework, nothing to compile but this crate and
 //! the workbook's own support crate.
 
+mod files;
 mod grade;
 mod handout;
+mod json;
 mod lessons;
+mod manifest;
+mod sha256;
 mod verify;
 
 use std::ffi::OsString;
@@ -44,12 +48,24 @@ Example: cargo xtask run-lesson file-mapping -- --keep ./out",
     },
     Command {
         name: "grade",
-        args: "[LESSON] [--json FILE]",
-        summary: "score your exercise work",
+        args: "[LESSON] [--json FILE] [--timeout SECS] [--jobs N] [--template DIR [--submission DIR]]",
+        summary: "score exercise work",
         help: "\
-Runs the graded tests of every lesson (or of LESSON) against the code in its
-src/exercises.rs and prints a table per test and the score. Exits 1 below full
-marks. --json FILE also writes the result in GitHub Classroom's format.",
+Builds the graded tests of every lesson (or of LESSON) once, then runs each
+test alone, in its own process group, for at most --timeout seconds (default
+10), --jobs at a time (default: the number of CPUs, at most 4). Prints a table
+per test and the score; exits 1 below full marks. --json FILE also writes the
+result as JSON.
+
+A test earns its points only if its body returned: printing libtest's \"ok\",
+exiting early, looping or crashing earns nothing, and the table says which
+happened. In a handout, the tests and the maximum come from its manifest, and
+graded files that were changed are named.
+
+Instructors: --template DIR grades the exercise files of --submission DIR
+(default: this checkout) with DIR's own graded tests and grader, whatever the
+submission changed. Run it from your pristine copy, for example:
+  cargo xtask grade --template . --submission ../alice",
         run: grade::cmd_grade,
     },
     Command {
@@ -67,9 +83,11 @@ copy carries a classroom workflow that runs `cargo xtask grade --json`.",
         args: "",
         summary: "prove the grader honest",
         help: "\
-Checks that every graded test passes on the reference solutions (full marks),
-then writes a handout to a temporary directory, checks that it is clean under
-clippy -D warnings, and that every graded test fails there (score 0).",
+Checks that every graded test passes on the reference solutions (full marks,
+each test run alone as a student's is), then writes a handout to a temporary
+directory and checks that it is clean under clippy -D warnings, that every
+graded test fails there (score 0), and that stubs which loop forever or fake
+libtest's verdict and exit also score 0.",
         run: verify::cmd_verify,
     },
     Command {
@@ -140,20 +158,50 @@ fn main() -> ExitCode {
 fn print_usage() {
     println!("cargo xtask COMMAND [ARGS]\n\nCommands:");
     for c in COMMANDS {
-        println!("  {:<12} {:<24} {}", c.name, c.args, c.summary);
+        println!("  {:<12} {}", c.name, c.summary);
     }
     println!("\nEvery command takes --help.");
 }
 
-/// The workspace root: the directory above this crate.
-fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+/// The root of the workbook this command works on, found when it runs,
+/// never fixed when it was compiled: a checkout that was moved or copied
+/// (with its `target/`) works on itself, not on where it was built.
+///
+/// `cargo run` (and so `cargo xtask`) tells the program where its package
+/// is now in `CARGO_MANIFEST_DIR`; run any other way, cargo is asked for
+/// the workspace around the current directory.
+fn workspace_root() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) {
+        let is_xtask = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .is_ok_and(|m| m.lines().any(|l| l.trim() == "name = \"xtask\""));
+        if let Some(root) = dir.parent().filter(|_| is_xtask) {
+            return Ok(root.to_owned());
+        }
+    }
+    let output = std::process::Command::new(cargo_program())
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .output()
+        .map_err(|e| format!("cannot start cargo to find the workbook: {e}"))?;
+    let manifest = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    match PathBuf::from(&manifest).parent() {
+        Some(root) if output.status.success() && !manifest.is_empty() => Ok(root.to_owned()),
+        _ => Err(format!(
+            "cannot find the workbook from {}: run this inside a checkout of the workbook \
+             ({})",
+            std::env::current_dir().unwrap_or_default().display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )),
+    }
 }
 
 /// The cargo that started us, so toolchain overrides carry through.
+fn cargo_program() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// A command for that cargo.
 fn cargo() -> std::process::Command {
-    std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    std::process::Command::new(cargo_program())
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
@@ -179,7 +227,7 @@ fn no_arguments(command: &str, args: &[OsString]) -> Result {
 
 fn cmd_list(args: Vec<OsString>) -> Result<ExitCode> {
     no_arguments("list", &args)?;
-    for lesson in lessons::discover(&workspace_root())? {
+    for lesson in lessons::discover(&workspace_root()?)? {
         println!(
             "{:02}  {:<22} {}",
             lesson.number, lesson.name, lesson.question
@@ -210,7 +258,7 @@ fn cmd_run_lesson(args: Vec<OsString>) -> Result<ExitCode> {
             ));
         }
     };
-    let root = workspace_root();
+    let root = workspace_root()?;
     let lesson = lessons::find(&root, &wanted.to_string_lossy())?;
     let status = cargo()
         .args([
@@ -247,7 +295,7 @@ fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
             }
         },
     };
-    let root = workspace_root();
+    let root = workspace_root()?;
     let lessons = lessons::discover(&root)?;
     let mut build = cargo();
     build
@@ -311,7 +359,7 @@ fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
         Some("build") => "build",
         Some(other) => return Err(format!("unknown book action '{other}': use serve or build")),
     };
-    let root = workspace_root();
+    let root = workspace_root()?;
     let status = std::process::Command::new("mdbook")
         .args([action, "book"])
         .current_dir(&root)

@@ -1,62 +1,104 @@
 //! `cargo xtask verify`: prove the grader honest.
 //!
-//! 1. Every lesson with exercises is well formed: at least two stubs, and a
-//!    graded test file whose every test carries points.
-//! 2. On the reference solutions, every graded test passes: full marks.
-//! 3. The handout is clean under `clippy -D warnings`, and on it every
-//!    graded test fails, each one on its own: a score of 0.
+//! 1. Every lesson with exercises is well formed: at least two stubs, a
+//!    graded test file whose every test carries points, and nothing an
+//!    exercise file may not contain.
+//! 2. On the reference solutions, every graded test passes, each run alone
+//!    exactly as a student's are: full marks.
+//! 3. A handout (outside the workbook, with its own target directory) is
+//!    clean under `clippy -D warnings`, and on it every graded test fails
+//!    with a real verdict: a score of 0.
+//! 4. Two attacks on the handout score 0 too: every stub an endless loop
+//!    (each test is stopped at the time limit), and every stub printing
+//!    libtest's "ok" lines and a fake proof, then exiting with code 0.
 
 use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::grade::{self, GRADED_TESTS, Isolation, TestResult};
+use crate::grade::{self, GradedTest, Limits, TestResult, Verdict};
 use crate::handout::{count_stubs, has_solutions, write_handout};
-use crate::lessons::{self, Lesson};
+use crate::lessons::{self, EXERCISES, GRADED_TESTS, Lesson};
 use crate::{Result, cargo, no_arguments, workspace_root};
-
-/// The exercise file a learner edits, relative to a lesson's directory.
-pub const EXERCISES: &str = "src/exercises.rs";
 
 /// Each lesson hands out at least this many exercises.
 const MIN_EXERCISES: usize = 2;
 
+/// The time limit per test for the endless-loop attack: long enough for an
+/// honest test on a loaded machine, short enough to keep verify quick.
+const LOOP_LIMIT: Duration = Duration::from_secs(1);
+
+/// A stub that never returns.
+const LOOPING_STUB: &str = "loop { std::hint::black_box(0); }";
+
+/// A stub that prints what a naive grader believes (libtest's verdict
+/// lines, and a proof-shaped line on stdout, stderr and the verdict pipe),
+/// then exits with code 0.
+const FAKING_STUB: &str = "{ use std::io::Write as _; \
+    let fake = format!(\"test {0} ... ok\\n\\ntest result: ok. 1 passed; 0 failed; 0 ignored; \
+    0 measured; 0 filtered out\\npass {1}\\n\", std::thread::current().name().unwrap_or(\"main\"), \
+    \"0\".repeat(64)); \
+    let _ = std::io::stdout().write_all(fake.as_bytes()); \
+    let _ = std::io::stderr().write_all(fake.as_bytes()); \
+    if let Ok(mut verdict) = std::fs::OpenOptions::new().write(true).open(\"/proc/self/fd/4\") \
+    { let _ = verdict.write_all(fake.as_bytes()); } \
+    std::process::exit(0) }";
+
 pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
     no_arguments("verify", &args)?;
-    let root = workspace_root();
+    let root = workspace_root()?;
     let all = lessons::discover(&root)?;
     let graded = check_content(&all)?;
-    let target = root.join("target");
-
+    let tests = grade::tests_of(&graded)?;
     println!(
-        "verify 1/3: {} lessons have well-formed exercises",
-        graded.len()
+        "verify 1/4: {} lessons have well-formed exercises ({} graded tests)",
+        graded.len(),
+        tests.len()
     );
 
-    let mut progress = |line: String| println!("  {line}");
-    let reference = grade::grade_lessons(&root, &graded, None, Isolation::Together, &mut progress)?;
+    let started = Instant::now();
+    let reference = grade_quietly(&root, &all, &tests, Limits::default())?;
     let (score, max) = grade::totals(&reference);
-    let failing: Vec<&TestResult> = reference.iter().filter(|r| !r.passed).collect();
+    let failing: Vec<&TestResult> = reference.iter().filter(|r| !r.verdict.passed()).collect();
     if !failing.is_empty() {
         print!("{}", grade::table(&reference));
         return Err(format!(
-            "the reference solutions score {score}/{max}: {} graded test(s) fail on them. \
-             Fix the solution (or the test) until `cargo xtask grade` gives full marks.",
+            "the reference solutions score {score}/{max}: {} graded test(s) fail on them, \
+             each run alone as a student's would be. Fix the solution (or the test) until \
+             `cargo xtask grade` gives full marks; a test must wrap its body in \
+             support::grading::graded.",
             failing.len()
         ));
     }
-    println!("verify 2/3: the reference solutions score {score}/{max}");
+    println!(
+        "verify 2/4: the reference solutions score {score}/{max}, each test alone ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
 
-    let scratch = target.join("xtask-verify");
-    let _ = fs::remove_dir_all(&scratch);
-    let handout = scratch.join("handout");
-    let result = check_handout(&handout, &target, &graded, max);
-    let _ = fs::remove_dir_all(&scratch);
-    result?;
+    let scratch = tempfile::Builder::new()
+        .prefix("workbook-verify-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let handout = scratch.path().join("handout");
+    check_handout(&root, &handout, &graded, &tests, max)?;
     println!("verify: the grader is honest");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Grades without a line per test: verify prints its own summary.
+fn grade_quietly(
+    root: &Path,
+    all: &[Lesson],
+    tests: &[GradedTest],
+    limits: Limits,
+) -> Result<Vec<TestResult>> {
+    grade::grade_tree(root, all, tests, &Default::default(), limits, &mut |line| {
+        if !line.starts_with("  ") {
+            println!("  {line}");
+        }
+    })
 }
 
 /// Checks each lesson's exercises and graded tests; returns the lessons that have them.
@@ -80,6 +122,9 @@ fn check_content(all: &[Lesson]) -> Result<Vec<Lesson>> {
                 exercises.display()
             ));
         }
+        for problem in grade::forbidden_constructs(&source) {
+            problems.push(format!("{}: {problem}", exercises.display()));
+        }
         let stubs = count_stubs(&source);
         if stubs < MIN_EXERCISES {
             problems.push(format!(
@@ -88,17 +133,20 @@ fn check_content(all: &[Lesson]) -> Result<Vec<Lesson>> {
                 exercises.display()
             ));
         }
-        match fs::read_to_string(&tests)
-            .map_err(|e| e.to_string())
-            .and_then(|s| grade::parse_points(&s))
-        {
-            Ok(points) if points.len() >= stubs => graded.push(lesson.clone()),
-            Ok(points) => problems.push(format!(
+        match lesson.graded_tests() {
+            Ok(points) if points.len() >= stubs && points.iter().all(|t| t.points > 0) => {
+                graded.push(lesson.clone());
+            }
+            Ok(points) if points.len() < stubs => problems.push(format!(
                 "{}: {} graded test(s) for {stubs} exercises; give every exercise a test",
                 tests.display(),
                 points.len()
             )),
-            Err(e) => problems.push(format!("{}: {e}", tests.display())),
+            Ok(_) => problems.push(format!(
+                "{}: a graded test worth 0 points; give it at least 1",
+                tests.display()
+            )),
+            Err(e) => problems.push(e),
         }
     }
     if problems.is_empty() {
@@ -111,27 +159,26 @@ fn check_content(all: &[Lesson]) -> Result<Vec<Lesson>> {
     }
 }
 
-fn check_handout(handout: &Path, target: &Path, graded: &[Lesson], max: u32) -> Result {
-    let root = workspace_root();
-    write_handout(&root, handout)?;
-    // Build in the workspace's own target directory: the handout's lesson
-    // crates get their own artifacts (their paths differ), and the compiled
-    // dependencies are shared instead of built a second time.
-    let clippy = support::child::output_bounded(
-        cargo()
-            .args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--quiet",
-                "--manifest-path",
-            ])
-            .arg(handout.join("Cargo.toml"))
-            .args(["--", "-D", "warnings"])
-            .env("CARGO_TARGET_DIR", target),
-        Duration::from_secs(900),
-    )
-    .map_err(|e| format!("cannot start cargo clippy: {e}"))?;
+fn check_handout(
+    root: &Path,
+    handout: &Path,
+    graded: &[Lesson],
+    tests: &[GradedTest],
+    max: u32,
+) -> Result {
+    write_handout(root, handout)?;
+    let mut clippy = cargo();
+    clippy
+        .args(["clippy", "--all-targets", "--quiet", "--manifest-path"])
+        .arg(handout.join("Cargo.toml"));
+    for lesson in graded {
+        clippy.args(["--package", &lesson.name]);
+    }
+    clippy
+        .args(["--", "-D", "warnings"])
+        .env("CARGO_TARGET_DIR", handout.join("target"));
+    let clippy = support::child::output_bounded(&mut clippy, Duration::from_secs(900))
+        .map_err(|e| format!("cannot start cargo clippy: {e}"))?;
     if !clippy.outcome.is_success() {
         return Err(format!(
             "the handout is not clean under clippy -D warnings (clippy {}):\n{}\n\
@@ -140,48 +187,76 @@ fn check_handout(handout: &Path, target: &Path, graded: &[Lesson], max: u32) -> 
             clippy.outcome, clippy.stderr
         ));
     }
-    println!("verify 3/3: the handout builds cleanly under clippy -D warnings");
+    let in_handout: Vec<Lesson> = graded.iter().map(|l| l.in_tree(handout)).collect();
 
-    let in_handout: Vec<Lesson> = graded
-        .iter()
-        .map(|l| {
-            let dir_name = l.dir.file_name().unwrap_or_default();
-            Lesson {
-                dir: handout.join("lessons").join(dir_name),
-                ..l.clone()
-            }
-        })
-        .collect();
-    let mut progress = |line: String| println!("  {line} in the handout");
-    let results = grade::grade_lessons(
-        handout,
-        &in_handout,
-        Some(target),
-        Isolation::EachAlone,
-        &mut progress,
-    )?;
-    let (score, handout_max) = grade::totals(&results);
-    let passing: Vec<String> = results
-        .iter()
-        .filter(|r| r.passed)
-        .map(|r| format!("{}::{}", r.lesson, r.test))
-        .collect();
-    if !passing.is_empty() {
-        return Err(format!(
-            "on the handout's stubs these graded tests pass, so they give points for no work: {}. \
-             Make each test call the exercise it grades and check its result.",
-            passing.join(", ")
-        ));
+    // The stubs: every test fails, with a real verdict.
+    let started = Instant::now();
+    let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
+    expect_zero(&results, max, "stubs", |v| matches!(v, Verdict::Failed(_)))?;
+    for result in &results {
+        let first = result.verdict.to_string();
+        let first = first.lines().next().unwrap_or_default();
+        println!(
+            "  fails as it should: {}::{} ({first})",
+            result.test.lesson, result.test.name
+        );
     }
-    let silent: Vec<String> = results
+    println!(
+        "verify 3/4: the handout is clippy-clean, and on its stubs every graded test fails \
+         on its own: 0/{max} ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    // The attacks.
+    replace_stubs(&in_handout, LOOPING_STUB)?;
+    let limits = Limits {
+        timeout: LOOP_LIMIT,
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let results = grade_quietly(handout, &in_handout, tests, limits)?;
+    expect_zero(&results, max, "endless loops", |v| {
+        matches!(v, Verdict::TimedOut(_))
+    })?;
+    println!(
+        "verify 4/4: stubs that loop forever score 0/{max}, each stopped after {} s \
+         ({} tests, {} at a time, {:.1} s in all)",
+        LOOP_LIMIT.as_secs_f64(),
+        results.len(),
+        limits.jobs,
+        started.elapsed().as_secs_f64()
+    );
+    replace_stubs(&in_handout, FAKING_STUB)?;
+    let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
+    expect_zero(&results, max, "fake verdicts", |v| {
+        matches!(v, Verdict::ExitedEarly(0))
+    })?;
+    println!(
+        "verify 4/4: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \
+         score 0/{max}"
+    );
+    Ok(())
+}
+
+/// Checks that `results` score 0 out of `max`, each with the verdict `expected`.
+fn expect_zero(
+    results: &[TestResult],
+    max: u32,
+    what: &str,
+    expected: impl Fn(&Verdict) -> bool,
+) -> Result {
+    let (score, handout_max) = grade::totals(results);
+    let wrong: Vec<String> = results
         .iter()
-        .filter(|r| !r.ran)
-        .map(|r| format!("{}::{} ({})", r.lesson, r.test, r.message))
+        .filter(|r| r.verdict.passed() || !expected(&r.verdict))
+        .map(|r| format!("{}::{} ({})", r.test.lesson, r.test.name, r.verdict))
         .collect();
-    if !silent.is_empty() {
+    if score != 0 || !wrong.is_empty() {
         return Err(format!(
-            "on the handout these graded tests did not run, so their failure proves nothing: {}",
-            silent.join(", ")
+            "on the handout with {what}, the grader gave {score}/{handout_max}; these tests \
+             did not end as they should: {}. Make each test call the exercise it grades and \
+             check its result, inside support::grading::graded.",
+            wrong.join(", ")
         ));
     }
     if handout_max != max {
@@ -189,13 +264,35 @@ fn check_handout(handout: &Path, target: &Path, graded: &[Lesson], max: u32) -> 
             "the handout has {handout_max} points to win, the reference {max}"
         ));
     }
-    for result in &results {
-        let first = result.message.lines().next().unwrap_or_default();
-        println!(
-            "  fails as it should: {}::{} ({first})",
-            result.lesson, result.test
-        );
+    Ok(())
+}
+
+/// Replaces each stub (`todo!(...)` lines) of the handout's exercise files with `code`.
+fn replace_stubs(lessons: &[Lesson], code: &str) -> Result {
+    for lesson in lessons {
+        let path = lesson.dir.join(EXERCISES);
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut replaced = 0;
+        let out: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let trimmed = line.trim_start();
+                let is_stub = trimmed.starts_with("todo!(") || trimmed.starts_with(LOOPING_STUB);
+                if is_stub {
+                    replaced += 1;
+                    let indent = &line[..line.len() - trimmed.len()];
+                    format!("{indent}{code}")
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect();
+        if replaced == 0 {
+            return Err(format!("{}: no stub to replace", path.display()));
+        }
+        fs::write(&path, out.join("\n") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    println!("verify 3/3: on the handout every graded test fails on its own: {score}/{max}");
     Ok(())
 }

@@ -19,6 +19,8 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
 
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+
 /// The environment variable naming the secret and verdict descriptors, as
 /// `SECRET,VERDICT` (for example `3,4`).
 pub const GRADER_FDS: &str = "WORKBOOK_GRADER_FDS";
@@ -38,13 +40,15 @@ pub fn graded(body: impl FnOnce()) {
     let channel = std::env::var(GRADER_FDS).ok().map(|fds| {
         let (secret, verdict) = parse_fds(&fds)
             .unwrap_or_else(|| panic!("{GRADER_FDS}={fds:?} is not two descriptors"));
+        // SAFETY: the grader opened this descriptor for this one write and
+        // named it in GRADER_FDS; nothing else in the test process owns it.
+        let verdict = unsafe { File::from_raw_fd(verdict) };
+        // Programs the test spawns have no business with the verdict pipe.
+        let _ = fcntl(&verdict, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
         (read_secret(secret), verdict)
     });
     body();
-    if let Some((secret, verdict)) = channel {
-        // SAFETY: the grader opened this descriptor for this one write and
-        // named it in GRADER_FDS; nothing else in the test process owns it.
-        let mut verdict = unsafe { File::from_raw_fd(verdict) };
+    if let Some((secret, mut verdict)) = channel {
         let line = format!("{PASS_PREFIX}{}\n", to_hex(&secret));
         verdict
             .write_all(line.as_bytes())

@@ -1,0 +1,127 @@
+//! Which files make up a workbook tree, and copying them.
+//!
+//! A handout copies only what git tracks, so an editor's backup of a solved
+//! exercise (`exercises.rs~`) or a learner's notes never ship.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Result;
+
+/// The files git tracks under `root`, as paths relative to it (deleted but
+/// still tracked files left out). Fails, saying what to do, without git.
+pub fn tracked(root: &Path) -> Result<Vec<PathBuf>> {
+    let output = Command::new("git")
+        .args(["-c", "core.quotepath=off", "ls-files", "-z", "--cached"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| {
+            format!(
+                "cannot run git ({e}). git tells which files belong to the workbook, so that \
+                 editor backups and notes are never copied; install git and run this again."
+            )
+        })?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} is not a git checkout (git ls-files: {}). Only files git tracks are copied; \
+             run this from a clone of the workbook.",
+            root.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(split_nul(&output.stdout)
+        .into_iter()
+        .filter(|p| root.join(p).symlink_metadata().is_ok())
+        .collect())
+}
+
+/// Files under `root` that git neither tracks nor ignores: what a tracked
+/// copy leaves behind, worth a note.
+pub fn untracked(root: &Path) -> Vec<PathBuf> {
+    Command::new("git")
+        .args(["ls-files", "-z", "--others", "--exclude-standard"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| split_nul(&o.stdout))
+        .unwrap_or_default()
+}
+
+/// Every file under `root` except build output and git's own directory:
+/// for a tree that is not a git checkout (a handout as written).
+pub fn walk(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    walk_into(root, Path::new(""), &mut found)?;
+    found.sort();
+    Ok(found)
+}
+
+fn walk_into(root: &Path, relative: &Path, found: &mut Vec<PathBuf>) -> Result {
+    let dir = root.join(relative);
+    let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if relative.as_os_str().is_empty() && (name == "target" || name == ".git") {
+            continue;
+        }
+        let path = relative.join(&name);
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => walk_into(root, &path, found)?,
+            Ok(kind) if kind.is_file() || kind.is_symlink() => found.push(path),
+            _ => {} // sockets, FIFOs, devices: never part of a workbook
+        }
+    }
+    Ok(())
+}
+
+/// The files of the workbook at `root`: tracked ones in a git checkout,
+/// otherwise all of them but `target/` and `.git/`.
+pub fn of_tree(root: &Path) -> Result<Vec<PathBuf>> {
+    if root.join(".git").exists() {
+        tracked(root)
+    } else {
+        walk(root)
+    }
+}
+
+/// Copies `files` (relative to `from`) to the same places under `to`.
+/// Symbolic links are copied as links, never followed.
+pub fn copy(from: &Path, files: &[PathBuf], to: &Path) -> Result {
+    for relative in files {
+        let source = from.join(relative);
+        let target = to.join(relative);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let meta = source
+            .symlink_metadata()
+            .map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        if meta.file_type().is_symlink() {
+            let link = fs::read_link(&source)
+                .map_err(|e| format!("cannot read the link {}: {e}", source.display()))?;
+            std::os::unix::fs::symlink(&link, &target)
+                .map_err(|e| format!("cannot create the link {}: {e}", target.display()))?;
+        } else {
+            fs::copy(&source, &target).map_err(|e| {
+                format!(
+                    "cannot copy {} to {}: {e}",
+                    source.display(),
+                    target.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn split_nul(bytes: &[u8]) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    bytes
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p)))
+        .collect()
+}

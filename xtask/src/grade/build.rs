@@ -1,0 +1,93 @@
+//! Building a lesson's graded tests once, before any learner code runs.
+//!
+//! `cargo test --no-run --message-format=json` names the test binary it
+//! built, or gives the compiler's errors as data: nothing here reads
+//! cargo's human-readable output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::json;
+
+/// The most one lesson's build may take.
+const BUILD_LIMIT: Duration = Duration::from_secs(900);
+
+/// What building one lesson's graded tests gave.
+#[derive(Debug)]
+pub enum Built {
+    /// The graded test binary.
+    Binary(PathBuf),
+    /// It did not compile: the first error, as the compiler rendered it.
+    DoesNotCompile(String),
+}
+
+/// Builds `package`'s `graded` test target in the workspace at `root`, with
+/// the target directory `target` (which belongs to that tree).
+pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, String> {
+    let mut command = Command::new(crate::cargo_program());
+    command
+        .args(["test", "--no-run", "--message-format=json", "--package"])
+        .arg(package)
+        .args(["--test", "graded", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_TERM_COLOR", "never");
+    if root.join("Cargo.lock").is_file() {
+        command.arg("--locked");
+    }
+    let captured = support::child::output_bounded(&mut command, BUILD_LIMIT)
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    let mut executable = None;
+    let mut first_error = None;
+    for line in captured.stdout.lines() {
+        let Ok(message) = json::parse(line) else {
+            continue; // not one of cargo's messages (a build script's output, say)
+        };
+        match message.get("reason").and_then(json::Value::as_str) {
+            Some("compiler-artifact") => {
+                let target = message.get("target");
+                let is_graded = target
+                    .and_then(|t| t.get("name"))
+                    .and_then(json::Value::as_str)
+                    == Some("graded");
+                let is_test = target
+                    .and_then(|t| t.get("kind"))
+                    .and_then(json::Value::as_array)
+                    .is_some_and(|kinds| kinds.iter().any(|k| k.as_str() == Some("test")));
+                if is_graded && is_test {
+                    executable = message
+                        .get("executable")
+                        .and_then(json::Value::as_str)
+                        .map(PathBuf::from);
+                }
+            }
+            Some("compiler-message") if first_error.is_none() => {
+                let diagnostic = message.get("message");
+                let level = diagnostic
+                    .and_then(|m| m.get("level"))
+                    .and_then(json::Value::as_str);
+                if level == Some("error") {
+                    first_error = diagnostic
+                        .and_then(|m| m.get("rendered"))
+                        .and_then(json::Value::as_str)
+                        .map(|r| r.lines().take(12).collect::<Vec<_>>().join("\n"));
+                }
+            }
+            _ => {}
+        }
+    }
+    match (captured.outcome.is_success(), executable) {
+        (true, Some(path)) => Ok(Built::Binary(path)),
+        (true, None) => Err(format!(
+            "cargo built {package} but named no `graded` test binary; \
+             does lessons/NN-{package}/tests/graded.rs exist?"
+        )),
+        (false, _) => Ok(Built::DoesNotCompile(first_error.unwrap_or_else(|| {
+            let tail: Vec<&str> = captured.stderr.lines().rev().take(8).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!("cargo {}:\n{}", captured.outcome, tail.join("\n"))
+        }))),
+    }
+}

@@ -1,0 +1,366 @@
+//! The grader under attack: each way a student could fake or break a score,
+//! tried on a scratch handout exactly as a student would (`cargo xtask` in
+//! the handout's own directory).
+//!
+//! The handout is written once and shared; the tests take turns on it.
+//! Only lesson 1 (file-mapping) is graded, to keep the builds small.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use support::ChildOutcome;
+use support::child::{Captured, output_bounded};
+
+const EXERCISES: &str = "lessons/01-file-mapping/src/exercises.rs";
+const GRADED: &str = "lessons/01-file-mapping/tests/graded.rs";
+/// The stub the attacks replace: exercise 1.2, worth 2 + 1 + 1 points.
+const HEXDUMP_STUB: &str = "todo!(\"map {} read-only and hexdump it\", path.display())";
+/// How long any one grading may take before the test calls it hung.
+const GRADE_LIMIT: Duration = Duration::from_secs(300);
+
+struct Scratch {
+    _dir: tempfile::TempDir,
+    handout: PathBuf,
+    stub_source: String,
+}
+
+/// The shared handout, written on first use; hold the guard while using it.
+fn handout() -> MutexGuard<'static, Scratch> {
+    static SCRATCH: OnceLock<Mutex<Scratch>> = OnceLock::new();
+    let scratch = SCRATCH.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let handout = dir.path().join("handout");
+        let run = output_bounded(
+            Command::new(env!("CARGO_BIN_EXE_xtask"))
+                .args(["handout"])
+                .arg(&handout),
+            GRADE_LIMIT,
+        )
+        .unwrap();
+        assert!(run.outcome.is_success(), "handout failed: {}", run.stderr);
+        let stub_source = fs::read_to_string(handout.join(EXERCISES)).unwrap();
+        assert!(
+            stub_source.contains(HEXDUMP_STUB),
+            "the stub to attack moved"
+        );
+        Mutex::new(Scratch {
+            _dir: dir,
+            handout,
+            stub_source,
+        })
+    });
+    let guard = scratch.lock().unwrap_or_else(|e| e.into_inner());
+    // Every test starts from the pristine handout.
+    fs::write(guard.handout.join(EXERCISES), &guard.stub_source).unwrap();
+    guard
+}
+
+/// `cargo xtask ARGS` in `tree`, as a student runs it.
+fn xtask(tree: &Path, args: &[&str], target_dir: Option<&Path>) -> Captured {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["xtask"])
+        .args(args)
+        .current_dir(tree)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_MANIFEST_DIR");
+    if let Some(dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    let run = output_bounded(&mut command, GRADE_LIMIT).unwrap();
+    assert!(
+        !matches!(run.outcome, ChildOutcome::TimedOut(_)),
+        "the grader did not finish in {GRADE_LIMIT:?}: it hangs"
+    );
+    run
+}
+
+/// Grades lesson 1 in `tree` with a short time limit; returns the run and
+/// the score line.
+fn grade(tree: &Path, extra: &[&str]) -> (Captured, String) {
+    let mut args = vec!["grade", "file-mapping", "--timeout", "2"];
+    args.extend_from_slice(extra);
+    let run = xtask(tree, &args, None);
+    let score = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Score: "))
+        .unwrap_or_else(|| panic!("no score:\n{}\n{}", run.stdout, run.stderr))
+        .to_owned();
+    (run, score)
+}
+
+/// The table row of `test` and the lines under it.
+fn row(stdout: &str, test: &str) -> String {
+    let mut lines = stdout
+        .lines()
+        .skip_while(|l| !l.ends_with(&format!("   {test}")));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no row for {test}:\n{stdout}"));
+    let detail: Vec<&str> = lines
+        .take_while(|l| l.starts_with("                  "))
+        .collect();
+    format!("{first}\n{}", detail.join("\n"))
+}
+
+fn attack(scratch: &Scratch, code: &str) {
+    let path = scratch.handout.join(EXERCISES);
+    fs::write(&path, scratch.stub_source.replace(HEXDUMP_STUB, code)).unwrap();
+}
+
+#[test]
+fn the_handout_scores_zero_and_says_why() {
+    let scratch = handout();
+    let (run, score) = grade(&scratch.handout, &[]);
+    assert_eq!(score, "Score: 0/12", "{}", run.stdout);
+    assert!(row(&run.stdout, "hexdump_matches_the_files_bytes").contains("not yet implemented"));
+}
+
+#[test]
+fn an_endless_loop_costs_only_its_own_points_and_is_named() {
+    let scratch = handout();
+    attack(&scratch, "loop { std::hint::black_box(0); }");
+    let (run, _) = grade(&scratch.handout, &[]);
+    let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    assert!(row.contains("FAIL     0/2"), "{row}");
+    assert!(row.contains("did not finish in 2 s"), "{row}");
+    // The other exercises' stubs still fail the ordinary way.
+    assert!(row_of_other(&run.stdout).contains("not yet implemented"));
+}
+
+fn row_of_other(stdout: &str) -> String {
+    row(stdout, "mmap_covers_whole_pages")
+}
+
+#[test]
+fn printing_a_verdict_and_exiting_earns_nothing() {
+    let scratch = handout();
+    let fake = "{ use std::io::Write as _; \
+        let names = [\"hexdump_matches_the_files_bytes\", \"hexdump_of_an_empty_file_is_empty\", \
+                     \"hexdump_of_a_missing_file_is_not_found\"]; \
+        let mut out = String::new(); \
+        for n in names { out.push_str(&format!(\"test {n} ... ok\\n\")); } \
+        out.push_str(\"\\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\\n\"); \
+        out.push_str(&format!(\"pass {}\\n\", \"0\".repeat(64))); \
+        let _ = std::io::stdout().write_all(out.as_bytes()); \
+        for fd in 3..10 { if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(format!(\"/proc/self/fd/{fd}\")) { let _ = f.write_all(out.as_bytes()); } } \
+        std::process::exit(0) }";
+    attack(&scratch, fake);
+    let (run, score) = grade(&scratch.handout, &["--json", "grade.json"]);
+    assert_eq!(score, "Score: 0/12", "{}", run.stdout);
+    let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    assert!(
+        row.contains("exited (code 0) before the test's checks finished"),
+        "{row}"
+    );
+    let json = fs::read_to_string(scratch.handout.join("grade.json")).unwrap();
+    fs::remove_file(scratch.handout.join("grade.json")).unwrap();
+    assert!(
+        json.contains("\"status\":\"fail\",\"score\":0,\"max_score\":12"),
+        "{json}"
+    );
+    assert!(!json.contains("\"status\":\"pass\""), "{json}");
+}
+
+#[test]
+fn a_crash_and_a_flood_cost_only_their_own_points() {
+    let scratch = handout();
+    attack(&scratch, "std::process::abort()");
+    let (run, _) = grade(&scratch.handout, &[]);
+    let crashed = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    assert!(crashed.contains("killed by SIGABRT"), "{crashed}");
+
+    let flood =
+        "loop { let _ = std::io::Write::write_all(&mut std::io::stdout(), &[b'x'; 65536]); }";
+    attack(&scratch, flood);
+    let (run, _) = grade(&scratch.handout, &[]);
+    let flooded = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    assert!(flooded.contains("did not finish in 2 s"), "{flooded}");
+}
+
+#[test]
+fn a_process_that_leaves_its_group_is_killed_with_the_test() {
+    let scratch = handout();
+    // A marker no other process on the machine has in its command line.
+    let marker = format!("{}.{}", 600 + std::process::id() % 100, std::process::id());
+    let escape = format!(
+        "{{ use std::os::unix::process::CommandExt as _; \
+         let _ = std::process::Command::new(\"sleep\").arg(\"{marker}\").process_group(0)\
+         .stdout(std::process::Stdio::null()).spawn(); \
+         Ok(String::new()) }}"
+    );
+    attack(&scratch, &escape);
+    let (run, _) = grade(&scratch.handout, &[]);
+    assert!(
+        row(&run.stdout, "hexdump_matches_the_files_bytes").contains("FAIL"),
+        "{}",
+        run.stdout
+    );
+    let survivors: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&marker))
+        .collect();
+    assert!(survivors.is_empty(), "left running: {survivors:?}");
+}
+
+#[test]
+fn code_that_would_run_before_main_is_refused() {
+    let scratch = handout();
+    let path = scratch.handout.join(EXERCISES);
+    let evil = format!(
+        "{}\n#[used]\n#[unsafe(link_section = \".init_array\")]\nstatic EARLY: extern \"C\" fn() = early;\nextern \"C\" fn early() {{}}\n",
+        scratch.stub_source
+    );
+    fs::write(&path, evil).unwrap();
+    let (run, score) = grade(&scratch.handout, &[]);
+    assert_eq!(score, "Score: 0/12", "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("`link_section` is not allowed in an exercise file"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn edited_graded_tests_are_named_and_cannot_change_the_maximum() {
+    let scratch = handout();
+    let graded = scratch.handout.join(GRADED);
+    let original = fs::read_to_string(&graded).unwrap();
+    // Empty one test's body, drop another's #[test], inflate a third's points.
+    let edited = original
+        .replacen(
+            "fn hexdump_matches_the_files_bytes() {",
+            "fn hexdump_matches_the_files_bytes() {}\nfn _was() {",
+            1,
+        )
+        .replacen(
+            "#[test]\nfn hexdump_of_an_empty_file_is_empty",
+            "fn hexdump_of_an_empty_file_is_empty",
+            1,
+        )
+        .replacen(
+            "// points: 1\n#[test]\nfn hexdump_of_a_missing_file_is_not_found",
+            "// points: 50\n#[test]\nfn hexdump_of_a_missing_file_is_not_found",
+            1,
+        );
+    assert_ne!(edited, original);
+    fs::write(&graded, &edited).unwrap();
+    let (run, score) = grade(&scratch.handout, &[]);
+    fs::write(&graded, &original).unwrap();
+    assert_eq!(score, "Score: 0/12", "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("changed: lessons/01-file-mapping/tests/graded.rs"),
+        "{}",
+        run.stderr
+    );
+    let emptied = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    assert!(emptied.contains("FAIL     0/2"), "{emptied}");
+    let deleted = row(&run.stdout, "hexdump_of_an_empty_file_is_empty");
+    assert!(deleted.contains("was it deleted or renamed?"), "{deleted}");
+}
+
+#[test]
+fn grading_against_the_template_ignores_everything_but_the_exercises() {
+    let scratch = handout();
+    // The student's copy: the solution to exercise 1.3 only, and a graded
+    // test file rigged so that every test passes.
+    let student_dir = tempfile::tempdir().unwrap();
+    let student = student_dir.path().join("alice");
+    copy_tree(&scratch.handout, &student);
+    let solved = scratch.stub_source.replace(
+        "todo!(\"round {len} up to a multiple of {page_size}\")",
+        "len.div_ceil(page_size) * page_size",
+    );
+    fs::write(student.join(EXERCISES), solved).unwrap();
+    let rigged = fs::read_to_string(student.join(GRADED))
+        .unwrap()
+        .replace("graded(|| {", "graded(|| { return;");
+    fs::write(student.join(GRADED), rigged).unwrap();
+    let template = scratch.handout.to_str().unwrap().to_owned();
+    let submission = student.to_str().unwrap().to_owned();
+    let run = xtask(
+        &scratch.handout,
+        &[
+            "grade",
+            "file-mapping",
+            "--template",
+            &template,
+            "--submission",
+            &submission,
+            "--timeout",
+            "5",
+        ],
+        None,
+    );
+    assert!(
+        run.stdout.contains("Score: 2/12"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(row(&run.stdout, "mmap_covers_whole_pages").contains("pass     2/2"));
+    assert!(
+        run.stderr
+            .contains("changed: lessons/01-file-mapping/tests/graded.rs")
+    );
+}
+
+#[test]
+fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
+    let scratch = handout();
+    // Build once where it is, then move a copy (with its target/) away.
+    let _ = grade(&scratch.handout, &[]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = elsewhere.path().join("moved");
+    copy_tree(&scratch.handout, &moved);
+    let broken = scratch.stub_source.replace(
+        "todo!(\"round {len} up to a multiple of {page_size}\")",
+        "this does not compile",
+    );
+    fs::write(moved.join(EXERCISES), broken).unwrap();
+    let (run, score) = grade(&moved, &[]);
+    assert_eq!(score, "Score: 0/12", "{}", run.stdout);
+    assert!(
+        row(&run.stdout, "mmap_covers_whole_pages").contains("does not compile"),
+        "{}",
+        run.stdout
+    );
+
+    // One CARGO_TARGET_DIR for everything (a common setup): grading the
+    // stubs, then a solved copy, gives each its own score.
+    let shared = elsewhere.path().join("shared-target");
+    let solved = scratch.stub_source.replace(
+        "todo!(\"round {len} up to a multiple of {page_size}\")",
+        "len.div_ceil(page_size) * page_size",
+    );
+    fs::write(moved.join(EXERCISES), &solved).unwrap();
+    let stubs = xtask(&scratch.handout, &["grade", "file-mapping"], Some(&shared));
+    assert!(stubs.stdout.contains("Score: 0/12"), "{}", stubs.stdout);
+    let solved_run = xtask(&moved, &["grade", "file-mapping"], Some(&shared));
+    assert!(
+        solved_run.stdout.contains("Score: 2/12"),
+        "{}\n{}",
+        solved_run.stdout,
+        solved_run.stderr
+    );
+}
+
+/// `cp -a`, so a copy keeps its `target/` as a moved checkout would.
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
