@@ -31,42 +31,91 @@ const END: &str = "// SOLUTION END";
 /// (which runs `verify`, meaningless without solutions).
 const LEFT_OUT: &[&str] = &[".ci"];
 
-/// The student copy's grading workflow for GitHub Classroom.
-const CLASSROOM_WORKFLOW: &str = "\
-# Written by `cargo xtask handout`: grades every push with the workbook's own
-# grader and reports the score to GitHub Classroom.
-name: Autograding
+/// The toolchain the handout's workflow and the Gradescope package install:
+/// the one this workbook is built and tested with.
+pub const PINNED_TOOLCHAIN: &str = "1.95.0";
+
+/// Where the handout's grading workflow lives. Never
+/// `.github/workflows/autograde.yaml`: Classroom 50 writes that one itself.
+pub const WORKFLOW: &str = ".github/workflows/grade.yml";
+
+/// The student copy's grading workflow: it needs no service. Each push is
+/// graded with the handout's own grader, the score table goes to the job
+/// summary and the JSON to an artifact. Actions are pinned by commit (both
+/// run on Node 24), and the checkout keeps no credentials, since the
+/// student's code runs in this job.
+fn workflow() -> String {
+    format!(
+        "\
+# Written by `cargo xtask handout`. Grades every push with this repository's
+# own grader: the score table goes to the job summary, the JSON report to the
+# artifact `grade`. This is feedback for you; your instructor grades with the
+# original tests (cargo xtask grade-all, Gradescope or Classroom 50).
+name: Grade
 on: [push, workflow_dispatch]
 permissions:
-  checks: write
-  actions: read
   contents: read
 jobs:
   grade:
-    runs-on: ubuntu-latest
+    runs-on: ubuntu-24.04
     timeout-minutes: 30
     steps:
-      - uses: actions/checkout@v4
-      - uses: dtolnay/rust-toolchain@stable
-      - id: grade
-        run: |
-          cargo xtask grade --json grade.json || true
-          echo \"result=$(base64 -w0 grade.json)\" >> \"$GITHUB_OUTPUT\"
-      - uses: classroom-resources/autograding-grading-reporter@v1
-        env:
-          GRADE_RESULTS: ${{ steps.grade.outputs.result }}
+      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
         with:
-          runners: grade
-";
+          persist-credentials: false
+      - name: Install Rust {PINNED_TOOLCHAIN}
+        run: |
+          rustup toolchain install {PINNED_TOOLCHAIN} --profile minimal
+          rustup default {PINNED_TOOLCHAIN}
+      - name: Grade
+        run: cargo xtask grade --json grade.json --summary \"$GITHUB_STEP_SUMMARY\" || true
+      - name: Report an error if grading could not even start
+        if: always()
+        run: |
+          if [ ! -s grade.json ]; then
+            max=$(awk '$1 == \"test\" {{ s += $4 }} END {{ print s + 0 }}' .workbook/manifest)
+            printf '{{\"schema\":\"mmap-workbook/grade/v1\",\"status\":\"error\",\"score\":0,\"max_score\":%s,\"tests\":[],\"changed_graded_files\":[]}}\\n' \"$max\" > grade.json
+            echo \"Grading could not start: score 0/$max. See the log of the Grade step.\" >> \"$GITHUB_STEP_SUMMARY\"
+            exit 1
+          fi
+      - uses: actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f # v6.0.0
+        if: always()
+        with:
+          name: grade
+          path: grade.json
+"
+    )
+}
 
 pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
-    let [dir] = args.as_slice() else {
-        return Err(
-            "handout needs one argument, the directory to write: cargo xtask handout DIR".into(),
-        );
-    };
+    let mut dir: Option<PathBuf> = None;
+    let mut only: Option<String> = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--lessons") => {
+                let list = args
+                    .next()
+                    .ok_or("--lessons needs a list, for example: --lessons file-mapping,sigbus")?;
+                only = Some(list.to_string_lossy().into_owned());
+            }
+            Some(flag) if flag.starts_with('-') => {
+                return Err(format!(
+                    "unknown flag '{flag}'. See: cargo xtask handout --help"
+                ));
+            }
+            _ if dir.is_none() => dir = Some(arg.into()),
+            _ => return Err("handout takes one directory. See: cargo xtask handout --help".into()),
+        }
+    }
+    let dir =
+        dir.ok_or("handout needs the directory to write: cargo xtask handout DIR [--lessons a,b]")?;
     let root = workspace_root()?;
-    let written = write_handout(&root, Path::new(dir))?;
+    let chosen = match &only {
+        Some(list) => Some(choose_lessons(&root, list)?),
+        None => None,
+    };
+    let written = write_handout_of(&root, &dir, chosen.as_deref())?;
     println!(
         "Wrote the student copy to {} ({} files, {} exercise files stubbed).",
         written.dest.display(),
@@ -81,9 +130,45 @@ pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
         }
     }
     println!(
-        "Students run `cargo xtask grade` there; pushes grade themselves in GitHub Classroom."
+        "Push it as the assignment's template repository. Students run `cargo xtask grade` \
+         there; each push is graded by {WORKFLOW}. To grade the class: cargo xtask grade-all."
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lessons named in `list` (names or numbers, comma-separated), after
+/// checking that every lesson one of them builds on is named too.
+pub fn choose_lessons(root: &Path, list: &str) -> Result<Vec<lessons::Lesson>> {
+    let all = lessons::discover(root)?;
+    let mut chosen = Vec::new();
+    for wanted in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let lesson = lessons::find(root, wanted)?;
+        if !chosen
+            .iter()
+            .any(|l: &lessons::Lesson| l.name == lesson.name)
+        {
+            chosen.push(lesson);
+        }
+    }
+    if chosen.is_empty() {
+        return Err("--lessons names no lesson; for example: --lessons file-mapping,sigbus".into());
+    }
+    for lesson in &chosen {
+        let manifest = fs::read_to_string(lesson.dir.join("Cargo.toml")).unwrap_or_default();
+        for other in &all {
+            let depends = manifest
+                .lines()
+                .any(|l| l.trim().starts_with(&format!("{}.workspace", other.name)));
+            if depends && !chosen.iter().any(|c| c.name == other.name) {
+                return Err(format!(
+                    "{} builds on {} (its Cargo.toml depends on it): add {} to --lessons",
+                    lesson.name, other.name, other.name
+                ));
+            }
+        }
+    }
+    chosen.sort_by_key(|l| l.number);
+    Ok(chosen)
 }
 
 /// What a handout holds.
@@ -100,14 +185,37 @@ pub struct Written {
 /// files git tracks are copied. The copy is made beside `dest` and renamed
 /// into place, so `dest` ends up complete or untouched.
 pub fn write_handout(root: &Path, dest: &Path) -> Result<Written> {
+    write_handout_of(root, dest, None)
+}
+
+/// [`write_handout`] for some of the lessons only (all of them for `None`):
+/// the others' directories and chapters are left out.
+pub fn write_handout_of(
+    root: &Path,
+    dest: &Path,
+    only: Option<&[lessons::Lesson]>,
+) -> Result<Written> {
     let dest = resolve_destination(root, dest)?;
-    let tracked = files::tracked(root)?;
+    let mut tracked = files::tracked(root)?;
+    if let Some(chosen) = only {
+        let dropped: Vec<String> = lessons::discover(root)?
+            .into_iter()
+            .filter(|l| !chosen.iter().any(|c| c.name == l.name))
+            .map(|l| l.dir_name())
+            .collect();
+        tracked.retain(|path| {
+            !dropped.iter().any(|name| {
+                path.starts_with(Path::new("lessons").join(name))
+                    || path == &Path::new("book/src").join(format!("{name}.md"))
+            })
+        });
+    }
     let parent = dest.parent().ok_or("the handout directory has no parent")?;
     let staging = tempfile::Builder::new()
         .prefix(".handout-")
         .tempdir_in(parent)
         .map_err(|e| format!("cannot write into {}: {e}", parent.display()))?;
-    let written = fill(root, &tracked, staging.path())?;
+    let written = fill(root, &tracked, staging.path(), only)?;
     {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
@@ -171,7 +279,12 @@ fn resolve_destination(root: &Path, dest: &Path) -> Result<PathBuf> {
 
 /// Copies `tracked` from `root` into `to`, stripping the solutions from the
 /// exercise files, then adds the workflow and the manifest.
-fn fill(root: &Path, tracked: &[PathBuf], to: &Path) -> Result<Written> {
+fn fill(
+    root: &Path,
+    tracked: &[PathBuf],
+    to: &Path,
+    only: Option<&[lessons::Lesson]>,
+) -> Result<Written> {
     let chosen: Vec<PathBuf> = tracked
         .iter()
         .filter(|p| !LEFT_OUT.iter().any(|l| p.starts_with(l)))
@@ -187,14 +300,20 @@ fn fill(root: &Path, tracked: &[PathBuf], to: &Path) -> Result<Written> {
         fs::write(&path, stub).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         stripped += 1;
     }
-    let workflows = to.join(".github/workflows");
-    fs::create_dir_all(&workflows)
-        .and_then(|()| fs::write(workflows.join("classroom.yml"), CLASSROOM_WORKFLOW))
-        .map_err(|e| format!("cannot write the classroom workflow: {e}"))?;
+    let workflow_path = to.join(WORKFLOW);
+    fs::create_dir_all(workflow_path.parent().unwrap_or(to))
+        .and_then(|()| fs::write(&workflow_path, workflow()))
+        .map_err(|e| format!("cannot write {WORKFLOW}: {e}"))?;
+    if only.is_some() {
+        trim_summary(to)?;
+    }
+    let handed_out = lessons::discover(to)?;
     let mut tests = Vec::new();
-    for lesson in lessons::discover(to)? {
+    for lesson in &handed_out {
         tests.extend(lesson.graded_tests()?);
     }
+    fs::write(to.join("README.md"), student_readme(&handed_out, &tests))
+        .map_err(|e| format!("cannot write the student's README.md: {e}"))?;
     let watched: Vec<PathBuf> = files::walk(to)?
         .into_iter()
         .filter(|p| !is_exercise_file(p) && p != Path::new(MANIFEST))
@@ -209,6 +328,98 @@ fn fill(root: &Path, tracked: &[PathBuf], to: &Path) -> Result<Written> {
         files: chosen.len(),
         stripped,
     })
+}
+
+/// Drops the book's table-of-contents lines whose chapter was left out.
+fn trim_summary(to: &Path) -> Result {
+    let path = to.join("book/src/SUMMARY.md");
+    let Ok(summary) = fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let kept: Vec<&str> = summary
+        .lines()
+        .filter(|line| {
+            let Some(start) = line.find("](") else {
+                return true;
+            };
+            let target = line[start + 2..].split(')').next().unwrap_or_default();
+            to.join("book/src").join(target).exists()
+        })
+        .collect();
+    fs::write(&path, kept.join("\n") + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The README a student finds in the handout: what to do, how to check,
+/// how to get a hint. The instructor's README stays with the instructor.
+fn student_readme(lessons: &[lessons::Lesson], tests: &[crate::grade::GradedTest]) -> String {
+    let mut rows = String::new();
+    for lesson in lessons {
+        let points: u32 = tests
+            .iter()
+            .filter(|t| t.lesson == lesson.name)
+            .map(|t| t.points)
+            .sum();
+        rows.push_str(&format!(
+            "| {:02} | {} | `cargo xtask run-lesson {}` | `lessons/{}/src/exercises.rs` | {points} |\n",
+            lesson.number,
+            lesson.question,
+            lesson.name,
+            lesson.dir_name()
+        ));
+    }
+    let total: u32 = tests.iter().map(|t| t.points).sum();
+    format!(
+        "\
+# Your exercises: how Linux maps files and shares memory
+
+Each lesson is a small Rust program that makes one idea happen on your
+machine, with real addresses, page faults and signals. Run it, read its
+chapter in the book, then write the exercises.
+
+| # | question | run the lesson | your file | points |
+| --- | --- | --- | --- | --- |
+{rows}
+{total} points in all. You need Linux and Rust (`rustup`); nothing else.
+
+## What to do
+
+In each lesson's `src/exercises.rs`, replace every `todo!()` with your own
+code. Each function's doc comment says what it must do. Change nothing else:
+your instructor grades these files with the original tests, so changes
+anywhere else are ignored.
+
+## How to check your work
+
+```console
+$ cargo xtask grade            # every lesson
+$ cargo xtask grade sigbus     # one lesson
+```
+
+The table shows each graded test, its points, and why it failed. Each test
+runs on its own for at most 10 seconds, so a loop or a crash costs only that
+test. Each push to your repository is graded the same way (see the Actions
+tab, and its job summary).
+
+## When you are stuck
+
+```console
+$ cargo xtask hint sigbus      # the hint for your next unsolved exercise
+$ cargo xtask run-lesson sigbus
+$ mdbook serve book            # the book (cargo install mdbook --locked)
+```
+
+The graded tests are in each lesson's `tests/graded.rs`: read them to see
+exactly what is checked.
+
+## Rules the grader keeps
+
+- A test earns its points only when its checks ran and passed. Printing
+  \"ok\", exiting early or editing the tests earns nothing.
+- An exercise file may not contain `link_section`, `init_array`,
+  `export_name`, `no_mangle`, `global_allocator`, `global_asm` or `include!`.
+"
+    )
 }
 
 /// True if `source` has at least one solution region.
@@ -331,7 +542,28 @@ pub fn open(path: &str) -> io::Result<()> {
             fs::read_to_string(dest.path().join("lessons/01-file-mapping/src/exercises.rs"))
                 .unwrap();
         assert!(!has_solutions(&exercises) && exercises.contains("todo!("));
-        assert!(dest.path().join(".github/workflows/classroom.yml").exists());
+        let workflow = fs::read_to_string(dest.path().join(WORKFLOW)).unwrap();
+        assert!(
+            workflow.contains("persist-credentials: false"),
+            "{workflow}"
+        );
+        for line in workflow.lines().filter(|l| l.contains("uses:")) {
+            let pin = line.split('@').nth(1).unwrap_or_default();
+            let sha: String = pin.chars().take_while(char::is_ascii_hexdigit).collect();
+            assert_eq!(sha.len(), 40, "not pinned by commit: {line}");
+        }
+        assert!(
+            !dest
+                .path()
+                .join(".github/workflows/autograde.yaml")
+                .exists()
+        );
+        let readme = fs::read_to_string(dest.path().join("README.md")).unwrap();
+        assert!(readme.contains("cargo xtask hint"), "{readme}");
+        assert!(
+            readme.contains("| 01 | How do I map a file into memory?"),
+            "{readme}"
+        );
         assert!(!dest.path().join(".ci").exists() && !dest.path().join("target").exists());
         let manifest = Manifest::read(dest.path()).unwrap().unwrap();
         assert!(manifest.changes(dest.path()).is_empty());

@@ -4,14 +4,18 @@
 //! of mdBook's xtask: no CLI framework, nothing to compile but this crate and
 //! the workbook's own support crate.
 
+mod class;
+mod exercises;
 mod files;
 mod grade;
 mod handout;
 mod json;
 mod lessons;
 mod manifest;
+mod platforms;
 mod sha256;
 mod verify;
+mod zip;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -48,14 +52,18 @@ Example: cargo xtask run-lesson file-mapping -- --keep ./out",
     },
     Command {
         name: "grade",
-        args: "[LESSON] [--json FILE] [--timeout SECS] [--jobs N] [--template DIR [--submission DIR]]",
+        args: "[LESSON] [--timeout SECS] [--jobs N] [--json FILE [--format F]] [--summary FILE] [--template DIR [--submission DIR]]",
         summary: "score exercise work",
         help: "\
 Builds the graded tests of every lesson (or of LESSON) once, then runs each
 test alone, in its own process group, for at most --timeout seconds (default
 10), --jobs at a time (default: the number of CPUs, at most 4). Prints a table
 per test and the score; exits 1 below full marks. --json FILE also writes the
-result as JSON.
+result as JSON, in the --format workbook (the default), gradescope (its
+results.json) or classroom50 (its result.json, with the submission's details
+from the CLASSROOM, ASSIGNMENT, SUBMISSION_TAG, COMMIT_URL, RELEASE_URL and
+REVIEW_URL variables). --summary FILE writes (or appends to) a Markdown
+summary with the hint for every failure.
 
 A test earns its points only if its body returned: printing libtest's \"ok\",
 exiting early, looping or crashing earns nothing, and the table says which
@@ -69,13 +77,69 @@ submission changed. Run it from your pristine copy, for example:
         run: grade::cmd_grade,
     },
     Command {
+        name: "grade-all",
+        args: "SUBMISSIONS_DIR --template DIR [--at DEADLINE] [--csv FILE] [--feedback DIR] [--timeout SECS] [--jobs N]",
+        summary: "grade a class's submissions against your pristine copy",
+        help: "\
+Run from your pristine copy of the handout (the template). SUBMISSIONS_DIR
+holds one clone per student; each is graded with the template's tests and
+grader (only its exercise files are taken), by a grader process of its own,
+so a submission that does not compile, hangs, crashes or deletes its tests
+gets its row and the batch goes on. A line per submission shows progress.
+
+--at DEADLINE grades each clone at its last commit before DEADLINE (any date
+git understands, e.g. '2026-12-01 23:59'), and names that commit. --csv FILE
+writes a row per student: commit, points per exercise, total, maximum, and a
+status with its reason (printed to stdout without --csv). --feedback DIR
+writes STUDENT.md for each: what passed, what failed and why, and the hint.
+Example: cargo xtask grade-all ../class --template . --csv grades.csv",
+        run: class::cmd_grade_all,
+    },
+    Command {
+        name: "gradescope",
+        args: "DIR [--lessons a,b]",
+        summary: "write a Gradescope autograder package to DIR",
+        help: "\
+Writes DIR (new or empty): autograder.zip to upload to Gradescope, and what it
+holds: setup.sh (installs the pinned toolchain and builds everything once),
+run_autograder (grades /autograder/submission's exercise files with the
+pristine handout in /autograder/source and writes results/results.json), and
+workbook/, that handout. `grade --format gradescope` writes the same JSON
+anywhere.",
+        run: platforms::cmd_gradescope,
+    },
+    Command {
+        name: "classroom50",
+        args: "DIR [--lessons a,b]",
+        summary: "write a Classroom 50 grader to DIR",
+        help: "\
+Writes DIR (new or empty): autograder.py for the assignment's configuration
+repository, and workbook/, the pristine handout it grades with. Classroom 50
+runs autograder.py in the student's checkout; it writes result.json
+(classroom50/result/v1) and release-body.md, the summary shown with it.",
+        run: platforms::cmd_classroom50,
+    },
+    Command {
+        name: "hint",
+        args: "LESSON [EXERCISE]",
+        summary: "the hint for your next unsolved exercise",
+        help: "\
+Grades LESSON's exercises and prints the hint of the first one that does not
+pass yet, from its doc comment: a nudge, never the solution. Name EXERCISE
+(its function, e.g. store_at, or its number, e.g. 3.2) for that one's hint.",
+        run: cmd_hint,
+    },
+    Command {
         name: "handout",
-        args: "DIR",
+        args: "DIR [--lessons a,b]",
         summary: "write the student copy to DIR",
         help: "\
-Copies the workbook to DIR (new or empty) with every solution region replaced
-by its stub, ready to hand out or to push as a GitHub Classroom template. The
-copy carries a classroom workflow that runs `cargo xtask grade --json`.",
+Copies the files git tracks to DIR (new or empty, outside the workbook), with
+every solution region replaced by its stub, a README for students, a manifest
+of the graded tests and files (.workbook/manifest), and a GitHub workflow that
+grades each push and needs no service. --lessons a,b hands out only those
+lessons (by name or number), with their chapters; the maximum follows.
+The copy appears whole or not at all.",
         run: handout::cmd_handout,
     },
     Command {
@@ -281,6 +345,74 @@ fn cmd_run_lesson(args: Vec<OsString>) -> Result<ExitCode> {
             ExitCode::FAILURE
         }
     })
+}
+
+fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
+    let (wanted, exercise) = match args.as_slice() {
+        [lesson] => (lesson.to_string_lossy().into_owned(), None),
+        [lesson, exercise] => (
+            lesson.to_string_lossy().into_owned(),
+            Some(exercise.to_string_lossy().into_owned()),
+        ),
+        _ => {
+            return Err(
+                "hint takes a lesson and, if you like, an exercise: cargo xtask hint sigbus [store_at]"
+                    .into(),
+            );
+        }
+    };
+    let root = workspace_root()?;
+    let lesson = lessons::find(&root, &wanted)?;
+    let all = exercises::of_lesson(&lesson)?;
+    let chosen = match exercise {
+        Some(name) => all
+            .iter()
+            .find(|e| e.function == name || e.title.starts_with(&format!("Exercise {name}:")))
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|e| e.function.as_str()).collect();
+                format!(
+                    "{} has no exercise '{name}'; its exercises are: {}",
+                    lesson.name,
+                    names.join(", ")
+                )
+            })?,
+        None => {
+            eprintln!("Grading {} to find your next exercise...", lesson.name);
+            let tests = grade::tests_of(std::slice::from_ref(&lesson))?;
+            let results = grade::grade_tree(
+                &root,
+                std::slice::from_ref(&lesson),
+                &tests,
+                &Default::default(),
+                grade::Limits::default(),
+                &mut |_| {},
+            )?;
+            let failing = |e: &&exercises::Exercise| {
+                results
+                    .iter()
+                    .any(|r| e.tests.contains(&r.test.name) && !r.verdict.passed())
+            };
+            match all.iter().find(failing) {
+                Some(exercise) => exercise,
+                None => {
+                    println!("Every exercise of {} passes. Well done.", lesson.name);
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+    };
+    println!("{}\n", chosen.title);
+    match &chosen.hint {
+        Some(hint) => println!("{hint}"),
+        None => println!("(This exercise has no hint; its doc comment says what it must do.)"),
+    }
+    println!(
+        "\nIts file: lessons/{}/{}, function `{}`.",
+        lesson.dir_name(),
+        lessons::EXERCISES,
+        chosen.function
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {

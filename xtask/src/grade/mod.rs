@@ -29,7 +29,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub use points::{GradedTest, forbidden_constructs, parse_points};
-pub use report::{classroom_json, table, totals};
+pub use report::{Format, markdown, table, totals};
 pub use verdict::Verdict;
 
 use crate::lessons::{self, EXERCISES, Lesson};
@@ -79,6 +79,8 @@ impl Default for Limits {
 pub struct Options {
     lesson: Option<String>,
     json: Option<PathBuf>,
+    format: Format,
+    summary: Option<PathBuf>,
     template: Option<PathBuf>,
     submission: Option<PathBuf>,
     limits: Limits,
@@ -88,6 +90,8 @@ fn parse_options(args: &[OsString]) -> Result<Options> {
     let mut options = Options {
         lesson: None,
         json: None,
+        format: Format::Workbook,
+        summary: None,
         template: None,
         submission: None,
         limits: Limits::default(),
@@ -101,6 +105,19 @@ fn parse_options(args: &[OsString]) -> Result<Options> {
         };
         match arg.to_str() {
             Some("--json") => options.json = Some(value("--json", "grade.json")?.into()),
+            Some("--summary") => {
+                options.summary = Some(value("--summary", "summary.md")?.into());
+            }
+            Some("--format") => {
+                let name = value("--format", "gradescope")?;
+                options.format = name.to_str().and_then(Format::parse).ok_or_else(|| {
+                    format!(
+                        "--format takes {}, not '{}'",
+                        Format::NAMES,
+                        name.to_string_lossy()
+                    )
+                })?;
+            }
             Some("--template") => {
                 options.template = Some(value("--template", "../handout")?.into());
             }
@@ -162,7 +179,15 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
                 return run_template_grader(&template, &args, &root);
             }
             let submission = match &options.submission {
-                Some(dir) => canonical(dir, "--submission")?,
+                Some(dir) => fs::canonicalize(dir)
+                    .ok()
+                    .filter(|d| d.is_dir())
+                    .ok_or_else(|| {
+                        format!(
+                            "--submission {}: not a directory; name a student's copy of the handout",
+                            dir.display()
+                        )
+                    })?,
                 None => root.clone(),
             };
             grade_against_template(&template, &submission, &options)?
@@ -191,13 +216,25 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
     }
     print!("{}", table(&results));
     if let Some(path) = &options.json {
-        write_atomically(path, classroom_json(&results, &changed).as_bytes()).map_err(|e| {
+        write_atomically(path, options.format.render(&results, &changed).as_bytes()).map_err(
+            |e| {
+                format!(
+                    "cannot write {}: {e}. Choose a writable path for --json.",
+                    path.display()
+                )
+            },
+        )?;
+        eprintln!("Wrote the JSON report to {}", path.display());
+    }
+    if let Some(path) = &options.summary {
+        let exercises = all_exercises(&root);
+        let summary = markdown("Exercise results", &results, &exercises);
+        append_or_write(path, &summary).map_err(|e| {
             format!(
-                "cannot write {}: {e}. Choose a writable path for --json.",
+                "cannot write {}: {e}. Choose a writable path for --summary.",
                 path.display()
             )
         })?;
-        eprintln!("Wrote the JSON report to {}", path.display());
     }
     let (score, max) = totals(&results);
     Ok(if score == max {
@@ -205,6 +242,30 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Every exercise of the workbook at `root`, for hints; none where unreadable.
+pub fn all_exercises(root: &Path) -> Vec<crate::exercises::Exercise> {
+    lessons::discover(root)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|lesson| crate::exercises::of_lesson(lesson).ok())
+        .flatten()
+        .collect()
+}
+
+/// Appends to a file that exists and is not empty (GitHub's job summary
+/// collects every step's), else writes it whole.
+fn append_or_write(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if path.metadata().is_ok_and(|m| m.len() > 0) {
+        fs::OpenOptions::new()
+            .append(true)
+            .open(path)?
+            .write_all(text.as_bytes())
+    } else {
+        write_atomically(path, text.as_bytes())
+    }
 }
 
 /// What grading produced: the results, and the graded files that changed.

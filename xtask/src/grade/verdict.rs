@@ -24,6 +24,8 @@ pub enum Verdict {
     ExitedEarly(i32),
     /// It never ran; the reason says why (did not compile, missing, ...).
     DidNotRun(String),
+    /// A verdict read back from a JSON report: its status word and message.
+    Reported(String, String),
 }
 
 impl Verdict {
@@ -40,6 +42,14 @@ impl Verdict {
             Verdict::Crashed(_) => "crashed",
             Verdict::ExitedEarly(_) => "exited-early",
             Verdict::DidNotRun(_) => "did-not-run",
+            Verdict::Reported(status, _) => match status.as_str() {
+                "passed" => "passed",
+                "failed" => "failed",
+                "timed-out" => "timed-out",
+                "crashed" => "crashed",
+                "exited-early" => "exited-early",
+                _ => "did-not-run",
+            },
         }
     }
 }
@@ -74,6 +84,7 @@ impl fmt::Display for Verdict {
                  does the exercise call exit(), or was the test changed?"
             ),
             Verdict::DidNotRun(reason) => write!(f, "did not run: {reason}"),
+            Verdict::Reported(_, message) => write!(f, "{message}"),
         }
     }
 }

@@ -1,0 +1,476 @@
+//! `cargo xtask grade-all`: grade a class's submissions, one clone each,
+//! against the template's pristine tests.
+//!
+//! Each submission is graded by a separate grader process (this program,
+//! `grade --template`), so a submission that kills its grader, or anything
+//! else that goes wrong with one, costs that row only: the batch goes on.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use crate::exercises::Exercise;
+use crate::grade::{self, GradedTest, TestResult, Verdict};
+use crate::lessons::{self, EXERCISES, Lesson};
+use crate::{Result, json, workspace_root};
+
+/// The most one submission's grading may take, builds included.
+const SUBMISSION_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+struct Options {
+    submissions: PathBuf,
+    template: PathBuf,
+    at: Option<String>,
+    csv: Option<PathBuf>,
+    feedback: Option<PathBuf>,
+    timeout: Option<String>,
+    jobs: Option<String>,
+}
+
+fn parse_options(args: &[OsString]) -> Result<Options> {
+    let mut submissions = None;
+    let mut template = None;
+    let (mut at, mut csv, mut feedback, mut timeout, mut jobs) = (None, None, None, None, None);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value. See: cargo xtask grade-all --help"))
+        };
+        match arg.to_str() {
+            Some("--template") => template = Some(PathBuf::from(value("--template")?)),
+            Some("--at") => at = Some(value("--at")?.to_string_lossy().into_owned()),
+            Some("--csv") => csv = Some(PathBuf::from(value("--csv")?)),
+            Some("--feedback") => feedback = Some(PathBuf::from(value("--feedback")?)),
+            Some("--timeout") => timeout = Some(value("--timeout")?.to_string_lossy().into_owned()),
+            Some("--jobs") => jobs = Some(value("--jobs")?.to_string_lossy().into_owned()),
+            Some(flag) if flag.starts_with('-') => {
+                return Err(format!(
+                    "unknown flag '{flag}'. See: cargo xtask grade-all --help"
+                ));
+            }
+            _ if submissions.is_none() => submissions = Some(PathBuf::from(arg)),
+            _ => {
+                return Err(
+                    "grade-all takes one SUBMISSIONS_DIR. See: cargo xtask grade-all --help".into(),
+                );
+            }
+        }
+    }
+    Ok(Options {
+        submissions: submissions.ok_or(
+            "grade-all needs the directory of submissions (one clone per student): \
+             cargo xtask grade-all SUBMISSIONS_DIR --template DIR",
+        )?,
+        template: template.ok_or(
+            "grade-all needs --template DIR, your pristine copy of the handout: \
+             every submission is graded with its tests",
+        )?,
+        at,
+        csv,
+        feedback,
+        timeout,
+        jobs,
+    })
+}
+
+/// One row of the class's results.
+#[derive(Debug)]
+pub struct Row {
+    pub student: String,
+    pub commit: String,
+    pub results: Vec<TestResult>,
+    /// "graded", or what kept the submission from being graded in full.
+    pub status: String,
+    pub reason: String,
+}
+
+pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
+    let options = parse_options(&args)?;
+    let root = workspace_root()?;
+    let template = fs::canonicalize(&options.template)
+        .map_err(|e| format!("--template {}: {e}", options.template.display()))?;
+    if template != root {
+        return Err(format!(
+            "run grade-all from the template itself, so that its own grader grades the \
+             class: cd {} && cargo xtask grade-all ... --template .",
+            template.display()
+        ));
+    }
+    let submissions = fs::canonicalize(&options.submissions)
+        .map_err(|e| format!("{}: {e}", options.submissions.display()))?;
+    let mut students: Vec<PathBuf> = fs::read_dir(&submissions)
+        .map_err(|e| format!("cannot read {}: {e}", submissions.display()))?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    students.sort();
+    if students.is_empty() {
+        return Err(format!(
+            "{} holds no submissions: it should hold one directory (a clone) per student",
+            submissions.display()
+        ));
+    }
+    let all = lessons::discover(&template)?;
+    let tests = grade::tests_of(&all)?;
+    let exercises = grade::all_exercises(&template);
+    if let Some(dir) = &options.feedback {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let staging = template.join("target/workbook-grade/at");
+    let mut rows = Vec::new();
+    let count = students.len();
+    for (index, dir) in students.iter().enumerate() {
+        let started = Instant::now();
+        let row = grade_one(dir, &template, &all, &tests, &staging, &options);
+        let (score, max) = grade::totals(&row.results);
+        eprintln!(
+            "[{}/{count}] {:<24} {score:>3}/{max:<3} {:<10} {:.1} s{}",
+            index + 1,
+            row.student,
+            row.status,
+            started.elapsed().as_secs_f64(),
+            if row.reason.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", first_line(&row.reason))
+            }
+        );
+        if let Some(dir) = &options.feedback {
+            let path = dir.join(format!("{}.md", row.student));
+            let text = feedback(&row, &exercises);
+            grade::write_atomically(&path, text.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        rows.push(row);
+        // Rewritten after every submission: a batch stopped halfway keeps
+        // the rows it has.
+        if let Some(path) = &options.csv {
+            grade::write_atomically(path, csv(&rows, &exercises).as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
+    if options.csv.is_none() {
+        print!("{}", csv(&rows, &exercises));
+    }
+    let _ = fs::remove_dir_all(&staging);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Grades the submission in `dir`; never fails, whatever it holds.
+fn grade_one(
+    dir: &Path,
+    template: &Path,
+    all: &[Lesson],
+    tests: &[GradedTest],
+    staging: &Path,
+    options: &Options,
+) -> Row {
+    let student = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ungraded = |commit: String, status: &str, reason: String| Row {
+        student: student.clone(),
+        commit,
+        results: tests
+            .iter()
+            .map(|t| TestResult {
+                test: t.clone(),
+                verdict: Verdict::DidNotRun(reason.clone()),
+                elapsed: Duration::ZERO,
+            })
+            .collect(),
+        status: status.to_owned(),
+        reason,
+    };
+    // Which files to grade: the working tree, or the last commit before --at.
+    let (submission, commit) = match &options.at {
+        None => (dir.to_owned(), head_commit(dir)),
+        Some(deadline) => match commit_before(dir, deadline) {
+            Err(reason) => return ungraded("-".into(), "no-commit", reason),
+            Ok(commit) => {
+                let place = staging.join(&student);
+                match extract_at(dir, &commit, all, &place) {
+                    Ok(()) => (place, commit),
+                    Err(reason) => return ungraded(commit, "error", reason),
+                }
+            }
+        },
+    };
+    let report = std::env::temp_dir().join(format!(
+        "workbook-grade-{}-{}.json",
+        std::process::id(),
+        student.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ));
+    let _ = fs::remove_file(&report);
+    let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "xtask".into()));
+    command
+        .arg("grade")
+        .arg("--template")
+        .arg(template)
+        .arg("--submission")
+        .arg(&submission)
+        .arg("--json")
+        .arg(&report)
+        .current_dir(template);
+    if let Some(timeout) = &options.timeout {
+        command.args(["--timeout", timeout]);
+    }
+    if let Some(jobs) = &options.jobs {
+        command.args(["--jobs", jobs]);
+    }
+    let run = support::child::output_bounded(&mut command, SUBMISSION_LIMIT);
+    let text = fs::read_to_string(&report).unwrap_or_default();
+    let _ = fs::remove_file(&report);
+    let results = match (run, read_report(&text, tests)) {
+        (_, Ok(results)) => results,
+        (Ok(run), Err(_)) => {
+            let last = run.stderr.lines().last().unwrap_or_default().to_owned();
+            return ungraded(
+                commit,
+                "error",
+                format!("the grader {}: {last}", run.outcome),
+            );
+        }
+        (Err(e), Err(_)) => {
+            return ungraded(commit, "error", format!("cannot start the grader: {e}"));
+        }
+    };
+    let (status, reason) = status_of(&results);
+    Row {
+        student,
+        commit,
+        results,
+        status,
+        reason,
+    }
+}
+
+/// Reads a `grade --json` report (workbook format) back into results, in the
+/// order of `tests`; a test the report lacks did not run.
+pub fn read_report(text: &str, tests: &[GradedTest]) -> Result<Vec<TestResult>> {
+    let value = json::parse(text)?;
+    let entries = value
+        .get("tests")
+        .and_then(json::Value::as_array)
+        .ok_or("the report has no tests")?;
+    Ok(tests
+        .iter()
+        .map(|test| {
+            let entry = entries.iter().find(|e| {
+                e.get("lesson").and_then(json::Value::as_str) == Some(&test.lesson)
+                    && e.get("name").and_then(json::Value::as_str) == Some(&test.name)
+            });
+            let text = |key: &str| {
+                entry
+                    .and_then(|e| e.get(key))
+                    .and_then(json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let verdict = match (entry, text("verdict").as_str()) {
+                (None, _) => Verdict::DidNotRun("the grader did not report this test".into()),
+                (Some(_), "passed") => Verdict::Passed,
+                (Some(_), status) => Verdict::Reported(status.to_owned(), text("message")),
+            };
+            TestResult {
+                test: test.clone(),
+                verdict,
+                elapsed: Duration::ZERO,
+            }
+        })
+        .collect())
+}
+
+/// "graded" when every test ran to a verdict of its own; otherwise the
+/// first thing that went wrong, in words.
+fn status_of(results: &[TestResult]) -> (String, String) {
+    for result in results {
+        let name = format!("{}::{}", result.test.lesson, result.test.name);
+        let (status, message) = match &result.verdict {
+            Verdict::Passed | Verdict::Failed(_) => continue,
+            Verdict::Reported(status, _) if status == "failed" => continue,
+            Verdict::Reported(status, message) => (status.as_str(), message.clone()),
+            other => (other.status(), other.to_string()),
+        };
+        let reason = match status {
+            "did-not-run" if message.contains("does not compile") => {
+                format!("{} does not compile", result.test.lesson)
+            }
+            "did-not-run" => message.trim_start_matches("did not run: ").to_owned(),
+            "timed-out" => format!(
+                "test {name} {}",
+                message.split(" (").next().unwrap_or_default()
+            ),
+            "crashed" => format!("test {name}: {message}"),
+            "exited-early" => format!("test {name} exited before its checks finished"),
+            _ => format!("test {name}: {message}"),
+        };
+        return (status.to_owned(), reason);
+    }
+    ("graded".into(), String::new())
+}
+
+/// The CSV: a row per submission, a column per exercise.
+pub fn csv(rows: &[Row], exercises: &[Exercise]) -> String {
+    let mut out = String::from("student,commit");
+    for exercise in exercises {
+        let _ = write!(out, ",{}::{}", exercise.lesson, exercise.function);
+    }
+    out.push_str(",other,total,max,status,reason\n");
+    for row in rows {
+        let (score, max) = grade::totals(&row.results);
+        let _ = write!(out, "{},{}", field(&row.student), field(&row.commit));
+        let mut counted = 0;
+        for exercise in exercises {
+            let points: u32 = row
+                .results
+                .iter()
+                .filter(|r| {
+                    r.test.lesson == exercise.lesson && exercise.tests.contains(&r.test.name)
+                })
+                .map(TestResult::score)
+                .sum();
+            counted += points;
+            let _ = write!(out, ",{points}");
+        }
+        let _ = writeln!(
+            out,
+            ",{},{score},{max},{},{}",
+            score - counted,
+            field(&row.status),
+            field(&first_line(&row.reason))
+        );
+    }
+    out
+}
+
+/// A CSV field, quoted when it needs to be; a leading `=`, `+`, `-` or `@`
+/// is escaped so that a spreadsheet never runs a student's text as a formula.
+fn field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A student's feedback: what passed, what failed and why, and the hint.
+fn feedback(row: &Row, exercises: &[Exercise]) -> String {
+    let mut out = grade::markdown(
+        &format!("Feedback for {}", row.student),
+        &row.results,
+        exercises,
+    );
+    let _ = write!(out, "\nGraded at commit `{}`.", row.commit);
+    if row.status != "graded" {
+        let _ = write!(
+            out,
+            " Not every test could run: {}.",
+            first_line(&row.reason)
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// The commit checked out in `dir`, or "-" where it is not a git clone.
+fn head_commit(dir: &Path) -> String {
+    git(dir, &["rev-parse", "HEAD"]).unwrap_or_else(|_| "-".into())
+}
+
+/// The last commit of `dir`'s current branch made before `deadline`.
+fn commit_before(dir: &Path, deadline: &str) -> std::result::Result<String, String> {
+    let commit = git(
+        dir,
+        &[
+            "rev-list",
+            "-n",
+            "1",
+            "--first-parent",
+            &format!("--before={deadline}"),
+            "HEAD",
+        ],
+    )?;
+    if commit.is_empty() {
+        Err(format!("no commit before {deadline}"))
+    } else {
+        Ok(commit)
+    }
+}
+
+/// Writes the exercise files of `commit` (regular files only) under `place`.
+fn extract_at(
+    dir: &Path,
+    commit: &str,
+    lessons: &[Lesson],
+    place: &Path,
+) -> std::result::Result<(), String> {
+    let _ = fs::remove_dir_all(place);
+    for lesson in lessons {
+        let relative = format!("lessons/{}/{EXERCISES}", lesson.dir_name());
+        let entry = git(dir, &["ls-tree", commit, "--", &relative])?;
+        // "<mode> blob <hash>\t<path>"; a link (120000) is left out.
+        let mode = entry.split_whitespace().next().unwrap_or_default();
+        if mode != "100644" && mode != "100755" {
+            continue;
+        }
+        let output = Command::new("git")
+            .args(["cat-file", "blob", &format!("{commit}:{relative}")])
+            .current_dir(dir)
+            .output()
+            .map_err(|e| format!("cannot run git: {e}"))?;
+        let target = place.join(&relative);
+        fs::create_dir_all(target.parent().unwrap_or(place))
+            .and_then(|()| fs::write(&target, &output.stdout))
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
+    }
+    Ok(())
+}
+
+fn git(dir: &Path, args: &[&str]) -> std::result::Result<String, String> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(format!(
+            "{} is not a git clone, or git {} failed: {}",
+            dir.display(),
+            args.first().unwrap_or(&""),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(field("alice"), "alice");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("=cmd()"), "'=cmd()");
+    }
+}

@@ -1,0 +1,348 @@
+//! Grading a class, the three ways an instructor does it: `grade-all` on
+//! their own machine, Gradescope's autograder, and Classroom 50's grader.
+//! Each runs for real on made-up submissions of a one-lesson handout.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::ChildOutcome;
+use support::child::{Captured, output_bounded};
+
+const LIMIT: Duration = Duration::from_secs(600);
+const EXERCISES: &str = "lessons/01-file-mapping/src/exercises.rs";
+const HEXDUMP_STUB: &str = "todo!(\"map {} read-only and hexdump it\", path.display())";
+
+fn xtask(cwd: &Path, args: &[&str]) -> Captured {
+    let run = output_bounded(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(cwd),
+        LIMIT,
+    )
+    .unwrap();
+    assert!(
+        !matches!(run.outcome, ChildOutcome::TimedOut(_)),
+        "xtask {args:?} hung"
+    );
+    run
+}
+
+/// `cargo xtask ARGS` in `tree`, as the instructor runs it there.
+fn cargo_xtask(tree: &Path, args: &[&str]) -> Captured {
+    let run = output_bounded(
+        Command::new(env!("CARGO"))
+            .arg("xtask")
+            .args(args)
+            .current_dir(tree)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_MANIFEST_DIR"),
+        LIMIT,
+    )
+    .unwrap();
+    assert!(
+        !matches!(run.outcome, ChildOutcome::TimedOut(_)),
+        "cargo xtask {args:?} hung"
+    );
+    run
+}
+
+/// The reference solutions of lesson 1, from this workbook.
+fn reference_exercises() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    fs::read_to_string(root.join(EXERCISES)).unwrap()
+}
+
+fn git(dir: &Path, args: &[&str], date: &str) {
+    let output = Command::new("git")
+        .args(["-c", "user.name=Student", "-c", "user.email=s@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+}
+
+/// A student's clone: the handout with `exercises` committed on `date`.
+fn student(dir: &Path, handout: &Path, exercises: &str, date: &str) -> PathBuf {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(handout)
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::write(dir.join(EXERCISES), exercises).unwrap();
+    git(dir, &["init", "-q"], date);
+    git(dir, &["add", "."], date);
+    git(dir, &["commit", "-qm", "my work"], date);
+    dir.to_owned()
+}
+
+#[test]
+fn grade_all_gives_every_submission_its_row() {
+    let scratch = tempfile::tempdir().unwrap();
+    let template = scratch.path().join("template");
+    let run = xtask(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &[
+            "handout",
+            template.to_str().unwrap(),
+            "--lessons",
+            "file-mapping",
+        ],
+    );
+    assert!(run.outcome.is_success(), "{}", run.stderr);
+    let stubs = fs::read_to_string(template.join(EXERCISES)).unwrap();
+    let class = scratch.path().join("class");
+    fs::create_dir(&class).unwrap();
+    // The reference, finished before the deadline, then broken after it.
+    let ada = student(
+        &class.join("ada"),
+        &template,
+        &reference_exercises(),
+        "2026-01-01T12:00:00Z",
+    );
+    fs::write(ada.join(EXERCISES), "this does not compile").unwrap();
+    git(&ada, &["commit", "-qam", "oops"], "2026-03-01T12:00:00Z");
+    student(
+        &class.join("bob"),
+        &template,
+        &stubs,
+        "2026-01-02T12:00:00Z",
+    );
+    student(
+        &class.join("cyd"),
+        &template,
+        &stubs.replace(HEXDUMP_STUB, "}"),
+        "2026-01-03T12:00:00Z",
+    );
+    student(
+        &class.join("dee"),
+        &template,
+        &stubs.replace(HEXDUMP_STUB, "loop { std::hint::black_box(0); }"),
+        "2026-01-04T12:00:00Z",
+    );
+
+    let csv = scratch.path().join("grades.csv");
+    let feedback = scratch.path().join("feedback");
+    let run = cargo_xtask(
+        &template,
+        &[
+            "grade-all",
+            class.to_str().unwrap(),
+            "--template",
+            ".",
+            "--at",
+            "2026-02-01T00:00:00Z",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--feedback",
+            feedback.to_str().unwrap(),
+            "--timeout",
+            "2",
+        ],
+    );
+    assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
+    // A progress line per submission, with its time.
+    for name in ["ada", "bob", "cyd", "dee"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(name) && l.contains(" s")),
+            "no progress line for {name}:\n{}",
+            run.stderr
+        );
+    }
+    let csv = fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    let header = &rows[0];
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (total, max, status, reason) = (
+        column("total"),
+        column("max"),
+        column("status"),
+        column("reason"),
+    );
+    assert!(
+        header.contains(&"file-mapping::hexdump_through_mapping"),
+        "{csv}"
+    );
+    assert_eq!(rows.len(), 5, "{csv}");
+    let row = |student: &str| rows.iter().find(|r| r[0] == student).unwrap().clone();
+
+    let ada = row("ada");
+    assert_eq!(
+        (ada[total], ada[max], ada[status]),
+        ("12", "12", "graded"),
+        "{csv}"
+    );
+    assert_eq!(ada[1].len(), 40, "graded at a named commit: {csv}");
+    let bob = row("bob");
+    assert_eq!(
+        (bob[total], bob[max], bob[status]),
+        ("0", "12", "graded"),
+        "{csv}"
+    );
+    let cyd = row("cyd");
+    assert_eq!((cyd[total], cyd[status]), ("0", "did-not-run"), "{csv}");
+    assert_eq!(cyd[reason], "file-mapping does not compile", "{csv}");
+    let dee = row("dee");
+    assert_eq!((dee[total], dee[status]), ("0", "timed-out"), "{csv}");
+    assert!(dee[reason].contains("did not finish in 2 s"), "{csv}");
+
+    let bob_feedback = fs::read_to_string(feedback.join("bob.md")).unwrap();
+    assert!(bob_feedback.contains("**Score: 0/12**"), "{bob_feedback}");
+    assert!(bob_feedback.contains("> Hint:"), "{bob_feedback}");
+    assert!(
+        bob_feedback.contains("not yet implemented"),
+        "{bob_feedback}"
+    );
+    let ada_feedback = fs::read_to_string(feedback.join("ada.md")).unwrap();
+    assert!(
+        ada_feedback.contains("Every graded test passes."),
+        "{ada_feedback}"
+    );
+}
+
+#[test]
+fn the_gradescope_and_classroom50_packages_grade_a_submission() {
+    let scratch = tempfile::tempdir().unwrap();
+    let package = scratch.path().join("gradescope");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = xtask(
+        here,
+        &[
+            "gradescope",
+            package.to_str().unwrap(),
+            "--lessons",
+            "file-mapping",
+        ],
+    );
+    assert!(run.outcome.is_success(), "{}", run.stderr);
+    for name in [
+        "setup.sh",
+        "run_autograder",
+        "autograder.zip",
+        "workbook/.workbook/manifest",
+    ] {
+        assert!(package.join(name).exists(), "{name} is missing");
+    }
+    let setup = fs::read_to_string(package.join("setup.sh")).unwrap();
+    assert!(setup.contains("--default-toolchain 1.95.0"), "{setup}");
+
+    // Gradescope's directories, under a root of our own: the zip's contents
+    // in source/, the student's repository in submission/.
+    let root = scratch.path().join("autograder");
+    fs::create_dir_all(root.join("source")).unwrap();
+    for name in ["setup.sh", "run_autograder", "workbook"] {
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(package.join(name))
+            .arg(root.join("source"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(package.join("workbook"))
+        .arg(root.join("submission"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stubs = fs::read_to_string(root.join("submission").join(EXERCISES)).unwrap();
+    // Exercise 1.3 solved (2 points); the graded tests rigged to pass.
+    fs::write(
+        root.join("submission").join(EXERCISES),
+        stubs.replace(
+            "todo!(\"round {len} up to a multiple of {page_size}\")",
+            "len.div_ceil(page_size) * page_size",
+        ),
+    )
+    .unwrap();
+    let graded = root.join("submission/lessons/01-file-mapping/tests/graded.rs");
+    let rigged = fs::read_to_string(&graded)
+        .unwrap()
+        .replace("graded(|| {", "graded(|| { return;");
+    fs::write(&graded, rigged).unwrap();
+    let run = output_bounded(
+        Command::new("bash")
+            .arg(root.join("source/run_autograder"))
+            .env("AUTOGRADER_ROOT", &root)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_MANIFEST_DIR"),
+        LIMIT,
+    )
+    .unwrap();
+    assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
+    let results = fs::read_to_string(root.join("results/results.json")).unwrap();
+    assert!(results.starts_with("{\"score\":2,"), "{results}");
+    assert!(results.contains("\"status\":\"passed\""), "{results}");
+    assert!(
+        results.contains("\"max_score\":2,\"status\":\"failed\""),
+        "{results}"
+    );
+    assert!(results.contains("differ from the handout"), "{results}");
+
+    // Classroom 50: autograder.py runs in the student's checkout.
+    let python = Command::new("python3").arg("--version").output();
+    if python.is_err() {
+        eprintln!("python3 is not installed: Classroom 50's autograder.py was not run");
+        return;
+    }
+    let config = scratch.path().join("classroom50");
+    let run = xtask(
+        here,
+        &[
+            "classroom50",
+            config.to_str().unwrap(),
+            "--lessons",
+            "file-mapping",
+        ],
+    );
+    assert!(run.outcome.is_success(), "{}", run.stderr);
+    assert!(
+        !config
+            .join("workbook/.github/workflows/autograde.yaml")
+            .exists()
+    );
+    // Reuse the dependencies Gradescope's run built.
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(root.join("source/workbook/target"))
+        .arg(config.join("workbook/target"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let checkout = root.join("submission");
+    let run = output_bounded(
+        Command::new("python3")
+            .arg(config.join("autograder.py"))
+            .current_dir(&checkout)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_MANIFEST_DIR")
+            .env("CLASSROOM", "os-101")
+            .env("ASSIGNMENT", "mmap")
+            .env("SUBMISSION_TAG", "submit/3")
+            .env("COMMIT_URL", "https://example.com/c")
+            .env("RELEASE_URL", "https://example.com/r")
+            .env("REVIEW_URL", "https://example.com/v"),
+        LIMIT,
+    )
+    .unwrap();
+    assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
+    let result = fs::read_to_string(checkout.join("result.json")).unwrap();
+    assert!(
+        result.starts_with(
+            "{\"schema\":\"classroom50/result/v1\",\"classroom\":\"os-101\",\"assignment\":\"mmap\",\"submission\":\"submit/3\""
+        ),
+        "{result}"
+    );
+    assert!(result.contains("\"score\":2,\"max-score\":12"), "{result}");
+    let body = fs::read_to_string(checkout.join("release-body.md")).unwrap();
+    assert!(body.contains("**Score: 2/12**"), "{body}");
+}
