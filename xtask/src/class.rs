@@ -194,7 +194,7 @@ fn grade_one(
     let (submission, commit) = match &options.at {
         None => (dir.to_owned(), head_commit(dir)),
         Some(deadline) => match commit_before(dir, deadline) {
-            Err(reason) => return ungraded("-".into(), "no-commit", reason),
+            Err(reason) => return ungraded(String::new(), "no-commit", reason),
             Ok(commit) => {
                 let place = staging.join(&student);
                 match extract_at(dir, &commit, all, &place) {
@@ -390,9 +390,9 @@ fn feedback(row: &Row, exercises: &[Exercise]) -> String {
     out
 }
 
-/// The commit checked out in `dir`, or "-" where it is not a git clone.
+/// The commit checked out in `dir`, or nothing where it is not a git clone.
 fn head_commit(dir: &Path) -> String {
-    git(dir, &["rev-parse", "HEAD"]).unwrap_or_else(|_| "-".into())
+    git(dir, &["rev-parse", "HEAD"]).unwrap_or_default()
 }
 
 /// The last commit of `dir`'s current branch made before `deadline`.
