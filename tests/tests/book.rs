@@ -129,24 +129,21 @@ fn every_include_resolves_to_non_empty_text() {
 #[test]
 fn every_lesson_has_a_chapter() {
     let chapters = summary_chapters();
-    let lessons = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lessons");
-    for entry in fs::read_dir(lessons).unwrap().flatten() {
-        let dir = entry.file_name().to_string_lossy().into_owned();
-        if dir.as_bytes().first().is_some_and(u8::is_ascii_digit) {
-            assert!(
-                chapters.contains(&format!("{dir}.md")),
-                "lesson {dir} has no chapter: add book/src/{dir}.md and list it in SUMMARY.md"
-            );
-            // The chapter shows the lesson's reviewed output, not a pasted copy.
-            let chapter =
-                fs::read_to_string(book_dir().join("src").join(format!("{dir}.md"))).unwrap();
-            let story =
-                format!("{{{{#include ../../lessons/{dir}/tests/snapshots/story.snap:4:}}}}");
-            assert!(
-                chapter.contains(&story),
-                "book/src/{dir}.md should include its story: {story}"
-            );
-        }
+    let lessons = support::layout::discover(&support::layout::workbook_root()).unwrap();
+    assert!(!lessons.is_empty());
+    for lesson in lessons {
+        let dir = lesson.dir_name();
+        assert!(
+            chapters.contains(&format!("{dir}.md")),
+            "lesson {dir} has no chapter: add book/src/{dir}.md and list it in SUMMARY.md"
+        );
+        // The chapter shows the lesson's reviewed output, not a pasted copy.
+        let chapter = fs::read_to_string(book_dir().join("src").join(format!("{dir}.md"))).unwrap();
+        let story = format!("{{{{#include ../../lessons/{dir}/tests/snapshots/story.snap:4:}}}}");
+        assert!(
+            chapter.contains(&story),
+            "book/src/{dir}.md should include its story: {story}"
+        );
     }
 }
 

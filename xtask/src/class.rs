@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use crate::exercises::Exercise;
 use crate::grade::{self, GradedTest, TestResult, Verdict};
-use crate::lessons::{self, EXERCISES, Lesson};
 use crate::{Result, json, workspace_root};
+use support::layout::exercises::Exercise;
+use support::layout::{self as lessons, EXERCISES, Lesson};
 
 /// The most one submission's grading may take, builds included.
 const SUBMISSION_LIMIT: Duration = Duration::from_secs(30 * 60);

@@ -5,12 +5,10 @@
 //! the workbook's own support crate.
 
 mod class;
-mod exercises;
 mod files;
 mod grade;
 mod handout;
 mod json;
-mod lessons;
 mod manifest;
 mod platforms;
 mod sha256;
@@ -20,6 +18,8 @@ mod zip;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use support::layout::{self as lessons, exercises};
 
 /// An error that ends the command: printed as `error: MESSAGE`, exit code 2.
 type Result<T = ()> = std::result::Result<T, String>;
@@ -270,12 +270,7 @@ fn cargo() -> std::process::Command {
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
 fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (support::cli::edit_distance(word, c), *c))
-        .min()
-        .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 3))
-        .map(|(_, c)| c)
+    lessons::closest(word, candidates)
 }
 
 /// Fails when a command that takes no arguments is given some.
@@ -504,18 +499,5 @@ fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
                 .into(),
         ),
         Err(e) => Err(format!("cannot start mdbook: {e}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::closest;
-
-    #[test]
-    fn closest_finds_a_typo_and_ignores_nonsense() {
-        let names = ["file-mapping", "process-maps", "sigbus"];
-        assert_eq!(closest("file-maping", &names), Some("file-mapping"));
-        assert_eq!(closest("sigbsu", &names), Some("sigbus"));
-        assert_eq!(closest("zzzzzzzzzzzzzzzzzzzz", &names), None);
     }
 }

@@ -19,12 +19,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::grade::{self, GradedTest, Limits, TestResult, Verdict};
-use crate::handout::{count_stubs, has_solutions, write_handout};
-use crate::lessons::{self, EXERCISES, GRADED_TESTS, Lesson};
+use crate::handout::write_handout;
 use crate::{Result, cargo, no_arguments, workspace_root};
-
-/// Each lesson hands out at least this many exercises.
-const MIN_EXERCISES: usize = 2;
+use support::layout::solutions::has_solutions;
+use support::layout::{self as lessons, EXERCISES, Lesson, checks};
 
 /// The time limit per test for the endless-loop attack: long enough for an
 /// honest test on a loaded machine, short enough to keep verify quick.
@@ -101,56 +99,21 @@ fn grade_quietly(
     })
 }
 
-/// Checks each lesson's exercises and graded tests; returns the lessons that have them.
+/// Runs the authoring checks (`support::layout::checks`) on every lesson.
 fn check_content(all: &[Lesson]) -> Result<Vec<Lesson>> {
-    let mut problems = Vec::new();
-    let mut graded = Vec::new();
     for lesson in all {
-        let exercises = lesson.dir.join(EXERCISES);
-        let tests = lesson.dir.join(GRADED_TESTS);
-        let Ok(source) = fs::read_to_string(&exercises) else {
-            problems.push(format!(
-                "{}: missing; every lesson has exercises",
-                exercises.display()
-            ));
-            continue;
-        };
-        if !has_solutions(&source) {
+        let source = fs::read_to_string(lesson.dir.join(EXERCISES)).unwrap_or_default();
+        if !source.is_empty() && !has_solutions(&source) {
             return Err(format!(
                 "{} has no solution regions: this looks like a student copy, and verify needs \
                  the reference solutions. Run verify in the instructor's repository.",
-                exercises.display()
+                lesson.dir.join(EXERCISES).display()
             ));
-        }
-        for problem in grade::forbidden_constructs(&source) {
-            problems.push(format!("{}: {problem}", exercises.display()));
-        }
-        let stubs = count_stubs(&source);
-        if stubs < MIN_EXERCISES {
-            problems.push(format!(
-                "{}: {stubs} stub(s); add exercises until there are at least {MIN_EXERCISES}, \
-                 each with a '// STUB:' line above its '// SOLUTION BEGIN'",
-                exercises.display()
-            ));
-        }
-        match lesson.graded_tests() {
-            Ok(points) if points.len() >= stubs && points.iter().all(|t| t.points > 0) => {
-                graded.push(lesson.clone());
-            }
-            Ok(points) if points.len() < stubs => problems.push(format!(
-                "{}: {} graded test(s) for {stubs} exercises; give every exercise a test",
-                tests.display(),
-                points.len()
-            )),
-            Ok(_) => problems.push(format!(
-                "{}: a graded test worth 0 points; give it at least 1",
-                tests.display()
-            )),
-            Err(e) => problems.push(e),
         }
     }
+    let problems: Vec<String> = all.iter().flat_map(checks::problems).collect();
     if problems.is_empty() {
-        Ok(graded)
+        Ok(all.to_vec())
     } else {
         Err(format!(
             "the exercises are not ready:\n  {}",

@@ -8,6 +8,9 @@
 //! - [`scratch_dir`]: where a lesson keeps its files, never the learner's directory.
 //! - [`unguessable_suffix`]: random names for shared-memory objects.
 //! - [`cli`]: the lessons' uniform flag parsing and error messages.
+//! - [`layout`]: where lessons, exercises and graded tests are, for xtask
+//!   and the cross-cutting tests.
+//! - [`grading`]: the graded tests' side of the grader's proof of a verdict.
 //! - [`snapshot`]: the redaction filters every snapshot test applies.
 //! - `testing` (feature `testing`): how the lessons' tests run a lesson.
 //!
@@ -17,6 +20,7 @@ pub mod child;
 pub mod cli;
 pub mod grading;
 pub mod hexdump;
+pub mod layout;
 pub mod region;
 pub mod snapshot;
 #[cfg(feature = "testing")]

@@ -1,7 +1,7 @@
 //! `cargo xtask grade`: score the exercises, in a way a class cannot fake.
 //!
-//! - [`points`]: which tests are graded, for how many points; what an
-//!   exercise file may not contain.
+//! - `support::layout`: which tests are graded, for how many points; what
+//!   an exercise file may not contain.
 //! - [`build`]: compile each lesson's graded tests once, before any learner
 //!   code runs.
 //! - [`run`]: run one test alone, in its own process group, with a time
@@ -14,7 +14,6 @@
 //! ARCHITECTURE.md ("Grading").
 
 mod build;
-mod points;
 mod report;
 mod run;
 mod verdict;
@@ -28,13 +27,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use points::{GradedTest, forbidden_constructs, parse_points};
 pub use report::{Format, markdown, table, totals};
+pub use support::layout::{GradedTest, forbidden_constructs};
 pub use verdict::Verdict;
 
-use crate::lessons::{self, EXERCISES, Lesson};
 use crate::manifest::Manifest;
 use crate::{Result, files, workspace_root};
+use support::layout::{self as lessons, EXERCISES, Lesson};
 
 /// How long one graded test may run unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -245,11 +244,11 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
 }
 
 /// Every exercise of the workbook at `root`, for hints; none where unreadable.
-pub fn all_exercises(root: &Path) -> Vec<crate::exercises::Exercise> {
+pub fn all_exercises(root: &Path) -> Vec<support::layout::exercises::Exercise> {
     lessons::discover(root)
         .unwrap_or_default()
         .iter()
-        .filter_map(|lesson| crate::exercises::of_lesson(lesson).ok())
+        .filter_map(|lesson| support::layout::exercises::of_lesson(lesson).ok())
         .flatten()
         .collect()
 }

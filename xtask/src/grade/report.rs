@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 
 use super::TestResult;
-use crate::exercises::Exercise;
 use crate::json;
+use support::layout::exercises::Exercise;
 
 /// The JSON shapes `grade --format` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

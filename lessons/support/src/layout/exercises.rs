@@ -4,9 +4,7 @@
 
 use std::fs;
 
-use crate::Result;
-use crate::grade::parse_points;
-use crate::lessons::{EXERCISES, GRADED_TESTS, Lesson};
+use super::{EXERCISES, GRADED_TESTS, Lesson, Result, parse_points};
 
 /// One exercise: a function for the learner to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,8 +168,8 @@ fn adds_all_of_them() {
 
     #[test]
     fn every_lesson_exercise_has_a_title_a_hint_and_a_test() {
-        let root = crate::workspace_root().unwrap();
-        for lesson in crate::lessons::discover(&root).unwrap() {
+        let root = super::super::workbook_root();
+        for lesson in super::super::discover(&root).unwrap() {
             for exercise in of_lesson(&lesson).unwrap() {
                 let name = format!("{}::{}", lesson.name, exercise.function);
                 assert!(exercise.title.starts_with("Exercise "), "{name}: no title");

@@ -1,7 +1,7 @@
 //! Finding the graded tests and their points, and the rules an exercise
 //! file must keep for its tests to be worth anything.
 
-use crate::Result;
+use super::Result;
 
 /// A graded test: the lesson, the test's name, and what it is worth.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,28 @@
-//! Finding the lessons: every `lessons/NN-name/` directory with a Cargo.toml.
+//! The workbook's layout, known here and nowhere else: where the lessons
+//! are, their names and questions, the exercise and graded-test files, how
+//! points and solutions are marked, and the rules an exercise file keeps.
+//! xtask and the cross-cutting tests both read the workbook through it.
 //!
-//! The number orders the lessons; the crate is named without it, so that
-//! renumbering a lesson renames nothing.
+//! - a lesson is a directory `lessons/NN-name/` with a Cargo.toml; the
+//!   number orders the lessons, and the crate is named without it, so
+//!   renumbering a lesson renames nothing ([`discover`], [`find`]);
+//! - [`points`]: the graded tests and their `// points: N` lines;
+//! - [`solutions`]: `// STUB:` lines and `// SOLUTION BEGIN/END` regions;
+//! - [`exercises`]: each exercise's title, hint and graded tests;
+//! - [`checks`]: the authoring checks every lesson must pass.
+
+pub mod checks;
+pub mod exercises;
+pub mod points;
+pub mod solutions;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::Result;
-use crate::grade::{GradedTest, parse_points};
+pub use points::{GradedTest, forbidden_constructs, parse_points};
+
+/// Errors are sentences for people: what, why, and what to do.
+pub type Result<T = ()> = std::result::Result<T, String>;
 
 /// The exercise file a learner edits, relative to a lesson's directory: the
 /// only file of a submission that grading against a template takes.
@@ -115,8 +130,7 @@ pub fn find(root: &Path, wanted: &str) -> Result<Lesson> {
         return Ok(lesson.clone());
     }
     let names: Vec<&str> = lessons.iter().map(|l| l.name.as_str()).collect();
-    let hint =
-        crate::closest(wanted, &names).map_or(String::new(), |c| format!(" Did you mean '{c}'?"));
+    let hint = closest(wanted, &names).map_or(String::new(), |c| format!(" Did you mean '{c}'?"));
     let listing: Vec<String> = lessons
         .iter()
         .map(|l| format!("{:02} {}", l.number, l.name))
@@ -127,8 +141,27 @@ pub fn find(root: &Path, wanted: &str) -> Result<Lesson> {
     ))
 }
 
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (crate::cli::edit_distance(word, c), *c))
+        .min()
+        .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 3))
+        .map(|(_, c)| c)
+}
+
+/// The workbook's root, for tests: the directory above `lessons/support`.
+pub fn workbook_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
 /// `01-file-mapping` -> `(1, "file-mapping")`.
-fn split_number(dir_name: &str) -> Option<(u32, &str)> {
+pub fn split_number(dir_name: &str) -> Option<(u32, &str)> {
     let (number, name) = dir_name.split_once('-')?;
     if number.len() != 2 || name.is_empty() {
         return None;
@@ -185,13 +218,21 @@ mod tests {
     }
 
     #[test]
+    fn closest_finds_a_typo_and_ignores_nonsense() {
+        let names = ["file-mapping", "process-maps", "sigbus"];
+        assert_eq!(closest("file-maping", &names), Some("file-mapping"));
+        assert_eq!(closest("sigbsu", &names), Some("sigbus"));
+        assert_eq!(closest("zzzzzzzzzzzzzzzzzzzz", &names), None);
+    }
+
+    #[test]
     fn the_workspace_lessons_are_found_in_order() {
-        let lessons = discover(&crate::workspace_root().unwrap()).unwrap();
+        let lessons = discover(&workbook_root()).unwrap();
         assert!(!lessons.is_empty());
         assert!(lessons.windows(2).all(|w| w[0].number < w[1].number));
         assert_eq!(lessons[0].name, "file-mapping");
-        assert!(find(&crate::workspace_root().unwrap(), "1").is_ok());
-        let error = find(&crate::workspace_root().unwrap(), "file-maping").unwrap_err();
+        assert!(find(&workbook_root(), "1").is_ok());
+        let error = find(&workbook_root(), "file-maping").unwrap_err();
         assert!(error.contains("Did you mean 'file-mapping'?"), "{error}");
     }
 }
