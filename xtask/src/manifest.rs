@@ -109,6 +109,27 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// Files under `root` that the manifest does not list and that can
+    /// change a build: Rust sources, manifests and cargo configuration
+    /// (a `build.rs`, say), as `added: PATH`. Exercise files are the
+    /// learner's, and not counted.
+    pub fn additions(&self, root: &Path) -> Vec<String> {
+        let listed: std::collections::HashSet<&Path> =
+            self.files.iter().map(|(_, p)| p.as_path()).collect();
+        crate::files::walk(root)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| !listed.contains(p.as_path()) && !support::layout::is_exercise_file(p))
+            .filter(|p| {
+                let name = p.to_string_lossy();
+                name.ends_with(".rs") || name.ends_with(".toml") || p.starts_with(".cargo")
+            })
+            .map(|p| format!("added: {}", p.display()))
+            .collect()
+    }
+}
+
 /// A file's bytes, or a link's target (links are hashed, never followed).
 fn read_for_hash(path: &Path) -> Result<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
@@ -163,6 +184,11 @@ mod tests {
                 "missing: Cargo.toml".to_owned(),
                 "changed: lessons/x/tests/graded.rs".to_owned()
             ]
+        );
+        fs::write(dir.path().join("lessons/x/build.rs"), "fn main() {}\n").unwrap();
+        assert_eq!(
+            again.additions(dir.path()),
+            ["added: lessons/x/build.rs".to_owned()]
         );
         assert!(Manifest::parse("test x first many\n").is_err());
         assert!(Manifest::parse("what is this\n").is_err());

@@ -364,3 +364,55 @@ fn copy_tree(from: &Path, to: &Path) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn a_chain_of_escaped_processes_is_killed_to_the_last() {
+    let scratch = handout();
+    // 150 processes, each the parent of the next, each in a group of its own:
+    // a sweep that killed one level a round for a fixed number of rounds, or
+    // only the test's group, would leave most of them running.
+    let chain = "{ unsafe { for _ in 0..150 { let pid = libc::fork(); \
+                 if pid != 0 { libc::setpgid(0, 0); loop { libc::pause(); } } } \
+                 loop { libc::pause(); } } }";
+    attack(&scratch, chain);
+    let (run, _) = grade(&scratch.handout, &[]);
+    assert!(
+        row(&run.stdout, "hexdump_matches_the_files_bytes").contains("did not finish"),
+        "{}",
+        run.stdout
+    );
+    let survivors: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("--exact hexdump_matches_the_files_bytes"))
+        .collect();
+    assert!(survivors.is_empty(), "{} left running", survivors.len());
+}
+
+#[test]
+fn a_test_run_as_root_cannot_change_what_grades_the_next_one() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only a grader running as root gives each test a throwaway user");
+        return;
+    }
+    let scratch = handout();
+    // The test's directory is the lesson's; its graded tests are one level up.
+    let tamper = "{ use std::io::Write as _; \
+        let _ = std::fs::OpenOptions::new().append(true).open(\"tests/graded.rs\")\
+        .and_then(|mut f| f.write_all(b\"// tampered\\n\")); \
+        let _ = std::fs::write(\"../../planted.rs\", \"// planted\\n\"); \
+        unsafe { libc::kill(libc::getppid(), libc::SIGSTOP); } \
+        Ok(String::new()) }";
+    attack(&scratch, tamper);
+    let graded = fs::read_to_string(scratch.handout.join(GRADED)).unwrap();
+    let (run, _) = grade(&scratch.handout, &[]);
+    assert_eq!(
+        fs::read_to_string(scratch.handout.join(GRADED)).unwrap(),
+        graded
+    );
+    assert!(!scratch.handout.join("planted.rs").exists());
+    // The grader was not stopped: it finished and printed its table.
+    assert!(run.stdout.contains("Score: "), "{}", run.stdout);
+}

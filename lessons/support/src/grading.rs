@@ -10,10 +10,14 @@
 //! - a pipe for the verdict, on which [`graded`] writes the secret back only
 //!   *after* the body returned without a panic.
 //!
-//! The learner's code never sees the secret, so printing `test x ... ok`,
-//! exiting early or writing to the verdict pipe cannot earn points: only a
-//! body that returned can. Code that reads the test process's own memory
-//! could find the secret; the grader's docs name that limit.
+//! Both are Unix sockets, which no other process can open through
+//! `/proc/PID/fd`, and the test makes itself non-dumpable before it reads
+//! the secret, so processes of the same user cannot read its memory or take
+//! its descriptors either. The learner's code never sees the secret, so
+//! printing `test x ... ok`, exiting early or writing to the verdict socket
+//! cannot earn points: only a body that returned can. Code that reads the
+//! test process's *own* memory could find the secret: that limit is named in
+//! ARCHITECTURE.md ("Grading").
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -40,6 +44,9 @@ pub fn graded(body: impl FnOnce()) {
     let channel = std::env::var(GRADER_FDS).ok().map(|fds| {
         let (secret, verdict) = parse_fds(&fds)
             .unwrap_or_else(|| panic!("{GRADER_FDS}={fds:?} is not two descriptors"));
+        // Other processes of this user may no longer read our memory or
+        // take our descriptors (ptrace access checks fail).
+        nix::sys::prctl::set_dumpable(false).expect("cannot make the test non-dumpable");
         // SAFETY: the grader opened this descriptor for this one write and
         // named it in GRADER_FDS; nothing else in the test process owns it.
         let verdict = unsafe { File::from_raw_fd(verdict) };

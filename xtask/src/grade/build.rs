@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use support::ChildOutcome;
+
 use crate::json;
 
-/// The most one lesson's build may take.
-const BUILD_LIMIT: Duration = Duration::from_secs(900);
+/// The most one lesson's build may take, dependencies included; then the
+/// whole process group (cargo and every rustc) is killed.
+const BUILD_LIMIT: Duration = Duration::from_secs(600);
 
 /// What building one lesson's graded tests gave.
 #[derive(Debug)]
@@ -37,11 +40,10 @@ pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, 
     if root.join("Cargo.lock").is_file() {
         command.arg("--locked");
     }
-    let captured = support::child::output_bounded(&mut command, BUILD_LIMIT)
-        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    let (outcome, stdout, stderr) = super::run::output_in_group(&mut command, BUILD_LIMIT)?;
     let mut executable = None;
     let mut first_error = None;
-    for line in captured.stdout.lines() {
+    for line in stdout.lines() {
         let Ok(message) = json::parse(line) else {
             continue; // not one of cargo's messages (a build script's output, say)
         };
@@ -78,16 +80,22 @@ pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, 
             _ => {}
         }
     }
-    match (captured.outcome.is_success(), executable) {
+    if let ChildOutcome::TimedOut(limit) = outcome {
+        return Ok(Built::DoesNotCompile(format!(
+            "the build did not finish in {} s (a constant that computes forever?)",
+            limit.as_secs()
+        )));
+    }
+    match (outcome.is_success(), executable) {
         (true, Some(path)) => Ok(Built::Binary(path)),
         (true, None) => Err(format!(
             "cargo built {package} but named no `graded` test binary; \
              does lessons/NN-{package}/tests/graded.rs exist?"
         )),
         (false, _) => Ok(Built::DoesNotCompile(first_error.unwrap_or_else(|| {
-            let tail: Vec<&str> = captured.stderr.lines().rev().take(8).collect();
+            let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            format!("cargo {}:\n{}", captured.outcome, tail.join("\n"))
+            format!("cargo {outcome}:\n{}", tail.join("\n"))
         }))),
     }
 }

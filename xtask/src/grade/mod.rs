@@ -281,7 +281,8 @@ fn grade_own_tree(root: &Path, options: &Options) -> Result<Graded> {
     let (tests, changed) = match Manifest::read(root) {
         Some(manifest) => {
             let manifest = manifest?;
-            let changed = manifest.changes(root);
+            let mut changed = manifest.changes(root);
+            changed.extend(manifest.additions(root));
             let tests = manifest
                 .tests
                 .into_iter()
@@ -313,22 +314,41 @@ pub fn grade_against_template(
     let all = lessons::discover(template)?;
     let chosen = choose(template, &all, options.lesson.as_deref())?;
     let tests = tests_of(&chosen)?;
-    if let Some(Ok(manifest)) = Manifest::read(template) {
-        let changes = manifest.changes(template);
+    if let Some(manifest) = Manifest::read(template) {
+        let changes = manifest?.changes(template);
         if !changes.is_empty() {
-            eprintln!(
-                "warning: the template itself differs from the handout it was written as \
-                 (edited by hand, or by code a test ran?):"
-            );
-            for change in &changes {
-                eprintln!("  {change}");
-            }
+            return Err(format!(
+                "the template differs from the handout it was written as (edited by hand, or \
+                 by code a test ran?), so it cannot be trusted to grade:\n  {}\n\
+                 Restore it (git checkout, or a fresh `cargo xtask handout`) and grade again.",
+                changes.join("\n  ")
+            ));
         }
     }
     let workspace = template.join("target/workbook-grade");
     fs::create_dir_all(&workspace)
         .map_err(|e| format!("cannot create {}: {e}", workspace.display()))?;
     let _lock = lock(&workspace.join("lock"))?;
+    // Cargo reads `.cargo/config.toml` in every directory above the one it
+    // builds in: nothing but the build cache may survive from an earlier
+    // grading, and no configuration may sit in the template's build output.
+    for entry in fs::read_dir(&workspace)
+        .map_err(|e| format!("cannot read {}: {e}", workspace.display()))?
+        .flatten()
+    {
+        if entry.file_name() != "tree" && entry.file_name() != "lock" {
+            remove_any(&entry.path())?;
+        }
+    }
+    let planted = template.join("target/.cargo");
+    if planted.symlink_metadata().is_ok() {
+        eprintln!(
+            "warning: removed {}: a cargo configuration there would change how submissions \
+             are built",
+            planted.display()
+        );
+        remove_any(&planted)?;
+    }
     let tree = workspace.join("tree");
     let skip = lay_out_pristine_tree(template, submission, &tree, &chosen)?;
     let changed = match Manifest::read(submission) {
@@ -356,13 +376,7 @@ fn lay_out_pristine_tree(
         {
             let entry = entry.map_err(|e| format!("cannot read {}: {e}", tree.display()))?;
             if entry.file_name() != "target" {
-                let path = entry.path();
-                let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    fs::remove_dir_all(&path)
-                } else {
-                    fs::remove_file(&path)
-                };
-                removed.map_err(|e| format!("cannot clear {}: {e}", path.display()))?;
+                remove_any(&entry.path())?;
             }
         }
     }
@@ -530,10 +544,33 @@ pub fn grade_tree(
             }
         }
     }
+    // As root, tests run as throwaway users, if they can reach the tree.
+    let sandboxed = match binaries.values().next() {
+        Some((binary, dir)) if run::Sandbox::for_job(0) != run::Sandbox::NONE => {
+            let reachable = binary.list(dir, run::Sandbox::for_job(0)).is_ok();
+            if !reachable {
+                progress(format!(
+                    "warning: the tests run as root, because an unprivileged user cannot read \
+                     {}: grade from a directory that others can read (for example under /srv) \
+                     so that each test runs as a throwaway user",
+                    dir.display()
+                ));
+            }
+            reachable
+        }
+        _ => false,
+    };
+    let sandbox_for = |job: usize| {
+        if sandboxed {
+            run::Sandbox::for_job(job)
+        } else {
+            run::Sandbox::NONE
+        }
+    };
     // Which tests the binaries really contain.
     let mut listed: HashMap<&str, Vec<String>> = HashMap::new();
     for (name, (binary, dir)) in &binaries {
-        match binary.list(dir) {
+        match binary.list(dir, sandbox_for(0)) {
             Ok(names) => {
                 listed.insert(name.as_str(), names);
             }
@@ -570,9 +607,10 @@ pub fn grade_tree(
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::channel::<(usize, TestResult)>();
     std::thread::scope(|scope| {
-        for _ in 0..limits.jobs.max(1).min(queue.len().max(1)) {
+        for job in 0..limits.jobs.max(1).min(queue.len().max(1)) {
             let sender = sender.clone();
             let (queue, next, binaries) = (&queue, &next, &binaries);
+            let sandbox = sandbox_for(job);
             scope.spawn(move || {
                 loop {
                     let slot = next.fetch_add(1, Ordering::Relaxed);
@@ -582,7 +620,8 @@ pub fn grade_tree(
                         continue;
                     };
                     let started = Instant::now();
-                    let verdict = match run::run_test(binary, &test.name, dir, limits.timeout) {
+                    let run = run::run_test(binary, &test.name, dir, limits.timeout, sandbox);
+                    let verdict = match run {
                         Ok(record) => verdict::judge(&test.name, &record),
                         Err(reason) => Verdict::DidNotRun(reason),
                     };
@@ -642,6 +681,17 @@ fn prepare(lesson: &Lesson, target: &Path) -> std::result::Result<run::SealedBin
         build::Built::Binary(path) => run::SealedBinary::seal(&path),
         build::Built::DoesNotCompile(error) => Err(format!("does not compile:\n{error}")),
     }
+}
+
+/// Removes a file, a link or a whole directory.
+fn remove_any(path: &Path) -> Result {
+    let is_dir = path.symlink_metadata().is_ok_and(|m| m.is_dir());
+    let removed = if is_dir {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))
 }
 
 /// The real path of an existing directory given on the command line.

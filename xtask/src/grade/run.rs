@@ -4,14 +4,18 @@
 //! from a sealed in-memory copy, so nothing a test does can change the binary
 //! the next test runs. Each run:
 //!
-//! 1. hands the test a one-time secret on a pipe (descriptor 3) and opens a
-//!    verdict pipe (descriptor 4); see `support::grading`;
-//! 2. starts it in a new process group, with `PR_SET_PDEATHSIG`, so a grader
-//!    that dies takes the test with it;
-//! 3. waits on a pidfd and the pipes together, until the test ends or its
+//! 1. hands the test a one-time secret on a Unix socket (descriptor 3) and a
+//!    verdict socket (descriptor 4); see `support::grading`. Sockets, unlike
+//!    pipes, cannot be reopened by another process through `/proc/PID/fd`;
+//! 2. starts it in a new process group, with `PR_SET_PDEATHSIG`, no core
+//!    dumps, files capped at 1 GiB and a `TMPDIR` of its own; when the
+//!    grader runs as root, as a throwaway user of its own ([`Sandbox`]), who
+//!    cannot signal the grader, read other tests, or write the template;
+//! 3. waits on a pidfd and the sockets together, until the test ends or its
 //!    time is up, keeping at most [`OUTPUT_CAP`] bytes of each stream;
 //! 4. kills the whole group, and any process that escaped it (the grader is
-//!    a child subreaper, so escapees become its children), and reaps them.
+//!    a child subreaper, so escapees become its children; a throwaway user's
+//!    processes are all killed at once), and reaps them.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -28,7 +32,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, waitpid};
-use nix::unistd::{Pid, pipe2};
+use nix::unistd::Pid;
 use support::ChildOutcome;
 use support::grading::{GRADER_FDS, PASS_PREFIX, SECRET_LEN, to_hex};
 
@@ -122,13 +126,18 @@ impl SealedBinary {
         Ok(&self.exec_path)
     }
 
-    /// The names of the tests in this binary (`--list --format terse`).
-    pub fn list(&self, cwd: &Path) -> Result<Vec<String>, String> {
+    /// The names of the tests in this binary (`--list --format terse`),
+    /// listed as `sandbox`'s user would run them.
+    pub fn list(&self, cwd: &Path, sandbox: Sandbox) -> Result<Vec<String>, String> {
+        use std::os::unix::process::CommandExt as _;
         let path = self.path_to_run()?;
         let mut command = Command::new(path);
         command
             .args(["--list", "--format", "terse"])
             .current_dir(cwd);
+        if let Some(id) = sandbox.uid {
+            command.uid(id).gid(id);
+        }
         let captured = support::child::output_bounded(&mut command, Duration::from_secs(30))
             .map_err(|e| format!("cannot list the graded tests: {e}"))?;
         if !captured.outcome.is_success() {
@@ -188,26 +197,57 @@ fn running() -> &'static Mutex<HashSet<i32>> {
 }
 
 /// Makes this process the reaper of its orphaned descendants, so a test
-/// process that escapes its group (setsid, double fork) is still ours to kill.
+/// process that escapes its group (setsid, double fork) is still ours to
+/// kill; and non-dumpable, so no test can read the grader's memory.
 pub fn become_subreaper() {
     let _ = nix::sys::prctl::set_child_subreaper(true);
+    let _ = nix::sys::prctl::set_dumpable(false);
 }
 
-/// Runs test `name` of `binary` in `cwd` for at most `limit`.
+/// Who a test runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sandbox {
+    /// A throwaway user (and group) id, when the grader is root: one per
+    /// job, so that concurrent tests cannot reach each other either.
+    pub uid: Option<u32>,
+}
+
+/// The first throwaway id; job N runs as this plus N. Far above the ids
+/// distributions give to people and services.
+const FIRST_THROWAWAY_ID: u32 = 2_000_000_000;
+
+/// At most this many processes per throwaway user: a fork bomb stops there.
+const THROWAWAY_NPROC: u64 = 512;
+
+impl Sandbox {
+    /// The sandbox for job `job`: a throwaway user when this process is
+    /// root, none otherwise.
+    pub fn for_job(job: usize) -> Sandbox {
+        let root = nix::unistd::geteuid().is_root();
+        Sandbox {
+            uid: root.then(|| FIRST_THROWAWAY_ID + job as u32),
+        }
+    }
+
+    pub const NONE: Sandbox = Sandbox { uid: None };
+}
+
+/// Runs test `name` of `binary` in `cwd` for at most `limit`, as `sandbox` says.
 pub fn run_test(
     binary: &SealedBinary,
     name: &str,
     cwd: &Path,
     limit: Duration,
+    sandbox: Sandbox,
 ) -> Result<RunRecord, String> {
     let path = binary.path_to_run()?;
     let secret = random_secret()?;
-    let (secret_read, secret_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (secret_read, secret_write) = socket_pair()?;
     File::from(secret_write)
         .write_all(&secret)
         .map_err(|e| format!("cannot write the secret: {e}"))?;
-    let (verdict_read, verdict_write) =
-        pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (verdict_read, verdict_write) = socket_pair()?;
+    let tmp = private_tmp(sandbox)?;
 
     let mut command = Command::new(path);
     command
@@ -222,15 +262,17 @@ pub fn run_test(
         .env(GRADER_FDS, "3,4")
         .env("RUST_BACKTRACE", "0")
         .env("CARGO_MANIFEST_DIR", cwd)
+        .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
     let (secret_fd, verdict_fd) = (secret_read.as_raw_fd(), verdict_write.as_raw_fd());
     // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (fcntl, dup2, prctl, getppid) on integers.
+    // async-signal-safe functions (fcntl, dup2, setrlimit, setgroups,
+    // setgid, setuid, prctl) on integers and local structs.
     unsafe {
-        command.pre_exec(move || place_descriptors(secret_fd, verdict_fd));
+        command.pre_exec(move || place_descriptors(secret_fd, verdict_fd, sandbox));
     }
     let started = Instant::now();
     // Spawn and register under one lock, so a sweep in another thread never
@@ -287,7 +329,11 @@ pub fn run_test(
     while streams.iter().any(|s| s.fd.is_some()) && Instant::now() < drain_until {
         wait_step(None, &mut streams, drain_until - Instant::now());
     }
+    if let Some(uid) = sandbox.uid {
+        kill_everything_of(uid);
+    }
     sweep_escapees();
+    remove_tree(tmp);
     let [stdout, stderr, verdict] = streams;
     let outcome = match status {
         None => ChildOutcome::TimedOut(limit),
@@ -302,38 +348,182 @@ pub fn run_test(
     })
 }
 
-/// In the child, before exec: the secret on 3, the verdict pipe on 4, and
-/// death with the grader.
-fn place_descriptors(secret: RawFd, verdict: RawFd) -> std::io::Result<()> {
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC), dup2, prctl and setrlimit take plain
-    // integers or a pointer to a local struct, and are async-signal-safe;
-    // duplicating above 10 first keeps the two dup2 calls from overwriting
-    // each other's source when a source is 3 or 4.
+/// Runs `command` (a build) to its end in a process group of its own, with
+/// stdout and stderr captured; past `limit` the whole group is killed, so
+/// no compiler outlives it.
+pub fn output_in_group(
+    command: &mut Command,
+    limit: Duration,
+) -> Result<(ChildOutcome, String, String), String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    let pid = Pid::from_raw(child.id() as i32);
+    let mut streams = [
+        Stream::uncapped(child.stdout.take().map(OwnedFd::from)),
+        Stream::uncapped(child.stderr.take().map(OwnedFd::from)),
+    ];
+    let pidfd = pidfd_open(pid);
+    let deadline = Instant::now() + limit;
+    let mut ended = false;
+    while !ended && Instant::now() < deadline {
+        ended = wait_step(pidfd.as_ref(), &mut streams, deadline - Instant::now());
+        if pidfd.is_none() {
+            ended = matches!(child.try_wait(), Ok(Some(_)));
+        }
+    }
+    let _ = killpg(pid, Signal::SIGKILL);
+    let status = child.wait().ok();
+    let drain_until = Instant::now() + DRAIN_GRACE;
+    while streams.iter().any(|s| s.fd.is_some()) && Instant::now() < drain_until {
+        wait_step(None, &mut streams, drain_until - Instant::now());
+    }
+    let outcome = match status {
+        Some(status) if ended => ChildOutcome::from(status),
+        _ => ChildOutcome::TimedOut(limit),
+    };
+    let [stdout, stderr] = streams;
+    Ok((outcome, stdout.text(), stderr.text()))
+}
+
+/// In the child, before exec: the secret on 3, the verdict socket on 4,
+/// limits, the throwaway user, and death with the grader.
+fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io::Result<()> {
+    let check = |result: libc::c_int| {
+        if result < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC), dup2, setrlimit, setgroups, setgid,
+    // setuid and prctl take plain integers or pointers to locals, and are
+    // async-signal-safe. Duplicating above 10 first keeps the two dup2 calls
+    // from overwriting each other's source when a source is 3 or 4.
     unsafe {
         let high_secret = libc::fcntl(secret, libc::F_DUPFD_CLOEXEC, 10);
         let high_verdict = libc::fcntl(verdict, libc::F_DUPFD_CLOEXEC, 10);
-        if high_secret < 0
-            || high_verdict < 0
-            || libc::dup2(high_secret, 3) < 0
-            || libc::dup2(high_verdict, 4) < 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        check(high_secret)?;
+        check(high_verdict)?;
+        check(libc::dup2(high_secret, 3))?;
+        check(libc::dup2(high_verdict, 4))?;
         // A crash leaves no core file in the learner's lesson directory, and
         // a runaway write stops at 1 GiB (SIGXFSZ) instead of filling the disk.
         let no_core = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
-        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        check(libc::setrlimit(libc::RLIMIT_CORE, &no_core))?;
         let one_gib = libc::rlimit {
             rlim_cur: 1 << 30,
             rlim_max: 1 << 30,
         };
-        libc::setrlimit(libc::RLIMIT_FSIZE, &one_gib);
+        check(libc::setrlimit(libc::RLIMIT_FSIZE, &one_gib))?;
+        if let Some(id) = sandbox.uid {
+            let nproc = libc::rlimit {
+                rlim_cur: THROWAWAY_NPROC,
+                rlim_max: THROWAWAY_NPROC,
+            };
+            check(libc::setrlimit(libc::RLIMIT_NPROC, &nproc))?;
+            check(libc::setgroups(0, std::ptr::null()))?;
+            check(libc::setgid(id))?;
+            check(libc::setuid(id))?;
+        }
+        // After setuid, which clears it.
+        check(libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+        ))?;
     }
     Ok(())
+}
+
+/// A connected pair of Unix stream sockets, close-on-exec.
+fn socket_pair() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: socketpair writes two descriptors into the array we pass.
+    let result = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if result < 0 {
+        return Err(format!("socketpair: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors are fresh, and only we own them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A temporary directory for one test's files, owned by its user.
+fn private_tmp(sandbox: Sandbox) -> Result<tempfile::TempDir, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("workbook-test-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory for the test: {e}"))?;
+    if let Some(id) = sandbox.uid {
+        nix::unistd::chown(
+            dir.path(),
+            Some(nix::unistd::Uid::from_raw(id)),
+            Some(nix::unistd::Gid::from_raw(id)),
+        )
+        .map_err(|e| {
+            format!(
+                "cannot hand {} to the test's user: {e}",
+                dir.path().display()
+            )
+        })?;
+    }
+    Ok(dir)
+}
+
+/// Removes a test's temporary directory, even parts it made unwritable.
+fn remove_tree(dir: tempfile::TempDir) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.keep();
+    if std::fs::remove_dir_all(&path).is_err() {
+        let mut stack = vec![path.clone()];
+        while let Some(next) = stack.pop() {
+            let _ = std::fs::set_permissions(&next, std::fs::Permissions::from_mode(0o700));
+            if let Ok(entries) = std::fs::read_dir(&next) {
+                stack.extend(
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .map(|e| e.path()),
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&path);
+    }
+}
+
+/// Kills every process of the throwaway user `id` at once: a forked child
+/// takes that identity and signals `-1` (all processes it may signal).
+fn kill_everything_of(id: u32) {
+    // SAFETY: fork takes no arguments; the child below never returns.
+    match unsafe { libc::fork() } {
+        // SAFETY: in the child of a multi-threaded process, only
+        // async-signal-safe calls (setgid, setuid, kill, _exit), and it never
+        // returns into Rust code, so no destructor of ours runs twice.
+        0 => unsafe {
+            if libc::setgid(id) == 0 && libc::setuid(id) == 0 {
+                libc::kill(-1, libc::SIGKILL);
+            }
+            libc::_exit(0);
+        },
+        pid if pid > 0 => {
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+        _ => {}
+    }
 }
 
 /// One output stream of a test: read until EOF, keep at most [`OUTPUT_CAP`].
@@ -341,6 +531,7 @@ struct Stream {
     fd: Option<OwnedFd>,
     bytes: Vec<u8>,
     dropped: usize,
+    cap: usize,
 }
 
 impl Stream {
@@ -349,6 +540,15 @@ impl Stream {
             fd,
             bytes: Vec::new(),
             dropped: 0,
+            cap: OUTPUT_CAP,
+        }
+    }
+
+    /// For cargo's own messages, which the grader reads whole.
+    fn uncapped(fd: Option<OwnedFd>) -> Stream {
+        Stream {
+            cap: usize::MAX,
+            ..Stream::new(fd)
         }
     }
 
@@ -359,7 +559,7 @@ impl Stream {
         match nix::unistd::read(fd.as_fd(), &mut buffer) {
             Ok(0) | Err(_) => self.fd = None,
             Ok(n) => {
-                let room = OUTPUT_CAP.saturating_sub(self.bytes.len());
+                let room = self.cap.saturating_sub(self.bytes.len());
                 self.bytes.extend_from_slice(&buffer[..n.min(room)]);
                 self.dropped += n.saturating_sub(room);
             }
@@ -428,7 +628,10 @@ fn wait_step(pidfd: Option<&OwnedFd>, streams: &mut [Stream], left: Duration) ->
 /// processes that left their test's group and were re-parented to us.
 pub fn sweep_escapees() {
     let me = std::process::id() as i32;
-    for _ in 0..100 {
+    // A chain of processes dies a level a round (each death re-parents the
+    // next level to us): go on until none is left, for at most 10 s.
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
         let running = running().lock().unwrap_or_else(|e| e.into_inner());
         let orphans: Vec<i32> = children_of(me)
             .into_iter()

@@ -55,8 +55,29 @@ impl Verdict {
 }
 
 impl fmt::Display for Verdict {
+    /// The verdict in words, with any control character a test printed (a
+    /// terminal escape that could repaint the table) shown as `?`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let text = Described(self).to_string();
+        let printable: String = text
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    '?'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        f.write_str(&printable)
+    }
+}
+
+struct Described<'a>(&'a Verdict);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             Verdict::Passed => write!(f, "passed"),
             Verdict::Failed(message) => write!(f, "{message}"),
             Verdict::TimedOut(limit) => write!(
@@ -201,5 +222,11 @@ test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out
         let timed_out = judge("t", &record(ChildOutcome::TimedOut(limit), true, ""));
         assert_eq!(timed_out, Verdict::TimedOut(limit));
         assert!(timed_out.to_string().starts_with("did not finish in 10 s"));
+    }
+
+    #[test]
+    fn a_message_cannot_repaint_the_terminal() {
+        let sneaky = Verdict::Failed("\u{1b}[1A\u{1b}[2K  pass 2/2\nnext line\tok".into());
+        assert_eq!(sneaky.to_string(), "?[1A?[2K  pass 2/2\nnext line\tok");
     }
 }

@@ -51,7 +51,8 @@ pub fn parse_points(source: &str) -> Result<Vec<(String, u32)>> {
 
 /// Words an exercise file may not contain, because code written with them
 /// can run before a test's checks do (before `main`, or inside every
-/// allocation) or pull in code the grader never sees.
+/// allocation), pull in code the grader never sees, or make the build hang.
+/// They are matched with all white space removed, so spacing cannot hide one.
 const FORBIDDEN: &[(&str, &str)] = &[
     (
         "link_section",
@@ -63,23 +64,32 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ),
     ("export_name", "can replace a symbol the test harness uses"),
     ("no_mangle", "can replace a symbol the test harness uses"),
+    ("#[link(", "links a library the grader never sees"),
     (
         "global_allocator",
         "runs code inside every allocation of the test",
     ),
     ("global_asm", "assembles code outside any function"),
+    ("naked_asm", "assembles code outside the compiler's checks"),
     ("include!", "pulls in code from another file"),
     ("include_str!", "pulls in another file"),
     ("include_bytes!", "pulls in another file"),
+    ("#[path", "pulls in a module from another file"),
+    (
+        "long_running_const_eval",
+        "lets a constant compute forever while building",
+    ),
 ];
 
 /// Problems with an exercise file that make its tests untrustworthy: each
 /// names the word, the line and why it is not allowed.
 pub fn forbidden_constructs(source: &str) -> Vec<String> {
+    let squeeze = |text: &str| -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
     let mut problems = Vec::new();
     for (index, line) in source.lines().enumerate() {
+        let squeezed = squeeze(line);
         for (word, why) in FORBIDDEN {
-            if line.contains(word) {
+            if squeezed.contains(word) {
                 problems.push(format!(
                     "line {}: `{word}` is not allowed in an exercise file: it {why}",
                     index + 1
@@ -87,7 +97,62 @@ pub fn forbidden_constructs(source: &str) -> Vec<String> {
             }
         }
     }
+    // A word split over lines, or a module declared in another file
+    // (`mod x;`), which the grader would never see.
+    let whole = squeeze(source);
+    for (word, why) in FORBIDDEN {
+        if whole.contains(word) && !problems.iter().any(|p| p.contains(&format!("`{word}`"))) {
+            problems.push(format!(
+                "`{word}` (split over lines) is not allowed in an exercise file: it {why}"
+            ));
+        }
+    }
+    let tokens = tokens(source);
+    for window in tokens.windows(3) {
+        if window[0] == "mod" && is_identifier(&window[1]) && window[2] == ";" {
+            problems.push(format!(
+                "`mod {};` is not allowed in an exercise file: it pulls in code from another \
+                 file; write the module inline (`mod {} {{ ... }}`) or in this file",
+                window[1], window[1]
+            ));
+        }
+    }
     problems
+}
+
+/// The source's identifiers and punctuation, white space and comments aside.
+fn tokens(source: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '/' && chars.peek() == Some(&'/') {
+            for c in chars.by_ref() {
+                if c == '\n' {
+                    break;
+                }
+            }
+        } else if c.is_alphanumeric() || c == '_' {
+            let mut word = c.to_string();
+            while let Some(&next) = chars.peek() {
+                if next.is_alphanumeric() || next == '_' {
+                    word.push(next);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            tokens.push(word);
+        } else if !c.is_whitespace() {
+            tokens.push(c.to_string());
+        }
+    }
+    tokens
+}
+
+fn is_identifier(word: &str) -> bool {
+    word.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
 }
 
 #[cfg(test)]
@@ -136,5 +201,14 @@ fn second() {}
         assert!(!forbidden_constructs("#[global_allocator]\n").is_empty());
         assert!(!forbidden_constructs("include!(\"/tmp/x.rs\");\n").is_empty());
         assert!(forbidden_constructs("pub fn sum(x: &[u8]) -> u64 { 0 }\n").is_empty());
+        // Spacing, line breaks and other files cannot hide one.
+        assert!(!forbidden_constructs("let s = include_str !(\"f\");\n").is_empty());
+        assert!(!forbidden_constructs("let s = include_str\n!(\"f\");\n").is_empty());
+        assert!(!forbidden_constructs("#[path = \"../x.rs\"]\nmod early;\n").is_empty());
+        assert!(!forbidden_constructs("mod\n  early\n;\n").is_empty());
+        assert!(!forbidden_constructs("#[allow(long_running_const_eval)]\n").is_empty());
+        assert!(!forbidden_constructs("#[link(name = \"evil\")]\n").is_empty());
+        // An inline module is fine.
+        assert!(forbidden_constructs("mod helpers {\n    pub fn x() {}\n}\n").is_empty());
     }
 }
