@@ -330,8 +330,8 @@ fn meeting_without_a_name(exe: &Path) -> Result {
     }
     helper_says(2, &ask(&peer, "read")?);
     println!(
-        "  names in {SHM_DIR} from this lesson: {}",
-        leftover_names()?.len()
+        "  {SHM_DIR}/shared-memory-ipc exists: {}; a memfd's name is only a label",
+        yes_no(listed_in_dev_shm("/shared-memory-ipc"))
     );
 
     let unsealed = unsealed_memfd(page)?;
@@ -346,16 +346,6 @@ fn meeting_without_a_name(exe: &Path) -> Result {
     Ok(())
 }
 // ANCHOR_END: step2
-
-/// Names in /dev/shm that this lesson would have made.
-fn leftover_names() -> io::Result<Vec<String>> {
-    let prefix = shared_memory_ipc::NAME_PREFIX.trim_start_matches('/');
-    Ok(std::fs::read_dir(SHM_DIR)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(prefix))
-        .collect())
-}
 
 /// A sealed memfd of `len` bytes, mapped here and sent to a new helper,
 /// which maps it too. Returns the helper, the descriptor and our mapping.
