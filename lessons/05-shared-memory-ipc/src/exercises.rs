@@ -78,6 +78,13 @@ impl<'a> ByteRing<'a> {
         self.data.len()
     }
 
+    /// How many bytes are waiting to be popped, at the moment of asking.
+    pub fn waiting(&self) -> usize {
+        let tail = self.tail.load(std::sync::atomic::Ordering::Acquire);
+        let head = self.head.load(std::sync::atomic::Ordering::Acquire);
+        head.saturating_sub(tail) as usize
+    }
+
     /// Exercise 5.1a (producer side): copy as much of `bytes` as there is
     /// room for into the ring and return how many bytes that was (0 when
     /// the ring is full). Never waits.
