@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use shared_memory_ipc::peer::{Channel, Message, die_with_parent};
 use shared_memory_ipc::{
-    CHUNK, ChunkRing, Doorbell, Guarded, Increment, Locked, Mailboxes, Race, StreamSum,
-    check_received, chunk_sum, futex_wait, futex_wake, map_shared, open_checked, ring_bytes,
-    seal_names, spin_until, view, wait_for_value,
+    CHUNK, ChunkRing, Doorbell, Guarded, Increment, Locked, Mailboxes, Race, Samples, StreamSum,
+    check_received, futex_wait, futex_wake, map_shared, open_checked, ring_bytes, seal_names,
+    spin_until, view, wait_for_value,
 };
 use support::region::Region;
 
@@ -27,6 +27,7 @@ pub fn serve() -> Result {
     die_with_parent()?;
     let channel = Channel::from_stdin()?;
     let mut mapped: Option<Region> = None;
+    let samples = Samples::new();
     loop {
         let message = match channel.recv(IDLE_LIMIT) {
             Ok(message) => message,
@@ -105,7 +106,7 @@ pub fn serve() -> Result {
                 let bytes = number(0)?;
                 let fd = one_fd(fds, &line)?;
                 channel.send("ready")?;
-                let total = consume_stream(File::from(fd), bytes)?;
+                let total = consume_stream(File::from(fd), bytes, &samples)?;
                 channel.send(&format!("done {} {}", total.bytes, total.sum))?;
             }
             "ring" => {
@@ -117,9 +118,9 @@ pub fn serve() -> Result {
                 channel.send("ready")?;
                 let mut chunk = Box::new([0u8; CHUNK]);
                 let mut total = StreamSum::default();
-                while total.bytes < bytes {
+                for index in 0..bytes / CHUNK as u64 {
                     ring.pop(&mut chunk, LIMIT)?;
-                    total.add(chunk_sum(&chunk));
+                    total.add(samples.sum_of(index, &chunk));
                 }
                 channel.send(&format!("done {} {}", total.bytes, total.sum))?;
             }
@@ -290,12 +291,12 @@ fn read_doorbell(word: &std::sync::atomic::AtomicU32, count: u32, spin: bool) ->
 
 /// Step 6, the consumer of a pipe or socket: read `bytes` in 64 KiB
 /// chunks into one buffer, and checksum each chunk.
-fn consume_stream(mut source: File, bytes: u64) -> io::Result<StreamSum> {
+fn consume_stream(mut source: File, bytes: u64, samples: &Samples) -> io::Result<StreamSum> {
     let mut chunk = Box::new([0u8; CHUNK]);
     let mut total = StreamSum::default();
-    while total.bytes < bytes {
+    for index in 0..bytes / CHUNK as u64 {
         source.read_exact(&mut chunk[..])?;
-        total.add(chunk_sum(&chunk));
+        total.add(samples.sum_of(index, &chunk));
     }
     Ok(total)
 }

@@ -751,6 +751,59 @@ impl StreamSum {
     }
 }
 
+/// What step 6 sends: [`SAMPLES`] chunks of pseudo-random bytes, sent in
+/// turn, and their checksums. Both processes generate the same ones.
+#[derive(Debug)]
+pub struct Samples {
+    /// The chunks.
+    pub chunks: Vec<Box<[u8; CHUNK]>>,
+    sums: Vec<u64>,
+}
+
+/// How many distinct chunks step 6 cycles through (1 MiB).
+pub const SAMPLES: usize = 16;
+
+impl Samples {
+    /// Generates the chunks and their checksums.
+    pub fn new() -> Samples {
+        let chunks = sample_chunks(SAMPLES);
+        let sums = chunks.iter().map(|c| chunk_sum(c)).collect();
+        Samples { chunks, sums }
+    }
+
+    /// Chunk number `index` of the stream.
+    pub fn chunk(&self, index: u64) -> &[u8; CHUNK] {
+        &self.chunks[index as usize % SAMPLES]
+    }
+
+    /// The checksum of `received`, which should be chunk number `index`.
+    /// When it is byte for byte (one memcmp), its checksum is known
+    /// already; only a wrong chunk is summed here, so checking costs every
+    /// transport the same, and little even in a debug build.
+    pub fn sum_of(&self, index: u64, received: &[u8; CHUNK]) -> u64 {
+        if received == self.chunk(index) {
+            self.sums[index as usize % SAMPLES]
+        } else {
+            chunk_sum(received)
+        }
+    }
+
+    /// What a receiver of `bytes` should report.
+    pub fn expected(&self, bytes: u64) -> StreamSum {
+        let mut total = StreamSum::default();
+        for index in 0..bytes / CHUNK as u64 {
+            total.add(self.sums[index as usize % SAMPLES]);
+        }
+        total
+    }
+}
+
+impl Default for Samples {
+    fn default() -> Samples {
+        Samples::new()
+    }
+}
+
 /// The chunks a producer sends, in turn: pseudo-random bytes, generated once.
 pub fn sample_chunks(count: usize) -> Vec<Box<[u8; CHUNK]>> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use shared_memory_ipc::peer::Peer;
 use shared_memory_ipc::{
-    CHUNK, ChunkRing, Doorbell, StreamSum, chunk_sum, futex_wake, map_shared, ring_bytes,
-    sample_chunks, sealed_memfd, usable_cpus, view, wait_for_value,
+    CHUNK, ChunkRing, Doorbell, Samples, StreamSum, futex_wake, map_shared, ring_bytes,
+    sealed_memfd, usable_cpus, view, wait_for_value,
 };
 
 use crate::{LIMIT, Result};
@@ -29,10 +29,6 @@ pub const BENCH_MIB: u64 = 512;
 
 /// Round trips per method under `--bench`.
 const BENCH_ROUND_TRIPS: u64 = 10_000;
-
-/// Distinct chunks the producer cycles through (1 MiB: they stay in cache
-/// no more for one transport than for another).
-const SAMPLES: usize = 16;
 
 /// How the figures are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,11 +127,8 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
     say(format!(
         "  The helper copies out and checksums every chunk; usable CPUs: {cpus}"
     ));
-    let chunks = sample_chunks(SAMPLES);
-    let mut expected = StreamSum::default();
-    for i in 0..bytes / CHUNK as u64 {
-        expected.add(chunk_sum(&chunks[i as usize % SAMPLES]));
-    }
+    let samples = Samples::new();
+    let expected = samples.expected(bytes);
     let peer = Peer::spawn(exe)?;
     let mut rates = Vec::new();
     for transport in [
@@ -144,7 +137,7 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
         Transport::Unix,
         Transport::Ring,
     ] {
-        let (seconds, received) = throughput(&peer, transport, bytes, &chunks)?;
+        let (seconds, received) = throughput(&peer, transport, bytes, &samples)?;
         let gbps = bytes as f64 / seconds / 1e9;
         let verdict = if received == expected { "ok" } else { "WRONG" };
         if output == Output::Json {
@@ -223,14 +216,14 @@ fn throughput(
     peer: &Peer,
     transport: Transport,
     bytes: u64,
-    chunks: &[Box<[u8; CHUNK]>],
+    samples: &Samples,
 ) -> Result<(f64, StreamSum)> {
     let limit = transfer_limit(bytes);
     // Bounds our blocking writes: if the helper stops reading, it is killed
     // and the write fails with EPIPE.
     let _watchdog = peer.watchdog(limit);
     let count = bytes / CHUNK as u64;
-    let chunk = |i: u64| &chunks[i as usize % chunks.len()];
+    let chunk = |i: u64| samples.chunk(i);
     let start;
     match transport {
         Transport::Pipe | Transport::BigPipe => {
