@@ -706,18 +706,27 @@ impl<'a> ChunkRing<'a> {
     // ANCHOR_END: ring_push
 
     // ANCHOR: ring_pop
-    /// Copies the oldest chunk into `out`, waiting at most `limit` for one.
-    pub fn pop(&self, out: &mut [u8; CHUNK], limit: Duration) -> io::Result<()> {
+    /// Hands the oldest chunk to `read` where it lies, in shared memory,
+    /// waiting at most `limit` for one; then frees its slot. Unlike a pipe's
+    /// reader, the consumer needs no copy of its own.
+    pub fn pop_with<T>(
+        &self,
+        limit: Duration,
+        read: impl FnOnce(&[u8; CHUNK]) -> T,
+    ) -> io::Result<T> {
         let tail = self.header.tail.load(Relaxed); // only we store it
         // Acquire: pairs with the producer's Release of head.
         spin_until(limit, || self.header.head.load(Acquire) > tail)?;
         let slot = (tail % SLOTS as u64) as usize * CHUNK;
-        // SAFETY: inside the region; the producer does not write this slot
-        // again until it sees the new tail, stored below.
-        unsafe { std::ptr::copy_nonoverlapping(self.slots.add(slot), out.as_mut_ptr(), CHUNK) };
-        // Release: our copy is done before the producer may reuse the slot.
+        // SAFETY: the slot lies inside the region and is CHUNK bytes long;
+        // the producer does not write it again until it sees the new tail,
+        // stored below, after `read` has returned (and the reference with it:
+        // `read` cannot keep it, its lifetime ends with the call).
+        let chunk = unsafe { &*self.slots.add(slot).cast::<[u8; CHUNK]>() };
+        let result = read(chunk);
+        // Release: our reads are done before the producer may reuse the slot.
         self.header.tail.store(tail + 1, Release);
-        Ok(())
+        Ok(result)
     }
     // ANCHOR_END: ring_pop
 }
