@@ -181,6 +181,12 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
     say(format!(
         "  Round trip of one 8-byte message, {round_trips} times each way:"
     ));
+    if cpus == 1 && output == Output::Json {
+        eprintln!(
+            "note: one usable CPU, so the spinner yields the CPU after every 64 looks; \
+             its figure measures the scheduler"
+        );
+    }
     if cpus == 1 {
         say(
             "  (one usable CPU: a spinner would hold the CPU its partner needs, for a whole".into(),

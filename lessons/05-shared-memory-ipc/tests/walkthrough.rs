@@ -137,3 +137,35 @@ fn the_facts_behind_the_story() {
     }
     assert!(!out.contains("WRONG"));
 }
+
+#[test]
+fn the_bench_reports_every_transport_in_json() {
+    // Correctness only: every byte arrived (the lesson fails otherwise) and
+    // each line has its fields. Speed is never asserted.
+    let cwd = tempfile::tempdir().unwrap();
+    let run = support::testing::run(LESSON, &["--bench", "--mib", "2", "--json"], cwd.path());
+    assert_eq!(
+        run.outcome,
+        support::ChildOutcome::Exited(0),
+        "{}",
+        run.stderr
+    );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 7, "{}", run.stdout);
+    for (line, transport) in lines.iter().zip(["pipe", "pipe-1m", "unix", "ring"]) {
+        let start = format!(
+            "{{\"transport\": \"{transport}\", \"chunk\": 65536, \"bytes\": 2097152, \"seconds\": "
+        );
+        assert!(line.starts_with(&start), "{line}");
+        assert!(
+            line.contains(", \"gbps\": ") && line.ends_with('}'),
+            "{line}"
+        );
+    }
+    for (line, rtt) in lines[4..].iter().zip(["pipe", "futex", "spin"]) {
+        let start =
+            format!("{{\"rtt\": \"{rtt}\", \"round_trips\": 10000, \"ns_per_round_trip\": ");
+        assert!(line.starts_with(&start) && line.ends_with('}'), "{line}");
+    }
+    assert!(support::testing::entries(cwd.path()).is_empty());
+}
