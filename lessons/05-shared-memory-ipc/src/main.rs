@@ -61,7 +61,7 @@ const WALKTHROUGH_MIB: u64 = 8;
 const WALKTHROUGH_ROUND_TRIPS: u64 = 200;
 
 /// Additions per process in step 3, and under the lock in step 4.
-const RACE_N: u64 = 1_000_000;
+const RACE_N: u64 = 300_000;
 const LOCKED_N: u64 = 20_000;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -210,7 +210,11 @@ fn meeting_by_name(exe: &Path) -> Result {
         "  started this lesson's binary again, pid {}; it knows only the name",
         peer.pid()
     );
-    helper_says(2, &ask(&peer, &format!("open {name}"))?);
+    let opened = ask(&peer, &format!("open {name}"))?;
+    helper_says(2, &opened);
+    if opened.starts_with("refused") {
+        return Err("the helper refused the object the lesson created".into());
+    }
     helper_says(2, &ask(&peer, "read")?);
 
     guard.unlink()?;
@@ -347,20 +351,27 @@ fn meeting_without_a_name(exe: &Path) -> Result {
 }
 // ANCHOR_END: step2
 
-/// A sealed memfd of `len` bytes, mapped here and sent to a new helper,
-/// which maps it too. Returns the helper, the descriptor and our mapping.
-fn share_with_new_helper(
-    exe: &Path,
-    len: usize,
-) -> Result<(Peer, std::os::fd::OwnedFd, support::region::Region)> {
+/// A sealed memfd of `len` bytes, mapped here and sent to `peer`, which
+/// maps it too (replacing what it mapped before). Returns the descriptor
+/// and our mapping.
+fn share_with(peer: &Peer, len: usize) -> Result<(std::os::fd::OwnedFd, support::region::Region)> {
     use std::os::fd::AsRawFd;
     let memfd = sealed_memfd(len)?;
     let region = map_shared(&memfd, len)?;
-    let peer = Peer::spawn(exe)?;
     peer.channel
         .send_with_fds(&format!("map-memfd {len}"), &[memfd.as_raw_fd()])?;
     peer.channel.expect("received", LIMIT)?;
     peer.channel.expect("seals", LIMIT)?;
+    Ok((memfd, region))
+}
+
+/// A new helper, sharing a fresh sealed memfd of `len` bytes with us.
+fn share_with_new_helper(
+    exe: &Path,
+    len: usize,
+) -> Result<(Peer, std::os::fd::OwnedFd, support::region::Region)> {
+    let peer = Peer::spawn(exe)?;
+    let (memfd, region) = share_with(&peer, len)?;
     Ok((peer, memfd, region))
 }
 
@@ -371,11 +382,12 @@ fn the_lost_update(exe: &Path) -> Result {
     println!("  Both processes wait at a start barrier, then each adds 1 to a shared");
     println!("  counter {n} times.");
     let mut lost_any = false;
+    let peer = Peer::spawn(exe)?;
     for (how, label) in [
         (Increment::LoadThenStore, "load, then store (Relaxed)"),
         (Increment::FetchAdd, "fetch_add"),
     ] {
-        let (peer, _memfd, region) = share_with_new_helper(exe, support::page_size())?;
+        let (_memfd, region) = share_with(&peer, support::page_size())?;
         let race: &Race = view(&region);
         let word = if how == Increment::FetchAdd {
             "atomic"
@@ -389,10 +401,10 @@ fn the_lost_update(exe: &Path) -> Result {
         let total = race.counter.load(Acquire);
         let lost = 2 * n - total;
         lost_any |= how == Increment::LoadThenStore && lost > 0;
-        println!("    {label:<28} {total:>8} of {}, lost {lost}", 2 * n);
-        peer.channel.send("quit")?;
-        peer.wait(LIMIT)?;
+        println!("    {label:<27} {total} of {}, lost {lost}", 2 * n);
     }
+    peer.channel.send("quit")?;
+    peer.wait(LIMIT)?;
     if !lost_any {
         println!("    (none lost this run: the two never ran at the same instant; with");
         println!(
@@ -488,7 +500,7 @@ fn kill_the_holder(
 // ANCHOR_END: step4
 
 /// How long the helper sleeps on a futex nobody can wake.
-const PRIVATE_WAIT: Duration = Duration::from_millis(100);
+const PRIVATE_WAIT: Duration = Duration::from_millis(50);
 
 // ANCHOR: std_mutex
 fn std_mutex_does_not_work(exe: &Path) -> Result {
@@ -545,8 +557,9 @@ const MESSAGES: u32 = 20;
 // ANCHOR: step5
 fn waking_without_a_pipe(exe: &Path) -> Result {
     println!("\nStep 5. Waking without a pipe");
+    let peer = Peer::spawn(exe)?;
     for spin in [false, true] {
-        let (peer, _memfd, region) = share_with_new_helper(exe, support::page_size())?;
+        let (_memfd, region) = share_with(&peer, support::page_size())?;
         let word = &view::<shared_memory_ipc::Doorbell>(&region).word;
         let how = if spin { "spin" } else { "futex" };
         peer.channel.send(&format!("doorbell {how} {MESSAGES}"))?;
@@ -571,9 +584,9 @@ fn waking_without_a_pipe(exe: &Path) -> Result {
         }
         helper_says(4, &report);
         println!("    this process made {wakes} FUTEX_WAKE calls");
-        peer.channel.send("quit")?;
-        peer.wait(LIMIT)?;
     }
+    peer.channel.send("quit")?;
+    peer.wait(LIMIT)?;
     println!("  The data moved without a system call: a store here, a load there. Waking a");
     println!("  reader that sleeps takes one (a futex, an eventfd or a pipe); only spinning");
     println!("  avoids it, at the price of a whole CPU while it waits.");
