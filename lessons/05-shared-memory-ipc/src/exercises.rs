@@ -33,11 +33,23 @@ use nix::sys::stat::Mode;
 ///
 /// `head - tail` bytes are waiting to be popped; `capacity - (head - tail)`
 /// are free. The counters only grow (a u64 does not wrap in a lifetime).
-#[derive(Debug)]
 pub struct ByteRing<'a> {
     head: &'a AtomicU64,
     tail: &'a AtomicU64,
     data: &'a [AtomicU8],
+}
+
+impl std::fmt::Debug for ByteRing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::sync::atomic::Ordering::SeqCst;
+        write!(
+            f,
+            "ByteRing {{ head: {}, tail: {}, capacity: {} }}",
+            self.head.load(SeqCst),
+            self.tail.load(SeqCst),
+            self.data.len()
+        )
+    }
 }
 
 /// Where the data starts in a [`ByteRing`]'s region.
