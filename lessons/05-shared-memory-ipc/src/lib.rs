@@ -84,6 +84,8 @@ pub fn create_exclusive(name: &str, len: usize) -> io::Result<(OwnedFd, ShmName)
         name: name.to_owned(),
         unlinked: false,
     };
+    // The umask may have taken bits away (never added any): say 0600 again.
+    nix::sys::stat::fchmod(&fd, Mode::S_IRUSR | Mode::S_IWUSR)?;
     nix::unistd::ftruncate(&fd, len as i64).map_err(|e| shm_error("ftruncate", name, e))?;
     // tmpfs allocates pages on first touch: a full /dev/shm would kill us
     // with SIGBUS then. Reserving them now turns that into ENOSPC here.
