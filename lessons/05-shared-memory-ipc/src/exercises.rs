@@ -7,13 +7,11 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU8, AtomicU64};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use support::region::Region;
 
-use crate::{Locked, SharedMutex};
+use crate::{ByteRing, Locked, SharedMutex};
 
 // SOLUTION BEGIN
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -22,81 +20,9 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 // SOLUTION END
 
-/// Exercise 5.1's ring: one producer, one consumer, possibly in two
-/// processes, over a shared region laid out as
-///
-/// | offset | what |
-/// | --- | --- |
-/// | 0 | `head`: bytes pushed so far, ever (only `push` stores it) |
-/// | 64 | `tail`: bytes popped so far, ever (only `pop` stores it) |
-/// | 128.. | the data: byte number `i` of the stream lives at `i % capacity` |
-///
-/// `head - tail` bytes are waiting to be popped; `capacity - (head - tail)`
-/// are free. The counters only grow (a u64 does not wrap in a lifetime).
-pub struct ByteRing<'a> {
-    head: &'a AtomicU64,
-    tail: &'a AtomicU64,
-    data: &'a [AtomicU8],
-}
-
-impl std::fmt::Debug for ByteRing<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use std::sync::atomic::Ordering::SeqCst;
-        write!(
-            f,
-            "ByteRing {{ head: {}, tail: {}, capacity: {} }}",
-            self.head.load(SeqCst),
-            self.tail.load(SeqCst),
-            self.data.len()
-        )
-    }
-}
-
-/// Where the data starts in a [`ByteRing`]'s region.
-pub const RING_DATA: usize = 128;
-
-impl<'a> ByteRing<'a> {
-    /// The ring laid out in `region`, which must be longer than [`RING_DATA`].
-    /// A new region is all zeroes: an empty ring.
-    pub fn new(region: &'a Region) -> ByteRing<'a> {
-        assert!(
-            region.len() > RING_DATA,
-            "the region is too small for a ring"
-        );
-        let at = |offset: usize| {
-            // SAFETY: offsets 0 and 64 are inside the region and 8-aligned
-            // (a mapping starts on a page); AtomicU64 may be shared with any
-            // process, and the reference borrows the region.
-            unsafe { &*region.as_ptr().add(offset).cast::<AtomicU64>() }
-        };
-        // SAFETY: bytes RING_DATA..len are inside the mapping; AtomicU8 has
-        // no alignment needs and is valid for any byte; the slice borrows
-        // the region, so it cannot outlive the mapping.
-        let data = unsafe {
-            std::slice::from_raw_parts(
-                region.as_ptr().add(RING_DATA).cast::<AtomicU8>(),
-                region.len() - RING_DATA,
-            )
-        };
-        ByteRing {
-            head: at(0),
-            tail: at(64),
-            data,
-        }
-    }
-
-    /// How many bytes the ring holds when full.
-    pub fn capacity(&self) -> usize {
-        self.data.len()
-    }
-
-    /// How many bytes are waiting to be popped, at the moment of asking.
-    pub fn waiting(&self) -> usize {
-        let tail = self.tail.load(std::sync::atomic::Ordering::Acquire);
-        let head = self.head.load(std::sync::atomic::Ordering::Acquire);
-        head.saturating_sub(tail) as usize
-    }
-
+// Exercise 5.1: the two halves of a single-producer single-consumer ring.
+// `ByteRing` itself (its layout, `new`, `capacity`) is in `lib.rs`.
+impl ByteRing<'_> {
     /// Exercise 5.1a (producer side): copy as much of `bytes` as there is
     /// room for into the ring and return how many bytes that was (0 when
     /// the ring is full). Never waits.

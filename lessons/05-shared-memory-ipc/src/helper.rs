@@ -318,7 +318,7 @@ pub fn exercise(role: &str, args: &[String]) -> Result {
     match role {
         // Push `count` numbered messages through the learner's ring.
         "ring-producer" => {
-            let ring = shared_memory_ipc::exercises::ByteRing::new(&region);
+            let ring = shared_memory_ipc::ByteRing::new(&region);
             let deadline = Instant::now() + LIMIT;
             for n in 0..count {
                 let message = shared_memory_ipc::numbered_message(n);

@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use shared_memory_ipc::exercises::{ByteRing, attach, create_private, lock_or_recover};
+use shared_memory_ipc::exercises::{attach, create_private, lock_or_recover};
 use shared_memory_ipc::{
-    Guarded, Locked, create_exclusive, map_shared, numbered_message, sealed_memfd,
+    ByteRing, Guarded, Locked, create_exclusive, map_shared, numbered_message, sealed_memfd,
     unguessable_name, view,
 };
 use support::ChildOutcome;
@@ -110,6 +110,23 @@ fn pushed_bytes_pop_out_the_same() {
         assert_eq!(ring.pop(&mut out), 11);
         assert_eq!(&out[..11], b"hello, ring");
         assert_eq!(ring.pop(&mut out), 0, "an empty ring gives nothing");
+    });
+}
+
+// points: 1
+#[test]
+fn an_empty_ring_pops_nothing_and_a_small_buffer_pops_part() {
+    graded(|| {
+        let (_memfd, region) = shared(4096);
+        let ring = ByteRing::new(&region);
+        let mut out = [0u8; 4];
+        assert_eq!(ring.pop(&mut out), 0, "an empty ring gives nothing");
+        assert_eq!(ring.push(b"abcdef"), 6);
+        assert_eq!(ring.pop(&mut out), 4, "pop fills at most the buffer");
+        assert_eq!(&out, b"abcd");
+        assert_eq!(ring.pop(&mut out), 2);
+        assert_eq!(&out[..2], b"ef");
+        assert_eq!(ring.waiting(), 0);
     });
 }
 
