@@ -922,3 +922,96 @@ pub fn numbered_message(n: u64) -> Vec<u8> {
     message.extend(std::iter::repeat_n(n as u8, (n % 50) as usize));
     message
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_are_named_as_fcntl_spells_them() {
+        assert_eq!(seal_names(required_seals()), "SHRINK|GROW|SEAL");
+        assert_eq!(seal_names(SealFlag::empty()), "none");
+    }
+
+    #[test]
+    fn a_mailbox_publishes_its_text_at_a_fixed_offset() {
+        let memfd = sealed_memfd(4096).unwrap();
+        let region = map_shared(&memfd, 4096).unwrap();
+        let boxes: &Mailboxes = view(&region);
+        assert_eq!(boxes.to_helper.read(), "");
+        boxes.to_helper.post("hello");
+        assert_eq!(boxes.to_helper.read(), "hello");
+        assert_eq!(boxes.to_helper.text_offset.load(Relaxed), 24);
+        assert_eq!(region.read(24), b'h');
+    }
+
+    #[test]
+    fn a_sealed_memfd_passes_the_check_and_an_unsealed_one_does_not() {
+        let sealed = sealed_memfd(8192).unwrap();
+        assert_eq!(check_received(&sealed, 8192).unwrap().1, 8192);
+        assert!(check_received(&sealed, 8193).is_err(), "too small");
+        let unsealed = unsealed_memfd(8192).unwrap();
+        let error = check_received(&unsealed, 8192).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn the_stream_checksum_sees_order_and_single_bits() {
+        let samples = Samples::new();
+        let (a, b) = (samples.chunk(0), samples.chunk(1));
+        let mut flipped = Box::new(*a);
+        flipped[100] ^= 1;
+        assert_ne!(chunk_sum(a), chunk_sum(&flipped));
+        assert_eq!(samples.sum_of(0, a), chunk_sum(a));
+        assert_eq!(samples.sum_of(0, &flipped), chunk_sum(&flipped));
+        let (mut ab, mut ba) = (StreamSum::default(), StreamSum::default());
+        ab.add(chunk_sum(a));
+        ab.add(chunk_sum(b));
+        ba.add(chunk_sum(b));
+        ba.add(chunk_sum(a));
+        assert_ne!(ab, ba);
+        assert_eq!(ab, samples.expected(2 * CHUNK as u64));
+    }
+
+    #[test]
+    fn the_chunk_ring_keeps_order_and_a_full_ring_times_out() {
+        let memfd = sealed_memfd(ring_bytes()).unwrap();
+        let region = map_shared(&memfd, ring_bytes()).unwrap();
+        let ring = ChunkRing::new(&region);
+        let samples = Samples::new();
+        let limit = Duration::from_millis(20);
+        for index in 0..SLOTS as u64 {
+            ring.push(samples.chunk(index), limit).unwrap();
+        }
+        let error = ring.push(samples.chunk(0), limit).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        for index in 0..SLOTS as u64 {
+            let same = ring
+                .pop_with(limit, |chunk| chunk == samples.chunk(index))
+                .unwrap();
+            assert!(same, "chunk {index} came out wrong");
+        }
+        assert!(ring.pop_with(limit, |_| ()).is_err(), "the ring is empty");
+    }
+
+    #[test]
+    fn shm_errors_name_dev_shm_and_the_fix() {
+        let full = shm_error("fallocate", "/x", Errno::ENOSPC).to_string();
+        assert!(
+            full.contains("ENOSPC") && full.contains("/dev/shm is full"),
+            "{full}"
+        );
+        let ro = shm_error("shm_open", "/x", Errno::EROFS).to_string();
+        assert!(ro.contains("/dev/shm is read-only"), "{ro}");
+        let taken = shm_error("shm_open", "/x", Errno::EEXIST);
+        assert_eq!(taken.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    #[test]
+    fn numbered_messages_carry_their_number_and_vary_in_length() {
+        assert_eq!(numbered_message(0), 0u64.to_le_bytes());
+        let m = numbered_message(51);
+        assert_eq!(m.len(), 8 + 1);
+        assert_eq!(m[..8], 51u64.to_le_bytes());
+    }
+}
