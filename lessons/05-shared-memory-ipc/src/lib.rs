@@ -422,15 +422,28 @@ pub fn wait_for_value(word: &AtomicU32, value: u32, spin: bool, limit: Duration)
     }
 }
 
-/// How many CPUs this process may run on (`sched_getaffinity`).
-pub fn usable_cpus() -> usize {
+/// The CPUs this process may run on (`sched_getaffinity`).
+pub fn usable_cpu_list() -> Vec<usize> {
     use nix::sched::{CpuSet, sched_getaffinity};
     let Ok(set) = sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
-        return 1;
+        return vec![0];
     };
     (0..CpuSet::count())
         .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
-        .count()
+        .collect()
+}
+
+/// How many CPUs this process may run on.
+pub fn usable_cpus() -> usize {
+    usable_cpu_list().len()
+}
+
+/// Lets process `pid` (0: this one) run on `cpu` only.
+pub fn pin_to(pid: u32, cpu: usize) -> nix::Result<()> {
+    use nix::sched::{CpuSet, sched_setaffinity};
+    let mut set = CpuSet::new();
+    set.set(cpu)?;
+    sched_setaffinity(nix::unistd::Pid::from_raw(pid as i32), &set)
 }
 
 // ---------------------------------------------------------------------------

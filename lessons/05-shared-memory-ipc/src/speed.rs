@@ -5,9 +5,12 @@
 //! helper) for every transport; the same bytes in the same 64 KiB chunks,
 //! from the same pre-generated buffers; the consumer checks every chunk the
 //! same way (one memcmp against what it should be, then its checksum is
-//! added); neither process is pinned to a CPU. The one difference is the
-//! point: a pipe or socket reader must copy each chunk into a buffer of its
-//! own, while the ring's consumer reads it where it lies.
+//! added); both left where the kernel puts them. The one difference is
+//! the point: a pipe or socket reader must copy each chunk into a buffer of
+//! its own, while the ring's consumer reads it where it lies. Round trips:
+//! sleepers (pipe, futex) are left where the kernel puts them, which suits
+//! wake-ups best; the spinners are pinned to two different CPUs, without
+//! which spinning cannot work.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -20,8 +23,8 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use shared_memory_ipc::peer::Peer;
 use shared_memory_ipc::{
-    CHUNK, ChunkRing, Doorbell, Samples, StreamSum, futex_wake, map_shared, ring_bytes,
-    sealed_memfd, usable_cpus, view, wait_for_value,
+    CHUNK, ChunkRing, Doorbell, Samples, StreamSum, futex_wake, map_shared, pin_to, ring_bytes,
+    sealed_memfd, usable_cpu_list, usable_cpus, view, wait_for_value,
 };
 
 use crate::{LIMIT, Result};
@@ -101,6 +104,15 @@ impl Wait {
 pub fn bench(exe: &Path, mib: u64, json: bool) -> Result {
     let output = if json { Output::Json } else { Output::Human };
     how_fast(exe, mib, BENCH_ROUND_TRIPS, output)
+}
+
+/// Lets process `pid` run on all of `cpus` again.
+fn unpin(pid: u32, cpus: &[usize]) -> nix::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu)?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(pid as i32), &set)
 }
 
 /// A bound for moving `bytes`: generous (100 MB/s), still finite.
@@ -195,7 +207,27 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
     }
     let mut times = Vec::new();
     for wait in [Wait::Pipe, Wait::Futex, Wait::Spin] {
-        let elapsed = round_trip(&peer, wait, round_trips)?;
+        // A spinner needs its partner running at the same moment, on
+        // another CPU: pin the two apart for it. Sleepers are left where
+        // the kernel puts them, which suits their wake-ups best.
+        let cpu_list = usable_cpu_list();
+        let pinned = match cpu_list[..] {
+            [ours, theirs, ..] if wait == Wait::Spin => {
+                pin_to(0, ours)?;
+                pin_to(peer.pid(), theirs)?;
+                say(format!(
+                    "  Pinned for spinning: this process to CPU {ours}, the helper to CPU {theirs}."
+                ));
+                true
+            }
+            _ => false,
+        };
+        let elapsed = round_trip(&peer, wait, round_trips);
+        if pinned {
+            unpin(0, &cpu_list)?;
+            unpin(peer.pid(), &cpu_list)?;
+        }
+        let elapsed = elapsed?;
         let ns = elapsed.as_nanos() as f64 / round_trips as f64;
         if output == Output::Json {
             println!(

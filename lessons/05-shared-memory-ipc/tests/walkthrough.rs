@@ -23,8 +23,10 @@ const FILTERS: &[(&str, &str)] = &[
     ),
     (r"after \d+ spins", "after [N] spins"),
     (r"usable CPUs: \d+", "usable CPUs: [CPUS]"),
-    // Printed only with one usable CPU.
+    // Printed only with one usable CPU, or only with two or more: the
+    // snapshot reads the same either way (the chapter explains both).
     (r"(?m)^  \(one usable CPU.*\n.*\n", ""),
+    (r"(?m)^  Pinned for spinning: .*\n", ""),
     (r"\d+\.\d+ GB/s", "[RATE] GB/s"),
     (r"\d+\.\dx", "[RATIO]x"),
     (r"\d+ ns\b", "[TIME] ns"),
