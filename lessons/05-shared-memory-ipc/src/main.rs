@@ -1,0 +1,599 @@
+//! The walkthrough for lesson 5: run it with `cargo xtask run-lesson shared-memory-ipc`.
+//!
+//! The second process is this binary again, started with `--helper`: it
+//! inherits no memory, only a control socket, and waits for commands on it.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use shared_memory_ipc::peer::Peer;
+use shared_memory_ipc::{
+    Guarded, Increment, Locked, Mailboxes, Race, SHM_DIR, create_exclusive, futex_wake,
+    listed_in_dev_shm, map_shared, open_checked, sealed_memfd, unguessable_name, unsealed_memfd,
+    view,
+};
+use support::cli::Cli;
+
+mod helper;
+mod speed;
+
+const CLI: Cli = Cli {
+    lesson: "shared-memory-ipc",
+    usage: "\
+shared-memory-ipc: how do two processes talk through shared memory, safely and fast?
+
+Usage: cargo xtask run-lesson shared-memory-ipc [-- FLAGS]
+
+Flags:
+  --bench        only measure step 6 (throughput and round trips), with more data
+  --mib N        with --bench: move N MiB through each transport (default 512)
+  --json         with --bench: print one JSON object per line
+  -h, --help     print this help
+
+The lesson starts its own binary again as a second process (--helper, and
+--exercise-helper for the graded tests); every wait on it is bounded. Shared
+memory objects it names in /dev/shm are unlinked as soon as both processes
+have mapped them.
+",
+    flags: &[
+        "--bench",
+        "--mib",
+        "--json",
+        "--help",
+        "--helper",
+        "--exercise-helper",
+    ],
+};
+
+/// How long the helper may take to answer, or anything else to finish.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+/// The walkthrough's data per transport in step 6: small, so the lesson
+/// stays quick; `--bench` moves more.
+const WALKTHROUGH_MIB: u64 = 8;
+
+/// Round trips measured per method in the walkthrough.
+const WALKTHROUGH_ROUND_TRIPS: u64 = 200;
+
+/// Additions per process in step 3, and under the lock in step 4.
+const RACE_N: u64 = 300_000;
+const LOCKED_N: u64 = 20_000;
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Mode {
+    Walkthrough,
+    Bench { mib: u64, json: bool },
+    Helper,
+    ExerciseHelper(String, Vec<String>),
+}
+
+fn main() {
+    let result = match parse_args() {
+        Mode::Walkthrough => walkthrough(),
+        Mode::Bench { mib, json } => speed::bench(&lesson_exe(), mib, json),
+        Mode::Helper => helper::serve(),
+        Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
+    };
+    // The one place errors become an exit: every guard (shm names, helpers)
+    // has been dropped by now, so nothing is left behind.
+    if let Err(error) = result {
+        eprintln!("{}: error: {error}", CLI.lesson);
+        std::process::exit(1);
+    }
+}
+
+fn parse_args() -> Mode {
+    let mut args = std::env::args_os().skip(1);
+    let (mut bench, mut mib, mut json) = (false, None, false);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("-h" | "--help") => CLI.print_help_and_exit(),
+            Some("--helper") => return Mode::Helper,
+            Some("--exercise-helper") => {
+                let role = CLI.value_for("--exercise-helper", args.next());
+                let rest = args.map(|a| a.to_string_lossy().into_owned()).collect();
+                return Mode::ExerciseHelper(role.to_string_lossy().into_owned(), rest);
+            }
+            Some("--bench") => bench = true,
+            Some("--json") => json = true,
+            Some("--mib") => mib = Some(parse_mib(CLI.value_for("--mib", args.next()))),
+            _ => CLI.unknown_argument(&arg),
+        }
+    }
+    if !bench && (mib.is_some() || json) {
+        CLI.fail("--mib and --json only apply to --bench; add --bench, or drop them");
+    }
+    if bench {
+        Mode::Bench {
+            mib: mib.unwrap_or(speed::BENCH_MIB),
+            json,
+        }
+    } else {
+        Mode::Walkthrough
+    }
+}
+
+/// The most `--mib` accepts: 64 GiB per transport is minutes of copying.
+const MAX_MIB: u64 = 65_536;
+
+fn parse_mib(value: OsString) -> u64 {
+    let text = value.to_string_lossy();
+    match text.parse::<u64>() {
+        Ok(n) if (1..=MAX_MIB).contains(&n) => n,
+        _ => CLI.fail(format_args!(
+            "--mib {text}: not a whole number of MiB from 1 to {MAX_MIB}. Try --mib 256."
+        )),
+    }
+}
+
+fn lesson_exe() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"))
+}
+
+fn walkthrough() -> Result {
+    let exe = lesson_exe();
+    println!(
+        "shared-memory-ipc: how do two processes talk through shared memory, safely and fast?"
+    );
+    with_signals_held(|| meeting_by_name(&exe))?;
+    with_signals_held(squatting)?;
+    meeting_without_a_name(&exe)?;
+    the_lost_update(&exe)?;
+    locks_across_processes(&exe)?;
+    std_mutex_does_not_work(&exe)?;
+    waking_without_a_pipe(&exe)?;
+    speed::how_fast(
+        &exe,
+        WALKTHROUGH_MIB,
+        WALKTHROUGH_ROUND_TRIPS,
+        speed::Output::Story,
+    )?;
+    Ok(())
+}
+
+// ANCHOR: signals_held
+/// Runs `work` with SIGINT, SIGTERM, SIGHUP and SIGQUIT held back: a Ctrl-C
+/// while a name exists in /dev/shm waits until `work` has unlinked it (its
+/// guards run on every path out), then ends the process as usual.
+fn with_signals_held<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
+    let mut held = SigSet::empty();
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        held.add(signal);
+    }
+    let mut before = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut before))?;
+    let result = work();
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None)?;
+    result
+}
+// ANCHOR_END: signals_held
+
+/// Asks the helper to do `command` and returns its one-line answer.
+fn ask(peer: &Peer, command: &str) -> io::Result<String> {
+    peer.channel.send(command)?;
+    Ok(peer.channel.recv(LIMIT)?.line)
+}
+
+// ANCHOR: step1
+fn meeting_by_name(exe: &Path) -> Result {
+    println!("\nStep 1. Meeting by name: POSIX shm");
+    let page = support::page_size();
+    let name = unguessable_name()?;
+    let (fd, mut guard) = create_exclusive(&name, page)?;
+    println!("  shm_open(O_CREAT|O_EXCL, mode 0600) created {page} bytes as");
+    println!("    {SHM_DIR}{name}");
+    let region = map_shared(&fd, page)?;
+    let boxes: &Mailboxes = view(&region);
+    boxes
+        .to_helper
+        .post(&format!("hello from pid {}", std::process::id()));
+    println!(
+        "  mapped it at {:#x} and wrote {:?}",
+        region.address(),
+        boxes.to_helper.read()
+    );
+    let peer = Peer::spawn(exe)?;
+    println!(
+        "  started this lesson's binary again, pid {}; it knows only the name",
+        peer.pid()
+    );
+    let opened = ask(&peer, &format!("open {name}"))?;
+    helper_says(2, &opened);
+    if opened.starts_with("refused") {
+        return Err("the helper refused the object the lesson created".into());
+    }
+    helper_says(2, &ask(&peer, "read")?);
+
+    guard.unlink()?;
+    println!(
+        "  both have it mapped, so shm_unlink: {SHM_DIR} still lists it: {}",
+        yes_no(listed_in_dev_shm(&name))
+    );
+    boxes.to_helper.post("still here after the unlink");
+    println!("  wrote {:?}", boxes.to_helper.read());
+    helper_says(2, &ask(&peer, "read")?);
+    helper_says(2, &ask(&peer, "write and back")?);
+    println!(
+        "  read {:?}: the object lives on while anyone maps it",
+        boxes.to_lesson.read()
+    );
+
+    println!("  The same object, two addresses:");
+    println!(
+        "    the text is at offset {} of the object, at {:#x} here",
+        boxes.to_helper.text_offset.load(Relaxed),
+        boxes.to_helper.text_pointer.load(Relaxed)
+    );
+    helper_says(4, &ask(&peer, "pointer")?);
+    println!("  So shared memory holds offsets, never pointers.");
+    peer.channel.send("quit")?;
+    println!("  the helper {}", peer.wait(LIMIT)?);
+    Ok(())
+}
+// ANCHOR_END: step1
+
+// ANCHOR: squatting
+fn squatting() -> Result {
+    println!("\n  Squatting: someone creates the name first");
+    let page = support::page_size();
+    let name = unguessable_name()?;
+    // Another user would do this; the lesson plays that user, with mode
+    // 0644, which lets everyone on the machine read the object.
+    let (squat, _squatter) = create_exclusive(&name, page)?;
+    nix::sys::stat::fchmod(&squat, nix::sys::stat::Mode::from_bits_truncate(0o644))?;
+    let spy = map_shared(&squat, page)?;
+    println!("    another user's program created {SHM_DIR}{name}");
+    println!("    first, with mode 0644, and mapped it");
+
+    let careless = nix::sys::mman::shm_open(
+        name.as_str(),
+        nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )?;
+    let mine = map_shared(&careless, page)?;
+    view::<Mailboxes>(&mine).to_helper.post("my secret");
+    println!("    shm_open(O_CREAT) without O_EXCL: opened it, no error; wrote \"my secret\"");
+    println!(
+        "    the squatter reads {:?}",
+        view::<Mailboxes>(&spy).to_helper.read()
+    );
+
+    match create_exclusive(&name, page) {
+        Ok(_) => println!("    with O_EXCL: created (unexpected: the name exists)"),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            println!("    with O_EXCL: EEXIST, so create_exclusive stops: it never opens an");
+            println!("    object it did not create");
+        }
+        Err(error) => return Err(error.into()),
+    }
+    match open_checked(&name) {
+        Ok(_) => println!("    open_checked: accepted (unexpected)"),
+        Err(error) => say(4, &format!("open_checked: {error}")),
+    }
+    println!("    The lesson refuses instead of writing into someone else's object.");
+    Ok(())
+}
+// ANCHOR_END: squatting
+
+/// Story lines are at most this wide.
+const COLUMNS: usize = 86;
+
+/// Prints `text` indented by `indent`, wrapped at [`COLUMNS`].
+fn say(indent: usize, text: &str) {
+    let mut line = " ".repeat(indent);
+    let mut fresh = true;
+    for word in text.split(' ') {
+        if !fresh && line.len() + 1 + word.len() > COLUMNS {
+            println!("{line}");
+            line = " ".repeat(indent + 2);
+            fresh = true;
+        }
+        if !fresh {
+            line.push(' ');
+        }
+        line.push_str(word);
+        fresh = false;
+    }
+    println!("{line}");
+}
+
+/// Prints what the helper answered.
+fn helper_says(indent: usize, text: &str) {
+    say(indent, &format!("helper: {text}"));
+}
+
+// ANCHOR: step2
+fn meeting_without_a_name(exe: &Path) -> Result {
+    use std::os::fd::AsRawFd;
+    println!("\nStep 2. Meeting without a name: a memfd passed over a Unix socket");
+    let page = support::page_size();
+    let memfd = sealed_memfd(page)?;
+    let region = map_shared(&memfd, page)?;
+    let boxes: &Mailboxes = view(&region);
+    boxes.to_helper.post("sent by descriptor");
+    println!("  memfd_create, {page} bytes, sealed SHRINK|GROW|SEAL; wrote \"sent by descriptor\"");
+    let peer = Peer::spawn(exe)?;
+    peer.channel
+        .send_with_fds(&format!("map-memfd {page}"), &[memfd.as_raw_fd()])?;
+    println!("  sent the descriptor to a new helper with SCM_RIGHTS");
+    for _ in 0..2 {
+        helper_says(2, &peer.channel.recv(LIMIT)?.line);
+    }
+    helper_says(2, &ask(&peer, "read")?);
+    println!(
+        "  {SHM_DIR}/shared-memory-ipc exists: {}; a memfd's name is only a label",
+        yes_no(listed_in_dev_shm("/shared-memory-ipc"))
+    );
+
+    let unsealed = unsealed_memfd(page)?;
+    peer.channel
+        .send_with_fds(&format!("map-memfd {page}"), &[unsealed.as_raw_fd()])?;
+    println!("  sent an unsealed memfd:");
+    for _ in 0..2 {
+        helper_says(2, &peer.channel.recv(LIMIT)?.line);
+    }
+    peer.channel.send("quit")?;
+    println!("  the helper {}", peer.wait(LIMIT)?);
+    Ok(())
+}
+// ANCHOR_END: step2
+
+/// A sealed memfd of `len` bytes, mapped here and sent to `peer`, which
+/// maps it too (replacing what it mapped before). Returns the descriptor
+/// and our mapping.
+fn share_with(peer: &Peer, len: usize) -> Result<(std::os::fd::OwnedFd, support::region::Region)> {
+    use std::os::fd::AsRawFd;
+    let memfd = sealed_memfd(len)?;
+    let region = map_shared(&memfd, len)?;
+    peer.channel
+        .send_with_fds(&format!("map-memfd {len}"), &[memfd.as_raw_fd()])?;
+    peer.channel.expect("received", LIMIT)?;
+    peer.channel.expect("seals", LIMIT)?;
+    Ok((memfd, region))
+}
+
+/// A new helper, sharing a fresh sealed memfd of `len` bytes with us.
+fn share_with_new_helper(
+    exe: &Path,
+    len: usize,
+) -> Result<(Peer, std::os::fd::OwnedFd, support::region::Region)> {
+    let peer = Peer::spawn(exe)?;
+    let (memfd, region) = share_with(&peer, len)?;
+    Ok((peer, memfd, region))
+}
+
+// ANCHOR: step3
+fn the_lost_update(exe: &Path) -> Result {
+    println!("\nStep 3. The lost update");
+    let n = RACE_N;
+    println!("  Both processes wait at a start barrier, then each adds 1 to a shared");
+    println!("  counter {n} times.");
+    let mut lost_any = false;
+    let peer = Peer::spawn(exe)?;
+    for (how, label) in [
+        (Increment::LoadThenStore, "load, then store (Relaxed)"),
+        (Increment::FetchAdd, "fetch_add"),
+    ] {
+        let (_memfd, region) = share_with(&peer, support::page_size())?;
+        let race: &Race = view(&region);
+        let word = if how == Increment::FetchAdd {
+            "atomic"
+        } else {
+            "racy"
+        };
+        peer.channel.send(&format!("race {word} {n}"))?;
+        race.start_together(2, LIMIT)?;
+        race.add(n, how);
+        peer.channel.expect("done", LIMIT)?;
+        let total = race.counter.load(Acquire);
+        let lost = 2 * n - total;
+        lost_any |= how == Increment::LoadThenStore && lost > 0;
+        println!("    {label:<27} {total} of {}, lost {lost}", 2 * n);
+    }
+    peer.channel.send("quit")?;
+    peer.wait(LIMIT)?;
+    if !lost_any {
+        println!("    (none lost this run: the two never ran at the same instant; with");
+        println!(
+            "    {} usable CPU(s) they can take turns instead, and then nothing is lost.)",
+            shared_memory_ipc::usable_cpus()
+        );
+    }
+    println!("  A lost update is a load and a store with the other process's store between");
+    println!("  them. fetch_add is one indivisible instruction (lock xadd on x86): none lost.");
+    Ok(())
+}
+// ANCHOR_END: step3
+
+// ANCHOR: step4
+fn locks_across_processes(exe: &Path) -> Result {
+    println!("\nStep 4. Locks across processes");
+    let (peer, memfd, region) = share_with_new_helper(exe, support::page_size())?;
+    let guarded: &Guarded = view(&region);
+    guarded.mutex.init_robust_shared()?;
+    println!("  a pthread mutex in the memfd, PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST");
+    let n = LOCKED_N;
+    peer.channel.send(&format!("locked {n}"))?;
+    guarded.arrived.fetch_add(1, Release);
+    shared_memory_ipc::spin_until(LIMIT, || guarded.arrived.load(Acquire) >= 2)?;
+    guarded.add_locked(n, LIMIT)?;
+    peer.channel.expect("done", LIMIT)?;
+    let total = guarded.counter.load(Acquire);
+    println!(
+        "  each adds 1 {n} times, load then store, under the lock: {total} of {}, lost {}",
+        2 * n,
+        2 * n - total
+    );
+    peer.channel.send("quit")?;
+    peer.wait(LIMIT)?;
+
+    println!("  Kill the holder:");
+    kill_the_holder(exe, &memfd, guarded, true)?;
+    println!("  The same again, without pthread_mutex_consistent:");
+    kill_the_holder(exe, &memfd, guarded, false)?;
+    Ok(())
+}
+
+/// A helper takes the lock, writes `first` and dies (SIGKILL) before
+/// writing `second`. We take the lock next, and repair or not.
+fn kill_the_holder(
+    exe: &Path,
+    memfd: &std::os::fd::OwnedFd,
+    guarded: &Guarded,
+    repair: bool,
+) -> Result {
+    use std::os::fd::AsRawFd;
+    let len = support::page_size();
+    let mut peer = Peer::spawn(exe)?;
+    peer.channel
+        .send_with_fds(&format!("map-memfd {len}"), &[memfd.as_raw_fd()])?;
+    peer.channel.expect("received", LIMIT)?;
+    peer.channel.expect("seals", LIMIT)?;
+    helper_says(4, &ask(&peer, "hold")?);
+    peer.kill()?;
+    let outcome = peer.wait(LIMIT)?;
+    println!("    kill(SIGKILL); how the helper ended: {outcome}");
+    let (first, second) = (&guarded.first, &guarded.second);
+    match guarded.mutex.lock_within(LIMIT) {
+        Ok(Locked::OwnerDied) => println!(
+            "    pthread_mutex_timedlock: EOWNERDEAD; first = {}, second = {}: half done",
+            first.load(Acquire),
+            second.load(Acquire)
+        ),
+        Ok(Locked::Clean) => println!("    pthread_mutex_timedlock: locked, no owner died?"),
+        Err(errno) => return Err(format!("pthread_mutex_timedlock: {errno:?}").into()),
+    }
+    if repair {
+        second.store(first.load(Acquire), Release);
+        guarded.mutex.mark_consistent()?;
+        guarded.mutex.unlock()?;
+        println!("    repaired (second = first), pthread_mutex_consistent, unlocked");
+    } else {
+        guarded.mutex.unlock()?;
+        println!("    unlocked without pthread_mutex_consistent");
+    }
+    let next = match guarded.mutex.lock_within(LIMIT) {
+        Ok(Locked::Clean) => {
+            guarded.mutex.unlock()?;
+            "locked, clean: the lock works again".to_owned()
+        }
+        Ok(Locked::OwnerDied) => "EOWNERDEAD again".to_owned(),
+        Err(Errno::ENOTRECOVERABLE) => "ENOTRECOVERABLE: unusable, for good".to_owned(),
+        Err(errno) => format!("{errno:?}"),
+    };
+    println!("    the next pthread_mutex_timedlock: {next}");
+    Ok(())
+}
+// ANCHOR_END: step4
+
+/// How long the helper sleeps on a futex nobody can wake.
+const PRIVATE_WAIT: Duration = Duration::from_millis(50);
+
+// ANCHOR: std_mutex
+fn std_mutex_does_not_work(exe: &Path) -> Result {
+    println!("\n  What does not work: std::sync::Mutex, whose futex is private");
+    let (peer, _memfd, region) = share_with_new_helper(exe, support::page_size())?;
+    let word = &view::<shared_memory_ipc::Doorbell>(&region).word;
+    for private in [true, false] {
+        let (wait, wake) = if private {
+            ("FUTEX_WAIT_PRIVATE", "FUTEX_WAKE_PRIVATE")
+        } else {
+            ("FUTEX_WAIT", "FUTEX_WAKE")
+        };
+        let kind = if private { "private" } else { "shared" };
+        peer.channel.send(&format!(
+            "futex-wait {kind} {}",
+            if private { PRIVATE_WAIT } else { LIMIT }.as_millis()
+        ))?;
+        peer.channel.expect("waiting", LIMIT)?;
+        wait_until_asleep(peer.pid(), LIMIT)?;
+        println!("    the helper sleeps in {wait} on the shared word");
+        let mut woken = futex_wake(word, 1, private)?;
+        if !private {
+            // A shared waker may still race the waiter's way into the
+            // kernel: retry until it is found, within the limit.
+            shared_memory_ipc::spin_until(LIMIT, || {
+                woken += futex_wake(word, 1, false).unwrap_or(0);
+                woken > 0
+            })?;
+        }
+        println!("    {wake} from this process woke {woken} waiter(s)");
+        helper_says(4, &peer.channel.recv(LIMIT)?.line);
+    }
+    println!("  A private futex is keyed by this process's address of the word; the");
+    println!("  other process's wake names another address space, so it finds nobody.");
+    peer.channel.send("quit")?;
+    peer.wait(LIMIT)?;
+    Ok(())
+}
+// ANCHOR_END: std_mutex
+
+/// Waits, at most `limit`, until process `pid` is asleep (state S).
+fn wait_until_asleep(pid: u32, limit: Duration) -> io::Result<()> {
+    shared_memory_ipc::spin_until(limit, || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses.
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('S'))
+    })
+}
+
+/// Messages sent in step 5.
+const MESSAGES: u32 = 20;
+
+// ANCHOR: step5
+fn waking_without_a_pipe(exe: &Path) -> Result {
+    println!("\nStep 5. Waking without a pipe");
+    let peer = Peer::spawn(exe)?;
+    for spin in [false, true] {
+        let (_memfd, region) = share_with(&peer, support::page_size())?;
+        let word = &view::<shared_memory_ipc::Doorbell>(&region).word;
+        let how = if spin { "spin" } else { "futex" };
+        peer.channel.send(&format!("doorbell {how} {MESSAGES}"))?;
+        peer.channel.expect("ready", LIMIT)?;
+        let mut wakes = 0;
+        for message in 1..=MESSAGES {
+            // A pause, as between real messages, so that the reader waits.
+            std::thread::sleep(Duration::from_millis(1));
+            word.store(message, Release);
+            if !spin {
+                futex_wake(word, 1, false)?;
+                wakes += 1;
+            }
+        }
+        let report = peer.channel.recv(LIMIT)?.line;
+        if spin {
+            println!("  The same {MESSAGES} messages to a reader that spins on the word:");
+        } else {
+            println!(
+                "  {MESSAGES} messages, each a store to a shared word; the reader sleeps on it"
+            );
+        }
+        helper_says(4, &report);
+        println!("    this process made {wakes} FUTEX_WAKE calls");
+    }
+    peer.channel.send("quit")?;
+    peer.wait(LIMIT)?;
+    println!("  The data moved without a system call: a store here, a load there. Waking a");
+    println!("  reader that sleeps takes one (a futex, an eventfd or a pipe); only spinning");
+    println!("  avoids it, at the price of a whole CPU while it waits.");
+    Ok(())
+}
+// ANCHOR_END: step5
+
+fn yes_no(condition: bool) -> &'static str {
+    if condition { "yes" } else { "no" }
+}
