@@ -290,6 +290,25 @@ fn fill(
         .map_err(|e| format!("cannot write {WORKFLOW}: {e}"))?;
     if only.is_some() {
         trim_summary(to)?;
+        // Fewer crates: let cargo drop the others from Cargo.lock now, so
+        // the first build does not change a file the manifest watches.
+        let metadata = crate::cargo()
+            .args([
+                "update",
+                "--workspace",
+                "--offline",
+                "--quiet",
+                "--manifest-path",
+            ])
+            .arg(to.join("Cargo.toml"))
+            .output()
+            .map_err(|e| format!("cannot start cargo: {e}"))?;
+        if !metadata.status.success() {
+            return Err(format!(
+                "cargo cannot read the handout's workspace: {}",
+                String::from_utf8_lossy(&metadata.stderr).trim()
+            ));
+        }
     }
     let handed_out = lessons::discover(to)?;
     let mut tests = Vec::new();
