@@ -29,6 +29,11 @@ impl Cli {
     /// lesson registered for cleanup (`exit` skips destructors), then exits
     /// with code 2. In a forked child, leaves with `_exit` instead.
     pub fn fail(&self, message: impl Display) -> ! {
+        // A reader that went away (`lesson | head`) often makes a child fail
+        // first; the lesson then ends as quietly as `cat` would.
+        if crate::out::stdout_is_closed_pipe() {
+            crate::cleanup::die_of(libc::SIGPIPE)
+        }
         // A closed or full stderr must not turn a refusal into a panic.
         let _ = writeln!(
             std::io::stderr(),

@@ -72,3 +72,19 @@ pub fn program_name() -> String {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "lesson".to_owned())
 }
+
+/// True when stdout is a pipe whose reading end is closed: the story has
+/// no reader left, so a refusal should end the lesson as quietly as a
+/// failed write would ([`stdout_failed`]).
+pub fn stdout_is_closed_pipe() -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let stdout = io::stdout();
+    let mut fds = [PollFd::new(
+        std::os::fd::AsFd::as_fd(&stdout),
+        PollFlags::POLLOUT,
+    )];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLERR))
+}

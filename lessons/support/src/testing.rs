@@ -87,3 +87,243 @@ pub fn settings(extra: &[(&str, &str)]) -> insta::Settings {
     settings.set_prepend_module_to_snapshot(false);
     settings
 }
+
+/// What [`interrupt_at_random`] found.
+#[derive(Debug, Default)]
+pub struct Interruptions {
+    /// How many runs were interrupted (or finished first).
+    pub runs: usize,
+    /// How many of them the signal ended (the rest finished first).
+    pub signalled: usize,
+    /// Everything left behind, one line each, with the run that left it.
+    pub leftovers: Vec<String>,
+}
+
+/// A small random generator (xorshift), seeded from the kernel: enough to
+/// spread interruptions over a lesson's run.
+#[derive(Debug)]
+pub struct Random(u64);
+
+impl Random {
+    /// A generator seeded from `/dev/urandom`.
+    pub fn new() -> Random {
+        let seed = crate::unguessable_suffix()
+            .ok()
+            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        Random(seed | 1)
+    }
+
+    /// A number below `n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+impl Default for Random {
+    fn default() -> Self {
+        Random::new()
+    }
+}
+
+/// How many runs an interruption test makes: `WORKBOOK_INTERRUPT_RUNS`, or `default`.
+pub fn interrupt_runs(default: usize) -> usize {
+    std::env::var("WORKBOOK_INTERRUPT_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Starts the lesson `bin` with `args` `runs` times, each in a fresh
+/// directory with its own TMPDIR, and sends SIGINT or SIGTERM (at random)
+/// after a random delay below the time an uninterrupted run takes (measured
+/// first, so the interruptions spread over the whole run). After each run it looks for what
+/// was left behind: anything in that TMPDIR, a `/dev/shm/mmap-workbook-PID-*`
+/// name of the run's pid, a process still carrying the run's marker in its
+/// environment (a child that outlived the lesson), and whatever `check`
+/// reports about the run's current directory (prepared by `prepare`).
+pub fn interrupt_at_random(
+    bin: &str,
+    args: &[&str],
+    runs: usize,
+    prepare: impl Fn(&Path),
+    check: impl Fn(&Path) -> Vec<String>,
+) -> Interruptions {
+    use std::os::unix::process::ExitStatusExt;
+    let mut random = Random::new();
+    let max_delay = (0..3)
+        .map(|_| {
+            let cwd = tempfile::tempdir().unwrap();
+            prepare(cwd.path());
+            let started = std::time::Instant::now();
+            run(bin, args, cwd.path());
+            started.elapsed()
+        })
+        .max()
+        .unwrap_or(Duration::from_millis(10));
+    let mut found = Interruptions::default();
+    for run in 0..runs {
+        let root = tempfile::tempdir().expect("a directory for the run");
+        let (tmp, cwd) = (root.path().join("tmp"), root.path().join("cwd"));
+        std::fs::create_dir(&tmp).unwrap();
+        std::fs::create_dir(&cwd).unwrap();
+        prepare(&cwd);
+        let marker = format!("{}-{run}", crate::unguessable_suffix().unwrap());
+        let signal = if random.below(2) == 0 {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
+        let delay = Duration::from_micros(random.below(max_delay.as_micros().max(1) as u64));
+        let mut child = Command::new(bin)
+            .args(args)
+            .current_dir(&cwd)
+            .env("TMPDIR", &tmp)
+            .env("WORKBOOK_INTERRUPT_MARKER", &marker)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the lesson starts");
+        let pid = child.id();
+        std::thread::sleep(delay);
+        // SAFETY: kill takes a pid and a signal number; the child is ours
+        // and not yet reaped, so the pid cannot belong to anyone else.
+        unsafe { libc::kill(pid as i32, signal) };
+        let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+        let what = format!("run {run} ({bin}, signal {signal} after {delay:?})");
+        found.runs += 1;
+        match outcome {
+            ChildOutcome::Exited(0) => {}
+            ChildOutcome::Signaled(s) if s as i32 == signal => found.signalled += 1,
+            other => found
+                .leftovers
+                .push(format!("{what}: ended unexpectedly: it {other}")),
+        }
+        let _ = child.wait().map(|s| s.signal());
+        for name in entries(&tmp) {
+            found
+                .leftovers
+                .push(format!("{what}: left {name} in its TMPDIR"));
+        }
+        let shm_prefix = format!("mmap-workbook-{pid}-");
+        for name in entries(Path::new("/dev/shm")) {
+            if name.starts_with(&shm_prefix) {
+                let _ = std::fs::remove_file(Path::new("/dev/shm").join(&name));
+                found
+                    .leftovers
+                    .push(format!("{what}: left /dev/shm/{name}"));
+            }
+        }
+        for survivor in processes_marked(&marker) {
+            found
+                .leftovers
+                .push(format!("{what}: process {survivor} outlived the lesson"));
+        }
+        for leftover in check(&cwd) {
+            found.leftovers.push(format!("{what}: {leftover}"));
+        }
+    }
+    found
+}
+
+/// Processes whose environment holds `WORKBOOK_INTERRUPT_MARKER=marker`,
+/// after giving them a moment to die; any still there are killed.
+fn processes_marked(marker: &str) -> Vec<u32> {
+    let needle = format!("WORKBOOK_INTERRUPT_MARKER={marker}");
+    let scan = || -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == needle.as_bytes()))
+            })
+            .collect()
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let left = scan();
+        if left.is_empty() || started.elapsed() > Duration::from_secs(2) {
+            for &pid in &left {
+                // SAFETY: kill takes two numbers and touches no memory.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A small tmpfs mounted for a test, unmounted (lazily) when dropped.
+#[derive(Debug)]
+pub struct SmallTmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallTmpfs {
+    /// Mounts a tmpfs of `bytes` bytes, or explains why it cannot (not
+    /// root, or mounting not allowed here): the caller skips with that text.
+    pub fn mount(bytes: u64) -> Result<SmallTmpfs, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("mounting a tmpfs needs root".to_owned());
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let run = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !run.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&run.stderr).trim()
+            ));
+        }
+        Ok(SmallTmpfs { dir })
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills it with a file `filler` until at most `free` bytes are left.
+    pub fn fill_leaving(&self, free: u64) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.path().join("filler"))?;
+        let chunk = vec![0xa5u8; 4096];
+        loop {
+            let stat = nix::sys::statvfs::statvfs(self.path())?;
+            let available = stat.blocks_available() * stat.fragment_size();
+            if available <= free {
+                return file.sync_all();
+            }
+            let n = (available - free).min(chunk.len() as u64) as usize;
+            match file.write(&chunk[..n]) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
