@@ -33,11 +33,16 @@ Everything else happens in a fresh temporary directory that is removed at exit.
 };
 
 fn main() {
+    CLI.begin();
     let options = parse_args();
     // Prepared before the walkthrough runs, so that a bad --keep fails at once.
     let kept = options.keep.map(|dir| {
-        Keeper::prepare(&dir, "data", options.force)
-            .unwrap_or_else(|why| CLI.fail(format_args!("--keep {}: {why}", dir.display())))
+        Keeper::prepare(&dir, "data", options.force).unwrap_or_else(|why| {
+            CLI.fail(format_args!(
+                "--keep {}: {why}",
+                support::errors::shown(&dir)
+            ))
+        })
     });
     let result = support::scratch_dir().and_then(|scratch| walkthrough(scratch.path()));
     match (result, kept) {
@@ -46,7 +51,10 @@ fn main() {
         (Err(error), kept) => {
             // Remove the half-prepared copy; an old DIR/data stays as it was.
             drop(kept);
-            CLI.fail(format_args!("the walkthrough stopped: {error}"));
+            CLI.fail(format_args!(
+                "the walkthrough stopped: {}",
+                support::errors::explain_any(&error)
+            ));
         }
     }
 }
@@ -67,7 +75,10 @@ fn keep(kept: Keeper, bytes: &[u8]) {
             );
             say!("Compare with the dump above: hexdump -C {}", path.display());
         }
-        Err(why) => CLI.fail(format_args!("--keep {}: {why}", dir.display())),
+        Err(why) => CLI.fail(format_args!(
+            "--keep {}: {why}",
+            support::errors::shown(&dir)
+        )),
     }
 }
 

@@ -35,13 +35,14 @@ Flags:
 const HELPER_LIMIT: Duration = Duration::from_secs(10);
 
 fn main() {
+    CLI.begin();
     let target = parse_args();
     let result = match target {
         Target::This => walkthrough(),
         Target::Pid(_) => other_process(target),
     };
     if let Err(error) = result {
-        CLI.fail(error);
+        CLI.fail(support::errors::explain_any(&*error));
     }
 }
 
@@ -81,7 +82,10 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
         .arg("--helper")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()?;
+        .spawn()
+        .map_err(|e| {
+            support::errors::explain_spawn("the helper (this lesson's binary again)", &e)
+        })?;
     say!(
         "  Started this lesson's binary again as a helper, pid {}.",
         helper.id()

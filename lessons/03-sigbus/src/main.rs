@@ -33,12 +33,16 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
+    CLI.begin();
     CLI.parse_help_only();
     let outcome = support::scratch_dir()
         .map_err(Into::into)
         .and_then(|dir| walkthrough(dir.path()));
     if let Err(error) = outcome {
-        CLI.fail(format_args!("the walkthrough stopped: {error}"));
+        CLI.fail(format_args!(
+            "the walkthrough stopped: {}",
+            support::errors::explain_any(&*error)
+        ));
     }
 }
 

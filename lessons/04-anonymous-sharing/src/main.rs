@@ -27,13 +27,17 @@ const LIMIT: Duration = Duration::from_secs(10);
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
+    CLI.begin();
     CLI.parse_help_only();
     let page = support::page_size();
     say!("anonymous-sharing: how do I share memory between a parent and child process?");
     let steps = [three_places, one_page, no_sleep];
     for step in steps {
         if let Err(error) = step(page) {
-            CLI.fail(format_args!("the walkthrough stopped: {error}"));
+            CLI.fail(format_args!(
+                "the walkthrough stopped: {}",
+                support::errors::explain_any(&*error)
+            ));
         }
     }
 }

@@ -105,17 +105,19 @@ impl fmt::Display for ChildError {
             ),
             ChildError::ThreadsUnknown(e) => write!(
                 f,
-                "refusing to fork: cannot count this process's threads, because \
-                 /proc/self/task is not readable: {}. A forked child of a multi-threaded \
-                 process could deadlock, so the count must be known. Mount /proc \
-                 (`mount -t proc proc /proc`) and run again",
-                crate::errors::reason(e)
+                "refusing to fork: cannot count this process's threads (a forked child of a \
+                 multi-threaded process could deadlock), because /proc/self/task is not \
+                 readable: {}",
+                crate::errors::explain_or(
+                    e,
+                    "Mount /proc (`mount -t proc proc /proc`) and run again."
+                )
             ),
             ChildError::Sys(call @ ("fork" | "pidfd_open"), errno) => {
                 match crate::errors::advice_for_fork(*errno) {
                     Some(advice) => write!(
                         f,
-                        "cannot start a child process: {call} failed with {} ({errno:?}): {advice}",
+                        "cannot start a child process: {call} failed with {} ({errno:?}): {advice}.",
                         errno.desc()
                     ),
                     None => write!(f, "cannot start a child process: {call} failed: {errno}"),

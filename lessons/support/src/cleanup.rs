@@ -177,7 +177,9 @@ pub(crate) fn is_owner() -> bool {
     OWNER.load(Ordering::SeqCst) == 0 || unsafe { libc::getpid() } == OWNER.load(Ordering::SeqCst)
 }
 
-fn install() {
+/// Installs the handlers now (registering does it too): a lesson calls this
+/// first, through `Cli::begin`.
+pub fn install() {
     INSTALL.call_once(|| {
         // SAFETY: getpid cannot fail and touches no memory.
         OWNER.store(unsafe { libc::getpid() }, Ordering::SeqCst);

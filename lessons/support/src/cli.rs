@@ -19,6 +19,12 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Call first in `main`: installs the handlers that clean up on Ctrl-C,
+    /// SIGTERM and SIGHUP ([`crate::cleanup`]).
+    pub fn begin(&self) {
+        crate::cleanup::install();
+    }
+
     /// Prints the usage text to stdout and exits successfully.
     pub fn print_help_and_exit(&self) -> ! {
         crate::out::text(self.usage);

@@ -66,6 +66,19 @@ pub fn advice_for_fork(errno: Errno) -> Option<&'static str> {
     }
 }
 
+/// Why a program could not be started, with the fix: for EAGAIN, the
+/// process limit (`ulimit -u`).
+pub fn explain_spawn(program: &str, error: &io::Error) -> String {
+    match error
+        .raw_os_error()
+        .map(Errno::from_raw)
+        .and_then(advice_for_fork)
+    {
+        Some(advice) => format!("cannot start {program}: {}: {advice}.", reason(error)),
+        None => format!("cannot start {program}: {}", reason(error)),
+    }
+}
+
 /// The reason and, where there is one, the fix: `No space left on device
 /// (ENOSPC): the filesystem is full. ...`.
 pub fn explain(error: &io::Error) -> String {
@@ -84,12 +97,38 @@ pub fn explain_or(error: &io::Error, fix: &str) -> String {
     }
 }
 
+/// Any error a lesson's step returned, in words: an errno gets its reason
+/// and fix ([`explain`]); other errors (already worded) are shown as they are.
+pub fn explain_any(error: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(io_error) = error.downcast_ref::<io::Error>() {
+        if io_error.raw_os_error().is_some() {
+            return explain(io_error);
+        }
+    } else if let Some(errno) = error.downcast_ref::<Errno>() {
+        return explain(&io::Error::from(*errno));
+    }
+    error.to_string()
+}
+
+/// A path as a message shows it: whole when short, otherwise its start and
+/// end with its length, so a 4000-byte path does not bury the reason.
+pub fn shown(path: &Path) -> String {
+    let text = path.display().to_string();
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= 120 {
+        return text;
+    }
+    let head: String = chars[..50].iter().collect();
+    let tail: String = chars[chars.len() - 50..].iter().collect();
+    format!("{head}...{tail} ({} bytes)", path.as_os_str().len())
+}
+
 /// `error` about `thing`, as a new error of the same kind whose message
 /// names the thing, the reason and the fix.
 pub fn about(thing: &Path, error: io::Error) -> io::Error {
     io::Error::new(
         error.kind(),
-        format!("{}: {}", thing.display(), explain(&error)),
+        format!("{}: {}", shown(thing), explain(&error)),
     )
 }
 

@@ -39,6 +39,12 @@ pub struct Keeper {
     created: Vec<(PathBuf, Registration)>,
 }
 
+/// Why preparing stopped: for good, or to try again.
+enum Retry {
+    DirectoryVanished,
+    No(String),
+}
+
 /// What is at the target path now.
 enum Found {
     Nothing,
@@ -67,36 +73,57 @@ impl Keeper {
     }
 
     fn prepare_steps(&mut self, dir: &Path, name: &str) -> Result<(), String> {
+        // A concurrent run may remove a directory it created (empty, as far
+        // as it knows) just before our temporary file lands in it: then
+        // create the directories again, as ours.
+        let mut attempts = 0;
+        loop {
+            match self.try_prepare(dir, name) {
+                Err(Retry::DirectoryVanished) if attempts < 8 => attempts += 1,
+                Err(Retry::DirectoryVanished) => {
+                    return Err(format!(
+                        "cannot write {}: its directory keeps disappearing (another program \
+                         removes it). {WRITABLE}",
+                        crate::errors::shown(&self.target)
+                    ));
+                }
+                Err(Retry::No(message)) => return Err(message),
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    fn try_prepare(&mut self, dir: &Path, name: &str) -> Result<(), Retry> {
         match std::fs::metadata(dir) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
-                return Err(
+                return Err(Retry::No(
                     "this is a file, not a directory. Name a directory (it is created if missing)."
                         .to_owned(),
-                );
+                ));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => self.create_dirs(dir)?,
             Err(e) => {
-                return Err(format!(
+                return Err(Retry::No(format!(
                     "cannot create this directory: {}",
                     explain_or(&e, WRITABLE)
-                ));
+                )));
             }
         }
         match found_at(&self.target) {
             Found::Nothing => {}
             Found::RegularFile if self.force => {}
             Found::RegularFile => {
-                return Err(format!(
+                return Err(Retry::No(format!(
                     "{} already exists. Add --force to replace it, or choose another directory.",
-                    self.target.display()
-                ));
+                    crate::errors::shown(&self.target)
+                )));
             }
-            Found::Refused(why) => return Err(why),
+            Found::Refused(why) => return Err(Retry::No(why)),
         }
         let temp_path = dir.join(format!(
             ".{name}.{}.tmp",
-            crate::unguessable_suffix().map_err(|e| e.to_string())?
+            crate::unguessable_suffix().map_err(|e| Retry::No(e.to_string()))?
         ));
         let created = cleanup::protected(|| -> io::Result<_> {
             let file = OpenOptions::new()
@@ -114,20 +141,21 @@ impl Keeper {
             }
             Ok((_, Err(e))) => {
                 let _ = std::fs::remove_file(&temp_path);
-                Err(e.to_string())
+                Err(Retry::No(e.to_string()))
             }
-            Err(e) => Err(format!(
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Retry::DirectoryVanished),
+            Err(e) => Err(Retry::No(format!(
                 "cannot write {}: {}",
-                self.target.display(),
+                crate::errors::shown(&self.target),
                 explain_or(&e, WRITABLE)
-            )),
+            ))),
         }
     }
 
     /// Creates `dir` and its missing parents, one level at a time, so that
     /// exactly the directories this run made are known (a parent that
     /// another run creates meanwhile is theirs, not ours).
-    fn create_dirs(&mut self, dir: &Path) -> Result<(), String> {
+    fn create_dirs(&mut self, dir: &Path) -> Result<(), Retry> {
         let mut missing = Vec::new();
         let mut at = Some(dir);
         while let Some(path) = at.filter(|p| !p.as_os_str().is_empty()) {
@@ -146,11 +174,15 @@ impl Keeper {
             match made {
                 Ok(Some(registered)) => self.created.push((path, registered)),
                 Ok(None) => {}
+                // A parent that was there a moment ago was removed meanwhile.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(Retry::DirectoryVanished);
+                }
                 Err(e) => {
-                    return Err(format!(
+                    return Err(Retry::No(format!(
                         "cannot create this directory: {}",
                         explain_or(&e, WRITABLE)
-                    ));
+                    )));
                 }
             }
         }
@@ -180,7 +212,7 @@ impl Keeper {
     }
 
     fn write_steps(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let target = self.target.display().to_string();
+        let target = crate::errors::shown(&self.target).to_string();
         let Some((temp_path, file, _)) = &mut self.temp else {
             return Err("nothing prepared to write".to_owned());
         };
@@ -238,7 +270,7 @@ impl Drop for Keeper {
 /// Looks at `path` without following a symbolic link or opening what it
 /// names (`O_PATH | O_NOFOLLOW`): a FIFO cannot make this hang.
 fn found_at(path: &Path) -> Found {
-    let shown = path.display();
+    let shown = crate::errors::shown(path);
     let fd = match nix::fcntl::open(
         path,
         OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
