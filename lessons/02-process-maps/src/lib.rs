@@ -99,7 +99,7 @@ fn why_not_allowed(pid: u32) -> String {
         Ok(owner) => format!(
             "process {pid} runs as uid {owner}{}, yet the kernel refuses to let this process \
              trace it, which reading its memory layout needs (ptrace read access). That happens \
-             when the target made itself non-dumpable, lives in another user namespace (as a \
+             when the target made itself non-dumpable, lives in a different user namespace (as a \
              container's pid 1 may), or this process lacks CAP_SYS_PTRACE. {fix}",
             if owner == ours { " (you)" } else { "" }
         ),

@@ -418,6 +418,24 @@ mod tests {
     }
 
     #[test]
+    fn refusals_name_the_reason_and_the_fix() {
+        let no_proc = ChildError::ThreadsUnknown(std::io::Error::from_raw_os_error(libc::ENOENT));
+        let text = no_proc.to_string();
+        assert!(!text.contains("0 threads"), "{text}");
+        assert!(
+            text.contains("/proc/self/task") && text.contains("mount -t proc"),
+            "{text}"
+        );
+        let fds = ChildError::ThreadsUnknown(std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert!(fds.to_string().contains("ulimit -n"), "{fds}");
+        let fork = ChildError::Sys("fork", nix::errno::Errno::EAGAIN).to_string();
+        assert!(
+            fork.contains("(EAGAIN)") && fork.contains("ulimit -u"),
+            "{fork}"
+        );
+    }
+
+    #[test]
     fn wait_statuses_that_are_not_endings_are_ignored() {
         let pid = Pid::from_raw(1);
         assert_eq!(ChildOutcome::from_wait_status(WaitStatus::StillAlive), None);

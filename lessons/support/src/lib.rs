@@ -59,9 +59,9 @@ pub fn scratch_dir() -> std::io::Result<Scratch> {
             std::io::Error::new(
                 e.kind(),
                 format!(
-                    "cannot create a temporary directory in {}: {}. Set TMPDIR to a directory you can write to.",
-                    std::env::temp_dir().display(),
-                    errors::reason(&e)
+                    "cannot create a temporary directory in {}: {}",
+                    errors::shown(&std::env::temp_dir()),
+                    errors::explain_or(&e, "Set TMPDIR to a directory you can write to.")
                 ),
             )
         })?;

@@ -327,3 +327,191 @@ impl Drop for SmallTmpfs {
             .status();
     }
 }
+
+/// Runs `bin` with `args` under `ulimit FLAG VALUE` (bash's builtin, then
+/// exec), as `nobody` when `as_nobody` (root ignores RLIMIT_NPROC), with a
+/// TMPDIR and current directory anyone may write to.
+pub fn run_under_ulimit(
+    bin: &str,
+    args: &[&str],
+    flag: &str,
+    value: u64,
+    as_nobody: bool,
+) -> Captured {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut command = Command::new("/bin/bash");
+    command
+        .arg("-c")
+        .arg(format!("ulimit {flag} {value} && exec \"$0\" \"$@\""))
+        .arg(bin)
+        .args(args)
+        .env("TMPDIR", root.path())
+        .current_dir(root.path());
+    if as_nobody {
+        command.uid(65534).gid(65534);
+    }
+    let run = run_command(&mut command);
+    let left = entries(root.path());
+    assert!(
+        left.is_empty(),
+        "left behind under ulimit {flag} {value}: {left:?}"
+    );
+    run
+}
+
+/// Tries `bin` under `ulimit FLAG N` for each N in `values`: every run
+/// either tells the story or refuses cleanly with a message containing
+/// `fix` (the limit to raise). Returns how many refused, so a caller can
+/// check that the limit was really reached.
+pub fn sweep_ulimit(
+    lesson: &str,
+    bin: &str,
+    flag: &str,
+    values: impl IntoIterator<Item = u64>,
+    as_nobody: bool,
+    fix: &str,
+) -> usize {
+    let mut refusals = 0;
+    for value in values {
+        let run = run_under_ulimit(bin, &[], flag, value, as_nobody);
+        if run.outcome.is_success() {
+            continue;
+        }
+        let err = assert_refused_after_story(lesson, &run);
+        assert!(
+            err.contains(fix),
+            "ulimit {flag} {value}: the refusal should say {fix:?}:\n{err}"
+        );
+        refusals += 1;
+    }
+    refusals
+}
+
+/// Like [`assert_refused`], for a failure in the middle of the story (some
+/// of which may have been printed already): exit code 2, one error with no
+/// panic.
+pub fn assert_refused_after_story(lesson: &str, run: &Captured) -> String {
+    assert_eq!(
+        run.outcome,
+        ChildOutcome::Exited(2),
+        "stderr:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!("{lesson}: error: ")),
+        "{}",
+        run.stderr
+    );
+    run.stderr.clone()
+}
+
+/// The lesson's stdout is a pipe whose reader leaves after `keep` bytes, as
+/// `lesson | head -c N` does: it must end quietly (SIGPIPE or success, no
+/// stderr) and leave nothing in its TMPDIR.
+pub fn assert_quiet_on_a_closed_pipe(bin: &str, keep: usize) {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin)
+        .current_dir(cwd.path())
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = vec![0u8; keep];
+    let _ = stdout.read_exact(&mut head);
+    drop(stdout);
+    let mut stderr = child.stderr.take().unwrap();
+    let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let mut err = String::new();
+    let _ = stderr.read_to_string(&mut err);
+    assert!(
+        matches!(
+            outcome,
+            ChildOutcome::Exited(0) | ChildOutcome::Signaled(nix::sys::signal::Signal::SIGPIPE)
+        ),
+        "after {keep} bytes, the lesson {outcome}:\n{err}"
+    );
+    assert_eq!(err, "", "after {keep} bytes, stderr should stay empty");
+    assert!(
+        entries(tmp.path()).is_empty(),
+        "left in TMPDIR: {:?}",
+        entries(tmp.path())
+    );
+    assert!(entries(cwd.path()).is_empty());
+}
+
+/// The lesson's stdout is `/dev/full`: one line of error naming standard
+/// output and ENOSPC, exit code 2, nothing left in its TMPDIR.
+pub fn assert_one_line_on_a_full_device(lesson: &str, bin: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = Command::new(bin)
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+    assert_eq!(outcome, ChildOutcome::Exited(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line:\n{err}");
+    assert!(
+        err.starts_with(&format!(
+            "{lesson}: error: cannot write to standard output: "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("(ENOSPC)"), "{err}");
+    assert!(entries(tmp.path()).is_empty());
+}
+
+/// Runs the lesson with TMPDIR on a small tmpfs filled until only `free`
+/// bytes are left: it must tell its story or refuse cleanly, naming the
+/// full filesystem (ENOSPC) and a path on it; it must never die of a signal
+/// (SIGBUS), and must leave nothing on the tmpfs. `None` (with the reason)
+/// where no tmpfs can be mounted; otherwise whether it refused.
+pub fn on_a_nearly_full_tmpfs(lesson: &str, bin: &str, free: u64) -> Result<bool, String> {
+    let tmpfs = SmallTmpfs::mount(1 << 20)?;
+    tmpfs.fill_leaving(free).map_err(|e| e.to_string())?;
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_command(
+        Command::new(bin)
+            .env("TMPDIR", tmpfs.path())
+            .current_dir(cwd.path()),
+    );
+    let left: Vec<String> = entries(tmpfs.path())
+        .into_iter()
+        .filter(|name| name != "filler")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{free} bytes free: left {left:?} on the tmpfs"
+    );
+    if run.outcome.is_success() {
+        return Ok(false);
+    }
+    let err = assert_refused_after_story(lesson, &run);
+    assert!(
+        err.contains("(ENOSPC)") && err.contains("set TMPDIR"),
+        "{free} bytes free: {err}"
+    );
+    assert!(
+        err.contains(&tmpfs.path().display().to_string()),
+        "{free} bytes free: the message should name the path: {err}"
+    );
+    Ok(true)
+}
