@@ -410,24 +410,35 @@ pub fn assert_refused_after_story(lesson: &str, run: &Captured) -> String {
 }
 
 /// The lesson's stdout is a pipe whose reader leaves after `keep` bytes, as
-/// `lesson | head -c N` does: it must end quietly (SIGPIPE or success, no
-/// stderr) and leave nothing in its TMPDIR.
+/// `lesson | head -c N` does; with `keep` 0 the reader is gone before the
+/// lesson starts, so its very first line meets a closed pipe. It must end
+/// quietly (SIGPIPE or success, nothing on stderr) and leave nothing in its
+/// TMPDIR.
 pub fn assert_quiet_on_a_closed_pipe(bin: &str, keep: usize) {
     use std::io::Read;
     let tmp = tempfile::tempdir().unwrap();
     let cwd = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         .current_dir(cwd.path())
         .env("TMPDIR", tmp.path())
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut head = vec![0u8; keep];
-    let _ = stdout.read_exact(&mut head);
-    drop(stdout);
+        .stderr(std::process::Stdio::piped());
+    let mut reader = None;
+    if keep == 0 {
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        drop(read_end);
+        command.stdout(std::process::Stdio::from(write_end));
+    } else {
+        command.stdout(std::process::Stdio::piped());
+    }
+    let mut child = command.spawn().unwrap();
+    if let Some(mut stdout) = child.stdout.take() {
+        let mut head = vec![0u8; keep];
+        let _ = stdout.read_exact(&mut head);
+        reader = Some(stdout);
+    }
+    drop(reader);
     let mut stderr = child.stderr.take().unwrap();
     let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
     let mut err = String::new();
@@ -439,6 +450,13 @@ pub fn assert_quiet_on_a_closed_pipe(bin: &str, keep: usize) {
         ),
         "after {keep} bytes, the lesson {outcome}:\n{err}"
     );
+    if keep == 0 {
+        assert_eq!(
+            outcome,
+            ChildOutcome::Signaled(nix::sys::signal::Signal::SIGPIPE),
+            "a closed pipe ends the lesson as it ends `cat`"
+        );
+    }
     assert_eq!(err, "", "after {keep} bytes, stderr should stay empty");
     assert!(
         entries(tmp.path()).is_empty(),
