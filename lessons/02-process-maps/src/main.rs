@@ -96,9 +96,13 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
         _ => {
             let _ = helper.kill();
             let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
-            return Err(
-                format!("the helper did not report its libc mapping (it {outcome})").into(),
-            );
+            return Err(format!(
+                "the helper (this lesson's binary run with --helper) did not report its libc \
+                     mapping within {} s (it {outcome}). Run it alone to see why: \
+                     cargo xtask run-lesson process-maps -- --helper",
+                HELPER_LIMIT.as_secs()
+            )
+            .into());
         }
     };
     let name = ours.file_name().unwrap_or("libc");
