@@ -62,12 +62,6 @@ pub struct Registration {
     entry: *mut Entry,
 }
 
-impl std::fmt::Debug for Entry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?} {:?}", self.removal, self.path)
-    }
-}
-
 /// Registers `path` for removal if the lesson is stopped or gives up.
 /// Call it inside [`protected`], together with the call that creates `path`.
 pub fn register(path: &Path, removal: Removal) -> io::Result<Registration> {
