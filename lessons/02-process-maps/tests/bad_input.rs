@@ -140,14 +140,13 @@ fn a_process_of_another_user_is_named_so() {
 
 #[test]
 fn without_proc_the_lesson_says_to_mount_it() {
-    // A private mount namespace without /proc (needs root and unshare).
-    let script = format!("umount -l /proc && exec {LESSON}");
-    let run =
-        support::testing::run_command(Command::new("unshare").args(["-m", "sh", "-c", &script]));
-    if run.stderr.contains("unshare:") || run.stderr.contains("umount:") {
-        eprintln!("skipped: cannot hide /proc here: {}", run.stderr.trim());
-        return;
-    }
+    let run = match support::testing::run_without_proc(LESSON) {
+        Ok(run) => run,
+        Err(why) => {
+            eprintln!("skipped: cannot hide /proc here ({why})");
+            return;
+        }
+    };
     let err = support::testing::assert_refused_after_story("process-maps", &run);
     assert!(err.contains("cannot read /proc/self/maps"), "{err}");
     assert!(err.contains("mount -t proc proc /proc"), "{err}");

@@ -45,3 +45,21 @@ fn a_tight_limit_on_open_files_names_ulimit_n() {
         "no limit from 4 to 12 open files was tight enough"
     );
 }
+
+#[test]
+fn without_proc_the_fork_refusal_says_why_and_how_to_fix_it() {
+    let run = match support::testing::run_without_proc(LESSON) {
+        Ok(run) => run,
+        Err(why) => {
+            eprintln!("skipped: cannot hide /proc here ({why})");
+            return;
+        }
+    };
+    let err = support::testing::assert_refused_after_story("sigbus", &run);
+    assert!(!err.contains("0 threads"), "{err}");
+    assert!(
+        err.contains("cannot count this process's threads") && err.contains("/proc/self/task"),
+        "{err}"
+    );
+    assert!(err.contains("mount -t proc proc /proc"), "{err}");
+}

@@ -533,3 +533,20 @@ pub fn on_a_nearly_full_tmpfs(lesson: &str, bin: &str, free: u64) -> Result<bool
     );
     Ok(true)
 }
+
+/// Runs `bin` in a private mount namespace where `/proc` is unmounted
+/// (`unshare -m`, root only); `Err` with the reason where that is not allowed.
+pub fn run_without_proc(bin: &str) -> Result<Captured, String> {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_command(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", "umount -l /proc && exec \"$0\""])
+            .arg(bin)
+            .current_dir(cwd.path()),
+    );
+    if run.stderr.contains("unshare:") || run.stderr.contains("umount:") {
+        return Err(run.stderr.trim().to_owned());
+    }
+    assert!(entries(cwd.path()).is_empty());
+    Ok(run)
+}
