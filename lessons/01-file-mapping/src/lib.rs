@@ -134,6 +134,9 @@ pub fn store_inside_page_past_len(
 /// then let memmap2 own the mapping and hand it out as a `&mut [u8]`.
 pub fn store_words_with_memmap2(file: &File, len: u64, words: &[u32]) -> io::Result<()> {
     file.set_len(len)?;
+    // set_len leaves the file sparse; real blocks now mean a full disk is
+    // an error here, not SIGBUS at the first store.
+    support::space::allocate(file, len)?;
     // SAFETY: memmap2 cannot promise that the bytes under the slice stay put:
     // any process may write or truncate this file while it is mapped. Here the
     // file lives in our own fresh temporary directory and nobody else knows it.

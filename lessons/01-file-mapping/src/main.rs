@@ -1,7 +1,7 @@
 //! The walkthrough for lesson 1: run it with `cargo xtask run-lesson file-mapping`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use file_mapping::{
@@ -10,7 +10,9 @@ use file_mapping::{
     what_mmap_refuses,
 };
 use support::cli::Cli;
-use support::hexdump;
+use support::errors::AtPath;
+use support::keep::Keeper;
+use support::{hexdump, say};
 
 const CLI: Cli = Cli {
     lesson: "file-mapping",
@@ -31,51 +33,86 @@ Everything else happens in a fresh temporary directory that is removed at exit.
 };
 
 fn main() {
+    CLI.begin();
     let options = parse_args();
-    let kept = options.keep.map(|dir| KeptFile::open(&dir, options.force));
+    // Prepared before the walkthrough runs, so that a bad --keep fails at once.
+    let kept = options.keep.map(|dir| {
+        Keeper::prepare(&dir, "data", options.force).unwrap_or_else(|why| {
+            CLI.fail(format_args!(
+                "--keep {}: {why}",
+                support::errors::shown(&dir)
+            ))
+        })
+    });
     let result = support::scratch_dir().and_then(|scratch| walkthrough(scratch.path()));
-    // The scratch directory is gone by now, even on failure: exit skips destructors.
     match (result, kept) {
-        (Ok(seed_bytes), Some(kept)) => kept.write(&seed_bytes),
+        (Ok(seed_bytes), Some(kept)) => keep(kept, &seed_bytes),
         (Ok(_), None) => {}
         (Err(error), kept) => {
-            if let Some(kept) = kept {
-                kept.discard();
-            }
-            CLI.fail(format_args!("the walkthrough stopped: {error}"));
+            // Remove the half-prepared copy; an old DIR/data stays as it was.
+            drop(kept);
+            CLI.fail(format_args!(
+                "the walkthrough stopped: {}",
+                support::errors::explain_any(&error)
+            ));
         }
+    }
+}
+
+/// Renames the learner's copy into place: the old file or the whole new one.
+fn keep(kept: Keeper, bytes: &[u8]) {
+    let dir = kept
+        .target()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    match kept.write(bytes) {
+        Ok(path) => {
+            say!(
+                "\nKept the seed's file as {} ({} bytes).",
+                path.display(),
+                bytes.len()
+            );
+            say!("Compare with the dump above: hexdump -C {}", path.display());
+        }
+        Err(why) => CLI.fail(format_args!(
+            "--keep {}: {why}",
+            support::errors::shown(&dir)
+        )),
     }
 }
 
 /// Prints the story; returns the bytes the seed's program left in its file.
 fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
-    println!("file-mapping: how do I map a file into memory?");
-    println!(
+    say!("file-mapping: how do I map a file into memory?");
+    say!(
         "Working in {}, a fresh temporary directory.",
         scratch.display()
     );
 
     // ANCHOR: step1
-    println!("\nStep 1. The seed's program");
+    say!("\nStep 1. The seed's program");
     let data_path = scratch.join("data");
-    let mut data = create_data_file(&data_path)?;
-    println!(
+    let mut data = create_data_file(&data_path).at(&data_path)?;
+    say!(
         "  opened {} read+write, created with mode 0600, truncated",
         data_path.display()
     );
-    size_by_writing_past_the_end(&mut data, SEED_LEN as u64)?;
-    println!(
+    size_by_writing_past_the_end(&mut data, SEED_LEN as u64).at(&data_path)?;
+    say!(
         "  seeked to byte {SEED_LEN} and wrote \"A\": the file is {} bytes",
         file_len(&data)?
     );
-    let address = store_words_through_shared_mapping(&data, SEED_LEN, &SEED_WORDS)?;
-    println!("  mapped {SEED_LEN} bytes MAP_SHARED at {address:#x}");
-    println!(
+    let address =
+        store_words_through_shared_mapping(&data, SEED_LEN, &SEED_WORDS).at(&data_path)?;
+    say!("  mapped {SEED_LEN} bytes MAP_SHARED at {address:#x}");
+    say!(
         "  stored {:#010x} and {:#010x} as u32, then unmapped",
-        SEED_WORDS[0], SEED_WORDS[1]
+        SEED_WORDS[0],
+        SEED_WORDS[1]
     );
     let seed_bytes = fs::read(&data_path)?;
-    println!(
+    say!(
         "  the file now holds {} bytes (hexdump -C):\n",
         seed_bytes.len()
     );
@@ -83,13 +120,13 @@ fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
     // ANCHOR_END: step1
 
     // ANCHOR: step2
-    println!("\nStep 2. What you just saw");
+    say!("\nStep 2. What you just saw");
     let first = SEED_WORDS[0];
-    println!(
+    say!(
         "  {first:#010x} went to the file as {}: low byte first.",
         hex_bytes(&seed_bytes[..4])
     );
-    println!(
+    say!(
         "  This CPU is {}-endian; a big-endian one would store {}.",
         if cfg!(target_endian = "little") {
             "little"
@@ -98,64 +135,67 @@ fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
         },
         hex_bytes(&first.to_be_bytes())
     );
-    println!(
+    say!(
         "  Byte {SEED_LEN} is {:#04x} ('{}'): the sizing step wrote it, so the file is one byte too long.",
         seed_bytes[SEED_LEN],
         char::from(seed_bytes[SEED_LEN])
     );
     let page = support::page_size();
-    println!(
+    say!(
         "  The page size is {page} bytes. mmap asked for {SEED_LEN}, but the kernel maps whole pages,"
     );
-    println!("  so bytes {SEED_LEN}..{page} are mapped too.");
+    say!("  so bytes {SEED_LEN}..{page} are mapped too.");
     let past = 100;
-    store_inside_page_past_len(&data, SEED_LEN, past, b'!')?;
+    store_inside_page_past_len(&data, SEED_LEN, past, b'!').at(&data_path)?;
     let after = fs::read(&data_path)?;
-    println!("  Stored '!' at byte {past} through a new {SEED_LEN}-byte mapping: no fault.");
-    println!(
+    say!("  Stored '!' at byte {past} through a new {SEED_LEN}-byte mapping: no fault.");
+    say!(
         "  After unmapping, the file is still {} bytes and unchanged: {}.",
         after.len(),
         yes_no(after == seed_bytes)
     );
-    println!("  A mapping never makes a file longer; bytes past its end live only in memory.");
+    say!("  A mapping never makes a file longer; bytes past its end live only in memory.");
     // ANCHOR_END: step2
 
     // ANCHOR: step3
-    println!("\nStep 3. The better way");
+    say!("\nStep 3. The better way");
     let exact_path = scratch.join("exact");
-    let exact = create_data_file(&exact_path)?;
-    exact.set_len(SEED_LEN as u64)?;
-    store_words_through_shared_mapping(&exact, SEED_LEN, &SEED_WORDS)?;
-    println!(
+    let exact = create_data_file(&exact_path).at(&exact_path)?;
+    exact.set_len(SEED_LEN as u64).at(&exact_path)?;
+    // A file sized by set_len is sparse: give it real blocks before storing
+    // through the mapping, or a full disk would kill the lesson with SIGBUS.
+    support::space::reserve(&exact, SEED_LEN as u64, &exact_path)?;
+    store_words_through_shared_mapping(&exact, SEED_LEN, &SEED_WORDS).at(&exact_path)?;
+    say!(
         "  set_len({SEED_LEN}) (ftruncate), then the same mmap: {} bytes",
         file_len(&exact)?
     );
     let idiomatic_path = scratch.join("idiomatic");
-    let idiomatic = create_data_file(&idiomatic_path)?;
-    store_words_with_memmap2(&idiomatic, SEED_LEN as u64, &SEED_WORDS)?;
-    println!(
+    let idiomatic = create_data_file(&idiomatic_path).at(&idiomatic_path)?;
+    store_words_with_memmap2(&idiomatic, SEED_LEN as u64, &SEED_WORDS).at(&idiomatic_path)?;
+    say!(
         "  set_len + memmap2::MmapMut: {} bytes",
         file_len(&idiomatic)?
     );
-    println!(
+    say!(
         "  Both hold the same bytes as the seed's file, minus its 'A': {}",
         yes_no(
             fs::read(&exact_path)? == seed_bytes[..SEED_LEN]
                 && fs::read(&idiomatic_path)? == seed_bytes[..SEED_LEN]
         )
     );
-    println!("  MmapMut::map_mut is unsafe because any process may truncate or rewrite the file");
-    println!(
+    say!("  MmapMut::map_mut is unsafe because any process may truncate or rewrite the file");
+    say!(
         "  while it is mapped, changing or unmapping bytes that safe Rust borrowed as a &mut [u8]."
     );
     // ANCHOR_END: step3
 
     // ANCHOR: step4
-    println!("\nStep 4. What mmap refuses (real calls, real errno)");
-    let refusals = what_mmap_refuses(&data_path)?;
-    println!("  {:<44} {:<7} why", "call", "errno");
+    say!("\nStep 4. What mmap refuses (real calls, real errno)");
+    let refusals = what_mmap_refuses(&data_path).at(&data_path)?;
+    say!("  {:<44} {:<7} why", "call", "errno");
     for refusal in &refusals {
-        println!(
+        say!(
             "  {:<44} {:<7} {}",
             refusal.call,
             errno_name(refusal.errno),
@@ -192,92 +232,6 @@ fn parse_args() -> Options {
     options
 }
 
-/// The learner's copy of the seed's file, opened before the walkthrough runs
-/// so that a bad `--keep` fails at once, and removed again if the walkthrough
-/// fails: either way nothing half-done is left behind.
-struct KeptFile {
-    path: PathBuf,
-    file: File,
-    /// The directory `--keep` created, if it did not exist.
-    created_dir: Option<PathBuf>,
-}
-
-impl KeptFile {
-    fn open(dir: &Path, force: bool) -> KeptFile {
-        if dir.exists() && !dir.is_dir() {
-            CLI.fail(format_args!(
-                "--keep {}: this is a file, not a directory. Name a directory (it is created if missing).",
-                dir.display()
-            ));
-        }
-        let created_dir = (!dir.exists()).then(|| dir.to_path_buf());
-        if let Err(e) = fs::create_dir_all(dir) {
-            CLI.fail(format_args!(
-                "--keep {}: cannot create this directory: {e}. Choose a directory you can write to.",
-                dir.display()
-            ));
-        }
-        let path = dir.join("data");
-        let mut open = OpenOptions::new();
-        open.write(true);
-        if force {
-            open.create(true).truncate(true);
-        } else {
-            open.create_new(true);
-        }
-        let error = match open.open(&path) {
-            Ok(file) => {
-                return KeptFile {
-                    path,
-                    file,
-                    created_dir,
-                };
-            }
-            Err(error) => error,
-        };
-        if let Some(created) = &created_dir {
-            let _ = fs::remove_dir_all(created);
-        }
-        if error.kind() == io::ErrorKind::AlreadyExists {
-            CLI.fail(format_args!(
-                "--keep {}: {} already exists. Add --force to replace it, or choose another directory.",
-                dir.display(),
-                path.display()
-            ))
-        }
-        CLI.fail(format_args!(
-            "--keep {}: cannot write {}: {error}. Choose a directory you can write to.",
-            dir.display(),
-            path.display()
-        ))
-    }
-
-    fn write(mut self, bytes: &[u8]) {
-        if let Err(error) = self.file.write_all(bytes) {
-            let path = self.path.clone();
-            self.discard();
-            CLI.fail(format_args!("cannot write {}: {error}", path.display()));
-        }
-        println!(
-            "\nKept the seed's file as {} ({} bytes).",
-            self.path.display(),
-            bytes.len()
-        );
-        println!(
-            "Compare with the dump above: hexdump -C {}",
-            self.path.display()
-        );
-    }
-
-    /// Removes what `open` created.
-    fn discard(self) {
-        let _ = fs::remove_file(&self.path);
-        if let Some(created) = self.created_dir {
-            let _ = fs::remove_dir_all(created);
-        }
-    }
-}
-
 fn file_len(file: &File) -> io::Result<u64> {
     Ok(file.metadata()?.len())
 }
@@ -300,6 +254,6 @@ fn yes_no(condition: bool) -> &'static str {
 
 fn print_indented(text: &str) {
     for line in text.lines() {
-        println!("    {line}");
+        say!("    {line}");
     }
 }

@@ -137,3 +137,147 @@ fn an_unusable_temporary_directory() {
     );
     assert!(entries(cwd.path()).is_empty());
 }
+
+/// A command for the lesson in `cwd`, with TMPDIR pointing somewhere unusable
+/// when `break_tmpdir`: the walkthrough then fails after `--keep` was prepared.
+fn lesson_in(cwd: &Path, args: &[&str], break_tmpdir: bool) -> std::process::Command {
+    let mut command = std::process::Command::new(LESSON);
+    command.args(args).current_dir(cwd);
+    if break_tmpdir {
+        command.env("TMPDIR", cwd.join("no-such-tmpdir"));
+    }
+    command
+}
+
+#[test]
+fn keep_refuses_a_symlink_at_data_even_with_force() {
+    let cwd = tempfile::tempdir().unwrap();
+    fs::write(cwd.path().join("victim"), b"not yours").unwrap();
+    std::os::unix::fs::symlink("victim", cwd.path().join("data")).unwrap();
+    let err = refused(&["--keep", ".", "--force"], cwd.path());
+    assert!(
+        err.contains("./data is a symbolic link, and --keep never writes through a link"),
+        "{err}"
+    );
+    assert!(err.contains("Remove or rename it"), "{err}");
+    assert_eq!(fs::read(cwd.path().join("victim")).unwrap(), b"not yours");
+    assert!(
+        fs::symlink_metadata(cwd.path().join("data"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(entries(cwd.path()), ["data", "victim"]);
+}
+
+#[test]
+fn keep_refuses_a_fifo_at_data_without_hanging() {
+    let cwd = tempfile::tempdir().unwrap();
+    nix::unistd::mkfifo(&cwd.path().join("data"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for args in [&["--keep", "."][..], &["--keep", ".", "--force"]] {
+        let started = std::time::Instant::now();
+        let err = refused(args, cwd.path());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(err.contains("./data is a FIFO (named pipe)"), "{err}");
+    }
+    assert_eq!(entries(cwd.path()), ["data"]);
+}
+
+#[test]
+fn keep_refuses_a_directory_at_data() {
+    let cwd = tempfile::tempdir().unwrap();
+    fs::create_dir(cwd.path().join("data")).unwrap();
+    let err = refused(&["--keep", ".", "--force"], cwd.path());
+    assert!(err.contains("./data is a directory, not a file"), "{err}");
+    assert_eq!(entries(cwd.path()), ["data"]);
+}
+
+#[test]
+fn a_failure_after_force_leaves_the_old_file_intact() {
+    let cwd = tempfile::tempdir().unwrap();
+    fs::write(cwd.path().join("data"), b"precious").unwrap();
+    let run = support::testing::run_command(&mut lesson_in(
+        cwd.path(),
+        &["--keep", ".", "--force"],
+        true,
+    ));
+    let err = assert_refused("file-mapping", &run);
+    assert!(err.contains("cannot create a temporary directory"), "{err}");
+    assert_eq!(fs::read(cwd.path().join("data")).unwrap(), b"precious");
+    assert_eq!(entries(cwd.path()), ["data"], "no temporary file is left");
+}
+
+#[test]
+fn a_failure_removes_every_directory_keep_created() {
+    let cwd = tempfile::tempdir().unwrap();
+    fs::create_dir(cwd.path().join("mine")).unwrap();
+    let run =
+        support::testing::run_command(&mut lesson_in(cwd.path(), &["--keep", "mine/a/b/c"], true));
+    assert_refused("file-mapping", &run);
+    assert_eq!(entries(cwd.path()), ["mine"]);
+    assert!(
+        entries(&cwd.path().join("mine")).is_empty(),
+        "a, b and c are all removed; mine, which existed, stays"
+    );
+}
+
+#[test]
+fn concurrent_runs_into_one_directory_never_lose_the_kept_file() {
+    // One run fails (its TMPDIR is unusable) while another keeps its file in
+    // a directory either may have created: the failing run must remove only
+    // what it created, and only if empty.
+    for round in 0..12 {
+        let cwd = tempfile::tempdir().unwrap();
+        let dir = format!("shared/{round}");
+        let mut failing = lesson_in(cwd.path(), &["--keep", &dir, "--force"], true);
+        let mut keeping = lesson_in(cwd.path(), &["--keep", &dir, "--force"], false);
+        let (failed, kept) = std::thread::scope(|scope| {
+            let failed = scope.spawn(|| support::testing::run_command(&mut failing));
+            let kept = scope.spawn(|| support::testing::run_command(&mut keeping));
+            (failed.join().unwrap(), kept.join().unwrap())
+        });
+        assert_refused("file-mapping", &failed);
+        assert!(kept.outcome.is_success(), "{}", kept.stderr);
+        let data = cwd.path().join(&dir).join("data");
+        assert_eq!(
+            fs::metadata(&data).map(|m| m.len()).ok(),
+            Some(41),
+            "round {round}: the kept file is gone"
+        );
+        assert_eq!(entries(&cwd.path().join(&dir)), ["data"]);
+    }
+}
+
+#[test]
+fn odd_keep_paths_get_clear_refusals() {
+    let cwd = tempfile::tempdir().unwrap();
+    let long_name = "n".repeat(300);
+    let err = refused(&["--keep", &long_name], cwd.path());
+    assert!(err.contains("(ENAMETOOLONG)"), "{err}");
+    assert!(err.contains("Choose a shorter path"), "{err}");
+    assert!(err.lines().next().unwrap().len() < 400, "{err}");
+    let long_path = vec!["p".repeat(200); 25].join("/");
+    let err = refused(&["--keep", &long_path], cwd.path());
+    assert!(err.contains("(ENAMETOOLONG)"), "{err}");
+    assert!(err.contains("bytes)"), "a long path is shortened: {err}");
+    assert!(entries(cwd.path()).is_empty());
+}
+
+#[test]
+fn a_directory_name_that_is_not_utf8_is_kept_as_given() {
+    use std::os::unix::ffi::OsStrExt;
+    let cwd = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"out-\xff\xfe");
+    let run = support::testing::run_command(
+        std::process::Command::new(LESSON)
+            .arg("--keep")
+            .arg(name)
+            .current_dir(cwd.path()),
+    );
+    assert!(run.outcome.is_success(), "{}", run.stderr);
+    assert_eq!(
+        fs::metadata(cwd.path().join(name).join("data"))
+            .unwrap()
+            .len(),
+        41
+    );
+}

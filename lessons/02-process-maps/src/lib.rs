@@ -47,6 +47,8 @@ pub enum MapsError {
     PermissionDenied(u32),
     /// A kernel thread, or a zombie: no user memory at all.
     NoUserMemory(u32),
+    /// `/proc` itself is missing (not mounted, as in some containers).
+    NoProc(io::Error),
     Io(io::Error),
     Parse(ParseError),
 }
@@ -61,21 +63,76 @@ impl fmt::Display for MapsError {
             ),
             MapsError::PermissionDenied(pid) => write!(
                 f,
-                "not allowed to read /proc/{pid}/maps: reading another user's memory layout needs \
-                 the right to trace that process. Choose one of your own processes, such as `$$`."
+                "not allowed to read /proc/{pid}/maps: {}",
+                why_not_allowed(*pid)
             ),
             MapsError::NoUserMemory(pid) => write!(
                 f,
-                "process {pid} has no user memory mapped: it is a kernel thread or a zombie. \
-                 Choose an ordinary program's pid."
+                "process {pid} has no user memory mapped: {}",
+                why_no_memory(*pid)
             ),
-            MapsError::Io(e) => write!(f, "cannot read the maps: {e}"),
+            MapsError::NoProc(e) => write!(
+                f,
+                "cannot read /proc/self/maps: {}. The lesson reads the kernel's view of \
+                 memory from /proc; mount it (`mount -t proc proc /proc`) and run again.",
+                support::errors::reason(e)
+            ),
+            MapsError::Io(e) => write!(f, "cannot read the maps: {}", support::errors::explain(e)),
             MapsError::Parse(e) => write!(f, "the maps file has a line this parser rejects: {e}"),
         }
     }
 }
 
 impl std::error::Error for MapsError {}
+
+/// Why reading a process's maps was denied, in the words that fit: another
+/// user's process, or one of our own user's that the kernel still protects.
+fn why_not_allowed(pid: u32) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let ours = nix::unistd::geteuid().as_raw();
+    let fix = "Choose a process you started yourself, such as your shell (`echo $$`).";
+    match std::fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()) {
+        Ok(owner) if owner != ours && ours != 0 => format!(
+            "process {pid} belongs to another user (uid {owner}), and reading another user's \
+             memory layout needs the right to trace that process. {fix}"
+        ),
+        Ok(owner) => format!(
+            "process {pid} runs as uid {owner}{}, yet the kernel refuses to let this process \
+             trace it, which reading its memory layout needs (ptrace read access). That happens \
+             when the target made itself non-dumpable, lives in a different user namespace (as a \
+             container's pid 1 may), or this process lacks CAP_SYS_PTRACE. {fix}",
+            if owner == ours { " (you)" } else { "" }
+        ),
+        Err(_) => format!("reading its memory layout needs the right to trace it. {fix}"),
+    }
+}
+
+/// Why a process has no user memory: a zombie, or a kernel thread.
+fn why_no_memory(pid: u32) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
+    let (comm, rest) = match (stat.find('('), stat.rfind(')')) {
+        (Some(open), Some(close)) if open < close => (&stat[open + 1..close], &stat[close + 1..]),
+        _ => ("?", ""),
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Field 9 of stat is `flags`; PF_KTHREAD marks a kernel thread.
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let flags: u64 = fields.get(6).and_then(|f| f.parse().ok()).unwrap_or(0);
+    if fields.first() == Some(&"Z") {
+        format!(
+            "it is a zombie ({comm}): it has exited, and its parent has not yet collected its \
+             status. Choose a running program's pid (`ps -e` lists them)."
+        )
+    } else if flags & PF_KTHREAD != 0 {
+        format!(
+            "it is a kernel thread ({comm}), which runs only in the kernel's memory. Choose an \
+             ordinary program's pid (`ps -e` lists them)."
+        )
+    } else {
+        "it is a kernel thread or a zombie. Choose an ordinary program's pid.".to_owned()
+    }
+}
 
 // ANCHOR: read_maps
 /// Reads and parses the target's `/proc/PID/maps`.
@@ -84,6 +141,7 @@ pub fn read_maps(target: Target) -> Result<Vec<Mapping>, MapsError> {
         match (target, e.kind()) {
             (Target::Pid(pid), io::ErrorKind::NotFound) => MapsError::NoSuchProcess(pid),
             (Target::Pid(pid), io::ErrorKind::PermissionDenied) => MapsError::PermissionDenied(pid),
+            _ if !std::path::Path::new("/proc/self").exists() => MapsError::NoProc(e),
             _ => MapsError::Io(e),
         }
     })?;
@@ -190,8 +248,9 @@ pub fn libc_code(mappings: &[Mapping]) -> Option<&Mapping> {
 #[derive(Debug)]
 pub struct Specimens {
     regions: Vec<(NonNull<libc::c_void>, usize)>,
-    /// Set once the shm object exists: only then is it ours to unlink.
-    shm_name: Option<String>,
+    /// Set once the shm object exists: only then is it ours to unlink. The
+    /// registration removes it too if the lesson is interrupted.
+    shm_name: Option<(String, support::cleanup::Registration)>,
     _fds: Vec<OwnedFd>,
 }
 
@@ -214,14 +273,40 @@ impl Specimens {
         let memfd = memfd_create("mmap-workbook", MFdFlags::MFD_CLOEXEC)?;
         specimens.map_file(memfd, page)?;
 
-        // O_EXCL: fail rather than open an object someone else planted.
-        let shm_name = format!("/mmap-workbook-{}", support::unguessable_suffix()?);
-        let shm = shm_open(
-            shm_name.as_str(),
-            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL,
-            Mode::S_IRUSR | Mode::S_IWUSR,
-        )?;
-        specimens.shm_name = Some(shm_name);
+        // O_EXCL: fail rather than open an object someone else planted. The
+        // pid tells whose it is; the random part keeps it unguessable.
+        let shm_name = format!(
+            "/mmap-workbook-{}-{}",
+            std::process::id(),
+            support::unguessable_suffix()?
+        );
+        let shm = support::cleanup::protected(|| -> io::Result<OwnedFd> {
+            let shm = shm_open(
+                shm_name.as_str(),
+                OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL,
+                Mode::S_IRUSR | Mode::S_IWUSR,
+            )
+            .map_err(|e| {
+                io::Error::other(format!(
+                    "cannot create the POSIX shm object /dev/shm{shm_name}: {}",
+                    support::errors::explain(&e.into())
+                ))
+            })?;
+            let registered = support::cleanup::register(
+                std::path::Path::new(&format!("/dev/shm{shm_name}")),
+                support::cleanup::Removal::File,
+            );
+            match registered {
+                Ok(registered) => {
+                    specimens.shm_name = Some((shm_name.clone(), registered));
+                    Ok(shm)
+                }
+                Err(e) => {
+                    let _ = shm_unlink(shm_name.as_str());
+                    Err(e)
+                }
+            }
+        })?;
         specimens.map_file(shm, page)?;
 
         let doomed = scratch.join("deleted-while-mapped");
@@ -263,8 +348,9 @@ impl Drop for Specimens {
             // and nothing refers to it any more.
             let _ = unsafe { munmap(region, len) };
         }
-        if let Some(name) = &self.shm_name {
+        if let Some((name, registered)) = self.shm_name.take() {
             let _ = shm_unlink(name.as_str());
+            drop(registered);
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The walkthrough for lesson 2: run it with `cargo xtask run-lesson process-maps`.
 
-use std::io::{BufRead, BufReader};
+use std::io::Read;
+use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use process_maps::maps::{self, Kind, Mapping};
 use process_maps::{
@@ -11,6 +13,7 @@ use process_maps::{
     read_smaps, run_helper, segment_role,
 };
 use support::cli::Cli;
+use support::say;
 
 const CLI: Cli = Cli {
     lesson: "process-maps",
@@ -32,33 +35,34 @@ Flags:
 const HELPER_LIMIT: Duration = Duration::from_secs(10);
 
 fn main() {
+    CLI.begin();
     let target = parse_args();
     let result = match target {
         Target::This => walkthrough(),
         Target::Pid(_) => other_process(target),
     };
     if let Err(error) = result {
-        CLI.fail(error);
+        CLI.fail(support::errors::explain_any(&*error));
     }
 }
 
 fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
-    println!("process-maps: how does the OS load my process and libraries into memory?");
+    say!("process-maps: how does the OS load my process and libraries into memory?");
 
     // ANCHOR: step1
-    println!("\nStep 1. This process's map, grouped by kind");
-    println!("  First the lesson maps one of each kind a program can make for itself:");
-    println!("  shared anonymous memory, a memfd, a POSIX shm object, and a file it then deletes.");
+    say!("\nStep 1. This process's map, grouped by kind");
+    say!("  First the lesson maps one of each kind a program can make for itself:");
+    say!("  shared anonymous memory, a memfd, a POSIX shm object, and a file it then deletes.");
     let scratch = support::scratch_dir()?;
     let specimens = Specimens::create(scratch.path())?;
     let mappings = read_maps(Target::This)?;
     let exe = executable_path(Target::This);
     print_groups("/proc/self/maps", &mappings, exe.as_deref());
-    println!("\n  The four specimens, as /proc/self/maps lists them:");
+    say!("\n  The four specimens, as /proc/self/maps lists them:");
     for address in specimens.addresses() {
         if let Some(m) = mappings.iter().find(|m| m.start == address) {
             let note = specimen_note(m.kind(exe.as_deref()));
-            println!("    {}  {note:<48}  {}", m.perms, m.pathname);
+            say!("    {}  {note:<48}  {}", m.perms, m.pathname);
         }
     }
     // ANCHOR_END: step1
@@ -67,19 +71,22 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
     print_segments(&mappings, exe.as_deref());
 
     // ANCHOR: step3
-    println!("\nStep 3. A second process maps the same libc pages");
+    say!("\nStep 3. A second process maps the same libc pages");
     let Some(ours) = libc_code(&mappings) else {
-        println!("  This program has no libc mapping: it is statically linked, so its C library");
-        println!("  is part of the executable. There is no shared library to compare; steps 3");
-        println!("  and 4 need a dynamically linked build.");
+        say!("  This program has no libc mapping: it is statically linked, so its C library");
+        say!("  is part of the executable. There is no shared library to compare; steps 3");
+        say!("  and 4 need a dynamically linked build.");
         return Ok(());
     };
     let mut helper = Command::new(std::env::current_exe()?)
         .arg("--helper")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()?;
-    println!(
+        .spawn()
+        .map_err(|e| {
+            support::errors::explain_spawn("the helper (this lesson's binary again)", &e)
+        })?;
+    say!(
         "  Started this lesson's binary again as a helper, pid {}.",
         helper.id()
     );
@@ -89,20 +96,28 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
         _ => {
             let _ = helper.kill();
             let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
-            return Err(
-                format!("the helper did not report its libc mapping (it {outcome})").into(),
-            );
+            return Err(format!(
+                "the helper (this lesson's binary run with --helper) did not report its libc \
+                     mapping within {} s (it {outcome}). Run it alone to see why: \
+                     cargo xtask run-lesson process-maps -- --helper",
+                HELPER_LIMIT.as_secs()
+            )
+            .into());
         }
     };
     let name = ours.file_name().unwrap_or("libc");
-    println!("  {name}'s code segment (r-xp) in each:");
+    say!("  {name}'s code segment (r-xp) in each:");
     for (who, m) in [("this process", ours), ("the helper", &theirs)] {
-        println!(
+        say!(
             "    {who:<13} at {:#x}, file offset {:#x}, device {:02x}:{:02x}, inode {}",
-            m.start, m.offset, m.device.major, m.device.minor, m.inode
+            m.start,
+            m.offset,
+            m.device.major,
+            m.device.minor,
+            m.inode
         );
     }
-    println!(
+    say!(
         "  Same file, offset, device and inode: {}. Same address: {}.",
         yes_no(ours.same_file_pages(&theirs)),
         if ours.start == theirs.start {
@@ -111,13 +126,13 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
             "no, each process has its own random layout (ASLR)"
         }
     );
-    println!(
+    say!(
         "  Both map the same page-cache pages of {name}: one copy in RAM, however many processes."
     );
     // ANCHOR_END: step3
 
     // ANCHOR: step4
-    println!("\nStep 4. Counting shared pages: /proc/self/smaps for {name}'s code");
+    say!("\nStep 4. Counting shared pages: /proc/self/smaps for {name}'s code");
     let smaps = read_smaps(Target::This)?;
     let fields = maps::smaps_fields(&smaps, ours.start).unwrap_or_default();
     let field = |key: &str| fields.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v);
@@ -133,20 +148,20 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("Private_Clean", "resident pages only this process maps"),
     ] {
-        println!(
+        say!(
             "    {:<14} {meaning:<64} {} kB",
             format!("{key}:"),
             field(key)
         );
     }
     let (rss, pss) = (field("Rss"), field("Pss"));
-    println!(
+    say!(
         "  Pss < Rss: {}. Rss counts every page fully; Pss splits each one among its",
         yes_no(pss < rss)
     );
-    println!("  sharers, so summing Pss over all processes counts the RAM really used.");
+    say!("  sharers, so summing Pss over all processes counts the RAM really used.");
     if pss > 0 {
-        println!(
+        say!(
             "  Rss / Pss = {:.1}: each resident page here is shared on average that many ways.",
             rss as f64 / pss as f64
         );
@@ -155,7 +170,7 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
 
     drop(helper.stdin.take()); // EOF: the helper exits.
     let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
-    println!("\n  The helper {outcome}.");
+    say!("\n  The helper {outcome}.");
     Ok(())
 }
 
@@ -166,20 +181,20 @@ fn other_process(target: Target) -> Result<(), Box<dyn std::error::Error>> {
     };
     let mappings = read_maps(target)?;
     let exe = executable_path(target);
-    println!("process-maps: the map of process {pid}");
-    println!("\nStep 1. Its map, grouped by kind");
+    say!("process-maps: the map of process {pid}");
+    say!("\nStep 1. Its map, grouped by kind");
     print_groups(&format!("/proc/{pid}/maps"), &mappings, exe.as_deref());
     if exe.is_none() {
-        println!("  (its executable's path is not readable, so its segments count as files)");
+        say!("  (its executable's path is not readable, so its segments count as files)");
     }
     print_segments(&mappings, exe.as_deref());
-    println!("\nSteps 3 and 4 compare the lesson with a helper it starts: run it without --pid.");
+    say!("\nSteps 3 and 4 compare the lesson with a helper it starts: run it without --pid.");
     Ok(())
 }
 
 // ANCHOR: print_groups
 fn print_groups(source: &str, mappings: &[Mapping], exe: Option<&str>) {
-    println!("  {source} has {} lines. By kind:", mappings.len());
+    say!("  {source} has {} lines. By kind:", mappings.len());
     for group in group_by_kind(mappings, exe) {
         let names = match group.kind {
             Kind::Heap | Kind::Stack | Kind::Anonymous | Kind::Executable | Kind::File => {
@@ -188,7 +203,7 @@ fn print_groups(source: &str, mappings: &[Mapping], exe: Option<&str>) {
             _ => format!(": {}", group.names.join(", ")),
         };
         let plural = if group.count == 1 { "" } else { "s" };
-        println!(
+        say!(
             "    {:<22} {} mapping{plural}, {}{names}",
             group.kind.label(),
             group.count,
@@ -210,50 +225,75 @@ fn specimen_note(kind: Kind) -> &'static str {
 
 // ANCHOR: step2
 fn print_segments(mappings: &[Mapping], exe: Option<&str>) {
-    println!("\nStep 2. The executable's segments");
+    say!("\nStep 2. The executable's segments");
     let segments = executable_segments(mappings, exe);
     if segments.is_empty() {
-        println!("  No mapping names the executable's file.");
+        say!("  No mapping names the executable's file.");
         return;
     }
-    println!(
-        "  The loader mapped the program's file {} times, once per segment:",
+    say!(
+        "  The loader mapped the program's file {} times, once per segment. By role:",
         segments.len()
     );
+    // How many segments share a role depends on the linker (GNU ld gives
+    // RELRO a mapping of its own, rust-lld does not), so list each role once.
+    let mut roles: Vec<(&Mapping, usize)> = Vec::new();
     for m in &segments {
-        println!(
+        match roles.last_mut() {
+            Some((first, count))
+                if (first.perms, segment_role(first)) == (m.perms, segment_role(m)) =>
+            {
+                *count += 1
+            }
+            _ => roles.push((m, 1)),
+        }
+    }
+    for (m, _) in &roles {
+        say!(
             "    {}  {:<66} at file offset {:#x}",
             m.perms,
             segment_role(m),
             m.offset
         );
     }
+    say!("  How many segments a role takes depends on the linker that built the program.");
     let one_file = segments
         .iter()
         .all(|m| (m.device, m.inode) == (segments[0].device, segments[0].inode));
-    println!(
+    say!(
         "  All from one file (same device and inode): {}.",
         yes_no(one_file)
     );
-    println!("  The offsets differ because each segment maps its own part of the file, starting");
-    println!("  on a page boundary; the permissions differ so that code is never writable and");
-    println!("  data never executable.");
+    say!("  The offsets differ because each segment maps its own part of the file, starting");
+    say!("  on a page boundary; the permissions differ so that code is never writable and");
+    say!("  data never executable.");
 }
 // ANCHOR_END: step2
 
-/// The first line `reader` produces, if it comes within `limit`.
+/// The first line `reader` produces, if it comes within `limit`. Waits with
+/// poll, not a thread: the lesson stays single-threaded.
 fn first_line_within(reader: Option<std::process::ChildStdout>, limit: Duration) -> Option<String> {
-    let reader = reader?;
-    let (send, receive) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(reader).read_line(&mut line);
-        let _ = send.send(line);
-    });
-    receive
-        .recv_timeout(limit)
-        .ok()
-        .map(|l| l.trim_end_matches('\n').to_owned())
+    let mut reader = reader?;
+    let started = Instant::now();
+    let mut line = Vec::new();
+    while !line.ends_with(b"\n") {
+        let left = limit.checked_sub(started.elapsed())?;
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+        let mut byte = [0u8; 256];
+        match reader.read(&mut byte) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => line.extend_from_slice(&byte[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&line).into_owned();
+    text.lines().next().map(str::to_owned)
 }
 
 fn human_size(bytes: u64) -> String {

@@ -148,7 +148,12 @@ impl Mapping {
         if path.starts_with("/memfd:") {
             return Kind::Memfd;
         }
-        if path.starts_with("/dev/shm/") {
+        // A POSIX shm object is a file directly in /dev/shm (its name has
+        // no further slash); a file in a directory under /dev/shm, such as a
+        // TMPDIR there, is an ordinary (or deleted) file.
+        if let Some(name) = path.strip_prefix("/dev/shm/")
+            && !name.trim_end_matches(DELETED).contains('/')
+        {
             return Kind::SharedMemory;
         }
         if !path.starts_with('/') || path.starts_with("/SYSV") {

@@ -16,7 +16,7 @@ fn refused(args: &[&str]) -> String {
 
 #[test]
 fn a_pid_that_is_not_a_number() {
-    for bad in ["abc", "0", "-5", "12x"] {
+    for bad in ["abc", "0", "-5", "-1", "12x", "99999999999", " 7", "١٢"] {
         let err = refused(&["--pid", bad]);
         assert!(
             err.contains(&format!("--pid {bad}: not a process id")),
@@ -65,6 +65,106 @@ fn a_kernel_thread_has_no_user_memory() {
     );
     let err = refused(&["--pid", "2"]);
     assert!(err.contains("process 2 has no user memory mapped"), "{err}");
+    assert!(err.contains("it is a kernel thread (kthreadd)"), "{err}");
+}
+
+#[test]
+fn a_zombie_is_named_a_zombie() {
+    // A child that has exited and that we do not wait for yet is a zombie.
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let pid = child.id();
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap()
+        .contains(") Z ")
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let err = refused(&["--pid", &pid.to_string()]);
+    child.wait().unwrap();
+    assert!(
+        err.contains(&format!(
+            "process {pid} has no user memory mapped: it is a zombie"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_pid_past_the_largest_is_no_process() {
+    let err = refused(&["--pid", "4294967295"]);
+    assert!(err.contains("there is no process 4294967295"), "{err}");
+}
+
+#[test]
+fn a_denied_process_of_our_own_user_is_not_called_another_users() {
+    // Where the kernel denies us pid 1 although it runs as our own user (a
+    // container's pid 1 as root, say), the message must not blame the user.
+    use std::os::unix::fs::MetadataExt;
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run(LESSON, &["--pid", "1"], cwd.path());
+    let same_user = std::fs::metadata("/proc/1").unwrap().uid() == nix::unistd::geteuid().as_raw();
+    if run.outcome.is_success() {
+        eprintln!("skipped: pid 1 is readable here");
+        return;
+    }
+    let err = assert_refused("process-maps", &run);
+    assert!(err.contains("not allowed to read /proc/1/maps"), "{err}");
+    if same_user {
+        assert!(!err.contains("another user"), "{err}");
+        assert!(err.contains("runs as uid"), "{err}");
+    }
+}
+
+#[test]
+fn a_process_of_another_user_is_named_so() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to run the lesson as nobody");
+        return;
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let mut command = Command::new(LESSON);
+    command
+        .args(["--pid", "1"])
+        .current_dir(cwd.path())
+        .uid(65534)
+        .gid(65534);
+    let err = assert_refused("process-maps", &run_command(&mut command));
+    assert!(
+        err.contains("process 1 belongs to another user (uid 0)"),
+        "{err}"
+    );
+    assert!(err.contains("such as your shell"), "{err}");
+}
+
+#[test]
+fn without_proc_the_lesson_says_to_mount_it() {
+    let run = match support::testing::run_without_proc(LESSON) {
+        Ok(run) => run,
+        Err(why) => {
+            eprintln!("skipped: cannot hide /proc here ({why})");
+            return;
+        }
+    };
+    let err = support::testing::assert_refused_after_story("process-maps", &run);
+    assert!(err.contains("cannot read /proc/self/maps"), "{err}");
+    assert!(err.contains("mount -t proc proc /proc"), "{err}");
+}
+
+#[test]
+fn a_tight_limit_on_processes_names_ulimit_u() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to run the lesson as nobody (root ignores ulimit -u)");
+        return;
+    }
+    let run = support::testing::run_under_ulimit(LESSON, &[], "-u", 0, true);
+    let err = support::testing::assert_refused_after_story("process-maps", &run);
+    assert!(err.contains("cannot start the helper"), "{err}");
+    assert!(
+        err.contains("(EAGAIN)") && err.contains("ulimit -u"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -280,3 +280,20 @@ fn property_no_input_makes_it_panic() {
         let _ = parse_maps(&line);
     }
 }
+
+#[test]
+fn a_file_in_a_directory_under_dev_shm_is_not_a_posix_shm_object() {
+    // TMPDIR=/dev/shm/x puts the lesson's deleted specimen there; only a
+    // name directly in /dev/shm is a POSIX shm object.
+    let kind = |path: &str| {
+        let line = format!("7f0000000000-7f0000001000 rw-s 00000000 00:1a 42  {path}");
+        process_maps::maps::parse_line(&line).unwrap().kind(None)
+    };
+    assert_eq!(kind("/dev/shm/mmap-workbook-1-ab"), Kind::SharedMemory);
+    assert_eq!(kind("/dev/shm/gone (deleted)"), Kind::SharedMemory);
+    assert_eq!(
+        kind("/dev/shm/tmp/.tmpAbC123/deleted-while-mapped (deleted)"),
+        Kind::DeletedFile
+    );
+    assert_eq!(kind("/dev/shm/tmp/kept.dat"), Kind::File);
+}

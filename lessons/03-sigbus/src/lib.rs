@@ -158,15 +158,17 @@ pub fn sealed_memfd(len: u64) -> nix::Result<File> {
 
 /// The kind of filesystem holding `path` (`ext4`, `tmpfs`, ...): what
 /// happens to bytes past the end of a file depends on it.
-pub fn filesystem_name(path: &std::path::Path) -> &'static str {
+pub fn filesystem_name(path: &std::path::Path) -> String {
     use nix::sys::statfs::{
         BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC, statfs,
     };
     match statfs(path).map(|s| s.filesystem_type()) {
-        Ok(t) if t == EXT4_SUPER_MAGIC => "ext4",
-        Ok(t) if t == TMPFS_MAGIC => "tmpfs",
-        Ok(t) if t == BTRFS_SUPER_MAGIC => "btrfs",
-        Ok(t) if t == XFS_SUPER_MAGIC => "xfs",
-        _ => "another filesystem",
+        Ok(t) if t == EXT4_SUPER_MAGIC => "ext4".to_owned(),
+        Ok(t) if t == TMPFS_MAGIC => "tmpfs".to_owned(),
+        Ok(t) if t == BTRFS_SUPER_MAGIC => "btrfs".to_owned(),
+        Ok(t) if t == XFS_SUPER_MAGIC => "xfs".to_owned(),
+        // Name what was found, so the learner can look it up (`man statfs`).
+        Ok(t) => format!("a filesystem of type {:#x}", t.0),
+        Err(e) => format!("a filesystem statfs cannot name ({e})"),
     }
 }

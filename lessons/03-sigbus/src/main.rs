@@ -11,6 +11,8 @@ use sigbus::{file_len, map_shared, report_sigbus_for, sealed_memfd, try_truncate
 use support::ChildOutcome;
 use support::child::run_in_child;
 use support::cli::Cli;
+use support::errors::AtPath;
+use support::say;
 
 const CLI: Cli = Cli {
     lesson: "sigbus",
@@ -31,21 +33,23 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
+    CLI.begin();
     CLI.parse_help_only();
     let outcome = support::scratch_dir()
         .map_err(Into::into)
         .and_then(|dir| walkthrough(dir.path()));
     if let Err(error) = outcome {
-        CLI.fail(format_args!("the walkthrough stopped: {error}"));
+        CLI.fail(format_args!(
+            "the walkthrough stopped: {}",
+            support::errors::explain_any(&*error)
+        ));
     }
 }
 
 fn walkthrough(scratch: &Path) -> Result {
     let page = support::page_size();
-    println!("sigbus: what happens when the file is too short?");
-    println!(
-        "(Each access that may fault runs in a child process; the page size is {page} bytes.)"
-    );
+    say!("sigbus: what happens when the file is too short?");
+    say!("(Each access that may fault runs in a child process; the page size is {page} bytes.)");
     store_into_an_empty_file(scratch)?;
     the_exact_boundary(scratch, page)?;
     writes_past_the_end(scratch, page)?;
@@ -56,7 +60,7 @@ fn walkthrough(scratch: &Path) -> Result {
 /// Runs `work` in a child and prints how the child ended.
 fn in_child(what: &str, work: impl FnOnce() -> i32) -> Result<ChildOutcome> {
     let outcome = run_in_child(CHILD_LIMIT, work)?;
-    println!("  {what} -> child {outcome}");
+    say!("  {what} -> child {outcome}");
     Ok(outcome)
 }
 
@@ -71,10 +75,11 @@ fn open_rw(path: &Path) -> std::io::Result<File> {
 
 // ANCHOR: step1
 fn store_into_an_empty_file(scratch: &Path) -> Result {
-    println!("\nStep 1. Store into a mapping of an empty file");
-    let file = open_rw(&scratch.join("empty"))?;
+    say!("\nStep 1. Store into a mapping of an empty file");
+    let empty = scratch.join("empty");
+    let file = open_rw(&empty).at(&empty)?;
     let map = map_shared(&file, 40)?;
-    println!(
+    say!(
         "  mapped 40 bytes of a {}-byte file: mmap itself does not mind",
         file_len(&file)?
     );
@@ -82,14 +87,17 @@ fn store_into_an_empty_file(scratch: &Path) -> Result {
         map.write(0, 0x78);
         0
     })?;
-    file.set_len(40)?;
-    println!("  set_len(40) on the same file; the mapping is unchanged");
+    file.set_len(40).at(&empty)?;
+    // Real blocks before the child stores: on a full disk the lesson says so,
+    // instead of showing a SIGBUS that is not this step's point.
+    support::space::reserve(&file, 40, &empty)?;
+    say!("  set_len(40) on the same file; the mapping is unchanged");
     in_child("store 0x78 at offset 0 again", || {
         map.write(0, 0x78);
         0
     })?;
-    let bytes = fs::read(scratch.join("empty"))?;
-    println!(
+    let bytes = fs::read(&empty).at(&empty)?;
+    say!(
         "  read(2) now finds {} bytes, the first {:#04x}: the child's store",
         bytes.len(),
         bytes[0]
@@ -100,12 +108,16 @@ fn store_into_an_empty_file(scratch: &Path) -> Result {
 
 // ANCHOR: step2
 fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
-    println!("\nStep 2. The exact boundary: a 9-byte file under a 3-page mapping");
+    say!("\nStep 2. The exact boundary: a 9-byte file under a 3-page mapping");
     let path = scratch.join("nine");
-    fs::write(&path, b"AAAAAAAAA")?;
-    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    fs::write(&path, b"AAAAAAAAA").at(&path)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
     let map = map_shared(&file, 3 * page)?;
-    println!(
+    say!(
         "  mapped {} bytes (3 pages) of a {}-byte file",
         map.len(),
         file_len(&file)?
@@ -113,71 +125,78 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
     in_child(
         "read byte 8, bytes 9..page end, then the first byte of page 1",
         || {
-            println!(
+            say!(
                 "    byte 8 is {:?}: the file's last byte",
                 char::from(map.read(8))
             );
             let tail_is_zero = (9..page).all(|offset| map.read(offset) == 0);
-            println!(
+            say!(
                 "    bytes 9..{page} all read as zero: {}",
                 if tail_is_zero { "yes" } else { "no" }
             );
             if report_sigbus_for(map.address()).is_err() {
                 return 3;
             }
-            println!("    reading byte {page}...");
+            say!("    reading byte {page}...");
             let byte = map.read(page);
-            println!("    byte {page} is {byte} (no fault: unexpected)");
+            say!("    byte {page} is {byte} (no fault: unexpected)");
             0
         },
     )?;
-    println!("  The page that holds the file's end is readable to its end, as zeroes;");
-    println!(
-        "  a page that holds no byte of the file cannot be backed, so the kernel sends SIGBUS."
-    );
+    say!("  The page that holds the file's end is readable to its end, as zeroes;");
+    say!("  a page that holds no byte of the file cannot be backed, so the kernel sends SIGBUS.");
     Ok(())
 }
 // ANCHOR_END: step2
 
 // ANCHOR: step3
 fn writes_past_the_end(scratch: &Path, page: usize) -> Result {
-    println!("\nStep 3. Stores past the end do not grow the file");
+    say!("\nStep 3. Stores past the end do not grow the file");
     let path = scratch.join("nine");
-    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
     let map = map_shared(&file, page)?;
     map.write(100, b'!');
     drop(map);
-    println!("  stored '!' at byte 100 (inside page 0, past the end) and unmapped: no fault");
-    println!("  the file is still {} bytes", file_len(&file)?);
+    say!("  stored '!' at byte 100 (inside page 0, past the end) and unmapped: no fault");
+    say!("  the file is still {} bytes", file_len(&file)?);
     let again = map_shared(&file, page)?;
-    println!(
+    say!(
         "  yet a fresh mapping reads byte 100 as {:?}: the store is still in the page cache",
         char::from(again.read(100))
     );
     again.sync()?;
-    println!(
+    say!(
         "  after msync writes the page back, byte 100 reads {:?} ({} holds the files here)",
         char::from(again.read(100)),
         sigbus::filesystem_name(scratch)
     );
-    println!("  ext4 zeroes the part of a page past the end of the file whenever it writes the");
-    println!("  page back; tmpfs never writes back, so there the byte lingers, and a later");
-    println!("  ftruncate that grows the file makes it part of the file. Never rely on either.");
+    say!("  ext4 zeroes the part of a page past the end of the file whenever it writes the");
+    say!("  page back; tmpfs never writes back, so there the byte lingers, and a later");
+    say!("  ftruncate that grows the file makes it part of the file. Never rely on either.");
     Ok(())
 }
 // ANCHOR_END: step3
 
 // ANCHOR: step4
 fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
-    println!("\nStep 4. Another process truncates the file under a live mapping");
+    say!("\nStep 4. Another process truncates the file under a live mapping");
     let path = scratch.join("three-pages");
     fs::write(
         &path,
         [b"A".repeat(page), b"B".repeat(page), b"C".repeat(page)].concat(),
-    )?;
-    let file = OpenOptions::new().read(true).write(true).open(&path)?;
+    )
+    .at(&path)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
     let map = map_shared(&file, 3 * page)?;
-    println!(
+    say!(
         "  mapped all 3 pages; page 2 reads {:?}",
         char::from(map.read(2 * page))
     );
@@ -186,29 +205,36 @@ fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
         || i32::from(file.set_len(page as u64).is_err()),
     )?;
     in_child("read page 2 again", || i32::from(map.read(2 * page)))?;
-    println!(
+    say!(
         "  page 0 still reads {:?}: it still has file behind it",
         char::from(map.read(0))
     );
-    println!("  This is why memmap2's Mmap::map is unsafe: a &[u8] over a file is only as");
-    println!("  stable as the file, and any process that may write the file can shrink it.");
+    say!("  This is why memmap2's Mmap::map is unsafe: a &[u8] over a file is only as");
+    say!("  stable as the file, and any process that may write the file can shrink it.");
 
-    println!("  A defence: a sealed memfd, which nobody can shrink");
+    say!("  A defence: a sealed memfd, which nobody can shrink");
     let sealed = sealed_memfd(3 * page as u64)?;
+    // The memfd is sparse too; its pages come from memory, reserved now.
+    support::space::allocate(&sealed, 3 * page as u64).map_err(|e| {
+        format!(
+            "cannot reserve memory for the sealed memfd: {}",
+            support::errors::explain(&e)
+        )
+    })?;
     let map = map_shared(&sealed, 3 * page)?;
     map.write(2 * page, b'C');
     in_child(
         &format!("another process tries to truncate it to {page} bytes"),
         || {
             match try_truncate(&sealed, page as u64) {
-                Some(errno) => println!("    ftruncate failed: {errno:?} ({})", errno.desc()),
-                None => println!("    ftruncate succeeded (the seal did not hold!)"),
+                Some(errno) => say!("    ftruncate failed: {errno:?} ({})", errno.desc()),
+                None => say!("    ftruncate succeeded (the seal did not hold!)"),
             }
             0
         },
     )?;
     in_child("read page 2 of the sealed memfd", || {
-        println!("    page 2 reads {:?}", char::from(map.read(2 * page)));
+        say!("    page 2 reads {:?}", char::from(map.read(2 * page)));
         0
     })?;
     Ok(())

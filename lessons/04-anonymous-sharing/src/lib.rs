@@ -86,7 +86,11 @@ impl Baton {
         if poll(&mut fds, timeout)? == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "the other process never passed the baton",
+                format!(
+                    "the other process never passed the baton within {} ms: it may have died, \
+                     or the machine is very busy. Run the lesson again.",
+                    limit.as_millis()
+                ),
             ));
         }
         let mut token = [0u8; 1];

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anonymous_sharing::{Baton, Sharing, map_anonymous, maps_entry};
 use support::child::{fork_child, run_in_child};
 use support::cli::Cli;
+use support::say;
 
 const CLI: Cli = Cli {
     lesson: "anonymous-sharing",
@@ -26,31 +27,35 @@ const LIMIT: Duration = Duration::from_secs(10);
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() {
+    CLI.begin();
     CLI.parse_help_only();
     let page = support::page_size();
-    println!("anonymous-sharing: how do I share memory between a parent and child process?");
+    say!("anonymous-sharing: how do I share memory between a parent and child process?");
     let steps = [three_places, one_page, no_sleep];
     for step in steps {
         if let Err(error) = step(page) {
-            CLI.fail(format_args!("the walkthrough stopped: {error}"));
+            CLI.fail(format_args!(
+                "the walkthrough stopped: {}",
+                support::errors::explain_any(&*error)
+            ));
         }
     }
 }
 
 // ANCHOR: step1
 fn three_places(page: usize) -> Result {
-    println!("\nStep 1. The child writes 42 in three places");
+    say!("\nStep 1. The child writes 42 in three places");
     let shared = map_anonymous(page, Sharing::Shared)?;
     let private = map_anonymous(page, Sharing::Private)?;
     let mut plain: u32 = 1;
     shared.atomic_u32(0).store(1, Release);
     private.atomic_u32(0).store(1, Release);
-    println!("  before fork, all three hold 1");
+    say!("  before fork, all three hold 1");
     let outcome = run_in_child(LIMIT, || {
         shared.atomic_u32(0).store(42, Release);
         private.atomic_u32(0).store(42, Release);
         plain = std::hint::black_box(42);
-        println!(
+        say!(
             "  child: wrote 42; it now reads {}, {} and {}",
             shared.atomic_u32(0).load(Acquire),
             private.atomic_u32(0).load(Acquire),
@@ -58,8 +63,8 @@ fn three_places(page: usize) -> Result {
         );
         0
     })?;
-    println!("  parent: waited for the child with waitpid: it {outcome}");
-    println!("  parent reads:");
+    say!("  parent: waited for the child with waitpid: it {outcome}");
+    say!("  parent reads:");
     let rows = [
         (
             "MAP_SHARED|MAP_ANONYMOUS",
@@ -78,7 +83,7 @@ fn three_places(page: usize) -> Result {
         ),
     ];
     for (place, value, why) in rows {
-        println!("    {place:<27} {value:>3}   {why}");
+        say!("    {place:<27} {value:>3}   {why}");
     }
     Ok(())
 }
@@ -86,7 +91,7 @@ fn three_places(page: usize) -> Result {
 
 // ANCHOR: step2
 fn one_page(page: usize) -> Result {
-    println!("\nStep 2. It really is one page");
+    say!("\nStep 2. It really is one page");
     let shared = map_anonymous(page, Sharing::Shared)?;
     let (to_parent, to_child) = (Baton::new()?, Baton::new()?);
     let ours =
@@ -97,37 +102,41 @@ fn one_page(page: usize) -> Result {
         if to_parent.pass().is_err() || to_child.take(LIMIT).is_err() {
             return 1;
         }
-        println!(
+        say!(
             "  child: reads {} in slot 1, written by the parent",
             shared.atomic_u32(1).load(Acquire)
         );
         match &theirs {
-            Some(m) => println!(
+            Some(m) => say!(
                 "  child: maps it as {} {}, inode {}",
-                m.perms, m.pathname, m.inode
+                m.perms,
+                m.pathname,
+                m.inode
             ),
-            None => println!("  child: cannot find the mapping in its /proc/self/maps"),
+            None => say!("  child: cannot find the mapping in its /proc/self/maps"),
         }
         i32::from(theirs.is_none_or(|m| m.inode != ours.inode))
     })?;
     to_parent.take(LIMIT)?;
-    println!(
+    say!(
         "  parent: reads {} in slot 0, written by the child",
         shared.atomic_u32(0).load(Acquire)
     );
     shared.atomic_u32(1).store(43, Release);
     to_child.pass()?;
     let outcome = child.wait(LIMIT)?;
-    println!(
+    say!(
         "  parent: maps it as {} {}, inode {}",
-        ours.perms, ours.pathname, ours.inode
+        ours.perms,
+        ours.pathname,
+        ours.inode
     );
-    println!("  the child {outcome}: both write, both see, one inode");
+    say!("  the child {outcome}: both write, both see, one inode");
 
-    println!("  The trap: memmap2's MmapMut::map_anon is MAP_PRIVATE");
+    say!("  The trap: memmap2's MmapMut::map_anon is MAP_PRIVATE");
     let mut anon = memmap2::MmapMut::map_anon(page)?;
     let kind = maps_entry(anon.as_ptr() as usize)?.map(|m| m.perms.to_string());
-    println!(
+    say!(
         "    it maps as {}",
         kind.as_deref().unwrap_or("(not found)")
     );
@@ -135,32 +144,32 @@ fn one_page(page: usize) -> Result {
         anon[0] = 42;
         0
     })?;
-    println!(
+    say!(
         "    the child stored 42 in it and {outcome}; the parent reads {}",
         anon[0]
     );
-    println!("    To share with memmap2, map a memfd with MmapMut::map_mut (that is MAP_SHARED).");
+    say!("    To share with memmap2, map a memfd with MmapMut::map_mut (that is MAP_SHARED).");
     Ok(())
 }
 // ANCHOR_END: step2
 
 // ANCHOR: step3
 fn no_sleep(page: usize) -> Result {
-    println!("\nStep 3. Who goes first? A handshake, not sleep");
+    say!("\nStep 3. Who goes first? A handshake, not sleep");
     let shared = map_anonymous(page, Sharing::Shared)?;
     let (ready, done) = (Baton::new()?, Baton::new()?);
     // The unlucky order, forced: the child reads before the parent writes.
     let child = fork_child(|| {
         let sum = shared.atomic_u32(0).load(Acquire) + shared.atomic_u32(1).load(Acquire);
-        println!("  child (reading first): 10 + 20 = {sum}");
+        say!("  child (reading first): 10 + 20 = {sum}");
         i32::from(done.pass().is_err())
     })?;
     done.take(LIMIT)?;
     shared.atomic_u32(0).store(10, Release);
     shared.atomic_u32(1).store(20, Release);
     child.wait(LIMIT)?;
-    println!("  With sleep(1) in the child this order is merely unlikely: on a busy machine");
-    println!("  the parent may not run within the second. Nothing orders the two processes.");
+    say!("  With sleep(1) in the child this order is merely unlikely: on a busy machine");
+    say!("  the parent may not run within the second. Nothing orders the two processes.");
 
     shared.atomic_u32(0).store(0, Release);
     shared.atomic_u32(1).store(0, Release);
@@ -169,15 +178,15 @@ fn no_sleep(page: usize) -> Result {
             return 1;
         }
         let sum = shared.atomic_u32(0).load(Acquire) + shared.atomic_u32(1).load(Acquire);
-        println!("  child (waiting for the baton): 10 + 20 = {sum}");
+        say!("  child (waiting for the baton): 10 + 20 = {sum}");
         0
     })?;
     shared.atomic_u32(0).store(10, Release);
     shared.atomic_u32(1).store(20, Release);
     ready.pass()?;
     let outcome = child.wait(LIMIT)?;
-    println!("  the child {outcome}. The pipe orders them: the child cannot read before the");
-    println!("  parent has written and passed the baton, however the scheduler runs them.");
+    say!("  the child {outcome}. The pipe orders them: the child cannot read before the");
+    say!("  parent has written and passed the baton, however the scheduler runs them.");
     Ok(())
 }
 // ANCHOR_END: step3

@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 use std::fmt::Display;
-use std::process::exit;
+use std::io::Write;
 
 /// A lesson's command-line identity: its name and its `--help` text.
 #[derive(Debug, Clone, Copy)]
@@ -19,20 +19,35 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Prints the usage text to stdout and exits successfully.
-    pub fn print_help_and_exit(&self) -> ! {
-        print!("{}", self.usage);
-        exit(0)
+    /// Call first in `main`: installs the handlers that clean up on Ctrl-C,
+    /// SIGTERM and SIGHUP ([`crate::cleanup`]).
+    pub fn begin(&self) {
+        crate::cleanup::install();
     }
 
-    /// Prints `error: MESSAGE` and a pointer to `--help`, then exits with code 2.
+    /// Prints the usage text to stdout and exits successfully.
+    pub fn print_help_and_exit(&self) -> ! {
+        crate::out::text(self.usage);
+        crate::cleanup::exit(0)
+    }
+
+    /// Prints `error: MESSAGE` and a pointer to `--help`, removes what the
+    /// lesson registered for cleanup (`exit` skips destructors), then exits
+    /// with code 2. In a forked child, leaves with `_exit` instead.
     pub fn fail(&self, message: impl Display) -> ! {
-        eprintln!("{}: error: {message}", self.lesson);
-        eprintln!(
-            "For the accepted flags, run: cargo xtask run-lesson {} -- --help",
+        // A reader that went away (`lesson | head`) often makes a child fail
+        // first; the lesson then ends as quietly as `cat` would.
+        if crate::out::stdout_is_closed_pipe() {
+            crate::cleanup::die_of(libc::SIGPIPE)
+        }
+        // A closed or full stderr must not turn a refusal into a panic.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}: error: {message}\nFor the accepted flags, run: cargo xtask run-lesson {} -- --help",
+            self.lesson,
             self.lesson
         );
-        exit(2)
+        crate::cleanup::exit(2)
     }
 
     /// For a lesson whose only flag is `--help`: handles the command line.

@@ -6,6 +6,11 @@
 //! - [`region`]: an owned raw mapping with volatile byte access.
 //! - [`page_size`]: the size the kernel maps in.
 //! - [`scratch_dir`]: where a lesson keeps its files, never the learner's directory.
+//! - [`cleanup`]: what a lesson created is removed even when it is interrupted.
+//! - [`out`] and [`say!`]: the story's output, ending like `cat` on a closed pipe.
+//! - [`errors`]: an errno in words, with the fix.
+//! - [`keep`]: a file for the learner, written atomically, refusing links and FIFOs.
+//! - [`space`]: reserving a file's blocks before storing through a mapping.
 //! - [`unguessable_suffix`]: random names for shared-memory objects.
 //! - [`cli`]: the lessons' uniform flag parsing and error messages.
 //! - [`layout`]: where lessons, exercises and graded tests are, for xtask
@@ -17,28 +22,58 @@
 //! Nothing here teaches on its own; the lessons do.
 
 pub mod child;
+pub mod cleanup;
 pub mod cli;
+pub mod errors;
 pub mod grading;
 pub mod hexdump;
+pub mod keep;
 pub mod layout;
+pub mod out;
 pub mod region;
 pub mod snapshot;
+pub mod space;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use child::ChildOutcome;
 
-/// A fresh temporary directory for a lesson's files, removed when dropped;
-/// the error says where it tried and what to do.
-pub fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
-    tempfile::tempdir().map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!(
-                "cannot create a temporary directory in {}: {e}. Set TMPDIR to a directory you can write to.",
-                std::env::temp_dir().display()
-            ),
-        )
+/// A lesson's temporary directory: removed when dropped, and also when the
+/// lesson is interrupted or gives up (it is registered with [`cleanup`]).
+#[derive(Debug)]
+pub struct Scratch {
+    // Field order matters: the directory is removed before it is unregistered,
+    // so an interruption in between still finds it registered.
+    dir: tempfile::TempDir,
+    _registered: cleanup::Registration,
+}
+
+impl Scratch {
+    /// The directory's path.
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// A fresh temporary directory for a lesson's files, removed when dropped or
+/// when the lesson is stopped; the error says where it tried and what to do.
+pub fn scratch_dir() -> std::io::Result<Scratch> {
+    cleanup::protected(|| {
+        let dir = tempfile::tempdir().map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create a temporary directory in {}: {}",
+                    errors::shown(&std::env::temp_dir()),
+                    errors::explain_or(&e, "Set TMPDIR to a directory you can write to.")
+                ),
+            )
+        })?;
+        let registered = cleanup::register(dir.path(), cleanup::Removal::Tree)?;
+        Ok(Scratch {
+            dir,
+            _registered: registered,
+        })
     })
 }
 

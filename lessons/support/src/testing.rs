@@ -87,3 +87,466 @@ pub fn settings(extra: &[(&str, &str)]) -> insta::Settings {
     settings.set_prepend_module_to_snapshot(false);
     settings
 }
+
+/// What [`interrupt_at_random`] found.
+#[derive(Debug, Default)]
+pub struct Interruptions {
+    /// How many runs were interrupted (or finished first).
+    pub runs: usize,
+    /// How many of them the signal ended (the rest finished first).
+    pub signalled: usize,
+    /// Everything left behind, one line each, with the run that left it.
+    pub leftovers: Vec<String>,
+}
+
+/// A small random generator (xorshift), seeded from the kernel: enough to
+/// spread interruptions over a lesson's run.
+#[derive(Debug)]
+pub struct Random(u64);
+
+impl Random {
+    /// A generator seeded from `/dev/urandom`.
+    pub fn new() -> Random {
+        let seed = crate::unguessable_suffix()
+            .ok()
+            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        Random(seed | 1)
+    }
+
+    /// A number below `n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+impl Default for Random {
+    fn default() -> Self {
+        Random::new()
+    }
+}
+
+/// How many runs an interruption test makes: `WORKBOOK_INTERRUPT_RUNS`, or `default`.
+pub fn interrupt_runs(default: usize) -> usize {
+    std::env::var("WORKBOOK_INTERRUPT_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Starts the lesson `bin` with `args` `runs` times, each in a fresh
+/// directory with its own TMPDIR, and sends SIGINT or SIGTERM (at random)
+/// after a random delay below the time an uninterrupted run takes (measured
+/// first, so the interruptions spread over the whole run). After each run it looks for what
+/// was left behind: anything in that TMPDIR, a `/dev/shm/mmap-workbook-PID-*`
+/// name of the run's pid, a process still carrying the run's marker in its
+/// environment (a child that outlived the lesson), and whatever `check`
+/// reports about the run's current directory (prepared by `prepare`).
+pub fn interrupt_at_random(
+    bin: &str,
+    args: &[&str],
+    runs: usize,
+    prepare: impl Fn(&Path),
+    check: impl Fn(&Path) -> Vec<String>,
+) -> Interruptions {
+    use std::os::unix::process::ExitStatusExt;
+    let mut random = Random::new();
+    let max_delay = (0..3)
+        .map(|_| {
+            let cwd = tempfile::tempdir().unwrap();
+            prepare(cwd.path());
+            let started = std::time::Instant::now();
+            run(bin, args, cwd.path());
+            started.elapsed()
+        })
+        .max()
+        .unwrap_or(Duration::from_millis(10));
+    let mut found = Interruptions::default();
+    for run in 0..runs {
+        let root = tempfile::tempdir().expect("a directory for the run");
+        let (tmp, cwd) = (root.path().join("tmp"), root.path().join("cwd"));
+        std::fs::create_dir(&tmp).unwrap();
+        std::fs::create_dir(&cwd).unwrap();
+        prepare(&cwd);
+        let marker = format!("{}-{run}", crate::unguessable_suffix().unwrap());
+        let signal = if random.below(2) == 0 {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
+        let delay = Duration::from_micros(random.below(max_delay.as_micros().max(1) as u64));
+        let mut child = Command::new(bin)
+            .args(args)
+            .current_dir(&cwd)
+            .env("TMPDIR", &tmp)
+            .env("WORKBOOK_INTERRUPT_MARKER", &marker)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the lesson starts");
+        let pid = child.id();
+        std::thread::sleep(delay);
+        // SAFETY: kill takes a pid and a signal number; the child is ours
+        // and not yet reaped, so the pid cannot belong to anyone else.
+        unsafe { libc::kill(pid as i32, signal) };
+        let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+        let what = format!("run {run} ({bin}, signal {signal} after {delay:?})");
+        found.runs += 1;
+        match outcome {
+            ChildOutcome::Exited(0) => {}
+            ChildOutcome::Signaled(s) if s as i32 == signal => found.signalled += 1,
+            other => found
+                .leftovers
+                .push(format!("{what}: ended unexpectedly: it {other}")),
+        }
+        let _ = child.wait().map(|s| s.signal());
+        for name in entries(&tmp) {
+            found
+                .leftovers
+                .push(format!("{what}: left {name} in its TMPDIR"));
+        }
+        let shm_prefix = format!("mmap-workbook-{pid}-");
+        for name in entries(Path::new("/dev/shm")) {
+            if name.starts_with(&shm_prefix) {
+                let _ = std::fs::remove_file(Path::new("/dev/shm").join(&name));
+                found
+                    .leftovers
+                    .push(format!("{what}: left /dev/shm/{name}"));
+            }
+        }
+        for survivor in processes_marked(&marker) {
+            found
+                .leftovers
+                .push(format!("{what}: process {survivor} outlived the lesson"));
+        }
+        for leftover in check(&cwd) {
+            found.leftovers.push(format!("{what}: {leftover}"));
+        }
+    }
+    found
+}
+
+/// Processes whose environment holds `WORKBOOK_INTERRUPT_MARKER=marker`,
+/// after giving them a moment to die; any still there are killed.
+fn processes_marked(marker: &str) -> Vec<u32> {
+    let needle = format!("WORKBOOK_INTERRUPT_MARKER={marker}");
+    let scan = || -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == needle.as_bytes()))
+            })
+            .collect()
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let left = scan();
+        if left.is_empty() || started.elapsed() > Duration::from_secs(2) {
+            for &pid in &left {
+                // SAFETY: kill takes two numbers and touches no memory.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A small tmpfs mounted for a test, unmounted (lazily) when dropped.
+#[derive(Debug)]
+pub struct SmallTmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallTmpfs {
+    /// Mounts a tmpfs of `bytes` bytes, or explains why it cannot (not
+    /// root, or mounting not allowed here): the caller skips with that text.
+    pub fn mount(bytes: u64) -> Result<SmallTmpfs, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("mounting a tmpfs needs root".to_owned());
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let run = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !run.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&run.stderr).trim()
+            ));
+        }
+        Ok(SmallTmpfs { dir })
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills it with a file `filler` until at most `free` bytes are left.
+    pub fn fill_leaving(&self, free: u64) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.path().join("filler"))?;
+        let chunk = vec![0xa5u8; 4096];
+        loop {
+            let stat = nix::sys::statvfs::statvfs(self.path())?;
+            let available = stat.blocks_available() * stat.fragment_size();
+            if available <= free {
+                return file.sync_all();
+            }
+            let n = (available - free).min(chunk.len() as u64) as usize;
+            match file.write(&chunk[..n]) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Runs `bin` with `args` under `ulimit FLAG VALUE` (bash's builtin, then
+/// exec), as `nobody` when `as_nobody` (root ignores RLIMIT_NPROC), with a
+/// TMPDIR and current directory anyone may write to.
+pub fn run_under_ulimit(
+    bin: &str,
+    args: &[&str],
+    flag: &str,
+    value: u64,
+    as_nobody: bool,
+) -> Captured {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut command = Command::new("/bin/bash");
+    command
+        .arg("-c")
+        .arg(format!("ulimit {flag} {value} && exec \"$0\" \"$@\""))
+        .arg(bin)
+        .args(args)
+        .env("TMPDIR", root.path())
+        .current_dir(root.path());
+    if as_nobody {
+        command.uid(65534).gid(65534);
+    }
+    let run = run_command(&mut command);
+    let left = entries(root.path());
+    assert!(
+        left.is_empty(),
+        "left behind under ulimit {flag} {value}: {left:?}"
+    );
+    run
+}
+
+/// Tries `bin` under `ulimit FLAG N` for each N in `values`: every run
+/// either tells the story or refuses cleanly with a message containing
+/// `fix` (the limit to raise). Returns how many refused, so a caller can
+/// check that the limit was really reached.
+pub fn sweep_ulimit(
+    lesson: &str,
+    bin: &str,
+    flag: &str,
+    values: impl IntoIterator<Item = u64>,
+    as_nobody: bool,
+    fix: &str,
+) -> usize {
+    let mut refusals = 0;
+    for value in values {
+        let run = run_under_ulimit(bin, &[], flag, value, as_nobody);
+        if run.outcome.is_success() {
+            continue;
+        }
+        let err = assert_refused_after_story(lesson, &run);
+        assert!(
+            err.contains(fix),
+            "ulimit {flag} {value}: the refusal should say {fix:?}:\n{err}"
+        );
+        refusals += 1;
+    }
+    refusals
+}
+
+/// Like [`assert_refused`], for a failure in the middle of the story (some
+/// of which may have been printed already): exit code 2, one error with no
+/// panic.
+pub fn assert_refused_after_story(lesson: &str, run: &Captured) -> String {
+    assert_eq!(
+        run.outcome,
+        ChildOutcome::Exited(2),
+        "stderr:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!("{lesson}: error: ")),
+        "{}",
+        run.stderr
+    );
+    run.stderr.clone()
+}
+
+/// The lesson's stdout is a pipe whose reader leaves after `keep` bytes, as
+/// `lesson | head -c N` does; with `keep` 0 the reader is gone before the
+/// lesson starts, so its very first line meets a closed pipe. It must end
+/// quietly (SIGPIPE or success, nothing on stderr) and leave nothing in its
+/// TMPDIR.
+pub fn assert_quiet_on_a_closed_pipe(bin: &str, keep: usize) {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let mut command = Command::new(bin);
+    command
+        .current_dir(cwd.path())
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut reader = None;
+    if keep == 0 {
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        drop(read_end);
+        command.stdout(std::process::Stdio::from(write_end));
+    } else {
+        command.stdout(std::process::Stdio::piped());
+    }
+    let mut child = command.spawn().unwrap();
+    if let Some(mut stdout) = child.stdout.take() {
+        let mut head = vec![0u8; keep];
+        let _ = stdout.read_exact(&mut head);
+        reader = Some(stdout);
+    }
+    drop(reader);
+    let mut stderr = child.stderr.take().unwrap();
+    let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let mut err = String::new();
+    let _ = stderr.read_to_string(&mut err);
+    assert!(
+        matches!(
+            outcome,
+            ChildOutcome::Exited(0) | ChildOutcome::Signaled(nix::sys::signal::Signal::SIGPIPE)
+        ),
+        "after {keep} bytes, the lesson {outcome}:\n{err}"
+    );
+    if keep == 0 {
+        assert_eq!(
+            outcome,
+            ChildOutcome::Signaled(nix::sys::signal::Signal::SIGPIPE),
+            "a closed pipe ends the lesson as it ends `cat`"
+        );
+    }
+    assert_eq!(err, "", "after {keep} bytes, stderr should stay empty");
+    assert!(
+        entries(tmp.path()).is_empty(),
+        "left in TMPDIR: {:?}",
+        entries(tmp.path())
+    );
+    assert!(entries(cwd.path()).is_empty());
+}
+
+/// The lesson's stdout is `/dev/full`: one line of error naming standard
+/// output and ENOSPC, exit code 2, nothing left in its TMPDIR.
+pub fn assert_one_line_on_a_full_device(lesson: &str, bin: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut child = Command::new(bin)
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+    assert_eq!(outcome, ChildOutcome::Exited(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line:\n{err}");
+    assert!(
+        err.starts_with(&format!(
+            "{lesson}: error: cannot write to standard output: "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("(ENOSPC)"), "{err}");
+    assert!(entries(tmp.path()).is_empty());
+}
+
+/// Runs the lesson with TMPDIR on a small tmpfs filled until only `free`
+/// bytes are left: it must tell its story or refuse cleanly, naming the
+/// full filesystem (ENOSPC) and a path on it; it must never die of a signal
+/// (SIGBUS), and must leave nothing on the tmpfs. `None` (with the reason)
+/// where no tmpfs can be mounted; otherwise whether it refused.
+pub fn on_a_nearly_full_tmpfs(lesson: &str, bin: &str, free: u64) -> Result<bool, String> {
+    let tmpfs = SmallTmpfs::mount(1 << 20)?;
+    tmpfs.fill_leaving(free).map_err(|e| e.to_string())?;
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_command(
+        Command::new(bin)
+            .env("TMPDIR", tmpfs.path())
+            .current_dir(cwd.path()),
+    );
+    let left: Vec<String> = entries(tmpfs.path())
+        .into_iter()
+        .filter(|name| name != "filler")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{free} bytes free: left {left:?} on the tmpfs"
+    );
+    if run.outcome.is_success() {
+        return Ok(false);
+    }
+    let err = assert_refused_after_story(lesson, &run);
+    assert!(
+        err.contains("(ENOSPC)") && err.contains("set TMPDIR"),
+        "{free} bytes free: {err}"
+    );
+    assert!(
+        err.contains(&tmpfs.path().display().to_string()),
+        "{free} bytes free: the message should name the path: {err}"
+    );
+    Ok(true)
+}
+
+/// Runs `bin` in a private mount namespace where `/proc` is unmounted
+/// (`unshare -m`, root only); `Err` with the reason where that is not allowed.
+pub fn run_without_proc(bin: &str) -> Result<Captured, String> {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_command(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", "umount -l /proc && exec \"$0\""])
+            .arg(bin)
+            .current_dir(cwd.path()),
+    );
+    if run.stderr.contains("unshare:") || run.stderr.contains("umount:") {
+        return Err(run.stderr.trim().to_owned());
+    }
+    assert!(entries(cwd.path()).is_empty());
+    Ok(run)
+}

@@ -26,7 +26,7 @@ fn check(name: &str, ok: bool, failures: &mut Vec<String>) {
 
 fn main() {
     let mut failures = Vec::new();
-    let total = 6;
+    let total = 9;
 
     let outcome = run_in_child(LIMIT, || 0).unwrap();
     check(
@@ -109,6 +109,77 @@ fn main() {
         refused,
         &mut failures,
     );
+
+    // A panic in the child must not unwind into this frame: if it did, the
+    // child would drop `guard` and delete the parent's directory.
+    let guard = tempfile::tempdir().unwrap();
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = run_in_child(LIMIT, || panic!("a bug in the child")).unwrap();
+    std::panic::set_hook(quiet);
+    check(
+        "a_panicking_child_exits_with_101_and_runs_no_destructor_of_the_parent",
+        outcome == ChildOutcome::Exited(support::child::PANICKED) && guard.path().exists(),
+        &mut failures,
+    );
+
+    // The child forks a grandchild that would sleep for 30 s, tells us its
+    // pid, and exits: the grandchild must die with its parent.
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    let outcome = run_in_child(LIMIT, || {
+        let grandchild = fork_child(|| {
+            std::thread::sleep(Duration::from_secs(30));
+            0
+        })
+        .unwrap();
+        let pid = grandchild.pid().as_raw().to_ne_bytes();
+        let _ = nix::unistd::write(&writer, &pid);
+        // Leave without waiting for (or killing) the grandchild.
+        std::mem::forget(grandchild);
+        0
+    })
+    .unwrap();
+    drop(writer);
+    let mut pid = [0u8; 4];
+    let read = nix::unistd::read(&reader, &mut pid).unwrap_or(0);
+    let grandchild = i32::from_ne_bytes(pid);
+    let started = Instant::now();
+    let mut gone = false;
+    while read == 4 && started.elapsed() < Duration::from_secs(5) {
+        // Gone, or a zombie waiting for init: either way no longer running.
+        let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        if stat.is_empty() || state == Some("Z") || state == Some("X") {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    check(
+        "a_forked_child_dies_with_its_parent",
+        outcome == ChildOutcome::Exited(0) && gone,
+        &mut failures,
+    );
+
+    // An interrupted parent removes what it registered; its child, sent
+    // the same signal, dies without touching the parent's things.
+    let scratch = support::scratch_dir().unwrap();
+    let path = scratch.path().to_path_buf();
+    let outcome = run_in_child(LIMIT, || {
+        // SAFETY: raise sends a signal to this (child) process only.
+        unsafe { libc::raise(libc::SIGINT) };
+        0
+    })
+    .unwrap();
+    check(
+        "an_interrupted_child_leaves_its_parents_files_alone",
+        outcome == ChildOutcome::Signaled(Signal::SIGINT) && path.exists(),
+        &mut failures,
+    );
+    drop(scratch);
 
     println!(
         "{} passed, {} failed",
