@@ -377,7 +377,7 @@ pub fn spin_until(limit: Duration, mut done: impl FnMut() -> bool) -> io::Result
     let mut spins = 0u32;
     while !done() {
         spins = spins.wrapping_add(1);
-        if spins % 64 == 0 {
+        if spins.is_multiple_of(64) {
             // With one CPU, the process we wait for needs this one to run.
             std::thread::yield_now();
             if Instant::now() >= deadline {
