@@ -171,6 +171,7 @@ fn check_handout(
     );
 
     // The attacks.
+    let shm_before = grade::run::shm_names();
     replace_stubs(&in_handout, LOOPING_STUB)?;
     let limits = Limits {
         timeout: LOOP_LIMIT,
@@ -181,6 +182,17 @@ fn check_handout(
     expect_zero(&results, max, "endless loops", |v| {
         matches!(v, Verdict::TimedOut(_))
     })?;
+    // Tests killed at their limit could not clean up; the grader must have.
+    let left: Vec<String> = grade::run::shm_names()
+        .difference(&shm_before)
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    if !left.is_empty() {
+        return Err(format!(
+            "grading stubs that loop left shared-memory objects in /dev/shm: {}",
+            left.join(", ")
+        ));
+    }
     println!(
         "verify 4/4: stubs that loop forever score 0/{max}, each stopped after {} s \
          ({} tests, {} at a time, {:.1} s in all)",

@@ -15,7 +15,7 @@
 
 mod build;
 mod report;
-mod run;
+pub mod run;
 mod verdict;
 
 use std::collections::HashMap;
@@ -499,6 +499,7 @@ pub fn grade_tree(
     progress: &mut dyn FnMut(String),
 ) -> Result<Vec<TestResult>> {
     run::become_subreaper();
+    let shm_before = run::shm_names();
     let target = root.join("target");
     let mut results: Vec<Option<TestResult>> = vec![None; tests.len()];
     let did_not_run = |test: &GradedTest, reason: String| TestResult {
@@ -649,6 +650,13 @@ pub fn grade_tree(
         }
     });
     run::sweep_escapees();
+    // Tests that ran as this user and were killed could not unlink their
+    // shared-memory objects: remove what appeared while grading. (A
+    // throwaway user's are removed after each of its tests.)
+    if !sandboxed {
+        let me = nix::unistd::geteuid().as_raw();
+        run::remove_shm_objects(|owner, name| owner == me && !shm_before.contains(name));
+    }
     Ok(results
         .into_iter()
         .zip(tests)

@@ -331,6 +331,7 @@ pub fn run_test(
     }
     if let Some(uid) = sandbox.uid {
         kill_everything_of(uid);
+        remove_shm_objects(|owner, _| owner == uid);
     }
     sweep_escapees();
     remove_tree(tmp);
@@ -503,6 +504,31 @@ fn remove_tree(dir: tempfile::TempDir) {
         }
         let _ = std::fs::remove_dir_all(&path);
     }
+}
+
+/// Removes the POSIX shared-memory objects in `/dev/shm` that `doomed`
+/// picks by owner and name: what a test killed at its time limit could not
+/// unlink itself (they would hold memory until the next reboot).
+pub fn remove_shm_objects(doomed: impl Fn(u32, &std::ffi::OsStr) -> bool) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        if meta.is_file() && doomed(meta.uid(), &entry.file_name()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The names in `/dev/shm` now, to tell later which ones grading made.
+pub fn shm_names() -> HashSet<std::ffi::OsString> {
+    std::fs::read_dir("/dev/shm")
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default()
 }
 
 /// Kills every process of the throwaway user `id` at once: a forked child
