@@ -71,29 +71,44 @@ jobs:
     )
 }
 
-pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
-    let mut dir: Option<PathBuf> = None;
-    let mut only: Option<String> = None;
-    let mut args = args.into_iter();
+/// `DIR [--lessons a,b]`, the arguments of `handout`, `gradescope` and
+/// `classroom50`.
+pub fn parse_dir_and_lessons(
+    args: &[OsString],
+    command: &str,
+) -> Result<(PathBuf, Option<String>)> {
+    let mut dir = None;
+    let mut only = None;
+    let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.to_str() {
             Some("--lessons") => {
                 let list = args
                     .next()
-                    .ok_or("--lessons needs a list, for example: --lessons file-mapping,sigbus")?;
+                    .ok_or("--lessons needs a list, e.g. file-mapping,sigbus")?;
                 only = Some(list.to_string_lossy().into_owned());
             }
             Some(flag) if flag.starts_with('-') => {
                 return Err(format!(
-                    "unknown flag '{flag}'. See: cargo xtask handout --help"
+                    "unknown flag '{flag}'. See: cargo xtask {command} --help"
                 ));
             }
-            _ if dir.is_none() => dir = Some(arg.into()),
-            _ => return Err("handout takes one directory. See: cargo xtask handout --help".into()),
+            _ if dir.is_none() => dir = Some(PathBuf::from(arg)),
+            _ => {
+                return Err(format!(
+                    "{command} takes one directory. See: cargo xtask {command} --help"
+                ));
+            }
         }
     }
-    let dir =
-        dir.ok_or("handout needs the directory to write: cargo xtask handout DIR [--lessons a,b]")?;
+    let dir = dir.ok_or_else(|| {
+        format!("{command} needs the directory to write: cargo xtask {command} DIR")
+    })?;
+    Ok((dir, only))
+}
+
+pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
+    let (dir, only) = parse_dir_and_lessons(&args, "handout")?;
     let root = workspace_root()?;
     let chosen = match &only {
         Some(list) => Some(choose_lessons(&root, list)?),

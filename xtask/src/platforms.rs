@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::handout::{PINNED_TOOLCHAIN, choose_lessons, write_handout_of};
+use crate::handout::{PINNED_TOOLCHAIN, choose_lessons, parse_dir_and_lessons, write_handout_of};
 use crate::{Result, files, workspace_root};
 
 /// Gradescope runs this once, when it builds the autograder's image
@@ -102,37 +102,6 @@ if __name__ == \"__main__\":
     sys.exit(main())
 ";
 
-fn parse(args: &[OsString], command: &str) -> Result<(PathBuf, Option<String>)> {
-    let mut dir = None;
-    let mut only = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("--lessons") => {
-                let list = args
-                    .next()
-                    .ok_or("--lessons needs a list, e.g. file-mapping,sigbus")?;
-                only = Some(list.to_string_lossy().into_owned());
-            }
-            Some(flag) if flag.starts_with('-') => {
-                return Err(format!(
-                    "unknown flag '{flag}'. See: cargo xtask {command} --help"
-                ));
-            }
-            _ if dir.is_none() => dir = Some(PathBuf::from(arg)),
-            _ => {
-                return Err(format!(
-                    "{command} takes one directory. See: cargo xtask {command} --help"
-                ));
-            }
-        }
-    }
-    let dir = dir.ok_or_else(|| {
-        format!("{command} needs the directory to write: cargo xtask {command} DIR")
-    })?;
-    Ok((dir, only))
-}
-
 /// Writes `DIR` (new or empty): the pristine handout under `workbook/`,
 /// plus `extra` files, made whole beside `DIR` and renamed into place.
 fn write_package(dir: &Path, only: Option<&str>, extra: &[(&str, &str, bool)]) -> Result<PathBuf> {
@@ -178,7 +147,7 @@ fn write_package(dir: &Path, only: Option<&str>, extra: &[(&str, &str, bool)]) -
 }
 
 pub fn cmd_gradescope(args: Vec<OsString>) -> Result<ExitCode> {
-    let (dir, only) = parse(&args, "gradescope")?;
+    let (dir, only) = parse_dir_and_lessons(&args, "gradescope")?;
     let setup = setup_sh();
     let dir = write_package(
         &dir,
@@ -207,7 +176,7 @@ pub fn cmd_gradescope(args: Vec<OsString>) -> Result<ExitCode> {
 }
 
 pub fn cmd_classroom50(args: Vec<OsString>) -> Result<ExitCode> {
-    let (dir, only) = parse(&args, "classroom50")?;
+    let (dir, only) = parse_dir_and_lessons(&args, "classroom50")?;
     let dir = write_package(
         &dir,
         only.as_deref(),

@@ -107,6 +107,17 @@ fn row(stdout: &str, test: &str) -> String {
     format!("{first}\n{}", detail.join("\n"))
 }
 
+/// The command lines of running processes that contain `marker`.
+fn running_with(marker: &str) -> Vec<String> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(marker))
+        .collect()
+}
+
 fn attack(scratch: &Scratch, code: &str) {
     let path = scratch.handout.join(EXERCISES);
     fs::write(&path, scratch.stub_source.replace(HEXDUMP_STUB, code)).unwrap();
@@ -197,13 +208,7 @@ fn a_process_that_leaves_its_group_is_killed_with_the_test() {
         "{}",
         run.stdout
     );
-    let survivors: Vec<String> = fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&marker))
-        .collect();
+    let survivors = running_with(&marker);
     assert!(survivors.is_empty(), "left running: {survivors:?}");
 }
 
@@ -378,13 +383,7 @@ fn a_chain_of_escaped_processes_is_killed_to_the_last() {
         "{}",
         run.stdout
     );
-    let survivors: Vec<String> = fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("--exact hexdump_matches_the_files_bytes"))
-        .collect();
+    let survivors = running_with("--exact hexdump_matches_the_files_bytes");
     assert!(survivors.is_empty(), "{} left running", survivors.len());
 }
 
