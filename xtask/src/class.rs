@@ -123,12 +123,17 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
     if let Some(dir) = &options.feedback {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let staging = template.join("target/workbook-grade/at");
+    // The exercise files of each clone at --at, outside the template (whose
+    // grading area is cleared before every submission).
+    let staging = tempfile::Builder::new()
+        .prefix("workbook-grade-at-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let mut rows = Vec::new();
     let count = students.len();
     for (index, dir) in students.iter().enumerate() {
         let started = Instant::now();
-        let row = grade_one(dir, &template, &all, &tests, &staging, &options);
+        let row = grade_one(dir, &template, &all, &tests, staging.path(), &options);
         let (score, max) = grade::totals(&row.results);
         eprintln!(
             "[{}/{count}] {:<24} {score:>3}/{max:<3} {:<10} {:.1} s{}",
@@ -159,7 +164,6 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
     if options.csv.is_none() {
         print!("{}", csv(&rows, &exercises));
     }
-    let _ = fs::remove_dir_all(&staging);
     Ok(ExitCode::SUCCESS)
 }
 
