@@ -208,12 +208,16 @@ fn grade_one(
             }
         },
     };
-    let report = std::env::temp_dir().join(format!(
-        "workbook-grade-{}-{}.json",
-        std::process::id(),
-        student.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-    ));
-    let _ = fs::remove_file(&report);
+    // The report goes to a directory only this process can write: a test
+    // must not be able to plant one (and a normal exit is required too).
+    let private = match tempfile::Builder::new()
+        .prefix("workbook-report-")
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => return ungraded(commit, "error", format!("cannot create a directory: {e}")),
+    };
+    let report = private.path().join("report.json");
     let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "xtask".into()));
     command
         .arg("grade")
@@ -232,8 +236,21 @@ fn grade_one(
     }
     let run = support::child::output_bounded(&mut command, SUBMISSION_LIMIT);
     let text = fs::read_to_string(&report).unwrap_or_default();
-    let _ = fs::remove_file(&report);
-    let results = match (run, read_report(&text, tests)) {
+    drop(private);
+    // `grade` exits 0 at full marks and 1 below; anything else means it did
+    // not finish, whatever file may be there.
+    let finished = run.as_ref().is_ok_and(|r| {
+        matches!(
+            r.outcome,
+            support::ChildOutcome::Exited(0) | support::ChildOutcome::Exited(1)
+        )
+    });
+    let report = if finished {
+        read_report(&text, tests)
+    } else {
+        Err("the grader did not finish".into())
+    };
+    let results = match (run, report) {
         (_, Ok(results)) => results,
         (Ok(run), Err(_)) => {
             let last = run.stderr.lines().last().unwrap_or_default().to_owned();

@@ -75,11 +75,22 @@ impl Manifest {
                     });
                 }
                 (Some("file"), Some(hash), Some(first), rest) => {
-                    let path = match rest {
+                    let path = PathBuf::from(match rest {
                         Some(rest) => format!("{first} {rest}"),
                         None => first.to_owned(),
-                    };
-                    manifest.files.push((hash.to_owned(), PathBuf::from(path)));
+                    });
+                    // Only paths inside the tree: no `/x`, no `..`.
+                    let inside = path
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)));
+                    if !inside {
+                        return Err(format!(
+                            "{MANIFEST}, line {}: '{}' is not a path inside the workbook",
+                            index + 1,
+                            path.display()
+                        ));
+                    }
+                    manifest.files.push((hash.to_owned(), path));
                 }
                 _ => return Err(bad()),
             }
@@ -130,9 +141,17 @@ impl Manifest {
     }
 }
 
+/// The largest file the manifest hashes; a larger one counts as changed.
+const MAX_HASHED: u64 = 64 << 20;
+
 /// A file's bytes, or a link's target (links are hashed, never followed).
+/// Anything but a regular file or a link, or a file over [`MAX_HASHED`],
+/// is an error (and so counts as changed): nothing here opens a FIFO or a
+/// device, or reads without end.
 fn read_for_hash(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
     let meta = path
         .symlink_metadata()
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -142,7 +161,20 @@ fn read_for_hash(path: &Path) -> Result<Vec<u8>> {
         bytes.extend_from_slice(link.as_os_str().as_bytes());
         return Ok(bytes);
     }
-    fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    if !meta.is_file() || meta.len() > MAX_HASHED {
+        return Err(format!(
+            "{} is not a regular file of a sane size",
+            path.display()
+        ));
+    }
+    let mut bytes = Vec::new();
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .and_then(|f| f.take(MAX_HASHED).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -192,5 +224,7 @@ mod tests {
         );
         assert!(Manifest::parse("test x first many\n").is_err());
         assert!(Manifest::parse("what is this\n").is_err());
+        assert!(Manifest::parse("file 00 /root/.ssh/id_rsa\n").is_err());
+        assert!(Manifest::parse("file 00 lessons/../../x\n").is_err());
     }
 }

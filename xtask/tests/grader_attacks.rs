@@ -412,3 +412,73 @@ fn a_test_run_as_root_cannot_change_what_grades_the_next_one() {
     // The grader was not stopped: it finished and printed its table.
     assert!(run.stdout.contains("Score: "), "{}", run.stdout);
 }
+
+#[test]
+fn a_linked_lesson_directory_in_a_submission_is_not_followed() {
+    let scratch = handout();
+    // The student's `lessons` is a link to someone else's finished work.
+    let class = tempfile::tempdir().unwrap();
+    let other = class.path().join("other");
+    copy_tree(&scratch.handout, &other);
+    let solved = scratch.stub_source.replace(
+        "todo!(\"round {len} up to a multiple of {page_size}\")",
+        "len.div_ceil(page_size) * page_size",
+    );
+    fs::write(other.join(EXERCISES), solved).unwrap();
+    let mallory = class.path().join("mallory");
+    fs::create_dir(&mallory).unwrap();
+    std::os::unix::fs::symlink(other.join("lessons"), mallory.join("lessons")).unwrap();
+    let template = scratch.handout.to_str().unwrap().to_owned();
+    let run = xtask(
+        &scratch.handout,
+        &[
+            "grade",
+            "file-mapping",
+            "--template",
+            &template,
+            "--submission",
+            mallory.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        run.stdout.contains("Score: 0/12"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("is not a directory (a link?)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_cargo_configuration_planted_above_the_tree_stops_grading() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: planting a file as another user needs root");
+        return;
+    }
+    let scratch = handout();
+    // As a test run as a throwaway user could, in a directory above the tree.
+    let above = scratch.handout.parent().unwrap().join(".cargo");
+    fs::create_dir_all(&above).unwrap();
+    fs::write(
+        above.join("config.toml"),
+        "[build]\nrustc-wrapper = \"/bin/false\"\n",
+    )
+    .unwrap();
+    for path in [above.join("config.toml"), above.clone()] {
+        nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(12345)), None).unwrap();
+    }
+    let run = xtask(&scratch.handout, &["grade", "file-mapping"], None);
+    fs::remove_dir_all(&above).unwrap();
+    assert!(!run.outcome.is_success(), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("belongs to user 12345, not to you"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}

@@ -16,6 +16,39 @@ use crate::json;
 /// whole process group (cargo and every rustc) is killed.
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
 
+/// Refuses to build when a cargo configuration or a toolchain file that
+/// cargo or rustup would read (in the tree or any directory above it)
+/// belongs to someone other than this user or root: a test run as a
+/// throwaway user could have planted it, to run code of its own in the
+/// next build.
+fn refuse_planted_configuration(root: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    for dir in root.ancestors() {
+        for name in [
+            ".cargo",
+            ".cargo/config",
+            ".cargo/config.toml",
+            "rust-toolchain",
+            "rust-toolchain.toml",
+        ] {
+            let path = dir.join(name);
+            if let Ok(meta) = path.symlink_metadata()
+                && meta.uid() != me
+                && meta.uid() != 0
+            {
+                return Err(format!(
+                    "{} belongs to user {}, not to you: cargo would read it while building \
+                     the graded tests. Remove it (a test may have planted it), then grade again.",
+                    path.display(),
+                    meta.uid()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What building one lesson's graded tests gave.
 #[derive(Debug)]
 pub enum Built {
@@ -28,7 +61,17 @@ pub enum Built {
 /// Builds `package`'s `graded` test target in the workspace at `root`, with
 /// the target directory `target` (which belongs to that tree).
 pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, String> {
+    refuse_planted_configuration(root)?;
     let mut command = Command::new(crate::cargo_program());
+    // The compiler of the cargo that runs us, whatever toolchain file a
+    // directory above the tree may name.
+    if let Some(rustc) = std::path::Path::new(&crate::cargo_program())
+        .parent()
+        .map(|bin| bin.join("rustc"))
+        .filter(|rustc| rustc.is_file())
+    {
+        command.env("RUSTC", rustc);
+    }
     command
         .args(["test", "--no-run", "--message-format=json", "--package"])
         .arg(package)

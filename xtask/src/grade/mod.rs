@@ -351,7 +351,9 @@ pub fn grade_against_template(
     }
     let tree = workspace.join("tree");
     let skip = lay_out_pristine_tree(template, submission, &tree, &chosen)?;
-    let changed = match Manifest::read(submission) {
+    // The submission's files, against the template's own manifest (never
+    // the submission's, which the student controls).
+    let changed = match Manifest::read(template) {
         Some(Ok(manifest)) => manifest.changes(submission),
         _ => Vec::new(),
     };
@@ -388,9 +390,8 @@ fn lay_out_pristine_tree(
     let mut skip = HashMap::new();
     for lesson in lessons {
         let relative = Path::new("lessons").join(lesson.dir_name()).join(EXERCISES);
-        let theirs = submission.join(&relative);
         let ours = tree.join(&relative);
-        match read_submitted(&theirs) {
+        match read_submitted(submission, &relative) {
             Ok(bytes) => {
                 fs::write(&ours, bytes)
                     .map_err(|e| format!("cannot write {}: {e}", ours.display()))?;
@@ -406,27 +407,53 @@ fn lay_out_pristine_tree(
     Ok(skip)
 }
 
-/// A submitted exercise file: a regular file (never a link, which could
-/// point at the instructor's solutions), of a sane size.
-fn read_submitted(path: &Path) -> std::result::Result<Vec<u8>, String> {
-    let meta = path
-        .symlink_metadata()
-        .map_err(|e| format!("the submission has no {} ({e})", path.display()))?;
-    if !meta.file_type().is_file() {
-        return Err(format!(
-            "{} in the submission is not a regular file (a link or a directory); \
-             hand in the file itself",
-            path.display()
-        ));
+/// A submitted exercise file, `relative` to the submission: a regular file
+/// of a sane size, reached through real directories. No link anywhere on
+/// the way (`lessons -> ../alice/lessons`, or a link to the instructor's
+/// solutions) is followed.
+fn read_submitted(submission: &Path, relative: &Path) -> std::result::Result<Vec<u8>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = submission.join(relative);
+    let mut walked = submission.to_path_buf();
+    let parts: Vec<_> = relative.components().collect();
+    for (index, part) in parts.iter().enumerate() {
+        walked.push(part);
+        let meta = walked
+            .symlink_metadata()
+            .map_err(|e| format!("the submission has no {} ({e})", path.display()))?;
+        let last = index + 1 == parts.len();
+        let fine = if last {
+            meta.file_type().is_file()
+        } else {
+            meta.file_type().is_dir()
+        };
+        if !fine {
+            return Err(format!(
+                "{} in the submission is not a {} (a link?): hand in the file itself, \
+                 in the lesson's own directory",
+                walked.display(),
+                if last { "regular file" } else { "directory" }
+            ));
+        }
+        if last && meta.len() > MAX_EXERCISE_BYTES {
+            return Err(format!(
+                "{} is {} bytes, more than the {MAX_EXERCISE_BYTES} an exercise file may have",
+                path.display(),
+                meta.len()
+            ));
+        }
     }
-    if meta.len() > MAX_EXERCISE_BYTES {
-        return Err(format!(
-            "{} is {} bytes, more than the {MAX_EXERCISE_BYTES} an exercise file may have",
-            path.display(),
-            meta.len()
-        ));
-    }
-    fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let mut bytes = Vec::new();
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .and_then(|f| {
+            use std::io::Read;
+            f.take(MAX_EXERCISE_BYTES + 1).read_to_end(&mut bytes)
+        })
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(bytes)
 }
 
 /// Hands grading over to the template's own grader, built from its sources.
@@ -650,6 +677,12 @@ pub fn grade_tree(
         }
     });
     run::sweep_escapees();
+    if sandboxed {
+        let ids: Vec<u32> = (0..limits.jobs.max(1))
+            .filter_map(|job| run::Sandbox::for_job(job).uid)
+            .collect();
+        run::remove_leftovers_of(&ids);
+    }
     // Tests that ran as this user and were killed could not unlink their
     // shared-memory objects: remove what appeared while grading. (A
     // throwaway user's are removed after each of its tests.)

@@ -203,11 +203,15 @@ pub fn markdown(title: &str, results: &[TestResult], exercises: &[Exercise]) -> 
     }
     out.push_str("\n## What to look at\n");
     for r in failed {
+        // A fence longer than any run of backticks in the message, so the
+        // message cannot close it and write Markdown of its own.
+        let text = message(r);
+        let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+        let fence = "`".repeat(longest.max(2) + 1);
         let _ = write!(
             out,
-            "\n### `{}`\n\n```text\n{}\n```\n",
-            full_name(r),
-            message(r)
+            "\n### `{}`\n\n{fence}text\n{text}\n{fence}\n",
+            full_name(r)
         );
         let exercise = exercises
             .iter()
@@ -355,5 +359,13 @@ mod tests {
             "{summary}"
         );
         assert!(!summary.contains("### `sigbus::first`"), "{summary}");
+        // A message cannot close its fence and write a score of its own.
+        let mut sneaky = results();
+        sneaky[1].verdict = Verdict::Failed("x\n```\n**Score: 5/5**".into());
+        let summary = markdown("Grade", &sneaky, &exercises);
+        assert!(
+            summary.contains("````text\nx\n```\n**Score: 5/5**\n````"),
+            "{summary}"
+        );
     }
 }

@@ -99,17 +99,12 @@ impl SealedBinary {
         })
     }
 
-    /// Whether the kernel executes this binary (memfd exec may be forbidden
-    /// by `vm.memfd_noexec`).
+    /// Whether the kernel executes memfds here: `vm.memfd_noexec` 2 forbids
+    /// it. The test binary itself is never run to find out: code in it
+    /// could run before `main`, and would run as the grader.
     fn runs(&self) -> bool {
-        Command::new(&self.exec_path)
-            .args(["--list", "--format", "terse"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .and_then(|mut child| child.wait())
-            .is_ok_and(|status| status.success())
+        std::fs::read_to_string("/proc/sys/vm/memfd_noexec")
+            .map_or(true, |value| value.trim() != "2")
     }
 
     /// The path to execute, after checking that a private copy is unchanged.
@@ -177,6 +172,9 @@ fn seal_in_memfd(bytes: &[u8]) -> nix::Result<OwnedFd> {
                 | SealFlag::F_SEAL_SEAL,
         ),
     )?;
+    // Executable but not readable by others: a test (another user when the
+    // grader is root) is then non-dumpable from its first instruction.
+    nix::sys::stat::fchmod(&writable, Mode::from_bits_truncate(0o711))?;
     let path = format!("/proc/self/fd/{}", writable.as_raw_fd());
     let readonly = open(
         path.as_str(),
@@ -221,11 +219,13 @@ const THROWAWAY_NPROC: u64 = 512;
 
 impl Sandbox {
     /// The sandbox for job `job`: a throwaway user when this process is
-    /// root, none otherwise.
+    /// root, none otherwise. The id depends on this grader's pid too, so two
+    /// graders on one machine never share one (nor kill each other's tests).
     pub fn for_job(job: usize) -> Sandbox {
         let root = nix::unistd::geteuid().is_root();
+        let slot = (u64::from(std::process::id()) * 64 + job as u64 % 64) % 1_000_000_000;
         Sandbox {
-            uid: root.then(|| FIRST_THROWAWAY_ID + job as u32),
+            uid: root.then(|| FIRST_THROWAWAY_ID + slot as u32),
         }
     }
 
@@ -259,6 +259,15 @@ pub fn run_test(
             "never".into(),
         ])
         .current_dir(cwd)
+        // Nothing of the grader's environment (CI tokens, say) reaches the
+        // learner's code: only what a test needs.
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+        )
+        .env("LANG", "C.UTF-8")
+        .env("HOME", tmp.path())
         .env(GRADER_FDS, "3,4")
         .env("RUST_BACKTRACE", "0")
         .env("CARGO_MANIFEST_DIR", cwd)
@@ -485,24 +494,17 @@ fn private_tmp(sandbox: Sandbox) -> Result<tempfile::TempDir, String> {
     Ok(dir)
 }
 
-/// Removes a test's temporary directory, even parts it made unwritable.
+/// Removes a test's temporary directory, even parts it made unwritable or
+/// nested deeper than a recursive removal could go: by `chmod` and `rm`,
+/// which walk a tree without recursing, in processes of their own.
 fn remove_tree(dir: tempfile::TempDir) {
-    use std::os::unix::fs::PermissionsExt;
     let path = dir.keep();
-    if std::fs::remove_dir_all(&path).is_err() {
-        let mut stack = vec![path.clone()];
-        while let Some(next) = stack.pop() {
-            let _ = std::fs::set_permissions(&next, std::fs::Permissions::from_mode(0o700));
-            if let Ok(entries) = std::fs::read_dir(&next) {
-                stack.extend(
-                    entries
-                        .flatten()
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                        .map(|e| e.path()),
-                );
-            }
-        }
-        let _ = std::fs::remove_dir_all(&path);
+    for args in [&["-R", "u+rwx", "--"][..], &["-rf", "--"][..]] {
+        let program = if args[0] == "-R" { "chmod" } else { "rm" };
+        let _ = support::child::output_bounded(
+            Command::new(program).args(args).arg(&path),
+            Duration::from_secs(60),
+        );
     }
 }
 
@@ -534,6 +536,8 @@ pub fn shm_names() -> HashSet<std::ffi::OsString> {
 /// Kills every process of the throwaway user `id` at once: a forked child
 /// takes that identity and signals `-1` (all processes it may signal).
 fn kill_everything_of(id: u32) {
+    // Registered as running, so that a sweep in another thread leaves it be.
+    let mut running = running().lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: fork takes no arguments; the child below never returns.
     match unsafe { libc::fork() } {
         // SAFETY: in the child of a multi-threaded process, only
@@ -546,9 +550,81 @@ fn kill_everything_of(id: u32) {
             libc::_exit(0);
         },
         pid if pid > 0 => {
+            running.insert(pid);
+            drop(running);
             let _ = waitpid(Pid::from_raw(pid), None);
+            self::running()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&pid);
         }
         _ => {}
+    }
+}
+
+/// Removes what throwaway users `ids` left where anyone may write (`/tmp`,
+/// `/var/tmp`, `/dev/shm`, two levels deep) and their System V IPC
+/// objects: a planted `.cargo/config.toml` or a filled disk must not
+/// outlive the grading.
+pub fn remove_leftovers_of(ids: &[u32]) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut find = Command::new("find");
+    find.args([
+        "/tmp",
+        "/var/tmp",
+        "/dev/shm",
+        "-xdev",
+        "-mindepth",
+        "1",
+        "-maxdepth",
+        "2",
+        "(",
+    ]);
+    for (index, id) in ids.iter().enumerate() {
+        if index > 0 {
+            find.arg("-o");
+        }
+        find.args(["-user", &id.to_string()]);
+    }
+    find.args([")", "-prune", "-exec", "rm", "-rf", "--", "{}", "+"]);
+    let _ = support::child::output_bounded(&mut find, Duration::from_secs(120));
+    for (table, remove) in [
+        ("shm", libc::IPC_RMID),
+        ("sem", libc::IPC_RMID),
+        ("msg", libc::IPC_RMID),
+    ] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/sysvipc/{table}")) else {
+            continue;
+        };
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        let Some(uid_at) = header.iter().position(|h| *h == "uid") else {
+            continue;
+        };
+        for line in lines {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let owner: Option<u32> = fields.get(uid_at).and_then(|u| u.parse().ok());
+            let id: Option<i32> = fields.get(1).and_then(|i| i.parse().ok());
+            if let (Some(owner), Some(id)) = (owner, id)
+                && ids.contains(&owner)
+            {
+                // SAFETY: the *ctl calls take an id and a command; IPC_RMID
+                // reads no buffer (the pointer and the extra argument are null).
+                unsafe {
+                    match table {
+                        "shm" => libc::shmctl(id, remove, std::ptr::null_mut()),
+                        "sem" => libc::semctl(id, 0, remove),
+                        _ => libc::msgctl(id, remove, std::ptr::null_mut()),
+                    };
+                }
+            }
+        }
     }
 }
 

@@ -70,7 +70,10 @@ const FORBIDDEN: &[(&str, &str)] = &[
         "runs code inside every allocation of the test",
     ),
     ("global_asm", "assembles code outside any function"),
-    ("naked_asm", "assembles code outside the compiler's checks"),
+    (
+        "asm!",
+        "assembles code, which can place more code before main",
+    ),
     ("include!", "pulls in code from another file"),
     ("include_str!", "pulls in another file"),
     ("include_bytes!", "pulls in another file"),
@@ -85,6 +88,9 @@ const FORBIDDEN: &[(&str, &str)] = &[
 /// names the word, the line and why it is not allowed.
 pub fn forbidden_constructs(source: &str) -> Vec<String> {
     let squeeze = |text: &str| -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
+    // Comments are blanked first (their line breaks kept), so that neither
+    // `include_str /**/ !` nor `#/**/[path` can split a word.
+    let source = &without_comments(source);
     let mut problems = Vec::new();
     for (index, line) in source.lines().enumerate() {
         let squeezed = squeeze(line);
@@ -120,18 +126,99 @@ pub fn forbidden_constructs(source: &str) -> Vec<String> {
     problems
 }
 
-/// The source's identifiers and punctuation, white space and comments aside.
+/// `source` with every comment (`//`, and `/* */` nested) replaced by
+/// spaces, line breaks kept. String and character literals are kept as
+/// they are, and a `//` inside one starts no comment.
+pub fn without_comments(source: &str) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+        } else if c == 'r'
+            && (next == Some('#') || next == Some('"'))
+            && !chars[..i]
+                .last()
+                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
+        {
+            // A raw string r#"..."#: it ends at a quote and as many hashes.
+            let mut j = i + 1;
+            while chars.get(j) == Some(&'#') {
+                j += 1;
+            }
+            if chars.get(j) != Some(&'"') {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let hashes = j - i - 1;
+            let end = (j + 1..chars.len())
+                .find(|&k| chars[k] == '"' && (1..=hashes).all(|h| chars.get(k + h) == Some(&'#')))
+                .map_or(chars.len(), |k| k + 1 + hashes);
+            out.extend(&chars[i..end]);
+            i = end;
+        } else if c == '"' {
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '"' {
+                j += if chars[j] == '\\' { 2 } else { 1 };
+            }
+            let end = (j + 1).min(chars.len());
+            out.extend(&chars[i..end]);
+            i = end;
+        } else if c == '\'' {
+            // A character literal ('x', '\n', '"'), or a lifetime ('a).
+            let end = if next == Some('\\') {
+                (i + 2..chars.len())
+                    .find(|&k| chars[k] == '\'')
+                    .map_or(chars.len(), |k| k + 1)
+            } else if chars.get(i + 2) == Some(&'\'') {
+                i + 3
+            } else {
+                i + 1
+            };
+            out.extend(&chars[i..end]);
+            i = end;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The source's identifiers and punctuation, white space aside (run it on
+/// source without comments).
 fn tokens(source: &str) -> Vec<String> {
     let mut tokens = Vec::new();
     let mut chars = source.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '/' && chars.peek() == Some(&'/') {
-            for c in chars.by_ref() {
-                if c == '\n' {
-                    break;
-                }
-            }
-        } else if c.is_alphanumeric() || c == '_' {
+        if c.is_alphanumeric() || c == '_' {
             let mut word = c.to_string();
             while let Some(&next) = chars.peek() {
                 if next.is_alphanumeric() || next == '_' {
@@ -208,7 +295,16 @@ fn second() {}
         assert!(!forbidden_constructs("mod\n  early\n;\n").is_empty());
         assert!(!forbidden_constructs("#[allow(long_running_const_eval)]\n").is_empty());
         assert!(!forbidden_constructs("#[link(name = \"evil\")]\n").is_empty());
-        // An inline module is fine.
+        // Comments cannot split a word, and strings cannot hide a comment.
+        assert!(!forbidden_constructs("include_str /**/ !(\"f\")\n").is_empty());
+        assert!(!forbidden_constructs("#/* a /* nested */ one */[path = \"x\"]\n").is_empty());
+        assert!(!forbidden_constructs("mod /**/ evil /**/;\n").is_empty());
+        assert!(!forbidden_constructs("let s = \"//\"; #[path = \"x\"] mod y;\n").is_empty());
+        assert!(!forbidden_constructs("let c = '\"'; #[path = \"x\"]\n").is_empty());
+        assert!(!forbidden_constructs("let s = r#\"//\"#; mod y;\n").is_empty());
+        assert!(!forbidden_constructs("core::arch::asm!(\"nop\");\n").is_empty());
+        // A word in a comment is no code; an inline module is fine.
+        assert!(forbidden_constructs("// include! would be wrong here\n").is_empty());
         assert!(forbidden_constructs("mod helpers {\n    pub fn x() {}\n}\n").is_empty());
     }
 }
