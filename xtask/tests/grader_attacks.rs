@@ -464,11 +464,8 @@ fn a_cargo_configuration_planted_above_the_tree_stops_grading() {
     // As a test run as a throwaway user could, in a directory above the tree.
     let above = scratch.handout.parent().unwrap().join(".cargo");
     fs::create_dir_all(&above).unwrap();
-    fs::write(
-        above.join("config.toml"),
-        "[build]\nrustc-wrapper = \"/bin/false\"\n",
-    )
-    .unwrap();
+    // (Harmless here, so that cargo still builds the grader itself.)
+    fs::write(above.join("config.toml"), "# planted\n").unwrap();
     for path in [above.join("config.toml"), above.clone()] {
         nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(12345)), None).unwrap();
     }
