@@ -84,6 +84,11 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ),
 ];
 
+/// The words an exercise file may not contain, for people to read.
+pub fn forbidden_words() -> impl Iterator<Item = &'static str> {
+    FORBIDDEN.iter().map(|(word, _)| *word)
+}
+
 /// Problems with an exercise file that make its tests untrustworthy: each
 /// names the word, the line and why it is not allowed.
 pub fn forbidden_constructs(source: &str) -> Vec<String> {
