@@ -1,0 +1,100 @@
+//! Bad input: a clear message on stderr naming the thing, the reason and what
+//! to do; exit code 2; no panic; and nothing left behind.
+
+use std::path::Path;
+
+use support::testing::{assert_refused, entries};
+
+const LESSON: &str = env!("CARGO_BIN_EXE_exec-memory");
+
+/// Runs the lesson in a fresh directory, checks the common shape of a
+/// refusal and that nothing was left there; returns stderr.
+fn refused(args: &[&str]) -> String {
+    let cwd = tempfile::tempdir().unwrap();
+    let err = assert_refused(
+        "exec-memory",
+        &support::testing::run(LESSON, args, cwd.path()),
+    );
+    assert!(entries(cwd.path()).is_empty());
+    assert!(
+        err.contains("cargo xtask run-lesson exec-memory -- --help"),
+        "{err}"
+    );
+    err
+}
+
+#[test]
+fn an_unknown_flag_suggests_the_closest_one() {
+    let err = refused(&["--falt", "guard-page"]);
+    assert!(
+        err.contains("unknown argument '--falt'; did you mean '--fault'?"),
+        "{err}"
+    );
+    let err = refused(&["--frobnicate"]);
+    assert!(err.contains("this lesson accepts --fault, --help"), "{err}");
+}
+
+#[test]
+fn fault_without_a_kind() {
+    for args in [&["--fault"][..], &["--fault", ""], &["--fault", "--help"]] {
+        let err = refused(args);
+        assert!(
+            err.contains("--fault needs a KIND after it, one of run-writable, write-code, guard-page, after-munmap, past-eof"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn fault_with_an_unknown_kind() {
+    let err = refused(&["--fault", "guard"]);
+    assert!(
+        err.contains("--fault guard: no such fault; did you mean 'guard-page'?"),
+        "{err}"
+    );
+    let err = refused(&["--fault", "stack-overflow"]);
+    assert!(
+        err.contains("--fault stack-overflow: no such fault; choose one of run-writable"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fault_given_twice() {
+    let err = refused(&["--fault", "guard-page", "--fault", "past-eof"]);
+    assert!(err.contains("--fault given twice"), "{err}");
+}
+
+#[test]
+fn help_is_not_an_error() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = support::testing::run(LESSON, &["--help"], cwd.path());
+    assert_eq!(run.outcome, support::ChildOutcome::Exited(0));
+    assert!(run.stdout.contains("--fault KIND"), "{}", run.stdout);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn an_unusable_temporary_directory() {
+    let cwd = tempfile::tempdir().unwrap();
+    let missing = cwd.path().join("no-such-dir");
+    let run = support::testing::run_command(
+        std::process::Command::new(LESSON)
+            .env("TMPDIR", &missing)
+            .current_dir(cwd.path()),
+    );
+    let err = assert_refused("exec-memory", &run);
+    assert!(
+        err.contains(&format!(
+            "cannot create a temporary directory in {}",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("Set TMPDIR to a directory you can write to"),
+        "{err}"
+    );
+    assert_eq!(entries(cwd.path()), Vec::<String>::new());
+    assert!(!Path::new(&missing).exists());
+}
