@@ -62,15 +62,62 @@ const EXPERIMENTS: [(&str, Experiment); 5] = [
 
 fn main() {
     let fault = parse_args();
-    let outcome = support::scratch_dir()
-        .map_err(Into::into)
-        .and_then(|dir| match fault {
-            Some(experiment) => one_fault(experiment, dir.path()),
-            None => walkthrough(dir.path()),
-        });
-    if let Err(error) = outcome {
-        CLI.fail(format_args!("the walkthrough stopped: {error}"));
+    quiet_about_a_failed_stdout();
+    // A panic unwinds out of here, so the scratch directory is removed first.
+    let outcome = std::panic::catch_unwind(|| {
+        support::scratch_dir()
+            .map_err(Into::into)
+            .and_then(|dir| match fault {
+                Some(experiment) => one_fault(experiment, dir.path()),
+                None => walkthrough(dir.path()),
+            })
+    });
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => CLI.fail(format_args!("the walkthrough stopped: {error}")),
+        Err(panic) => match stdout_failure(panic.as_ref()) {
+            Some(failure) => {
+                eprintln!(
+                    "exec-memory: error: {failure}, so the story stopped there; nothing was \
+                     left behind. Let it print to a terminal, to a pipe read to its end \
+                     (`| less`), or to a file on a disk with room."
+                );
+                std::process::exit(1)
+            }
+            None => std::panic::resume_unwind(panic),
+        },
     }
+}
+
+/// `println!` panics when stdout fails: its reader has gone (`| head`), or
+/// its disk is full. That is how the story stops, not a bug in it: `main`
+/// reports it in one line, so keep the panic's own report quiet.
+fn quiet_about_a_failed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stdout_failure(info.payload()).is_none() {
+            report(info);
+        }
+    }));
+}
+
+/// std's message for a failed print to stdout (`failed printing to stdout:
+/// Broken pipe (os error 32)`), or `None` for any other panic.
+fn stdout_failure(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())?;
+    message
+        .starts_with("failed printing to stdout")
+        .then_some(message)
+}
+
+/// A child's work, kept from unwinding: a panic in the child (a print to a
+/// closed stdout) must end the child there, never run the parent's
+/// destructors (its scratch directory) in the child.
+fn contained(work: impl FnOnce() -> i32) -> impl FnOnce() -> i32 {
+    move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(101)
 }
 
 /// `None` for the story, or the one fault `--fault KIND` asks for.
@@ -147,12 +194,15 @@ fn in_child(
     work: impl FnOnce() -> i32,
 ) -> Result<Seen> {
     println!("  {what}:");
-    let outcome = run_in_child(CHILD_LIMIT, || {
-        if witness.arm(base).is_err() {
-            return 3;
-        }
-        work()
-    })?;
+    let outcome = run_in_child(
+        CHILD_LIMIT,
+        contained(|| {
+            if witness.arm(base).is_err() {
+                return 3;
+            }
+            work()
+        }),
+    )?;
     println!("  -> child {outcome}");
     Ok(Seen {
         what,
@@ -229,7 +279,10 @@ fn write_then_run(page: usize, witness: &FaultWitness, seen: &mut Vec<Seen>) -> 
             0
         },
     )?);
-    println!("  The same four bytes were data, then code: the page's permissions decide");
+    println!(
+        "  The same {} bytes were data, then code: the page's permissions decide",
+        add.len()
+    );
     println!("  whether the CPU may fetch instructions from it, or store into it.");
     Ok(())
 }
@@ -246,16 +299,19 @@ fn w_xor_x_is_a_policy(page: usize) -> Result {
         Err(errno) => println!("  mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}"),
     }
     println!("  in a child, prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN):");
-    let outcome = run_in_child(CHILD_LIMIT, || {
-        match refuse_exec_gain() {
-            Ok(()) => println!("    prctl -> ok: memory-deny-write-execute is on for good"),
-            Err(Errno::EINVAL) => {
-                println!("    prctl -> EINVAL: this kernel has no MDWE (it came in Linux 6.3)")
+    let outcome = run_in_child(
+        CHILD_LIMIT,
+        contained(|| {
+            match refuse_exec_gain() {
+                Ok(()) => println!("    prctl -> ok: memory-deny-write-execute is on for good"),
+                Err(Errno::EINVAL) => {
+                    println!("    prctl -> EINVAL: this kernel has no MDWE (it came in Linux 6.3)")
+                }
+                Err(errno) => println!("    prctl -> {errno:?} ({})", errno.desc()),
             }
-            Err(errno) => println!("    prctl -> {errno:?} ({})", errno.desc()),
-        }
-        under_mdwe(page)
-    })?;
+            under_mdwe(page)
+        }),
+    )?;
     println!("  -> child {outcome}");
     // MDWE binds the child and its future children, never its parent.
     let code = map_read_write(page)?;
@@ -339,7 +395,11 @@ fn segv_or_bus(
     fs::write(&path, b"x")?;
     let file = fs::File::open(&path)?;
     let map = map_file_read_only(&file, 2 * page)?;
-    println!("  mapped 2 pages of a 1-byte file");
+    println!(
+        "  mapped {} pages of a {}-byte file",
+        map.len() / page,
+        file.metadata()?.len()
+    );
     seen.push(in_child(
         "read past the end of the file",
         witness,

@@ -98,3 +98,55 @@ fn an_unusable_temporary_directory() {
     assert_eq!(entries(cwd.path()), Vec::<String>::new());
     assert!(!Path::new(&missing).exists());
 }
+
+/// Runs the walkthrough with `stdout` as its standard output and a fresh
+/// TMPDIR; checks it stopped with one clear line and left nothing behind.
+fn stops_cleanly_when_stdout_fails(stdout: std::process::Stdio, reason: &str) {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(LESSON)
+        .env("TMPDIR", tmp.path())
+        .current_dir(tmp.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    let mut pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || pipe.read_to_string(&mut stderr).map(|_| stderr));
+    let outcome =
+        support::child::wait_child_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
+    let stderr = reader.join().unwrap().unwrap();
+    assert_eq!(outcome, support::ChildOutcome::Exited(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "exec-memory: error: failed printing to stdout: {reason}"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was left behind"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(entries(tmp.path()).is_empty(), "left behind in TMPDIR");
+}
+
+#[test]
+fn a_reader_that_went_away() {
+    // The read end is closed before the lesson starts: every print fails.
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    stops_cleanly_when_stdout_fails(
+        std::process::Stdio::from(std::fs::File::from(write_end)),
+        "Broken pipe",
+    );
+}
+
+#[test]
+fn a_full_disk() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    stops_cleanly_when_stdout_fails(std::process::Stdio::from(full), "No space left");
+}
