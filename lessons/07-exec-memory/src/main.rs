@@ -76,17 +76,27 @@ fn main() {
         Ok(Ok(())) => {}
         Ok(Err(error)) => CLI.fail(format_args!("the walkthrough stopped: {error}")),
         Err(panic) => match stdout_failure(panic.as_ref()) {
-            Some(failure) => {
-                eprintln!(
-                    "exec-memory: error: {failure}, so the story stopped there; nothing was \
-                     left behind. Let it print to a terminal, to a pipe read to its end \
-                     (`| less`), or to a file on a disk with room."
-                );
-                std::process::exit(1)
-            }
+            Some(reason) => stdout_failed(reason),
             None => std::panic::resume_unwind(panic),
         },
     }
+}
+
+/// Ends the lesson after a failed print, once the scratch directory is
+/// gone: a closed pipe (`| head`) quietly, by SIGPIPE, as it ends `cat`;
+/// anything else (a full disk) with one line on stderr.
+fn stdout_failed(reason: &str) -> ! {
+    if reason.starts_with("Broken pipe") {
+        use nix::sys::signal::{SigHandler, Signal, raise, signal};
+        // SAFETY: restoring the default action installs no handler of ours.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+        let _ = raise(Signal::SIGPIPE);
+    }
+    eprintln!(
+        "exec-memory: error: cannot write to standard output: {reason}. Send the output \
+         somewhere that can take it, such as a file on a disk with room."
+    );
+    std::process::exit(2)
 }
 
 /// `println!` panics when stdout fails: its reader has gone (`| head`), or
@@ -101,16 +111,14 @@ fn quiet_about_a_failed_stdout() {
     }));
 }
 
-/// std's message for a failed print to stdout (`failed printing to stdout:
-/// Broken pipe (os error 32)`), or `None` for any other panic.
+/// Why a print to stdout failed (`Broken pipe (os error 32)`), from std's
+/// panic message; `None` for any other panic.
 fn stdout_failure(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
     let message = payload
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())?;
-    message
-        .starts_with("failed printing to stdout")
-        .then_some(message)
+    message.strip_prefix("failed printing to stdout: ")
 }
 
 /// A child's work, kept from unwinding: a panic in the child (a print to a
