@@ -1,0 +1,498 @@
+//! The walkthrough for lesson 7: run it with `cargo xtask run-lesson exec-memory`.
+//!
+//! Every access that may fault runs in a child (`run_in_child`); the child's
+//! handler says what the kernel reported, and the parent how the child ended.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use exec_memory::{
+    ADD_CODE, Fault, FaultWitness, call_add, make_executable, map_file_read_only, map_guard_page,
+    map_read_write, map_read_write_exec, memfd_two_views, perms_at, read_after_munmap,
+    refuse_exec_gain, write_code,
+};
+use nix::errno::Errno;
+use support::ChildOutcome;
+use support::child::run_in_child;
+use support::cli::Cli;
+use support::region::Region;
+
+const CLI: Cli = Cli {
+    lesson: "exec-memory",
+    usage: "\
+exec-memory: can a program run code it just wrote?
+
+Usage: cargo xtask run-lesson exec-memory [-- FLAGS]
+
+Flags:
+  --fault KIND   make one fault in a child and report it, instead of the story.
+                 KIND is one of: run-writable, write-code, guard-page,
+                 after-munmap, past-eof
+  -h, --help     print this help
+
+Every access that may fault happens in a child process; the lesson reports
+how each child ended. Its files live in a temporary directory removed at exit.
+",
+    flags: &["--fault", "--help"],
+};
+
+/// No child of this lesson should take more than a moment.
+const CHILD_LIMIT: Duration = Duration::from_secs(10);
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The faults the lesson makes, by the name `--fault` takes.
+#[derive(Debug, Clone, Copy)]
+enum Experiment {
+    RunWritable,
+    WriteCode,
+    GuardPage,
+    AfterMunmap,
+    PastEof,
+}
+
+const EXPERIMENTS: [(&str, Experiment); 5] = [
+    ("run-writable", Experiment::RunWritable),
+    ("write-code", Experiment::WriteCode),
+    ("guard-page", Experiment::GuardPage),
+    ("after-munmap", Experiment::AfterMunmap),
+    ("past-eof", Experiment::PastEof),
+];
+
+fn main() {
+    let fault = parse_args();
+    quiet_about_a_failed_stdout();
+    // A panic unwinds out of here, so the scratch directory is removed first.
+    let outcome = std::panic::catch_unwind(|| {
+        support::scratch_dir()
+            .map_err(Into::into)
+            .and_then(|dir| match fault {
+                Some(experiment) => one_fault(experiment, dir.path()),
+                None => walkthrough(dir.path()),
+            })
+    });
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => CLI.fail(format_args!("the walkthrough stopped: {error}")),
+        Err(panic) => match stdout_failure(panic.as_ref()) {
+            Some(reason) => stdout_failed(reason),
+            None => std::panic::resume_unwind(panic),
+        },
+    }
+}
+
+/// Ends the lesson after a failed print, once the scratch directory is
+/// gone: a closed pipe (`| head`) quietly, by SIGPIPE, as it ends `cat`;
+/// anything else (a full disk) with one line on stderr.
+fn stdout_failed(reason: &str) -> ! {
+    if reason.starts_with("Broken pipe") {
+        use nix::sys::signal::{SigHandler, Signal, raise, signal};
+        // SAFETY: restoring the default action installs no handler of ours.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+        let _ = raise(Signal::SIGPIPE);
+    }
+    eprintln!(
+        "exec-memory: error: cannot write to standard output: {reason}. Send the output \
+         somewhere that can take it, such as a file on a disk with room."
+    );
+    std::process::exit(2)
+}
+
+/// `println!` panics when stdout fails: its reader has gone (`| head`), or
+/// its disk is full. That is how the story stops, not a bug in it: `main`
+/// reports it in one line, so keep the panic's own report quiet.
+fn quiet_about_a_failed_stdout() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if stdout_failure(info.payload()).is_none() {
+            report(info);
+        }
+    }));
+}
+
+/// Why a print to stdout failed (`Broken pipe (os error 32)`), from std's
+/// panic message; `None` for any other panic.
+fn stdout_failure(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())?;
+    message.strip_prefix("failed printing to stdout: ")
+}
+
+/// A child's work, kept from unwinding: a panic in the child (a print to a
+/// closed stdout) must end the child there, never run the parent's
+/// destructors (its scratch directory) in the child.
+fn contained(work: impl FnOnce() -> i32) -> impl FnOnce() -> i32 {
+    move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(101)
+}
+
+/// `None` for the story, or the one fault `--fault KIND` asks for.
+fn parse_args() -> Option<Experiment> {
+    let mut args = std::env::args_os().skip(1);
+    let mut fault = None;
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("-h" | "--help") => CLI.print_help_and_exit(),
+            Some("--fault") => {
+                let names: Vec<&str> = EXPERIMENTS.iter().map(|(name, _)| *name).collect();
+                let kind = args.next().map(|k| k.to_string_lossy().into_owned());
+                let found = kind
+                    .as_deref()
+                    .and_then(|kind| EXPERIMENTS.iter().find(|(name, _)| *name == kind));
+                match (found, kind) {
+                    (Some(_), _) if fault.is_some() => {
+                        CLI.fail("--fault given twice; a run makes one fault, so give it once")
+                    }
+                    (Some((_, experiment)), _) => fault = Some(*experiment),
+                    (None, Some(kind)) if !kind.is_empty() && !kind.starts_with('-') => {
+                        let closest = names.iter().find(|name| {
+                            name.starts_with(kind.as_str())
+                                || support::cli::edit_distance(name, &kind) <= 2
+                        });
+                        match closest {
+                            Some(name) => CLI.fail(format_args!(
+                                "--fault {kind}: no such fault; did you mean '{name}'?"
+                            )),
+                            None => CLI.fail(format_args!(
+                                "--fault {kind}: no such fault; choose one of {}",
+                                names.join(", ")
+                            )),
+                        }
+                    }
+                    (None, _) => CLI.fail(format_args!(
+                        "--fault needs a KIND after it, one of {}",
+                        names.join(", ")
+                    )),
+                }
+            }
+            _ => CLI.unknown_argument(&arg),
+        }
+    }
+    fault
+}
+
+fn walkthrough(scratch: &Path) -> Result {
+    let page = support::page_size();
+    println!("exec-memory: can a program run code it just wrote?");
+    println!("(Each access that may fault runs in a child process; pages are {page} bytes.)");
+    let witness = FaultWitness::new()?;
+    let mut seen = Vec::new();
+    write_then_run(page, &witness, &mut seen)?;
+    w_xor_x_is_a_policy(page)?;
+    segv_or_bus(scratch, page, &witness, &mut seen)?;
+    what_each_means(&seen);
+    Ok(())
+}
+
+/// A fault the story saw: what the child did, how it ended, what it reported.
+struct Seen {
+    what: &'static str,
+    outcome: ChildOutcome,
+    fault: Option<Fault>,
+}
+
+/// Runs `work` in a child that reports its fault as an offset into the
+/// mapping at `base`; prints what it did and how it ended.
+fn in_child(
+    what: &'static str,
+    witness: &FaultWitness,
+    base: usize,
+    work: impl FnOnce() -> i32,
+) -> Result<Seen> {
+    println!("  {what}:");
+    let outcome = run_in_child(
+        CHILD_LIMIT,
+        contained(|| {
+            if witness.arm(base).is_err() {
+                return 3;
+            }
+            work()
+        }),
+    )?;
+    println!("  -> child {outcome}");
+    Ok(Seen {
+        what,
+        outcome,
+        fault: witness.take(),
+    })
+}
+
+fn perms(region: &Region) -> Result<String> {
+    Ok(perms_at(region.address())?.unwrap_or_else(|| "(not mapped)".to_owned()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// ANCHOR: step1
+fn write_then_run(page: usize, witness: &FaultWitness, seen: &mut Vec<Seen>) -> Result {
+    println!("\nStep 1. Write machine code into memory, then run it");
+    let Some(add) = ADD_CODE else {
+        println!("  This lesson has machine code for x86-64 only, so on this CPU");
+        println!("  ({}) step 1 is skipped.", std::env::consts::ARCH);
+        return Ok(());
+    };
+    let code = map_read_write(page)?;
+    println!(
+        "  mapped a read-write page at {:#x}: /proc/self/maps says {}",
+        code.address(),
+        perms(&code)?
+    );
+    write_code(&code, add);
+    println!(
+        "  wrote {}: x86-64 for `lea eax, [rdi + rsi]; ret`",
+        hex(add)
+    );
+    seen.push(in_child(
+        "call add(40, 2) in the rw- page",
+        witness,
+        code.address(),
+        || {
+            // SAFETY: the page holds the add code; it is not executable yet, so
+            // the call faults, in this child, as the lesson means it to.
+            let sum = unsafe { call_add(&code, 40, 2) };
+            println!("    add(40, 2) = {sum} (no fault: unexpected)");
+            0
+        },
+    )?);
+    if let Err(errno) = make_executable(&code) {
+        println!(
+            "  mprotect(PROT_READ | PROT_EXEC) -> {errno:?} ({})",
+            errno.desc()
+        );
+        println!("  something here enforces W^X even for the flip; see step 2");
+        return Ok(());
+    }
+    println!(
+        "  mprotect(PROT_READ | PROT_EXEC): /proc/self/maps now says {}",
+        perms(&code)?
+    );
+    // SAFETY: the page holds the add code and is now read+execute.
+    let sum = unsafe { call_add(&code, 40, 2) };
+    println!("  called it from the walkthrough itself: add(40, 2) = {sum}");
+    seen.push(in_child(
+        "store 0x90 into the r-x page",
+        witness,
+        code.address(),
+        || {
+            code.write(0, 0x90);
+            println!("    stored (no fault: unexpected)");
+            0
+        },
+    )?);
+    println!(
+        "  The same {} bytes were data, then code: the page's permissions decide",
+        add.len()
+    );
+    println!("  whether the CPU may fetch instructions from it, or store into it.");
+    Ok(())
+}
+// ANCHOR_END: step1
+
+// ANCHOR: step2
+fn w_xor_x_is_a_policy(page: usize) -> Result {
+    println!("\nStep 2. W^X (write xor execute) is a policy, not a law");
+    match map_read_write_exec(page) {
+        Ok(rwx) => println!(
+            "  mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> granted: {}",
+            perms(&rwx)?
+        ),
+        Err(errno) => println!("  mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}"),
+    }
+    println!("  in a child, prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN):");
+    let outcome = run_in_child(
+        CHILD_LIMIT,
+        contained(|| {
+            match refuse_exec_gain() {
+                Ok(()) => println!("    prctl -> ok: memory-deny-write-execute is on for good"),
+                Err(Errno::EINVAL) => {
+                    println!("    prctl -> EINVAL: this kernel has no MDWE (it came in Linux 6.3)")
+                }
+                Err(errno) => println!("    prctl -> {errno:?} ({})", errno.desc()),
+            }
+            under_mdwe(page)
+        }),
+    )?;
+    println!("  -> child {outcome}");
+    // MDWE binds the child and its future children, never its parent.
+    let code = map_read_write(page)?;
+    match make_executable(&code) {
+        Ok(()) => println!(
+            "  back in the walkthrough, the same flip still works: {}",
+            perms(&code)?
+        ),
+        Err(errno) => println!("  back in the walkthrough, the flip -> {errno:?}"),
+    }
+    println!("  Other locks on the same door: SELinux's execmem permission (with");
+    println!("  deny_execmem even the rw- to r-x flip of anonymous memory is refused), and");
+    println!("  vm.memfd_noexec (Linux 6.3), which can refuse memfds that could be executed.");
+    println!("  The discipline: write, then make executable, never both at once.");
+    Ok(())
+}
+
+/// In the child, after the prctl: the flip, the RWX mapping, and two views.
+fn under_mdwe(page: usize) -> i32 {
+    let Ok(code) = map_read_write(page) else {
+        return 1;
+    };
+    let add = ADD_CODE.unwrap_or(&[]);
+    write_code(&code, add);
+    match make_executable(&code) {
+        Ok(()) => println!("    mprotect(PROT_READ | PROT_EXEC) of a written page -> ok"),
+        Err(errno) => println!(
+            "    mprotect(PROT_READ | PROT_EXEC) of a written page -> {errno:?} ({})",
+            errno.desc()
+        ),
+    }
+    match map_read_write_exec(page) {
+        Ok(_) => println!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> granted"),
+        Err(errno) => println!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}"),
+    }
+    match memfd_two_views(page) {
+        Ok(views) if !add.is_empty() => {
+            write_code(&views.writable, add);
+            // SAFETY: the executable view shows the page we just wrote the
+            // add code into through the writable view.
+            let sum = unsafe { call_add(&views.executable, 40, 2) };
+            println!("    one memfd mapped twice, rw- and r-x: add(40, 2) = {sum} through r-x");
+        }
+        Ok(_) => println!("    one memfd mapped twice, rw- and r-x: mapped (no code to run)"),
+        Err(errno) => println!("    one memfd mapped twice, rw- and r-x -> {errno:?}"),
+    }
+    0
+}
+// ANCHOR_END: step2
+
+// ANCHOR: step3
+fn segv_or_bus(
+    scratch: &Path,
+    page: usize,
+    witness: &FaultWitness,
+    seen: &mut Vec<Seen>,
+) -> Result {
+    println!("\nStep 3. SIGSEGV or SIGBUS? Three more faults, each in a child");
+    let guard = map_guard_page(page)?;
+    println!(
+        "  mapped a PROT_NONE page: /proc/self/maps says {}",
+        perms(&guard)?
+    );
+    seen.push(in_child(
+        "read the PROT_NONE page",
+        witness,
+        guard.address(),
+        || i32::from(guard.read(0)),
+    )?);
+
+    let gone = map_read_write(page)?;
+    let address = gone.address();
+    seen.push(in_child(
+        "munmap a page, then read it",
+        witness,
+        address,
+        || i32::from(read_after_munmap(gone)),
+    )?);
+
+    let path = scratch.join("one-byte");
+    fs::write(&path, b"x")?;
+    let file = fs::File::open(&path)?;
+    let map = map_file_read_only(&file, 2 * page)?;
+    println!(
+        "  mapped {} pages of a {}-byte file",
+        map.len() / page,
+        file.metadata()?.len()
+    );
+    seen.push(in_child(
+        "read past the end of the file",
+        witness,
+        map.address(),
+        || i32::from(map.read(page)),
+    )?);
+    Ok(())
+}
+// ANCHOR_END: step3
+
+// ANCHOR: table
+fn what_each_means(seen: &[Seen]) {
+    println!("\nWhat each fault means (signal from the parent, si_code from the handler)");
+    println!(
+        "  {:<32} {:<8} {:<12} meaning",
+        "the child", "signal", "si_code"
+    );
+    for row in seen {
+        let signal = match row.outcome {
+            ChildOutcome::Signaled(signal) => signal.as_str(),
+            _ => "none",
+        };
+        let (code, meaning) = row
+            .fault
+            .map_or(("-", "no fault reported"), |f| (f.code_name(), f.meaning()));
+        println!("  {:<32} {signal:<8} {code:<12} {meaning}", row.what);
+    }
+}
+// ANCHOR_END: table
+
+/// `--fault KIND`: one fault, in a child, and the report a test can read.
+fn one_fault(experiment: Experiment, scratch: &Path) -> Result {
+    println!("exec-memory --fault: one fault, in a child");
+    let page = support::page_size();
+    let witness = FaultWitness::new()?;
+    let add = ADD_CODE.unwrap_or(&[0xc3]);
+    let seen = match experiment {
+        Experiment::RunWritable => {
+            let code = map_read_write(page)?;
+            write_code(&code, add);
+            in_child("call code in a rw- page", &witness, code.address(), || {
+                // SAFETY: not executable: the call faults in this child.
+                i32::from(unsafe { call_add(&code, 40, 2) } == 42)
+            })?
+        }
+        Experiment::WriteCode => {
+            let code = map_read_write(page)?;
+            write_code(&code, add);
+            make_executable(&code)?;
+            in_child("store into a r-x page", &witness, code.address(), || {
+                code.write(0, 0x90);
+                0
+            })?
+        }
+        Experiment::GuardPage => {
+            let guard = map_guard_page(page)?;
+            in_child("read a PROT_NONE page", &witness, guard.address(), || {
+                i32::from(guard.read(0))
+            })?
+        }
+        Experiment::AfterMunmap => {
+            let gone = map_read_write(page)?;
+            let address = gone.address();
+            in_child("read a page after munmap", &witness, address, || {
+                i32::from(read_after_munmap(gone))
+            })?
+        }
+        Experiment::PastEof => {
+            let path = scratch.join("one-byte");
+            fs::write(&path, b"x")?;
+            let map = map_file_read_only(&fs::File::open(&path)?, 2 * page)?;
+            in_child(
+                "read past the end of a file",
+                &witness,
+                map.address(),
+                || i32::from(map.read(page)),
+            )?
+        }
+    };
+    match seen.fault {
+        Some(fault) => println!(
+            "  report: signal {} si_code {} offset {}",
+            fault.signal as i32, fault.code, fault.offset
+        ),
+        None => println!("  report: none"),
+    }
+    Ok(())
+}
