@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use page_cache::{
-    Faults, READ_BUFFER, create_file, evict_from_cache, faults_during, filesystem_name, map_file,
-    populate_read, sum_file_mapped, sum_file_with_read, sum_mapped, sum_with_read, sum_words,
+    Faults, READ_BUFFER, cache_is_the_file, create_file, evict_from_cache, faults_during,
+    filesystem_name, map_file, populate_read, sum_file_mapped, sum_file_with_read, sum_mapped,
+    sum_with_read, sum_words,
 };
 
 /// The large file's default size: a few hundred MiB, enough to leave the CPU
@@ -225,10 +226,14 @@ fn large_file(scratch: &Path, len: usize, filesystem: &str, out: &Output) -> Res
     let mut buffer = vec![1u8; READ_BUFFER];
     sum_with_read(&file, &mut buffer)?; // read back: readahead fills large folios
     check_interrupt()?;
-    out.note(&format!(
-        "the same file, evicted (DONTNEED) and read back with read(): on {filesystem}"
-    ));
-    out.note("readahead may have cached it in large folios:");
+    if cache_is_the_file(filesystem) {
+        out.note("the same file after DONTNEED, which tmpfs ignores: the same pages");
+    } else {
+        out.note(&format!(
+            "the same file, evicted (DONTNEED) and read back with read(): on \
+             {filesystem}, readahead may cache it in large folios:"
+        ));
+    }
     scan_three_ways(&file, &anonymous, "read-back", out)?;
     Ok(())
 }
