@@ -231,6 +231,19 @@ pub unsafe fn sum_file_mapped(path: &Path) -> io::Result<u64> {
 /// reading and writing. (How a file is written decides how its pages sit in
 /// the page cache: small writes give small pages.)
 pub fn create_file(path: &Path, len: usize, chunk: usize) -> io::Result<File> {
+    write_pattern(path, len, chunk).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot write {len} bytes to {}: {e}; make room there (or raise \
+                 `ulimit -f`), or set TMPDIR to another directory",
+                path.display()
+            ),
+        )
+    })
+}
+
+fn write_pattern(path: &Path, len: usize, chunk: usize) -> io::Result<File> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::mman::{MapFlags, ProtFlags};
+use nix::sys::signal::{SigHandler, Signal, signal};
 use page_cache::{
     Faults, READ_BUFFER, cache_is_the_file, create_file, evict_from_cache, faults_during,
     filesystem_name, map_file, mapped_file_kb, populate_read, read_every_page, resident_pages,
@@ -50,6 +51,10 @@ enum Mode {
 
 fn main() {
     let mode = parse_args();
+    // Past `ulimit -f`, a write raises SIGXFSZ, which would end the lesson
+    // before it could clean up; ignored, the write fails with EFBIG instead.
+    // SAFETY: SIG_IGN runs no code of ours, so no handler can be unsafe.
+    let _ = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) };
     let outcome = support::scratch_dir()
         .map_err(Into::into)
         .and_then(|dir| match &mode {

@@ -133,3 +133,39 @@ fn help_is_not_an_error() {
     assert!(run.stdout.contains("--bench"), "{}", run.stdout);
     assert!(run.stdout.contains("--mib N"), "{}", run.stdout);
 }
+
+#[test]
+fn a_tight_file_size_limit() {
+    // `ulimit -f 1000` (KiB): step 2's 1 MiB file cannot be written.
+    let cwd = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = run_command(
+        Command::new("/bin/sh")
+            .args(["-c", "ulimit -f 1000 && exec \"$0\"", LESSON])
+            .env("TMPDIR", tmp.path())
+            .current_dir(cwd.path()),
+    );
+    let err = assert_refused_after_story(&run);
+    assert!(err.contains("cannot write 1048576 bytes to "), "{err}");
+    assert!(err.contains("raise `ulimit -f`"), "{err}");
+    assert!(entries(cwd.path()).is_empty());
+    assert!(entries(tmp.path()).is_empty(), "files left in TMPDIR");
+}
+
+/// A refusal that comes after part of the story was printed: exit code 2, a
+/// `page-cache: error:` line, no panic.
+fn assert_refused_after_story(run: &support::child::Captured) -> String {
+    assert_eq!(
+        run.outcome,
+        support::ChildOutcome::Exited(2),
+        "stderr:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("page-cache: error: "),
+        "{}",
+        run.stderr
+    );
+    run.stderr.clone()
+}
