@@ -50,6 +50,7 @@ enum Mode {
 }
 
 fn main() {
+    quiet_on_a_closed_stdout();
     let mode = parse_args();
     // Past `ulimit -f`, a write raises SIGXFSZ, which would end the lesson
     // before it could clean up; ignored, the write fails with EFBIG instead.
@@ -68,6 +69,22 @@ fn main() {
         };
         CLI.fail(format_args!("{what} stopped: {error}"));
     }
+}
+
+/// A reader that stops early (`| head`) closes the pipe, and `println!`
+/// then panics. Say nothing about that panic: it unwinds, so the temporary
+/// directory is still removed, and the process ends with code 101.
+fn quiet_on_a_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map_or("", String::as_str);
+        if !message.starts_with("failed printing to stdout") {
+            default(info);
+        }
+    }));
 }
 
 fn parse_args() -> Mode {
