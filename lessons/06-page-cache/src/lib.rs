@@ -23,6 +23,48 @@ pub mod exercises;
 /// The buffer `read()` fills in this lesson: 128 KiB, as `cp` and `cat` use.
 pub const READ_BUFFER: usize = 128 * 1024;
 
+// ANCHOR: cachestat
+/// What cachestat(2) says about a range of a file's pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct CacheStat {
+    /// Pages in the page cache.
+    pub cached: u64,
+    /// Pages changed in memory and not yet written to the disk.
+    pub dirty: u64,
+    /// Pages being written to the disk right now.
+    pub writeback: u64,
+    /// Pages evicted from the cache.
+    pub evicted: u64,
+    /// Pages evicted recently enough that the kernel remembers them.
+    pub recently_evicted: u64,
+}
+
+/// `cachestat(2)` (Linux 6.5) for the whole of `file`: the page cache's
+/// view of it, without mapping it. `ENOSYS` on older kernels.
+pub fn cachestat(file: &impl AsFd) -> nix::Result<CacheStat> {
+    use std::os::fd::AsRawFd;
+    /// The same number on every architecture (new system calls share one table).
+    const SYS_CACHESTAT: libc::c_long = 451;
+    let range: [u64; 2] = [0, 0]; // offset 0, length 0: to the end of the file
+    let mut stat = CacheStat::default();
+    // SAFETY: cachestat reads a 16-byte range (two u64s) and writes one
+    // `struct cachestat`, five u64s, which `CacheStat` mirrors (#[repr(C)]);
+    // both live on our stack for the whole call.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_fd().as_raw_fd(),
+            range.as_ptr(),
+            &mut stat as *mut CacheStat,
+            0,
+        )
+    };
+    Errno::result(rc)?;
+    Ok(stat)
+}
+// ANCHOR_END: cachestat
+
 // ANCHOR: faults
 /// Page faults, as getrusage(2) counts them for this process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SigHandler, Signal, signal};
 use page_cache::{
-    Faults, READ_BUFFER, cache_is_the_file, create_file, evict_from_cache, faults_during,
-    filesystem_name, map_file, mapped_file_kb, populate_read, read_every_page, resident_pages,
-    status_kb, sum_file_mapped, sum_file_with_read, sum_mapped, sum_region, sum_with_read,
-    sum_words, write_every_page,
+    Faults, READ_BUFFER, cache_is_the_file, cachestat, create_file, evict_from_cache,
+    faults_during, filesystem_name, map_file, mapped_file_kb, populate_read, read_every_page,
+    resident_pages, status_kb, sum_file_mapped, sum_file_with_read, sum_mapped, sum_region,
+    sum_with_read, sum_words, write_every_page,
 };
 use support::cli::Cli;
 
@@ -173,6 +173,17 @@ fn one_cache(scratch: &Path, page: usize) -> Result {
     println!("  There is one copy of the page, in the page cache, and both paths reach");
     println!("  it. msync and fsync write dirty pages to the disk so that they survive a");
     println!("  crash: they are about durability, not about who sees what.");
+    match cachestat(&file) {
+        Ok(before) => {
+            map.sync()?;
+            let after = cachestat(&file)?;
+            println!(
+                "  cachestat(2) counts dirty pages: {} before msync(MS_SYNC), {} after",
+                before.dirty, after.dirty
+            );
+        }
+        Err(errno) => println!("  (cachestat(2) is not available here: {errno})"),
+    }
     Ok(())
 }
 // ANCHOR_END: step1

@@ -9,6 +9,10 @@ const LESSON: &str = env!("CARGO_BIN_EXE_page-cache");
 /// fact test checks the outcome that filesystem should give).
 const FILTERS: &[(&str, &str)] = &[
     (r"\d+ minor \+ \d+ major", "[N] minor + [N] major"),
+    (
+        r"dirty pages: \d+ before (.*), \d+ after",
+        "dirty pages: [N] before $1, [N] after",
+    ),
     (r"\d+ of (\d+) pages resident", "[N] of $1 pages resident"),
     (
         r"on \S+ \(statfs\), .*",
@@ -67,6 +71,16 @@ fn the_facts_behind_the_story() {
     assert!(out.contains("the mapping reads \"written by pwrite\" at once"));
     assert!(out.contains("pread at offset 100 returns \"stored through the map\""));
 
+    // ...and msync wrote the dirty page (tmpfs has no disk: nothing is
+    // ever dirty there). An old kernel has no cachestat: nothing to check.
+    let memory_only = line(&out, "the files are on").starts_with("the files are on tmpfs ");
+    if out.contains("cachestat(2) counts dirty pages:") {
+        let row = line(&out, "cachestat(2) counts dirty pages:");
+        let before = number_before(row, " before");
+        assert_eq!(number_before(row, " after"), 0, "{row}");
+        assert!(memory_only || before >= 1, "{row}");
+    }
+
     // Step 2: the faults, counted.
     let pages = 256;
     let (minor, major) = faults(&out, "MAP_SHARED, read a byte of every page:");
@@ -94,7 +108,6 @@ fn the_facts_behind_the_story() {
     );
 
     // Step 3: residency, and what DONTNEED did on this filesystem.
-    let memory_only = line(&out, "the files are on").starts_with("the files are on tmpfs ");
     assert_eq!(resident(&out, "written and fsynced (clean):"), 64);
     let after = resident(&out, "after posix_fadvise(DONTNEED):");
     if memory_only {
