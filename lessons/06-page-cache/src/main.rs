@@ -1,0 +1,432 @@
+//! The walkthrough for lesson 6: run it with `cargo xtask run-lesson page-cache`,
+//! and the benchmark with `cargo xtask run-lesson page-cache -- --bench`.
+//!
+//! Page faults are counted with getrusage around each step, and only around
+//! the step: the lesson prints after it has counted.
+
+use std::fs;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::mman::{MapFlags, ProtFlags};
+use nix::sys::signal::{SigHandler, Signal, signal};
+use page_cache::{
+    Faults, READ_BUFFER, cache_is_the_file, cachestat, create_file, evict_from_cache,
+    faults_during, filesystem_name, map_file, mapped_file_kb, populate_read, read_every_page,
+    resident_pages, status_kb, sum_file_mapped, sum_file_with_read, sum_mapped, sum_region,
+    sum_with_read, sum_words, write_every_page,
+};
+use support::cli::Cli;
+
+mod bench;
+
+const CLI: Cli = Cli {
+    lesson: "page-cache",
+    usage: "\
+page-cache: is mmap faster than read()?
+
+Usage: cargo xtask run-lesson page-cache [-- FLAGS]
+
+Flags:
+  --bench      measure instead of telling the story: sum a large warm file
+               through a mapping, with read() and from anonymous memory, then
+               many small files; prints ratios measured in this run
+  --mib N      with --bench, the large file's size in MiB (default 256)
+  --json       with --bench, print JSON lines instead of a table
+  -h, --help   print this help
+
+The files live in a fresh temporary directory (TMPDIR) removed at exit.
+",
+    flags: &["--bench", "--mib", "--json", "--help"],
+};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// What the command line asked for.
+enum Mode {
+    Walkthrough,
+    Bench(bench::Options),
+}
+
+fn main() {
+    quiet_on_a_closed_stdout();
+    let mode = parse_args();
+    // Past `ulimit -f`, a write raises SIGXFSZ, which would end the lesson
+    // before it could clean up; ignored, the write fails with EFBIG instead.
+    // SAFETY: SIG_IGN runs no code of ours, so no handler can be unsafe.
+    let _ = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) };
+    let outcome = support::scratch_dir()
+        .map_err(Into::into)
+        .and_then(|dir| match &mode {
+            Mode::Walkthrough => walkthrough(dir.path()),
+            Mode::Bench(options) => bench::run(dir.path(), options),
+        });
+    if let Err(error) = outcome {
+        let what = match mode {
+            Mode::Walkthrough => "the walkthrough",
+            Mode::Bench(_) => "the benchmark",
+        };
+        CLI.fail(format_args!("{what} stopped: {error}"));
+    }
+}
+
+/// A reader that stops early (`| head`) closes the pipe, and `println!`
+/// then panics. Say nothing about that panic: it unwinds, so the temporary
+/// directory is still removed, and the process ends with code 101.
+fn quiet_on_a_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map_or("", String::as_str);
+        if !message.starts_with("failed printing to stdout") {
+            default(info);
+        }
+    }));
+}
+
+fn parse_args() -> Mode {
+    let mut bench = false;
+    let mut mib = None;
+    let mut json = false;
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("-h" | "--help") => CLI.print_help_and_exit(),
+            Some("--bench") => bench = true,
+            Some("--json") => json = true,
+            Some("--mib") => {
+                let value = CLI.value_for("--mib", args.next());
+                if mib.is_some() {
+                    CLI.fail("--mib is given twice; give it once");
+                }
+                mib = Some(bench::parse_mib(&value).unwrap_or_else(|e| CLI.fail(e)));
+            }
+            _ => CLI.unknown_argument(&arg),
+        }
+    }
+    if !bench && (mib.is_some() || json) {
+        CLI.fail("--mib and --json only make sense with --bench; add --bench");
+    }
+    if bench {
+        Mode::Bench(bench::Options {
+            mib: mib.unwrap_or(bench::DEFAULT_MIB),
+            json,
+        })
+    } else {
+        Mode::Walkthrough
+    }
+}
+
+fn walkthrough(scratch: &Path) -> Result {
+    let page = support::page_size();
+    println!("page-cache: is mmap faster than read()?");
+    println!("(The files live in a fresh temporary directory; pages are {page} bytes.)");
+    one_cache(scratch, page)?;
+    faults_counted(scratch, page)?;
+    residency(scratch, page)?;
+    speed(scratch)?;
+    small_files(scratch)?;
+    memory(scratch)?;
+    Ok(())
+}
+
+const READ: ProtFlags = ProtFlags::PROT_READ;
+const READ_WRITE: ProtFlags = ProtFlags::PROT_READ.union(ProtFlags::PROT_WRITE);
+
+/// The text of `len` bytes of `region` from `offset`.
+fn text_in(region: &support::region::Region, offset: usize, len: usize) -> String {
+    (offset..offset + len)
+        .map(|i| char::from(region.read(i)))
+        .collect()
+}
+
+// ANCHOR: step1
+fn one_cache(scratch: &Path, page: usize) -> Result {
+    println!("\nStep 1. One cache: write() and the mapping see the same page");
+    let file = create_file(&scratch.join("one-page"), page, page)?;
+    let map = map_file(&file, page, READ_WRITE, MapFlags::MAP_SHARED)?;
+    println!("  mapped a 1-page file MAP_SHARED, read+write");
+
+    let written = b"written by pwrite";
+    file.write_at(written, 0)?;
+    println!("  pwrite {:?} at offset 0", as_text(written));
+    println!(
+        "    the mapping reads {:?} at once: no msync, no new mapping",
+        text_in(&map, 0, written.len())
+    );
+
+    let stored = b"stored through the map";
+    for (i, &byte) in stored.iter().enumerate() {
+        map.write(100 + i, byte);
+    }
+    let mut back = vec![0u8; stored.len()];
+    file.read_exact_at(&mut back, 100)?;
+    println!(
+        "  stored {:?} at offset 100 through the mapping",
+        as_text(stored)
+    );
+    println!("    pread at offset 100 returns {:?}", as_text(&back));
+
+    println!("  There is one copy of the page, in the page cache, and both paths reach");
+    println!("  it. msync and fsync write dirty pages to the disk so that they survive a");
+    println!("  crash: they are about durability, not about who sees what.");
+    match cachestat(&file) {
+        Ok(before) => {
+            map.sync()?;
+            let after = cachestat(&file)?;
+            println!(
+                "  cachestat(2) counts dirty pages: {} before msync(MS_SYNC), {} after",
+                before.dirty, after.dirty
+            );
+        }
+        Err(errno) => println!("  (cachestat(2) is not available here: {errno})"),
+    }
+    Ok(())
+}
+// ANCHOR_END: step1
+
+fn as_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One row of a fault table: the label padded, then the counts unpadded
+/// (so that a snapshot's redaction leaves the columns as they were).
+fn fault_row(label: &str, faults: Faults) {
+    println!(
+        "  {label:<43} {} minor + {} major faults",
+        faults.minor, faults.major
+    );
+}
+
+// ANCHOR: step2
+fn faults_counted(scratch: &Path, page: usize) -> Result {
+    const PAGES: usize = 256;
+    println!("\nStep 2. Faults, counted (getrusage, around each line's work only)");
+    let len = PAGES * page;
+    let file = create_file(&scratch.join("faults"), len, page)?;
+    println!("  a file of {PAGES} pages, just written: every page is in the page cache");
+
+    let map = map_file(&file, len, READ, MapFlags::MAP_SHARED)?;
+    let (_, first) = faults_during(|| read_every_page(&map, page));
+    let (_, again) = faults_during(|| read_every_page(&map, page));
+    fault_row("MAP_SHARED, read a byte of every page:", first);
+    fault_row("the same reads again:", again);
+
+    let flags = MapFlags::MAP_SHARED | MapFlags::MAP_POPULATE;
+    let (populated, setup) = faults_during(|| map_file(&file, len, READ, flags));
+    let populated = populated?;
+    let (_, touch) = faults_during(|| read_every_page(&populated, page));
+    fault_row("mmap(MAP_SHARED | MAP_POPULATE) itself:", setup);
+    fault_row("  then a byte of every page:", touch);
+
+    let advised = map_file(&file, len, READ, MapFlags::MAP_SHARED)?;
+    let (populate, setup) = faults_during(|| populate_read(&advised));
+    populate?;
+    let (_, touch) = faults_during(|| read_every_page(&advised, page));
+    fault_row("madvise(MADV_POPULATE_READ) itself:", setup);
+    fault_row("  then a byte of every page:", touch);
+
+    let private = map_file(&file, len, READ_WRITE, MapFlags::MAP_PRIVATE)?;
+    let (_, cow) = faults_during(|| write_every_page(&private, page));
+    fault_row("MAP_PRIVATE, write a byte of every page:", cow);
+
+    let mut buffer = vec![1u8; READ_BUFFER]; // written, so already faulted in
+    sum_with_read(&file, &mut buffer)?; // once uncounted: its code is mapped in too
+    let (sum, read) = faults_during(|| sum_with_read(&file, &mut buffer));
+    sum?;
+    fault_row("pread the whole file, 128 KiB at a time:", read);
+
+    println!("  Fewer faults than pages: one fault maps the cached neighbours too");
+    println!("  (fault-around, 64 KiB by default), or a whole large folio. Populating");
+    println!("  moves the faults into the setup. A private write copies the page, one");
+    println!("  fault per page. pread copies inside the kernel into a buffer that was");
+    println!("  already mapped: no fault at all.");
+    Ok(())
+}
+// ANCHOR_END: step2
+
+// ANCHOR: step3
+fn residency(scratch: &Path, page: usize) -> Result {
+    const PAGES: usize = 64;
+    println!("\nStep 3. Residency: mincore, then posix_fadvise(DONTNEED)");
+    let filesystem = filesystem_name(scratch);
+    let kind = if cache_is_the_file(filesystem) {
+        "memory only: nothing to drop"
+    } else {
+        "a copy on disk: clean pages can go"
+    };
+    println!("  the files are on {filesystem} (statfs), {kind}");
+    let len = PAGES * page;
+    let file = create_file(&scratch.join("residency"), len, page)?;
+    file.sync_all()?; // DONTNEED drops clean pages only
+    let map = map_file(&file, len, READ, MapFlags::MAP_SHARED)?;
+    let resident = |when: &str| -> Result {
+        let pages = resident_pages(&map)?;
+        println!("  {when:<43} {pages} of {PAGES} pages resident");
+        Ok(())
+    };
+    resident("written and fsynced (clean):")?;
+    evict_from_cache(&file)?;
+    resident("after posix_fadvise(DONTNEED):")?;
+    let (_, faults) = faults_during(|| read_every_page(&map, page));
+    fault_row("then read a byte of every page:", faults);
+    resident("and now:")?;
+    println!("  DONTNEED drops clean pages that nobody has mapped: the disk holds the");
+    println!("  same bytes, so the next touch reads them back (major faults and");
+    println!("  readahead). tmpfs ignores it: its page cache is the only copy of the file.");
+    Ok(())
+}
+// ANCHOR_END: step3
+
+/// The shortest of `runs` timings of `work`, with its last result: the
+/// least disturbed run, on a machine shared with others.
+fn best_of<T>(runs: usize, mut work: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut result = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let value = std::hint::black_box(work());
+        best = best.min(started.elapsed());
+        result = Some(value);
+    }
+    (best, result.expect("at least one run"))
+}
+
+fn gbps(bytes: usize, time: Duration) -> f64 {
+    bytes as f64 / time.as_secs_f64().max(1e-9) / 1e9
+}
+
+// ANCHOR: step4
+fn speed(scratch: &Path) -> Result {
+    const LEN: usize = 2 << 20;
+    println!("\nStep 4. Speed: a warm 2 MiB file summed as u64, three ways (best of 3)");
+    let path = scratch.join("speed");
+    let file = create_file(&path, LEN, READ_BUFFER)?;
+    let mut buffer = vec![1u8; READ_BUFFER];
+    let anonymous = fs::read(&path)?; // a copy in memory this process has touched
+
+    // SAFETY: the lesson's own file in its temporary directory: nobody
+    // writes to it or shrinks it while it is mapped.
+    let (mapped, sum_m) = best_of(3, || unsafe { sum_mapped(&file, LEN) });
+    let (read, sum_r) = best_of(3, || sum_with_read(&file, &mut buffer));
+    let (anon, sum_a) = best_of(3, || sum_words(&anonymous));
+    let ceiling = gbps(LEN, anon);
+    for (how, time) in [
+        ("through a fresh mapping", mapped),
+        ("pread, 128 KiB at a time", read),
+        ("anonymous memory (the ceiling)", anon),
+    ] {
+        let rate = gbps(LEN, time);
+        println!(
+            "  {how:<31} {rate:.2} GB/s, {:.2}x the ceiling",
+            rate / ceiling
+        );
+    }
+    let agree = sum_m? == sum_a && sum_r? == sum_a;
+    println!("  the three sums agree: {}", yes_no(agree));
+    println!("  2 MiB is too small to time well: --bench sums a few hundred MiB.");
+    Ok(())
+}
+// ANCHOR_END: step4
+
+// ANCHOR: step5
+fn small_files(scratch: &Path) -> Result {
+    println!("\nStep 5. Small files, warm: open, read or map, sum, close, one by one");
+    let mut buffer = vec![1u8; READ_BUFFER];
+    for (size, label, count) in [(4 << 10, "4 KiB", 8), (64 << 10, "64 KiB", 2)] {
+        let dir = scratch.join(format!("small-{size}"));
+        fs::create_dir(&dir)?;
+        let paths: Vec<_> = (0..count).map(|i| dir.join(i.to_string())).collect();
+        for path in &paths {
+            create_file(path, size, size)?;
+        }
+        let (read, sums_r) = best_of(3, || {
+            let sums: std::io::Result<Vec<u64>> = paths
+                .iter()
+                .map(|p| sum_file_with_read(p, &mut buffer))
+                .collect();
+            sums
+        });
+        let (mapped, sums_m) = best_of(3, || {
+            let sums: std::io::Result<Vec<u64>> = paths
+                .iter()
+                // SAFETY: the lesson's own files; nobody writes to them meanwhile.
+                .map(|p| unsafe { sum_file_mapped(p) })
+                .collect();
+            sums
+        });
+        if sums_r? != sums_m? {
+            return Err("read and mmap summed a small file differently".into());
+        }
+        let per_file = |time: Duration| time.as_secs_f64() * 1e6 / count as f64;
+        println!(
+            "  {count} files of {label}: read {:.1} µs/file, mmap {:.1} µs/file: {:.2}x",
+            per_file(read),
+            per_file(mapped),
+            mapped.as_secs_f64() / read.as_secs_f64().max(1e-12)
+        );
+    }
+    println!("  A mapping costs mmap, a fault or a few, and munmap (which must flush the");
+    println!("  TLB) for every file: a few µs, more than copying 4 KiB. --bench shows the");
+    println!("  size at which mapping starts to pay.");
+    Ok(())
+}
+// ANCHOR_END: step5
+
+// ANCHOR: step6
+fn memory(scratch: &Path) -> Result {
+    const LEN: usize = 2 << 20;
+    println!("\nStep 6. Memory: whose pages are they?");
+    let path = scratch.join("memory");
+    let file = create_file(&path, LEN, READ_BUFFER)?;
+    let mut buffer = vec![1u8; READ_BUFFER];
+    let (file_kb, anon_kb) = (mapped_file_kb()?, status_kb("RssAnon")?);
+
+    let map = map_file(&file, LEN, READ, MapFlags::MAP_SHARED)?;
+    // SAFETY: the lesson's own file; nobody writes to it or shrinks it.
+    std::hint::black_box(unsafe { sum_region(&map) });
+    let mapped_file = mapped_file_kb()? as i64 - file_kb as i64;
+    drop(map);
+    let after_unmap = mapped_file_kb()? as i64 - file_kb as i64;
+
+    sum_with_read(&file, &mut buffer)?;
+    let read_file = mapped_file_kb()? as i64 - file_kb as i64;
+    let read_anon = status_kb("RssAnon")? as i64 - anon_kb as i64;
+
+    let copy = fs::read(&path)?;
+    let copy_anon = status_kb("RssAnon")? as i64 - anon_kb as i64;
+    drop(copy);
+
+    println!("  a 2 MiB file; the change in this process's resident memory:");
+    println!(
+        "  {:<43} file pages {mapped_file:+} kB",
+        "mapped and summed, still mapped:"
+    );
+    println!("  {:<43} file pages {after_unmap:+} kB", "after munmap:");
+    println!(
+        "  {:<43} file pages {read_file:+} kB, anonymous {read_anon:+} kB",
+        "pread and summed, 128 KiB buffer:"
+    );
+    println!(
+        "  {:<43} anonymous {copy_anon:+} kB",
+        "read whole into a Vec:"
+    );
+    println!("  (file pages: RssFile + RssShmem; anonymous: RssAnon; /proc/self/status)");
+    println!("  The mapped pages belong to the page cache and are clean: under memory");
+    println!("  pressure the kernel unmaps and drops them, writes nothing, and reads");
+    println!("  them back on the next touch. The Vec is a private copy: to reclaim it");
+    println!("  the kernel must write it to swap, and without swap it cannot at all.");
+    Ok(())
+}
+// ANCHOR_END: step6
+
+fn yes_no(condition: bool) -> &'static str {
+    if condition {
+        "yes"
+    } else {
+        "NO (unexpected: please report it)"
+    }
+}
