@@ -7,6 +7,7 @@ use std::fs::{self, File};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use support::say;
 
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -160,7 +161,7 @@ struct Output {
 impl Output {
     fn note(&self, text: &str) {
         if !self.json {
-            println!("{text}");
+            say!("{text}");
         }
     }
 
@@ -175,7 +176,7 @@ impl Output {
     ) {
         let gbps = bytes as f64 / time.as_secs_f64().max(1e-9) / 1e9;
         if self.json {
-            println!(
+            say!(
                 "{{\"method\": \"{method}\", \"bytes\": {bytes}, \"seconds\": {:.6}, \
                  \"gbps\": {gbps:.3}, \"cache\": \"{cache}\", \"minor_faults\": {}}}",
                 time.as_secs_f64(),
@@ -183,7 +184,7 @@ impl Output {
             );
         } else {
             let of_ceiling = if ceiling > 0.0 { gbps / ceiling } else { 1.0 };
-            println!(
+            say!(
                 "  {method:<5} {:>8.4} s {gbps:>7.2} GB/s  {of_ceiling:>5.2}x anon   {:>7} minor faults",
                 time.as_secs_f64(),
                 faults.minor
@@ -327,14 +328,14 @@ fn small_files(scratch: &Path, out: &Output) -> Result {
         let per_file = |time: Duration| time.as_secs_f64() * 1e6 / count as f64;
         if out.json {
             for (method, time) in [("mmap", mapped), ("read", read)] {
-                println!(
+                say!(
                     "{{\"small_files\": {size}, \"method\": \"{method}\", \"files\": {count}, \
                      \"us_per_file\": {:.3}}}",
                     per_file(time)
                 );
             }
         } else {
-            println!(
+            say!(
                 "  {:<9} {count:>5}   {:>12.2}   {:>12.2}   {:>8.2}x",
                 human(size),
                 per_file(read),

@@ -18,6 +18,7 @@ use page_cache::{
     sum_with_read, sum_words, write_every_page,
 };
 use support::cli::Cli;
+use support::say;
 
 mod bench;
 
@@ -50,7 +51,7 @@ enum Mode {
 }
 
 fn main() {
-    quiet_on_a_closed_stdout();
+    CLI.begin();
     let mode = parse_args();
     // Past `ulimit -f`, a write raises SIGXFSZ, which would end the lesson
     // before it could clean up; ignored, the write fails with EFBIG instead.
@@ -69,22 +70,6 @@ fn main() {
         };
         CLI.fail(format_args!("{what} stopped: {error}"));
     }
-}
-
-/// A reader that stops early (`| head`) closes the pipe, and `println!`
-/// then panics. Say nothing about that panic: it unwinds, so the temporary
-/// directory is still removed, and the process ends with code 101.
-fn quiet_on_a_closed_stdout() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map_or("", String::as_str);
-        if !message.starts_with("failed printing to stdout") {
-            default(info);
-        }
-    }));
 }
 
 fn parse_args() -> Mode {
@@ -122,8 +107,8 @@ fn parse_args() -> Mode {
 
 fn walkthrough(scratch: &Path) -> Result {
     let page = support::page_size();
-    println!("page-cache: is mmap faster than read()?");
-    println!("(The files live in a fresh temporary directory; pages are {page} bytes.)");
+    say!("page-cache: is mmap faster than read()?");
+    say!("(The files live in a fresh temporary directory; pages are {page} bytes.)");
     one_cache(scratch, page)?;
     faults_counted(scratch, page)?;
     residency(scratch, page)?;
@@ -145,15 +130,15 @@ fn text_in(region: &support::region::Region, offset: usize, len: usize) -> Strin
 
 // ANCHOR: step1
 fn one_cache(scratch: &Path, page: usize) -> Result {
-    println!("\nStep 1. One cache: write() and the mapping see the same page");
+    say!("\nStep 1. One cache: write() and the mapping see the same page");
     let file = create_file(&scratch.join("one-page"), page, page)?;
     let map = map_file(&file, page, READ_WRITE, MapFlags::MAP_SHARED)?;
-    println!("  mapped a 1-page file MAP_SHARED, read+write");
+    say!("  mapped a 1-page file MAP_SHARED, read+write");
 
     let written = b"written by pwrite";
     file.write_at(written, 0)?;
-    println!("  pwrite {:?} at offset 0", as_text(written));
-    println!(
+    say!("  pwrite {:?} at offset 0", as_text(written));
+    say!(
         "    the mapping reads {:?} at once: no msync, no new mapping",
         text_in(&map, 0, written.len())
     );
@@ -164,25 +149,26 @@ fn one_cache(scratch: &Path, page: usize) -> Result {
     }
     let mut back = vec![0u8; stored.len()];
     file.read_exact_at(&mut back, 100)?;
-    println!(
+    say!(
         "  stored {:?} at offset 100 through the mapping",
         as_text(stored)
     );
-    println!("    pread at offset 100 returns {:?}", as_text(&back));
+    say!("    pread at offset 100 returns {:?}", as_text(&back));
 
-    println!("  There is one copy of the page, in the page cache, and both paths reach");
-    println!("  it. msync and fsync write dirty pages to the disk so that they survive a");
-    println!("  crash: they are about durability, not about who sees what.");
+    say!("  There is one copy of the page, in the page cache, and both paths reach");
+    say!("  it. msync and fsync write dirty pages to the disk so that they survive a");
+    say!("  crash: they are about durability, not about who sees what.");
     match cachestat(&file) {
         Ok(before) => {
             map.sync()?;
             let after = cachestat(&file)?;
-            println!(
+            say!(
                 "  cachestat(2) counts dirty pages: {} before msync(MS_SYNC), {} after",
-                before.dirty, after.dirty
+                before.dirty,
+                after.dirty
             );
         }
-        Err(errno) => println!("  (cachestat(2) is not available here: {errno})"),
+        Err(errno) => say!("  (cachestat(2) is not available here: {errno})"),
     }
     Ok(())
 }
@@ -195,19 +181,20 @@ fn as_text(bytes: &[u8]) -> String {
 /// One row of a fault table: the label padded, then the counts unpadded
 /// (so that a snapshot's redaction leaves the columns as they were).
 fn fault_row(label: &str, faults: Faults) {
-    println!(
+    say!(
         "  {label:<43} {} minor + {} major faults",
-        faults.minor, faults.major
+        faults.minor,
+        faults.major
     );
 }
 
 // ANCHOR: step2
 fn faults_counted(scratch: &Path, page: usize) -> Result {
     const PAGES: usize = 256;
-    println!("\nStep 2. Faults, counted (getrusage, around each line's work only)");
+    say!("\nStep 2. Faults, counted (getrusage, around each line's work only)");
     let len = PAGES * page;
     let file = create_file(&scratch.join("faults"), len, page)?;
-    println!("  a file of {PAGES} pages, just written: every page is in the page cache");
+    say!("  a file of {PAGES} pages, just written: every page is in the page cache");
 
     let map = map_file(&file, len, READ, MapFlags::MAP_SHARED)?;
     let (_, first) = faults_during(|| read_every_page(&map, page));
@@ -239,11 +226,11 @@ fn faults_counted(scratch: &Path, page: usize) -> Result {
     sum?;
     fault_row("pread the whole file, 128 KiB at a time:", read);
 
-    println!("  Fewer faults than pages: one fault maps the cached neighbours too");
-    println!("  (fault-around, 64 KiB by default), or a whole large folio. Populating");
-    println!("  moves the faults into the setup. A private write copies the page, one");
-    println!("  fault per page. pread copies inside the kernel into a buffer that was");
-    println!("  already mapped: no fault at all.");
+    say!("  Fewer faults than pages: one fault maps the cached neighbours too");
+    say!("  (fault-around, 64 KiB by default), or a whole large folio. Populating");
+    say!("  moves the faults into the setup. A private write copies the page, one");
+    say!("  fault per page. pread copies inside the kernel into a buffer that was");
+    say!("  already mapped: no fault at all.");
     Ok(())
 }
 // ANCHOR_END: step2
@@ -251,21 +238,21 @@ fn faults_counted(scratch: &Path, page: usize) -> Result {
 // ANCHOR: step3
 fn residency(scratch: &Path, page: usize) -> Result {
     const PAGES: usize = 64;
-    println!("\nStep 3. Residency: mincore, then posix_fadvise(DONTNEED)");
+    say!("\nStep 3. Residency: mincore, then posix_fadvise(DONTNEED)");
     let filesystem = filesystem_name(scratch);
     let kind = if cache_is_the_file(filesystem) {
         "memory only: nothing to drop"
     } else {
         "a copy on disk: clean pages can go"
     };
-    println!("  the files are on {filesystem} (statfs), {kind}");
+    say!("  the files are on {filesystem} (statfs), {kind}");
     let len = PAGES * page;
     let file = create_file(&scratch.join("residency"), len, page)?;
     file.sync_all()?; // DONTNEED drops clean pages only
     let map = map_file(&file, len, READ, MapFlags::MAP_SHARED)?;
     let resident = |when: &str| -> Result {
         let pages = resident_pages(&map)?;
-        println!("  {when:<43} {pages} of {PAGES} pages resident");
+        say!("  {when:<43} {pages} of {PAGES} pages resident");
         Ok(())
     };
     resident("written and fsynced (clean):")?;
@@ -274,9 +261,9 @@ fn residency(scratch: &Path, page: usize) -> Result {
     let (_, faults) = faults_during(|| read_every_page(&map, page));
     fault_row("then read a byte of every page:", faults);
     resident("and now:")?;
-    println!("  DONTNEED drops clean pages that nobody has mapped: the disk holds the");
-    println!("  same bytes, so the next touch reads them back (major faults and");
-    println!("  readahead). tmpfs ignores it: its page cache is the only copy of the file.");
+    say!("  DONTNEED drops clean pages that nobody has mapped: the disk holds the");
+    say!("  same bytes, so the next touch reads them back (major faults and");
+    say!("  readahead). tmpfs ignores it: its page cache is the only copy of the file.");
     Ok(())
 }
 // ANCHOR_END: step3
@@ -302,7 +289,7 @@ fn gbps(bytes: usize, time: Duration) -> f64 {
 // ANCHOR: step4
 fn speed(scratch: &Path) -> Result {
     const LEN: usize = 2 << 20;
-    println!("\nStep 4. Speed: a warm 2 MiB file summed as u64, three ways (best of 3)");
+    say!("\nStep 4. Speed: a warm 2 MiB file summed as u64, three ways (best of 3)");
     let path = scratch.join("speed");
     let file = create_file(&path, LEN, READ_BUFFER)?;
     let mut buffer = vec![1u8; READ_BUFFER];
@@ -320,21 +307,21 @@ fn speed(scratch: &Path) -> Result {
         ("anonymous memory (the ceiling)", anon),
     ] {
         let rate = gbps(LEN, time);
-        println!(
+        say!(
             "  {how:<31} {rate:.2} GB/s, {:.2}x the ceiling",
             rate / ceiling
         );
     }
     let agree = sum_m? == sum_a && sum_r? == sum_a;
-    println!("  the three sums agree: {}", yes_no(agree));
-    println!("  2 MiB is too small to time well: --bench sums a few hundred MiB.");
+    say!("  the three sums agree: {}", yes_no(agree));
+    say!("  2 MiB is too small to time well: --bench sums a few hundred MiB.");
     Ok(())
 }
 // ANCHOR_END: step4
 
 // ANCHOR: step5
 fn small_files(scratch: &Path) -> Result {
-    println!("\nStep 5. Small files, warm: open, read or map, sum, close, one by one");
+    say!("\nStep 5. Small files, warm: open, read or map, sum, close, one by one");
     let mut buffer = vec![1u8; READ_BUFFER];
     for (size, label, count) in [(4 << 10, "4 KiB", 8), (64 << 10, "64 KiB", 2)] {
         let dir = scratch.join(format!("small-{size}"));
@@ -362,16 +349,16 @@ fn small_files(scratch: &Path) -> Result {
             return Err("read and mmap summed a small file differently".into());
         }
         let per_file = |time: Duration| time.as_secs_f64() * 1e6 / count as f64;
-        println!(
+        say!(
             "  {count} files of {label}: read {:.1} µs/file, mmap {:.1} µs/file: {:.2}x",
             per_file(read),
             per_file(mapped),
             mapped.as_secs_f64() / read.as_secs_f64().max(1e-12)
         );
     }
-    println!("  A mapping costs mmap, a fault or a few, and munmap (which must flush the");
-    println!("  TLB) for every file: a few µs, more than copying 4 KiB. --bench shows the");
-    println!("  size at which mapping starts to pay.");
+    say!("  A mapping costs mmap, a fault or a few, and munmap (which must flush the");
+    say!("  TLB) for every file: a few µs, more than copying 4 KiB. --bench shows the");
+    say!("  size at which mapping starts to pay.");
     Ok(())
 }
 // ANCHOR_END: step5
@@ -379,7 +366,7 @@ fn small_files(scratch: &Path) -> Result {
 // ANCHOR: step6
 fn memory(scratch: &Path) -> Result {
     const LEN: usize = 2 << 20;
-    println!("\nStep 6. Memory: whose pages are they?");
+    say!("\nStep 6. Memory: whose pages are they?");
     let path = scratch.join("memory");
     let file = create_file(&path, LEN, READ_BUFFER)?;
     let mut buffer = vec![1u8; READ_BUFFER];
@@ -400,25 +387,25 @@ fn memory(scratch: &Path) -> Result {
     let copy_anon = status_kb("RssAnon")? as i64 - anon_kb as i64;
     drop(copy);
 
-    println!("  a 2 MiB file; the change in this process's resident memory:");
-    println!(
+    say!("  a 2 MiB file; the change in this process's resident memory:");
+    say!(
         "  {:<43} file pages {mapped_file:+} kB",
         "mapped and summed, still mapped:"
     );
-    println!("  {:<43} file pages {after_unmap:+} kB", "after munmap:");
-    println!(
+    say!("  {:<43} file pages {after_unmap:+} kB", "after munmap:");
+    say!(
         "  {:<43} file pages {read_file:+} kB, anonymous {read_anon:+} kB",
         "pread and summed, 128 KiB buffer:"
     );
-    println!(
+    say!(
         "  {:<43} anonymous {copy_anon:+} kB",
         "read whole into a Vec:"
     );
-    println!("  (file pages: RssFile + RssShmem; anonymous: RssAnon; /proc/self/status)");
-    println!("  The mapped pages belong to the page cache and are clean: under memory");
-    println!("  pressure the kernel unmaps and drops them, writes nothing, and reads");
-    println!("  them back on the next touch. The Vec is a private copy: to reclaim it");
-    println!("  the kernel must write it to swap, and without swap it cannot at all.");
+    say!("  (file pages: RssFile + RssShmem; anonymous: RssAnon; /proc/self/status)");
+    say!("  The mapped pages belong to the page cache and are clean: under memory");
+    say!("  pressure the kernel unmaps and drops them, writes nothing, and reads");
+    say!("  them back on the next touch. The Vec is a private copy: to reclaim it");
+    say!("  the kernel must write it to swap, and without swap it cannot at all.");
     Ok(())
 }
 // ANCHOR_END: step6

@@ -17,6 +17,7 @@ use support::ChildOutcome;
 use support::child::run_in_child;
 use support::cli::Cli;
 use support::region::Region;
+use support::say;
 
 const CLI: Cli = Cli {
     lesson: "exec-memory",
@@ -61,64 +62,17 @@ const EXPERIMENTS: [(&str, Experiment); 5] = [
 ];
 
 fn main() {
+    CLI.begin();
     let fault = parse_args();
-    quiet_about_a_failed_stdout();
-    // A panic unwinds out of here, so the scratch directory is removed first.
-    let outcome = std::panic::catch_unwind(|| {
-        support::scratch_dir()
-            .map_err(Into::into)
-            .and_then(|dir| match fault {
-                Some(experiment) => one_fault(experiment, dir.path()),
-                None => walkthrough(dir.path()),
-            })
-    });
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => CLI.fail(format_args!("the walkthrough stopped: {error}")),
-        Err(panic) => match stdout_failure(panic.as_ref()) {
-            Some(reason) => stdout_failed(reason),
-            None => std::panic::resume_unwind(panic),
-        },
+    let outcome = support::scratch_dir()
+        .map_err(Into::into)
+        .and_then(|dir| match fault {
+            Some(experiment) => one_fault(experiment, dir.path()),
+            None => walkthrough(dir.path()),
+        });
+    if let Err(error) = outcome {
+        CLI.fail(format_args!("the walkthrough stopped: {error}"));
     }
-}
-
-/// Ends the lesson after a failed print, once the scratch directory is
-/// gone: a closed pipe (`| head`) quietly, by SIGPIPE, as it ends `cat`;
-/// anything else (a full disk) with one line on stderr.
-fn stdout_failed(reason: &str) -> ! {
-    if reason.starts_with("Broken pipe") {
-        use nix::sys::signal::{SigHandler, Signal, raise, signal};
-        // SAFETY: restoring the default action installs no handler of ours.
-        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
-        let _ = raise(Signal::SIGPIPE);
-    }
-    eprintln!(
-        "exec-memory: error: cannot write to standard output: {reason}. Send the output \
-         somewhere that can take it, such as a file on a disk with room."
-    );
-    std::process::exit(2)
-}
-
-/// `println!` panics when stdout fails: its reader has gone (`| head`), or
-/// its disk is full. That is how the story stops, not a bug in it: `main`
-/// reports it in one line, so keep the panic's own report quiet.
-fn quiet_about_a_failed_stdout() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if stdout_failure(info.payload()).is_none() {
-            report(info);
-        }
-    }));
-}
-
-/// Why a print to stdout failed (`Broken pipe (os error 32)`), from std's
-/// panic message; `None` for any other panic.
-fn stdout_failure(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
-    let message = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())?;
-    message.strip_prefix("failed printing to stdout: ")
 }
 
 /// A child's work, kept from unwinding: a panic in the child (a print to a
@@ -175,8 +129,8 @@ fn parse_args() -> Option<Experiment> {
 
 fn walkthrough(scratch: &Path) -> Result {
     let page = support::page_size();
-    println!("exec-memory: can a program run code it just wrote?");
-    println!("(Each access that may fault runs in a child process; pages are {page} bytes.)");
+    say!("exec-memory: can a program run code it just wrote?");
+    say!("(Each access that may fault runs in a child process; pages are {page} bytes.)");
     let witness = FaultWitness::new()?;
     let mut seen = Vec::new();
     write_then_run(page, &witness, &mut seen)?;
@@ -201,7 +155,7 @@ fn in_child(
     base: usize,
     work: impl FnOnce() -> i32,
 ) -> Result<Seen> {
-    println!("  {what}:");
+    say!("  {what}:");
     let outcome = run_in_child(
         CHILD_LIMIT,
         contained(|| {
@@ -211,7 +165,7 @@ fn in_child(
             work()
         }),
     )?;
-    println!("  -> child {outcome}");
+    say!("  -> child {outcome}");
     Ok(Seen {
         what,
         outcome,
@@ -233,20 +187,20 @@ fn hex(bytes: &[u8]) -> String {
 
 // ANCHOR: step1
 fn write_then_run(page: usize, witness: &FaultWitness, seen: &mut Vec<Seen>) -> Result {
-    println!("\nStep 1. Write machine code into memory, then run it");
+    say!("\nStep 1. Write machine code into memory, then run it");
     let Some(add) = ADD_CODE else {
-        println!("  This lesson has machine code for x86-64 only, so on this CPU");
-        println!("  ({}) step 1 is skipped.", std::env::consts::ARCH);
+        say!("  This lesson has machine code for x86-64 only, so on this CPU");
+        say!("  ({}) step 1 is skipped.", std::env::consts::ARCH);
         return Ok(());
     };
     let code = map_read_write(page)?;
-    println!(
+    say!(
         "  mapped a read-write page at {:#x}: /proc/self/maps says {}",
         code.address(),
         perms(&code)?
     );
     write_code(&code, add);
-    println!(
+    say!(
         "  wrote {}: x86-64 for `lea eax, [rdi + rsi]; ret`",
         hex(add)
     );
@@ -258,82 +212,82 @@ fn write_then_run(page: usize, witness: &FaultWitness, seen: &mut Vec<Seen>) -> 
             // SAFETY: the page holds the add code; it is not executable yet, so
             // the call faults, in this child, as the lesson means it to.
             let sum = unsafe { call_add(&code, 40, 2) };
-            println!("    add(40, 2) = {sum} (no fault: unexpected)");
+            say!("    add(40, 2) = {sum} (no fault: unexpected)");
             0
         },
     )?);
     if let Err(errno) = make_executable(&code) {
-        println!(
+        say!(
             "  mprotect(PROT_READ | PROT_EXEC) -> {errno:?} ({})",
             errno.desc()
         );
-        println!("  something here enforces W^X even for the flip; see step 2");
+        say!("  something here enforces W^X even for the flip; see step 2");
         return Ok(());
     }
-    println!(
+    say!(
         "  mprotect(PROT_READ | PROT_EXEC): /proc/self/maps now says {}",
         perms(&code)?
     );
     // SAFETY: the page holds the add code and is now read+execute.
     let sum = unsafe { call_add(&code, 40, 2) };
-    println!("  called it from the walkthrough itself: add(40, 2) = {sum}");
+    say!("  called it from the walkthrough itself: add(40, 2) = {sum}");
     seen.push(in_child(
         "store 0x90 into the r-x page",
         witness,
         code.address(),
         || {
             code.write(0, 0x90);
-            println!("    stored (no fault: unexpected)");
+            say!("    stored (no fault: unexpected)");
             0
         },
     )?);
-    println!(
+    say!(
         "  The same {} bytes were data, then code: the page's permissions decide",
         add.len()
     );
-    println!("  whether the CPU may fetch instructions from it, or store into it.");
+    say!("  whether the CPU may fetch instructions from it, or store into it.");
     Ok(())
 }
 // ANCHOR_END: step1
 
 // ANCHOR: step2
 fn w_xor_x_is_a_policy(page: usize) -> Result {
-    println!("\nStep 2. W^X (write xor execute) is a policy, not a law");
+    say!("\nStep 2. W^X (write xor execute) is a policy, not a law");
     match map_read_write_exec(page) {
-        Ok(rwx) => println!(
+        Ok(rwx) => say!(
             "  mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> granted: {}",
             perms(&rwx)?
         ),
-        Err(errno) => println!("  mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}"),
+        Err(errno) => say!("  mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}"),
     }
-    println!("  in a child, prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN):");
+    say!("  in a child, prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN):");
     let outcome = run_in_child(
         CHILD_LIMIT,
         contained(|| {
             match refuse_exec_gain() {
-                Ok(()) => println!("    prctl -> ok: memory-deny-write-execute is on for good"),
+                Ok(()) => say!("    prctl -> ok: memory-deny-write-execute is on for good"),
                 Err(Errno::EINVAL) => {
-                    println!("    prctl -> EINVAL: this kernel has no MDWE (it came in Linux 6.3)")
+                    say!("    prctl -> EINVAL: this kernel has no MDWE (it came in Linux 6.3)")
                 }
-                Err(errno) => println!("    prctl -> {errno:?} ({})", errno.desc()),
+                Err(errno) => say!("    prctl -> {errno:?} ({})", errno.desc()),
             }
             under_mdwe(page)
         }),
     )?;
-    println!("  -> child {outcome}");
+    say!("  -> child {outcome}");
     // MDWE binds the child and its future children, never its parent.
     let code = map_read_write(page)?;
     match make_executable(&code) {
-        Ok(()) => println!(
+        Ok(()) => say!(
             "  back in the walkthrough, the same flip still works: {}",
             perms(&code)?
         ),
-        Err(errno) => println!("  back in the walkthrough, the flip -> {errno:?}"),
+        Err(errno) => say!("  back in the walkthrough, the flip -> {errno:?}"),
     }
-    println!("  Other locks on the same door: SELinux's execmem permission (with");
-    println!("  deny_execmem even the rw- to r-x flip of anonymous memory is refused), and");
-    println!("  vm.memfd_noexec (Linux 6.3), which can refuse memfds that could be executed.");
-    println!("  The discipline: write, then make executable, never both at once.");
+    say!("  Other locks on the same door: SELinux's execmem permission (with");
+    say!("  deny_execmem even the rw- to r-x flip of anonymous memory is refused), and");
+    say!("  vm.memfd_noexec (Linux 6.3), which can refuse memfds that could be executed.");
+    say!("  The discipline: write, then make executable, never both at once.");
     Ok(())
 }
 
@@ -345,15 +299,15 @@ fn under_mdwe(page: usize) -> i32 {
     let add = ADD_CODE.unwrap_or(&[]);
     write_code(&code, add);
     match make_executable(&code) {
-        Ok(()) => println!("    mprotect(PROT_READ | PROT_EXEC) of a written page -> ok"),
-        Err(errno) => println!(
+        Ok(()) => say!("    mprotect(PROT_READ | PROT_EXEC) of a written page -> ok"),
+        Err(errno) => say!(
             "    mprotect(PROT_READ | PROT_EXEC) of a written page -> {errno:?} ({})",
             errno.desc()
         ),
     }
     match map_read_write_exec(page) {
-        Ok(_) => println!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> granted"),
-        Err(errno) => println!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}"),
+        Ok(_) => say!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> granted"),
+        Err(errno) => say!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}"),
     }
     match memfd_two_views(page) {
         Ok(views) if !add.is_empty() => {
@@ -361,10 +315,10 @@ fn under_mdwe(page: usize) -> i32 {
             // SAFETY: the executable view shows the page we just wrote the
             // add code into through the writable view.
             let sum = unsafe { call_add(&views.executable, 40, 2) };
-            println!("    one memfd mapped twice, rw- and r-x: add(40, 2) = {sum} through r-x");
+            say!("    one memfd mapped twice, rw- and r-x: add(40, 2) = {sum} through r-x");
         }
-        Ok(_) => println!("    one memfd mapped twice, rw- and r-x: mapped (no code to run)"),
-        Err(errno) => println!("    one memfd mapped twice, rw- and r-x -> {errno:?}"),
+        Ok(_) => say!("    one memfd mapped twice, rw- and r-x: mapped (no code to run)"),
+        Err(errno) => say!("    one memfd mapped twice, rw- and r-x -> {errno:?}"),
     }
     0
 }
@@ -377,9 +331,9 @@ fn segv_or_bus(
     witness: &FaultWitness,
     seen: &mut Vec<Seen>,
 ) -> Result {
-    println!("\nStep 3. SIGSEGV or SIGBUS? Three more faults, each in a child");
+    say!("\nStep 3. SIGSEGV or SIGBUS? Three more faults, each in a child");
     let guard = map_guard_page(page)?;
-    println!(
+    say!(
         "  mapped a PROT_NONE page: /proc/self/maps says {}",
         perms(&guard)?
     );
@@ -403,7 +357,7 @@ fn segv_or_bus(
     fs::write(&path, b"x")?;
     let file = fs::File::open(&path)?;
     let map = map_file_read_only(&file, 2 * page)?;
-    println!(
+    say!(
         "  mapped {} pages of a {}-byte file",
         map.len() / page,
         file.metadata()?.len()
@@ -420,10 +374,12 @@ fn segv_or_bus(
 
 // ANCHOR: table
 fn what_each_means(seen: &[Seen]) {
-    println!("\nWhat each fault means (signal from the parent, si_code from the handler)");
-    println!(
+    say!("\nWhat each fault means (signal from the parent, si_code from the handler)");
+    say!(
         "  {:<32} {:<8} {:<12} meaning",
-        "the child", "signal", "si_code"
+        "the child",
+        "signal",
+        "si_code"
     );
     for row in seen {
         let signal = match row.outcome {
@@ -433,14 +389,14 @@ fn what_each_means(seen: &[Seen]) {
         let (code, meaning) = row
             .fault
             .map_or(("-", "no fault reported"), |f| (f.code_name(), f.meaning()));
-        println!("  {:<32} {signal:<8} {code:<12} {meaning}", row.what);
+        say!("  {:<32} {signal:<8} {code:<12} {meaning}", row.what);
     }
 }
 // ANCHOR_END: table
 
 /// `--fault KIND`: one fault, in a child, and the report a test can read.
 fn one_fault(experiment: Experiment, scratch: &Path) -> Result {
-    println!("exec-memory --fault: one fault, in a child");
+    say!("exec-memory --fault: one fault, in a child");
     let page = support::page_size();
     let witness = FaultWitness::new()?;
     let add = ADD_CODE.unwrap_or(&[0xc3]);
@@ -488,11 +444,13 @@ fn one_fault(experiment: Experiment, scratch: &Path) -> Result {
         }
     };
     match seen.fault {
-        Some(fault) => println!(
+        Some(fault) => say!(
             "  report: signal {} si_code {} offset {}",
-            fault.signal as i32, fault.code, fault.offset
+            fault.signal as i32,
+            fault.code,
+            fault.offset
         ),
-        None => println!("  report: none"),
+        None => say!("  report: none"),
     }
     Ok(())
 }
