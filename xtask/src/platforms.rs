@@ -49,8 +49,10 @@ mkdir -p \"$ROOT/results\"
 results=\"$ROOT/results/results.json\"
 rm -f \"$results\"
 cd \"$ROOT/source/workbook\" || exit 1
+# 5 s a test: on Gradescope's half a CPU, tests run one at a time, and a
+# submission whose every exercise loops must still finish in 10 minutes.
 cargo xtask grade --template . --submission \"$ROOT/submission\" \\
-  --format gradescope --json \"$results\"
+  --format gradescope --json \"$results\" --timeout 5
 if [ ! -s \"$results\" ]; then
   max=$(awk '$1 == \"test\" { s += $4 } END { print s + 0 }' .workbook/manifest)
   printf '{\"score\":0,\"output\":\"The grader could not run, so no test ran (0 of %s points). Please tell your instructor.\",\"tests\":[]}\\n' \"$max\" > \"$results\"
