@@ -12,7 +12,7 @@ use support::ChildOutcome;
 use support::child::run_in_child;
 use support::cli::Cli;
 use support::errors::AtPath;
-use support::say;
+use support::{Result, say};
 
 const CLI: Cli = Cli {
     lesson: "sigbus",
@@ -30,20 +30,29 @@ how each child ended. Its files live in a temporary directory removed at exit.
 /// No child of this lesson should take more than a moment.
 const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+/// What the command line asks for.
+enum Mode {
+    Help,
+    Walkthrough,
+}
 
 fn main() {
     CLI.begin();
-    CLI.parse_help_only();
-    let outcome = support::scratch_dir()
-        .map_err(Into::into)
-        .and_then(|dir| walkthrough(dir.path()));
-    if let Err(error) = outcome {
-        CLI.fail(format_args!(
-            "the walkthrough stopped: {}",
-            support::errors::explain_any(&*error)
-        ));
-    }
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
+        Mode::Walkthrough => support::scratch_dir()
+            .map_err(Into::into)
+            .and_then(|dir| walkthrough(dir.path())),
+    });
+    CLI.finish(result);
+}
+
+fn parse_args() -> Result<Mode> {
+    Ok(if CLI.help_asked()? {
+        Mode::Help
+    } else {
+        Mode::Walkthrough
+    })
 }
 
 fn walkthrough(scratch: &Path) -> Result {

@@ -17,7 +17,9 @@ use shared_memory_ipc::{
     listed_in_dev_shm, map_shared, open_checked, sealed_memfd, unguessable_name, unsealed_memfd,
     view,
 };
+use support::Result;
 use support::cli::Cli;
+use support::out::yes_no;
 
 mod helper;
 mod speed;
@@ -64,11 +66,10 @@ const WALKTHROUGH_ROUND_TRIPS: u64 = 200;
 const RACE_N: u64 = 300_000;
 const LOCKED_N: u64 = 20_000;
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
-
 /// What the command line asks for.
 #[derive(Debug)]
 enum Mode {
+    Help,
     Walkthrough,
     Bench { mib: u64, json: bool },
     Helper,
@@ -76,61 +77,63 @@ enum Mode {
 }
 
 fn main() {
-    let result = match parse_args() {
+    CLI.begin();
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
         Mode::Walkthrough => walkthrough(),
         Mode::Bench { mib, json } => speed::bench(&lesson_exe(), mib, json),
         Mode::Helper => helper::serve(),
         Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
-    };
+    });
     // The one place errors become an exit: every guard (shm names, helpers)
     // has been dropped by now, so nothing is left behind.
-    if let Err(error) = result {
-        eprintln!("{}: error: {error}", CLI.lesson);
-        std::process::exit(1);
-    }
+    CLI.finish(result);
 }
 
-fn parse_args() -> Mode {
-    let mut args = std::env::args_os().skip(1);
+fn parse_args() -> Result<Mode> {
+    let mut args = CLI.args();
     let (mut bench, mut mib, mut json) = (false, None, false);
     while let Some(arg) = args.next() {
         match arg.to_str() {
-            Some("-h" | "--help") => CLI.print_help_and_exit(),
-            Some("--helper") => return Mode::Helper,
+            _ if CLI.is_help(&arg) => return Ok(Mode::Help),
+            Some("--helper") => return Ok(Mode::Helper),
             Some("--exercise-helper") => {
-                let role = CLI.value_for("--exercise-helper", args.next());
+                let role = CLI.value_for("--exercise-helper", args.next())?;
                 let rest = args.map(|a| a.to_string_lossy().into_owned()).collect();
-                return Mode::ExerciseHelper(role.to_string_lossy().into_owned(), rest);
+                return Ok(Mode::ExerciseHelper(
+                    role.to_string_lossy().into_owned(),
+                    rest,
+                ));
             }
             Some("--bench") => bench = true,
             Some("--json") => json = true,
-            Some("--mib") => mib = Some(parse_mib(CLI.value_for("--mib", args.next()))),
-            _ => CLI.unknown_argument(&arg),
+            Some("--mib") => mib = Some(parse_mib(CLI.value_for("--mib", args.next())?)?),
+            _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
     if !bench && (mib.is_some() || json) {
-        CLI.fail("--mib and --json only apply to --bench; add --bench, or drop them");
+        return Err(CLI.refuse("--mib and --json only apply to --bench; add --bench, or drop them"));
     }
-    if bench {
+    Ok(if bench {
         Mode::Bench {
             mib: mib.unwrap_or(speed::BENCH_MIB),
             json,
         }
     } else {
         Mode::Walkthrough
-    }
+    })
 }
 
 /// The most `--mib` accepts: 64 GiB per transport is minutes of copying.
 const MAX_MIB: u64 = 65_536;
 
-fn parse_mib(value: OsString) -> u64 {
+fn parse_mib(value: OsString) -> Result<u64> {
     let text = value.to_string_lossy();
     match text.parse::<u64>() {
-        Ok(n) if (1..=MAX_MIB).contains(&n) => n,
-        _ => CLI.fail(format_args!(
+        Ok(n) if (1..=MAX_MIB).contains(&n) => Ok(n),
+        _ => Err(CLI.refuse(format_args!(
             "--mib {text}: not a whole number of MiB from 1 to {MAX_MIB}. Try --mib 256."
-        )),
+        ))),
     }
 }
 
@@ -593,7 +596,3 @@ fn waking_without_a_pipe(exe: &Path) -> Result {
     Ok(())
 }
 // ANCHOR_END: step5
-
-fn yes_no(condition: bool) -> &'static str {
-    if condition { "yes" } else { "no" }
-}

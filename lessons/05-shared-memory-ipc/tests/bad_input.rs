@@ -101,9 +101,9 @@ fn in_namespace(setup: &str) -> Option<(support::child::Captured, String)> {
     Some((run, left))
 }
 
-/// The lesson failed cleanly: exit 1, one error naming /dev/shm and `what`.
+/// The lesson failed cleanly: exit 2, one error naming /dev/shm and `what`.
 fn failed_naming_dev_shm(run: &support::child::Captured, what: &str) {
-    assert_eq!(run.outcome, ChildOutcome::Exited(1), "{}", run.stderr);
+    assert_eq!(run.outcome, ChildOutcome::Exited(2), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(
         run.stderr.starts_with(&format!("{NAME}: error: ")),

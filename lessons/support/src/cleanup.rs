@@ -9,7 +9,7 @@
 //!   first registration, removes it using only async-signal-safe system calls
 //!   (`unlinkat`, `getdents64`, `rmdir`, ...) on paths prepared in advance,
 //!   then lets the signal end the process as it would have;
-//! - when the lesson gives up ([`run_all`], called by `Cli::fail` and by
+//! - when the lesson gives up ([`run_all`], called by `Cli::finish` and by
 //!   [`crate::out`] when stdout breaks), which `exit` would otherwise skip.
 //!
 //! Only the process that registered a thing removes it: a forked child that

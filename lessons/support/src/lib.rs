@@ -37,6 +37,7 @@ pub mod space;
 pub mod testing;
 
 pub use child::ChildOutcome;
+pub use errors::{Error, Result};
 
 /// A lesson's temporary directory: removed when dropped, and also when the
 /// lesson is interrupted or gives up (it is registered with [`cleanup`]).
