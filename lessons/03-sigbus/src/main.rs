@@ -7,11 +7,12 @@ use std::fs::{self, File, OpenOptions};
 use std::path::Path;
 use std::time::Duration;
 
-use sigbus::{file_len, map_shared, report_sigbus_for, sealed_memfd, try_truncate};
+use sigbus::{map_shared, report_sigbus_for, sealed_memfd, try_truncate};
 use support::ChildOutcome;
 use support::child::run_in_child;
 use support::cli::Cli;
 use support::errors::AtPath;
+use support::out::yes_no;
 use support::{Result, say};
 
 const CLI: Cli = Cli {
@@ -90,7 +91,7 @@ fn store_into_an_empty_file(scratch: &Path) -> Result {
     let map = map_shared(&file, 40)?;
     say!(
         "  mapped 40 bytes of a {}-byte file: mmap itself does not mind",
-        file_len(&file)?
+        file.metadata()?.len()
     );
     in_child("store 0x78 at offset 0", || {
         map.write(0, 0x78);
@@ -129,7 +130,7 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
     say!(
         "  mapped {} bytes (3 pages) of a {}-byte file",
         map.len(),
-        file_len(&file)?
+        file.metadata()?.len()
     );
     in_child(
         "read byte 8, bytes 9..page end, then the first byte of page 1",
@@ -141,7 +142,7 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
             let tail_is_zero = (9..page).all(|offset| map.read(offset) == 0);
             say!(
                 "    bytes 9..{page} all read as zero: {}",
-                if tail_is_zero { "yes" } else { "no" }
+                yes_no(tail_is_zero)
             );
             if report_sigbus_for(map.address()).is_err() {
                 return 3;
@@ -171,7 +172,7 @@ fn writes_past_the_end(scratch: &Path, page: usize) -> Result {
     map.write(100, b'!');
     drop(map);
     say!("  stored '!' at byte 100 (inside page 0, past the end) and unmapped: no fault");
-    say!("  the file is still {} bytes", file_len(&file)?);
+    say!("  the file is still {} bytes", file.metadata()?.len());
     let again = map_shared(&file, page)?;
     say!(
         "  yet a fresh mapping reads byte 100 as {:?}: the store is still in the page cache",

@@ -62,6 +62,52 @@ pub fn assert_refused(lesson: &str, run: &Captured) -> String {
     run.stderr.clone()
 }
 
+/// Runs the lesson `bin` with `args` in a fresh directory, checks that it
+/// refused cleanly ([`assert_refused`]) and left nothing there, and returns
+/// stderr for the caller's own checks.
+pub fn refused(lesson: &str, bin: &str, args: &[&str]) -> String {
+    let cwd = tempfile::tempdir().expect("a temporary directory for the lesson to run in");
+    let err = assert_refused(lesson, &run(bin, args, cwd.path()));
+    assert!(
+        entries(cwd.path()).is_empty(),
+        "a refused run left {:?} behind",
+        entries(cwd.path())
+    );
+    err
+}
+
+/// What every lesson's command line does: `--help` prints the usage and
+/// succeeds; a misspelt flag is refused, naming the flag `meant`; neither
+/// leaves anything behind.
+pub fn assert_command_line_basics(lesson: &str, bin: &str, misspelt: &str, meant: &str) {
+    let cwd = tempfile::tempdir().expect("a temporary directory for the lesson to run in");
+    let help = run(bin, &["--help"], cwd.path());
+    assert_eq!(help.outcome, ChildOutcome::Exited(0), "{}", help.stderr);
+    assert!(
+        help.stdout
+            .contains(&format!("Usage: cargo xtask run-lesson {lesson}")),
+        "{}",
+        help.stdout
+    );
+    assert!(entries(cwd.path()).is_empty());
+    let err = refused(lesson, bin, &[misspelt]);
+    assert!(
+        err.contains(&format!(
+            "unknown argument '{misspelt}'; did you mean '{meant}'?"
+        )),
+        "{err}"
+    );
+}
+
+/// The line of `out` that starts with `start` (leading blanks ignored),
+/// trimmed; a missing line fails the test and shows `out`.
+pub fn line<'a>(out: &'a str, start: &str) -> &'a str {
+    out.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting with {start:?} in\n{out}"))
+}
+
 /// The names in `dir`, sorted: to check that nothing was left behind.
 pub fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
