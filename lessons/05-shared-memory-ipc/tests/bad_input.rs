@@ -9,25 +9,18 @@
 use std::process::Command;
 
 use support::ChildOutcome;
-use support::testing::{assert_refused, run, run_command};
+use support::testing::run_command;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 const NAME: &str = "shared-memory-ipc";
 
 fn refused(args: &[&str]) -> String {
-    let cwd = tempfile::tempdir().unwrap();
-    let err = assert_refused(NAME, &run(LESSON, args, cwd.path()));
-    assert!(support::testing::entries(cwd.path()).is_empty());
-    err
+    support::testing::refused(NAME, LESSON, args)
 }
 
 #[test]
-fn an_unknown_flag() {
-    let err = refused(&["--bnech"]);
-    assert!(
-        err.contains("unknown argument '--bnech'; did you mean '--bench'?"),
-        "{err}"
-    );
+fn the_command_line_refuses_what_it_does_not_know() {
+    support::testing::assert_command_line_basics(NAME, LESSON, "--bnech", "--bench");
 }
 
 #[test]
