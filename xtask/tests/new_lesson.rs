@@ -14,8 +14,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::ChildOutcome;
-use support::child::{Captured, output_bounded};
 use support::layout::solutions::strip_solutions;
+use support::spawn::{Captured, output_bounded};
 
 const LIMIT: Duration = Duration::from_secs(1200);
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use support::child::Captured;
+use support::spawn::Captured;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 

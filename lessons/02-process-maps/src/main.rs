@@ -92,7 +92,7 @@ fn walkthrough() -> Result {
     };
     counting_shared_pages(ours)?;
     drop(helper.stdin.take()); // EOF: the helper exits.
-    let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
+    let outcome = support::spawn::wait_bounded(&mut helper, HELPER_LIMIT)?;
     say!("\n  The helper {outcome}.");
     Ok(())
 }
@@ -148,7 +148,7 @@ fn a_second_process_maps_the_same_pages(
         Some(Ok(mapping)) => mapping,
         _ => {
             let _ = helper.kill();
-            let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
+            let outcome = support::spawn::wait_bounded(&mut helper, HELPER_LIMIT)?;
             return Err(format!(
                 "the helper (this lesson's binary run with --helper) did not report its libc \
                      mapping within {} s (it {outcome}). Run it alone to see why: \

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use sigbus::{map_shared, report_sigbus_for, sealed_memfd, try_truncate};
 use support::ChildOutcome;
-use support::child::run_in_child;
 use support::cli::Cli;
 use support::errors::AtPath;
+use support::fork::run_in_child;
 use support::out::yes_no;
 use support::{Result, say};
 

@@ -4,8 +4,8 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::Duration;
 
 use anonymous_sharing::{Baton, Sharing, map_anonymous, maps_entry};
-use support::child::{fork_child, run_in_child};
 use support::cli::Cli;
+use support::fork::{fork_child, run_in_child};
 use support::{Result, say};
 
 const CLI: Cli = Cli {

@@ -54,7 +54,7 @@ fn an_exercise_helper_needs_a_role() {
 /// Runs the lesson with `args` in a private mount namespace after `setup`
 /// (shell commands), then lists /dev/shm there. `None` when this machine
 /// cannot make a namespace (not root, or no unshare).
-fn in_namespace(setup: &str) -> Option<(support::child::Captured, String)> {
+fn in_namespace(setup: &str) -> Option<(support::spawn::Captured, String)> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: making a private /dev/shm needs root");
         return None;
@@ -95,7 +95,7 @@ fn in_namespace(setup: &str) -> Option<(support::child::Captured, String)> {
 }
 
 /// The lesson failed cleanly: exit 2, one error naming /dev/shm and `what`.
-fn failed_naming_dev_shm(run: &support::child::Captured, what: &str) {
+fn failed_naming_dev_shm(run: &support::spawn::Captured, what: &str) {
     assert_eq!(run.outcome, ChildOutcome::Exited(2), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(

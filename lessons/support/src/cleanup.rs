@@ -160,7 +160,7 @@ pub fn die_of(signal: c_int) -> ! {
 }
 
 /// Marks this process as a forked child: it removes nothing and leaves
-/// with `_exit`. Called by [`crate::child::fork_child`] in the child.
+/// with `_exit`. Called by [`crate::fork::fork_child`] in the child.
 pub(crate) fn forget_in_child() {
     OWNER.store(-1, Ordering::SeqCst);
 }

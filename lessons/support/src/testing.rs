@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::child::{Captured, output_bounded};
+use crate::spawn::{Captured, output_bounded};
 use crate::{ChildOutcome, snapshot};
 
 /// How long a lesson may run in a test before it is killed.
@@ -239,7 +239,7 @@ pub fn interrupt_at_random(
         // SAFETY: kill takes a pid and a signal number; the child is ours
         // and not yet reaped, so the pid cannot belong to anyone else.
         unsafe { libc::kill(pid as i32, signal) };
-        let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+        let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
         let what = format!("run {run} ({bin}, signal {signal} after {delay:?})");
         found.runs += 1;
         match outcome {
@@ -486,7 +486,7 @@ pub fn assert_quiet_on_a_closed_pipe(bin: &str, keep: usize) {
     }
     drop(reader);
     let mut stderr = child.stderr.take().unwrap();
-    let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
     let mut err = String::new();
     let _ = stderr.read_to_string(&mut err);
     assert!(
@@ -528,7 +528,7 @@ pub fn assert_one_line_on_a_full_device(lesson: &str, bin: &str) {
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
     let mut err = String::new();
     let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
     assert_eq!(outcome, ChildOutcome::Exited(2), "{err}");
