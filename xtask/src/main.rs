@@ -150,8 +150,8 @@ The copy appears whole or not at all.",
         help: "\
 Writes lessons/NN-NAME/ (NN: the next number) in the one lesson shape: the
 crate, whose description is QUESTION; a walkthrough with one step; its story
-snapshot; tests (walkthrough, bad input, graded); two exercises; and
-book/src/NN-NAME.md, listed in SUMMARY.md. Then runs the new crate's tests as
+snapshot; tests (walkthrough, bad input, hostile, interrupt, graded); two
+exercises; and book/src/NN-NAME.md, listed in SUMMARY.md. Then runs the new crate's tests as
 CI does. NAME is kebab-case (page-cache). Nothing is left behind on failure.
 Example: cargo xtask new-lesson page-cache \"What does the page cache keep?\"",
         run: new_lesson::cmd_new_lesson,

@@ -333,6 +333,8 @@ fn lesson_files(lesson: &Lesson) -> Vec<(&'static str, String)> {
         (lessons::EXERCISES, EXERCISES_RS),
         ("tests/walkthrough.rs", WALKTHROUGH_RS),
         ("tests/bad_input.rs", BAD_INPUT_RS),
+        ("tests/hostile.rs", HOSTILE_RS),
+        ("tests/interrupt.rs", INTERRUPT_RS),
         (lessons::GRADED_TESTS, GRADED_RS),
     ]
     .into_iter()
@@ -501,6 +503,28 @@ const LESSON: &str = env!("CARGO_BIN_EXE_@NAME@");
 #[test]
 fn the_command_line_refuses_what_it_does_not_know() {
     support::testing::assert_command_line_basics("@NAME@", LESSON, "--hlep", "--help");
+}
+"#;
+
+const HOSTILE_RS: &str = r#"//! Hostile situations: a reader that leaves early, a full output device, a
+//! nearly full filesystem under TMPDIR. Each ends the lesson cleanly (no
+//! panic, no death by its own signal) and leaves nothing behind. Once the
+//! lesson stores files in TMPDIR, opens files or forks, say so here
+//! (`stores_files: true`, `ulimit_n`, `forks`).
+
+const LESSON: &str = env!("CARGO_BIN_EXE_@NAME@");
+
+support::hostile_tests!("@NAME@", LESSON, stores_files: false);
+"#;
+
+const INTERRUPT_RS: &str = r#"//! Ctrl-C at any moment leaves nothing behind: the lesson is started many
+//! times and interrupted (SIGINT or SIGTERM) after a random delay.
+
+const LESSON: &str = env!("CARGO_BIN_EXE_@NAME@");
+
+#[test]
+fn interrupted_at_random_moments_it_leaves_nothing_behind() {
+    support::testing::hostile::assert_interruptions_leave_nothing("@NAME@", LESSON);
 }
 "#;
 
