@@ -13,7 +13,7 @@ const FILTERS: &[(&str, &str)] = &[(
 )];
 
 #[test]
-fn the_story_and_the_facts_behind_it() {
+fn the_story_and_the_facts_behind_it_on_this_filesystem() {
     let out = support::testing::story(LESSON);
     the_facts_behind(&out);
     the_byte_past_the_end_is_what_the_filesystem_found_decides(&out);
