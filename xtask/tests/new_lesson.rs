@@ -74,6 +74,15 @@ fn run(tree: &Path, program: &str, args: &[&str]) -> Captured {
     run
 }
 
+/// What new-lesson staged in `tree` and did not clean up.
+fn staged_leftovers(tree: &Path) -> Vec<String> {
+    fs::read_dir(tree)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".new-lesson"))
+        .collect()
+}
+
 fn assert_ran(run: &Captured, what: &str) {
     assert!(
         run.outcome.is_success(),
@@ -112,6 +121,30 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
     }
     assert!(!tree.join("lessons/06-demo").exists());
 
+    // A scaffold whose tests fail is not kept (here cargo itself fails):
+    // everything is as it was, and nothing staged is left.
+    let before = ["book/src/SUMMARY.md", "Cargo.lock"].map(|f| fs::read(tree.join(f)).unwrap());
+    let failed = output_bounded(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["new-lesson", "demo", "Does it work?"])
+            .current_dir(tree)
+            .env("CARGO_MANIFEST_DIR", tree.join("xtask"))
+            .env("CARGO", "false"),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(failed.outcome, ChildOutcome::Exited(2), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("nothing was kept"),
+        "{}",
+        failed.stderr
+    );
+    let after = ["book/src/SUMMARY.md", "Cargo.lock"].map(|f| fs::read(tree.join(f)).unwrap());
+    assert!(before == after, "SUMMARY.md or Cargo.lock changed");
+    assert!(!tree.join("lessons/06-demo").exists());
+    assert!(!tree.join("book/src/06-demo.md").exists());
+    assert_eq!(staged_leftovers(tree), Vec::<String>::new());
+
     let made = run(tree, xtask, &["new-lesson", "demo", "Does it work?"]);
     assert_ran(&made, "new-lesson");
     let demo = tree.join("lessons/06-demo");
@@ -122,12 +155,7 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
         summary.contains("(05-shared-memory-ipc.md)\n- [Demo](06-demo.md)\n"),
         "{summary}"
     );
-    let leftovers: Vec<_> = fs::read_dir(tree)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".new-lesson"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(staged_leftovers(tree), Vec::<String>::new());
 
     // Twice is refused, and changes nothing.
     let again = run(tree, xtask, &["new-lesson", "demo", "Does it work?"]);
