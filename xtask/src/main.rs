@@ -10,6 +10,7 @@ mod grade;
 mod handout;
 mod json;
 mod manifest;
+mod new_lesson;
 mod platforms;
 mod sha256;
 mod verify;
@@ -141,6 +142,19 @@ grades each push and needs no service. --lessons a,b hands out only those
 lessons (by name or number), with their chapters; the maximum follows.
 The copy appears whole or not at all.",
         run: handout::cmd_handout,
+    },
+    Command {
+        name: "new-lesson",
+        args: "NAME \"QUESTION\"",
+        summary: "scaffold the next lesson, ready to fill",
+        help: "\
+Writes lessons/NN-NAME/ (NN: the next number) in the one lesson shape: the
+crate, whose description is QUESTION; a walkthrough with one step; its story
+snapshot; tests (walkthrough, bad input, hostile, interrupt, graded); two
+exercises; and book/src/NN-NAME.md, listed in SUMMARY.md. Then runs the new crate's tests as
+CI does. NAME is kebab-case (page-cache). Nothing is left behind on failure.
+Example: cargo xtask new-lesson page-cache \"What does the page cache keep?\"",
+        run: new_lesson::cmd_new_lesson,
     },
     Command {
         name: "verify",

@@ -140,7 +140,7 @@ fn check_handout(
     clippy
         .args(["--", "-D", "warnings"])
         .env("CARGO_TARGET_DIR", handout.join("target"));
-    let clippy = support::child::output_bounded(&mut clippy, Duration::from_secs(900))
+    let clippy = support::spawn::output_bounded(&mut clippy, Duration::from_secs(900))
         .map_err(|e| format!("cannot start cargo clippy: {e}"))?;
     if !clippy.outcome.is_success() {
         return Err(format!(

@@ -12,7 +12,8 @@ use std::path::Path;
 
 use memmap2::MmapMut;
 use nix::errno::Errno;
-use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap};
+use support::region::Region;
 
 pub mod exercises;
 
@@ -49,6 +50,30 @@ pub fn size_by_writing_past_the_end(file: &mut File, len: u64) -> io::Result<()>
 }
 // ANCHOR_END: size_the_seed_way
 
+// ANCHOR: map_shared
+/// Maps the first `len` bytes of `file` shared and writable, at an address
+/// the kernel picks. The [`Region`] unmaps it (`munmap`) when dropped.
+pub fn map_shared(file: &File, len: usize) -> nix::Result<Region> {
+    let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
+    // SAFETY: we ask for a fresh mapping at an address the kernel picks
+    // (`None`), so no existing memory is replaced. The result is a raw
+    // pointer; nothing in Rust refers to it yet.
+    let base = unsafe {
+        mmap(
+            None,
+            length,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+            file.as_fd(),
+            0,
+        )
+    }?;
+    // SAFETY: `base` and `len` are exactly what mmap returned and was given,
+    // and only the `Region` unmaps it.
+    Ok(unsafe { Region::from_raw(base, len) })
+}
+// ANCHOR_END: map_shared
+
 // ANCHOR: store_words
 /// Maps the first `len` bytes of `file` shared and writable, stores `words`
 /// at its start as native-endian `u32`s, and unmaps it. Returns the address
@@ -65,31 +90,17 @@ pub fn store_words_through_shared_mapping(
         size_of_val(words) <= len,
         "the words must fit in the mapping"
     );
-    let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
-    // SAFETY: we ask for a fresh mapping at an address the kernel picks
-    // (`None`), so no existing memory is replaced. The result is a raw
-    // pointer; nothing in Rust refers to it yet.
-    let base = unsafe {
-        mmap(
-            None,
-            length,
-            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-            MapFlags::MAP_SHARED,
-            file.as_fd(),
-            0,
-        )
-    }?;
-    let slots = base.cast::<u32>().as_ptr();
+    let map = map_shared(file, len)?;
+    let slots = map.as_ptr().cast::<u32>();
     for (index, &word) in words.iter().enumerate() {
         // SAFETY: mappings start on a page boundary, so `slots` is aligned
         // for u32; index < words.len() and the assert above keeps every
         // store inside the `len` bytes we mapped, which the file covers.
         unsafe { slots.add(index).write_volatile(word) };
     }
-    // SAFETY: `base` and `len` are exactly what mmap returned and was given,
-    // and no reference into the mapping outlives this call.
-    unsafe { munmap(base, len) }?;
-    Ok(base.as_ptr() as usize)
+    let address = map.address();
+    drop(map); // munmap
+    Ok(address)
 }
 // ANCHOR_END: store_words
 
@@ -108,24 +119,12 @@ pub fn store_inside_page_past_len(
         len <= offset && offset < page,
         "the offset must be past len, inside the first page"
     );
-    let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
-    // SAFETY: a fresh mapping at an address the kernel picks, as above.
-    let base = unsafe {
-        mmap(
-            None,
-            length,
-            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-            MapFlags::MAP_SHARED,
-            file.as_fd(),
-            0,
-        )
-    }?;
+    let map = map_shared(file, len)?;
     // SAFETY: the kernel rounds a mapping up to whole pages, so all of the
     // first page is mapped and writable; `offset < page`, and the file has at
     // least one byte, so this page is backed and the store cannot fault.
-    unsafe { base.cast::<u8>().as_ptr().add(offset).write_volatile(byte) };
-    // SAFETY: `base` and `len` are what mmap returned and was given.
-    unsafe { munmap(base, len) }
+    unsafe { map.as_ptr().add(offset).write_volatile(byte) };
+    Ok(()) // dropping `map` unmaps it
 }
 // ANCHOR_END: store_past_len
 

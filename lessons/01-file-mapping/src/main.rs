@@ -1,7 +1,6 @@
 //! The walkthrough for lesson 1: run it with `cargo xtask run-lesson file-mapping`.
 
 use std::fs::{self, File};
-use std::io;
 use std::path::{Path, PathBuf};
 
 use file_mapping::{
@@ -12,7 +11,8 @@ use file_mapping::{
 use support::cli::Cli;
 use support::errors::AtPath;
 use support::keep::Keeper;
-use support::{hexdump, say};
+use support::out::yes_no;
+use support::{Result, hexdump, say};
 
 const CLI: Cli = Cli {
     lesson: "file-mapping",
@@ -32,94 +32,101 @@ Everything else happens in a fresh temporary directory that is removed at exit.
     flags: &["--keep", "--force", "--help"],
 };
 
+/// What the command line asks for.
+enum Mode {
+    Help,
+    Walkthrough { keep: Option<PathBuf>, force: bool },
+}
+
 fn main() {
     CLI.begin();
-    let options = parse_args();
-    // Prepared before the walkthrough runs, so that a bad --keep fails at once.
-    let kept = options.keep.map(|dir| {
-        Keeper::prepare(&dir, "data", options.force).unwrap_or_else(|why| {
-            CLI.fail(format_args!(
-                "--keep {}: {why}",
-                support::errors::shown(&dir)
-            ))
-        })
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
+        Mode::Walkthrough { keep, force } => walkthrough(keep.as_deref(), force),
     });
-    let result = support::scratch_dir().and_then(|scratch| walkthrough(scratch.path()));
-    match (result, kept) {
-        (Ok(seed_bytes), Some(kept)) => keep(kept, &seed_bytes),
-        (Ok(_), None) => {}
-        (Err(error), kept) => {
-            // Remove the half-prepared copy; an old DIR/data stays as it was.
-            drop(kept);
-            CLI.fail(format_args!(
-                "the walkthrough stopped: {}",
-                support::errors::explain_any(&error)
-            ));
-        }
-    }
+    CLI.finish(result);
 }
 
-/// Renames the learner's copy into place: the old file or the whole new one.
-fn keep(kept: Keeper, bytes: &[u8]) {
-    let dir = kept
-        .target()
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    match kept.write(bytes) {
-        Ok(path) => {
-            say!(
-                "\nKept the seed's file as {} ({} bytes).",
-                path.display(),
-                bytes.len()
-            );
-            say!("Compare with the dump above: hexdump -C {}", path.display());
+fn parse_args() -> Result<Mode> {
+    let (mut keep, mut force) = (None, false);
+    let mut args = CLI.args();
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            _ if CLI.is_help(&arg) => return Ok(Mode::Help),
+            Some("--keep") => keep = Some(CLI.value_for("--keep", args.next())?.into()),
+            Some("--force") => force = true,
+            _ => return Err(CLI.unknown_argument(&arg)),
         }
-        Err(why) => CLI.fail(format_args!(
-            "--keep {}: {why}",
-            support::errors::shown(&dir)
-        )),
     }
+    if force && keep.is_none() {
+        return Err(
+            CLI.refuse("--force only makes sense with --keep DIR: it allows replacing DIR/data")
+        );
+    }
+    Ok(Mode::Walkthrough { keep, force })
 }
 
-/// Prints the story; returns the bytes the seed's program left in its file.
-fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
+/// Tells the story; with `--keep DIR`, also leaves the seed's file in DIR.
+fn walkthrough(keep: Option<&Path>, force: bool) -> Result {
+    // Prepared before the story runs, so that a bad --keep fails at once; on
+    // an error, dropping it removes the half-prepared copy (an old DIR/data
+    // stays as it was).
+    let kept = keep
+        .map(|dir| Keeper::prepare(dir, "data", force).map_err(|why| refused_keep(dir, why)))
+        .transpose()?;
+    let scratch = support::scratch_dir()?;
+    let scratch = scratch.path();
     say!("file-mapping: how do I map a file into memory?");
     say!(
         "Working in {}, a fresh temporary directory.",
         scratch.display()
     );
-
-    // ANCHOR: step1
-    say!("\nStep 1. The seed's program");
     let data_path = scratch.join("data");
-    let mut data = create_data_file(&data_path).at(&data_path)?;
+    let (data, seed_bytes) = the_seeds_program(&data_path)?;
+    what_you_just_saw(&data, &data_path, &seed_bytes)?;
+    the_better_way(scratch, &seed_bytes)?;
+    what_mmap_refuses_for_real(&data_path)?;
+    match kept {
+        Some(kept) => keep_the_seeds_file(kept, &seed_bytes),
+        None => Ok(()),
+    }
+}
+
+// ANCHOR: step1
+/// Returns the seed's file and the bytes its program left there.
+fn the_seeds_program(data_path: &Path) -> Result<(File, Vec<u8>)> {
+    say!("\nStep 1. The seed's program");
+    let mut data = create_data_file(data_path).at(data_path)?;
     say!(
         "  opened {} read+write, created with mode 0600, truncated",
         data_path.display()
     );
-    size_by_writing_past_the_end(&mut data, SEED_LEN as u64).at(&data_path)?;
+    size_by_writing_past_the_end(&mut data, SEED_LEN as u64).at(data_path)?;
     say!(
         "  seeked to byte {SEED_LEN} and wrote \"A\": the file is {} bytes",
-        file_len(&data)?
+        data.metadata()?.len()
     );
-    let address =
-        store_words_through_shared_mapping(&data, SEED_LEN, &SEED_WORDS).at(&data_path)?;
+    let address = store_words_through_shared_mapping(&data, SEED_LEN, &SEED_WORDS).at(data_path)?;
     say!("  mapped {SEED_LEN} bytes MAP_SHARED at {address:#x}");
     say!(
         "  stored {:#010x} and {:#010x} as u32, then unmapped",
         SEED_WORDS[0],
         SEED_WORDS[1]
     );
-    let seed_bytes = fs::read(&data_path)?;
+    let seed_bytes = fs::read(data_path).at(data_path)?;
     say!(
         "  the file now holds {} bytes (hexdump -C):\n",
         seed_bytes.len()
     );
-    print_indented(&hexdump::canonical(&seed_bytes));
-    // ANCHOR_END: step1
+    for line in hexdump::canonical(&seed_bytes).lines() {
+        say!("    {line}");
+    }
+    Ok((data, seed_bytes))
+}
+// ANCHOR_END: step1
 
-    // ANCHOR: step2
+// ANCHOR: step2
+fn what_you_just_saw(data: &File, data_path: &Path, seed_bytes: &[u8]) -> Result {
     say!("\nStep 2. What you just saw");
     let first = SEED_WORDS[0];
     say!(
@@ -146,8 +153,8 @@ fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
     );
     say!("  so bytes {SEED_LEN}..{page} are mapped too.");
     let past = 100;
-    store_inside_page_past_len(&data, SEED_LEN, past, b'!').at(&data_path)?;
-    let after = fs::read(&data_path)?;
+    store_inside_page_past_len(data, SEED_LEN, past, b'!').at(data_path)?;
+    let after = fs::read(data_path).at(data_path)?;
     say!("  Stored '!' at byte {past} through a new {SEED_LEN}-byte mapping: no fault.");
     say!(
         "  After unmapping, the file is still {} bytes and unchanged: {}.",
@@ -155,9 +162,12 @@ fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
         yes_no(after == seed_bytes)
     );
     say!("  A mapping never makes a file longer; bytes past its end live only in memory.");
-    // ANCHOR_END: step2
+    Ok(())
+}
+// ANCHOR_END: step2
 
-    // ANCHOR: step3
+// ANCHOR: step3
+fn the_better_way(scratch: &Path, seed_bytes: &[u8]) -> Result {
     say!("\nStep 3. The better way");
     let exact_path = scratch.join("exact");
     let exact = create_data_file(&exact_path).at(&exact_path)?;
@@ -168,31 +178,34 @@ fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
     store_words_through_shared_mapping(&exact, SEED_LEN, &SEED_WORDS).at(&exact_path)?;
     say!(
         "  set_len({SEED_LEN}) (ftruncate), then the same mmap: {} bytes",
-        file_len(&exact)?
+        exact.metadata()?.len()
     );
     let idiomatic_path = scratch.join("idiomatic");
     let idiomatic = create_data_file(&idiomatic_path).at(&idiomatic_path)?;
     store_words_with_memmap2(&idiomatic, SEED_LEN as u64, &SEED_WORDS).at(&idiomatic_path)?;
     say!(
         "  set_len + memmap2::MmapMut: {} bytes",
-        file_len(&idiomatic)?
+        idiomatic.metadata()?.len()
     );
     say!(
         "  Both hold the same bytes as the seed's file, minus its 'A': {}",
         yes_no(
-            fs::read(&exact_path)? == seed_bytes[..SEED_LEN]
-                && fs::read(&idiomatic_path)? == seed_bytes[..SEED_LEN]
+            fs::read(&exact_path).at(&exact_path)? == seed_bytes[..SEED_LEN]
+                && fs::read(&idiomatic_path).at(&idiomatic_path)? == seed_bytes[..SEED_LEN]
         )
     );
     say!("  MmapMut::map_mut is unsafe because any process may truncate or rewrite the file");
     say!(
         "  while it is mapped, changing or unmapping bytes that safe Rust borrowed as a &mut [u8]."
     );
-    // ANCHOR_END: step3
+    Ok(())
+}
+// ANCHOR_END: step3
 
-    // ANCHOR: step4
+// ANCHOR: step4
+fn what_mmap_refuses_for_real(data_path: &Path) -> Result {
     say!("\nStep 4. What mmap refuses (real calls, real errno)");
-    let refusals = what_mmap_refuses(&data_path).at(&data_path)?;
+    let refusals = what_mmap_refuses(data_path).at(data_path)?;
     say!("  {:<44} {:<7} why", "call", "errno");
     for refusal in &refusals {
         say!(
@@ -202,38 +215,32 @@ fn walkthrough(scratch: &Path) -> io::Result<Vec<u8>> {
             refusal.reason
         );
     }
-    // ANCHOR_END: step4
+    Ok(())
+}
+// ANCHOR_END: step4
 
-    Ok(seed_bytes)
+/// Renames the learner's copy into place: the old file or the whole new one.
+fn keep_the_seeds_file(kept: Keeper, bytes: &[u8]) -> Result {
+    let dir = kept
+        .target()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = kept.write(bytes).map_err(|why| refused_keep(&dir, why))?;
+    say!(
+        "\nKept the seed's file as {} ({} bytes).",
+        path.display(),
+        bytes.len()
+    );
+    say!("Compare with the dump above: hexdump -C {}", path.display());
+    Ok(())
 }
 
-struct Options {
-    keep: Option<PathBuf>,
-    force: bool,
-}
-
-fn parse_args() -> Options {
-    let mut options = Options {
-        keep: None,
-        force: false,
-    };
-    let mut args = std::env::args_os().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("-h" | "--help") => CLI.print_help_and_exit(),
-            Some("--keep") => options.keep = Some(CLI.value_for("--keep", args.next()).into()),
-            Some("--force") => options.force = true,
-            _ => CLI.unknown_argument(&arg),
-        }
-    }
-    if options.force && options.keep.is_none() {
-        CLI.fail("--force only makes sense with --keep DIR: it allows replacing DIR/data");
-    }
-    options
-}
-
-fn file_len(file: &File) -> io::Result<u64> {
-    Ok(file.metadata()?.len())
+fn refused_keep(dir: &Path, why: String) -> support::Error {
+    CLI.refuse(format_args!(
+        "--keep {}: {why}",
+        support::errors::shown(dir)
+    ))
 }
 
 fn hex_bytes(bytes: &[u8]) -> String {
@@ -242,18 +249,4 @@ fn hex_bytes(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn yes_no(condition: bool) -> &'static str {
-    if condition {
-        "yes"
-    } else {
-        "NO (unexpected: please report it)"
-    }
-}
-
-fn print_indented(text: &str) {
-    for line in text.lines() {
-        say!("    {line}");
-    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use support::child::Captured;
+use support::spawn::Captured;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 
@@ -12,14 +12,14 @@ fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
 }
 
 #[test]
-fn the_story() {
+fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
+    the_facts_behind(&out);
     support::testing::settings(&[]).bind(|| insta::assert_snapshot!("story", out));
 }
 
-#[test]
-fn the_facts_behind_the_story() {
-    let out = &support::testing::story(LESSON);
+/// The facts behind the story, asserted on the run the snapshot is of.
+fn the_facts_behind(out: &str) {
     // The seed's file is 41 bytes, and its dump is the one `hexdump -C` prints.
     assert!(out.contains("the file now holds 41 bytes"), "{out}");
     assert!(out.contains(
@@ -45,10 +45,7 @@ fn the_facts_behind_the_story() {
         ("PROT_WRITE|MAP_SHARED, fd opened read-only", "EACCES"),
         ("offset 100 (not page-aligned)", "EINVAL"),
     ] {
-        let row = out
-            .lines()
-            .find(|l| l.trim_start().starts_with(call))
-            .unwrap();
+        let row = support::testing::line(out, call);
         assert!(
             row.contains(&format!(" {errno} ")),
             "{call} should give {errno}: {row}"

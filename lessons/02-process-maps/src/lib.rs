@@ -8,17 +8,17 @@ use std::fmt;
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
-use std::ptr::NonNull;
 
 use nix::fcntl::OFlag;
 use nix::sys::memfd::{MFdFlags, memfd_create};
-use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous, munmap, shm_open, shm_unlink};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous, shm_open, shm_unlink};
 use nix::sys::stat::Mode;
 
 pub mod exercises;
 pub mod maps;
 
 use maps::{Kind, Mapping, ParseError};
+use support::region::Region;
 
 /// Which process to look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,7 +247,8 @@ pub fn libc_code(mappings: &[Mapping]) -> Option<&Mapping> {
 /// shared anonymous memory, a memfd, a POSIX shm object and a deleted file.
 #[derive(Debug)]
 pub struct Specimens {
-    regions: Vec<(NonNull<libc::c_void>, usize)>,
+    /// Unmapped when dropped, before the shm object is unlinked.
+    regions: Vec<Region>,
     /// Set once the shm object exists: only then is it ours to unlink. The
     /// registration removes it too if the lesson is interrupted.
     shm_name: Option<(String, support::cleanup::Registration)>,
@@ -268,7 +269,10 @@ impl Specimens {
         };
         // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
         let anonymous = unsafe { mmap_anonymous(None, page, rw, shared) }?;
-        specimens.regions.push((anonymous, page.get()));
+        // SAFETY: exactly what mmap returned and was given; `Region` owns it.
+        specimens
+            .regions
+            .push(unsafe { Region::from_raw(anonymous, page.get()) });
 
         let memfd = memfd_create("mmap-workbook", MFdFlags::MFD_CLOEXEC)?;
         specimens.map_file(memfd, page)?;
@@ -327,27 +331,22 @@ impl Specimens {
         // SAFETY: a fresh mapping at a kernel-chosen address, of a file we
         // just sized to one page and that no other process knows about.
         let region = unsafe { mmap(None, page, rw, MapFlags::MAP_SHARED, fd.as_fd(), 0) }?;
-        self.regions.push((region, page.get()));
+        // SAFETY: exactly what mmap returned and was given; `Region` owns it.
+        self.regions
+            .push(unsafe { Region::from_raw(region, page.get()) });
         self._fds.push(fd);
         Ok(())
     }
 
     /// The specimens' start addresses, in the order they were made.
     pub fn addresses(&self) -> Vec<u64> {
-        self.regions
-            .iter()
-            .map(|(region, _)| region.as_ptr() as u64)
-            .collect()
+        self.regions.iter().map(|r| r.address() as u64).collect()
     }
 }
 
 impl Drop for Specimens {
     fn drop(&mut self) {
-        for &(region, len) in &self.regions {
-            // SAFETY: each region is a mapping we made of exactly `len` bytes
-            // and nothing refers to it any more.
-            let _ = unsafe { munmap(region, len) };
-        }
+        self.regions.clear();
         if let Some((name, registered)) = self.shm_name.take() {
             let _ = shm_unlink(name.as_str());
             drop(registered);

@@ -13,7 +13,8 @@ use process_maps::{
     read_smaps, run_helper, segment_role,
 };
 use support::cli::Cli;
-use support::say;
+use support::out::yes_no;
+use support::{Result, say};
 
 const CLI: Cli = Cli {
     lesson: "process-maps",
@@ -34,22 +35,70 @@ Flags:
 /// How long the helper process may take to report, and to exit.
 const HELPER_LIMIT: Duration = Duration::from_secs(10);
 
-fn main() {
-    CLI.begin();
-    let target = parse_args();
-    let result = match target {
-        Target::This => walkthrough(),
-        Target::Pid(_) => other_process(target),
-    };
-    if let Err(error) = result {
-        CLI.fail(support::errors::explain_any(&*error));
-    }
+/// What the command line asks for.
+enum Mode {
+    Help,
+    Walkthrough,
+    /// `--pid PID`: steps 1 and 2 for another process.
+    OtherProcess(u32),
+    /// `--helper`: the second process of step 3.
+    Helper,
 }
 
-fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
-    say!("process-maps: how does the OS load my process and libraries into memory?");
+fn main() {
+    CLI.begin();
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
+        Mode::Walkthrough => walkthrough(),
+        Mode::OtherProcess(pid) => other_process(pid),
+        Mode::Helper => run_helper().map_err(|e| CLI.refuse(format_args!("helper: {e}"))),
+    });
+    CLI.finish(result);
+}
 
-    // ANCHOR: step1
+fn parse_args() -> Result<Mode> {
+    let mut mode = Mode::Walkthrough;
+    let mut args = CLI.args();
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            _ if CLI.is_help(&arg) => return Ok(Mode::Help),
+            Some("--helper") => return Ok(Mode::Helper),
+            Some("--pid") => {
+                let value = CLI.value_for("--pid", args.next())?;
+                let text = value.to_string_lossy();
+                match text.parse::<u32>() {
+                    Ok(pid) if pid > 0 => mode = Mode::OtherProcess(pid),
+                    _ => {
+                        return Err(CLI.refuse(format_args!(
+                            "--pid {text}: not a process id. Give a positive whole number, \
+                             such as the pid `pgrep bash` prints."
+                        )));
+                    }
+                }
+            }
+            _ => return Err(CLI.unknown_argument(&arg)),
+        }
+    }
+    Ok(mode)
+}
+
+fn walkthrough() -> Result {
+    say!("process-maps: how does the OS load my process and libraries into memory?");
+    let mappings = this_processs_map()?;
+    let exe = executable_path(Target::This);
+    the_executables_segments(&mappings, exe.as_deref());
+    let Some((ours, mut helper)) = a_second_process_maps_the_same_pages(&mappings)? else {
+        return Ok(());
+    };
+    counting_shared_pages(ours)?;
+    drop(helper.stdin.take()); // EOF: the helper exits.
+    let outcome = support::spawn::wait_bounded(&mut helper, HELPER_LIMIT)?;
+    say!("\n  The helper {outcome}.");
+    Ok(())
+}
+
+// ANCHOR: step1
+fn this_processs_map() -> Result<Vec<Mapping>> {
     say!("\nStep 1. This process's map, grouped by kind");
     say!("  First the lesson maps one of each kind a program can make for itself:");
     say!("  shared anonymous memory, a memfd, a POSIX shm object, and a file it then deletes.");
@@ -65,18 +114,22 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
             say!("    {}  {note:<48}  {}", m.perms, m.pathname);
         }
     }
-    // ANCHOR_END: step1
-    drop(specimens);
+    Ok(mappings)
+}
+// ANCHOR_END: step1
 
-    print_segments(&mappings, exe.as_deref());
-
-    // ANCHOR: step3
+// ANCHOR: step3
+/// Returns this process's libc code mapping and the helper, still running
+/// (it exits when its stdin closes); nothing for a static build.
+fn a_second_process_maps_the_same_pages(
+    mappings: &[Mapping],
+) -> Result<Option<(&Mapping, std::process::Child)>> {
     say!("\nStep 3. A second process maps the same libc pages");
-    let Some(ours) = libc_code(&mappings) else {
+    let Some(ours) = libc_code(mappings) else {
         say!("  This program has no libc mapping: it is statically linked, so its C library");
         say!("  is part of the executable. There is no shared library to compare; steps 3");
         say!("  and 4 need a dynamically linked build.");
-        return Ok(());
+        return Ok(None);
     };
     let mut helper = Command::new(std::env::current_exe()?)
         .arg("--helper")
@@ -95,7 +148,7 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
         Some(Ok(mapping)) => mapping,
         _ => {
             let _ = helper.kill();
-            let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
+            let outcome = support::spawn::wait_bounded(&mut helper, HELPER_LIMIT)?;
             return Err(format!(
                 "the helper (this lesson's binary run with --helper) did not report its libc \
                      mapping within {} s (it {outcome}). Run it alone to see why: \
@@ -129,9 +182,13 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
     say!(
         "  Both map the same page-cache pages of {name}: one copy in RAM, however many processes."
     );
-    // ANCHOR_END: step3
+    Ok(Some((ours, helper)))
+}
+// ANCHOR_END: step3
 
-    // ANCHOR: step4
+// ANCHOR: step4
+fn counting_shared_pages(ours: &Mapping) -> Result {
+    let name = ours.file_name().unwrap_or("libc");
     say!("\nStep 4. Counting shared pages: /proc/self/smaps for {name}'s code");
     let smaps = read_smaps(Target::This)?;
     let fields = maps::smaps_fields(&smaps, ours.start).unwrap_or_default();
@@ -166,19 +223,13 @@ fn walkthrough() -> Result<(), Box<dyn std::error::Error>> {
             rss as f64 / pss as f64
         );
     }
-    // ANCHOR_END: step4
-
-    drop(helper.stdin.take()); // EOF: the helper exits.
-    let outcome = support::child::wait_child_bounded(&mut helper, HELPER_LIMIT)?;
-    say!("\n  The helper {outcome}.");
     Ok(())
 }
+// ANCHOR_END: step4
 
 /// `--pid PID`: steps 1 and 2 for another process.
-fn other_process(target: Target) -> Result<(), Box<dyn std::error::Error>> {
-    let Target::Pid(pid) = target else {
-        unreachable!("only called with --pid")
-    };
+fn other_process(pid: u32) -> Result {
+    let target = Target::Pid(pid);
     let mappings = read_maps(target)?;
     let exe = executable_path(target);
     say!("process-maps: the map of process {pid}");
@@ -187,7 +238,7 @@ fn other_process(target: Target) -> Result<(), Box<dyn std::error::Error>> {
     if exe.is_none() {
         say!("  (its executable's path is not readable, so its segments count as files)");
     }
-    print_segments(&mappings, exe.as_deref());
+    the_executables_segments(&mappings, exe.as_deref());
     say!("\nSteps 3 and 4 compare the lesson with a helper it starts: run it without --pid.");
     Ok(())
 }
@@ -224,7 +275,7 @@ fn specimen_note(kind: Kind) -> &'static str {
 }
 
 // ANCHOR: step2
-fn print_segments(mappings: &[Mapping], exe: Option<&str>) {
+fn the_executables_segments(mappings: &[Mapping], exe: Option<&str>) {
     say!("\nStep 2. The executable's segments");
     let segments = executable_segments(mappings, exe);
     if segments.is_empty() {
@@ -301,37 +352,4 @@ fn human_size(bytes: u64) -> String {
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
         b => format!("{} KiB", b / 1024),
     }
-}
-
-fn yes_no(condition: bool) -> &'static str {
-    if condition { "yes" } else { "no" }
-}
-
-fn parse_args() -> Target {
-    let mut target = Target::This;
-    let mut args = std::env::args_os().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("-h" | "--help") => CLI.print_help_and_exit(),
-            Some("--helper") => {
-                if let Err(e) = run_helper() {
-                    CLI.fail(format_args!("helper: {e}"));
-                }
-                std::process::exit(0);
-            }
-            Some("--pid") => {
-                let value = CLI.value_for("--pid", args.next());
-                let text = value.to_string_lossy();
-                match text.parse::<u32>() {
-                    Ok(pid) if pid > 0 => target = Target::Pid(pid),
-                    _ => CLI.fail(format_args!(
-                        "--pid {text}: not a process id. Give a positive whole number, such as the \
-                         pid `pgrep bash` prints."
-                    )),
-                }
-            }
-            _ => CLI.unknown_argument(&arg),
-        }
-    }
-    target
 }

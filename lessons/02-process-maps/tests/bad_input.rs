@@ -8,10 +8,7 @@ use support::testing::{assert_refused, run, run_command};
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 
 fn refused(args: &[&str]) -> String {
-    let cwd = tempfile::tempdir().unwrap();
-    let err = assert_refused("process-maps", &run(LESSON, args, cwd.path()));
-    assert!(support::testing::entries(cwd.path()).is_empty());
-    err
+    support::testing::refused("process-maps", LESSON, args)
 }
 
 #[test]
@@ -168,10 +165,6 @@ fn a_tight_limit_on_processes_names_ulimit_u() {
 }
 
 #[test]
-fn an_unknown_flag() {
-    let err = refused(&["--pdi", "1"]);
-    assert!(
-        err.contains("unknown argument '--pdi'; did you mean '--pid'?"),
-        "{err}"
-    );
+fn the_command_line_refuses_what_it_does_not_know() {
+    support::testing::assert_command_line_basics("process-maps", LESSON, "--pdi", "--pid");
 }

@@ -5,40 +5,4 @@
 
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 
-#[test]
-fn a_reader_that_leaves_early_ends_the_lesson_quietly() {
-    for bytes in [0, 1, 40, 200, 1000, 2500] {
-        support::testing::assert_quiet_on_a_closed_pipe(LESSON, bytes);
-    }
-}
-
-#[test]
-fn a_full_output_device_gets_a_one_line_error() {
-    support::testing::assert_one_line_on_a_full_device("process-maps", LESSON);
-}
-
-#[test]
-fn a_nearly_full_tmpfs_gets_a_clear_refusal_never_a_signal() {
-    let mut refused = 0;
-    for free in [0, 4096, 8192, 12288, 16384, 24576, 32768, 65536] {
-        match support::testing::on_a_nearly_full_tmpfs("process-maps", LESSON, free) {
-            Ok(true) => refused += 1,
-            Ok(false) => {}
-            Err(why) => {
-                eprintln!("skipped: cannot mount a small tmpfs here ({why})");
-                return;
-            }
-        }
-    }
-    assert_eq!(refused, 0, "this lesson stores nothing in TMPDIR");
-}
-
-#[test]
-fn a_tight_limit_on_open_files_names_ulimit_n() {
-    let refused =
-        support::testing::sweep_ulimit("process-maps", LESSON, "-n", 4..=12, false, "ulimit -n");
-    assert!(
-        refused > 0,
-        "no limit from 4 to 12 open files was tight enough"
-    );
-}
+support::hostile_tests!("process-maps", LESSON, stores_files: false, ulimit_n);

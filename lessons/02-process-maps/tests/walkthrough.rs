@@ -23,18 +23,16 @@ const FILTERS: &[(&str, &str)] = &[
 ];
 
 #[test]
-fn the_story() {
+fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
+    the_facts_behind(&out);
+    the_shm_object_is_unlinked_afterwards(&out);
     support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", out));
 }
 
 /// The number after `label` on the line that contains it.
 fn kilobytes(out: &str, label: &str) -> u64 {
-    let line = out
-        .lines()
-        .find(|l| l.trim_start().starts_with(label))
-        .unwrap();
-    let number = line
+    let number = support::testing::line(out, label)
         .trim_end()
         .trim_end_matches(" kB")
         .rsplit(' ')
@@ -43,9 +41,8 @@ fn kilobytes(out: &str, label: &str) -> u64 {
     number.parse().unwrap()
 }
 
-#[test]
-fn the_facts_behind_the_story() {
-    let out = support::testing::story(LESSON);
+/// The facts behind the story, asserted on the run the snapshot is of.
+fn the_facts_behind(out: &str) {
     // Every specimen shows up as its own kind, shared.
     for (note, pathname) in [
         ("shared anonymous memory", "/dev/zero (deleted)"),
@@ -91,9 +88,9 @@ fn the_facts_behind_the_story() {
     assert!(out.contains("The helper exited normally (code 0)."));
     // smaps: libc's code is shared, so its proportional share is below its resident size.
     let (rss, pss, shared) = (
-        kilobytes(&out, "Rss:"),
-        kilobytes(&out, "Pss:"),
-        kilobytes(&out, "Shared_Clean:"),
+        kilobytes(out, "Rss:"),
+        kilobytes(out, "Pss:"),
+        kilobytes(out, "Shared_Clean:"),
     );
     assert!(
         rss > 0 && shared > 0 && shared <= rss,
@@ -102,9 +99,7 @@ fn the_facts_behind_the_story() {
     assert!(pss < rss, "Pss {pss} should be below Rss {rss}");
 }
 
-#[test]
-fn the_shm_object_is_unlinked_afterwards() {
-    let out = support::testing::story(LESSON);
+fn the_shm_object_is_unlinked_afterwards(out: &str) {
     let at = out.find("/dev/shm/mmap-workbook-").unwrap();
     let name = out[at..].split_whitespace().next().unwrap();
     assert!(

@@ -32,11 +32,6 @@ pub fn map_shared(file: &impl AsFd, len: usize) -> nix::Result<Region> {
 }
 // ANCHOR_END: map_shared
 
-/// The length of `file` as the kernel sees it now.
-pub fn file_len(file: &File) -> std::io::Result<u64> {
-    Ok(file.metadata()?.len())
-}
-
 /// Where the mapping under test starts, for the SIGBUS handler to turn the
 /// faulting address into an offset. An atomic: the handler may read it.
 static MAPPING_BASE: AtomicUsize = AtomicUsize::new(0);

@@ -7,12 +7,13 @@ use std::fs::{self, File, OpenOptions};
 use std::path::Path;
 use std::time::Duration;
 
-use sigbus::{file_len, map_shared, report_sigbus_for, sealed_memfd, try_truncate};
+use sigbus::{map_shared, report_sigbus_for, sealed_memfd, try_truncate};
 use support::ChildOutcome;
-use support::child::run_in_child;
 use support::cli::Cli;
 use support::errors::AtPath;
-use support::say;
+use support::fork::run_in_child;
+use support::out::yes_no;
+use support::{Result, say};
 
 const CLI: Cli = Cli {
     lesson: "sigbus",
@@ -30,20 +31,29 @@ how each child ended. Its files live in a temporary directory removed at exit.
 /// No child of this lesson should take more than a moment.
 const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+/// What the command line asks for.
+enum Mode {
+    Help,
+    Walkthrough,
+}
 
 fn main() {
     CLI.begin();
-    CLI.parse_help_only();
-    let outcome = support::scratch_dir()
-        .map_err(Into::into)
-        .and_then(|dir| walkthrough(dir.path()));
-    if let Err(error) = outcome {
-        CLI.fail(format_args!(
-            "the walkthrough stopped: {}",
-            support::errors::explain_any(&*error)
-        ));
-    }
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
+        Mode::Walkthrough => support::scratch_dir()
+            .map_err(Into::into)
+            .and_then(|dir| walkthrough(dir.path())),
+    });
+    CLI.finish(result);
+}
+
+fn parse_args() -> Result<Mode> {
+    Ok(if CLI.help_asked()? {
+        Mode::Help
+    } else {
+        Mode::Walkthrough
+    })
 }
 
 fn walkthrough(scratch: &Path) -> Result {
@@ -81,7 +91,7 @@ fn store_into_an_empty_file(scratch: &Path) -> Result {
     let map = map_shared(&file, 40)?;
     say!(
         "  mapped 40 bytes of a {}-byte file: mmap itself does not mind",
-        file_len(&file)?
+        file.metadata()?.len()
     );
     in_child("store 0x78 at offset 0", || {
         map.write(0, 0x78);
@@ -120,7 +130,7 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
     say!(
         "  mapped {} bytes (3 pages) of a {}-byte file",
         map.len(),
-        file_len(&file)?
+        file.metadata()?.len()
     );
     in_child(
         "read byte 8, bytes 9..page end, then the first byte of page 1",
@@ -132,7 +142,7 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
             let tail_is_zero = (9..page).all(|offset| map.read(offset) == 0);
             say!(
                 "    bytes 9..{page} all read as zero: {}",
-                if tail_is_zero { "yes" } else { "no" }
+                yes_no(tail_is_zero)
             );
             if report_sigbus_for(map.address()).is_err() {
                 return 3;
@@ -162,7 +172,7 @@ fn writes_past_the_end(scratch: &Path, page: usize) -> Result {
     map.write(100, b'!');
     drop(map);
     say!("  stored '!' at byte 100 (inside page 0, past the end) and unmapped: no fault");
-    say!("  the file is still {} bytes", file_len(&file)?);
+    say!("  the file is still {} bytes", file.metadata()?.len());
     let again = map_shared(&file, page)?;
     say!(
         "  yet a fresh mapping reads byte 100 as {:?}: the store is still in the page cache",

@@ -1,10 +1,8 @@
 //! The walkthrough as a subprocess: its story snapshotted, its facts asserted.
 
-const LESSON: &str = env!("CARGO_BIN_EXE_sigbus");
+use support::testing::line;
 
-fn story() -> String {
-    support::testing::story(LESSON)
-}
+const LESSON: &str = env!("CARGO_BIN_EXE_sigbus");
 
 /// What the filesystem holding TMPDIR decides: step 3's byte past the end
 /// of the file, after msync, and the filesystem's name (the fact test below
@@ -15,8 +13,10 @@ const FILTERS: &[(&str, &str)] = &[(
 )];
 
 #[test]
-fn the_story() {
-    let out = story();
+fn the_story_and_the_facts_behind_it_on_this_filesystem() {
+    let out = support::testing::story(LESSON);
+    the_facts_behind(&out);
+    the_byte_past_the_end_is_what_the_filesystem_found_decides(&out);
     support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", out));
 }
 
@@ -30,10 +30,8 @@ fn byte_after_msync(out: &str) -> (String, String) {
     (byte.to_owned(), filesystem.to_owned())
 }
 
-#[test]
-fn the_byte_past_the_end_is_what_the_filesystem_found_decides() {
-    let out = story();
-    let (byte, filesystem) = byte_after_msync(&out);
+fn the_byte_past_the_end_is_what_the_filesystem_found_decides(out: &str) {
+    let (byte, filesystem) = byte_after_msync(out);
     match filesystem.as_str() {
         // tmpfs has no disk to write back to: the page stays as stored.
         "tmpfs" => assert_eq!(byte, "'!'", "{out}"),
@@ -46,50 +44,29 @@ fn the_byte_past_the_end_is_what_the_filesystem_found_decides() {
     }
 }
 
-/// The line that starts with `what`, trimmed.
-fn line<'a>(out: &'a str, what: &str) -> &'a str {
-    out.lines()
-        .map(str::trim)
-        .find(|l| l.starts_with(what))
-        .unwrap_or_else(|| panic!("no {what:?} in\n{out}"))
-}
-
-#[test]
-fn the_facts_behind_the_story() {
-    let out = story();
+/// The facts behind the story, asserted on the run the snapshot is of.
+fn the_facts_behind(out: &str) {
     let sigbus = "child killed by SIGBUS (signal 7)";
     let fine = "child exited normally (code 0)";
     // Step 1: storing into an empty file's mapping faults; after set_len it works.
-    assert!(line(&out, "store 0x78 at offset 0 ->").ends_with(sigbus));
-    assert!(line(&out, "store 0x78 at offset 0 again ->").ends_with(fine));
+    assert!(line(out, "store 0x78 at offset 0 ->").ends_with(sigbus));
+    assert!(line(out, "store 0x78 at offset 0 again ->").ends_with(fine));
     assert!(out.contains("read(2) now finds 40 bytes, the first 0x78"));
     // Step 2: the boundary is the end of the page that holds the file's end.
     assert!(out.contains("byte 8 is 'A'"));
     assert!(out.contains("bytes 9..4096 all read as zero: yes"));
     assert_eq!(
-        line(&out, "SIGBUS handler:"),
+        line(out, "SIGBUS handler:"),
         "SIGBUS handler: si_code BUS_ADRERR (2), fault at offset 4096 of the mapping"
     );
-    assert!(line(&out, "read byte 8, bytes 9..page end").ends_with(sigbus));
+    assert!(line(out, "read byte 8, bytes 9..page end").ends_with(sigbus));
     assert!(!out.contains("no fault: unexpected"));
     // Step 3: the file does not grow.
     assert!(out.contains("the file is still 9 bytes"));
     // Step 4: truncation by another process turns a good page into SIGBUS...
-    assert!(line(&out, "read page 2 again ->").ends_with(sigbus));
+    assert!(line(out, "read page 2 again ->").ends_with(sigbus));
     assert!(out.contains("page 0 still reads 'A'"));
     // ...and a seal turns the truncate into EPERM.
     assert!(out.contains("ftruncate failed: EPERM"));
-    assert!(line(&out, "read page 2 of the sealed memfd ->").ends_with(fine));
-}
-
-#[test]
-fn an_unknown_flag_is_refused() {
-    let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(LESSON, &["--hlep"], cwd.path());
-    let err = support::testing::assert_refused("sigbus", &run);
-    assert!(
-        err.contains("unknown argument '--hlep'; did you mean '--help'?"),
-        "{err}"
-    );
-    assert!(support::testing::entries(cwd.path()).is_empty());
+    assert!(line(out, "read page 2 of the sealed memfd ->").ends_with(fine));
 }

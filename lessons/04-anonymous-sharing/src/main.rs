@@ -4,9 +4,9 @@ use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::Duration;
 
 use anonymous_sharing::{Baton, Sharing, map_anonymous, maps_entry};
-use support::child::{fork_child, run_in_child};
 use support::cli::Cli;
-use support::say;
+use support::fork::{fork_child, run_in_child};
+use support::{Result, say};
 
 const CLI: Cli = Cli {
     lesson: "anonymous-sharing",
@@ -24,22 +24,35 @@ decides who goes first.
 /// How long any child, or any handshake, may take.
 const LIMIT: Duration = Duration::from_secs(10);
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+/// What the command line asks for.
+enum Mode {
+    Help,
+    Walkthrough,
+}
 
 fn main() {
     CLI.begin();
-    CLI.parse_help_only();
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
+        Mode::Walkthrough => walkthrough(),
+    });
+    CLI.finish(result);
+}
+
+fn parse_args() -> Result<Mode> {
+    Ok(if CLI.help_asked()? {
+        Mode::Help
+    } else {
+        Mode::Walkthrough
+    })
+}
+
+fn walkthrough() -> Result {
     let page = support::page_size();
     say!("anonymous-sharing: how do I share memory between a parent and child process?");
-    let steps = [three_places, one_page, no_sleep];
-    for step in steps {
-        if let Err(error) = step(page) {
-            CLI.fail(format_args!(
-                "the walkthrough stopped: {}",
-                support::errors::explain_any(&*error)
-            ));
-        }
-    }
+    three_places(page)?;
+    one_page(page)?;
+    no_sleep(page)
 }
 
 // ANCHOR: step1

@@ -7,24 +7,5 @@ const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 
 #[test]
 fn interrupted_at_random_moments_it_leaves_nothing_behind() {
-    let runs = support::testing::interrupt_runs(40);
-    let found = support::testing::interrupt_at_random(
-        LESSON,
-        &[],
-        runs,
-        |_| {},
-        |cwd| {
-            support::testing::entries(cwd)
-                .into_iter()
-                .map(|name| format!("left {name} in its current directory"))
-                .collect()
-        },
-    );
-    eprintln!(
-        "anonymous-sharing: {} runs, {} ended by the signal, {} leftovers",
-        found.runs,
-        found.signalled,
-        found.leftovers.len()
-    );
-    assert!(found.leftovers.is_empty(), "{:#?}", found.leftovers);
+    support::testing::hostile::assert_interruptions_leave_nothing("anonymous-sharing", LESSON);
 }

@@ -18,6 +18,8 @@ use shared_memory_ipc::{
     view,
 };
 use support::cli::Cli;
+use support::out::yes_no;
+use support::{Result, say};
 
 mod helper;
 mod speed;
@@ -64,11 +66,10 @@ const WALKTHROUGH_ROUND_TRIPS: u64 = 200;
 const RACE_N: u64 = 300_000;
 const LOCKED_N: u64 = 20_000;
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
-
 /// What the command line asks for.
 #[derive(Debug)]
 enum Mode {
+    Help,
     Walkthrough,
     Bench { mib: u64, json: bool },
     Helper,
@@ -76,61 +77,63 @@ enum Mode {
 }
 
 fn main() {
-    let result = match parse_args() {
+    CLI.begin();
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
         Mode::Walkthrough => walkthrough(),
         Mode::Bench { mib, json } => speed::bench(&lesson_exe(), mib, json),
         Mode::Helper => helper::serve(),
         Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
-    };
+    });
     // The one place errors become an exit: every guard (shm names, helpers)
     // has been dropped by now, so nothing is left behind.
-    if let Err(error) = result {
-        eprintln!("{}: error: {error}", CLI.lesson);
-        std::process::exit(1);
-    }
+    CLI.finish(result);
 }
 
-fn parse_args() -> Mode {
-    let mut args = std::env::args_os().skip(1);
+fn parse_args() -> Result<Mode> {
+    let mut args = CLI.args();
     let (mut bench, mut mib, mut json) = (false, None, false);
     while let Some(arg) = args.next() {
         match arg.to_str() {
-            Some("-h" | "--help") => CLI.print_help_and_exit(),
-            Some("--helper") => return Mode::Helper,
+            _ if CLI.is_help(&arg) => return Ok(Mode::Help),
+            Some("--helper") => return Ok(Mode::Helper),
             Some("--exercise-helper") => {
-                let role = CLI.value_for("--exercise-helper", args.next());
+                let role = CLI.value_for("--exercise-helper", args.next())?;
                 let rest = args.map(|a| a.to_string_lossy().into_owned()).collect();
-                return Mode::ExerciseHelper(role.to_string_lossy().into_owned(), rest);
+                return Ok(Mode::ExerciseHelper(
+                    role.to_string_lossy().into_owned(),
+                    rest,
+                ));
             }
             Some("--bench") => bench = true,
             Some("--json") => json = true,
-            Some("--mib") => mib = Some(parse_mib(CLI.value_for("--mib", args.next()))),
-            _ => CLI.unknown_argument(&arg),
+            Some("--mib") => mib = Some(parse_mib(CLI.value_for("--mib", args.next())?)?),
+            _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
     if !bench && (mib.is_some() || json) {
-        CLI.fail("--mib and --json only apply to --bench; add --bench, or drop them");
+        return Err(CLI.refuse("--mib and --json only apply to --bench; add --bench, or drop them"));
     }
-    if bench {
+    Ok(if bench {
         Mode::Bench {
             mib: mib.unwrap_or(speed::BENCH_MIB),
             json,
         }
     } else {
         Mode::Walkthrough
-    }
+    })
 }
 
 /// The most `--mib` accepts: 64 GiB per transport is minutes of copying.
 const MAX_MIB: u64 = 65_536;
 
-fn parse_mib(value: OsString) -> u64 {
+fn parse_mib(value: OsString) -> Result<u64> {
     let text = value.to_string_lossy();
     match text.parse::<u64>() {
-        Ok(n) if (1..=MAX_MIB).contains(&n) => n,
-        _ => CLI.fail(format_args!(
+        Ok(n) if (1..=MAX_MIB).contains(&n) => Ok(n),
+        _ => Err(CLI.refuse(format_args!(
             "--mib {text}: not a whole number of MiB from 1 to {MAX_MIB}. Try --mib 256."
-        )),
+        ))),
     }
 }
 
@@ -140,9 +143,7 @@ fn lesson_exe() -> PathBuf {
 
 fn walkthrough() -> Result {
     let exe = lesson_exe();
-    println!(
-        "shared-memory-ipc: how do two processes talk through shared memory, safely and fast?"
-    );
+    say!("shared-memory-ipc: how do two processes talk through shared memory, safely and fast?");
     with_signals_held(|| meeting_by_name(&exe))?;
     with_signals_held(squatting)?;
     meeting_without_a_name(&exe)?;
@@ -189,24 +190,24 @@ fn ask(peer: &Peer, command: &str) -> io::Result<String> {
 
 // ANCHOR: step1
 fn meeting_by_name(exe: &Path) -> Result {
-    println!("\nStep 1. Meeting by name: POSIX shm");
+    say!("\nStep 1. Meeting by name: POSIX shm");
     let page = support::page_size();
     let name = unguessable_name()?;
     let (fd, mut guard) = create_exclusive(&name, page)?;
-    println!("  shm_open(O_CREAT|O_EXCL, mode 0600) created {page} bytes as");
-    println!("    {SHM_DIR}{name}");
+    say!("  shm_open(O_CREAT|O_EXCL, mode 0600) created {page} bytes as");
+    say!("    {SHM_DIR}{name}");
     let region = map_shared(&fd, page)?;
     let boxes: &Mailboxes = view(&region);
     boxes
         .to_helper
         .post(&format!("hello from pid {}", std::process::id()));
-    println!(
+    say!(
         "  mapped it at {:#x} and wrote {:?}",
         region.address(),
         boxes.to_helper.read()
     );
     let peer = Peer::spawn(exe)?;
-    println!(
+    say!(
         "  started this lesson's binary again, pid {}; it knows only the name",
         peer.pid()
     );
@@ -218,36 +219,36 @@ fn meeting_by_name(exe: &Path) -> Result {
     helper_says(2, &ask(&peer, "read")?);
 
     guard.unlink()?;
-    println!(
+    say!(
         "  both have it mapped, so shm_unlink: {SHM_DIR} still lists it: {}",
         yes_no(listed_in_dev_shm(&name))
     );
     boxes.to_helper.post("still here after the unlink");
-    println!("  wrote {:?}", boxes.to_helper.read());
+    say!("  wrote {:?}", boxes.to_helper.read());
     helper_says(2, &ask(&peer, "read")?);
     helper_says(2, &ask(&peer, "write and back")?);
-    println!(
+    say!(
         "  read {:?}: the object lives on while anyone maps it",
         boxes.to_lesson.read()
     );
 
-    println!("  The same object, two addresses:");
-    println!(
+    say!("  The same object, two addresses:");
+    say!(
         "    the text is at offset {} of the object, at {:#x} here",
         boxes.to_helper.text_offset.load(Relaxed),
         boxes.to_helper.text_pointer.load(Relaxed)
     );
     helper_says(4, &ask(&peer, "pointer")?);
-    println!("  So shared memory holds offsets, never pointers.");
+    say!("  So shared memory holds offsets, never pointers.");
     peer.channel.send("quit")?;
-    println!("  the helper {}", peer.wait(LIMIT)?);
+    say!("  the helper {}", peer.wait(LIMIT)?);
     Ok(())
 }
 // ANCHOR_END: step1
 
 // ANCHOR: squatting
 fn squatting() -> Result {
-    println!("\n  Squatting: someone creates the name first");
+    say!("\n  Squatting: someone creates the name first");
     let page = support::page_size();
     let name = unguessable_name()?;
     // Another user would do this; the lesson plays that user, with mode
@@ -255,8 +256,8 @@ fn squatting() -> Result {
     let (squat, _squatter) = create_exclusive(&name, page)?;
     nix::sys::stat::fchmod(&squat, nix::sys::stat::Mode::from_bits_truncate(0o644))?;
     let spy = map_shared(&squat, page)?;
-    println!("    another user's program created {SHM_DIR}{name}");
-    println!("    first, with mode 0644, and mapped it");
+    say!("    another user's program created {SHM_DIR}{name}");
+    say!("    first, with mode 0644, and mapped it");
 
     let careless = nix::sys::mman::shm_open(
         name.as_str(),
@@ -265,25 +266,25 @@ fn squatting() -> Result {
     )?;
     let mine = map_shared(&careless, page)?;
     view::<Mailboxes>(&mine).to_helper.post("my secret");
-    println!("    shm_open(O_CREAT) without O_EXCL: opened it, no error; wrote \"my secret\"");
-    println!(
+    say!("    shm_open(O_CREAT) without O_EXCL: opened it, no error; wrote \"my secret\"");
+    say!(
         "    the squatter reads {:?}",
         view::<Mailboxes>(&spy).to_helper.read()
     );
 
     match create_exclusive(&name, page) {
-        Ok(_) => println!("    with O_EXCL: created (unexpected: the name exists)"),
+        Ok(_) => say!("    with O_EXCL: created (unexpected: the name exists)"),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            println!("    with O_EXCL: EEXIST, so create_exclusive stops: it never opens an");
-            println!("    object it did not create");
+            say!("    with O_EXCL: EEXIST, so create_exclusive stops: it never opens an");
+            say!("    object it did not create");
         }
         Err(error) => return Err(error.into()),
     }
     match open_checked(&name) {
-        Ok(_) => println!("    open_checked: accepted (unexpected)"),
+        Ok(_) => say!("    open_checked: accepted (unexpected)"),
         Err(error) => say(4, &format!("open_checked: {error}")),
     }
-    println!("    The lesson refuses instead of writing into someone else's object.");
+    say!("    The lesson refuses instead of writing into someone else's object.");
     Ok(())
 }
 // ANCHOR_END: squatting
@@ -297,7 +298,7 @@ fn say(indent: usize, text: &str) {
     let mut fresh = true;
     for word in text.split(' ') {
         if !fresh && line.len() + 1 + word.len() > COLUMNS {
-            println!("{line}");
+            say!("{line}");
             line = " ".repeat(indent + 2);
             fresh = true;
         }
@@ -307,7 +308,7 @@ fn say(indent: usize, text: &str) {
         line.push_str(word);
         fresh = false;
     }
-    println!("{line}");
+    say!("{line}");
 }
 
 /// Prints what the helper answered.
@@ -318,22 +319,22 @@ fn helper_says(indent: usize, text: &str) {
 // ANCHOR: step2
 fn meeting_without_a_name(exe: &Path) -> Result {
     use std::os::fd::AsRawFd;
-    println!("\nStep 2. Meeting without a name: a memfd passed over a Unix socket");
+    say!("\nStep 2. Meeting without a name: a memfd passed over a Unix socket");
     let page = support::page_size();
     let memfd = sealed_memfd(page)?;
     let region = map_shared(&memfd, page)?;
     let boxes: &Mailboxes = view(&region);
     boxes.to_helper.post("sent by descriptor");
-    println!("  memfd_create, {page} bytes, sealed SHRINK|GROW|SEAL; wrote \"sent by descriptor\"");
+    say!("  memfd_create, {page} bytes, sealed SHRINK|GROW|SEAL; wrote \"sent by descriptor\"");
     let peer = Peer::spawn(exe)?;
     peer.channel
         .send_with_fds(&format!("map-memfd {page}"), &[memfd.as_raw_fd()])?;
-    println!("  sent the descriptor to a new helper with SCM_RIGHTS");
+    say!("  sent the descriptor to a new helper with SCM_RIGHTS");
     for _ in 0..2 {
         helper_says(2, &peer.channel.recv(LIMIT)?.line);
     }
     helper_says(2, &ask(&peer, "read")?);
-    println!(
+    say!(
         "  {SHM_DIR}/shared-memory-ipc exists: {}; a memfd's name is only a label",
         yes_no(listed_in_dev_shm("/shared-memory-ipc"))
     );
@@ -341,12 +342,12 @@ fn meeting_without_a_name(exe: &Path) -> Result {
     let unsealed = unsealed_memfd(page)?;
     peer.channel
         .send_with_fds(&format!("map-memfd {page}"), &[unsealed.as_raw_fd()])?;
-    println!("  sent an unsealed memfd:");
+    say!("  sent an unsealed memfd:");
     for _ in 0..2 {
         helper_says(2, &peer.channel.recv(LIMIT)?.line);
     }
     peer.channel.send("quit")?;
-    println!("  the helper {}", peer.wait(LIMIT)?);
+    say!("  the helper {}", peer.wait(LIMIT)?);
     Ok(())
 }
 // ANCHOR_END: step2
@@ -377,10 +378,10 @@ fn share_with_new_helper(
 
 // ANCHOR: step3
 fn the_lost_update(exe: &Path) -> Result {
-    println!("\nStep 3. The lost update");
+    say!("\nStep 3. The lost update");
     let n = RACE_N;
-    println!("  Both processes wait at a start barrier, then each adds 1 to a shared");
-    println!("  counter {n} times.");
+    say!("  Both processes wait at a start barrier, then each adds 1 to a shared");
+    say!("  counter {n} times.");
     let mut lost_any = false;
     let peer = Peer::spawn(exe)?;
     for (how, label) in [
@@ -401,30 +402,30 @@ fn the_lost_update(exe: &Path) -> Result {
         let total = race.counter.load(Acquire);
         let lost = 2 * n - total;
         lost_any |= how == Increment::LoadThenStore && lost > 0;
-        println!("    {label:<27} {total} of {}, lost {lost}", 2 * n);
+        say!("    {label:<27} {total} of {}, lost {lost}", 2 * n);
     }
     peer.channel.send("quit")?;
     peer.wait(LIMIT)?;
     if !lost_any {
-        println!("    (none lost this run: the two never ran at the same instant; with");
-        println!(
+        say!("    (none lost this run: the two never ran at the same instant; with");
+        say!(
             "    {} usable CPU(s) they can take turns instead, and then nothing is lost.)",
             shared_memory_ipc::usable_cpus()
         );
     }
-    println!("  A lost update is a load and a store with the other process's store between");
-    println!("  them. fetch_add is one indivisible instruction (lock xadd on x86): none lost.");
+    say!("  A lost update is a load and a store with the other process's store between");
+    say!("  them. fetch_add is one indivisible instruction (lock xadd on x86): none lost.");
     Ok(())
 }
 // ANCHOR_END: step3
 
 // ANCHOR: step4
 fn locks_across_processes(exe: &Path) -> Result {
-    println!("\nStep 4. Locks across processes");
+    say!("\nStep 4. Locks across processes");
     let (peer, memfd, region) = share_with_new_helper(exe, support::page_size())?;
     let guarded: &Guarded = view(&region);
     guarded.mutex.init_robust_shared()?;
-    println!("  a pthread mutex in the memfd, PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST");
+    say!("  a pthread mutex in the memfd, PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST");
     let n = LOCKED_N;
     peer.channel.send(&format!("locked {n}"))?;
     guarded.arrived.fetch_add(1, Release);
@@ -432,7 +433,7 @@ fn locks_across_processes(exe: &Path) -> Result {
     guarded.add_locked(n, LIMIT)?;
     peer.channel.expect("done", LIMIT)?;
     let total = guarded.counter.load(Acquire);
-    println!(
+    say!(
         "  each adds 1 {n} times, load then store, under the lock: {total} of {}, lost {}",
         2 * n,
         2 * n - total
@@ -440,9 +441,9 @@ fn locks_across_processes(exe: &Path) -> Result {
     peer.channel.send("quit")?;
     peer.wait(LIMIT)?;
 
-    println!("  Kill the holder:");
+    say!("  Kill the holder:");
     kill_the_holder(exe, &memfd, guarded, true)?;
-    println!("  The same again, without pthread_mutex_consistent:");
+    say!("  The same again, without pthread_mutex_consistent:");
     kill_the_holder(exe, &memfd, guarded, false)?;
     Ok(())
 }
@@ -465,25 +466,25 @@ fn kill_the_holder(
     helper_says(4, &ask(&peer, "hold")?);
     peer.kill()?;
     let outcome = peer.wait(LIMIT)?;
-    println!("    kill(SIGKILL); how the helper ended: {outcome}");
+    say!("    kill(SIGKILL); how the helper ended: {outcome}");
     let (first, second) = (&guarded.first, &guarded.second);
     match guarded.mutex.lock_within(LIMIT) {
-        Ok(Locked::OwnerDied) => println!(
+        Ok(Locked::OwnerDied) => say!(
             "    pthread_mutex_timedlock: EOWNERDEAD; first = {}, second = {}: half done",
             first.load(Acquire),
             second.load(Acquire)
         ),
-        Ok(Locked::Clean) => println!("    pthread_mutex_timedlock: locked, no owner died?"),
+        Ok(Locked::Clean) => say!("    pthread_mutex_timedlock: locked, no owner died?"),
         Err(errno) => return Err(format!("pthread_mutex_timedlock: {errno:?}").into()),
     }
     if repair {
         second.store(first.load(Acquire), Release);
         guarded.mutex.mark_consistent()?;
         guarded.mutex.unlock()?;
-        println!("    repaired (second = first), pthread_mutex_consistent, unlocked");
+        say!("    repaired (second = first), pthread_mutex_consistent, unlocked");
     } else {
         guarded.mutex.unlock()?;
-        println!("    unlocked without pthread_mutex_consistent");
+        say!("    unlocked without pthread_mutex_consistent");
     }
     let next = match guarded.mutex.lock_within(LIMIT) {
         Ok(Locked::Clean) => {
@@ -494,7 +495,7 @@ fn kill_the_holder(
         Err(Errno::ENOTRECOVERABLE) => "ENOTRECOVERABLE: unusable, for good".to_owned(),
         Err(errno) => format!("{errno:?}"),
     };
-    println!("    the next pthread_mutex_timedlock: {next}");
+    say!("    the next pthread_mutex_timedlock: {next}");
     Ok(())
 }
 // ANCHOR_END: step4
@@ -504,7 +505,7 @@ const PRIVATE_WAIT: Duration = Duration::from_millis(50);
 
 // ANCHOR: std_mutex
 fn std_mutex_does_not_work(exe: &Path) -> Result {
-    println!("\n  What does not work: std::sync::Mutex, whose futex is private");
+    say!("\n  What does not work: std::sync::Mutex, whose futex is private");
     let (peer, _memfd, region) = share_with_new_helper(exe, support::page_size())?;
     let word = &view::<shared_memory_ipc::Doorbell>(&region).word;
     for private in [true, false] {
@@ -520,7 +521,7 @@ fn std_mutex_does_not_work(exe: &Path) -> Result {
         ))?;
         peer.channel.expect("waiting", LIMIT)?;
         wait_until_asleep(peer.pid(), LIMIT)?;
-        println!("    the helper sleeps in {wait} on the shared word");
+        say!("    the helper sleeps in {wait} on the shared word");
         let mut woken = futex_wake(word, 1, private)?;
         if !private {
             // A shared waker may still race the waiter's way into the
@@ -530,11 +531,11 @@ fn std_mutex_does_not_work(exe: &Path) -> Result {
                 woken > 0
             })?;
         }
-        println!("    {wake} from this process woke {woken} waiter(s)");
+        say!("    {wake} from this process woke {woken} waiter(s)");
         helper_says(4, &peer.channel.recv(LIMIT)?.line);
     }
-    println!("  A private futex is keyed by this process's address of the word; the");
-    println!("  other process's wake names another address space, so it finds nobody.");
+    say!("  A private futex is keyed by this process's address of the word; the");
+    say!("  other process's wake names another address space, so it finds nobody.");
     peer.channel.send("quit")?;
     peer.wait(LIMIT)?;
     Ok(())
@@ -556,7 +557,7 @@ const MESSAGES: u32 = 20;
 
 // ANCHOR: step5
 fn waking_without_a_pipe(exe: &Path) -> Result {
-    println!("\nStep 5. Waking without a pipe");
+    say!("\nStep 5. Waking without a pipe");
     let peer = Peer::spawn(exe)?;
     for spin in [false, true] {
         let (_memfd, region) = share_with(&peer, support::page_size())?;
@@ -576,24 +577,18 @@ fn waking_without_a_pipe(exe: &Path) -> Result {
         }
         let report = peer.channel.recv(LIMIT)?.line;
         if spin {
-            println!("  The same {MESSAGES} messages to a reader that spins on the word:");
+            say!("  The same {MESSAGES} messages to a reader that spins on the word:");
         } else {
-            println!(
-                "  {MESSAGES} messages, each a store to a shared word; the reader sleeps on it"
-            );
+            say!("  {MESSAGES} messages, each a store to a shared word; the reader sleeps on it");
         }
         helper_says(4, &report);
-        println!("    this process made {wakes} FUTEX_WAKE calls");
+        say!("    this process made {wakes} FUTEX_WAKE calls");
     }
     peer.channel.send("quit")?;
     peer.wait(LIMIT)?;
-    println!("  The data moved without a system call: a store here, a load there. Waking a");
-    println!("  reader that sleeps takes one (a futex, an eventfd or a pipe); only spinning");
-    println!("  avoids it, at the price of a whole CPU while it waits.");
+    say!("  The data moved without a system call: a store here, a load there. Waking a");
+    say!("  reader that sleeps takes one (a futex, an eventfd or a pipe); only spinning");
+    say!("  avoids it, at the price of a whole CPU while it waits.");
     Ok(())
 }
 // ANCHOR_END: step5
-
-fn yes_no(condition: bool) -> &'static str {
-    if condition { "yes" } else { "no" }
-}

@@ -184,7 +184,7 @@ impl Peer {
     /// Waits at most `limit` for the helper to end; kills and reaps it after.
     pub fn wait(mut self, limit: Duration) -> io::Result<ChildOutcome> {
         self.waited = true;
-        support::child::wait_child_bounded(&mut self.child, limit)
+        support::spawn::wait_bounded(&mut self.child, limit)
     }
 
     /// A watchdog that kills the helper if `limit` passes before the

@@ -27,6 +27,8 @@ use shared_memory_ipc::{
     sealed_memfd, usable_cpu_list, usable_cpus, view, wait_for_value,
 };
 
+use support::say;
+
 use crate::{LIMIT, Result};
 
 /// `--bench` moves this many MiB through each transport by default: about
@@ -124,7 +126,7 @@ fn transfer_limit(bytes: u64) -> Duration {
 pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Result {
     let say = |line: String| {
         if output != Output::Json {
-            println!("{line}");
+            say!("{line}");
         }
     };
     let bytes = mib << 20;
@@ -156,7 +158,7 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
         let gbps = bytes as f64 / seconds / 1e9;
         let verdict = if received == expected { "ok" } else { "WRONG" };
         if output == Output::Json {
-            println!(
+            say!(
                 "{{\"transport\": \"{}\", \"chunk\": {CHUNK}, \"bytes\": {}, \
                  \"seconds\": {seconds:.6}, \"gbps\": {gbps:.3}}}",
                 transport.json_name(),
@@ -230,7 +232,7 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
         let elapsed = elapsed?;
         let ns = elapsed.as_nanos() as f64 / round_trips as f64;
         if output == Output::Json {
-            println!(
+            say!(
                 "{{\"rtt\": \"{}\", \"round_trips\": {round_trips}, \
                  \"ns_per_round_trip\": {ns:.0}}}",
                 wait.json_name()

@@ -9,25 +9,18 @@
 use std::process::Command;
 
 use support::ChildOutcome;
-use support::testing::{assert_refused, run, run_command};
+use support::testing::run_command;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 const NAME: &str = "shared-memory-ipc";
 
 fn refused(args: &[&str]) -> String {
-    let cwd = tempfile::tempdir().unwrap();
-    let err = assert_refused(NAME, &run(LESSON, args, cwd.path()));
-    assert!(support::testing::entries(cwd.path()).is_empty());
-    err
+    support::testing::refused(NAME, LESSON, args)
 }
 
 #[test]
-fn an_unknown_flag() {
-    let err = refused(&["--bnech"]);
-    assert!(
-        err.contains("unknown argument '--bnech'; did you mean '--bench'?"),
-        "{err}"
-    );
+fn the_command_line_refuses_what_it_does_not_know() {
+    support::testing::assert_command_line_basics(NAME, LESSON, "--bnech", "--bench");
 }
 
 #[test]
@@ -61,7 +54,7 @@ fn an_exercise_helper_needs_a_role() {
 /// Runs the lesson with `args` in a private mount namespace after `setup`
 /// (shell commands), then lists /dev/shm there. `None` when this machine
 /// cannot make a namespace (not root, or no unshare).
-fn in_namespace(setup: &str) -> Option<(support::child::Captured, String)> {
+fn in_namespace(setup: &str) -> Option<(support::spawn::Captured, String)> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: making a private /dev/shm needs root");
         return None;
@@ -101,9 +94,9 @@ fn in_namespace(setup: &str) -> Option<(support::child::Captured, String)> {
     Some((run, left))
 }
 
-/// The lesson failed cleanly: exit 1, one error naming /dev/shm and `what`.
-fn failed_naming_dev_shm(run: &support::child::Captured, what: &str) {
-    assert_eq!(run.outcome, ChildOutcome::Exited(1), "{}", run.stderr);
+/// The lesson failed cleanly: exit 2, one error naming /dev/shm and `what`.
+fn failed_naming_dev_shm(run: &support::spawn::Captured, what: &str) {
+    assert_eq!(run.outcome, ChildOutcome::Exited(2), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(
         run.stderr.starts_with(&format!("{NAME}: error: ")),

@@ -173,7 +173,7 @@ fn two_processes_pass_every_message_in_order() {
         let ring = ByteRing::new(&region);
         let mut producer = helper("ring-producer", &["20000"], &memfd);
         let checked = std::panic::catch_unwind(|| pop_and_check(&ring, 20_000));
-        let outcome = support::child::wait_child_bounded(&mut producer, LIMIT).unwrap();
+        let outcome = support::spawn::wait_bounded(&mut producer, LIMIT).unwrap();
         assert_eq!(
             outcome,
             ChildOutcome::Exited(0),
@@ -234,7 +234,7 @@ fn a_lock_whose_holder_process_died_is_repaired() {
         let (memfd, region) = robust_lock();
         let guarded: &Guarded = view(&region);
         let mut holder = helper("die-holding", &[], &memfd);
-        let outcome = support::child::wait_child_bounded(&mut holder, LIMIT).unwrap();
+        let outcome = support::spawn::wait_bounded(&mut holder, LIMIT).unwrap();
         assert_eq!(outcome, ChildOutcome::Exited(0));
         assert_eq!(guarded.first.load(Acquire), 1, "the holder did its half");
         let found = lock_or_recover(&guarded.mutex, LIMIT, || {

@@ -1,6 +1,8 @@
 //! The walkthrough as a subprocess: its story snapshotted, its facts asserted
 //! from the same run.
 
+use support::testing::line;
+
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 
 /// What varies from run to run, on top of the shared filters: random
@@ -33,17 +35,10 @@ const FILTERS: &[(&str, &str)] = &[
 ];
 
 #[test]
-fn the_story() {
+fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
+    the_facts_behind(&out);
     support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", out));
-}
-
-/// The line that starts with `what` (after its indentation).
-fn line<'a>(out: &'a str, what: &str) -> &'a str {
-    out.lines()
-        .map(str::trim)
-        .find(|l| l.starts_with(what))
-        .unwrap_or_else(|| panic!("no line starting {what:?} in\n{out}"))
 }
 
 /// The numbers in `text`, in order.
@@ -53,16 +48,15 @@ fn numbers(text: &str) -> Vec<u64> {
         .collect()
 }
 
-#[test]
-fn the_facts_behind_the_story() {
-    let out = support::testing::story(LESSON);
+/// The facts behind the story, asserted on the run the snapshot is of.
+fn the_facts_behind(out: &str) {
     assert!(
         out.lines().all(|l| l.chars().count() <= 86),
         "a line is too wide:\n{out}"
     );
 
     // Step 1: the helper found the object by name, checked it, read our text.
-    let ours = line(&out, "mapped it at ");
+    let ours = line(out, "mapped it at ");
     let pid = numbers(ours).pop().unwrap();
     assert!(out.contains(&format!("helper: read \"hello from pid {pid}\"")));
     assert!(out.contains("mode 0600: accepted"));
@@ -94,8 +88,8 @@ fn the_facts_behind_the_story() {
     assert!(out.contains("helper: refusing the memfd"));
 
     // Step 3: racy <= 2N, atomic == 2N, and the lost count adds up.
-    let racy = numbers(line(&out, "load, then store (Relaxed)"));
-    let atomic = numbers(line(&out, "fetch_add "));
+    let racy = numbers(line(out, "load, then store (Relaxed)"));
+    let atomic = numbers(line(out, "fetch_add "));
     let (total, two_n, lost) = (racy[0], racy[1], racy[2]);
     assert!(total <= two_n && total + lost == two_n, "{racy:?}");
     assert_eq!(atomic, vec![two_n, two_n, 0]);
@@ -104,7 +98,7 @@ fn the_facts_behind_the_story() {
     }
 
     // Step 4: the shared robust mutex loses nothing; dead owners are reported.
-    let locked = numbers(line(&out, "each adds 1"));
+    let locked = numbers(line(out, "each adds 1"));
     assert_eq!(locked[2], locked[3], "{locked:?}");
     assert_eq!(
         out.matches("how the helper ended: killed by SIGKILL")
@@ -134,7 +128,7 @@ fn the_facts_behind_the_story() {
         "Unix stream",
         "SPSC ring",
     ] {
-        let row = line(&out, transport);
+        let row = line(out, transport);
         assert!(row.contains("8388608 bytes, checksum ok"), "{row}");
     }
     assert!(!out.contains("WRONG"));

@@ -9,7 +9,7 @@
 //!   first registration, removes it using only async-signal-safe system calls
 //!   (`unlinkat`, `getdents64`, `rmdir`, ...) on paths prepared in advance,
 //!   then lets the signal end the process as it would have;
-//! - when the lesson gives up ([`run_all`], called by `Cli::fail` and by
+//! - when the lesson gives up ([`run_all`], called by `Cli::finish` and by
 //!   [`crate::out`] when stdout breaks), which `exit` would otherwise skip.
 //!
 //! Only the process that registered a thing removes it: a forked child that
@@ -160,7 +160,7 @@ pub fn die_of(signal: c_int) -> ! {
 }
 
 /// Marks this process as a forked child: it removes nothing and leaves
-/// with `_exit`. Called by [`crate::child::fork_child`] in the child.
+/// with `_exit`. Called by [`crate::fork::fork_child`] in the child.
 pub(crate) fn forget_in_child() {
     OWNER.store(-1, Ordering::SeqCst);
 }

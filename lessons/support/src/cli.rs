@@ -1,11 +1,15 @@
 //! The lessons' command lines: one way to ask for help, one way to fail.
 //!
-//! Every error names the thing, the reason and what to do next, goes to
-//! stderr, and exits with code 2, the convention for a usage error.
+//! Parsing never exits: it returns a lesson's mode or an error, and `main`
+//! hands the run's result to [`Cli::finish`], the one place where an error
+//! becomes a message on stderr and exit code 2 (the convention for a usage
+//! error). Every message names the thing, the reason and what to do next.
 
-use std::ffi::OsString;
-use std::fmt::Display;
+use std::ffi::{OsStr, OsString};
+use std::fmt::{self, Display};
 use std::io::Write;
+
+use crate::errors::{Error, Result};
 
 /// A lesson's command-line identity: its name and its `--help` text.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +22,20 @@ pub struct Cli {
     pub flags: &'static [&'static str],
 }
 
+/// A refusal of what the learner asked for (a flag, its value, a `--keep`
+/// directory), already worded: [`Cli::finish`] shows it as it is, where a
+/// step's error is shown after "the walkthrough stopped:".
+#[derive(Debug)]
+pub struct Refusal(String);
+
+impl Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 impl Cli {
     /// Call first in `main`: installs the handlers that clean up on Ctrl-C,
     /// SIGTERM and SIGHUP ([`crate::cleanup`]).
@@ -25,16 +43,89 @@ impl Cli {
         crate::cleanup::install();
     }
 
-    /// Prints the usage text to stdout and exits successfully.
-    pub fn print_help_and_exit(&self) -> ! {
+    /// The command line's arguments, after the program's name.
+    pub fn args(&self) -> impl Iterator<Item = OsString> {
+        std::env::args_os().skip(1)
+    }
+
+    /// True for `-h` and `--help`.
+    pub fn is_help(&self, arg: &OsStr) -> bool {
+        matches!(arg.to_str(), Some("-h" | "--help"))
+    }
+
+    /// For a lesson whose only flag is `--help`: true when it was given,
+    /// false for no argument, a refusal for anything else.
+    pub fn help_asked(&self) -> Result<bool> {
+        match self.args().next() {
+            None => Ok(false),
+            Some(arg) if self.is_help(&arg) => Ok(true),
+            Some(arg) => Err(self.unknown_argument(&arg)),
+        }
+    }
+
+    /// Prints the usage text to stdout: what `--help` runs.
+    pub fn help(&self) -> Result {
         crate::out::text(self.usage);
-        crate::cleanup::exit(0)
+        Ok(())
+    }
+
+    /// A refusal worded by the lesson, shown as it is.
+    pub fn refuse(&self, message: impl Display) -> Error {
+        Box::new(Refusal(message.to_string()))
+    }
+
+    /// The refusal of an argument the lesson does not know, suggesting the
+    /// closest flag.
+    pub fn unknown_argument(&self, arg: &OsStr) -> Error {
+        let shown = arg.to_string_lossy();
+        let closest = self
+            .flags
+            .iter()
+            .min_by_key(|flag| edit_distance(flag, &shown))
+            .filter(|flag| edit_distance(flag, &shown) <= 3);
+        match closest {
+            Some(flag) => self.refuse(format_args!(
+                "unknown argument '{shown}'; did you mean '{flag}'?"
+            )),
+            None => self.refuse(format_args!(
+                "unknown argument '{shown}'; this lesson accepts {}",
+                self.flags.join(", ")
+            )),
+        }
+    }
+
+    /// The value after a flag such as `--keep DIR`, or a clear refusal.
+    pub fn value_for(&self, flag: &str, value: Option<OsString>) -> Result<OsString> {
+        match value {
+            Some(value) if !value.is_empty() && !value.to_string_lossy().starts_with("--") => {
+                Ok(value)
+            }
+            _ => Err(self.refuse(format_args!(
+                "{flag} needs a value after it, for example: {flag} ./out"
+            ))),
+        }
+    }
+
+    /// The end of every lesson's `main`: on success, returns (exit code 0);
+    /// on an error, prints it and exits with code 2. A [`Refusal`] is shown
+    /// as it is; a step's error after "the walkthrough stopped:", an errno
+    /// with its reason and fix ([`crate::errors::explain_any`]).
+    pub fn finish(&self, result: Result) {
+        if let Err(error) = result {
+            match error.downcast_ref::<Refusal>() {
+                Some(refusal) => self.fail(refusal),
+                None => self.fail(format_args!(
+                    "the walkthrough stopped: {}",
+                    crate::errors::explain_any(&*error)
+                )),
+            }
+        }
     }
 
     /// Prints `error: MESSAGE` and a pointer to `--help`, removes what the
     /// lesson registered for cleanup (`exit` skips destructors), then exits
     /// with code 2. In a forked child, leaves with `_exit` instead.
-    pub fn fail(&self, message: impl Display) -> ! {
+    fn fail(&self, message: impl Display) -> ! {
         // A reader that went away (`lesson | head`) often makes a child fail
         // first; the lesson then ends as quietly as `cat` would.
         if crate::out::stdout_is_closed_pipe() {
@@ -48,45 +139,6 @@ impl Cli {
             self.lesson
         );
         crate::cleanup::exit(2)
-    }
-
-    /// For a lesson whose only flag is `--help`: handles the command line.
-    pub fn parse_help_only(&self) {
-        if let Some(arg) = std::env::args_os().nth(1) {
-            match arg.to_str() {
-                Some("-h" | "--help") => self.print_help_and_exit(),
-                _ => self.unknown_argument(&arg),
-            }
-        }
-    }
-
-    /// Fails for an argument the lesson does not know, suggesting the closest flag.
-    pub fn unknown_argument(&self, arg: &OsString) -> ! {
-        let shown = arg.to_string_lossy();
-        let closest = self
-            .flags
-            .iter()
-            .min_by_key(|flag| edit_distance(flag, &shown))
-            .filter(|flag| edit_distance(flag, &shown) <= 3);
-        match closest {
-            Some(flag) => self.fail(format_args!(
-                "unknown argument '{shown}'; did you mean '{flag}'?"
-            )),
-            None => self.fail(format_args!(
-                "unknown argument '{shown}'; this lesson accepts {}",
-                self.flags.join(", ")
-            )),
-        }
-    }
-
-    /// The value after a flag such as `--keep DIR`, or a clear failure.
-    pub fn value_for(&self, flag: &str, value: Option<OsString>) -> OsString {
-        match value {
-            Some(value) if !value.is_empty() && !value.to_string_lossy().starts_with("--") => value,
-            _ => self.fail(format_args!(
-                "{flag} needs a value after it, for example: {flag} ./out"
-            )),
-        }
     }
 }
 

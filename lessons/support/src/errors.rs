@@ -9,6 +9,15 @@ use std::path::Path;
 
 use nix::errno::Errno;
 
+/// The error of every lesson's steps: an I/O error that names its path
+/// ([`AtPath`]), an errno, a refusal ([`crate::cli::Refusal`]) or a
+/// sentence. `main` turns it into words and an exit code in one place
+/// ([`crate::cli::Cli::finish`]).
+pub type Error = Box<dyn std::error::Error>;
+
+/// What a lesson's step returns.
+pub type Result<T = (), E = Error> = std::result::Result<T, E>;
+
 /// The reason in words with the errno's name: `No space left on device (ENOSPC)`.
 pub fn reason(error: &io::Error) -> String {
     match error.raw_os_error() {

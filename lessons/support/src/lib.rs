@@ -1,8 +1,10 @@
 //! What the lessons share, written once.
 //!
 //! - [`hexdump`]: bytes in the layout of `hexdump -C`, so a learner can compare.
-//! - [`child`]: run a step that faults, forks or races in a child process, wait
-//!   a bounded time, and say how it ended ([`ChildOutcome`]).
+//! - [`fork`] (walkthroughs only): run a step that faults, forks or races in
+//!   a forked child; [`spawn`] (tests, xtask, helpers): run a program to its
+//!   end; both wait a bounded time ([`wait`]) and say how the child ended
+//!   ([`ChildOutcome`]).
 //! - [`region`]: an owned raw mapping with volatile byte access.
 //! - [`page_size`]: the size the kernel maps in.
 //! - [`scratch_dir`]: where a lesson keeps its files, never the learner's directory.
@@ -25,6 +27,7 @@ pub mod child;
 pub mod cleanup;
 pub mod cli;
 pub mod errors;
+pub mod fork;
 pub mod grading;
 pub mod hexdump;
 pub mod keep;
@@ -33,10 +36,13 @@ pub mod out;
 pub mod region;
 pub mod snapshot;
 pub mod space;
+pub mod spawn;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod wait;
 
-pub use child::ChildOutcome;
+pub use errors::{Error, Result};
+pub use wait::ChildOutcome;
 
 /// A lesson's temporary directory: removed when dropped, and also when the
 /// lesson is interrupted or gives up (it is registered with [`cleanup`]).

@@ -88,3 +88,8 @@ pub fn stdout_is_closed_pipe() -> bool {
             .revents()
             .is_some_and(|r| r.contains(PollFlags::POLLERR))
 }
+
+/// "yes" or "no", for a story line that states a fact the lesson checked.
+pub fn yes_no(condition: bool) -> &'static str {
+    if condition { "yes" } else { "no" }
+}

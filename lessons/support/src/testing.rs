@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::child::{Captured, output_bounded};
+use crate::spawn::{Captured, output_bounded};
 use crate::{ChildOutcome, snapshot};
 
 /// How long a lesson may run in a test before it is killed.
@@ -46,20 +46,55 @@ pub fn story(bin: &str) -> String {
 /// `LESSON: error:` message and no panic on stderr, no story on stdout.
 /// Returns stderr for the caller's own checks.
 pub fn assert_refused(lesson: &str, run: &Captured) -> String {
-    assert_eq!(
-        run.outcome,
-        ChildOutcome::Exited(2),
-        "stderr:\n{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(
-        run.stderr.starts_with(&format!("{lesson}: error: ")),
-        "{}",
-        run.stderr
-    );
+    let err = assert_refused_after_story(lesson, run);
     assert_eq!(run.stdout, "", "a refused run prints no story");
-    run.stderr.clone()
+    err
+}
+
+/// Runs the lesson `bin` with `args` in a fresh directory, checks that it
+/// refused cleanly ([`assert_refused`]) and left nothing there, and returns
+/// stderr for the caller's own checks.
+pub fn refused(lesson: &str, bin: &str, args: &[&str]) -> String {
+    let cwd = tempfile::tempdir().expect("a temporary directory for the lesson to run in");
+    let err = assert_refused(lesson, &run(bin, args, cwd.path()));
+    assert!(
+        entries(cwd.path()).is_empty(),
+        "a refused run left {:?} behind",
+        entries(cwd.path())
+    );
+    err
+}
+
+/// What every lesson's command line does: `--help` prints the usage and
+/// succeeds; a misspelt flag is refused, naming the flag `meant`; neither
+/// leaves anything behind.
+pub fn assert_command_line_basics(lesson: &str, bin: &str, misspelt: &str, meant: &str) {
+    let cwd = tempfile::tempdir().expect("a temporary directory for the lesson to run in");
+    let help = run(bin, &["--help"], cwd.path());
+    assert_eq!(help.outcome, ChildOutcome::Exited(0), "{}", help.stderr);
+    assert!(
+        help.stdout
+            .contains(&format!("Usage: cargo xtask run-lesson {lesson}")),
+        "{}",
+        help.stdout
+    );
+    assert!(entries(cwd.path()).is_empty());
+    let err = refused(lesson, bin, &[misspelt]);
+    assert!(
+        err.contains(&format!(
+            "unknown argument '{misspelt}'; did you mean '{meant}'?"
+        )),
+        "{err}"
+    );
+}
+
+/// The line of `out` that starts with `start` (leading blanks ignored),
+/// trimmed; a missing line fails the test and shows `out`.
+pub fn line<'a>(out: &'a str, start: &str) -> &'a str {
+    out.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting with {start:?} in\n{out}"))
 }
 
 /// The names in `dir`, sorted: to check that nothing was left behind.
@@ -193,7 +228,7 @@ pub fn interrupt_at_random(
         // SAFETY: kill takes a pid and a signal number; the child is ours
         // and not yet reaped, so the pid cannot belong to anyone else.
         unsafe { libc::kill(pid as i32, signal) };
-        let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+        let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
         let what = format!("run {run} ({bin}, signal {signal} after {delay:?})");
         found.runs += 1;
         match outcome {
@@ -440,7 +475,7 @@ pub fn assert_quiet_on_a_closed_pipe(bin: &str, keep: usize) {
     }
     drop(reader);
     let mut stderr = child.stderr.take().unwrap();
-    let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
     let mut err = String::new();
     let _ = stderr.read_to_string(&mut err);
     assert!(
@@ -482,7 +517,7 @@ pub fn assert_one_line_on_a_full_device(lesson: &str, bin: &str) {
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let outcome = crate::child::wait_child_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
     let mut err = String::new();
     let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
     assert_eq!(outcome, ChildOutcome::Exited(2), "{err}");
@@ -549,4 +584,142 @@ pub fn run_without_proc(bin: &str) -> Result<Captured, String> {
     }
     assert!(entries(cwd.path()).is_empty());
     Ok(run)
+}
+
+/// A lesson's `tests/hostile.rs`: the hostile situations as `#[test]`
+/// functions, so every lesson meets them the same way.
+///
+/// `support::hostile_tests!(NAME, BIN, stores_files: BOOL)` gives a reader
+/// that leaves early, a full output device and a nearly full tmpfs as
+/// TMPDIR; add `ulimit_n` for a lesson that opens enough files to meet a
+/// tight `ulimit -n` (4 to 12), and `forks` for one that forks (it must
+/// refuse without `/proc`).
+#[macro_export]
+macro_rules! hostile_tests {
+    (@ ulimit_n, $lesson:expr, $bin:expr) => {
+        #[test]
+        fn a_tight_limit_on_open_files_names_ulimit_n() {
+            $crate::testing::hostile::assert_a_tight_ulimit_n_is_named($lesson, $bin);
+        }
+    };
+    (@ forks, $lesson:expr, $bin:expr) => {
+        #[test]
+        fn without_proc_the_fork_refusal_says_why_and_how_to_fix_it() {
+            $crate::testing::hostile::assert_the_fork_refusal_without_proc($lesson, $bin);
+        }
+    };
+    ($lesson:expr, $bin:expr, stores_files: $stores:expr $(, $extra:ident)*) => {
+        #[test]
+        fn a_reader_that_leaves_early_ends_the_lesson_quietly() {
+            $crate::testing::hostile::assert_quiet_when_the_reader_leaves($bin);
+        }
+
+        #[test]
+        fn a_full_output_device_gets_a_one_line_error() {
+            $crate::testing::assert_one_line_on_a_full_device($lesson, $bin);
+        }
+
+        #[test]
+        fn a_nearly_full_tmpfs_gets_a_clear_refusal_never_a_signal() {
+            $crate::testing::hostile::assert_clear_on_a_nearly_full_tmpfs($lesson, $bin, $stores);
+        }
+
+        $($crate::hostile_tests!(@ $extra, $lesson, $bin);)*
+    };
+}
+
+/// The hostile situations every lesson meets, one call a test
+/// ([`hostile_tests!`](crate::hostile_tests) makes the tests).
+pub mod hostile {
+    use super::*;
+
+    /// A reader that leaves after 0, 1, ... 2500 bytes: each time the lesson
+    /// ends quietly ([`assert_quiet_on_a_closed_pipe`]).
+    pub fn assert_quiet_when_the_reader_leaves(bin: &str) {
+        for bytes in [0, 1, 40, 200, 1000, 2500] {
+            assert_quiet_on_a_closed_pipe(bin, bytes);
+        }
+    }
+
+    /// TMPDIR on a nearly full tmpfs, from 0 to 64 KiB free: a story or a
+    /// clear refusal, never a signal ([`on_a_nearly_full_tmpfs`]). A lesson
+    /// that `stores_files` there must be stopped by some of these sizes; one
+    /// that does not, by none. Skipped, with the reason, where no tmpfs can
+    /// be mounted.
+    pub fn assert_clear_on_a_nearly_full_tmpfs(lesson: &str, bin: &str, stores_files: bool) {
+        let mut refused = 0;
+        for free in [0, 4096, 8192, 12288, 16384, 24576, 32768, 65536] {
+            match on_a_nearly_full_tmpfs(lesson, bin, free) {
+                Ok(true) => refused += 1,
+                Ok(false) => {}
+                Err(why) => {
+                    eprintln!("skipped: cannot mount a small tmpfs here ({why})");
+                    return;
+                }
+            }
+        }
+        if stores_files {
+            assert!(
+                refused > 0,
+                "a full TMPDIR must stop a lesson that stores into files"
+            );
+        } else {
+            assert_eq!(refused, 0, "this lesson stores nothing in TMPDIR");
+        }
+    }
+
+    /// `ulimit -n` from 4 to 12: the story or a refusal naming `ulimit -n`,
+    /// and at least one limit tight enough to refuse ([`sweep_ulimit`]).
+    pub fn assert_a_tight_ulimit_n_is_named(lesson: &str, bin: &str) {
+        let refused = sweep_ulimit(lesson, bin, "-n", 4..=12, false, "ulimit -n");
+        assert!(
+            refused > 0,
+            "no limit from 4 to 12 open files was tight enough"
+        );
+    }
+
+    /// Without `/proc`, a lesson that forks refuses, saying it cannot count
+    /// its threads, and how to mount `/proc`. Skipped, with the reason,
+    /// where `/proc` cannot be hidden.
+    pub fn assert_the_fork_refusal_without_proc(lesson: &str, bin: &str) {
+        let run = match run_without_proc(bin) {
+            Ok(run) => run,
+            Err(why) => {
+                eprintln!("skipped: cannot hide /proc here ({why})");
+                return;
+            }
+        };
+        let err = assert_refused_after_story(lesson, &run);
+        assert!(!err.contains("0 threads"), "{err}");
+        assert!(
+            err.contains("cannot count this process's threads") && err.contains("/proc/self/task"),
+            "{err}"
+        );
+        assert!(err.contains("mount -t proc proc /proc"), "{err}");
+    }
+
+    /// Ctrl-C (or SIGTERM) at random moments, [`interrupt_runs`] times (40
+    /// by default): nothing left in the current directory, TMPDIR, /dev/shm
+    /// or among processes ([`interrupt_at_random`]).
+    pub fn assert_interruptions_leave_nothing(lesson: &str, bin: &str) {
+        let found = interrupt_at_random(
+            bin,
+            &[],
+            interrupt_runs(40),
+            |_| {},
+            |cwd| {
+                entries(cwd)
+                    .into_iter()
+                    .map(|name| format!("left {name} in its current directory"))
+                    .collect()
+            },
+        );
+        eprintln!(
+            "{lesson}: {} runs, {} ended by the signal, {} leftovers",
+            found.runs,
+            found.signalled,
+            found.leftovers.len()
+        );
+        assert!(found.leftovers.is_empty(), "{:#?}", found.leftovers);
+    }
 }

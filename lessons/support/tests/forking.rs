@@ -8,7 +8,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use support::ChildOutcome;
-use support::child::{ChildError, fork_child, run_in_child};
+use support::fork::{ChildError, fork_child, run_in_child};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -119,7 +119,7 @@ fn main() {
     std::panic::set_hook(quiet);
     check(
         "a_panicking_child_exits_with_101_and_runs_no_destructor_of_the_parent",
-        outcome == ChildOutcome::Exited(support::child::PANICKED) && guard.path().exists(),
+        outcome == ChildOutcome::Exited(support::fork::PANICKED) && guard.path().exists(),
         &mut failures,
     );
 

@@ -1,0 +1,8 @@
+//! Hostile situations: a reader that leaves early, a full output device, a
+//! nearly full filesystem under TMPDIR, a tight limit on open files. Each
+//! ends the lesson cleanly (no panic, no death by its own signal) and leaves
+//! nothing behind.
+
+const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
+
+support::hostile_tests!("shared-memory-ipc", LESSON, stores_files: false, ulimit_n);

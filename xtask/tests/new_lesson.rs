@@ -1,0 +1,204 @@
+//! `cargo xtask new-lesson` makes a lesson that passes as generated: in a
+//! scratch copy of this workbook, `new-lesson demo "Does it work?"`, then
+//! the demo's tests as CI runs them, the cross-cutting tests (the book, the
+//! authoring checks), clippy, and the grader: full marks on the solutions,
+//! none on the stubs. The scratch copy, demo included, is removed after.
+//!
+//! The copy's `target` is a link to a directory kept under this workspace's
+//! `target/tmp`, so that only the first run builds the dependencies (the
+//! grader always builds in `<tree>/target`).
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::ChildOutcome;
+use support::layout::solutions::strip_solutions;
+use support::spawn::{Captured, output_bounded};
+
+const LIMIT: Duration = Duration::from_secs(1200);
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// The files git tracks (or would: untracked but not ignored), copied into
+/// `to`; `to/target` links to the kept build cache.
+fn copy_of_the_workbook(to: &Path) {
+    let listed = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(workspace())
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "git ls-files: {listed:?}");
+    for file in listed.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let relative = Path::new(std::str::from_utf8(file).unwrap());
+        let from = workspace().join(relative);
+        if !from.is_file() {
+            continue; // deleted in the working tree, not yet in the index
+        }
+        let dest = to.join(relative);
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::copy(&from, &dest).unwrap();
+    }
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-lesson-target");
+    fs::create_dir_all(&cache).unwrap();
+    std::os::unix::fs::symlink(&cache, to.join("target")).unwrap();
+}
+
+/// Runs `program args` in `tree` as a person there would: the tree's own
+/// workspace and target directory, CI's settings.
+fn run(tree: &Path, program: &str, args: &[&str]) -> Captured {
+    let run = output_bounded(
+        Command::new(program)
+            .args(args)
+            .current_dir(tree)
+            .env_remove("CARGO_MANIFEST_DIR")
+            .env_remove("INSTA_UPDATE")
+            .env("CARGO_TARGET_DIR", tree.join("target"))
+            .env("CI", "true"),
+        LIMIT,
+    )
+    .unwrap();
+    assert!(
+        !matches!(run.outcome, ChildOutcome::TimedOut(_)),
+        "{program} {args:?} hung"
+    );
+    run
+}
+
+/// What new-lesson staged in `tree` and did not clean up.
+fn staged_leftovers(tree: &Path) -> Vec<String> {
+    fs::read_dir(tree)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".new-lesson"))
+        .collect()
+}
+
+fn assert_ran(run: &Captured, what: &str) {
+    assert!(
+        run.outcome.is_success(),
+        "{what} {}:\n{}\n{}",
+        run.outcome,
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[test]
+fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
+    let scratch = tempfile::tempdir().unwrap();
+    let tree = scratch.path();
+    copy_of_the_workbook(tree);
+    let xtask = env!("CARGO_BIN_EXE_xtask");
+    let cargo = env!("CARGO");
+
+    // Bad names and questions change nothing.
+    for (args, says) in [
+        (&["Demo", "Does it work?"][..], "kebab-case"),
+        (
+            &["file-mapping", "Again?"],
+            "already a lesson 'file-mapping'",
+        ),
+        (&["demo", " "], "the question is empty"),
+        (&["demo"], "takes a name and a question"),
+    ] {
+        let refused = run(tree, xtask, &[&["new-lesson"][..], args].concat());
+        assert_eq!(refused.outcome, ChildOutcome::Exited(2), "{args:?}");
+        assert!(
+            refused.stderr.contains(says),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+    assert!(!tree.join("lessons/06-demo").exists());
+
+    // A scaffold whose tests fail is not kept (here cargo itself fails):
+    // everything is as it was, and nothing staged is left.
+    let before = ["book/src/SUMMARY.md", "Cargo.lock"].map(|f| fs::read(tree.join(f)).unwrap());
+    let failed = output_bounded(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["new-lesson", "demo", "Does it work?"])
+            .current_dir(tree)
+            .env("CARGO_MANIFEST_DIR", tree.join("xtask"))
+            .env("CARGO", "false"),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(failed.outcome, ChildOutcome::Exited(2), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("nothing was kept"),
+        "{}",
+        failed.stderr
+    );
+    let after = ["book/src/SUMMARY.md", "Cargo.lock"].map(|f| fs::read(tree.join(f)).unwrap());
+    assert!(before == after, "SUMMARY.md or Cargo.lock changed");
+    assert!(!tree.join("lessons/06-demo").exists());
+    assert!(!tree.join("book/src/06-demo.md").exists());
+    assert_eq!(staged_leftovers(tree), Vec::<String>::new());
+
+    let made = run(tree, xtask, &["new-lesson", "demo", "Does it work?"]);
+    assert_ran(&made, "new-lesson");
+    let demo = tree.join("lessons/06-demo");
+    let story = fs::read_to_string(demo.join("tests/snapshots/story.snap")).unwrap();
+    assert!(story.contains("\n---\ndemo: does it work?\n"), "{story}");
+    let summary = fs::read_to_string(tree.join("book/src/SUMMARY.md")).unwrap();
+    assert!(
+        summary.contains("(05-shared-memory-ipc.md)\n- [Demo](06-demo.md)\n"),
+        "{summary}"
+    );
+    assert_eq!(staged_leftovers(tree), Vec::<String>::new());
+
+    // Twice is refused, and changes nothing.
+    let again = run(tree, xtask, &["new-lesson", "demo", "Does it work?"]);
+    assert_eq!(again.outcome, ChildOutcome::Exited(2));
+    assert!(
+        again.stderr.contains("already a lesson 'demo'"),
+        "{}",
+        again.stderr
+    );
+
+    assert_ran(
+        &run(tree, cargo, &["test", "-p", "demo"]),
+        "cargo test -p demo",
+    );
+    assert_ran(
+        &run(tree, cargo, &["test", "-p", "workbook-tests"]),
+        "the book and authoring tests",
+    );
+    assert_ran(
+        &run(
+            tree,
+            cargo,
+            &[
+                "clippy",
+                "-p",
+                "demo",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        "clippy",
+    );
+
+    let graded = run(tree, xtask, &["grade", "demo"]);
+    assert_ran(&graded, "grading the solutions");
+    assert!(graded.stdout.contains("Score: 2/2"), "{}", graded.stdout);
+    let exercises = demo.join("src/exercises.rs");
+    let stubs = strip_solutions(&fs::read_to_string(&exercises).unwrap()).unwrap();
+    fs::write(&exercises, stubs).unwrap();
+    let graded = run(tree, xtask, &["grade", "demo"]);
+    assert_eq!(graded.outcome, ChildOutcome::Exited(1), "{}", graded.stderr);
+    assert!(graded.stdout.contains("Score: 0/2"), "{}", graded.stdout);
+    // `scratch` goes, and the demo with it.
+}
