@@ -97,7 +97,7 @@ fn check_interrupt() -> std::io::Result<()> {
     Ok(())
 }
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+use support::Result;
 
 pub fn run(scratch: &Path, options: &Options) -> Result {
     stop_cleanly_on_interrupt()?;

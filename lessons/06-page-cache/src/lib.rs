@@ -277,9 +277,10 @@ pub fn create_file(path: &Path, len: usize, chunk: usize) -> io::Result<File> {
         io::Error::new(
             e.kind(),
             format!(
-                "cannot write {len} bytes to {}: {e}; make room there (or raise \
-                 `ulimit -f`), or set TMPDIR to another directory",
-                path.display()
+                "cannot write {len} bytes to {}: {} (A file-size limit stops it \
+                 too: raise `ulimit -f`.)",
+                path.display(),
+                support::errors::explain_or(&e, "Set TMPDIR to another directory.")
             ),
         )
     })

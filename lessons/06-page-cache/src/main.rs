@@ -18,7 +18,7 @@ use page_cache::{
     sum_with_read, sum_words, write_every_page,
 };
 use support::cli::Cli;
-use support::say;
+use support::{Result, say};
 
 mod bench;
 
@@ -42,67 +42,68 @@ The files live in a fresh temporary directory (TMPDIR) removed at exit.
     flags: &["--bench", "--mib", "--json", "--help"],
 };
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
-
-/// What the command line asked for.
+/// What the command line asks for.
 enum Mode {
+    Help,
     Walkthrough,
     Bench(bench::Options),
 }
 
 fn main() {
     CLI.begin();
-    let mode = parse_args();
     // Past `ulimit -f`, a write raises SIGXFSZ, which would end the lesson
     // before it could clean up; ignored, the write fails with EFBIG instead.
     // SAFETY: SIG_IGN runs no code of ours, so no handler can be unsafe.
     let _ = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) };
-    let outcome = support::scratch_dir()
-        .map_err(Into::into)
-        .and_then(|dir| match &mode {
-            Mode::Walkthrough => walkthrough(dir.path()),
-            Mode::Bench(options) => bench::run(dir.path(), options),
-        });
-    if let Err(error) = outcome {
-        let what = match mode {
-            Mode::Walkthrough => "the walkthrough",
-            Mode::Bench(_) => "the benchmark",
-        };
-        CLI.fail(format_args!("{what} stopped: {error}"));
-    }
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
+        Mode::Walkthrough => support::scratch_dir()
+            .map_err(Into::into)
+            .and_then(|dir| walkthrough(dir.path())),
+        Mode::Bench(options) => support::scratch_dir()
+            .map_err(Into::into)
+            .and_then(|dir| bench::run(dir.path(), &options))
+            .map_err(|error| {
+                CLI.refuse(format_args!(
+                    "the benchmark stopped: {}",
+                    support::errors::explain_any(&*error)
+                ))
+            }),
+    });
+    CLI.finish(result);
 }
 
-fn parse_args() -> Mode {
+fn parse_args() -> Result<Mode> {
     let mut bench = false;
     let mut mib = None;
     let mut json = false;
-    let mut args = std::env::args_os().skip(1);
+    let mut args = CLI.args();
     while let Some(arg) = args.next() {
         match arg.to_str() {
-            Some("-h" | "--help") => CLI.print_help_and_exit(),
+            _ if CLI.is_help(&arg) => return Ok(Mode::Help),
             Some("--bench") => bench = true,
             Some("--json") => json = true,
             Some("--mib") => {
-                let value = CLI.value_for("--mib", args.next());
+                let value = CLI.value_for("--mib", args.next())?;
                 if mib.is_some() {
-                    CLI.fail("--mib is given twice; give it once");
+                    return Err(CLI.refuse("--mib is given twice; give it once"));
                 }
-                mib = Some(bench::parse_mib(&value).unwrap_or_else(|e| CLI.fail(e)));
+                mib = Some(bench::parse_mib(&value).map_err(|e| CLI.refuse(e))?);
             }
-            _ => CLI.unknown_argument(&arg),
+            _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
     if !bench && (mib.is_some() || json) {
-        CLI.fail("--mib and --json only make sense with --bench; add --bench");
+        return Err(CLI.refuse("--mib and --json only make sense with --bench; add --bench"));
     }
-    if bench {
+    Ok(if bench {
         Mode::Bench(bench::Options {
             mib: mib.unwrap_or(bench::DEFAULT_MIB),
             json,
         })
     } else {
         Mode::Walkthrough
-    }
+    })
 }
 
 fn walkthrough(scratch: &Path) -> Result {

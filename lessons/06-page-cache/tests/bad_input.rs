@@ -189,8 +189,7 @@ fn a_reader_that_stops_early() {
         .unwrap();
     assert!(first.starts_with("page-cache: "), "{first}");
     // The reader is dropped here: the pipe is closed.
-    let outcome =
-        support::child::wait_child_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
+    let outcome = support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
     let mut stderr = String::new();
     child
         .stderr

@@ -14,10 +14,11 @@ use exec_memory::{
 };
 use nix::errno::Errno;
 use support::ChildOutcome;
-use support::child::run_in_child;
 use support::cli::Cli;
+use support::errors::AtPath;
+use support::fork::run_in_child;
 use support::region::Region;
-use support::say;
+use support::{Result, say};
 
 const CLI: Cli = Cli {
     lesson: "exec-memory",
@@ -41,8 +42,6 @@ how each child ended. Its files live in a temporary directory removed at exit.
 /// No child of this lesson should take more than a moment.
 const CHILD_LIMIT: Duration = Duration::from_secs(10);
 
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
-
 /// The faults the lesson makes, by the name `--fault` takes.
 #[derive(Debug, Clone, Copy)]
 enum Experiment {
@@ -61,18 +60,25 @@ const EXPERIMENTS: [(&str, Experiment); 5] = [
     ("past-eof", Experiment::PastEof),
 ];
 
+/// What the command line asks for.
+enum Mode {
+    Help,
+    Walkthrough,
+    OneFault(Experiment),
+}
+
 fn main() {
     CLI.begin();
-    let fault = parse_args();
-    let outcome = support::scratch_dir()
-        .map_err(Into::into)
-        .and_then(|dir| match fault {
-            Some(experiment) => one_fault(experiment, dir.path()),
-            None => walkthrough(dir.path()),
-        });
-    if let Err(error) = outcome {
-        CLI.fail(format_args!("the walkthrough stopped: {error}"));
-    }
+    let result = parse_args().and_then(|mode| match mode {
+        Mode::Help => CLI.help(),
+        Mode::Walkthrough => support::scratch_dir()
+            .map_err(Into::into)
+            .and_then(|dir| walkthrough(dir.path())),
+        Mode::OneFault(experiment) => support::scratch_dir()
+            .map_err(Into::into)
+            .and_then(|dir| one_fault(experiment, dir.path())),
+    });
+    CLI.finish(result);
 }
 
 /// A child's work, kept from unwinding: a panic in the child (a print to a
@@ -83,12 +89,12 @@ fn contained(work: impl FnOnce() -> i32) -> impl FnOnce() -> i32 {
 }
 
 /// `None` for the story, or the one fault `--fault KIND` asks for.
-fn parse_args() -> Option<Experiment> {
-    let mut args = std::env::args_os().skip(1);
+fn parse_args() -> Result<Mode> {
+    let mut args = CLI.args();
     let mut fault = None;
     while let Some(arg) = args.next() {
         match arg.to_str() {
-            Some("-h" | "--help") => CLI.print_help_and_exit(),
+            _ if CLI.is_help(&arg) => return Ok(Mode::Help),
             Some("--fault") => {
                 let names: Vec<&str> = EXPERIMENTS.iter().map(|(name, _)| *name).collect();
                 let kind = args.next().map(|k| k.to_string_lossy().into_owned());
@@ -97,7 +103,9 @@ fn parse_args() -> Option<Experiment> {
                     .and_then(|kind| EXPERIMENTS.iter().find(|(name, _)| *name == kind));
                 match (found, kind) {
                     (Some(_), _) if fault.is_some() => {
-                        CLI.fail("--fault given twice; a run makes one fault, so give it once")
+                        return Err(CLI.refuse(
+                            "--fault given twice; a run makes one fault, so give it once",
+                        ));
                     }
                     (Some((_, experiment)), _) => fault = Some(*experiment),
                     (None, Some(kind)) if !kind.is_empty() && !kind.starts_with('-') => {
@@ -105,26 +113,28 @@ fn parse_args() -> Option<Experiment> {
                             name.starts_with(kind.as_str())
                                 || support::cli::edit_distance(name, &kind) <= 2
                         });
-                        match closest {
-                            Some(name) => CLI.fail(format_args!(
+                        return Err(match closest {
+                            Some(name) => CLI.refuse(format_args!(
                                 "--fault {kind}: no such fault; did you mean '{name}'?"
                             )),
-                            None => CLI.fail(format_args!(
+                            None => CLI.refuse(format_args!(
                                 "--fault {kind}: no such fault; choose one of {}",
                                 names.join(", ")
                             )),
-                        }
+                        });
                     }
-                    (None, _) => CLI.fail(format_args!(
-                        "--fault needs a KIND after it, one of {}",
-                        names.join(", ")
-                    )),
+                    (None, _) => {
+                        return Err(CLI.refuse(format_args!(
+                            "--fault needs a KIND after it, one of {}",
+                            names.join(", ")
+                        )));
+                    }
                 }
             }
-            _ => CLI.unknown_argument(&arg),
+            _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
-    fault
+    Ok(fault.map_or(Mode::Walkthrough, Mode::OneFault))
 }
 
 fn walkthrough(scratch: &Path) -> Result {
@@ -174,7 +184,17 @@ fn in_child(
 }
 
 fn perms(region: &Region) -> Result<String> {
-    Ok(perms_at(region.address())?.unwrap_or_else(|| "(not mapped)".to_owned()))
+    let perms = perms_at(region.address()).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot read /proc/self/maps, where the kernel lists this process's \
+                 mappings: {}. Mount /proc (mount -t proc proc /proc) and run again.",
+                support::errors::reason(&e)
+            ),
+        )
+    })?;
+    Ok(perms.unwrap_or_else(|| "(not mapped)".to_owned()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -354,8 +374,8 @@ fn segv_or_bus(
     )?);
 
     let path = scratch.join("one-byte");
-    fs::write(&path, b"x")?;
-    let file = fs::File::open(&path)?;
+    fs::write(&path, b"x").at(&path)?;
+    let file = fs::File::open(&path).at(&path)?;
     let map = map_file_read_only(&file, 2 * page)?;
     say!(
         "  mapped {} pages of a {}-byte file",
@@ -433,8 +453,8 @@ fn one_fault(experiment: Experiment, scratch: &Path) -> Result {
         }
         Experiment::PastEof => {
             let path = scratch.join("one-byte");
-            fs::write(&path, b"x")?;
-            let map = map_file_read_only(&fs::File::open(&path)?, 2 * page)?;
+            fs::write(&path, b"x").at(&path)?;
+            let map = map_file_read_only(&fs::File::open(&path).at(&path)?, 2 * page)?;
             in_child(
                 "read past the end of a file",
                 &witness,

@@ -116,8 +116,7 @@ fn with_stdout(stdout: std::process::Stdio) -> (support::ChildOutcome, String) {
     let mut stderr = String::new();
     let mut pipe = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || pipe.read_to_string(&mut stderr).map(|_| stderr));
-    let outcome =
-        support::child::wait_child_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
+    let outcome = support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
     let stderr = reader.join().unwrap().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(entries(tmp.path()).is_empty(), "left behind in TMPDIR");
@@ -174,7 +173,7 @@ fn a_reader_that_leaves_midway_ends_it_quietly_too() {
         let mut head = vec![0u8; keep];
         child.stdout.take().unwrap().read_exact(&mut head).unwrap();
         let outcome =
-            support::child::wait_child_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
+            support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
         let mut stderr = String::new();
         child
             .stderr

@@ -1,16 +1,21 @@
-//! Hostile situations: a reader that leaves early and a full output device
-//! each end the lesson cleanly (no panic), leaving nothing behind.
+//! Hostile situations: a reader that leaves early, a full output device, a
+//! nearly full filesystem under TMPDIR, a tight limit on open files. Each
+//! ends the lesson cleanly (no panic, no death by its own signal) and leaves
+//! nothing behind.
 
 const LESSON: &str = env!("CARGO_BIN_EXE_exec-memory");
 
-#[test]
-fn a_reader_that_leaves_early_ends_the_lesson_quietly() {
-    for bytes in [0, 1, 40, 200, 1000, 2500] {
-        support::testing::assert_quiet_on_a_closed_pipe(LESSON, bytes);
-    }
-}
+support::hostile_tests!("exec-memory", LESSON, stores_files: true, ulimit_n);
 
 #[test]
-fn a_full_output_device_gets_a_one_line_error() {
-    support::testing::assert_one_line_on_a_full_device("exec-memory", LESSON);
+fn without_proc_the_lesson_says_to_mount_it() {
+    let run = match support::testing::run_without_proc(LESSON) {
+        Ok(run) => run,
+        Err(why) => {
+            eprintln!("skipped: cannot hide /proc here ({why})");
+            return;
+        }
+    };
+    let err = support::testing::assert_refused_after_story("exec-memory", &run);
+    assert!(err.contains("mount -t proc proc /proc"), "{err}");
 }

@@ -1,0 +1,11 @@
+//! Ctrl-C at any moment leaves nothing behind: the lesson is started many
+//! times and interrupted (SIGINT or SIGTERM) after a random delay; each run
+//! has its own TMPDIR, so what it left there can be counted, and so can
+//! /dev/shm names of its pid and processes that outlived it.
+
+const LESSON: &str = env!("CARGO_BIN_EXE_page-cache");
+
+#[test]
+fn interrupted_at_random_moments_it_leaves_nothing_behind() {
+    support::testing::hostile::assert_interruptions_leave_nothing("page-cache", LESSON);
+}
