@@ -10,6 +10,7 @@ use std::fs::File;
 use std::num::NonZeroUsize;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::signal_line::SignalSafeLine;
 
 use nix::errno::Errno;
 use nix::sys::mman::{MapFlags, ProtFlags, mmap};
@@ -79,50 +80,6 @@ pub fn bus_code_name(code: c_int) -> &'static str {
         libc::BUS_MCEERR_AR => "BUS_MCEERR_AR",
         libc::BUS_MCEERR_AO => "BUS_MCEERR_AO",
         _ => "unknown",
-    }
-}
-
-/// A line built in a fixed buffer, with no allocation: all a signal handler
-/// may do. Text past the buffer's end is dropped.
-struct SignalSafeLine {
-    bytes: [u8; 160],
-    len: usize,
-}
-
-impl SignalSafeLine {
-    fn new() -> Self {
-        SignalSafeLine {
-            bytes: [0; 160],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, text: &[u8]) {
-        for &byte in text {
-            if self.len < self.bytes.len() {
-                self.bytes[self.len] = byte;
-                self.len += 1;
-            }
-        }
-    }
-
-    fn push_number(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.push(&digits[at..]);
-    }
-
-    fn write_to_stdout(&self) {
-        // SAFETY: write(2) is async-signal-safe; the buffer is valid for `len` bytes.
-        let _ = unsafe { libc::write(libc::STDOUT_FILENO, self.bytes.as_ptr().cast(), self.len) };
     }
 }
 

@@ -13,6 +13,7 @@ use std::num::NonZeroUsize;
 use std::os::fd::AsFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use support::signal_line::SignalSafeLine;
 
 use nix::errno::Errno;
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous, mprotect};
@@ -386,50 +387,6 @@ fn leave_on_witness_page(signal: c_int, code: c_int, offset: u64) {
     slot(SLOT_OFFSET_LOW).store(offset as u32, Ordering::SeqCst);
     slot(SLOT_OFFSET_HIGH).store((offset >> 32) as u32, Ordering::SeqCst);
     slot(SLOT_SEEN).store(1, Ordering::SeqCst);
-}
-
-/// A line built in a fixed buffer, with no allocation: all a signal handler
-/// may do. Text past the buffer's end is dropped.
-struct SignalSafeLine {
-    bytes: [u8; 160],
-    len: usize,
-}
-
-impl SignalSafeLine {
-    fn new() -> Self {
-        SignalSafeLine {
-            bytes: [0; 160],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, text: &[u8]) {
-        for &byte in text {
-            if self.len < self.bytes.len() {
-                self.bytes[self.len] = byte;
-                self.len += 1;
-            }
-        }
-    }
-
-    fn push_number(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.push(&digits[at..]);
-    }
-
-    fn write_to_stdout(&self) {
-        // SAFETY: write(2) is async-signal-safe; the buffer is valid for `len` bytes.
-        let _ = unsafe { libc::write(libc::STDOUT_FILENO, self.bytes.as_ptr().cast(), self.len) };
-    }
 }
 
 /// How a child's fault reads, as the exercises classify it.

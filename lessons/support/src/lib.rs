@@ -5,6 +5,7 @@
 //!   a forked child; [`spawn`] (tests, xtask, helpers): run a program to its
 //!   end; both wait a bounded time ([`wait`]) and say how the child ended
 //!   ([`ChildOutcome`]).
+//! - [`signal_line`]: text a signal handler may write, without allocating.
 //! - [`region`]: an owned raw mapping with volatile byte access.
 //! - [`page_size`]: the size the kernel maps in.
 //! - [`scratch_dir`]: where a lesson keeps its files, never the learner's directory.
@@ -34,6 +35,7 @@ pub mod keep;
 pub mod layout;
 pub mod out;
 pub mod region;
+pub mod signal_line;
 pub mod snapshot;
 pub mod space;
 pub mod spawn;
