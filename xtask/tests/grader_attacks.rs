@@ -107,6 +107,14 @@ fn row(stdout: &str, test: &str) -> String {
     format!("{first}\n{}", detail.join("\n"))
 }
 
+/// The handout's exercise file with exercise 1.3 (2 points) solved.
+fn solve_exercise_1_3(stubs: &str) -> String {
+    stubs.replace(
+        "todo!(\"round {len} up to a multiple of {page_size}\")",
+        "len.div_ceil(page_size) * page_size",
+    )
+}
+
 /// The command lines of running processes that contain `marker`.
 fn running_with(marker: &str) -> Vec<String> {
     fs::read_dir("/proc")
@@ -278,10 +286,7 @@ fn grading_against_the_template_ignores_everything_but_the_exercises() {
     let student_dir = tempfile::tempdir().unwrap();
     let student = student_dir.path().join("alice");
     copy_tree(&scratch.handout, &student);
-    let solved = scratch.stub_source.replace(
-        "todo!(\"round {len} up to a multiple of {page_size}\")",
-        "len.div_ceil(page_size) * page_size",
-    );
+    let solved = solve_exercise_1_3(&scratch.stub_source);
     fs::write(student.join(EXERCISES), solved).unwrap();
     let rigged = fs::read_to_string(student.join(GRADED))
         .unwrap()
@@ -340,10 +345,7 @@ fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
     // One CARGO_TARGET_DIR for everything (a common setup): grading the
     // stubs, then a solved copy, gives each its own score.
     let shared = elsewhere.path().join("shared-target");
-    let solved = scratch.stub_source.replace(
-        "todo!(\"round {len} up to a multiple of {page_size}\")",
-        "len.div_ceil(page_size) * page_size",
-    );
+    let solved = solve_exercise_1_3(&scratch.stub_source);
     fs::write(moved.join(EXERCISES), &solved).unwrap();
     let stubs = xtask(&scratch.handout, &["grade", "file-mapping"], Some(&shared));
     assert!(stubs.stdout.contains("Score: 0/12"), "{}", stubs.stdout);
@@ -420,10 +422,7 @@ fn a_linked_lesson_directory_in_a_submission_is_not_followed() {
     let class = tempfile::tempdir().unwrap();
     let other = class.path().join("other");
     copy_tree(&scratch.handout, &other);
-    let solved = scratch.stub_source.replace(
-        "todo!(\"round {len} up to a multiple of {page_size}\")",
-        "len.div_ceil(page_size) * page_size",
-    );
+    let solved = solve_exercise_1_3(&scratch.stub_source);
     fs::write(other.join(EXERCISES), solved).unwrap();
     let mallory = class.path().join("mallory");
     fs::create_dir(&mallory).unwrap();
