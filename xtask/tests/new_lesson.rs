@@ -100,6 +100,10 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
     copy_of_the_workbook(tree);
     let xtask = env!("CARGO_BIN_EXE_xtask");
     let cargo = env!("CARGO");
+    // The demo comes after the last lesson, whichever that is now.
+    let lessons = support::layout::discover(tree).unwrap();
+    let last = lessons.last().unwrap().dir_name();
+    let dir_name = format!("{:02}-demo", lessons.last().unwrap().number + 1);
 
     // Bad names and questions change nothing.
     for (args, says) in [
@@ -119,7 +123,7 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
             refused.stderr
         );
     }
-    assert!(!tree.join("lessons/06-demo").exists());
+    assert!(!tree.join("lessons").join(&dir_name).exists());
 
     // A scaffold whose tests fail is not kept (here cargo itself fails):
     // everything is as it was, and nothing staged is left.
@@ -141,18 +145,23 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
     );
     let after = ["book/src/SUMMARY.md", "Cargo.lock"].map(|f| fs::read(tree.join(f)).unwrap());
     assert!(before == after, "SUMMARY.md or Cargo.lock changed");
-    assert!(!tree.join("lessons/06-demo").exists());
-    assert!(!tree.join("book/src/06-demo.md").exists());
+    assert!(!tree.join("lessons").join(&dir_name).exists());
+    assert!(
+        !tree
+            .join("book/src")
+            .join(format!("{dir_name}.md"))
+            .exists()
+    );
     assert_eq!(staged_leftovers(tree), Vec::<String>::new());
 
     let made = run(tree, xtask, &["new-lesson", "demo", "Does it work?"]);
     assert_ran(&made, "new-lesson");
-    let demo = tree.join("lessons/06-demo");
+    let demo = tree.join("lessons").join(&dir_name);
     let story = fs::read_to_string(demo.join("tests/snapshots/story.snap")).unwrap();
     assert!(story.contains("\n---\ndemo: does it work?\n"), "{story}");
     let summary = fs::read_to_string(tree.join("book/src/SUMMARY.md")).unwrap();
     assert!(
-        summary.contains("(05-shared-memory-ipc.md)\n- [Demo](06-demo.md)\n"),
+        summary.contains(&format!("({last}.md)\n- [Demo]({dir_name}.md)\n")),
         "{summary}"
     );
     assert_eq!(staged_leftovers(tree), Vec::<String>::new());
