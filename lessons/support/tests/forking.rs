@@ -165,7 +165,13 @@ fn main() {
     );
 
     // An interrupted parent removes what it registered; its child, sent
-    // the same signal, dies without touching the parent's things.
+    // the same signal, dies without touching the parent's things. A job
+    // started in the background inherits SIGINT ignored, and the cleanup
+    // handler rightly leaves an ignored signal ignored: restore the default
+    // first, since an interruption is what this checks.
+    // SAFETY: SIG_DFL installs no handler of ours; no other thread runs.
+    let _ =
+        unsafe { nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigDfl) };
     let scratch = support::scratch_dir().unwrap();
     let path = scratch.path().to_path_buf();
     let outcome = run_in_child(LIMIT, || {
