@@ -42,14 +42,28 @@ pub fn unguessable_name() -> io::Result<String> {
 }
 
 /// A name this process created in `/dev/shm`. It is unlinked when dropped
-/// (on every path out, errors and panics included) unless already unlinked.
+/// (on every path out, errors and panics included) unless already unlinked,
+/// and until then it is registered with `support::cleanup`, so that a death
+/// by signal (Ctrl-C, a closed pipe) removes it too.
 #[derive(Debug)]
 pub struct ShmName {
     name: String,
     unlinked: bool,
+    registered: Option<support::cleanup::Registration>,
 }
 
 impl ShmName {
+    /// Takes charge of `name`, which this process just created.
+    fn new(name: &str) -> io::Result<ShmName> {
+        let path = std::path::Path::new(SHM_DIR).join(name.trim_start_matches('/'));
+        let registered = support::cleanup::register(&path, support::cleanup::Removal::File)?;
+        Ok(ShmName {
+            name: name.to_owned(),
+            unlinked: false,
+            registered: Some(registered),
+        })
+    }
+
     /// The name, as `shm_open` takes it (`/shared-memory-ipc-...`).
     pub fn as_str(&self) -> &str {
         &self.name
@@ -59,8 +73,10 @@ impl ShmName {
     pub fn unlink(&mut self) -> io::Result<()> {
         if !self.unlinked {
             self.unlinked = true;
-            nix::sys::mman::shm_unlink(self.name.as_str())
-                .map_err(|e| shm_error("shm_unlink", &self.name, e))?;
+            let unlinked = nix::sys::mman::shm_unlink(self.name.as_str())
+                .map_err(|e| shm_error("shm_unlink", &self.name, e));
+            self.registered = None;
+            unlinked?;
         }
         Ok(())
     }
@@ -78,12 +94,12 @@ impl Drop for ShmName {
 /// exists: whoever made it first could read everything we write.
 pub fn create_exclusive(name: &str, len: usize) -> io::Result<(OwnedFd, ShmName)> {
     let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC;
-    let fd = nix::sys::mman::shm_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR)
-        .map_err(|e| shm_error("shm_open", name, e))?;
-    let guard = ShmName {
-        name: name.to_owned(),
-        unlinked: false,
-    };
+    // Created and put in charge of a guard with Ctrl-C held off in between.
+    let (fd, guard) = support::cleanup::protected(|| -> io::Result<_> {
+        let fd = nix::sys::mman::shm_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|e| shm_error("shm_open", name, e))?;
+        Ok((fd, ShmName::new(name)?))
+    })?;
     // The umask may have taken bits away (never added any): say 0600 again.
     nix::sys::stat::fchmod(&fd, Mode::S_IRUSR | Mode::S_IWUSR)?;
     nix::unistd::ftruncate(&fd, len as i64).map_err(|e| shm_error("ftruncate", name, e))?;
