@@ -116,26 +116,7 @@ fn an_unknown_flag_suggests_the_closest_one() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    let cwd = tempfile::tempdir().unwrap();
-    let missing = cwd.path().join("no-such-dir");
-    let run = support::testing::run_command(
-        std::process::Command::new(LESSON)
-            .env("TMPDIR", &missing)
-            .current_dir(cwd.path()),
-    );
-    let err = assert_refused("file-mapping", &run);
-    assert!(
-        err.contains(&format!(
-            "cannot create a temporary directory in {}",
-            missing.display()
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains("Set TMPDIR to a directory you can write to"),
-        "{err}"
-    );
-    assert!(entries(cwd.path()).is_empty());
+    support::testing::hostile::assert_an_unusable_tmpdir_is_named("file-mapping", LESSON);
 }
 
 /// A command for the lesson in `cwd`, with TMPDIR pointing somewhere unusable

@@ -137,16 +137,10 @@ fn a_process_of_another_user_is_named_so() {
 
 #[test]
 fn without_proc_the_lesson_says_to_mount_it() {
-    let run = match support::testing::run_without_proc(LESSON) {
-        Ok(run) => run,
-        Err(why) => {
-            eprintln!("skipped: cannot hide /proc here ({why})");
-            return;
-        }
-    };
-    let err = support::testing::assert_refused_after_story("process-maps", &run);
-    assert!(err.contains("cannot read /proc/self/maps"), "{err}");
-    assert!(err.contains("mount -t proc proc /proc"), "{err}");
+    support::testing::hostile::assert_without_proc_the_lesson_says_to_mount_it(
+        "process-maps",
+        LESSON,
+    );
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! Bad input: a clear message on stderr naming the thing, the reason and what
 //! to do; exit code 2; no panic; and nothing left behind.
 
-use std::path::Path;
 use std::process::Command;
 
 use support::testing::{assert_refused, entries, run_command};
@@ -107,22 +106,7 @@ fn more_than_the_machine_has() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    let cwd = tempfile::tempdir().unwrap();
-    let missing = cwd.path().join("no-such-dir");
-    let run = run_command(
-        Command::new(LESSON)
-            .env("TMPDIR", &missing)
-            .current_dir(cwd.path()),
-    );
-    let err = assert_refused("page-cache", &run);
-    assert!(
-        err.contains(&format!(
-            "cannot create a temporary directory in {}",
-            missing.display()
-        )),
-        "{err}"
-    );
-    assert!(!Path::new(&missing).exists());
+    support::testing::hostile::assert_an_unusable_tmpdir_is_named("page-cache", LESSON);
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! Bad input: a clear message on stderr naming the thing, the reason and what
 //! to do; exit code 2; no panic; and nothing left behind.
 
-use std::path::Path;
-
 use support::testing::{assert_refused, entries};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_exec-memory");
@@ -76,27 +74,7 @@ fn help_is_not_an_error() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    let cwd = tempfile::tempdir().unwrap();
-    let missing = cwd.path().join("no-such-dir");
-    let run = support::testing::run_command(
-        std::process::Command::new(LESSON)
-            .env("TMPDIR", &missing)
-            .current_dir(cwd.path()),
-    );
-    let err = assert_refused("exec-memory", &run);
-    assert!(
-        err.contains(&format!(
-            "cannot create a temporary directory in {}",
-            missing.display()
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains("Set TMPDIR to a directory you can write to"),
-        "{err}"
-    );
-    assert_eq!(entries(cwd.path()), Vec::<String>::new());
-    assert!(!Path::new(&missing).exists());
+    support::testing::hostile::assert_an_unusable_tmpdir_is_named("exec-memory", LESSON);
 }
 
 /// Runs the walkthrough with `stdout` as its standard output and a fresh

@@ -9,13 +9,8 @@ support::hostile_tests!("exec-memory", LESSON, stores_files: true, ulimit_n);
 
 #[test]
 fn without_proc_the_lesson_says_to_mount_it() {
-    let run = match support::testing::run_without_proc(LESSON) {
-        Ok(run) => run,
-        Err(why) => {
-            eprintln!("skipped: cannot hide /proc here ({why})");
-            return;
-        }
-    };
-    let err = support::testing::assert_refused_after_story("exec-memory", &run);
-    assert!(err.contains("mount -t proc proc /proc"), "{err}");
+    support::testing::hostile::assert_without_proc_the_lesson_says_to_mount_it(
+        "exec-memory",
+        LESSON,
+    );
 }

@@ -633,6 +633,46 @@ macro_rules! hostile_tests {
 pub mod hostile {
     use super::*;
 
+    /// TMPDIR names a directory that does not exist: the lesson refuses,
+    /// naming it and the fix, and creates nothing.
+    pub fn assert_an_unusable_tmpdir_is_named(lesson: &str, bin: &str) {
+        let cwd = tempfile::tempdir().unwrap();
+        let missing = cwd.path().join("no-such-dir");
+        let run = run_command(
+            Command::new(bin)
+                .env("TMPDIR", &missing)
+                .current_dir(cwd.path()),
+        );
+        let err = assert_refused(lesson, &run);
+        assert!(
+            err.contains(&format!(
+                "cannot create a temporary directory in {}",
+                missing.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("Set TMPDIR to a directory you can write to"),
+            "{err}"
+        );
+        assert!(entries(cwd.path()).is_empty());
+    }
+
+    /// Without `/proc`, a lesson that reads its own maps says so, and how
+    /// to mount it. Skipped, with the reason, where `/proc` cannot be hidden.
+    pub fn assert_without_proc_the_lesson_says_to_mount_it(lesson: &str, bin: &str) {
+        let run = match run_without_proc(bin) {
+            Ok(run) => run,
+            Err(why) => {
+                eprintln!("skipped: cannot hide /proc here ({why})");
+                return;
+            }
+        };
+        let err = assert_refused_after_story(lesson, &run);
+        assert!(err.contains("cannot read /proc/self/maps"), "{err}");
+        assert!(err.contains("mount -t proc proc /proc"), "{err}");
+    }
+
     /// A reader that leaves after 0, 1, ... 2500 bytes: each time the lesson
     /// ends quietly ([`assert_quiet_on_a_closed_pipe`]).
     pub fn assert_quiet_when_the_reader_leaves(bin: &str) {
