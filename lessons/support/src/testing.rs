@@ -633,6 +633,18 @@ macro_rules! hostile_tests {
 pub mod hostile {
     use super::*;
 
+    /// The lesson's refusal without `/proc` (stderr), or `None`, saying so,
+    /// where `/proc` cannot be hidden.
+    fn refusal_without_proc(lesson: &str, bin: &str) -> Option<String> {
+        match run_without_proc(bin) {
+            Ok(run) => Some(assert_refused_after_story(lesson, &run)),
+            Err(why) => {
+                eprintln!("skipped: cannot hide /proc here ({why})");
+                None
+            }
+        }
+    }
+
     /// TMPDIR names a directory that does not exist: the lesson refuses,
     /// naming it and the fix, and creates nothing.
     pub fn assert_an_unusable_tmpdir_is_named(lesson: &str, bin: &str) {
@@ -661,14 +673,9 @@ pub mod hostile {
     /// Without `/proc`, a lesson that reads its own maps says so, and how
     /// to mount it. Skipped, with the reason, where `/proc` cannot be hidden.
     pub fn assert_without_proc_the_lesson_says_to_mount_it(lesson: &str, bin: &str) {
-        let run = match run_without_proc(bin) {
-            Ok(run) => run,
-            Err(why) => {
-                eprintln!("skipped: cannot hide /proc here ({why})");
-                return;
-            }
+        let Some(err) = refusal_without_proc(lesson, bin) else {
+            return;
         };
-        let err = assert_refused_after_story(lesson, &run);
         assert!(err.contains("cannot read /proc/self/maps"), "{err}");
         assert!(err.contains("mount -t proc proc /proc"), "{err}");
     }
@@ -722,14 +729,9 @@ pub mod hostile {
     /// its threads, and how to mount `/proc`. Skipped, with the reason,
     /// where `/proc` cannot be hidden.
     pub fn assert_the_fork_refusal_without_proc(lesson: &str, bin: &str) {
-        let run = match run_without_proc(bin) {
-            Ok(run) => run,
-            Err(why) => {
-                eprintln!("skipped: cannot hide /proc here ({why})");
-                return;
-            }
+        let Some(err) = refusal_without_proc(lesson, bin) else {
+            return;
         };
-        let err = assert_refused_after_story(lesson, &run);
         assert!(!err.contains("0 threads"), "{err}");
         assert!(
             err.contains("cannot count this process's threads") && err.contains("/proc/self/task"),
