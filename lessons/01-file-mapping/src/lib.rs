@@ -131,7 +131,11 @@ pub fn store_inside_page_past_len(
 // ANCHOR: the_better_way
 /// The idiomatic version: size the file exactly with `set_len` (ftruncate),
 /// then let memmap2 own the mapping and hand it out as a `&mut [u8]`.
-pub fn store_words_with_memmap2(file: &File, len: u64, words: &[u32]) -> io::Result<()> {
+pub fn store_words_with_memmap2(
+    file: &File,
+    len: u64,
+    words: &[u32],
+) -> io::Result<()> {
     file.set_len(len)?;
     // set_len leaves the file sparse; real blocks now mean a full disk is
     // an error here, not SIGBUS at the first store.
@@ -163,10 +167,17 @@ pub struct Refusal {
 // ANCHOR: raw_mmap
 /// Calls `mmap(2)` directly, so the errno itself is visible. A mapping that
 /// succeeds is unmapped at once.
-pub fn raw_mmap(len: usize, prot: i32, flags: i32, fd: i32, offset: i64) -> Result<(), Errno> {
+pub fn raw_mmap(
+    len: usize,
+    prot: i32,
+    flags: i32,
+    fd: i32,
+    offset: i64,
+) -> Result<(), Errno> {
     // SAFETY: with a null address hint the kernel never replaces an existing
     // mapping, and we dereference nothing; at worst the call fails.
-    let addr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, offset) };
+    let addr =
+        unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, offset) };
     if addr == libc::MAP_FAILED {
         return Err(Errno::last());
     }
@@ -187,12 +198,20 @@ pub fn what_mmap_refuses(data: &Path) -> io::Result<Vec<Refusal>> {
     Ok(vec![
         Refusal {
             call: "length 0",
-            errno: raw_mmap(0, libc::PROT_READ, shared, read_write.as_raw_fd(), 0).err(),
+            errno: raw_mmap(0, libc::PROT_READ, shared, read_write.as_raw_fd(), 0)
+                .err(),
             reason: "there is nothing to map",
         },
         Refusal {
             call: "the read end of a pipe",
-            errno: raw_mmap(page, libc::PROT_READ, shared, pipe_reader.as_raw_fd(), 0).err(),
+            errno: raw_mmap(
+                page,
+                libc::PROT_READ,
+                shared,
+                pipe_reader.as_raw_fd(),
+                0,
+            )
+            .err(),
             reason: "a pipe is a stream: it has no pages to map",
         },
         Refusal {
@@ -202,7 +221,14 @@ pub fn what_mmap_refuses(data: &Path) -> io::Result<Vec<Refusal>> {
         },
         Refusal {
             call: "offset 100 (not page-aligned)",
-            errno: raw_mmap(page, libc::PROT_READ, shared, read_write.as_raw_fd(), 100).err(),
+            errno: raw_mmap(
+                page,
+                libc::PROT_READ,
+                shared,
+                read_write.as_raw_fd(),
+                100,
+            )
+            .err(),
             reason: "file offsets map to pages, so must be a page multiple",
         },
     ])

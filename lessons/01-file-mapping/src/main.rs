@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use file_mapping::{
     SEED_LEN, SEED_WORDS, create_data_file, errno_name, size_by_writing_past_the_end,
-    store_inside_page_past_len, store_words_through_shared_mapping, store_words_with_memmap2,
-    what_mmap_refuses,
+    store_inside_page_past_len, store_words_through_shared_mapping,
+    store_words_with_memmap2, what_mmap_refuses,
 };
 use support::cli::Cli;
 use support::errors::AtPath;
@@ -53,15 +53,17 @@ fn parse_args() -> Result<Mode> {
     while let Some(arg) = args.next() {
         match arg.to_str() {
             _ if CLI.is_help(&arg) => return Ok(Mode::Help),
-            Some("--keep") => keep = Some(CLI.value_for("--keep", args.next())?.into()),
+            Some("--keep") => {
+                keep = Some(CLI.value_for("--keep", args.next())?.into())
+            }
             Some("--force") => force = true,
             _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
     if force && keep.is_none() {
-        return Err(
-            CLI.refuse("--force only makes sense with --keep DIR: it allows replacing DIR/data")
-        );
+        return Err(CLI.refuse(
+            "--force only makes sense with --keep DIR: it allows replacing DIR/data",
+        ));
     }
     Ok(Mode::Walkthrough { keep, force })
 }
@@ -72,7 +74,9 @@ fn walkthrough(keep: Option<&Path>, force: bool) -> Result {
     // an error, dropping it removes the half-prepared copy (an old DIR/data
     // stays as it was).
     let kept = keep
-        .map(|dir| Keeper::prepare(dir, "data", force).map_err(|why| refused_keep(dir, why)))
+        .map(|dir| {
+            Keeper::prepare(dir, "data", force).map_err(|why| refused_keep(dir, why))
+        })
         .transpose()?;
     let scratch = support::scratch_dir()?;
     let scratch = scratch.path();
@@ -106,7 +110,8 @@ fn the_seeds_program(data_path: &Path) -> Result<(File, Vec<u8>)> {
         "  seeked to byte {SEED_LEN} and wrote \"A\": the file is {} bytes",
         data.metadata()?.len()
     );
-    let address = store_words_through_shared_mapping(&data, SEED_LEN, &SEED_WORDS).at(data_path)?;
+    let address = store_words_through_shared_mapping(&data, SEED_LEN, &SEED_WORDS)
+        .at(data_path)?;
     say!("  mapped {SEED_LEN} bytes MAP_SHARED at {address:#x}");
     say!(
         "  stored {:#010x} and {:#010x} as u32, then unmapped",
@@ -155,13 +160,17 @@ fn what_you_just_saw(data: &File, data_path: &Path, seed_bytes: &[u8]) -> Result
     let past = 100;
     store_inside_page_past_len(data, SEED_LEN, past, b'!').at(data_path)?;
     let after = fs::read(data_path).at(data_path)?;
-    say!("  Stored '!' at byte {past} through a new {SEED_LEN}-byte mapping: no fault.");
+    say!(
+        "  Stored '!' at byte {past} through a new {SEED_LEN}-byte mapping: no fault."
+    );
     say!(
         "  After unmapping, the file is still {} bytes and unchanged: {}.",
         after.len(),
         yes_no(after == seed_bytes)
     );
-    say!("  A mapping never makes a file longer; bytes past its end live only in memory.");
+    say!(
+        "  A mapping never makes a file longer; bytes past its end live only in memory."
+    );
     Ok(())
 }
 // ANCHOR_END: step2
@@ -175,14 +184,16 @@ fn the_better_way(scratch: &Path, seed_bytes: &[u8]) -> Result {
     // A file sized by set_len is sparse: give it real blocks before storing
     // through the mapping, or a full disk would kill the lesson with SIGBUS.
     support::space::reserve(&exact, SEED_LEN as u64, &exact_path)?;
-    store_words_through_shared_mapping(&exact, SEED_LEN, &SEED_WORDS).at(&exact_path)?;
+    store_words_through_shared_mapping(&exact, SEED_LEN, &SEED_WORDS)
+        .at(&exact_path)?;
     say!(
         "  set_len({SEED_LEN}) (ftruncate), then the same mmap: {} bytes",
         exact.metadata()?.len()
     );
     let idiomatic_path = scratch.join("idiomatic");
     let idiomatic = create_data_file(&idiomatic_path).at(&idiomatic_path)?;
-    store_words_with_memmap2(&idiomatic, SEED_LEN as u64, &SEED_WORDS).at(&idiomatic_path)?;
+    store_words_with_memmap2(&idiomatic, SEED_LEN as u64, &SEED_WORDS)
+        .at(&idiomatic_path)?;
     say!(
         "  set_len + memmap2::MmapMut: {} bytes",
         idiomatic.metadata()?.len()
@@ -191,10 +202,13 @@ fn the_better_way(scratch: &Path, seed_bytes: &[u8]) -> Result {
         "  Both hold the same bytes as the seed's file, minus its 'A': {}",
         yes_no(
             fs::read(&exact_path).at(&exact_path)? == seed_bytes[..SEED_LEN]
-                && fs::read(&idiomatic_path).at(&idiomatic_path)? == seed_bytes[..SEED_LEN]
+                && fs::read(&idiomatic_path).at(&idiomatic_path)?
+                    == seed_bytes[..SEED_LEN]
         )
     );
-    say!("  MmapMut::map_mut is unsafe because any process may truncate or rewrite the file");
+    say!(
+        "  MmapMut::map_mut is unsafe because any process may truncate or rewrite the file"
+    );
     say!(
         "  while it is mapped, changing or unmapping bytes that safe Rust borrowed as a &mut [u8]."
     );

@@ -116,7 +116,10 @@ fn an_unknown_flag_suggests_the_closest_one() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    support::testing::hostile::assert_an_unusable_tmpdir_is_named("file-mapping", LESSON);
+    support::testing::hostile::assert_an_unusable_tmpdir_is_named(
+        "file-mapping",
+        LESSON,
+    );
 }
 
 /// A command for the lesson in `cwd`, with TMPDIR pointing somewhere unusable
@@ -137,7 +140,9 @@ fn keep_refuses_a_symlink_at_data_even_with_force() {
     std::os::unix::fs::symlink("victim", cwd.path().join("data")).unwrap();
     let err = refused(&["--keep", ".", "--force"], cwd.path());
     assert!(
-        err.contains("./data is a symbolic link, and --keep never writes through a link"),
+        err.contains(
+            "./data is a symbolic link, and --keep never writes through a link"
+        ),
         "{err}"
     );
     assert!(err.contains("Remove or rename it"), "{err}");
@@ -153,7 +158,8 @@ fn keep_refuses_a_symlink_at_data_even_with_force() {
 #[test]
 fn keep_refuses_a_fifo_at_data_without_hanging() {
     let cwd = tempfile::tempdir().unwrap();
-    nix::unistd::mkfifo(&cwd.path().join("data"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    nix::unistd::mkfifo(&cwd.path().join("data"), nix::sys::stat::Mode::S_IRWXU)
+        .unwrap();
     for args in [&["--keep", "."][..], &["--keep", ".", "--force"]] {
         let started = std::time::Instant::now();
         let err = refused(args, cwd.path());
@@ -191,8 +197,11 @@ fn a_failure_after_force_leaves_the_old_file_intact() {
 fn a_failure_removes_every_directory_keep_created() {
     let cwd = tempfile::tempdir().unwrap();
     fs::create_dir(cwd.path().join("mine")).unwrap();
-    let run =
-        support::testing::run_command(&mut lesson_in(cwd.path(), &["--keep", "mine/a/b/c"], true));
+    let run = support::testing::run_command(&mut lesson_in(
+        cwd.path(),
+        &["--keep", "mine/a/b/c"],
+        true,
+    ));
     assert_refused("file-mapping", &run);
     assert_eq!(entries(cwd.path()), ["mine"]);
     assert!(

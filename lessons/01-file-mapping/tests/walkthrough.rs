@@ -15,7 +15,7 @@ fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
 fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
     the_facts_behind(&out);
-    support::testing::settings(&[]).bind(|| insta::assert_snapshot!("story", out));
+    support::story_snapshots!(out);
 }
 
 /// The facts behind the story, asserted on the run the snapshot is of.
@@ -25,9 +25,9 @@ fn the_facts_behind(out: &str) {
     assert!(out.contains(
         "00000000  78 56 34 12 de c0 ad de  00 00 00 00 00 00 00 00  |xV4.............|"
     ));
-    assert!(
-        out.contains("00000020  00 00 00 00 00 00 00 00  41                       |........A|")
-    );
+    assert!(out.contains(
+        "00000020  00 00 00 00 00 00 00 00  41                       |........A|"
+    ));
     assert!(out.contains("    00000029\n"));
     // The page-tail store neither faulted nor reached the file.
     assert!(

@@ -11,7 +11,9 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use nix::fcntl::OFlag;
 use nix::sys::memfd::{MFdFlags, memfd_create};
-use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous, shm_open, shm_unlink};
+use nix::sys::mman::{
+    MapFlags, ProtFlags, mmap, mmap_anonymous, shm_open, shm_unlink,
+};
 use nix::sys::stat::Mode;
 
 pub mod exercises;
@@ -77,8 +79,12 @@ impl fmt::Display for MapsError {
                  memory from /proc; mount it (`mount -t proc proc /proc`) and run again.",
                 support::errors::reason(e)
             ),
-            MapsError::Io(e) => write!(f, "cannot read the maps: {}", support::errors::explain(e)),
-            MapsError::Parse(e) => write!(f, "the maps file has a line this parser rejects: {e}"),
+            MapsError::Io(e) => {
+                write!(f, "cannot read the maps: {}", support::errors::explain(e))
+            }
+            MapsError::Parse(e) => {
+                write!(f, "the maps file has a line this parser rejects: {e}")
+            }
         }
     }
 }
@@ -90,7 +96,8 @@ impl std::error::Error for MapsError {}
 fn why_not_allowed(pid: u32) -> String {
     use std::os::unix::fs::MetadataExt;
     let ours = nix::unistd::geteuid().as_raw();
-    let fix = "Choose a process you started yourself, such as your shell (`echo $$`).";
+    let fix =
+        "Choose a process you started yourself, such as your shell (`echo $$`).";
     match std::fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()) {
         Ok(owner) if owner != ours && ours != 0 => format!(
             "process {pid} belongs to another user (uid {owner}), and reading another user's \
@@ -103,16 +110,21 @@ fn why_not_allowed(pid: u32) -> String {
              container's pid 1 may), or this process lacks CAP_SYS_PTRACE. {fix}",
             if owner == ours { " (you)" } else { "" }
         ),
-        Err(_) => format!("reading its memory layout needs the right to trace it. {fix}"),
+        Err(_) => {
+            format!("reading its memory layout needs the right to trace it. {fix}")
+        }
     }
 }
 
 /// Why a process has no user memory: a zombie, or a kernel thread.
 fn why_no_memory(pid: u32) -> String {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
     let (comm, rest) = match (stat.find('('), stat.rfind(')')) {
-        (Some(open), Some(close)) if open < close => (&stat[open + 1..close], &stat[close + 1..]),
+        (Some(open), Some(close)) if open < close => {
+            (&stat[open + 1..close], &stat[close + 1..])
+        }
         _ => ("?", ""),
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -130,21 +142,29 @@ fn why_no_memory(pid: u32) -> String {
              ordinary program's pid (`ps -e` lists them)."
         )
     } else {
-        "it is a kernel thread or a zombie. Choose an ordinary program's pid.".to_owned()
+        "it is a kernel thread or a zombie. Choose an ordinary program's pid."
+            .to_owned()
     }
 }
 
 // ANCHOR: read_maps
 /// Reads and parses the target's `/proc/PID/maps`.
 pub fn read_maps(target: Target) -> Result<Vec<Mapping>, MapsError> {
-    let text = std::fs::read_to_string(target.proc_path("maps")).map_err(|e| {
-        match (target, e.kind()) {
-            (Target::Pid(pid), io::ErrorKind::NotFound) => MapsError::NoSuchProcess(pid),
-            (Target::Pid(pid), io::ErrorKind::PermissionDenied) => MapsError::PermissionDenied(pid),
-            _ if !std::path::Path::new("/proc/self").exists() => MapsError::NoProc(e),
-            _ => MapsError::Io(e),
-        }
-    })?;
+    let text =
+        std::fs::read_to_string(target.proc_path("maps")).map_err(|e| {
+            match (target, e.kind()) {
+                (Target::Pid(pid), io::ErrorKind::NotFound) => {
+                    MapsError::NoSuchProcess(pid)
+                }
+                (Target::Pid(pid), io::ErrorKind::PermissionDenied) => {
+                    MapsError::PermissionDenied(pid)
+                }
+                _ if !std::path::Path::new("/proc/self").exists() => {
+                    MapsError::NoProc(e)
+                }
+                _ => MapsError::Io(e),
+            }
+        })?;
     let mappings = maps::parse_maps(&text).map_err(MapsError::Parse)?;
     match target {
         Target::Pid(pid) if mappings.is_empty() => Err(MapsError::NoUserMemory(pid)),
@@ -185,7 +205,8 @@ pub fn group_by_kind(mappings: &[Mapping], executable: Option<&str>) -> Vec<Grou
                 .iter()
                 .filter(|m| m.kind(executable) == kind)
                 .collect();
-            let by_file_name = matches!(kind, Kind::SharedLibrary | Kind::File | Kind::DeletedFile);
+            let by_file_name =
+                matches!(kind, Kind::SharedLibrary | Kind::File | Kind::DeletedFile);
             let mut names: Vec<String> = members
                 .iter()
                 .map(|m| match m.file_name() {
@@ -223,9 +244,15 @@ pub fn segment_role(mapping: &Mapping) -> &'static str {
     let p = mapping.perms;
     match (p.read, p.write, p.exec) {
         (true, false, true) => "machine code (.text): executable, never writable",
-        (true, true, false) => "writable data (.data, .bss): private, copied on first write",
-        (true, false, false) if mapping.offset == 0 => "ELF headers and read-only data (.rodata)",
-        (true, false, false) => "read-only data, or data made read-only after relocation (RELRO)",
+        (true, true, false) => {
+            "writable data (.data, .bss): private, copied on first write"
+        }
+        (true, false, false) if mapping.offset == 0 => {
+            "ELF headers and read-only data (.rodata)"
+        }
+        (true, false, false) => {
+            "read-only data, or data made read-only after relocation (RELRO)"
+        }
         _ => "unusual permissions",
     }
 }
@@ -236,7 +263,9 @@ pub fn segment_role(mapping: &Mapping) -> &'static str {
 pub fn libc_code(mappings: &[Mapping]) -> Option<&Mapping> {
     mappings.iter().find(|m| {
         let is_libc = m.file_name().is_some_and(|n| {
-            n.starts_with("libc.so") || n.starts_with("libc-") || n.starts_with("ld-musl")
+            n.starts_with("libc.so")
+                || n.starts_with("libc-")
+                || n.starts_with("ld-musl")
         });
         is_libc && m.perms.exec && !m.perms.write
     })
@@ -259,7 +288,8 @@ impl Specimens {
     /// Maps one of each. The shm object gets an unguessable name, `O_EXCL`
     /// and mode 0600, and is unlinked when `Specimens` is dropped.
     pub fn create(scratch: &std::path::Path) -> io::Result<Specimens> {
-        let page = NonZeroUsize::new(support::page_size()).ok_or(io::ErrorKind::InvalidInput)?;
+        let page = NonZeroUsize::new(support::page_size())
+            .ok_or(io::ErrorKind::InvalidInput)?;
         let shared = MapFlags::MAP_SHARED;
         let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
         let mut specimens = Specimens {
@@ -330,7 +360,8 @@ impl Specimens {
         let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
         // SAFETY: a fresh mapping at a kernel-chosen address, of a file we
         // just sized to one page and that no other process knows about.
-        let region = unsafe { mmap(None, page, rw, MapFlags::MAP_SHARED, fd.as_fd(), 0) }?;
+        let region =
+            unsafe { mmap(None, page, rw, MapFlags::MAP_SHARED, fd.as_fd(), 0) }?;
         // SAFETY: exactly what mmap returned and was given; `Region` owns it.
         self.regions
             .push(unsafe { Region::from_raw(region, page.get()) });

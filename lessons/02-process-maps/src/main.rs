@@ -9,8 +9,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use process_maps::maps::{self, Kind, Mapping};
 use process_maps::{
-    Specimens, Target, executable_path, executable_segments, group_by_kind, libc_code, read_maps,
-    read_smaps, run_helper, segment_role,
+    Specimens, Target, executable_path, executable_segments, group_by_kind,
+    libc_code, read_maps, read_smaps, run_helper, segment_role,
 };
 use support::cli::Cli;
 use support::out::yes_no;
@@ -51,7 +51,9 @@ fn main() {
         Mode::Help => CLI.help(),
         Mode::Walkthrough => walkthrough(),
         Mode::OtherProcess(pid) => other_process(pid),
-        Mode::Helper => run_helper().map_err(|e| CLI.refuse(format_args!("helper: {e}"))),
+        Mode::Helper => {
+            run_helper().map_err(|e| CLI.refuse(format_args!("helper: {e}")))
+        }
     });
     CLI.finish(result);
 }
@@ -87,7 +89,8 @@ fn walkthrough() -> Result {
     let mappings = this_processs_map()?;
     let exe = executable_path(Target::This);
     the_executables_segments(&mappings, exe.as_deref());
-    let Some((ours, mut helper)) = a_second_process_maps_the_same_pages(&mappings)? else {
+    let Some((ours, mut helper)) = a_second_process_maps_the_same_pages(&mappings)?
+    else {
         return Ok(());
     };
     counting_shared_pages(ours)?;
@@ -101,7 +104,9 @@ fn walkthrough() -> Result {
 fn this_processs_map() -> Result<Vec<Mapping>> {
     say!("\nStep 1. This process's map, grouped by kind");
     say!("  First the lesson maps one of each kind a program can make for itself:");
-    say!("  shared anonymous memory, a memfd, a POSIX shm object, and a file it then deletes.");
+    say!(
+        "  shared anonymous memory, a memfd, a POSIX shm object, and a file it then deletes."
+    );
     let scratch = support::scratch_dir()?;
     let specimens = Specimens::create(scratch.path())?;
     let mappings = read_maps(Target::This)?;
@@ -126,8 +131,12 @@ fn a_second_process_maps_the_same_pages(
 ) -> Result<Option<(&Mapping, std::process::Child)>> {
     say!("\nStep 3. A second process maps the same libc pages");
     let Some(ours) = libc_code(mappings) else {
-        say!("  This program has no libc mapping: it is statically linked, so its C library");
-        say!("  is part of the executable. There is no shared library to compare; steps 3");
+        say!(
+            "  This program has no libc mapping: it is statically linked, so its C library"
+        );
+        say!(
+            "  is part of the executable. There is no shared library to compare; steps 3"
+        );
         say!("  and 4 need a dynamically linked build.");
         return Ok(None);
     };
@@ -137,7 +146,10 @@ fn a_second_process_maps_the_same_pages(
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| {
-            support::errors::explain_spawn("the helper (this lesson's binary again)", &e)
+            support::errors::explain_spawn(
+                "the helper (this lesson's binary again)",
+                &e,
+            )
         })?;
     say!(
         "  Started this lesson's binary again as a helper, pid {}.",
@@ -192,7 +204,8 @@ fn counting_shared_pages(ours: &Mapping) -> Result {
     say!("\nStep 4. Counting shared pages: /proc/self/smaps for {name}'s code");
     let smaps = read_smaps(Target::This)?;
     let fields = maps::smaps_fields(&smaps, ours.start).unwrap_or_default();
-    let field = |key: &str| fields.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v);
+    let field =
+        |key: &str| fields.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v);
     for (key, meaning) in [
         ("Rss", "resident: pages of it in RAM and mapped here"),
         (
@@ -236,10 +249,14 @@ fn other_process(pid: u32) -> Result {
     say!("\nStep 1. Its map, grouped by kind");
     print_groups(&format!("/proc/{pid}/maps"), &mappings, exe.as_deref());
     if exe.is_none() {
-        say!("  (its executable's path is not readable, so its segments count as files)");
+        say!(
+            "  (its executable's path is not readable, so its segments count as files)"
+        );
     }
     the_executables_segments(&mappings, exe.as_deref());
-    say!("\nSteps 3 and 4 compare the lesson with a helper it starts: run it without --pid.");
+    say!(
+        "\nSteps 3 and 4 compare the lesson with a helper it starts: run it without --pid."
+    );
     Ok(())
 }
 
@@ -248,9 +265,11 @@ fn print_groups(source: &str, mappings: &[Mapping], exe: Option<&str>) {
     say!("  {source} has {} lines. By kind:", mappings.len());
     for group in group_by_kind(mappings, exe) {
         let names = match group.kind {
-            Kind::Heap | Kind::Stack | Kind::Anonymous | Kind::Executable | Kind::File => {
-                String::new()
-            }
+            Kind::Heap
+            | Kind::Stack
+            | Kind::Anonymous
+            | Kind::Executable
+            | Kind::File => String::new(),
             _ => format!(": {}", group.names.join(", ")),
         };
         let plural = if group.count == 1 { "" } else { "s" };
@@ -292,7 +311,8 @@ fn the_executables_segments(mappings: &[Mapping], exe: Option<&str>) {
     for m in &segments {
         match roles.last_mut() {
             Some((first, count))
-                if (first.perms, segment_role(first)) == (m.perms, segment_role(m)) =>
+                if (first.perms, segment_role(first))
+                    == (m.perms, segment_role(m)) =>
             {
                 *count += 1
             }
@@ -307,7 +327,9 @@ fn the_executables_segments(mappings: &[Mapping], exe: Option<&str>) {
             m.offset
         );
     }
-    say!("  How many segments a role takes depends on the linker that built the program.");
+    say!(
+        "  How many segments a role takes depends on the linker that built the program."
+    );
     let one_file = segments
         .iter()
         .all(|m| (m.device, m.inode) == (segments[0].device, segments[0].inode));
@@ -315,15 +337,22 @@ fn the_executables_segments(mappings: &[Mapping], exe: Option<&str>) {
         "  All from one file (same device and inode): {}.",
         yes_no(one_file)
     );
-    say!("  The offsets differ because each segment maps its own part of the file, starting");
-    say!("  on a page boundary; the permissions differ so that code is never writable and");
+    say!(
+        "  The offsets differ because each segment maps its own part of the file, starting"
+    );
+    say!(
+        "  on a page boundary; the permissions differ so that code is never writable and"
+    );
     say!("  data never executable.");
 }
 // ANCHOR_END: step2
 
 /// The first line `reader` produces, if it comes within `limit`. Waits with
 /// poll, not a thread: the lesson stays single-threaded.
-fn first_line_within(reader: Option<std::process::ChildStdout>, limit: Duration) -> Option<String> {
+fn first_line_within(
+    reader: Option<std::process::ChildStdout>,
+    limit: Duration,
+) -> Option<String> {
     let mut reader = reader?;
     let started = Instant::now();
     let mut line = Vec::new();

@@ -172,7 +172,8 @@ impl Mapping {
     /// inode and offset. Their addresses may differ.
     pub fn same_file_pages(&self, other: &Mapping) -> bool {
         self.inode != 0
-            && (self.device, self.inode, self.offset) == (other.device, other.inode, other.offset)
+            && (self.device, self.inode, self.offset)
+                == (other.device, other.inode, other.offset)
     }
 
     /// The file name at the end of the path (`libc.so.6`), if any.
@@ -241,7 +242,8 @@ pub fn parse_line(line: &str) -> Result<Mapping, ParseError> {
     let mapping = Mapping {
         start: hex_u64(start, "the start address is not hex")?,
         end: hex_u64(end, "the end address is not hex")?,
-        perms: parse_perms(perms).ok_or(fail("the permissions are not like 'r-xp'"))?,
+        perms: parse_perms(perms)
+            .ok_or(fail("the permissions are not like 'r-xp'"))?,
         offset: hex_u64(offset, "the offset is not hex")?,
         device: Device {
             major: hex_u32(major, "the device major is not hex")?,
@@ -339,14 +341,16 @@ pub fn smaps_fields(smaps: &str, start: u64) -> Option<Vec<(String, u64)>> {
     lines.next()?;
     let is_header = |line: &str| {
         let first = line.split(' ').next().unwrap_or_default();
-        first.contains('-') && first.split('-').all(|h| u64::from_str_radix(h, 16).is_ok())
+        first.contains('-')
+            && first.split('-').all(|h| u64::from_str_radix(h, 16).is_ok())
     };
     Some(
         lines
             .take_while(|line| !is_header(line))
             .filter_map(|line| {
                 let (key, value) = line.split_once(':')?;
-                let kilobytes = value.trim().strip_suffix("kB")?.trim().parse().ok()?;
+                let kilobytes =
+                    value.trim().strip_suffix("kB")?.trim().parse().ok()?;
                 Some((key.to_owned(), kilobytes))
             })
             .collect(),

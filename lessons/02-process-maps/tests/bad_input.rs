@@ -101,7 +101,8 @@ fn a_denied_process_of_our_own_user_is_not_called_another_users() {
     use std::os::unix::fs::MetadataExt;
     let cwd = tempfile::tempdir().unwrap();
     let run = run(LESSON, &["--pid", "1"], cwd.path());
-    let same_user = std::fs::metadata("/proc/1").unwrap().uid() == nix::unistd::geteuid().as_raw();
+    let same_user = std::fs::metadata("/proc/1").unwrap().uid()
+        == nix::unistd::geteuid().as_raw();
     if run.outcome.is_success() {
         eprintln!("skipped: pid 1 is readable here");
         return;
@@ -146,7 +147,9 @@ fn without_proc_the_lesson_says_to_mount_it() {
 #[test]
 fn a_tight_limit_on_processes_names_ulimit_u() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run the lesson as nobody (root ignores ulimit -u)");
+        eprintln!(
+            "skipped: needs root to run the lesson as nobody (root ignores ulimit -u)"
+        );
         return;
     }
     let run = support::testing::run_under_ulimit(LESSON, &[], "-u", 0, true);
@@ -160,5 +163,10 @@ fn a_tight_limit_on_processes_names_ulimit_u() {
 
 #[test]
 fn the_command_line_refuses_what_it_does_not_know() {
-    support::testing::assert_command_line_basics("process-maps", LESSON, "--pdi", "--pid");
+    support::testing::assert_command_line_basics(
+        "process-maps",
+        LESSON,
+        "--pdi",
+        "--pid",
+    );
 }

@@ -169,7 +169,8 @@ fn malformed_lines_are_errors_not_panics() {
     ] {
         assert!(parse_line(bad).is_err(), "{bad:?} should not parse");
     }
-    let error = parse_maps("1000-2000 r-xp 00000000 00:00 0 \nnonsense\n").unwrap_err();
+    let error =
+        parse_maps("1000-2000 r-xp 00000000 00:00 0 \nnonsense\n").unwrap_err();
     assert_eq!(error.line, 2);
 }
 
@@ -243,7 +244,8 @@ fn property_whatever_it_parses_round_trips() {
 #[test]
 fn property_no_input_makes_it_panic() {
     let mut random = Random(0x0123_4567_89ab_cdef);
-    let alphabet: Vec<char> = "0123456789abcdefxyz-: rwxps[]()/\\\n\tü".chars().collect();
+    let alphabet: Vec<char> =
+        "0123456789abcdefxyz-: rwxps[]()/\\\n\tü".chars().collect();
     let seeds: Vec<String> = SAMPLES
         .iter()
         .flat_map(|(_, t)| t.lines().map(str::to_owned))
@@ -268,8 +270,13 @@ fn property_no_input_makes_it_panic() {
                 0 => {
                     chars.remove(at);
                 }
-                1 => chars.insert(at, alphabet[random.below(alphabet.len() as u64) as usize]),
-                _ => chars[at] = alphabet[random.below(alphabet.len() as u64) as usize],
+                1 => chars.insert(
+                    at,
+                    alphabet[random.below(alphabet.len() as u64) as usize],
+                ),
+                _ => {
+                    chars[at] = alphabet[random.below(alphabet.len() as u64) as usize]
+                }
             }
         }
         let line: String = chars.into_iter().collect();
@@ -286,7 +293,8 @@ fn a_file_in_a_directory_under_dev_shm_is_not_a_posix_shm_object() {
     // TMPDIR=/dev/shm/x puts the lesson's deleted specimen there; only a
     // name directly in /dev/shm is a POSIX shm object.
     let kind = |path: &str| {
-        let line = format!("7f0000000000-7f0000001000 rw-s 00000000 00:1a 42  {path}");
+        let line =
+            format!("7f0000000000-7f0000001000 rw-s 00000000 00:1a 42  {path}");
         process_maps::maps::parse_line(&line).unwrap().kind(None)
     };
     assert_eq!(kind("/dev/shm/mmap-workbook-1-ab"), Kind::SharedMemory);

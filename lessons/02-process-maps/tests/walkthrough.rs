@@ -27,7 +27,8 @@ fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
     the_facts_behind(&out);
     the_shm_object_is_unlinked_afterwards(&out);
-    support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", out));
+    support::testing::settings(FILTERS)
+        .bind(|| insta::assert_snapshot!("story", out));
 }
 
 /// The number after `label` on the line that contains it.

@@ -21,7 +21,8 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 pub fn bytes_safe_to_touch(file_len: u64, map_len: usize, page_size: usize) -> usize {
     // STUB: todo!("file of {file_len} bytes, mapping of {map_len}, pages of {page_size}")
     // SOLUTION BEGIN
-    let backed = usize::try_from(file_len.div_ceil(page_size as u64)).unwrap_or(usize::MAX);
+    let backed =
+        usize::try_from(file_len.div_ceil(page_size as u64)).unwrap_or(usize::MAX);
     backed.saturating_mul(page_size).min(map_len)
     // SOLUTION END
 }

@@ -27,7 +27,8 @@ pub fn map_shared(file: &impl AsFd, len: usize) -> nix::Result<Region> {
     let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
     // SAFETY: a fresh mapping at an address the kernel picks; nothing in
     // Rust refers to that memory yet.
-    let base = unsafe { mmap(None, length, rw, MapFlags::MAP_SHARED, file.as_fd(), 0) }?;
+    let base =
+        unsafe { mmap(None, length, rw, MapFlags::MAP_SHARED, file.as_fd(), 0) }?;
     // SAFETY: exactly what mmap returned and was given; `Region` owns it.
     Ok(unsafe { Region::from_raw(base, len) })
 }
@@ -55,7 +56,11 @@ pub fn report_sigbus_for(base: usize) -> nix::Result<()> {
     Ok(())
 }
 
-extern "C" fn on_sigbus(_signal: c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+extern "C" fn on_sigbus(
+    _signal: c_int,
+    info: *mut libc::siginfo_t,
+    _context: *mut libc::c_void,
+) {
     // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler,
     // and for SIGBUS it fills in si_addr.
     let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };

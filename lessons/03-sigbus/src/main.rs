@@ -59,7 +59,9 @@ fn parse_args() -> Result<Mode> {
 fn walkthrough(scratch: &Path) -> Result {
     let page = support::page_size();
     say!("sigbus: what happens when the file is too short?");
-    say!("(Each access that may fault runs in a child process; the page size is {page} bytes.)");
+    say!(
+        "(Each access that may fault runs in a child process; the page size is {page} bytes.)"
+    );
     store_into_an_empty_file(scratch)?;
     the_exact_boundary(scratch, page)?;
     writes_past_the_end(scratch, page)?;
@@ -154,7 +156,9 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
         },
     )?;
     say!("  The page that holds the file's end is readable to its end, as zeroes;");
-    say!("  a page that holds no byte of the file cannot be backed, so the kernel sends SIGBUS.");
+    say!(
+        "  a page that holds no byte of the file cannot be backed, so the kernel sends SIGBUS."
+    );
     Ok(())
 }
 // ANCHOR_END: step2
@@ -171,7 +175,9 @@ fn writes_past_the_end(scratch: &Path, page: usize) -> Result {
     let map = map_shared(&file, page)?;
     map.write(100, b'!');
     drop(map);
-    say!("  stored '!' at byte 100 (inside page 0, past the end) and unmapped: no fault");
+    say!(
+        "  stored '!' at byte 100 (inside page 0, past the end) and unmapped: no fault"
+    );
     say!("  the file is still {} bytes", file.metadata()?.len());
     let again = map_shared(&file, page)?;
     say!(
@@ -184,9 +190,15 @@ fn writes_past_the_end(scratch: &Path, page: usize) -> Result {
         char::from(again.read(100)),
         sigbus::filesystem_name(scratch)
     );
-    say!("  ext4 zeroes the part of a page past the end of the file whenever it writes the");
-    say!("  page back; tmpfs never writes back, so there the byte lingers, and a later");
-    say!("  ftruncate that grows the file makes it part of the file. Never rely on either.");
+    say!(
+        "  ext4 zeroes the part of a page past the end of the file whenever it writes the"
+    );
+    say!(
+        "  page back; tmpfs never writes back, so there the byte lingers, and a later"
+    );
+    say!(
+        "  ftruncate that grows the file makes it part of the file. Never rely on either."
+    );
     Ok(())
 }
 // ANCHOR_END: step3
@@ -219,8 +231,12 @@ fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
         "  page 0 still reads {:?}: it still has file behind it",
         char::from(map.read(0))
     );
-    say!("  This is why memmap2's Mmap::map is unsafe: a &[u8] over a file is only as");
-    say!("  stable as the file, and any process that may write the file can shrink it.");
+    say!(
+        "  This is why memmap2's Mmap::map is unsafe: a &[u8] over a file is only as"
+    );
+    say!(
+        "  stable as the file, and any process that may write the file can shrink it."
+    );
 
     say!("  A defence: a sealed memfd, which nobody can shrink");
     let sealed = sealed_memfd(3 * page as u64)?;
@@ -237,7 +253,9 @@ fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
         &format!("another process tries to truncate it to {page} bytes"),
         || {
             match try_truncate(&sealed, page as u64) {
-                Some(errno) => say!("    ftruncate failed: {errno:?} ({})", errno.desc()),
+                Some(errno) => {
+                    say!("    ftruncate failed: {errno:?} ({})", errno.desc())
+                }
                 None => say!("    ftruncate succeeded (the seal did not hold!)"),
             }
             0

@@ -17,7 +17,8 @@ fn the_story_and_the_facts_behind_it_on_this_filesystem() {
     let out = support::testing::story(LESSON);
     the_facts_behind(&out);
     the_byte_past_the_end_is_what_the_filesystem_found_decides(&out);
-    support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", out));
+    support::testing::settings(FILTERS)
+        .bind(|| insta::assert_snapshot!("story", out));
 }
 
 /// Step 3, after msync: the byte stored past the end of the file as it
@@ -38,7 +39,8 @@ fn the_byte_past_the_end_is_what_the_filesystem_found_decides(out: &str) {
         // Disk filesystems zero the tail of the last page on writeback.
         "ext4" | "xfs" | "btrfs" => assert_eq!(byte, "'\\0'", "{out}"),
         other => assert!(
-            other.starts_with("a filesystem") && ["'!'", "'\\0'"].contains(&byte.as_str()),
+            other.starts_with("a filesystem")
+                && ["'!'", "'\\0'"].contains(&byte.as_str()),
             "{out}"
         ),
     }

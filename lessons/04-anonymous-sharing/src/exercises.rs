@@ -23,7 +23,8 @@ use nix::sys::memfd::{MFdFlags, memfd_create};
 pub fn shared_buffer(len: usize) -> io::Result<MmapMut> {
     // STUB: todo!("a shared buffer of {len} bytes")
     // SOLUTION BEGIN
-    let memfd = std::fs::File::from(memfd_create("shared-buffer", MFdFlags::MFD_CLOEXEC)?);
+    let memfd =
+        std::fs::File::from(memfd_create("shared-buffer", MFdFlags::MFD_CLOEXEC)?);
     memfd.set_len(len as u64)?;
     // SAFETY: the memfd is ours alone; only processes we fork can reach it,
     // and none of them truncates it.

@@ -48,7 +48,8 @@ pub fn map_anonymous(len: usize, sharing: Sharing) -> nix::Result<Region> {
 /// (The kernel merges neighbouring areas of the same kind, so a mapping may
 /// not start a line of its own.)
 pub fn maps_entry(address: usize) -> io::Result<Option<Mapping>> {
-    let mappings = process_maps::read_maps(process_maps::Target::This).map_err(io::Error::other)?;
+    let mappings = process_maps::read_maps(process_maps::Target::This)
+        .map_err(io::Error::other)?;
     let address = address as u64;
     Ok(mappings
         .into_iter()

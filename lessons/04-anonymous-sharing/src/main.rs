@@ -49,7 +49,9 @@ fn parse_args() -> Result<Mode> {
 
 fn walkthrough() -> Result {
     let page = support::page_size();
-    say!("anonymous-sharing: how do I share memory between a parent and child process?");
+    say!(
+        "anonymous-sharing: how do I share memory between a parent and child process?"
+    );
     three_places(page)?;
     one_page(page)?;
     no_sleep(page)
@@ -107,8 +109,8 @@ fn one_page(page: usize) -> Result {
     say!("\nStep 2. It really is one page");
     let shared = map_anonymous(page, Sharing::Shared)?;
     let (to_parent, to_child) = (Baton::new()?, Baton::new()?);
-    let ours =
-        maps_entry(shared.address())?.ok_or("the shared mapping is not in /proc/self/maps")?;
+    let ours = maps_entry(shared.address())?
+        .ok_or("the shared mapping is not in /proc/self/maps")?;
     let child = fork_child(|| {
         let theirs = maps_entry(shared.address()).ok().flatten();
         shared.atomic_u32(0).store(42, Release);
@@ -161,7 +163,9 @@ fn one_page(page: usize) -> Result {
         "    the child stored 42 in it and {outcome}; the parent reads {}",
         anon[0]
     );
-    say!("    To share with memmap2, map a memfd with MmapMut::map_mut (that is MAP_SHARED).");
+    say!(
+        "    To share with memmap2, map a memfd with MmapMut::map_mut (that is MAP_SHARED)."
+    );
     Ok(())
 }
 // ANCHOR_END: step2
@@ -173,7 +177,8 @@ fn no_sleep(page: usize) -> Result {
     let (ready, done) = (Baton::new()?, Baton::new()?);
     // The unlucky order, forced: the child reads before the parent writes.
     let child = fork_child(|| {
-        let sum = shared.atomic_u32(0).load(Acquire) + shared.atomic_u32(1).load(Acquire);
+        let sum =
+            shared.atomic_u32(0).load(Acquire) + shared.atomic_u32(1).load(Acquire);
         say!("  child (reading first): 10 + 20 = {sum}");
         i32::from(done.pass().is_err())
     })?;
@@ -181,8 +186,12 @@ fn no_sleep(page: usize) -> Result {
     shared.atomic_u32(0).store(10, Release);
     shared.atomic_u32(1).store(20, Release);
     child.wait(LIMIT)?;
-    say!("  With sleep(1) in the child this order is merely unlikely: on a busy machine");
-    say!("  the parent may not run within the second. Nothing orders the two processes.");
+    say!(
+        "  With sleep(1) in the child this order is merely unlikely: on a busy machine"
+    );
+    say!(
+        "  the parent may not run within the second. Nothing orders the two processes."
+    );
 
     shared.atomic_u32(0).store(0, Release);
     shared.atomic_u32(1).store(0, Release);
@@ -190,7 +199,8 @@ fn no_sleep(page: usize) -> Result {
         if ready.take(LIMIT).is_err() {
             return 1;
         }
-        let sum = shared.atomic_u32(0).load(Acquire) + shared.atomic_u32(1).load(Acquire);
+        let sum =
+            shared.atomic_u32(0).load(Acquire) + shared.atomic_u32(1).load(Acquire);
         say!("  child (waiting for the baton): 10 + 20 = {sum}");
         0
     })?;
@@ -198,8 +208,12 @@ fn no_sleep(page: usize) -> Result {
     shared.atomic_u32(1).store(20, Release);
     ready.pass()?;
     let outcome = child.wait(LIMIT)?;
-    say!("  the child {outcome}. The pipe orders them: the child cannot read before the");
-    say!("  parent has written and passed the baton, however the scheduler runs them.");
+    say!(
+        "  the child {outcome}. The pipe orders them: the child cannot read before the"
+    );
+    say!(
+        "  parent has written and passed the baton, however the scheduler runs them."
+    );
     Ok(())
 }
 // ANCHOR_END: step3

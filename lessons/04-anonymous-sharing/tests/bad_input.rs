@@ -5,5 +5,10 @@ const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 
 #[test]
 fn the_command_line_refuses_what_it_does_not_know() {
-    support::testing::assert_command_line_basics("anonymous-sharing", LESSON, "--hlep", "--help");
+    support::testing::assert_command_line_basics(
+        "anonymous-sharing",
+        LESSON,
+        "--hlep",
+        "--help",
+    );
 }

@@ -34,7 +34,9 @@ fn the_facts_behind(out: &str) {
     let inode = |who: &str| {
         let line = out
             .lines()
-            .find(|l| l.contains(&format!("{who}: maps it as rw-s /dev/zero (deleted)")))
+            .find(|l| {
+                l.contains(&format!("{who}: maps it as rw-s /dev/zero (deleted)"))
+            })
             .unwrap();
         line.rsplit(' ').next().unwrap().to_owned()
     };

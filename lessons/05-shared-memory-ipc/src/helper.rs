@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use shared_memory_ipc::peer::{Channel, Message, die_with_parent};
 use shared_memory_ipc::{
-    CHUNK, ChunkRing, Doorbell, Guarded, Increment, Locked, Mailboxes, Race, Samples, StreamSum,
-    check_received, futex_wait, futex_wake, map_shared, open_checked, ring_bytes, seal_names,
-    spin_until, view, wait_for_value,
+    CHUNK, ChunkRing, Doorbell, Guarded, Increment, Locked, Mailboxes, Race, Samples,
+    StreamSum, check_received, futex_wait, futex_wake, map_shared, open_checked,
+    ring_bytes, seal_names, spin_until, view, wait_for_value,
 };
 use support::region::Region;
 
@@ -46,7 +46,10 @@ pub fn serve() -> Result {
         };
         match command {
             "quit" => return Ok(()),
-            "open" => mapped = Some(open_by_name(&channel, args.first().copied().unwrap_or(""))?),
+            "open" => {
+                mapped =
+                    Some(open_by_name(&channel, args.first().copied().unwrap_or(""))?)
+            }
             "read" => {
                 let boxes: &Mailboxes = view(region(&mapped)?);
                 channel.send(&format!("read {:?}", boxes.to_helper.read()))?;
@@ -58,7 +61,8 @@ pub fn serve() -> Result {
             }
             "pointer" => channel.send(&follow_pointer(region(&mapped)?))?,
             "map-memfd" => {
-                if let Some(region) = map_memfd(&channel, one_fd(fds, &line)?, number(0)? as usize)?
+                if let Some(region) =
+                    map_memfd(&channel, one_fd(fds, &line)?, number(0)? as usize)?
                 {
                     mapped = Some(region);
                 }
@@ -87,7 +91,9 @@ pub fn serve() -> Result {
                 let limit = Duration::from_millis(number(1)?);
                 channel.send("waiting")?;
                 let reply = match futex_wait(word, 0, limit, private) {
-                    Ok(()) => "woken: the wake found this process's waiter".to_owned(),
+                    Ok(()) => {
+                        "woken: the wake found this process's waiter".to_owned()
+                    }
                     Err(Errno::ETIMEDOUT) => format!(
                         "nobody woke me: ETIMEDOUT when my {} ms limit ran out",
                         limit.as_millis()
@@ -118,7 +124,8 @@ pub fn serve() -> Result {
                 channel.send("ready")?;
                 let mut total = StreamSum::default();
                 for index in 0..bytes / CHUNK as u64 {
-                    let sum = ring.pop_with(LIMIT, |chunk| samples.sum_of(index, chunk))?;
+                    let sum =
+                        ring.pop_with(LIMIT, |chunk| samples.sum_of(index, chunk))?;
                     total.add(sum);
                 }
                 channel.send(&format!("done {} {}", total.bytes, total.sum))?;
@@ -258,7 +265,11 @@ fn hold_until_killed(channel: &Channel, guarded: &Guarded) -> Result {
 
 /// Step 5: wait for message `count` on `word`, by futex or by spinning,
 /// and say what that cost.
-fn read_doorbell(word: &std::sync::atomic::AtomicU32, count: u32, spin: bool) -> Result<String> {
+fn read_doorbell(
+    word: &std::sync::atomic::AtomicU32,
+    count: u32,
+    spin: bool,
+) -> Result<String> {
     let (mut calls, mut slept, mut spins) = (0u64, 0u64, 0u64);
     let deadline = Instant::now() + LIMIT;
     loop {
@@ -290,7 +301,11 @@ fn read_doorbell(word: &std::sync::atomic::AtomicU32, count: u32, spin: bool) ->
 
 /// Step 6, the consumer of a pipe or socket: read `bytes` in 64 KiB
 /// chunks into one buffer, and checksum each chunk.
-fn consume_stream(mut source: File, bytes: u64, samples: &Samples) -> io::Result<StreamSum> {
+fn consume_stream(
+    mut source: File,
+    bytes: u64,
+    samples: &Samples,
+) -> io::Result<StreamSum> {
     let mut chunk = Box::new([0u8; CHUNK]);
     let mut total = StreamSum::default();
     for index in 0..bytes / CHUNK as u64 {

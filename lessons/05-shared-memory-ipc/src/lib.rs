@@ -56,7 +56,8 @@ impl ShmName {
     /// Takes charge of `name`, which this process just created.
     fn new(name: &str) -> io::Result<ShmName> {
         let path = std::path::Path::new(SHM_DIR).join(name.trim_start_matches('/'));
-        let registered = support::cleanup::register(&path, support::cleanup::Removal::File)?;
+        let registered =
+            support::cleanup::register(&path, support::cleanup::Removal::File)?;
         Ok(ShmName {
             name: name.to_owned(),
             unlinked: false,
@@ -102,7 +103,8 @@ pub fn create_exclusive(name: &str, len: usize) -> io::Result<(OwnedFd, ShmName)
     })?;
     // The umask may have taken bits away (never added any): say 0600 again.
     nix::sys::stat::fchmod(&fd, Mode::S_IRUSR | Mode::S_IWUSR)?;
-    nix::unistd::ftruncate(&fd, len as i64).map_err(|e| shm_error("ftruncate", name, e))?;
+    nix::unistd::ftruncate(&fd, len as i64)
+        .map_err(|e| shm_error("ftruncate", name, e))?;
     // tmpfs allocates pages on first touch: a full /dev/shm would kill us
     // with SIGBUS then. Reserving them now turns that into ENOSPC here.
     nix::fcntl::fallocate(&fd, nix::fcntl::FallocateFlags::empty(), 0, len as i64)
@@ -115,8 +117,12 @@ pub fn create_exclusive(name: &str, len: usize) -> io::Result<(OwnedFd, ShmName)
 /// Opens the existing shm object `name` and refuses it unless this user
 /// owns it and nobody else may read or write it (mode 0600).
 pub fn open_checked(name: &str) -> io::Result<OwnedFd> {
-    let fd = nix::sys::mman::shm_open(name, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| shm_error("shm_open", name, e))?;
+    let fd = nix::sys::mman::shm_open(
+        name,
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| shm_error("shm_open", name, e))?;
     let stat = nix::sys::stat::fstat(&fd)?;
     let me = nix::unistd::geteuid().as_raw();
     let mode = stat.st_mode & 0o777;
@@ -138,7 +144,9 @@ pub fn open_checked(name: &str) -> io::Result<OwnedFd> {
 pub fn shm_error(call: &str, name: &str, errno: Errno) -> io::Error {
     let path = format!("{SHM_DIR}{name}");
     let advice = match errno {
-        Errno::ENOENT if call == "shm_open" && !std::path::Path::new(SHM_DIR).is_dir() => {
+        Errno::ENOENT
+            if call == "shm_open" && !std::path::Path::new(SHM_DIR).is_dir() =>
+        {
             format!(
                 "{SHM_DIR} does not exist. POSIX shared memory lives there: mount a tmpfs \
                  on it (mount -t tmpfs tmpfs {SHM_DIR})"
@@ -180,7 +188,8 @@ pub fn map_shared(fd: &impl AsFd, len: usize) -> io::Result<Region> {
     let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
     // SAFETY: a fresh mapping at an address the kernel picks; nothing in
     // Rust refers to that memory yet.
-    let base = unsafe { mmap(None, length, rw, MapFlags::MAP_SHARED, fd.as_fd(), 0) }?;
+    let base =
+        unsafe { mmap(None, length, rw, MapFlags::MAP_SHARED, fd.as_fd(), 0) }?;
     // SAFETY: exactly what mmap returned and was given; `Region` owns it.
     Ok(unsafe { Region::from_raw(base, len) })
 }
@@ -255,7 +264,8 @@ impl Mailbox {
     /// Reads what was last published.
     pub fn read(&self) -> String {
         let len = self.len.load(Acquire) as usize;
-        let bytes: Vec<u8> = self.text[..len].iter().map(|b| b.load(Relaxed)).collect();
+        let bytes: Vec<u8> =
+            self.text[..len].iter().map(|b| b.load(Relaxed)).collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }
@@ -293,7 +303,10 @@ pub fn unsealed_memfd(len: usize) -> io::Result<OwnedFd> {
 /// What a receiver checks before mapping a memfd someone sent: its size
 /// can no longer change, and it is at least `min_len` bytes. Returns the
 /// seals and the size.
-pub fn check_received(fd: &impl AsFd, min_len: usize) -> io::Result<(SealFlag, usize)> {
+pub fn check_received(
+    fd: &impl AsFd,
+    min_len: usize,
+) -> io::Result<(SealFlag, usize)> {
     let seals = SealFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GET_SEALS)?);
     if !seals.contains(required_seals()) {
         return Err(io::Error::new(
@@ -414,7 +427,12 @@ pub fn spin_until(limit: Duration, mut done: impl FnMut() -> bool) -> io::Result
 
 /// Waits, at most `limit`, until `word` holds `value`: spinning, or
 /// sleeping on the futex between looks.
-pub fn wait_for_value(word: &AtomicU32, value: u32, spin: bool, limit: Duration) -> io::Result<()> {
+pub fn wait_for_value(
+    word: &AtomicU32,
+    value: u32,
+    spin: bool,
+    limit: Duration,
+) -> io::Result<()> {
     if spin {
         return spin_until(limit, || word.load(Acquire) == value);
     }
@@ -541,7 +559,8 @@ impl SharedMutex {
         let deadline = realtime_after(limit)?;
         // SAFETY: the mutex was initialised (init_robust_shared) and stays
         // mapped while `self` is borrowed; the deadline is a valid timespec.
-        let code = unsafe { libc::pthread_mutex_timedlock(self.raw.get(), &deadline) };
+        let code =
+            unsafe { libc::pthread_mutex_timedlock(self.raw.get(), &deadline) };
         match code {
             0 => Ok(Locked::Clean),
             libc::EOWNERDEAD => Ok(Locked::OwnerDied),
@@ -646,7 +665,11 @@ pub fn futex_wait(
 
 /// Wakes up to `count` waiters on `word`; returns how many it woke.
 /// A private wake only finds waiters of this process.
-pub fn futex_wake(word: &AtomicU32, count: i32, private: bool) -> Result<usize, Errno> {
+pub fn futex_wake(
+    word: &AtomicU32,
+    count: i32,
+    private: bool,
+) -> Result<usize, Errno> {
     let op = libc::FUTEX_WAKE | if private { libc::FUTEX_PRIVATE_FLAG } else { 0 };
     // SAFETY: as in futex_wait; FUTEX_WAKE does not even read the word.
     let woken = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), op, count) };
@@ -729,7 +752,9 @@ impl<'a> ChunkRing<'a> {
         let slot = (head % SLOTS as u64) as usize * CHUNK;
         // SAFETY: the slot lies inside the region; the consumer does not
         // touch it until it sees the new head, stored below.
-        unsafe { std::ptr::copy_nonoverlapping(chunk.as_ptr(), self.slots.add(slot), CHUNK) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(chunk.as_ptr(), self.slots.add(slot), CHUNK)
+        };
         // Release: the consumer that sees head + 1 sees the whole chunk.
         self.header.head.store(head + 1, Release);
         Ok(())

@@ -13,9 +13,9 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use shared_memory_ipc::peer::Peer;
 use shared_memory_ipc::{
-    Guarded, Increment, Locked, Mailboxes, Race, SHM_DIR, create_exclusive, futex_wake,
-    listed_in_dev_shm, map_shared, open_checked, sealed_memfd, unguessable_name, unsealed_memfd,
-    view,
+    Guarded, Increment, Locked, Mailboxes, Race, SHM_DIR, create_exclusive,
+    futex_wake, listed_in_dev_shm, map_shared, open_checked, sealed_memfd,
+    unguessable_name, unsealed_memfd, view,
 };
 use support::cli::Cli;
 use support::out::yes_no;
@@ -107,12 +107,16 @@ fn parse_args() -> Result<Mode> {
             }
             Some("--bench") => bench = true,
             Some("--json") => json = true,
-            Some("--mib") => mib = Some(parse_mib(CLI.value_for("--mib", args.next())?)?),
+            Some("--mib") => {
+                mib = Some(parse_mib(CLI.value_for("--mib", args.next())?)?)
+            }
             _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
     if !bench && (mib.is_some() || json) {
-        return Err(CLI.refuse("--mib and --json only apply to --bench; add --bench, or drop them"));
+        return Err(CLI.refuse(
+            "--mib and --json only apply to --bench; add --bench, or drop them",
+        ));
     }
     Ok(if bench {
         Mode::Bench {
@@ -143,7 +147,9 @@ fn lesson_exe() -> PathBuf {
 
 fn walkthrough() -> Result {
     let exe = lesson_exe();
-    say!("shared-memory-ipc: how do two processes talk through shared memory, safely and fast?");
+    say!(
+        "shared-memory-ipc: how do two processes talk through shared memory, safely and fast?"
+    );
     with_signals_held(|| meeting_by_name(&exe))?;
     with_signals_held(squatting)?;
     meeting_without_a_name(&exe)?;
@@ -266,7 +272,9 @@ fn squatting() -> Result {
     )?;
     let mine = map_shared(&careless, page)?;
     view::<Mailboxes>(&mine).to_helper.post("my secret");
-    say!("    shm_open(O_CREAT) without O_EXCL: opened it, no error; wrote \"my secret\"");
+    say!(
+        "    shm_open(O_CREAT) without O_EXCL: opened it, no error; wrote \"my secret\""
+    );
     say!(
         "    the squatter reads {:?}",
         view::<Mailboxes>(&spy).to_helper.read()
@@ -275,7 +283,9 @@ fn squatting() -> Result {
     match create_exclusive(&name, page) {
         Ok(_) => say!("    with O_EXCL: created (unexpected: the name exists)"),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            say!("    with O_EXCL: EEXIST, so create_exclusive stops: it never opens an");
+            say!(
+                "    with O_EXCL: EEXIST, so create_exclusive stops: it never opens an"
+            );
             say!("    object it did not create");
         }
         Err(error) => return Err(error.into()),
@@ -325,7 +335,9 @@ fn meeting_without_a_name(exe: &Path) -> Result {
     let region = map_shared(&memfd, page)?;
     let boxes: &Mailboxes = view(&region);
     boxes.to_helper.post("sent by descriptor");
-    say!("  memfd_create, {page} bytes, sealed SHRINK|GROW|SEAL; wrote \"sent by descriptor\"");
+    say!(
+        "  memfd_create, {page} bytes, sealed SHRINK|GROW|SEAL; wrote \"sent by descriptor\""
+    );
     let peer = Peer::spawn(exe)?;
     peer.channel
         .send_with_fds(&format!("map-memfd {page}"), &[memfd.as_raw_fd()])?;
@@ -355,7 +367,10 @@ fn meeting_without_a_name(exe: &Path) -> Result {
 /// A sealed memfd of `len` bytes, mapped here and sent to `peer`, which
 /// maps it too (replacing what it mapped before). Returns the descriptor
 /// and our mapping.
-fn share_with(peer: &Peer, len: usize) -> Result<(std::os::fd::OwnedFd, support::region::Region)> {
+fn share_with(
+    peer: &Peer,
+    len: usize,
+) -> Result<(std::os::fd::OwnedFd, support::region::Region)> {
     use std::os::fd::AsRawFd;
     let memfd = sealed_memfd(len)?;
     let region = map_shared(&memfd, len)?;
@@ -413,8 +428,12 @@ fn the_lost_update(exe: &Path) -> Result {
             shared_memory_ipc::usable_cpus()
         );
     }
-    say!("  A lost update is a load and a store with the other process's store between");
-    say!("  them. fetch_add is one indivisible instruction (lock xadd on x86): none lost.");
+    say!(
+        "  A lost update is a load and a store with the other process's store between"
+    );
+    say!(
+        "  them. fetch_add is one indivisible instruction (lock xadd on x86): none lost."
+    );
     Ok(())
 }
 // ANCHOR_END: step3
@@ -425,7 +444,9 @@ fn locks_across_processes(exe: &Path) -> Result {
     let (peer, memfd, region) = share_with_new_helper(exe, support::page_size())?;
     let guarded: &Guarded = view(&region);
     guarded.mutex.init_robust_shared()?;
-    say!("  a pthread mutex in the memfd, PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST");
+    say!(
+        "  a pthread mutex in the memfd, PTHREAD_PROCESS_SHARED and PTHREAD_MUTEX_ROBUST"
+    );
     let n = LOCKED_N;
     peer.channel.send(&format!("locked {n}"))?;
     guarded.arrived.fetch_add(1, Release);
@@ -474,8 +495,12 @@ fn kill_the_holder(
             first.load(Acquire),
             second.load(Acquire)
         ),
-        Ok(Locked::Clean) => say!("    pthread_mutex_timedlock: locked, no owner died?"),
-        Err(errno) => return Err(format!("pthread_mutex_timedlock: {errno:?}").into()),
+        Ok(Locked::Clean) => {
+            say!("    pthread_mutex_timedlock: locked, no owner died?")
+        }
+        Err(errno) => {
+            return Err(format!("pthread_mutex_timedlock: {errno:?}").into());
+        }
     }
     if repair {
         second.store(first.load(Acquire), Release);
@@ -492,7 +517,9 @@ fn kill_the_holder(
             "locked, clean: the lock works again".to_owned()
         }
         Ok(Locked::OwnerDied) => "EOWNERDEAD again".to_owned(),
-        Err(Errno::ENOTRECOVERABLE) => "ENOTRECOVERABLE: unusable, for good".to_owned(),
+        Err(Errno::ENOTRECOVERABLE) => {
+            "ENOTRECOVERABLE: unusable, for good".to_owned()
+        }
         Err(errno) => format!("{errno:?}"),
     };
     say!("    the next pthread_mutex_timedlock: {next}");
@@ -545,7 +572,8 @@ fn std_mutex_does_not_work(exe: &Path) -> Result {
 /// Waits, at most `limit`, until process `pid` is asleep (state S).
 fn wait_until_asleep(pid: u32, limit: Duration) -> io::Result<()> {
     shared_memory_ipc::spin_until(limit, || {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // The state follows the command name, which is in parentheses.
         stat.rsplit_once(") ")
             .is_some_and(|(_, rest)| rest.starts_with('S'))
@@ -577,17 +605,25 @@ fn waking_without_a_pipe(exe: &Path) -> Result {
         }
         let report = peer.channel.recv(LIMIT)?.line;
         if spin {
-            say!("  The same {MESSAGES} messages to a reader that spins on the word:");
+            say!(
+                "  The same {MESSAGES} messages to a reader that spins on the word:"
+            );
         } else {
-            say!("  {MESSAGES} messages, each a store to a shared word; the reader sleeps on it");
+            say!(
+                "  {MESSAGES} messages, each a store to a shared word; the reader sleeps on it"
+            );
         }
         helper_says(4, &report);
         say!("    this process made {wakes} FUTEX_WAKE calls");
     }
     peer.channel.send("quit")?;
     peer.wait(LIMIT)?;
-    say!("  The data moved without a system call: a store here, a load there. Waking a");
-    say!("  reader that sleeps takes one (a futex, an eventfd or a pipe); only spinning");
+    say!(
+        "  The data moved without a system call: a store here, a load there. Waking a"
+    );
+    say!(
+        "  reader that sleeps takes one (a futex, an eventfd or a pipe); only spinning"
+    );
     say!("  avoids it, at the price of a whole CPU while it waits.");
     Ok(())
 }

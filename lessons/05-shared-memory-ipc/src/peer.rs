@@ -15,7 +15,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg,
+};
 use support::ChildOutcome;
 
 /// One end of a connected Unix stream socket, carrying lines of text and,
@@ -194,10 +196,13 @@ impl Peer {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let (cancel, cancelled) = mpsc::channel::<()>();
         std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
+            if let Err(mpsc::RecvTimeoutError::Timeout) =
+                cancelled.recv_timeout(limit)
+            {
                 // The helper dies, its ends of every pipe close, and our
                 // blocked read or write returns: EOF or EPIPE.
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                let _ =
+                    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             }
         });
         Watchdog { _cancel: cancel }

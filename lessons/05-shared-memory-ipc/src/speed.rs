@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use shared_memory_ipc::peer::Peer;
 use shared_memory_ipc::{
-    CHUNK, ChunkRing, Doorbell, Samples, StreamSum, futex_wake, map_shared, pin_to, ring_bytes,
-    sealed_memfd, usable_cpu_list, usable_cpus, view, wait_for_value,
+    CHUNK, ChunkRing, Doorbell, Samples, StreamSum, futex_wake, map_shared, pin_to,
+    ring_bytes, sealed_memfd, usable_cpu_list, usable_cpus, view, wait_for_value,
 };
 
 use support::say;

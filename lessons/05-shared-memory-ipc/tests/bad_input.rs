@@ -48,7 +48,9 @@ fn bench_flags_without_bench() {
 
 #[test]
 fn an_exercise_helper_needs_a_role() {
-    assert!(refused(&["--exercise-helper"]).contains("--exercise-helper needs a value"));
+    assert!(
+        refused(&["--exercise-helper"]).contains("--exercise-helper needs a value")
+    );
 }
 
 /// Runs the lesson with `args` in a private mount namespace after `setup`
@@ -108,7 +110,9 @@ fn failed_naming_dev_shm(run: &support::spawn::Captured, what: &str) {
 
 #[test]
 fn a_read_only_dev_shm() {
-    let Some((run, left)) = in_namespace("mount -t tmpfs -o ro,size=1m tmpfs /dev/shm") else {
+    let Some((run, left)) =
+        in_namespace("mount -t tmpfs -o ro,size=1m tmpfs /dev/shm")
+    else {
         return;
     };
     failed_naming_dev_shm(&run, "/dev/shm is read-only");

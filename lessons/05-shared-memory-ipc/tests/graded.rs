@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use shared_memory_ipc::exercises::{attach, create_private, lock_or_recover};
 use shared_memory_ipc::{
-    ByteRing, Guarded, Locked, create_exclusive, map_shared, numbered_message, sealed_memfd,
-    unguessable_name, view,
+    ByteRing, Guarded, Locked, create_exclusive, map_shared, numbered_message,
+    sealed_memfd, unguessable_name, view,
 };
 use support::ChildOutcome;
 use support::grading::graded;
@@ -268,11 +268,15 @@ fn a_held_lock_times_out() {
             is_held.recv_timeout(LIMIT).unwrap();
             let started = Instant::now();
             let mut repairs = 0;
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                lock_or_recover(&guarded.mutex, Duration::from_millis(50), || repairs += 1)
-            }));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    lock_or_recover(&guarded.mutex, Duration::from_millis(50), || {
+                        repairs += 1
+                    })
+                }));
             let _ = release.send(());
-            let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let result =
+                result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             assert_eq!(result, Err(Errno::ETIMEDOUT));
             assert_eq!(repairs, 0);
             assert!(started.elapsed() >= Duration::from_millis(40));
@@ -298,9 +302,9 @@ fn a_private_object_is_0600_sized_and_unguessable() {
         let _cleanup = Unlink(name.clone());
         let (_fd2, other) = create_private(4096).unwrap();
         let _cleanup2 = Unlink(other.clone());
-        let suffix = name
-            .strip_prefix("/shared-memory-ipc-")
-            .unwrap_or_else(|| panic!("{name} does not start with /shared-memory-ipc-"));
+        let suffix = name.strip_prefix("/shared-memory-ipc-").unwrap_or_else(|| {
+            panic!("{name} does not start with /shared-memory-ipc-")
+        });
         assert!(
             suffix.len() >= 16 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
             "{name}: end the name in at least 16 random hex digits"
@@ -340,8 +344,13 @@ fn attach_refuses_an_object_others_may_use() {
         for mode in [0o644, 0o660, 0o606] {
             let name = unguessable_name().unwrap();
             let (fd, _guard) = create_exclusive(&name, 4096).unwrap();
-            nix::sys::stat::fchmod(&fd, nix::sys::stat::Mode::from_bits_truncate(mode)).unwrap();
-            let error = attach(&name).expect_err(&format!("attached to a {mode:o} object"));
+            nix::sys::stat::fchmod(
+                &fd,
+                nix::sys::stat::Mode::from_bits_truncate(mode),
+            )
+            .unwrap();
+            let error =
+                attach(&name).expect_err(&format!("attached to a {mode:o} object"));
             assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
         }
     });

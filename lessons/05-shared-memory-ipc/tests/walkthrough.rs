@@ -38,7 +38,8 @@ const FILTERS: &[(&str, &str)] = &[
 fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
     the_facts_behind(&out);
-    support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", out));
+    support::testing::settings(FILTERS)
+        .bind(|| insta::assert_snapshot!("story", out));
 }
 
 /// The numbers in `text`, in order.
@@ -65,7 +66,9 @@ fn the_facts_behind(out: &str) {
     assert!(out.contains("read \"and back\": the object lives on"));
     // Same object, different addresses: the pointer is useless there, the offset works.
     assert!(out.contains("is outside my mapping"), "{out}");
-    assert!(out.contains("offset 24 from my start finds \"still here after the unlink\""));
+    assert!(
+        out.contains("offset 24 from my start finds \"still here after the unlink\"")
+    );
     // Squatting: the careless open was read by the squatter; O_EXCL refused.
     assert!(out.contains("the squatter reads \"my secret\""));
     assert!(out.contains("with O_EXCL: EEXIST"));
@@ -139,7 +142,11 @@ fn the_bench_reports_every_transport_in_json() {
     // Correctness only: every byte arrived (the lesson fails otherwise) and
     // each line has its fields. Speed is never asserted.
     let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(LESSON, &["--bench", "--mib", "2", "--json"], cwd.path());
+    let run = support::testing::run(
+        LESSON,
+        &["--bench", "--mib", "2", "--json"],
+        cwd.path(),
+    );
     assert_eq!(
         run.outcome,
         support::ChildOutcome::Exited(0),
@@ -159,8 +166,9 @@ fn the_bench_reports_every_transport_in_json() {
         );
     }
     for (line, rtt) in lines[4..].iter().zip(["pipe", "futex", "spin"]) {
-        let start =
-            format!("{{\"rtt\": \"{rtt}\", \"round_trips\": 10000, \"ns_per_round_trip\": ");
+        let start = format!(
+            "{{\"rtt\": \"{rtt}\", \"round_trips\": 10000, \"ns_per_round_trip\": "
+        );
         assert!(line.starts_with(&start) && line.ends_with('}'), "{line}");
     }
     assert!(support::testing::entries(cwd.path()).is_empty());

@@ -12,9 +12,9 @@ use support::say;
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use page_cache::{
-    Faults, READ_BUFFER, cache_is_the_file, create_file, evict_from_cache, faults_during,
-    filesystem_name, map_file, populate_read, sum_file_mapped, sum_file_with_read, sum_mapped,
-    sum_with_read, sum_words,
+    Faults, READ_BUFFER, cache_is_the_file, create_file, evict_from_cache,
+    faults_during, filesystem_name, map_file, populate_read, sum_file_mapped,
+    sum_file_with_read, sum_mapped, sum_with_read, sum_words,
 };
 
 /// The large file's default size: a few hundred MiB, enough to leave the CPU
@@ -50,10 +50,12 @@ pub fn parse_mib(value: &OsStr) -> std::result::Result<u64, String> {
         Ok(0) => Err(format!(
             "--mib {text}: the file must have at least 1 MiB; try --mib {DEFAULT_MIB}"
         )),
-        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
-            "--mib {text}: more than {MAX_MIB} MiB is not a benchmark this lesson runs; \
+        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!(
+                "--mib {text}: more than {MAX_MIB} MiB is not a benchmark this lesson runs; \
              try --mib {DEFAULT_MIB}"
-        )),
+            ))
+        }
         Ok(mib) if mib > MAX_MIB => Err(format!(
             "--mib {text}: more than {MAX_MIB} MiB is not a benchmark this lesson runs; \
              try --mib {DEFAULT_MIB}"
@@ -131,7 +133,8 @@ fn check_room(scratch: &Path, mib: u64) -> Result {
         .into());
     }
     let stat = nix::sys::statvfs::statvfs(scratch)?;
-    let free_mib = (stat.blocks_available() as u64 * stat.fragment_size() as u64) >> 20;
+    let free_mib =
+        (stat.blocks_available() as u64 * stat.fragment_size() as u64) >> 20;
     if mib + small + 16 > free_mib {
         return Err(format!(
             "--mib {mib} needs about {} MiB in {} and it has {free_mib} MiB free; choose \
@@ -251,7 +254,12 @@ fn file_read_exact(file: &File, into: &mut [u8]) -> std::io::Result<usize> {
     Ok(into.len())
 }
 
-fn scan_three_ways(file: &File, anonymous: &[u8], cache: &str, out: &Output) -> Result {
+fn scan_three_ways(
+    file: &File,
+    anonymous: &[u8],
+    cache: &str,
+    out: &Output,
+) -> Result {
     let len = anonymous.len();
     let mut buffer = vec![1u8; READ_BUFFER];
     // One untimed pass of each first: on a virtual machine, memory the
@@ -346,7 +354,9 @@ fn small_files(scratch: &Path, out: &Output) -> Result {
         fs::remove_dir_all(&dir)?;
         check_interrupt()?;
     }
-    out.note("  (mmap/read above 1.00x: mapping costs more than it saves at that size)");
+    out.note(
+        "  (mmap/read above 1.00x: mapping costs more than it saves at that size)",
+    );
     Ok(())
 }
 

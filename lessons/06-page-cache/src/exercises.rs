@@ -75,7 +75,8 @@ pub fn count_resident_pages(file: &File) -> io::Result<usize> {
     let mut residency = vec![0u8; len.div_ceil(support::page_size())];
     // SAFETY: `map` is a live mapping of `len` bytes starting on a page
     // boundary, and `residency` has one byte for each of its pages.
-    let rc = unsafe { libc::mincore(map.as_ptr() as *mut _, len, residency.as_mut_ptr()) };
+    let rc =
+        unsafe { libc::mincore(map.as_ptr() as *mut _, len, residency.as_mut_ptr()) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }

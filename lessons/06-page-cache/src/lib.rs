@@ -163,7 +163,9 @@ pub fn resident_pages(region: &Region) -> nix::Result<usize> {
     let mut residency = vec![0u8; region.len().div_ceil(support::page_size())];
     // SAFETY: the range is exactly the mapping `region` owns, page-aligned as
     // mmap returned it, and `residency` has one byte for each of its pages.
-    let rc = unsafe { libc::mincore(region.as_ptr().cast(), region.len(), residency.as_mut_ptr()) };
+    let rc = unsafe {
+        libc::mincore(region.as_ptr().cast(), region.len(), residency.as_mut_ptr())
+    };
     Errno::result(rc)?;
     Ok(residency.iter().filter(|&&byte| byte & 1 == 1).count())
 }
@@ -298,7 +300,8 @@ fn write_pattern(path: &Path, len: usize, chunk: usize) -> io::Result<File> {
     while written < len {
         let n = block.len().min(len - written);
         for (i, word) in block[..n].chunks_mut(8).enumerate() {
-            let value = ((written / 8 + i) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let value =
+                ((written / 8 + i) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             word.copy_from_slice(&value.to_ne_bytes()[..word.len()]);
         }
         file.write_all(&block[..n])?;
@@ -311,8 +314,8 @@ fn write_pattern(path: &Path, len: usize, chunk: usize) -> io::Result<File> {
 /// what DONTNEED does depends on it.
 pub fn filesystem_name(path: &Path) -> &'static str {
     use nix::sys::statfs::{
-        BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC,
-        statfs,
+        BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC,
+        XFS_SUPER_MAGIC, statfs,
     };
     match statfs(path).map(|s| s.filesystem_type()) {
         Ok(t) if t == EXT4_SUPER_MAGIC => "ext4",
@@ -340,7 +343,9 @@ pub fn status_kb(field: &str) -> io::Result<u64> {
         .lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|value| value.trim().strip_suffix("kB")?.trim().parse().ok())
-        .ok_or_else(|| io::Error::other(format!("no {field} line in /proc/self/status")))
+        .ok_or_else(|| {
+            io::Error::other(format!("no {field} line in /proc/self/status"))
+        })
 }
 
 /// Pages of files this process has mapped, in kB: `RssFile`, plus `RssShmem`

@@ -13,9 +13,9 @@ use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SigHandler, Signal, signal};
 use page_cache::{
     Faults, READ_BUFFER, cache_is_the_file, cachestat, create_file, evict_from_cache,
-    faults_during, filesystem_name, map_file, mapped_file_kb, populate_read, read_every_page,
-    resident_pages, status_kb, sum_file_mapped, sum_file_with_read, sum_mapped, sum_region,
-    sum_with_read, sum_words, write_every_page,
+    faults_during, filesystem_name, map_file, mapped_file_kb, populate_read,
+    read_every_page, resident_pages, status_kb, sum_file_mapped, sum_file_with_read,
+    sum_mapped, sum_region, sum_with_read, sum_words, write_every_page,
 };
 use support::cli::Cli;
 use support::{Result, say};
@@ -94,7 +94,9 @@ fn parse_args() -> Result<Mode> {
         }
     }
     if !bench && (mib.is_some() || json) {
-        return Err(CLI.refuse("--mib and --json only make sense with --bench; add --bench"));
+        return Err(
+            CLI.refuse("--mib and --json only make sense with --bench; add --bench")
+        );
     }
     Ok(if bench {
         Mode::Bench(bench::Options {
@@ -157,7 +159,9 @@ fn one_cache(scratch: &Path, page: usize) -> Result {
     say!("    pread at offset 100 returns {:?}", as_text(&back));
 
     say!("  There is one copy of the page, in the page cache, and both paths reach");
-    say!("  it. msync and fsync write dirty pages to the disk so that they survive a");
+    say!(
+        "  it. msync and fsync write dirty pages to the disk so that they survive a"
+    );
     say!("  crash: they are about durability, not about who sees what.");
     match cachestat(&file) {
         Ok(before) => {
@@ -264,7 +268,9 @@ fn residency(scratch: &Path, page: usize) -> Result {
     resident("and now:")?;
     say!("  DONTNEED drops clean pages that nobody has mapped: the disk holds the");
     say!("  same bytes, so the next touch reads them back (major faults and");
-    say!("  readahead). tmpfs ignores it: its page cache is the only copy of the file.");
+    say!(
+        "  readahead). tmpfs ignores it: its page cache is the only copy of the file."
+    );
     Ok(())
 }
 // ANCHOR_END: step3
@@ -357,8 +363,12 @@ fn small_files(scratch: &Path) -> Result {
             mapped.as_secs_f64() / read.as_secs_f64().max(1e-12)
         );
     }
-    say!("  A mapping costs mmap, a fault or a few, and munmap (which must flush the");
-    say!("  TLB) for every file: a few µs, more than copying 4 KiB. --bench shows the");
+    say!(
+        "  A mapping costs mmap, a fault or a few, and munmap (which must flush the"
+    );
+    say!(
+        "  TLB) for every file: a few µs, more than copying 4 KiB. --bench shows the"
+    );
     say!("  size at which mapping starts to pay.");
     Ok(())
 }

@@ -79,7 +79,9 @@ fn bench_flags_without_bench() {
     for args in [&["--json"][..], &["--mib", "8"][..]] {
         let err = refused(args);
         assert!(
-            err.contains("--mib and --json only make sense with --bench; add --bench"),
+            err.contains(
+                "--mib and --json only make sense with --bench; add --bench"
+            ),
             "{args:?}: {err}"
         );
     }
@@ -106,7 +108,10 @@ fn more_than_the_machine_has() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    support::testing::hostile::assert_an_unusable_tmpdir_is_named("page-cache", LESSON);
+    support::testing::hostile::assert_an_unusable_tmpdir_is_named(
+        "page-cache",
+        LESSON,
+    );
 }
 
 #[test]
@@ -173,7 +178,9 @@ fn a_reader_that_stops_early() {
         .unwrap();
     assert!(first.starts_with("page-cache: "), "{first}");
     // The reader is dropped here: the pipe is closed.
-    let outcome = support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
+    let outcome =
+        support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT)
+            .unwrap();
     let mut stderr = String::new();
     child
         .stderr

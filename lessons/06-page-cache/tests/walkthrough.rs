@@ -27,7 +27,8 @@ const FILTERS: &[(&str, &str)] = &[
 #[test]
 fn the_story() {
     let out = support::testing::story(LESSON);
-    support::testing::settings(FILTERS).bind(|| insta::assert_snapshot!("story", out));
+    support::testing::settings(FILTERS)
+        .bind(|| insta::assert_snapshot!("story", out));
 }
 
 /// The line that starts with `what` (after indentation), trimmed.
@@ -73,7 +74,8 @@ fn the_facts_behind_the_story() {
 
     // ...and msync wrote the dirty page (tmpfs has no disk: nothing is
     // ever dirty there). An old kernel has no cachestat: nothing to check.
-    let memory_only = line(&out, "the files are on").starts_with("the files are on tmpfs ");
+    let memory_only =
+        line(&out, "the files are on").starts_with("the files are on tmpfs ");
     if out.contains("cachestat(2) counts dirty pages:") {
         let row = line(&out, "cachestat(2) counts dirty pages:");
         let before = number_before(row, " before");

@@ -174,7 +174,8 @@ pub fn memfd_two_views(len: usize) -> nix::Result<TwoViews> {
     let view = |prot: ProtFlags| -> nix::Result<Region> {
         // SAFETY: a fresh shared mapping of our own memfd at an address the
         // kernel picks; nothing in Rust refers to that memory yet.
-        let base = unsafe { mmap(None, length, prot, MapFlags::MAP_SHARED, &memfd, 0) }?;
+        let base =
+            unsafe { mmap(None, length, prot, MapFlags::MAP_SHARED, &memfd, 0) }?;
         // SAFETY: exactly what mmap returned and was given; `Region` owns it.
         Ok(unsafe { Region::from_raw(base, len) })
     };
@@ -310,7 +311,8 @@ impl FaultWitness {
         if self.slot(SLOT_SEEN).swap(0, Ordering::SeqCst) == 0 {
             return None;
         }
-        let signal = Signal::try_from(self.slot(SLOT_SIGNAL).load(Ordering::SeqCst) as c_int);
+        let signal =
+            Signal::try_from(self.slot(SLOT_SIGNAL).load(Ordering::SeqCst) as c_int);
         let low = u64::from(self.slot(SLOT_OFFSET_LOW).load(Ordering::SeqCst));
         let high = u64::from(self.slot(SLOT_OFFSET_HIGH).load(Ordering::SeqCst));
         Some(Fault {
@@ -347,7 +349,11 @@ impl FaultWitness {
 }
 
 // ANCHOR: handler
-extern "C" fn on_fault(signal: c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+extern "C" fn on_fault(
+    signal: c_int,
+    info: *mut libc::siginfo_t,
+    _context: *mut libc::c_void,
+) {
     // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler,
     // and for SIGSEGV and SIGBUS it fills in si_addr.
     let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
@@ -421,8 +427,9 @@ impl JitFn {
     pub unsafe fn from_code(code: Region) -> JitFn {
         // SAFETY: the caller's promise, just above; function and data
         // pointers have the same size on Linux targets.
-        let entry =
-            unsafe { std::mem::transmute::<*mut u8, extern "C" fn(u32) -> u32>(code.as_ptr()) };
+        let entry = unsafe {
+            std::mem::transmute::<*mut u8, extern "C" fn(u32) -> u32>(code.as_ptr())
+        };
         JitFn { code, entry }
     }
 

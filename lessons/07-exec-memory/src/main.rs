@@ -8,9 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use exec_memory::{
-    ADD_CODE, Fault, FaultWitness, call_add, make_executable, map_file_read_only, map_guard_page,
-    map_read_write, map_read_write_exec, memfd_two_views, perms_at, read_after_munmap,
-    refuse_exec_gain, write_code,
+    ADD_CODE, Fault, FaultWitness, call_add, make_executable, map_file_read_only,
+    map_guard_page, map_read_write, map_read_write_exec, memfd_two_views, perms_at,
+    read_after_munmap, refuse_exec_gain, write_code,
 };
 use nix::errno::Errno;
 use support::ChildOutcome;
@@ -85,7 +85,9 @@ fn main() {
 /// closed stdout) must end the child there, never run the parent's
 /// destructors (its scratch directory) in the child.
 fn contained(work: impl FnOnce() -> i32) -> impl FnOnce() -> i32 {
-    move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(101)
+    move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(101)
+    }
 }
 
 /// `None` for the story, or the one fault `--fault KIND` asks for.
@@ -96,11 +98,12 @@ fn parse_args() -> Result<Mode> {
         match arg.to_str() {
             _ if CLI.is_help(&arg) => return Ok(Mode::Help),
             Some("--fault") => {
-                let names: Vec<&str> = EXPERIMENTS.iter().map(|(name, _)| *name).collect();
+                let names: Vec<&str> =
+                    EXPERIMENTS.iter().map(|(name, _)| *name).collect();
                 let kind = args.next().map(|k| k.to_string_lossy().into_owned());
-                let found = kind
-                    .as_deref()
-                    .and_then(|kind| EXPERIMENTS.iter().find(|(name, _)| *name == kind));
+                let found = kind.as_deref().and_then(|kind| {
+                    EXPERIMENTS.iter().find(|(name, _)| *name == kind)
+                });
                 match (found, kind) {
                     (Some(_), _) if fault.is_some() => {
                         return Err(CLI.refuse(
@@ -108,7 +111,9 @@ fn parse_args() -> Result<Mode> {
                         ));
                     }
                     (Some((_, experiment)), _) => fault = Some(*experiment),
-                    (None, Some(kind)) if !kind.is_empty() && !kind.starts_with('-') => {
+                    (None, Some(kind))
+                        if !kind.is_empty() && !kind.starts_with('-') =>
+                    {
                         let closest = names.iter().find(|name| {
                             name.starts_with(kind.as_str())
                                 || support::cli::edit_distance(name, &kind) <= 2
@@ -140,7 +145,9 @@ fn parse_args() -> Result<Mode> {
 fn walkthrough(scratch: &Path) -> Result {
     let page = support::page_size();
     say!("exec-memory: can a program run code it just wrote?");
-    say!("(Each access that may fault runs in a child process; pages are {page} bytes.)");
+    say!(
+        "(Each access that may fault runs in a child process; pages are {page} bytes.)"
+    );
     let witness = FaultWitness::new()?;
     let mut seen = Vec::new();
     write_then_run(page, &witness, &mut seen)?;
@@ -206,7 +213,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 // ANCHOR: step1
-fn write_then_run(page: usize, witness: &FaultWitness, seen: &mut Vec<Seen>) -> Result {
+fn write_then_run(
+    page: usize,
+    witness: &FaultWitness,
+    seen: &mut Vec<Seen>,
+) -> Result {
     say!("\nStep 1. Write machine code into memory, then run it");
     let Some(add) = ADD_CODE else {
         say!("  This lesson has machine code for x86-64 only, so on this CPU");
@@ -285,9 +296,13 @@ fn w_xor_x_is_a_policy(page: usize) -> Result {
         CHILD_LIMIT,
         contained(|| {
             match refuse_exec_gain() {
-                Ok(()) => say!("    prctl -> ok: memory-deny-write-execute is on for good"),
+                Ok(()) => {
+                    say!("    prctl -> ok: memory-deny-write-execute is on for good")
+                }
                 Err(Errno::EINVAL) => {
-                    say!("    prctl -> EINVAL: this kernel has no MDWE (it came in Linux 6.3)")
+                    say!(
+                        "    prctl -> EINVAL: this kernel has no MDWE (it came in Linux 6.3)"
+                    )
                 }
                 Err(errno) => say!("    prctl -> {errno:?} ({})", errno.desc()),
             }
@@ -305,8 +320,12 @@ fn w_xor_x_is_a_policy(page: usize) -> Result {
         Err(errno) => say!("  back in the walkthrough, the flip -> {errno:?}"),
     }
     say!("  Other locks on the same door: SELinux's execmem permission (with");
-    say!("  deny_execmem even the rw- to r-x flip of anonymous memory is refused), and");
-    say!("  vm.memfd_noexec (Linux 6.3), which can refuse memfds that could be executed.");
+    say!(
+        "  deny_execmem even the rw- to r-x flip of anonymous memory is refused), and"
+    );
+    say!(
+        "  vm.memfd_noexec (Linux 6.3), which can refuse memfds that could be executed."
+    );
     say!("  The discipline: write, then make executable, never both at once.");
     Ok(())
 }
@@ -327,7 +346,9 @@ fn under_mdwe(page: usize) -> i32 {
     }
     match map_read_write_exec(page) {
         Ok(_) => say!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> granted"),
-        Err(errno) => say!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}"),
+        Err(errno) => {
+            say!("    mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> {errno:?}")
+        }
     }
     match memfd_two_views(page) {
         Ok(views) if !add.is_empty() => {
@@ -335,9 +356,13 @@ fn under_mdwe(page: usize) -> i32 {
             // SAFETY: the executable view shows the page we just wrote the
             // add code into through the writable view.
             let sum = unsafe { call_add(&views.executable, 40, 2) };
-            say!("    one memfd mapped twice, rw- and r-x: add(40, 2) = {sum} through r-x");
+            say!(
+                "    one memfd mapped twice, rw- and r-x: add(40, 2) = {sum} through r-x"
+            );
         }
-        Ok(_) => say!("    one memfd mapped twice, rw- and r-x: mapped (no code to run)"),
+        Ok(_) => {
+            say!("    one memfd mapped twice, rw- and r-x: mapped (no code to run)")
+        }
         Err(errno) => say!("    one memfd mapped twice, rw- and r-x -> {errno:?}"),
     }
     0
@@ -394,7 +419,9 @@ fn segv_or_bus(
 
 // ANCHOR: table
 fn what_each_means(seen: &[Seen]) {
-    say!("\nWhat each fault means (signal from the parent, si_code from the handler)");
+    say!(
+        "\nWhat each fault means (signal from the parent, si_code from the handler)"
+    );
     say!(
         "  {:<32} {:<8} {:<12} meaning",
         "the child",
@@ -454,7 +481,8 @@ fn one_fault(experiment: Experiment, scratch: &Path) -> Result {
         Experiment::PastEof => {
             let path = scratch.join("one-byte");
             fs::write(&path, b"x").at(&path)?;
-            let map = map_file_read_only(&fs::File::open(&path).at(&path)?, 2 * page)?;
+            let map =
+                map_file_read_only(&fs::File::open(&path).at(&path)?, 2 * page)?;
             in_child(
                 "read past the end of a file",
                 &witness,

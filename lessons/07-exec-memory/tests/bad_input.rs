@@ -52,7 +52,9 @@ fn fault_with_an_unknown_kind() {
     );
     let err = refused(&["--fault", "stack-overflow"]);
     assert!(
-        err.contains("--fault stack-overflow: no such fault; choose one of run-writable"),
+        err.contains(
+            "--fault stack-overflow: no such fault; choose one of run-writable"
+        ),
         "{err}"
     );
 }
@@ -74,7 +76,10 @@ fn help_is_not_an_error() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    support::testing::hostile::assert_an_unusable_tmpdir_is_named("exec-memory", LESSON);
+    support::testing::hostile::assert_an_unusable_tmpdir_is_named(
+        "exec-memory",
+        LESSON,
+    );
 }
 
 /// Runs the walkthrough with `stdout` as its standard output and a fresh
@@ -93,8 +98,11 @@ fn with_stdout(stdout: std::process::Stdio) -> (support::ChildOutcome, String) {
         .unwrap();
     let mut stderr = String::new();
     let mut pipe = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || pipe.read_to_string(&mut stderr).map(|_| stderr));
-    let outcome = support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
+    let reader =
+        std::thread::spawn(move || pipe.read_to_string(&mut stderr).map(|_| stderr));
+    let outcome =
+        support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT)
+            .unwrap();
     let stderr = reader.join().unwrap().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(entries(tmp.path()).is_empty(), "left behind in TMPDIR");
@@ -106,7 +114,8 @@ fn a_reader_that_went_away_ends_it_quietly_as_it_ends_cat() {
     // The read end is closed before the lesson starts: every print fails.
     let (read_end, write_end) = nix::unistd::pipe().unwrap();
     drop(read_end);
-    let (outcome, stderr) = with_stdout(std::process::Stdio::from(std::fs::File::from(write_end)));
+    let (outcome, stderr) =
+        with_stdout(std::process::Stdio::from(std::fs::File::from(write_end)));
     assert_eq!(
         outcome,
         support::ChildOutcome::Signaled(nix::sys::signal::Signal::SIGPIPE),
@@ -151,7 +160,8 @@ fn a_reader_that_leaves_midway_ends_it_quietly_too() {
         let mut head = vec![0u8; keep];
         child.stdout.take().unwrap().read_exact(&mut head).unwrap();
         let outcome =
-            support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT).unwrap();
+            support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT)
+                .unwrap();
         let mut stderr = String::new();
         child
             .stderr
@@ -163,7 +173,9 @@ fn a_reader_that_leaves_midway_ends_it_quietly_too() {
             matches!(
                 outcome,
                 support::ChildOutcome::Exited(0)
-                    | support::ChildOutcome::Signaled(nix::sys::signal::Signal::SIGPIPE)
+                    | support::ChildOutcome::Signaled(
+                        nix::sys::signal::Signal::SIGPIPE
+                    )
             ),
             "after {keep} bytes: {outcome}\n{stderr}"
         );

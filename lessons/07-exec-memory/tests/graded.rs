@@ -65,7 +65,11 @@ fn the_jit_wraps_around_like_u32() {
         for k in [u32::MAX, 0x8000_0000, 0xffff_fff0] {
             let add_k = jit_add_constant(k).unwrap();
             for x in [0, 1, 0x10, 0x8000_0000, u32::MAX] {
-                assert_eq!(add_k.call(x), x.wrapping_add(k), "x = {x:#x}, k = {k:#x}");
+                assert_eq!(
+                    add_k.call(x),
+                    x.wrapping_add(k),
+                    "x = {x:#x}, k = {k:#x}"
+                );
             }
         }
     });

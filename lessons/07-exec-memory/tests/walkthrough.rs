@@ -44,7 +44,8 @@ fn the_story() {
     } else {
         &[]
     };
-    support::testing::settings(filters).bind(|| insta::assert_snapshot!("story", out));
+    support::testing::settings(filters)
+        .bind(|| insta::assert_snapshot!("story", out));
 }
 
 /// The line that starts with `what`, trimmed.

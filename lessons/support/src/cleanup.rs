@@ -48,7 +48,8 @@ struct Entry {
     sequence: u64,
 }
 
-static REGISTRY: [AtomicPtr<Entry>; SLOTS] = [const { AtomicPtr::new(null_mut()) }; SLOTS];
+static REGISTRY: [AtomicPtr<Entry>; SLOTS] =
+    [const { AtomicPtr::new(null_mut()) }; SLOTS];
 static SEQUENCE: AtomicU64 = AtomicU64::new(1);
 /// The process that registered things: the only one that removes them.
 static OWNER: AtomicI32 = AtomicI32::new(0);
@@ -66,8 +67,9 @@ pub struct Registration {
 /// Call it inside [`protected`], together with the call that creates `path`.
 pub fn register(path: &Path, removal: Removal) -> io::Result<Registration> {
     install();
-    let path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte"))?;
+    let path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte")
+    })?;
     let entry = Box::into_raw(Box::new(Entry {
         removal,
         path,
@@ -168,7 +170,8 @@ pub(crate) fn forget_in_child() {
 /// True in the process that registered things (not in a forked child).
 pub(crate) fn is_owner() -> bool {
     // SAFETY: getpid cannot fail and touches no memory.
-    OWNER.load(Ordering::SeqCst) == 0 || unsafe { libc::getpid() } == OWNER.load(Ordering::SeqCst)
+    OWNER.load(Ordering::SeqCst) == 0
+        || unsafe { libc::getpid() } == OWNER.load(Ordering::SeqCst)
 }
 
 /// Installs the handlers now (registering does it too): a lesson calls this
@@ -249,8 +252,12 @@ fn take_newest() -> Option<*mut Entry> {
             }
         }
         let (slot, entry, _) = newest?;
-        let taken =
-            REGISTRY[slot].compare_exchange(entry, null_mut(), Ordering::SeqCst, Ordering::SeqCst);
+        let taken = REGISTRY[slot].compare_exchange(
+            entry,
+            null_mut(),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
         if taken.is_ok() {
             return Some(entry);
         }
@@ -318,7 +325,8 @@ unsafe fn remove_tree_at(dir: c_int, name: *const c_char, depth: u32) {
                     // struct linux_dirent64: u64 ino, i64 off, u16 reclen,
                     // u8 type, then the NUL-terminated name.
                     let record = bytes.add(at);
-                    let reclen = record.add(16).cast::<u16>().read_unaligned() as usize;
+                    let reclen =
+                        record.add(16).cast::<u16>().read_unaligned() as usize;
                     let kind = *record.add(18);
                     let child = record.add(19).cast::<c_char>();
                     at += reclen.max(1);
@@ -349,7 +357,8 @@ unsafe fn is_dot_or_dot_dot(name: *const c_char) -> bool {
     // SAFETY: the string has at least its NUL; we stop reading at the NUL.
     unsafe {
         *name == b'.' as c_char
-            && (*name.add(1) == 0 || (*name.add(1) == b'.' as c_char && *name.add(2) == 0))
+            && (*name.add(1) == 0
+                || (*name.add(1) == b'.' as c_char && *name.add(2) == 0))
     }
 }
 
@@ -363,7 +372,11 @@ mod tests {
         let root = dir.path().join("tree");
         std::fs::create_dir_all(root.join("a/b")).unwrap();
         for i in 0..300 {
-            std::fs::write(root.join(format!("file-{i:03}-with-a-longer-name")), b"x").unwrap();
+            std::fs::write(
+                root.join(format!("file-{i:03}-with-a-longer-name")),
+                b"x",
+            )
+            .unwrap();
         }
         std::fs::write(root.join("a/b/deep"), b"x").unwrap();
         let path = CString::new(root.as_os_str().as_bytes()).unwrap();

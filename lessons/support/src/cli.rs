@@ -97,7 +97,10 @@ impl Cli {
     /// The value after a flag such as `--keep DIR`, or a clear refusal.
     pub fn value_for(&self, flag: &str, value: Option<OsString>) -> Result<OsString> {
         match value {
-            Some(value) if !value.is_empty() && !value.to_string_lossy().starts_with("--") => {
+            Some(value)
+                if !value.is_empty()
+                    && !value.to_string_lossy().starts_with("--") =>
+            {
                 Ok(value)
             }
             _ => Err(self.refuse(format_args!(

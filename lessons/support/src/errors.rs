@@ -37,7 +37,9 @@ pub fn advice(errno: Errno) -> Option<&'static str> {
             "the filesystem is full. Free some space there, or set TMPDIR to a directory on \
              a filesystem with room"
         }
-        Errno::EDQUOT => "your disk quota there is used up. Free some space, or ask for more",
+        Errno::EDQUOT => {
+            "your disk quota there is used up. Free some space, or ask for more"
+        }
         Errno::EMFILE => {
             "this process has as many files open as its limit allows (`ulimit -n`). \
              Raise it, for example `ulimit -n 1024`, and run again"
@@ -51,12 +53,16 @@ pub fn advice(errno: Errno) -> Option<&'static str> {
              (`ulimit -v`) may be too low, or the machine is out of memory. Raise the limit, \
              for example `ulimit -v unlimited`, or free some memory"
         }
-        Errno::EROFS => "the filesystem is mounted read-only. Choose a writable directory",
+        Errno::EROFS => {
+            "the filesystem is mounted read-only. Choose a writable directory"
+        }
         Errno::ENAMETOOLONG => {
             "the path is too long (a name may have 255 bytes, a whole path 4095). \
              Choose a shorter path"
         }
-        Errno::ELOOP => "it is a symbolic link, or a loop of them. Name the real directory",
+        Errno::ELOOP => {
+            "it is a symbolic link, or a loop of them. Name the real directory"
+        }
         // Permissions and missing paths depend on what was asked: the caller
         // says what to do (see `explain_or`).
         _ => return None,
@@ -83,7 +89,9 @@ pub fn explain_spawn(program: &str, error: &io::Error) -> String {
         .map(Errno::from_raw)
         .and_then(advice_for_fork)
     {
-        Some(advice) => format!("cannot start {program}: {}: {advice}.", reason(error)),
+        Some(advice) => {
+            format!("cannot start {program}: {}: {advice}.", reason(error))
+        }
         None => format!("cannot start {program}: {}", reason(error)),
     }
 }
@@ -187,6 +195,9 @@ mod tests {
                 .unwrap()
                 .contains("ulimit -u")
         );
-        assert!(explain(&io::Error::from_raw_os_error(libc::ENOMEM)).contains("ulimit -v"));
+        assert!(
+            explain(&io::Error::from_raw_os_error(libc::ENOMEM))
+                .contains("ulimit -v")
+        );
     }
 }

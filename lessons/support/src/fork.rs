@@ -55,7 +55,10 @@ impl fmt::Display for ChildError {
                         "cannot start a child process: {call} failed with {} ({errno:?}): {advice}.",
                         errno.desc()
                     ),
-                    None => write!(f, "cannot start a child process: {call} failed: {errno}"),
+                    None => write!(
+                        f,
+                        "cannot start a child process: {call} failed: {errno}"
+                    ),
                 }
             }
             ChildError::Sys(call, errno) => match crate::errors::advice(*errno) {
@@ -148,7 +151,8 @@ pub fn fork_child<F: FnOnce() -> i32>(work: F) -> Result<Forked, ChildError> {
             // running (or holding a mapping) after an interrupted lesson.
             // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and
             // touches no memory of ours.
-            let watched = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == 0;
+            let watched =
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == 0;
             // The parent may have died before prctl: then we were already
             // reparented, and no death signal will come.
             if !watched || nix::unistd::getppid() != parent {
@@ -158,8 +162,8 @@ pub fn fork_child<F: FnOnce() -> i32>(work: F) -> Result<Forked, ChildError> {
             }
             // A panic must not unwind into the parent's frames: their
             // destructors (a TempDir, a Drop that unlinks) belong to the parent.
-            let code =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or(PANICKED);
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or(PANICKED);
             let _ = std::io::stdout().flush();
             let _ = std::io::stderr().flush();
             // SAFETY: _exit ends the process at once without running atexit
@@ -213,14 +217,18 @@ mod tests {
 
     #[test]
     fn refusals_name_the_reason_and_the_fix() {
-        let no_proc = ChildError::ThreadsUnknown(std::io::Error::from_raw_os_error(libc::ENOENT));
+        let no_proc = ChildError::ThreadsUnknown(std::io::Error::from_raw_os_error(
+            libc::ENOENT,
+        ));
         let text = no_proc.to_string();
         assert!(!text.contains("0 threads"), "{text}");
         assert!(
             text.contains("/proc/self/task") && text.contains("mount -t proc"),
             "{text}"
         );
-        let fds = ChildError::ThreadsUnknown(std::io::Error::from_raw_os_error(libc::EMFILE));
+        let fds = ChildError::ThreadsUnknown(std::io::Error::from_raw_os_error(
+            libc::EMFILE,
+        ));
         assert!(fds.to_string().contains("ulimit -n"), "{fds}");
         let fork = ChildError::Sys("fork", nix::errno::Errno::EAGAIN).to_string();
         assert!(

@@ -46,7 +46,8 @@ pub fn graded(body: impl FnOnce()) {
             .unwrap_or_else(|| panic!("{GRADER_FDS}={fds:?} is not two descriptors"));
         // Other processes of this user may no longer read our memory or
         // take our descriptors (ptrace access checks fail).
-        nix::sys::prctl::set_dumpable(false).expect("cannot make the test non-dumpable");
+        nix::sys::prctl::set_dumpable(false)
+            .expect("cannot make the test non-dumpable");
         // SAFETY: the grader opened this descriptor for this one write and
         // named it in GRADER_FDS; nothing else in the test process owns it.
         let verdict = unsafe { File::from_raw_fd(verdict) };

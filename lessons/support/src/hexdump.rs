@@ -137,9 +137,14 @@ mod tests {
             .output();
         match output {
             Ok(output) if output.status.success() => {
-                assert_eq!(canonical(&bytes), String::from_utf8(output.stdout).unwrap());
+                assert_eq!(
+                    canonical(&bytes),
+                    String::from_utf8(output.stdout).unwrap()
+                );
             }
-            _ => eprintln!("hexdump(1) is not installed; compared against fixed expectations only"),
+            _ => eprintln!(
+                "hexdump(1) is not installed; compared against fixed expectations only"
+            ),
         }
     }
 }

@@ -143,7 +143,9 @@ impl Keeper {
                 let _ = std::fs::remove_file(&temp_path);
                 Err(Retry::No(e.to_string()))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Retry::DirectoryVanished),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(Retry::DirectoryVanished)
+            }
             Err(e) => Err(Retry::No(format!(
                 "cannot write {}: {}",
                 crate::errors::shown(&self.target),
@@ -160,7 +162,9 @@ impl Keeper {
         let mut at = Some(dir);
         while let Some(path) = at.filter(|p| !p.as_os_str().is_empty()) {
             match std::fs::symlink_metadata(path) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(path.to_path_buf()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    missing.push(path.to_path_buf())
+                }
                 _ => break,
             }
             at = path.parent();
@@ -168,7 +172,11 @@ impl Keeper {
         for path in missing.into_iter().rev() {
             let made = cleanup::protected(|| match std::fs::create_dir(&path) {
                 Ok(()) => cleanup::register(&path, Removal::EmptyDir).map(Some),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(None),
+                Err(e)
+                    if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() =>
+                {
+                    Ok(None)
+                }
                 Err(e) => Err(e),
             });
             match made {
@@ -218,7 +226,9 @@ impl Keeper {
         };
         file.write_all(bytes)
             .and_then(|()| file.sync_all())
-            .map_err(|e| format!("cannot write {target}: {}", explain_or(&e, WRITABLE)))?;
+            .map_err(|e| {
+                format!("cannot write {target}: {}", explain_or(&e, WRITABLE))
+            })?;
         // What is there may have changed since `prepare`: look again.
         match found_at(&self.target) {
             Found::Nothing | Found::RegularFile => {}
@@ -312,8 +322,9 @@ fn found_at(path: &Path) -> Found {
 /// filesystem lacks it.
 fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
     let c = |p: &Path| {
-        CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte"))
+        CString::new(p.as_os_str().as_bytes()).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte")
+        })
     };
     let (from_c, to_c) = (c(from)?, c(to)?);
     // SAFETY: two valid NUL-terminated paths; renameat2 touches nothing else.

@@ -73,7 +73,10 @@ pub fn scratch_dir() -> std::io::Result<Scratch> {
                 format!(
                     "cannot create a temporary directory in {}: {}",
                     errors::shown(&std::env::temp_dir()),
-                    errors::explain_or(&e, "Set TMPDIR to a directory you can write to.")
+                    errors::explain_or(
+                        &e,
+                        "Set TMPDIR to a directory you can write to."
+                    )
                 ),
             )
         })?;

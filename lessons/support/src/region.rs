@@ -94,7 +94,13 @@ impl Region {
     /// is about durability; other processes see stores without it.
     pub fn sync(&self) -> nix::Result<()> {
         // SAFETY: the range is exactly our mapping, alive while `self` is.
-        unsafe { nix::sys::mman::msync(self.base, self.len, nix::sys::mman::MsFlags::MS_SYNC) }
+        unsafe {
+            nix::sys::mman::msync(
+                self.base,
+                self.len,
+                nix::sys::mman::MsFlags::MS_SYNC,
+            )
+        }
     }
 }
 
@@ -117,7 +123,8 @@ mod tests {
         let len = NonZeroUsize::new(100).unwrap();
         let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
         // SAFETY: a fresh private anonymous mapping at a kernel-chosen address.
-        let base = unsafe { mmap_anonymous(None, len, rw, MapFlags::MAP_PRIVATE) }.unwrap();
+        let base =
+            unsafe { mmap_anonymous(None, len, rw, MapFlags::MAP_PRIVATE) }.unwrap();
         // SAFETY: exactly what mmap returned and was given, owned by `region` alone.
         let region = unsafe { Region::from_raw(base, 100) };
         assert_eq!(region.read(99), 0, "anonymous memory starts zeroed");

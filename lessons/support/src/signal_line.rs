@@ -49,6 +49,8 @@ impl SignalSafeLine {
 
     pub fn write_to_stdout(&self) {
         // SAFETY: write(2) is async-signal-safe; the buffer is valid for `len` bytes.
-        let _ = unsafe { libc::write(libc::STDOUT_FILENO, self.bytes.as_ptr().cast(), self.len) };
+        let _ = unsafe {
+            libc::write(libc::STDOUT_FILENO, self.bytes.as_ptr().cast(), self.len)
+        };
     }
 }

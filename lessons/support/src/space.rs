@@ -20,8 +20,9 @@ pub fn reserve(file: &impl AsFd, len: u64, path: &Path) -> io::Result<()> {
 /// [`reserve`] without a path, for a lesson function that has only the file;
 /// its caller names the path (`support::errors::AtPath`).
 pub fn allocate(file: &impl AsFd, len: u64) -> io::Result<()> {
-    let len = libc::off_t::try_from(len)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length too large"))?;
+    let len = libc::off_t::try_from(len).map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidInput, "length too large")
+    })?;
     if len == 0 {
         return Ok(());
     }

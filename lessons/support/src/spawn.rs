@@ -12,7 +12,10 @@ use crate::wait::ChildOutcome;
 
 /// Waits for a spawned `child`, at most `limit`; kills and reaps it after
 /// that.
-pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::io::Result<ChildOutcome> {
+pub fn wait_bounded(
+    child: &mut Child,
+    limit: Duration,
+) -> std::io::Result<ChildOutcome> {
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let child = RefCell::new(child);
     crate::wait::bounded(

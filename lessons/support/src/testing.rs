@@ -19,14 +19,16 @@ pub fn run(bin: &str, args: &[&str], cwd: &Path) -> Captured {
 
 /// Runs a prepared command (for an unusual environment or user), bounded.
 pub fn run_command(command: &mut Command) -> Captured {
-    output_bounded(command, LESSON_LIMIT).unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+    output_bounded(command, LESSON_LIMIT)
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
 /// Runs the lesson's walkthrough with no arguments in a fresh directory and
 /// returns its story (stdout), after checking that it ran cleanly: exit code
 /// 0, nothing on stderr, and nothing written into its current directory.
 pub fn story(bin: &str) -> String {
-    let cwd = tempfile::tempdir().expect("a temporary directory for the lesson to run in");
+    let cwd =
+        tempfile::tempdir().expect("a temporary directory for the lesson to run in");
     let run = run(bin, &[], cwd.path());
     assert_eq!(
         run.outcome,
@@ -55,7 +57,8 @@ pub fn assert_refused(lesson: &str, run: &Captured) -> String {
 /// refused cleanly ([`assert_refused`]) and left nothing there, and returns
 /// stderr for the caller's own checks.
 pub fn refused(lesson: &str, bin: &str, args: &[&str]) -> String {
-    let cwd = tempfile::tempdir().expect("a temporary directory for the lesson to run in");
+    let cwd =
+        tempfile::tempdir().expect("a temporary directory for the lesson to run in");
     let err = assert_refused(lesson, &run(bin, args, cwd.path()));
     assert!(
         entries(cwd.path()).is_empty(),
@@ -68,8 +71,14 @@ pub fn refused(lesson: &str, bin: &str, args: &[&str]) -> String {
 /// What every lesson's command line does: `--help` prints the usage and
 /// succeeds; a misspelt flag is refused, naming the flag `meant`; neither
 /// leaves anything behind.
-pub fn assert_command_line_basics(lesson: &str, bin: &str, misspelt: &str, meant: &str) {
-    let cwd = tempfile::tempdir().expect("a temporary directory for the lesson to run in");
+pub fn assert_command_line_basics(
+    lesson: &str,
+    bin: &str,
+    misspelt: &str,
+    meant: &str,
+) {
+    let cwd =
+        tempfile::tempdir().expect("a temporary directory for the lesson to run in");
     let help = run(bin, &["--help"], cwd.path());
     assert_eq!(help.outcome, ChildOutcome::Exited(0), "{}", help.stderr);
     assert!(
@@ -121,6 +130,89 @@ pub fn settings(extra: &[(&str, &str)]) -> insta::Settings {
     settings.set_omit_expression(true);
     settings.set_prepend_module_to_snapshot(false);
     settings
+}
+
+/// The widest a story line may be: what mdBook's content column shows
+/// without sideways scrolling (about 750 px of monospace).
+pub const STORY_COLUMNS: usize = 86;
+
+/// A story cut into the parts a chapter shows one at a time: `opening`
+/// (everything before `Step 1.`), then `step-N` for each `Step N.` heading
+/// and the lines up to the next one. Each part keeps its trailing newline.
+pub fn story_parts(story: &str) -> Vec<(String, String)> {
+    let mut parts: Vec<(String, String)> =
+        vec![("opening".to_owned(), String::new())];
+    for line in story.split_inclusive('\n') {
+        if let Some(number) = line
+            .strip_prefix("Step ")
+            .and_then(|rest| rest.split_once('.'))
+            .map(|(number, _)| number)
+            .filter(|number| {
+                !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+            })
+        {
+            parts.push((format!("step-{number}"), String::new()));
+        }
+        parts
+            .last_mut()
+            .expect("opening is always there")
+            .1
+            .push_str(line);
+    }
+    parts
+}
+
+/// Checks what every story must be, whatever the lesson: no line wider than
+/// [`STORY_COLUMNS`], and no step snapshot left over from an older story
+/// (`tests/snapshots/step-N.snap` for a step the story no longer has).
+pub fn assert_story_shape(story: &str, manifest_dir: &str) {
+    for (number, line) in story.lines().enumerate() {
+        let width = line.chars().count();
+        assert!(
+            width <= STORY_COLUMNS,
+            "story line {} is {width} columns, more than {STORY_COLUMNS}; the book would cut \
+             it off. Shorten it:\n{line}",
+            number + 1
+        );
+    }
+    let names: Vec<String> = story_parts(story)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let dir = std::path::Path::new(manifest_dir).join("tests/snapshots");
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if let Some(name) = file.strip_suffix(".snap")
+            && name.starts_with("step-")
+        {
+            assert!(
+                names.iter().any(|known| known == name),
+                "{} is left from an older story: the story has no {name}; delete the file",
+                dir.join(&file).display()
+            );
+        }
+    }
+}
+
+/// Snapshots a lesson's story whole (`story.snap`) and part by part
+/// (`opening.snap`, `step-1.snap`, ...), so a chapter can show each step's
+/// output right after the question it answers. Extra redaction filters are
+/// given as for [`settings`]. Also asserts [`assert_story_shape`].
+#[macro_export]
+macro_rules! story_snapshots {
+    ($story:expr) => {
+        $crate::story_snapshots!($story, &[])
+    };
+    ($story:expr, $filters:expr) => {{
+        let story: &str = &$story;
+        $crate::testing::assert_story_shape(story, env!("CARGO_MANIFEST_DIR"));
+        $crate::testing::settings($filters).bind(|| {
+            ::insta::assert_snapshot!("story", story);
+            for (name, part) in $crate::testing::story_parts(story) {
+                ::insta::assert_snapshot!(name, part);
+            }
+        });
+    }};
 }
 
 /// What [`interrupt_at_random`] found.
@@ -212,7 +304,8 @@ pub fn interrupt_at_random(
         } else {
             libc::SIGTERM
         };
-        let delay = Duration::from_micros(random.below(max_delay.as_micros().max(1) as u64));
+        let delay =
+            Duration::from_micros(random.below(max_delay.as_micros().max(1) as u64));
         let mut child = Command::new(bin)
             .args(args)
             .current_dir(&cwd)
@@ -275,8 +368,9 @@ fn processes_marked(marker: &str) -> Vec<u32> {
         };
         dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
             .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/environ"))
-                    .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == needle.as_bytes()))
+                std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                    env.split(|&b| b == 0).any(|var| var == needle.as_bytes())
+                })
             })
             .collect()
     };
@@ -376,7 +470,8 @@ pub fn run_under_ulimit(
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let root = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777))
+        .unwrap();
     let mut command = Command::new("/bin/bash");
     command
         .arg("-c")
@@ -481,7 +576,8 @@ pub fn assert_quiet_on_a_closed_pipe(bin: &str, keep: usize) {
     assert!(
         matches!(
             outcome,
-            ChildOutcome::Exited(0) | ChildOutcome::Signaled(nix::sys::signal::Signal::SIGPIPE)
+            ChildOutcome::Exited(0)
+                | ChildOutcome::Signaled(nix::sys::signal::Signal::SIGPIPE)
         ),
         "after {keep} bytes, the lesson {outcome}:\n{err}"
     );
@@ -537,7 +633,11 @@ pub fn assert_one_line_on_a_full_device(lesson: &str, bin: &str) {
 /// full filesystem (ENOSPC) and a path on it; it must never die of a signal
 /// (SIGBUS), and must leave nothing on the tmpfs. `None` (with the reason)
 /// where no tmpfs can be mounted; otherwise whether it refused.
-pub fn on_a_nearly_full_tmpfs(lesson: &str, bin: &str, free: u64) -> Result<bool, String> {
+pub fn on_a_nearly_full_tmpfs(
+    lesson: &str,
+    bin: &str,
+    free: u64,
+) -> Result<bool, String> {
     let tmpfs = SmallTmpfs::mount(1 << 20)?;
     tmpfs.fill_leaving(free).map_err(|e| e.to_string())?;
     let cwd = tempfile::tempdir().unwrap();
@@ -693,7 +793,11 @@ pub mod hostile {
     /// that `stores_files` there must be stopped by some of these sizes; one
     /// that does not, by none. Skipped, with the reason, where no tmpfs can
     /// be mounted.
-    pub fn assert_clear_on_a_nearly_full_tmpfs(lesson: &str, bin: &str, stores_files: bool) {
+    pub fn assert_clear_on_a_nearly_full_tmpfs(
+        lesson: &str,
+        bin: &str,
+        stores_files: bool,
+    ) {
         let mut refused = 0;
         for free in [0, 4096, 8192, 12288, 16384, 24576, 32768, 65536] {
             match on_a_nearly_full_tmpfs(lesson, bin, free) {
@@ -734,7 +838,8 @@ pub mod hostile {
         };
         assert!(!err.contains("0 threads"), "{err}");
         assert!(
-            err.contains("cannot count this process's threads") && err.contains("/proc/self/task"),
+            err.contains("cannot count this process's threads")
+                && err.contains("/proc/self/task"),
             "{err}"
         );
         assert!(err.contains("mount -t proc proc /proc"), "{err}");
@@ -763,5 +868,23 @@ pub mod hostile {
             found.leftovers.len()
         );
         assert!(found.leftovers.is_empty(), "{:#?}", found.leftovers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::story_parts;
+
+    #[test]
+    fn a_story_is_cut_at_each_numbered_step_heading() {
+        let story = "lesson: why?\n\nStep 1. One\n  a\nStep 2. Two\n  Step 3. indented\nStep x. not\n";
+        let parts = story_parts(story);
+        let names: Vec<&str> = parts.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["opening", "step-1", "step-2"]);
+        assert_eq!(parts[1].1, "Step 1. One\n  a\n");
+        assert_eq!(
+            parts.iter().map(|(_, p)| p.as_str()).collect::<String>(),
+            story
+        );
     }
 }

@@ -37,7 +37,9 @@ impl ChildOutcome {
     pub fn from_wait_status(status: WaitStatus) -> Option<ChildOutcome> {
         match status {
             WaitStatus::Exited(_, code) => Some(ChildOutcome::Exited(code)),
-            WaitStatus::Signaled(_, signal, _) => Some(ChildOutcome::Signaled(signal)),
+            WaitStatus::Signaled(_, signal, _) => {
+                Some(ChildOutcome::Signaled(signal))
+            }
             _ => None,
         }
     }
@@ -104,7 +106,8 @@ pub fn bounded<E>(
         match &pidfd {
             Some(fd) => {
                 let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
-                let _ = poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLIN)], timeout);
+                let _ =
+                    poll(&mut [PollFd::new(fd.as_fd(), PollFlags::POLLIN)], timeout);
             }
             None => std::thread::sleep(left.min(Duration::from_millis(1))),
         }
@@ -133,7 +136,11 @@ mod tests {
             Some(ChildOutcome::Exited(5))
         );
         assert_eq!(
-            ChildOutcome::from_wait_status(WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
+            ChildOutcome::from_wait_status(WaitStatus::Signaled(
+                pid,
+                Signal::SIGKILL,
+                false
+            )),
             Some(ChildOutcome::Signaled(Signal::SIGKILL))
         );
     }

@@ -45,8 +45,11 @@ fn main() {
     // A real fault: a page of a mapping with no file behind it. (raise()
     // would not do: Rust's runtime catches a first SIGBUS to look for stack
     // overflows and only a retried fault gets the default action.)
-    let empty =
-        nix::sys::memfd::memfd_create("empty", nix::sys::memfd::MFdFlags::MFD_CLOEXEC).unwrap();
+    let empty = nix::sys::memfd::memfd_create(
+        "empty",
+        nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+    )
+    .unwrap();
     let page = std::num::NonZeroUsize::new(support::page_size()).unwrap();
     // SAFETY: a fresh mapping at an address the kernel picks; nothing in
     // Rust refers to that memory yet.
@@ -98,7 +101,8 @@ fn main() {
         &mut failures,
     );
 
-    let helper = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(200)));
+    let helper =
+        std::thread::spawn(|| std::thread::sleep(Duration::from_millis(200)));
     let refused = matches!(
         run_in_child(LIMIT, || 0),
         Err(ChildError::NotSingleThreaded(2))
@@ -119,7 +123,8 @@ fn main() {
     std::panic::set_hook(quiet);
     check(
         "a_panicking_child_exits_with_101_and_runs_no_destructor_of_the_parent",
-        outcome == ChildOutcome::Exited(support::fork::PANICKED) && guard.path().exists(),
+        outcome == ChildOutcome::Exited(support::fork::PANICKED)
+            && guard.path().exists(),
         &mut failures,
     );
 
@@ -147,7 +152,8 @@ fn main() {
     let mut gone = false;
     while read == 4 && started.elapsed() < Duration::from_secs(5) {
         // Gone, or a zombie waiting for init: either way no longer running.
-        let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+            .unwrap_or_default();
         let state = stat
             .rsplit(')')
             .next()
@@ -170,8 +176,9 @@ fn main() {
     // handler rightly leaves an ignored signal ignored: restore the default
     // first, since an interruption is what this checks.
     // SAFETY: SIG_DFL installs no handler of ours; no other thread runs.
-    let _ =
-        unsafe { nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigDfl) };
+    let _ = unsafe {
+        nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigDfl)
+    };
     let scratch = support::scratch_dir().unwrap();
     let path = scratch.path().to_path_buf();
     let outcome = run_in_child(LIMIT, || {

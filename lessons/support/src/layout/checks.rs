@@ -74,7 +74,8 @@ pub fn problems(lesson: &Lesson) -> Vec<String> {
     match exercises::of_lesson(lesson) {
         Ok(all) => {
             for exercise in all {
-                let name = format!("{}: `{}`", exercises_path.display(), exercise.function);
+                let name =
+                    format!("{}: `{}`", exercises_path.display(), exercise.function);
                 if !exercise.title.starts_with("Exercise ") {
                     problems.push(format!(
                         "{name}: its doc comment should open with 'Exercise N.M: what to do'"

@@ -22,14 +22,17 @@ pub struct Exercise {
 /// The exercises of `lesson`, in file order, each with its graded tests.
 pub fn of_lesson(lesson: &Lesson) -> Result<Vec<Exercise>> {
     let path = lesson.dir.join(EXERCISES);
-    let source =
-        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let source = fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut exercises = parse_exercises(&lesson.name, &source);
     let graded = lesson.dir.join(GRADED_TESTS);
     if let Ok(tests) = fs::read_to_string(&graded) {
-        let names: Vec<String> = exercises.iter().map(|e| e.function.clone()).collect();
+        let names: Vec<String> =
+            exercises.iter().map(|e| e.function.clone()).collect();
         for (test, function) in tests_to_exercises(&tests, &names)? {
-            if let Some(exercise) = exercises.iter_mut().find(|e| e.function == function) {
+            if let Some(exercise) =
+                exercises.iter_mut().find(|e| e.function == function)
+            {
                 exercise.tests.push(test);
             }
         }
@@ -78,7 +81,10 @@ pub fn parse_exercises(lesson: &str, source: &str) -> Vec<Exercise> {
 }
 
 /// For each graded test, the first of `exercises` its body calls.
-fn tests_to_exercises(source: &str, exercises: &[String]) -> Result<Vec<(String, String)>> {
+fn tests_to_exercises(
+    source: &str,
+    exercises: &[String],
+) -> Result<Vec<(String, String)>> {
     let tests = parse_points(source)?;
     let mut pairs = Vec::new();
     for (index, (test, _)) in tests.iter().enumerate() {

@@ -62,7 +62,8 @@ impl Lesson {
         let Ok(source) = fs::read_to_string(&path) else {
             return Ok(Vec::new());
         };
-        let points = parse_points(&source).map_err(|e| format!("{}: {e}", path.display()))?;
+        let points =
+            parse_points(&source).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(points
             .into_iter()
             .map(|(name, points)| GradedTest {
@@ -130,7 +131,8 @@ pub fn find(root: &Path, wanted: &str) -> Result<Lesson> {
         return Ok(lesson.clone());
     }
     let names: Vec<&str> = lessons.iter().map(|l| l.name.as_str()).collect();
-    let hint = closest(wanted, &names).map_or(String::new(), |c| format!(" Did you mean '{c}'?"));
+    let hint = closest(wanted, &names)
+        .map_or(String::new(), |c| format!(" Did you mean '{c}'?"));
     let listing: Vec<String> = lessons
         .iter()
         .map(|l| format!("{:02} {}", l.number, l.name))

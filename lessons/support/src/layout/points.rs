@@ -38,7 +38,10 @@ pub fn parse_points(source: &str) -> Result<Vec<(String, u32)>> {
                 ));
             };
             if found.iter().any(|(n, _)| *n == name) {
-                return Err(format!("line {}: a second test named '{name}'", index + 1));
+                return Err(format!(
+                    "line {}: a second test named '{name}'",
+                    index + 1
+                ));
             }
             found.push((name, value));
             is_test = false;
@@ -92,7 +95,9 @@ pub fn forbidden_words() -> impl Iterator<Item = &'static str> {
 /// Problems with an exercise file that make its tests untrustworthy: each
 /// names the word, the line and why it is not allowed.
 pub fn forbidden_constructs(source: &str) -> Vec<String> {
-    let squeeze = |text: &str| -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
+    let squeeze = |text: &str| -> String {
+        text.chars().filter(|c| !c.is_whitespace()).collect()
+    };
     // Comments are blanked first (their line breaks kept), so that neither
     // `include_str /**/ !` nor `#/**/[path` can split a word.
     let source = &without_comments(source);
@@ -112,7 +117,9 @@ pub fn forbidden_constructs(source: &str) -> Vec<String> {
     // (`mod x;`), which the grader would never see.
     let whole = squeeze(source);
     for (word, why) in FORBIDDEN {
-        if whole.contains(word) && !problems.iter().any(|p| p.contains(&format!("`{word}`"))) {
+        if whole.contains(word)
+            && !problems.iter().any(|p| p.contains(&format!("`{word}`")))
+        {
             problems.push(format!(
                 "`{word}` (split over lines) is not allowed in an exercise file: it {why}"
             ));
@@ -184,7 +191,10 @@ pub fn without_comments(source: &str) -> String {
             }
             let hashes = j - i - 1;
             let end = (j + 1..chars.len())
-                .find(|&k| chars[k] == '"' && (1..=hashes).all(|h| chars.get(k + h) == Some(&'#')))
+                .find(|&k| {
+                    chars[k] == '"'
+                        && (1..=hashes).all(|h| chars.get(k + h) == Some(&'#'))
+                })
                 .map_or(chars.len(), |k| k + 1 + hashes);
             out.extend(&chars[i..end]);
             i = end;
@@ -277,8 +287,10 @@ fn second() {}
         assert!(error.contains("'lonely' has no '// points: N'"), "{error}");
         assert!(parse_points("// points: many\n#[test]\nfn x() {}\n").is_err());
         assert!(
-            parse_points("// points: 1\n#[test]\nfn x() {}\n// points: 1\n#[test]\nfn x() {}\n")
-                .is_err()
+            parse_points(
+                "// points: 1\n#[test]\nfn x() {}\n// points: 1\n#[test]\nfn x() {}\n"
+            )
+            .is_err()
         );
     }
 
@@ -292,24 +304,38 @@ fn second() {}
         );
         assert!(!forbidden_constructs("#[global_allocator]\n").is_empty());
         assert!(!forbidden_constructs("include!(\"/tmp/x.rs\");\n").is_empty());
-        assert!(forbidden_constructs("pub fn sum(x: &[u8]) -> u64 { 0 }\n").is_empty());
+        assert!(
+            forbidden_constructs("pub fn sum(x: &[u8]) -> u64 { 0 }\n").is_empty()
+        );
         // Spacing, line breaks and other files cannot hide one.
         assert!(!forbidden_constructs("let s = include_str !(\"f\");\n").is_empty());
         assert!(!forbidden_constructs("let s = include_str\n!(\"f\");\n").is_empty());
-        assert!(!forbidden_constructs("#[path = \"../x.rs\"]\nmod early;\n").is_empty());
+        assert!(
+            !forbidden_constructs("#[path = \"../x.rs\"]\nmod early;\n").is_empty()
+        );
         assert!(!forbidden_constructs("mod\n  early\n;\n").is_empty());
-        assert!(!forbidden_constructs("#[allow(long_running_const_eval)]\n").is_empty());
+        assert!(
+            !forbidden_constructs("#[allow(long_running_const_eval)]\n").is_empty()
+        );
         assert!(!forbidden_constructs("#[link(name = \"evil\")]\n").is_empty());
         // Comments cannot split a word, and strings cannot hide a comment.
         assert!(!forbidden_constructs("include_str /**/ !(\"f\")\n").is_empty());
-        assert!(!forbidden_constructs("#/* a /* nested */ one */[path = \"x\"]\n").is_empty());
+        assert!(
+            !forbidden_constructs("#/* a /* nested */ one */[path = \"x\"]\n")
+                .is_empty()
+        );
         assert!(!forbidden_constructs("mod /**/ evil /**/;\n").is_empty());
-        assert!(!forbidden_constructs("let s = \"//\"; #[path = \"x\"] mod y;\n").is_empty());
+        assert!(
+            !forbidden_constructs("let s = \"//\"; #[path = \"x\"] mod y;\n")
+                .is_empty()
+        );
         assert!(!forbidden_constructs("let c = '\"'; #[path = \"x\"]\n").is_empty());
         assert!(!forbidden_constructs("let s = r#\"//\"#; mod y;\n").is_empty());
         assert!(!forbidden_constructs("core::arch::asm!(\"nop\");\n").is_empty());
         // A word in a comment is no code; an inline module is fine.
         assert!(forbidden_constructs("// include! would be wrong here\n").is_empty());
-        assert!(forbidden_constructs("mod helpers {\n    pub fn x() {}\n}\n").is_empty());
+        assert!(
+            forbidden_constructs("mod helpers {\n    pub fn x() {}\n}\n").is_empty()
+        );
     }
 }

@@ -46,7 +46,9 @@ pub fn strip_solutions(source: &str) -> Result<String> {
             }
             (BEGIN, None) => inside = Some(number),
             (END, Some(_)) => inside = None,
-            (END, None) => return Err(format!("line {number}: SOLUTION END without a BEGIN")),
+            (END, None) => {
+                return Err(format!("line {number}: SOLUTION END without a BEGIN"));
+            }
             (_, Some(_)) => {}
             (_, None) => match trimmed.strip_prefix(STUB) {
                 Some(stub) => {
