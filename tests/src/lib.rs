@@ -1,1 +1,4 @@
-//! Cross-cutting tests live in `tests/`; this crate has no code of its own.
+//! Cross-cutting tests live in `tests/`; this crate holds what they share
+//! (reading the book's sources) and the `build-book` program.
+
+pub mod book;

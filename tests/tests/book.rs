@@ -5,74 +5,9 @@
 //! mdbook-driver into a temporary directory and inspects the output.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn book_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book")
-}
-
-/// The chapters SUMMARY.md links to, as paths relative to `book/src`.
-fn summary_chapters() -> Vec<String> {
-    let summary = fs::read_to_string(book_dir().join("src/SUMMARY.md")).unwrap();
-    summary
-        .lines()
-        .filter_map(|line| {
-            let start = line.find("](")? + 2;
-            let end = start + line[start..].find(')')?;
-            Some(line[start..end].to_owned())
-        })
-        .collect()
-}
-
-/// Every `{{#include PATH[:SPEC]}}` in `markdown`, as (path, spec).
-fn includes(markdown: &str) -> Vec<(String, Option<String>)> {
-    markdown
-        .match_indices("{{#include ")
-        .map(|(at, _)| {
-            let rest = &markdown[at + "{{#include ".len()..];
-            let body = rest[..rest.find("}}").expect("an include is closed by }}")].trim();
-            match body.split_once(':') {
-                Some((path, spec)) => (path.to_owned(), Some(spec.to_owned())),
-                None => (body.to_owned(), None),
-            }
-        })
-        .collect()
-}
-
-/// The text an include selects, as mdBook would: an anchor's lines, a line
-/// range `A:` / `A:B`, or the whole file.
-fn resolve(file: &str, spec: Option<&str>) -> Result<String, String> {
-    let lines: Vec<&str> = file.lines().collect();
-    let Some(spec) = spec else {
-        return Ok(file.to_owned());
-    };
-    let mut range = spec.splitn(2, ':');
-    let first = range.next().unwrap_or_default();
-    if let Ok(start) = first.parse::<usize>() {
-        let end = match range.next() {
-            Some("") | None => lines.len(),
-            Some(end) => end
-                .parse::<usize>()
-                .map_err(|_| format!("bad line range '{spec}'"))?,
-        };
-        return Ok(lines
-            .get(start.saturating_sub(1)..end.min(lines.len()))
-            .unwrap_or_default()
-            .join("\n"));
-    }
-    let begin = lines
-        .iter()
-        .position(|l| l.trim() == format!("// ANCHOR: {first}"))
-        .ok_or_else(|| format!("no `// ANCHOR: {first}` line"))?;
-    let end = lines
-        .iter()
-        .position(|l| l.trim() == format!("// ANCHOR_END: {first}"))
-        .ok_or_else(|| format!("no `// ANCHOR_END: {first}` line"))?;
-    if end <= begin {
-        return Err(format!("ANCHOR_END: {first} comes before its ANCHOR"));
-    }
-    Ok(lines[begin + 1..end].join("\n"))
-}
+use workbook_tests::book::{book_dir, includes, resolve, summary_chapters};
 
 #[test]
 fn every_chapter_in_the_summary_exists() {
@@ -137,13 +72,36 @@ fn every_lesson_has_a_chapter() {
             chapters.contains(&format!("{dir}.md")),
             "lesson {dir} has no chapter: add book/src/{dir}.md and list it in SUMMARY.md"
         );
-        // The chapter shows the lesson's reviewed output, not a pasted copy.
+        // The chapter shows the lesson's reviewed output, step by step, each
+        // step folded after a question: never a pasted copy.
         let chapter = fs::read_to_string(book_dir().join("src").join(format!("{dir}.md"))).unwrap();
-        let story = format!("{{{{#include ../../lessons/{dir}/tests/snapshots/story.snap:4:}}}}");
-        assert!(
-            chapter.contains(&story),
-            "book/src/{dir}.md should include its story: {story}"
-        );
+        let steps = support::layout::workbook_root()
+            .join("lessons")
+            .join(&dir)
+            .join("tests/snapshots");
+        let mut shown = 0;
+        for entry in fs::read_dir(&steps).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("step-") {
+                continue;
+            }
+            let include = format!("{{{{#include ../../lessons/{dir}/tests/snapshots/{name}:4:}}}}");
+            let at = chapter.find(&include).unwrap_or_else(|| {
+                panic!("book/src/{dir}.md should show {name}'s output: {include}")
+            });
+            let before = &chapter[..at];
+            let question = before.rfind("**Predict:**");
+            let fold = before.rfind("<details>");
+            let previous_output = before.rfind(".snap:4:}}");
+            assert!(
+                question > previous_output
+                    && question.is_some_and(|q| fold.is_some_and(|f| q < f)),
+                "book/src/{dir}.md: ask a **Predict:** question, then fold {name} in \
+                 <details>, before showing it"
+            );
+            shown += 1;
+        }
+        assert!(shown > 0, "lesson {dir} has no step snapshots (support::story_snapshots!)");
     }
 }
 

@@ -37,7 +37,6 @@ impl Value {
         }
     }
 
-    #[cfg(test)]
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Number(n) => Some(*n),
@@ -45,7 +44,6 @@ impl Value {
         }
     }
 
-    #[cfg(test)]
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(b) => Some(*b),
@@ -208,7 +206,9 @@ impl Parser<'_> {
                             let c = if (0xd800..0xdc00).contains(&unit) {
                                 self.expect("\\u")?;
                                 let low = self.hex4()?;
-                                char::from_u32(0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00))
+                                low.checked_sub(0xdc00)
+                                    .filter(|low| *low < 0x400)
+                                    .and_then(|low| char::from_u32(0x10000 + ((unit - 0xd800) << 10) + low))
                             } else {
                                 char::from_u32(unit)
                             };

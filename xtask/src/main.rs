@@ -4,6 +4,7 @@
 //! of mdBook's xtask: no CLI framework, nothing to compile but this crate and
 //! the workbook's own support crate.
 
+mod book;
 mod class;
 mod files;
 mod grade;
@@ -180,12 +181,21 @@ slowest run. This is how the run times in the README were measured.",
     },
     Command {
         name: "book",
-        args: "[serve|build]",
-        summary: "serve (default) or build the book with mdbook",
+        args: "[serve [--port N] | build | --check [--screenshots DIR]]",
+        summary: "serve (default), build or check the book in a browser",
         help: "\
-Runs `mdbook serve book` (or `mdbook build book`) from the workbook's root.
-Needs mdbook: cargo install mdbook --locked",
-        run: cmd_book,
+Builds the book into target/book with mdBook's library (nothing to install),
+then serves it on 127.0.0.1 (default port 3000) under its site path.
+For live reloading while you write, use `mdbook serve book` instead.
+
+--check opens every page in headless Chromium (Debian: apt-get install
+chromium; or set CHROMIUM) at a 1280-pixel window and fails on: a status
+other than 200, a console error, an unresolved {{# directive or ANCHOR line,
+an image that does not load, a link to a missing page or anchor, a code block
+wider than a lesson chapter's column, or a search for SIGBUS that misses the
+sigbus chapter. Failing pages are saved as screenshots in target/book-check/;
+--screenshots DIR saves every page there instead.",
+        run: book::cmd_book,
     },
 ];
 
@@ -490,28 +500,3 @@ fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
-    let action = match args
-        .first()
-        .map(|a| a.to_string_lossy().into_owned())
-        .as_deref()
-    {
-        None | Some("serve") => "serve",
-        Some("build") => "build",
-        Some(other) => return Err(format!("unknown book action '{other}': use serve or build")),
-    };
-    let root = workspace_root()?;
-    let status = std::process::Command::new("mdbook")
-        .args([action, "book"])
-        .current_dir(&root)
-        .status();
-    match status {
-        Ok(status) if status.success() => Ok(ExitCode::SUCCESS),
-        Ok(_) => Ok(ExitCode::FAILURE),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(
-            "mdbook is not installed. Install it with `cargo install mdbook --locked`, then run this again."
-                .into(),
-        ),
-        Err(e) => Err(format!("cannot start mdbook: {e}")),
-    }
-}

@@ -1,0 +1,150 @@
+//! `cargo xtask book`: build, serve and check the book.
+//!
+//! The book is built with mdBook's own library (the `build-book` program of
+//! the workbook-tests crate), so nothing needs installing to read it; the
+//! check drives a real browser over it (see `check`).
+
+mod cdp;
+mod check;
+mod server;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::{Result, cargo, workspace_root};
+
+pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
+    let mut action = None;
+    let mut port: u16 = 3000;
+    let mut shots_of_every_page = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.to_string_lossy().as_ref() {
+            "serve" | "build" | "--check" if action.is_none() => {
+                action = Some(arg.to_string_lossy().into_owned());
+            }
+            "--port" => {
+                let value = args.next().ok_or("--port needs a number, e.g. --port 3000")?;
+                port = value
+                    .to_string_lossy()
+                    .parse()
+                    .map_err(|_| format!("--port {}: not a port number (1-65535)", value.to_string_lossy()))?;
+            }
+            "--screenshots" => {
+                let dir = args.next().ok_or("--screenshots needs a directory")?;
+                shots_of_every_page = Some(PathBuf::from(dir));
+            }
+            other => {
+                return Err(format!(
+                    "unexpected argument '{other}': use `cargo xtask book [serve [--port N] | build | \
+                     --check [--screenshots DIR]]`"
+                ));
+            }
+        }
+    }
+    let root = workspace_root()?;
+    let built = root.join("target/book");
+    let action = action.unwrap_or_else(|| "serve".into());
+    build(&root, &built)?;
+    let site_path = site_path(&root)?;
+    match action.as_str() {
+        "build" => {
+            println!("The book is in {}; open index.html there.", built.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        "serve" => {
+            let server = server::start(&built, &site_path, port)?;
+            println!("Serving the book at {}  (Ctrl-C to stop)", server.base);
+            println!("For live reloading while you edit it: mdbook serve book");
+            loop {
+                std::thread::park();
+            }
+        }
+        _ => run_check(&root, &built, &site_path, shots_of_every_page.as_deref()),
+    }
+}
+
+fn run_check(root: &Path, built: &Path, site_path: &str, every_page: Option<&Path>) -> Result<ExitCode> {
+    let chromium = cdp::find_chromium()?;
+    let failures = root.join("target/book-check");
+    // Screenshots from an earlier run would be mistaken for this run's.
+    let _ = std::fs::remove_dir_all(&failures);
+    let lesson_pages: Vec<String> = support::layout::discover(root)?
+        .iter()
+        .map(|lesson| format!("{}.html", lesson.dir_name()))
+        .collect();
+    let started = Instant::now();
+    let report = check::check(&check::Options {
+        built,
+        site_path,
+        chromium: &chromium,
+        shots: every_page.unwrap_or(&failures),
+        shoot_every_page: every_page.is_some(),
+        lesson_pages: &lesson_pages,
+    })?;
+    for (page, problem) in &report.problems {
+        println!("{page}: {problem}");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if report.problems.is_empty() {
+        println!(
+            "book check: {} pages in Chromium at 1280 px, no problem ({seconds:.1} s)",
+            report.pages
+        );
+        if let Some(dir) = every_page {
+            println!("Screenshots of every page are in {}.", dir.display());
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "book check: {} problem(s) in {} pages ({seconds:.1} s); screenshots: {}",
+            report.problems.len(),
+            report.pages,
+            report
+                .screenshots
+                .first()
+                .and_then(|s| s.parent())
+                .unwrap_or(&failures)
+                .display()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Builds the book into `out` with mdBook's library.
+fn build(root: &Path, out: &Path) -> Result {
+    let status = cargo()
+        .args(["run", "--quiet", "--package", "workbook-tests", "--bin", "build-book", "--"])
+        .arg(root.join("book"))
+        .arg(out)
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot start cargo to build the book: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the book does not build (see above)".into())
+    }
+}
+
+/// The path part of `site-url` in book.toml, e.g. `/mmap-workbook/`
+/// (`/` when it is not set).
+fn site_path(root: &Path) -> Result<String> {
+    let toml = root.join("book/book.toml");
+    let text = std::fs::read_to_string(&toml).map_err(|e| format!("{}: {e}", toml.display()))?;
+    let url = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("site-url"))
+        .filter_map(|rest| rest.trim_start().strip_prefix('='))
+        .map(|value| value.trim().trim_matches('"').to_owned())
+        .next()
+        .unwrap_or_else(|| "/".into());
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/".to_owned(), |at| rest[at..].to_owned()),
+        None => url,
+    };
+    let path = format!("/{}/", path.trim_matches('/')).replace("//", "/");
+    Ok(path)
+}
