@@ -13,6 +13,7 @@ mod json;
 mod manifest;
 mod new_lesson;
 mod platforms;
+mod progress;
 mod sha256;
 mod verify;
 mod zip;
@@ -120,6 +121,18 @@ repository, and workbook/, the pristine handout it grades with. Classroom 50
 runs autograder.py in the student's checkout; it writes result.json
 (classroom50/result/v1) and release-body.md, the summary shown with it.",
         run: platforms::cmd_classroom50,
+    },
+    Command {
+        name: "progress",
+        args: "",
+        summary: "which exercises you have solved, one line per lesson",
+        help: "\
+Builds each lesson's graded tests and shows, one line per lesson, which
+exercises pass (# solved, . to do), the next one to do, and the total. A
+lesson whose graded tests did not change since the last run keeps that run's
+results; only the others are graded again. Exits 1 until every exercise
+passes. `cargo xtask hint LESSON` then gives a nudge for the next one.",
+        run: progress::cmd_progress,
     },
     Command {
         name: "hint",

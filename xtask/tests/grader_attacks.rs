@@ -478,3 +478,42 @@ fn a_cargo_configuration_planted_above_the_tree_stops_grading() {
         run.stderr
     );
 }
+
+#[test]
+fn progress_counts_solved_exercises_and_grades_again_only_what_changed() {
+    let scratch = handout();
+    let lesson_line = |out: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with("01-file-mapping"))
+            .unwrap_or_else(|| panic!("no line for lesson 1:\n{out}"))
+            .to_owned()
+    };
+    let first = xtask(&scratch.handout, &["progress"], None);
+    assert_eq!(first.outcome, ChildOutcome::Exited(1), "{}", first.stderr);
+    assert!(lesson_line(&first.stdout).contains("] 0/"), "{}", first.stdout);
+    assert!(first.stdout.contains("Stuck? cargo xtask hint"), "{}", first.stdout);
+
+    fs::write(
+        scratch.handout.join(EXERCISES),
+        solve_exercise_1_3(&scratch.stub_source),
+    )
+    .unwrap();
+    let second = xtask(&scratch.handout, &["progress"], None);
+    assert!(
+        lesson_line(&second.stdout).contains("] 1/"),
+        "{}",
+        second.stdout
+    );
+    // Lesson 1 changed and was graded again; every other lesson was not.
+    let graded: Vec<&str> = second
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("checking "))
+        .collect();
+    assert_eq!(graded, ["checking 01-file-mapping ..."], "{}", second.stderr);
+    assert!(
+        second.stdout.contains("unchanged since the last run"),
+        "{}",
+        second.stdout
+    );
+}

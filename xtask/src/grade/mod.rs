@@ -13,7 +13,7 @@
 //! What the grader resists and what it cannot is written down in
 //! ARCHITECTURE.md ("Grading").
 
-mod build;
+pub mod build;
 mod report;
 pub mod run;
 mod verdict;
