@@ -433,7 +433,6 @@ fn walkthrough() -> Result {
     Ok(())
 }
 
-// ANCHOR: step1
 fn whole_pages() -> Result {
     say!("\nStep 1. The kernel works in whole pages");
     let page = support::page_size();
@@ -447,7 +446,6 @@ fn whole_pages() -> Result {
     );
     Ok(())
 }
-// ANCHOR_END: step1
 "#;
 
 const EXERCISES_RS: &str = r#"//! Exercises for lesson @N@. Replace each `todo!()` with your own code, then
@@ -477,21 +475,21 @@ pub fn page_offset(offset: u64, page_size: u64) -> u64 {
 "#;
 
 const WALKTHROUGH_RS: &str = r#"//! The walkthrough, run as a learner runs it: one run of the binary, its
-//! story compared with the reviewed snapshot and the facts behind it
-//! asserted.
+//! story compared with the reviewed snapshots (whole and step by step, for
+//! the chapter) and the facts behind it asserted.
 
-use support::testing::{line, settings, story};
+use support::testing::{line, story};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_@NAME@");
 
 #[test]
 fn the_story_and_the_facts_behind_it() {
     let out = story(LESSON);
-    settings(&[]).bind(|| insta::assert_snapshot!("story", out));
     // Whatever the page size: one byte touches one page, two bytes across
     // a boundary touch two.
     assert!(line(&out, "one byte at the start").ends_with(" 1 page"), "{out}");
     assert!(line(&out, "two bytes across").ends_with(" 2 pages"), "{out}");
+    support::story_snapshots!(out);
 }
 "#;
 
@@ -569,31 +567,41 @@ const CHAPTER_MD: &str = r#"# @TITLE@
 What the lesson shows and why it matters, in a paragraph or two: the
 scaffold wrote this chapter, and its author replaces this paragraph.
 
-```text
-{{#include ../../lessons/@DIR@/tests/snapshots/story.snap:4:}}
-```
-
 ## Step 1: whole pages
 
 The kernel maps, faults in and writes back memory in pages, never in parts
-of one.
+of one. This function counts the pages a range of bytes touches:
+
+<div class="listing-file">lessons/@DIR@/src/lib.rs</div>
 
 ```rust,ignore
 {{#include ../../lessons/@DIR@/src/lib.rs:pages_spanned}}
 ```
 
-```rust,ignore
-{{#include ../../lessons/@DIR@/src/main.rs:step1}}
+**Predict:** how many pages do two bytes touch when they straddle a page
+boundary?
+
+<details>
+<summary>Run it and see</summary>
+
+```text
+{{#include ../../lessons/@DIR@/tests/snapshots/step-1.snap:4:}}
 ```
+
+Two: the first byte is the last of one page, the second the first of the
+next, and the kernel deals in whole pages.
+
+</details>
 
 ## Exercises
 
 In `lessons/@DIR@/src/exercises.rs`:
 
-1. `mapped_len`: how long a mapping really is.
-2. `page_offset`: the offset `mmap` accepts for a given byte.
+1. `mapped_len` (1 point): how long a mapping really is.
+2. `page_offset` (1 point): the offset `mmap` accepts for a given byte.
 
-Check your work with `cargo xtask grade @NAME@`.
+Check your work with `cargo xtask grade @NAME@`; `cargo xtask hint @NAME@`
+gives a nudge.
 "#;
 
 #[cfg(test)]
@@ -660,7 +668,7 @@ mod tests {
         }
         let chapter = chapter_text(&lesson);
         assert!(chapter.contains("# Page cache"));
-        assert!(chapter.contains("lessons/06-page-cache/tests/snapshots/story.snap:4:"));
+        assert!(chapter.contains("lessons/06-page-cache/tests/snapshots/step-1.snap:4:"));
         assert!(
             fill(MAIN_RS, &lesson).contains("say!(\"page-cache: what does the page cache keep?\")")
         );
