@@ -76,3 +76,42 @@ pub fn bytes_really_mapped(len: usize, page_size: usize) -> usize {
     len.div_ceil(page_size) * page_size
     // SOLUTION END
 }
+
+/// Exercise 1.4: find every place where `pattern` occurs in the file at
+/// `path`, reading the file through a read-only mapping. Return the offsets
+/// of all matches in increasing order, overlapping ones included: `aa` occurs
+/// in `aaaa` at 0, 1 and 2.
+///
+/// A match may straddle a page boundary, and may end on the file's last
+/// byte. An empty file has no matches. An empty pattern is a mistake: return
+/// an `io::Error` of kind `InvalidInput` whose message says the pattern is
+/// empty. A missing file gives the `io::Error` from opening it.
+///
+/// Hint: `memmap2::Mmap` derefs to one contiguous `&[u8]`, however many
+/// pages it spans, so a page boundary needs no special care. Try every start
+/// offset where the whole pattern still fits, not just those after the last
+/// match.
+pub fn find_all_through_mapping(
+    path: &Path,
+    pattern: &[u8],
+) -> io::Result<Vec<usize>> {
+    // STUB: todo!("map {} read-only and find every {pattern:?}", path.display())
+    // SOLUTION BEGIN
+    if pattern.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the pattern is empty: there is nothing to search for",
+        ));
+    }
+    let file = File::open(path)?;
+    // SAFETY: the caller hands us a file nobody truncates while we search;
+    // if someone did, this process would get SIGBUS (see the sigbus lesson).
+    let map = unsafe { Mmap::map(&file)? };
+    Ok(map
+        .windows(pattern.len())
+        .enumerate()
+        .filter(|(_, window)| *window == pattern)
+        .map(|(offset, _)| offset)
+        .collect())
+    // SOLUTION END
+}

@@ -6,22 +6,24 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::num::NonZeroUsize;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use memmap2::MmapMut;
 use nix::errno::Errno;
 use nix::sys::mman::{MapFlags, ProtFlags, mmap};
+use support::errors::AtPath;
 use support::region::Region;
 
 pub mod exercises;
 
-/// The seed program's length: room for ten 4-byte integers.
-pub const SEED_LEN: usize = 10 * size_of::<u32>();
+/// The length the classic C program from course notes maps: room for ten
+/// 4-byte integers.
+pub const CLASSIC_LEN: usize = 10 * size_of::<u32>();
 
-/// The two words the seed program stores at the start of the mapping.
-pub const SEED_WORDS: [u32; 2] = [0x1234_5678, 0xdead_c0de];
+/// The two words the classic program stores at the start of the mapping.
+pub const CLASSIC_WORDS: [u32; 2] = [0x1234_5678, 0xdead_c0de];
 
 // ANCHOR: create_data_file
 /// Opens `path` for reading and writing, creating it with mode 0600 and
@@ -40,15 +42,16 @@ pub fn create_data_file(path: &Path) -> io::Result<File> {
 }
 // ANCHOR_END: create_data_file
 
-// ANCHOR: size_the_seed_way
-/// Makes the file at least `len` bytes long the way the seed program does:
-/// seek to offset `len` and write one byte there. The file ends up `len + 1`
-/// bytes long, with an `A` as its last byte.
+// ANCHOR: size_the_classic_way
+/// Makes the file at least `len` bytes long the way the classic program
+/// does: seek to offset `len` and write one byte there. The file ends up
+/// `len + 1` bytes long, with an `A` as its last byte. (The classic program
+/// ignores what lseek and write return; `?` does not.)
 pub fn size_by_writing_past_the_end(file: &mut File, len: u64) -> io::Result<()> {
     file.seek(SeekFrom::Start(len))?;
     file.write_all(b"A")
 }
-// ANCHOR_END: size_the_seed_way
+// ANCHOR_END: size_the_classic_way
 
 // ANCHOR: map_shared
 /// Maps the first `len` bytes of `file` shared and writable, at an address
@@ -105,9 +108,10 @@ pub fn store_words_through_shared_mapping(
 // ANCHOR_END: store_words
 
 // ANCHOR: store_past_len
-/// Maps `len` bytes of `file`, then stores `byte` at `offset`, which lies past
-/// `len` but inside the same page. The kernel maps whole pages, so this store
-/// does not fault; but the file does not grow, so it never reaches the file.
+/// Maps `len` bytes of `file`, then stores `byte` at `offset`, past the end
+/// of the file but inside its last page. The kernel maps whole pages, so the
+/// store does not fault. The byte is not part of the file, and the file does
+/// not grow; do not rely on what happens to it (see the sigbus lesson).
 pub fn store_inside_page_past_len(
     file: &File,
     len: usize,
@@ -121,8 +125,8 @@ pub fn store_inside_page_past_len(
     );
     let map = map_shared(file, len)?;
     // SAFETY: the kernel rounds a mapping up to whole pages, so all of the
-    // first page is mapped and writable; `offset < page`, and the file has at
-    // least one byte, so this page is backed and the store cannot fault.
+    // first page is mapped and writable; `offset < page`, and the file has
+    // at least one byte, so this page is backed and the store cannot fault.
     unsafe { map.as_ptr().add(offset).write_volatile(byte) };
     Ok(()) // dropping `map` unmaps it
 }
@@ -153,17 +157,6 @@ pub fn store_words_with_memmap2(
 }
 // ANCHOR_END: the_better_way
 
-/// One call that mmap refuses, with what the kernel said and why.
-#[derive(Debug)]
-pub struct Refusal {
-    /// What was asked, in a few words.
-    pub call: &'static str,
-    /// The errno the kernel returned, or `None` if it unexpectedly succeeded.
-    pub errno: Option<Errno>,
-    /// Why the kernel says no.
-    pub reason: &'static str,
-}
-
 // ANCHOR: raw_mmap
 /// Calls `mmap(2)` directly, so the errno itself is visible. A mapping that
 /// succeeds is unmapped at once.
@@ -179,63 +172,175 @@ pub fn raw_mmap(
     let addr =
         unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, offset) };
     if addr == libc::MAP_FAILED {
+        // Read errno first: any call before this (a printf, as in the
+        // classic program) may overwrite it.
         return Err(Errno::last());
     }
-    // SAFETY: `addr` and `len` are exactly what mmap just returned and was given.
+    // SAFETY: `addr` and `len` are what mmap just returned and was given.
     unsafe { libc::munmap(addr, len) };
     Ok(())
 }
 // ANCHOR_END: raw_mmap
 
-// ANCHOR: refusals
-/// Makes four calls mmap refuses, on the `data` file and on a pipe.
-pub fn what_mmap_refuses(data: &Path) -> io::Result<Vec<Refusal>> {
-    let page = support::page_size();
-    let read_write = OpenOptions::new().read(true).write(true).open(data)?;
-    let read_only = File::open(data)?;
-    let (pipe_reader, _pipe_writer) = nix::unistd::pipe()?;
-    let (rw, shared) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED);
+/// One `mmap` call the lesson makes on purpose, and what the kernel said.
+#[derive(Debug)]
+pub struct Attempt {
+    /// What was mapped, and how it was opened or what was odd about the call.
+    pub what: &'static str,
+    /// The protection asked for (`PROT_READ`, ...).
+    pub prot: i32,
+    /// `MAP_SHARED` or `MAP_PRIVATE`.
+    pub flags: i32,
+    /// The errno the kernel returned, or `None` when the mapping was made.
+    pub errno: Option<Errno>,
+    /// Why the kernel says yes or no, in a few words.
+    pub why: &'static str,
+}
+
+impl Attempt {
+    /// `READ`, `WRITE` or `READ|WRITE`: the protection without its `PROT_`.
+    pub fn prot_names(&self) -> String {
+        let names: Vec<&str> =
+            [(libc::PROT_READ, "READ"), (libc::PROT_WRITE, "WRITE")]
+                .into_iter()
+                .filter(|&(bit, _)| self.prot & bit != 0)
+                .map(|(_, name)| name)
+                .collect();
+        if names.is_empty() {
+            "NONE".to_owned()
+        } else {
+            names.join("|")
+        }
+    }
+
+    /// `SHARED` or `PRIVATE`: the flags without their `MAP_`.
+    pub fn flag_names(&self) -> &'static str {
+        if self.flags & libc::MAP_SHARED != 0 {
+            "SHARED"
+        } else {
+            "PRIVATE"
+        }
+    }
+
+    /// `ok`, or the errno's name as C code spells it (`EACCES`).
+    pub fn result(&self) -> String {
+        self.errno
+            .map_or_else(|| "ok".to_owned(), |e| format!("{e:?}"))
+    }
+}
+
+/// One page of `fd` mapped with `prot` and `flags` at offset 0: an [`Attempt`].
+fn attempt(
+    what: &'static str,
+    file: &dyn AsRawFd,
+    prot: i32,
+    flags: i32,
+    why: &'static str,
+) -> Attempt {
+    let fd = file.as_raw_fd();
+    let errno = raw_mmap(support::page_size(), prot, flags, fd, 0).err();
+    Attempt {
+        what,
+        prot,
+        flags,
+        errno,
+        why,
+    }
+}
+
+// ANCHOR: access_rule
+/// The open mode against the mapping: every access the mapping allows must
+/// be allowed by how the file was opened, and a mapping always reads.
+pub fn the_open_mode_decides(data: &Path) -> io::Result<Vec<Attempt>> {
+    let read_only = File::open(data).at(data)?;
+    let write_only = OpenOptions::new().write(true).open(data).at(data)?;
+    let (ro, wo) = (&read_only, &write_only);
+    let (read, write) = (libc::PROT_READ, libc::PROT_WRITE);
+    let (shared, private) = (libc::MAP_SHARED, libc::MAP_PRIVATE);
+    let rw = read | write;
     Ok(vec![
-        Refusal {
-            call: "length 0",
-            errno: raw_mmap(0, libc::PROT_READ, shared, read_write.as_raw_fd(), 0)
-                .err(),
-            reason: "there is nothing to map",
+        attempt("O_RDONLY", ro, read, shared, "it only reads"),
+        attempt("O_RDONLY", ro, rw, private, "stores go to private copies"),
+        attempt("O_RDONLY", ro, rw, shared, "stores would reach the file"),
+        attempt("O_WRONLY", wo, write, shared, "a mapping always needs read"),
+    ])
+}
+// ANCHOR_END: access_rule
+
+// ANCHOR: file_type_rule
+/// Files of different types, each opened for reading and mapped
+/// `PROT_READ|MAP_SHARED`: only a file whose filesystem or driver provides
+/// an mmap operation can be mapped; every other file gives ENODEV.
+pub fn only_some_files_can_be_mapped(data: &Path) -> io::Result<Vec<Attempt>> {
+    let open = |path: &str| File::open(path).at(Path::new(path));
+    let (zero, null) = (open("/dev/zero")?, open("/dev/null")?);
+    let status = open("/proc/self/status")?;
+    let file = File::open(data).at(data)?;
+    let memfd = memfd()?;
+    let (pipe, _writer) = nix::unistd::pipe().map_err(io::Error::from)?;
+    let (read, shared) = (libc::PROT_READ, libc::MAP_SHARED);
+    let map = |what, file: &dyn AsRawFd, why| attempt(what, file, read, shared, why);
+    Ok(vec![
+        map("data (a regular file)", &file, "its filesystem has one"),
+        map("/dev/zero", &zero, "its driver has one"),
+        map("a memfd", &memfd, "tmpfs has one"),
+        map("/dev/null", &null, "its driver has none"),
+        map("/proc/self/status", &status, "procfs gives it none"),
+        map("the read end of a pipe", &pipe, "pipes have none"),
+    ])
+}
+// ANCHOR_END: file_type_rule
+
+/// A new, empty memfd (an anonymous file in memory, see memfd_create(2)).
+fn memfd() -> io::Result<OwnedFd> {
+    // SAFETY: the name is a NUL-terminated literal; the call touches no
+    // other memory of ours and returns a new descriptor or -1.
+    let fd =
+        unsafe { libc::memfd_create(c"file-mapping".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a descriptor memfd_create just opened for us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+// ANCHOR: argument_rule
+/// Two calls on a good file with bad arguments: a length of 0, and an
+/// offset that is not a multiple of the page size.
+pub fn bad_arguments(data: &Path) -> io::Result<Vec<Attempt>> {
+    let file = File::open(data).at(data)?;
+    let (fd, page) = (file.as_raw_fd(), support::page_size());
+    let (read, shared) = (libc::PROT_READ, libc::MAP_SHARED);
+    let call = |len, offset| raw_mmap(len, read, shared, fd, offset).err();
+    Ok(vec![
+        Attempt {
+            what: "data, length 0",
+            prot: read,
+            flags: shared,
+            errno: call(0, 0),
+            why: "there is nothing to map",
         },
-        Refusal {
-            call: "the read end of a pipe",
-            errno: raw_mmap(
-                page,
-                libc::PROT_READ,
-                shared,
-                pipe_reader.as_raw_fd(),
-                0,
-            )
-            .err(),
-            reason: "a pipe is a stream: it has no pages to map",
-        },
-        Refusal {
-            call: "PROT_WRITE|MAP_SHARED, fd opened read-only",
-            errno: raw_mmap(page, rw, shared, read_only.as_raw_fd(), 0).err(),
-            reason: "shared stores would write a file you may only read",
-        },
-        Refusal {
-            call: "offset 100 (not page-aligned)",
-            errno: raw_mmap(
-                page,
-                libc::PROT_READ,
-                shared,
-                read_write.as_raw_fd(),
-                100,
-            )
-            .err(),
-            reason: "file offsets map to pages, so must be a page multiple",
+        Attempt {
+            what: "data, offset 100",
+            prot: read,
+            flags: shared,
+            errno: call(page, 100),
+            why: "the offset must be a page multiple",
         },
     ])
 }
-// ANCHOR_END: refusals
+// ANCHOR_END: argument_rule
 
-/// The name of an errno as C code spells it (`EINVAL`), or `ok`.
-pub fn errno_name(errno: Option<Errno>) -> String {
-    errno.map_or_else(|| "ok (!)".to_owned(), |e| format!("{e:?}"))
+/// The first `bytes` as plain `hexdump` (no `-C`) shows them: 2-byte words
+/// in this CPU's byte order, so `78 56 34 12` reads `5678 1234`.
+pub fn as_hexdump_words(bytes: &[u8]) -> String {
+    bytes
+        .chunks(2)
+        .map(|pair| match *pair {
+            [low, high] => format!("{:04x}", u16::from_ne_bytes([low, high])),
+            [odd] => format!("{odd:04x}"),
+            _ => unreachable!("chunks(2) gives one or two bytes"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

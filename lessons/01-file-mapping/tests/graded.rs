@@ -7,7 +7,8 @@ use std::fs;
 use support::grading::graded;
 
 use file_mapping::exercises::{
-    bytes_really_mapped, hexdump_through_mapping, write_u32s_through_mapping,
+    bytes_really_mapped, find_all_through_mapping, hexdump_through_mapping,
+    write_u32s_through_mapping,
 };
 
 fn native_bytes(values: &[u32]) -> Vec<u8> {
@@ -113,5 +114,149 @@ fn mmap_covers_whole_pages() {
         assert_eq!(bytes_really_mapped(4097, 4096), 8192);
         assert_eq!(bytes_really_mapped(1, 16384), 16384);
         assert_eq!(bytes_really_mapped(0, 4096), 0);
+    });
+}
+
+/// Every offset where `pattern` starts in `haystack`, overlapping matches
+/// included: the slow, obviously right search the mapping version must match.
+fn naive_find_all(haystack: &[u8], pattern: &[u8]) -> Vec<usize> {
+    (0..haystack.len())
+        .filter(|&at| haystack[at..].starts_with(pattern))
+        .collect()
+}
+
+/// `bytes` written to a new file `name` in `dir`; its path.
+fn file_with(
+    dir: &tempfile::TempDir,
+    name: &str,
+    bytes: &[u8],
+) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    fs::write(&path, bytes).unwrap();
+    path
+}
+
+// points: 1
+#[test]
+fn find_all_counts_overlapping_matches() {
+    graded(|| {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, pattern, expected) in [
+            (&b"aaaa"[..], &b"aa"[..], vec![0, 1, 2]),
+            (b"abababa", b"aba", vec![0, 2, 4]),
+            (b"xaaax", b"a", vec![1, 2, 3]),
+        ] {
+            let path = file_with(&dir, "text", text);
+            assert_eq!(
+                find_all_through_mapping(&path, pattern).unwrap(),
+                expected,
+                "every start of {pattern:?} in {text:?}, overlapping ones too"
+            );
+        }
+    });
+}
+
+// points: 1
+#[test]
+fn find_all_sees_matches_across_page_boundaries_and_at_the_very_end() {
+    graded(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let page = support::page_size();
+        let needle = b"NEEDLE";
+        let mut bytes = vec![b'.'; 3 * page + 17];
+        let len = bytes.len();
+        let starts = [0, page - 3, 2 * page - 1, 3 * page - 6, len - needle.len()];
+        for at in starts {
+            bytes[at..at + needle.len()].copy_from_slice(needle);
+        }
+        let path = file_with(&dir, "pages", &bytes);
+        assert_eq!(
+            find_all_through_mapping(&path, needle).unwrap(),
+            starts,
+            "matches at the start, across two page boundaries, ending a page, \
+             and ending on the file's last byte"
+        );
+    });
+}
+
+// points: 1
+#[test]
+fn find_all_in_an_empty_or_short_file() {
+    graded(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = file_with(&dir, "empty", b"");
+        assert_eq!(
+            find_all_through_mapping(&empty, b"x").unwrap(),
+            Vec::<usize>::new(),
+            "an empty file has no matches (and is no error)"
+        );
+        let short = file_with(&dir, "short", b"abc");
+        assert_eq!(
+            find_all_through_mapping(&short, b"abcd").unwrap(),
+            Vec::<usize>::new(),
+            "a pattern longer than the file cannot match"
+        );
+        assert_eq!(
+            find_all_through_mapping(&short, b"abc").unwrap(),
+            [0],
+            "a pattern as long as the file matches at 0"
+        );
+        assert_eq!(find_all_through_mapping(&short, b"c").unwrap(), [2]);
+    });
+}
+
+// points: 1
+#[test]
+fn find_all_refuses_an_empty_pattern_and_a_missing_file() {
+    graded(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(&dir, "text", b"some text");
+        let error = find_all_through_mapping(&path, b"").unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(
+            error.to_string().contains("empty"),
+            "the message should say the pattern is empty: {error}"
+        );
+        let error =
+            find_all_through_mapping(&dir.path().join("missing"), b"x").unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+    });
+}
+
+// points: 2
+#[test]
+fn find_all_agrees_with_a_naive_search_on_random_files() {
+    graded(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let page = support::page_size();
+        // A fixed xorshift generator: the same files every run.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [1, 2, 15, page - 1, page, page + 1, 5 * page + 123] {
+            // Two letters only, so short patterns match often and overlap.
+            let bytes: Vec<u8> =
+                (0..len).map(|_| b'a' + (next() % 2) as u8).collect();
+            let path = file_with(&dir, "random", &bytes);
+            for pattern_len in 1..=6 {
+                let pattern: Vec<u8> = (0..pattern_len)
+                    .map(|_| b'a' + (next() % 2) as u8)
+                    .collect();
+                assert_eq!(
+                    find_all_through_mapping(&path, &pattern).unwrap(),
+                    naive_find_all(&bytes, &pattern),
+                    "{pattern:?} in a {len}-byte file of a and b"
+                );
+            }
+            assert_eq!(
+                find_all_through_mapping(&path, b"ab!").unwrap(),
+                Vec::<usize>::new(),
+                "a byte the file never holds cannot match"
+            );
+        }
     });
 }
