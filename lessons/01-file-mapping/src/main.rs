@@ -267,6 +267,9 @@ fn what_cannot_be_mapped(data_path: &Path) -> Result {
         "result"
     );
     print_attempts(&files);
+    if !files.iter().any(|a| a.what.starts_with("/proc")) {
+        say!("  (/proc is not mounted here, so a /proc file could not be tried.)");
+    }
     say!("  Two bad arguments, on the data file:");
     print_attempts(&bad_arguments(data_path)?);
     Ok(())
