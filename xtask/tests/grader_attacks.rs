@@ -107,6 +107,13 @@ fn row(stdout: &str, test: &str) -> String {
     format!("{first}\n{}", detail.join("\n"))
 }
 
+/// Lesson 1's maximum, from its graded tests' `// points:` lines.
+fn lesson_1_max() -> u32 {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let lesson = support::layout::find(root, "file-mapping").unwrap();
+    lesson.graded_tests().unwrap().iter().map(|t| t.points).sum()
+}
+
 /// The handout's exercise file with exercise 1.3 (2 points) solved.
 fn solve_exercise_1_3(stubs: &str) -> String {
     stubs.replace(
@@ -135,7 +142,7 @@ fn attack(scratch: &Scratch, code: &str) {
 fn the_handout_scores_zero_and_says_why() {
     let scratch = handout();
     let (run, score) = grade(&scratch.handout, &[]);
-    assert_eq!(score, "Score: 0/12", "{}", run.stdout);
+    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}", run.stdout);
     assert!(row(&run.stdout, "hexdump_matches_the_files_bytes").contains("not yet implemented"));
 }
 
@@ -170,7 +177,7 @@ fn printing_a_verdict_and_exiting_earns_nothing() {
         std::process::exit(0) }";
     attack(&scratch, fake);
     let (run, score) = grade(&scratch.handout, &["--json", "grade.json"]);
-    assert_eq!(score, "Score: 0/12", "{}", run.stdout);
+    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}", run.stdout);
     let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
     assert!(
         row.contains("exited (code 0) before the test's checks finished"),
@@ -230,7 +237,7 @@ fn code_that_would_run_before_main_is_refused() {
     );
     fs::write(&path, evil).unwrap();
     let (run, score) = grade(&scratch.handout, &[]);
-    assert_eq!(score, "Score: 0/12", "{}", run.stdout);
+    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}", run.stdout);
     assert!(
         run.stdout
             .contains("`link_section` is not allowed in an exercise file"),
@@ -265,7 +272,7 @@ fn edited_graded_tests_are_named_and_cannot_change_the_maximum() {
     fs::write(&graded, &edited).unwrap();
     let (run, score) = grade(&scratch.handout, &[]);
     fs::write(&graded, &original).unwrap();
-    assert_eq!(score, "Score: 0/12", "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stderr
             .contains("changed: lessons/01-file-mapping/tests/graded.rs"),
@@ -309,7 +316,7 @@ fn grading_against_the_template_ignores_everything_but_the_exercises() {
         None,
     );
     assert!(
-        run.stdout.contains("Score: 2/12"),
+        run.stdout.contains(&format!("Score: 2/{}", lesson_1_max())),
         "{}\n{}",
         run.stdout,
         run.stderr
@@ -335,7 +342,7 @@ fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
     );
     fs::write(moved.join(EXERCISES), broken).unwrap();
     let (run, score) = grade(&moved, &[]);
-    assert_eq!(score, "Score: 0/12", "{}", run.stdout);
+    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}", run.stdout);
     assert!(
         row(&run.stdout, "mmap_covers_whole_pages").contains("does not compile"),
         "{}",
@@ -348,10 +355,10 @@ fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
     let solved = solve_exercise_1_3(&scratch.stub_source);
     fs::write(moved.join(EXERCISES), &solved).unwrap();
     let stubs = xtask(&scratch.handout, &["grade", "file-mapping"], Some(&shared));
-    assert!(stubs.stdout.contains("Score: 0/12"), "{}", stubs.stdout);
+    assert!(stubs.stdout.contains(&format!("Score: 0/{}", lesson_1_max())), "{}", stubs.stdout);
     let solved_run = xtask(&moved, &["grade", "file-mapping"], Some(&shared));
     assert!(
-        solved_run.stdout.contains("Score: 2/12"),
+        solved_run.stdout.contains(&format!("Score: 2/{}", lesson_1_max())),
         "{}\n{}",
         solved_run.stdout,
         solved_run.stderr
@@ -441,7 +448,7 @@ fn a_linked_lesson_directory_in_a_submission_is_not_followed() {
         None,
     );
     assert!(
-        run.stdout.contains("Score: 0/12"),
+        run.stdout.contains(&format!("Score: 0/{}", lesson_1_max())),
         "{}\n{}",
         run.stdout,
         run.stderr
