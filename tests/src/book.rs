@@ -69,4 +69,3 @@ pub fn resolve(file: &str, spec: Option<&str>) -> Result<String, String> {
     }
     Ok(lines[begin + 1..end].join("\n"))
 }
-

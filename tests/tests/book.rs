@@ -94,14 +94,16 @@ fn every_lesson_has_a_chapter() {
             let fold = before.rfind("<details>");
             let previous_output = before.rfind(".snap:4:}}");
             assert!(
-                question > previous_output
-                    && question.is_some_and(|q| fold.is_some_and(|f| q < f)),
+                question > previous_output && question.is_some_and(|q| fold.is_some_and(|f| q < f)),
                 "book/src/{dir}.md: ask a **Predict:** question, then fold {name} in \
                  <details>, before showing it"
             );
             shown += 1;
         }
-        assert!(shown > 0, "lesson {dir} has no step snapshots (support::story_snapshots!)");
+        assert!(
+            shown > 0,
+            "lesson {dir} has no step snapshots (support::story_snapshots!)"
+        );
     }
 }
 

@@ -26,7 +26,11 @@ fn lesson_chapters() -> Vec<(String, String)> {
     let lessons = support::layout::discover(&support::layout::workbook_root()).unwrap();
     chapters()
         .into_iter()
-        .filter(|(name, _)| lessons.iter().any(|l| format!("{}.md", l.dir_name()) == *name))
+        .filter(|(name, _)| {
+            lessons
+                .iter()
+                .any(|l| format!("{}.md", l.dir_name()) == *name)
+        })
         .collect()
 }
 
@@ -144,7 +148,10 @@ fn every_diagram_exists_is_used_and_reads_in_every_theme() {
             );
             let svg = fs::read_to_string(book_dir().join("src").join(name))
                 .unwrap_or_else(|e| panic!("{chapter}: {name}: {e}"));
-            assert!(svg.contains("viewBox"), "{name}: give it a viewBox so it scales");
+            assert!(
+                svg.contains("viewBox"),
+                "{name}: give it a viewBox so it scales"
+            );
             // An opaque background keeps dark text readable in the dark themes.
             assert!(
                 svg.contains("<rect") && svg.contains("fill=\"#fdfdfd\""),
@@ -181,7 +188,10 @@ fn no_word_the_reader_was_never_given() {
             let file = fs::read_to_string(book_dir().join("src").join(&path)).unwrap();
             text.push_str(&resolve(&file, spec.as_deref()).unwrap());
         }
-        assert!(!uses_word(&text, "seed"), "{chapter} (or what it includes) says \"seed\"");
+        assert!(
+            !uses_word(&text, "seed"),
+            "{chapter} (or what it includes) says \"seed\""
+        );
     }
     assert!(uses_word("the seed's", "seed") && !uses_word("reseeded", "seed"));
 }
@@ -201,7 +211,10 @@ fn man_page_links_name_a_real_section() {
                     .unwrap_or(("", "?"));
                 !section.is_empty() && file_section.starts_with(section)
             });
-            assert!(ok, "{chapter}: {url} is not a man7.org page link (manN/NAME.N.html)");
+            assert!(
+                ok,
+                "{chapter}: {url} is not a man7.org page link (manN/NAME.N.html)"
+            );
         }
     }
 }
@@ -210,7 +223,10 @@ fn man_page_links_name_a_real_section() {
 fn the_book_ends_with_where_next_and_a_glossary() {
     let chapters = summary_chapters();
     for page in ["where-next.md", "glossary.md"] {
-        assert!(chapters.iter().any(|c| c == page), "SUMMARY.md should list {page}");
+        assert!(
+            chapters.iter().any(|c| c == page),
+            "SUMMARY.md should list {page}"
+        );
     }
     let glossary = fs::read_to_string(book_dir().join("src/glossary.md")).unwrap();
     for term in [

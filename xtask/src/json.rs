@@ -208,7 +208,9 @@ impl Parser<'_> {
                                 let low = self.hex4()?;
                                 low.checked_sub(0xdc00)
                                     .filter(|low| *low < 0x400)
-                                    .and_then(|low| char::from_u32(0x10000 + ((unit - 0xd800) << 10) + low))
+                                    .and_then(|low| {
+                                        char::from_u32(0x10000 + ((unit - 0xd800) << 10) + low)
+                                    })
                             } else {
                                 char::from_u32(unit)
                             };

@@ -512,4 +512,3 @@ fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-

@@ -96,7 +96,10 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
                     .sum::<u32>();
                 let solved_here = list.iter().filter(|e| solved(e)).count();
                 done += solved_here;
-                let marks: String = list.iter().map(|e| if solved(e) { '#' } else { '.' }).collect();
+                let marks: String = list
+                    .iter()
+                    .map(|e| if solved(e) { '#' } else { '.' })
+                    .collect();
                 let todo = list.iter().find(|e| !solved(e));
                 if let (None, Some(exercise)) = (&next, todo) {
                     next = Some((lesson.name.clone(), exercise.function.clone()));
@@ -122,7 +125,10 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
     println!(
         "\n{done}/{total} exercises solved, {earned}/{maximum} points.{}",
         if regraded < all.len() {
-            format!(" ({} lessons unchanged since the last run, not graded again.)", all.len() - regraded)
+            format!(
+                " ({} lessons unchanged since the last run, not graded again.)",
+                all.len() - regraded
+            )
         } else {
             String::new()
         }
@@ -146,7 +152,10 @@ fn label(lesson: &Lesson) -> String {
 /// "Exercise 1.4: find every occurrence ..." → "1.4 find every occurrence ...",
 /// at most 40 characters.
 fn short_title(exercise: &Exercise) -> String {
-    let title = exercise.title.strip_prefix("Exercise ").unwrap_or(&exercise.title);
+    let title = exercise
+        .title
+        .strip_prefix("Exercise ")
+        .unwrap_or(&exercise.title);
     let title = title.replacen(':', "", 1);
     if title.chars().count() > 40 {
         format!("{}...", title.chars().take(37).collect::<String>())
@@ -158,7 +167,13 @@ fn short_title(exercise: &Exercise) -> String {
 /// A binary's identity for the cache: its path, size and modification time.
 fn identity(binary: &Path) -> String {
     match std::fs::metadata(binary) {
-        Ok(m) => format!("{}:{}:{}.{}", binary.display(), m.len(), m.mtime(), m.mtime_nsec()),
+        Ok(m) => format!(
+            "{}:{}:{}.{}",
+            binary.display(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec()
+        ),
         Err(_) => String::new(),
     }
 }
@@ -167,7 +182,10 @@ fn identity(binary: &Path) -> String {
 fn read_cache(path: &PathBuf) -> HashMap<String, Recorded> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let names = |list: &str| -> Vec<String> {
-        list.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect()
+        list.split(',')
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
     };
     text.lines()
         .filter_map(|line| {
@@ -192,7 +210,12 @@ fn write_cache(path: &Path, cache: &HashMap<String, Recorded>) {
     let text: String = lessons
         .into_iter()
         .map(|(lesson, r)| {
-            format!("{lesson}\t{}\t{}\t{}\n", r.binary, r.passed.join(","), r.failed.join(","))
+            format!(
+                "{lesson}\t{}\t{}\t{}\n",
+                r.binary,
+                r.passed.join(","),
+                r.failed.join(",")
+            )
         })
         .collect();
     // A cache that cannot be written costs the next run time, nothing else.

@@ -53,8 +53,16 @@ fn cargo_xtask(tree: &Path, args: &[&str]) -> Captured {
 fn lesson_1_max() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let lesson = support::layout::find(root, "file-mapping").unwrap();
-    let points: u32 = lesson.graded_tests().unwrap().iter().map(|t| t.points).sum();
-    assert!(points > 2, "the checks below need more than one 2-point test");
+    let points: u32 = lesson
+        .graded_tests()
+        .unwrap()
+        .iter()
+        .map(|t| t.points)
+        .sum();
+    assert!(
+        points > 2,
+        "the checks below need more than one 2-point test"
+    );
     points.to_string()
 }
 
@@ -361,5 +369,8 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
         "{result}"
     );
     let body = fs::read_to_string(checkout.join("release-body.md")).unwrap();
-    assert!(body.contains(&format!("**Score: 2/{max_points}**")), "{body}");
+    assert!(
+        body.contains(&format!("**Score: 2/{max_points}**")),
+        "{body}"
+    );
 }

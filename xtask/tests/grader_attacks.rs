@@ -111,7 +111,12 @@ fn row(stdout: &str, test: &str) -> String {
 fn lesson_1_max() -> u32 {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let lesson = support::layout::find(root, "file-mapping").unwrap();
-    lesson.graded_tests().unwrap().iter().map(|t| t.points).sum()
+    lesson
+        .graded_tests()
+        .unwrap()
+        .iter()
+        .map(|t| t.points)
+        .sum()
 }
 
 /// The handout's exercise file with exercise 1.3 (2 points) solved.
@@ -142,7 +147,12 @@ fn attack(scratch: &Scratch, code: &str) {
 fn the_handout_scores_zero_and_says_why() {
     let scratch = handout();
     let (run, score) = grade(&scratch.handout, &[]);
-    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}", run.stdout);
+    assert_eq!(
+        score,
+        format!("Score: 0/{}", lesson_1_max()),
+        "{}",
+        run.stdout
+    );
     assert!(row(&run.stdout, "hexdump_matches_the_files_bytes").contains("not yet implemented"));
 }
 
@@ -177,7 +187,12 @@ fn printing_a_verdict_and_exiting_earns_nothing() {
         std::process::exit(0) }";
     attack(&scratch, fake);
     let (run, score) = grade(&scratch.handout, &["--json", "grade.json"]);
-    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}", run.stdout);
+    assert_eq!(
+        score,
+        format!("Score: 0/{}", lesson_1_max()),
+        "{}",
+        run.stdout
+    );
     let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
     assert!(
         row.contains("exited (code 0) before the test's checks finished"),
@@ -237,7 +252,12 @@ fn code_that_would_run_before_main_is_refused() {
     );
     fs::write(&path, evil).unwrap();
     let (run, score) = grade(&scratch.handout, &[]);
-    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}", run.stdout);
+    assert_eq!(
+        score,
+        format!("Score: 0/{}", lesson_1_max()),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
             .contains("`link_section` is not allowed in an exercise file"),
@@ -272,7 +292,13 @@ fn edited_graded_tests_are_named_and_cannot_change_the_maximum() {
     fs::write(&graded, &edited).unwrap();
     let (run, score) = grade(&scratch.handout, &[]);
     fs::write(&graded, &original).unwrap();
-    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        score,
+        format!("Score: 0/{}", lesson_1_max()),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
     assert!(
         run.stderr
             .contains("changed: lessons/01-file-mapping/tests/graded.rs"),
@@ -342,7 +368,12 @@ fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
     );
     fs::write(moved.join(EXERCISES), broken).unwrap();
     let (run, score) = grade(&moved, &[]);
-    assert_eq!(score, format!("Score: 0/{}", lesson_1_max()), "{}", run.stdout);
+    assert_eq!(
+        score,
+        format!("Score: 0/{}", lesson_1_max()),
+        "{}",
+        run.stdout
+    );
     assert!(
         row(&run.stdout, "mmap_covers_whole_pages").contains("does not compile"),
         "{}",
@@ -355,10 +386,18 @@ fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
     let solved = solve_exercise_1_3(&scratch.stub_source);
     fs::write(moved.join(EXERCISES), &solved).unwrap();
     let stubs = xtask(&scratch.handout, &["grade", "file-mapping"], Some(&shared));
-    assert!(stubs.stdout.contains(&format!("Score: 0/{}", lesson_1_max())), "{}", stubs.stdout);
+    assert!(
+        stubs
+            .stdout
+            .contains(&format!("Score: 0/{}", lesson_1_max())),
+        "{}",
+        stubs.stdout
+    );
     let solved_run = xtask(&moved, &["grade", "file-mapping"], Some(&shared));
     assert!(
-        solved_run.stdout.contains(&format!("Score: 2/{}", lesson_1_max())),
+        solved_run
+            .stdout
+            .contains(&format!("Score: 2/{}", lesson_1_max())),
         "{}\n{}",
         solved_run.stdout,
         solved_run.stderr
@@ -497,8 +536,16 @@ fn progress_counts_solved_exercises_and_grades_again_only_what_changed() {
     };
     let first = xtask(&scratch.handout, &["progress"], None);
     assert_eq!(first.outcome, ChildOutcome::Exited(1), "{}", first.stderr);
-    assert!(lesson_line(&first.stdout).contains("] 0/"), "{}", first.stdout);
-    assert!(first.stdout.contains("Stuck? cargo xtask hint"), "{}", first.stdout);
+    assert!(
+        lesson_line(&first.stdout).contains("] 0/"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("Stuck? cargo xtask hint"),
+        "{}",
+        first.stdout
+    );
 
     fs::write(
         scratch.handout.join(EXERCISES),
@@ -517,7 +564,12 @@ fn progress_counts_solved_exercises_and_grades_again_only_what_changed() {
         .lines()
         .filter(|l| l.starts_with("checking "))
         .collect();
-    assert_eq!(graded, ["checking 01-file-mapping ..."], "{}", second.stderr);
+    assert_eq!(
+        graded,
+        ["checking 01-file-mapping ..."],
+        "{}",
+        second.stderr
+    );
     assert!(
         second.stdout.contains("unchanged since the last run"),
         "{}",

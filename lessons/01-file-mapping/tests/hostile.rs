@@ -18,7 +18,20 @@ fn without_proc_only_the_proc_row_is_left_out() {
             return;
         }
     };
-    assert!(run.outcome.is_success(), "{:?}: {}", run.outcome, run.stderr);
-    assert!(run.stdout.contains("/proc is not mounted here"), "{}", run.stdout);
-    assert!(run.stdout.contains("the read end of a pipe"), "{}", run.stdout);
+    assert!(
+        run.outcome.is_success(),
+        "{:?}: {}",
+        run.outcome,
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("/proc is not mounted here"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("the read end of a pipe"),
+        "{}",
+        run.stdout
+    );
 }

@@ -15,7 +15,10 @@ fn main() -> ExitCode {
     let mut book = match mdbook_driver::MDBook::load(book_dir) {
         Ok(book) => book,
         Err(e) => {
-            eprintln!("build-book: cannot load the book in {}: {e:#}", book_dir.display());
+            eprintln!(
+                "build-book: cannot load the book in {}: {e:#}",
+                book_dir.display()
+            );
             return ExitCode::from(2);
         }
     };
@@ -23,7 +26,10 @@ fn main() -> ExitCode {
     match book.build() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("build-book: the book in {} does not build: {e:#}", book_dir.display());
+            eprintln!(
+                "build-book: the book in {} does not build: {e:#}",
+                book_dir.display()
+            );
             ExitCode::FAILURE
         }
     }

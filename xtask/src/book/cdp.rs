@@ -52,10 +52,12 @@ pub fn find_chromium() -> Result<PathBuf, String> {
             }
         }
     }
-    Err("no Chromium found (looked for chromium, chromium-browser, google-chrome on \
+    Err(
+        "no Chromium found (looked for chromium, chromium-browser, google-chrome on \
          PATH). Install it (Debian: apt-get install chromium) or name it with \
          CHROMIUM=/path/to/chrome"
-        .into())
+            .into(),
+    )
 }
 
 impl Browser {
@@ -158,13 +160,19 @@ impl Browser {
 
     /// Sends `method` with `params` (a JSON object's text) to the browser, or
     /// to the page attached as `session`, and returns the answer's `result`.
-    pub fn call(&mut self, session: Option<&str>, method: &str, params: &str) -> Result<Value, String> {
+    pub fn call(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: &str,
+    ) -> Result<Value, String> {
         let id = self.next_id;
         self.next_id += 1;
         let session = session
             .map(|s| format!(",\"sessionId\":{}", json::string(s)))
             .unwrap_or_default();
-        let message = format!("{{\"id\":{id},\"method\":\"{method}\",\"params\":{params}{session}}}\0");
+        let message =
+            format!("{{\"id\":{id},\"method\":\"{method}\",\"params\":{params}{session}}}\0");
         self.commands
             .write_all(message.as_bytes())
             .map_err(|e| format!("Chromium stopped listening ({method}): {e}"))?;
@@ -185,7 +193,12 @@ impl Browser {
     }
 
     /// Waits until an event `method` arrives for `session`, keeping the rest.
-    pub fn wait_for(&mut self, session: &str, method: &str, within: Duration) -> Result<Value, String> {
+    pub fn wait_for(
+        &mut self,
+        session: &str,
+        method: &str,
+        within: Duration,
+    ) -> Result<Value, String> {
         let deadline = Instant::now() + within;
         let matches = |event: &Value| {
             event.get("method").and_then(Value::as_str) == Some(method)
@@ -238,7 +251,8 @@ impl Drop for Browser {
 
 /// A pipe as (read end, write end), both close-on-exec.
 fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("cannot make a pipe for Chromium: {e}"))
+    nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| format!("cannot make a pipe for Chromium: {e}"))
 }
 
 /// Decodes standard base64 (Chromium's screenshots).
@@ -254,7 +268,10 @@ pub fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
         } as u32)
     };
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let digits = digits.strip_suffix(b"==").or(digits.strip_suffix(b"=")).unwrap_or(&digits);
+    let digits = digits
+        .strip_suffix(b"==")
+        .or(digits.strip_suffix(b"="))
+        .unwrap_or(&digits);
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
     for chunk in digits.chunks(4) {
         let mut bits = 0u32;

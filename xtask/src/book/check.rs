@@ -101,7 +101,10 @@ pub fn check(options: &Options) -> Result<Report, String> {
     let session = open_page(&mut browser)?;
     let pages = html_pages(options.built)?;
     if pages.is_empty() {
-        return Err(format!("no pages in {}: is the book built?", options.built.display()));
+        return Err(format!(
+            "no pages in {}: is the book built?",
+            options.built.display()
+        ));
     }
     let mut report = Report::default();
     let mut anchors = Anchors::default();
@@ -109,13 +112,21 @@ pub fn check(options: &Options) -> Result<Report, String> {
         let problems = check_page(&mut browser, &session, &server, options, page, &mut anchors)?;
         let failed = !problems.is_empty();
         report.pages += 1;
-        report.problems.extend(problems.into_iter().map(|p| (page.clone(), p)));
+        report
+            .problems
+            .extend(problems.into_iter().map(|p| (page.clone(), p)));
         if failed || options.shoot_every_page {
-            report.screenshots.push(screenshot(&mut browser, &session, options.shots, page)?);
+            report
+                .screenshots
+                .push(screenshot(&mut browser, &session, options.shots, page)?);
         }
     }
     // Search, from the first page a reader opens.
-    navigate(&mut browser, &session, &format!("{}index.html", server.base))?;
+    navigate(
+        &mut browser,
+        &session,
+        &format!("{}index.html", server.base),
+    )?;
     let found = evaluate(&mut browser, &session, SEARCH)?;
     let hits: Vec<String> = found
         .get("hits")
@@ -127,14 +138,20 @@ pub fn check(options: &Options) -> Result<Report, String> {
     if found.get("missing").and_then(Value::as_bool) == Some(true) {
         report.problems.push((
             "index.html".into(),
-            "the page has no search box: build the book with mdbook-driver's `search` feature".into(),
+            "the page has no search box: build the book with mdbook-driver's `search` feature"
+                .into(),
         ));
     } else if !hits.iter().any(|h| h.contains("03-sigbus.html")) {
         report.problems.push((
             "index.html".into(),
             format!("searching for SIGBUS does not list the sigbus chapter; it lists {hits:?}"),
         ));
-        report.screenshots.push(screenshot(&mut browser, &session, options.shots, "search.html")?);
+        report.screenshots.push(screenshot(
+            &mut browser,
+            &session,
+            options.shots,
+            "search.html",
+        )?);
     }
     Ok(report)
 }
@@ -191,7 +208,11 @@ fn html_pages(built: &Path) -> Result<Vec<String>, String> {
 
 fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<(), String> {
     browser.drain_events();
-    let answer = browser.call(Some(session), "Page.navigate", &format!(r#"{{"url":{}}}"#, json::string(url)))?;
+    let answer = browser.call(
+        Some(session),
+        "Page.navigate",
+        &format!(r#"{{"url":{}}}"#, json::string(url)),
+    )?;
     if let Some(error) = answer.get("errorText").and_then(Value::as_str) {
         return Err(format!("Chromium could not open {url}: {error}"));
     }
@@ -243,7 +264,11 @@ fn check_page(
             continue;
         }
         let params = event.get("params").cloned().unwrap_or(Value::Null);
-        match event.get("method").and_then(Value::as_str).unwrap_or_default() {
+        match event
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
             "Network.responseReceived"
                 if params.get("type").and_then(Value::as_str) == Some("Document")
                     && document_status.is_none() =>
@@ -254,7 +279,10 @@ fn check_page(
                     .and_then(Value::as_f64);
             }
             "Runtime.consoleAPICalled"
-                if matches!(params.get("type").and_then(Value::as_str), Some("error" | "assert")) =>
+                if matches!(
+                    params.get("type").and_then(Value::as_str),
+                    Some("error" | "assert")
+                ) =>
             {
                 let text = params
                     .get("args")
@@ -266,7 +294,10 @@ fn check_page(
                 problems.push(format!("console error: {text}"));
             }
             "Runtime.exceptionThrown" => {
-                let details = params.get("exceptionDetails").cloned().unwrap_or(Value::Null);
+                let details = params
+                    .get("exceptionDetails")
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 let text = details
                     .get("exception")
                     .and_then(|e| e.get("description"))
@@ -280,14 +311,18 @@ fn check_page(
                 if entry.get("level").and_then(Value::as_str) == Some("error") {
                     let text = entry.get("text").and_then(Value::as_str).unwrap_or("?");
                     let from = entry.get("url").and_then(Value::as_str).unwrap_or("");
-                    problems.push(format!("console error: {text} {from}").trim_end().to_owned());
+                    problems.push(
+                        format!("console error: {text} {from}")
+                            .trim_end()
+                            .to_owned(),
+                    );
                 }
             }
             _ => {}
         }
     }
     match document_status {
-        Some(status) if status == 200.0 => {}
+        Some(200.0) => {}
         Some(status) => problems.push(format!("the page loaded with status {status}")),
         None => problems.push("no response for the page itself".into()),
     }
@@ -296,10 +331,18 @@ fn check_page(
             problems.push(format!("{} was answered {}", served.path, served.status));
         }
     }
-    for leak in seen.get("leaks").and_then(Value::as_array).unwrap_or_default() {
+    for leak in seen
+        .get("leaks")
+        .and_then(Value::as_array)
+        .unwrap_or_default()
+    {
         problems.push(format!("the page shows {}", leak.as_str().unwrap_or("?")));
     }
-    for image in seen.get("images").and_then(Value::as_array).unwrap_or_default() {
+    for image in seen
+        .get("images")
+        .and_then(Value::as_array)
+        .unwrap_or_default()
+    {
         if image.get("ok").and_then(Value::as_bool) != Some(true) {
             let src = image.get("src").and_then(Value::as_str).unwrap_or("?");
             problems.push(format!("the image {src} does not load"));
@@ -307,8 +350,14 @@ fn check_page(
     }
     // The base is the origin followed by the site path.
     let origin = &server.base[..server.base.len() - options.site_path.len()];
-    for link in seen.get("links").and_then(Value::as_array).unwrap_or_default() {
-        let Some(href) = link.get("href").and_then(Value::as_str) else { continue };
+    for link in seen
+        .get("links")
+        .and_then(Value::as_array)
+        .unwrap_or_default()
+    {
+        let Some(href) = link.get("href").and_then(Value::as_str) else {
+            continue;
+        };
         let raw = link.get("raw").and_then(Value::as_str).unwrap_or_default();
         // mdBook serves its 404 page at any missing path with <base> at the
         // site root, so that page's own heading anchors (`#...`) point at the
@@ -325,7 +374,11 @@ fn check_page(
     }
     if options.lesson_pages.iter().any(|p| p == page) {
         let column = seen.get("column").and_then(Value::as_f64).unwrap_or(0.0);
-        for wide in seen.get("wide").and_then(Value::as_array).unwrap_or_default() {
+        for wide in seen
+            .get("wide")
+            .and_then(Value::as_array)
+            .unwrap_or_default()
+        {
             let width = wide.get("width").and_then(Value::as_f64).unwrap_or(0.0);
             let room = wide.get("room").and_then(Value::as_f64).unwrap_or(0.0);
             let line = wide.get("line").and_then(Value::as_str).unwrap_or("");
@@ -337,7 +390,10 @@ fn check_page(
         }
     }
     if started.elapsed() > Duration::from_secs(20) {
-        problems.push(format!("the page took {:.0} s to check", started.elapsed().as_secs_f64()));
+        problems.push(format!(
+            "the page took {:.0} s to check",
+            started.elapsed().as_secs_f64()
+        ));
     }
     problems.dedup();
     Ok(problems)
@@ -371,7 +427,7 @@ impl Anchors {
                 .collect()
         });
         let wanted = decode(fragment);
-        (!ids.iter().any(|id| *id == wanted)).then(|| format!("leads to no #{wanted} on its page"))
+        (!ids.contains(&wanted)).then(|| format!("leads to no #{wanted} on its page"))
     }
 }
 
@@ -381,7 +437,11 @@ fn decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        match (bytes[i], text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+        match (
+            bytes[i],
+            text.get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
             (b'%', Some(byte)) => {
                 out.push(byte);
                 i += 3;
@@ -396,21 +456,41 @@ fn decode(text: &str) -> String {
 }
 
 /// Saves the whole page (up to 16 000 px tall) as `DIR/PAGE.png`.
-fn screenshot(browser: &mut Browser, session: &str, dir: &Path, page: &str) -> Result<PathBuf, String> {
+fn screenshot(
+    browser: &mut Browser,
+    session: &str,
+    dir: &Path,
+    page: &str,
+) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
     let metrics = browser.call(Some(session), "Page.getLayoutMetrics", "{}")?;
-    let size = metrics.get("cssContentSize").or_else(|| metrics.get("contentSize"));
-    let width = size.and_then(|s| s.get("width")).and_then(Value::as_f64).unwrap_or(1280.0);
-    let height = size.and_then(|s| s.get("height")).and_then(Value::as_f64).unwrap_or(900.0);
+    let size = metrics
+        .get("cssContentSize")
+        .or_else(|| metrics.get("contentSize"));
+    let width = size
+        .and_then(|s| s.get("width"))
+        .and_then(Value::as_f64)
+        .unwrap_or(1280.0);
+    let height = size
+        .and_then(|s| s.get("height"))
+        .and_then(Value::as_f64)
+        .unwrap_or(900.0);
     let params = format!(
         r#"{{"format":"png","captureBeyondViewport":true,"clip":{{"x":0,"y":0,"width":{},"height":{},"scale":1}}}}"#,
         width.clamp(1.0, 4000.0),
         height.clamp(1.0, 16000.0)
     );
     let shot = browser.call(Some(session), "Page.captureScreenshot", &params)?;
-    let data = shot.get("data").and_then(Value::as_str).ok_or("Chromium sent no screenshot")?;
-    let file = dir.join(format!("{}.png", page.trim_end_matches(".html").replace('/', "_")));
-    std::fs::write(&file, base64_decode(data)?).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let data = shot
+        .get("data")
+        .and_then(Value::as_str)
+        .ok_or("Chromium sent no screenshot")?;
+    let file = dir.join(format!(
+        "{}.png",
+        page.trim_end_matches(".html").replace('/', "_")
+    ));
+    std::fs::write(&file, base64_decode(data)?)
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     Ok(file)
 }
 

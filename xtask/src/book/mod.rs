@@ -26,11 +26,15 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
                 action = Some(arg.to_string_lossy().into_owned());
             }
             "--port" => {
-                let value = args.next().ok_or("--port needs a number, e.g. --port 3000")?;
-                port = value
-                    .to_string_lossy()
-                    .parse()
-                    .map_err(|_| format!("--port {}: not a port number (1-65535)", value.to_string_lossy()))?;
+                let value = args
+                    .next()
+                    .ok_or("--port needs a number, e.g. --port 3000")?;
+                port = value.to_string_lossy().parse().map_err(|_| {
+                    format!(
+                        "--port {}: not a port number (1-65535)",
+                        value.to_string_lossy()
+                    )
+                })?;
             }
             "--screenshots" => {
                 let dir = args.next().ok_or("--screenshots needs a directory")?;
@@ -66,7 +70,12 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
     }
 }
 
-fn run_check(root: &Path, built: &Path, site_path: &str, every_page: Option<&Path>) -> Result<ExitCode> {
+fn run_check(
+    root: &Path,
+    built: &Path,
+    site_path: &str,
+    every_page: Option<&Path>,
+) -> Result<ExitCode> {
     let chromium = cdp::find_chromium()?;
     let failures = root.join("target/book-check");
     // Screenshots from an earlier run would be mistaken for this run's.
@@ -116,7 +125,15 @@ fn run_check(root: &Path, built: &Path, site_path: &str, every_page: Option<&Pat
 /// Builds the book into `out` with mdBook's library.
 fn build(root: &Path, out: &Path) -> Result {
     let status = cargo()
-        .args(["run", "--quiet", "--package", "workbook-tests", "--bin", "build-book", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "workbook-tests",
+            "--bin",
+            "build-book",
+            "--",
+        ])
         .arg(root.join("book"))
         .arg(out)
         .current_dir(root)
@@ -142,7 +159,9 @@ fn site_path(root: &Path) -> Result<String> {
         .next()
         .unwrap_or_else(|| "/".into());
     let path = match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/".to_owned(), |at| rest[at..].to_owned()),
+        Some((_, rest)) => rest
+            .find('/')
+            .map_or("/".to_owned(), |at| rest[at..].to_owned()),
         None => url,
     };
     let path = format!("/{}/", path.trim_matches('/')).replace("//", "/");
