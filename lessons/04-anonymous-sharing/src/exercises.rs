@@ -92,7 +92,7 @@ pub fn parallel_sum<F: Fn(&[u64]) -> u64>(
     workers: usize,
     sum_slice: F,
 ) -> Result<u64, SumError> {
-    // STUB: todo!("sum {} numbers in {workers} children", data.len())
+    // STUB: todo!("sum {} numbers in {workers} children with {}", data.len(), std::any::type_name_of_val(&sum_slice))
     // SOLUTION BEGIN
     if workers == 0 {
         return Err(SumError::NoWorkers);

@@ -68,9 +68,9 @@ pub fn maps_entry(address: usize) -> io::Result<Option<Mapping>> {
 
 // ANCHOR: baton
 /// A one-byte token passed through a pipe: whoever takes it may go on.
-/// `read` blocks until the other process has written, and the kernel orders
-/// the two calls: stores made before the `write` are seen after the `read`.
-/// That is an order; a `sleep` only makes the wrong order less likely.
+/// `read` blocks until the other process has written, so the two calls are
+/// ordered, and stores made before the `write` are seen after the `read`.
+/// A `sleep` orders nothing: it only makes the wrong order less likely.
 #[derive(Debug)]
 pub struct Baton {
     reader: OwnedFd,
@@ -98,8 +98,9 @@ impl Baton {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
-                    "the other process wrote nothing into the pipe within {} ms: it \
-                     may have died, or the machine is very busy. Run the lesson again.",
+                    "the other process wrote nothing into the pipe within {} ms: \
+                     it may have died, or the machine is very busy. Run the \
+                     lesson again.",
                     limit.as_millis()
                 ),
             ));

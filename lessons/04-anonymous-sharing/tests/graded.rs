@@ -185,6 +185,7 @@ fn assert_no_child_left(run: &SumRun, what: &str) {
 #[test]
 fn the_parallel_sum_is_right_for_any_number_of_workers() {
     graded(|| {
+        // parallel_sum, in a helper process, on random numbers.
         for (len, workers, seed) in [
             (1000, 1, 11),
             (1000, 2, 12),
@@ -209,6 +210,7 @@ fn the_parallel_sum_is_right_for_any_number_of_workers() {
 #[test]
 fn each_worker_is_a_child_process_of_its_own() {
     graded(|| {
+        // Which processes ran sum_slice for parallel_sum (recorded by the helper).
         for (len, workers) in [(1000, 1), (999, 4), (3, 6)] {
             let what = format!("{len} numbers, {workers} workers");
             let run = parallel_sum_in_helper(len, workers, 21, "plain");
@@ -236,8 +238,8 @@ fn each_worker_is_a_child_process_of_its_own() {
 #[test]
 fn the_parent_waits_for_every_worker_before_adding() {
     graded(|| {
-        // Each worker takes 200 ms: a parent that reads the partial sums
-        // before waiting reads zeros.
+        // parallel_sum with workers that take 200 ms each: a parent that
+        // reads the partial sums before waiting for them reads zeros.
         let run = parallel_sum_in_helper(4000, 5, 31, "slow");
         assert_eq!(
             run.result,
@@ -252,6 +254,7 @@ fn the_parent_waits_for_every_worker_before_adding() {
 #[test]
 fn a_worker_killed_by_a_signal_is_an_error_that_names_it() {
     graded(|| {
+        // parallel_sum with a worker that kills itself with SIGKILL.
         let run = parallel_sum_in_helper(1000, 4, 41, "crash");
         let error = run
             .result
@@ -269,6 +272,7 @@ fn a_worker_killed_by_a_signal_is_an_error_that_names_it() {
 #[test]
 fn zero_workers_is_an_error() {
     graded(|| {
+        // parallel_sum with nobody to do the work.
         let run = parallel_sum_in_helper(10, 0, 51, "plain");
         let error = run.result.clone().expect_err("no workers, no sum");
         assert!(error.contains("at least one worker"), "{error}");
