@@ -69,11 +69,12 @@ pub fn wait_for_ring(bell: &EventFd, limit: Duration) -> io::Result<u64> {
 }
 
 /// Exercise 4.4: a parallel sum. Start `workers` child processes; worker
-/// `i` sums its part of `data` (`crate::slice_bounds(data.len(), workers, i)`)
-/// by calling `sum_slice` on it, and stores the result in slot `i` of an
-/// array the parent can read. The parent waits for every worker, checks
-/// that each exited with code 0, and only then adds the partial sums
-/// (with `wrapping_add`: the sum is modulo 2^64).
+/// `i` sums its part of `data`, `crate::slice_bounds(data.len(), workers,
+/// i)`, by calling `sum_slice` on it, and stores the result in slot `i` of
+/// a `crate::Slots` array the parent can read. The workers run at the same
+/// time: start them all before waiting for any. The parent waits for every
+/// worker, checks that each exited with code 0, and only then adds the
+/// partial sums (with `wrapping_add`: the sum is modulo 2^64).
 ///
 /// Errors: `SumError::NoWorkers` for 0 workers; `SumError::Worker` naming
 /// the first worker that did not exit with code 0 (its exit code, or the
@@ -81,12 +82,10 @@ pub fn wait_for_ring(bell: &EventFd, limit: Duration) -> io::Result<u64> {
 /// system call fails. Every child is waited for, even on an error: none
 /// may be left running or as a zombie.
 ///
-/// Hint: `crate::Slots::new(workers, ...)` maps the array: which `Sharing` lets
-/// a child's store reach its parent? `support::fork::fork_child` runs a
-/// closure in a child, which leaves with `_exit`, never returning into
-/// your code; the `Forked` it gives back has `wait(crate::LIMIT)`, a bounded
-/// `waitpid` that says how the child ended. Read a slot only after
-/// waiting for the worker that writes it.
+/// Hint: which `Sharing` lets a child's store reach its parent? A child
+/// made with `support::fork::fork_child` leaves with `_exit`, never
+/// returning into your code, and its `Forked::wait(crate::LIMIT)` is a
+/// bounded `waitpid`. Read a slot only after its worker has ended.
 pub fn parallel_sum<F: Fn(&[u64]) -> u64>(
     data: &[u64],
     workers: usize,

@@ -109,6 +109,8 @@ struct SumRun {
     expected: u64,
     /// The process that ran each call of `sum_slice`, in call order.
     workers: Vec<u32>,
+    /// When each call began and ended (microseconds; 0 for no end).
+    spans: Vec<(u64, u64)>,
     helper: u32,
     /// What `waitpid(-1, WNOHANG)` found afterwards: "none" means no child.
     leftover: String,
@@ -119,7 +121,7 @@ struct SumRun {
 fn parallel_sum_in_helper(
     len: usize,
     workers: usize,
-    seed: u64,
+    start: u64,
     how: &str,
 ) -> SumRun {
     let run = support::spawn::output_bounded(
@@ -128,7 +130,7 @@ fn parallel_sum_in_helper(
             "sum",
             &len.to_string(),
             &workers.to_string(),
-            &seed.to_string(),
+            &start.to_string(),
             how,
         ]),
         Duration::from_secs(30),
@@ -166,6 +168,14 @@ fn parallel_sum_in_helper(
             .filter(|p| !p.is_empty())
             .map(|p| p.parse().unwrap())
             .collect(),
+        spans: field("spans")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let (from, to) = s.split_once('-').unwrap();
+                (from.parse().unwrap(), to.parse().unwrap())
+            })
+            .collect(),
         helper: field("helper").parse().unwrap(),
         leftover: field("leftover"),
     }
@@ -186,7 +196,7 @@ fn assert_no_child_left(run: &SumRun, what: &str) {
 fn the_parallel_sum_is_right_for_any_number_of_workers() {
     graded(|| {
         // parallel_sum, in a helper process, on random numbers.
-        for (len, workers, seed) in [
+        for (len, workers, start) in [
             (1000, 1, 11),
             (1000, 2, 12),
             (1001, 7, 13),
@@ -195,7 +205,7 @@ fn the_parallel_sum_is_right_for_any_number_of_workers() {
             (20_000, 16, 16),
         ] {
             let what = format!("{len} numbers, {workers} workers");
-            let run = parallel_sum_in_helper(len, workers, seed, "plain");
+            let run = parallel_sum_in_helper(len, workers, start, "plain");
             assert_eq!(
                 run.result,
                 Ok(run.expected),
@@ -238,13 +248,35 @@ fn each_worker_is_a_child_process_of_its_own() {
 #[test]
 fn the_parent_waits_for_every_worker_before_adding() {
     graded(|| {
-        // parallel_sum with workers that take 200 ms each: a parent that
+        // parallel_sum with workers that take 300 ms each: a parent that
         // reads the partial sums before waiting for them reads zeros.
         let run = parallel_sum_in_helper(4000, 5, 31, "slow");
         assert_eq!(
             run.result,
             Ok(run.expected),
             "slow workers: wrong sum; read a slot only after waitpid says its worker ended"
+        );
+        assert_no_child_left(&run, "slow workers");
+    });
+}
+
+// points: 1
+#[test]
+fn the_workers_run_at_the_same_time() {
+    graded(|| {
+        // parallel_sum with workers that take 300 ms each: started one
+        // after another they would overlap; waited for one by one
+        // (fork, wait, fork, wait) they would not.
+        let run = parallel_sum_in_helper(4000, 4, 61, "slow");
+        assert_eq!(run.result, Ok(run.expected), "slow workers: wrong sum");
+        assert_eq!(run.spans.len(), 4, "four workers, four calls of sum_slice");
+        let last_start = run.spans.iter().map(|s| s.0).max().unwrap();
+        let first_end = run.spans.iter().map(|s| s.1).min().unwrap();
+        assert!(
+            last_start < first_end,
+            "the workers ran one after another (began and ended at {:?} µs): \
+             start them all, then wait for them all",
+            run.spans
         );
         assert_no_child_left(&run, "slow workers");
     });
