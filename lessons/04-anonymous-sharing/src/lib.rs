@@ -5,18 +5,28 @@
 //! `MAP_SHARED` page is one page in both, everything else becomes a private
 //! copy the moment either process writes to it (copy-on-write).
 
+use std::fmt;
 use std::io;
 use std::num::NonZeroUsize;
+use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
+use nix::unistd::Pid;
 use process_maps::maps::Mapping;
+use support::ChildOutcome;
+use support::fork::ChildError;
 use support::region::Region;
 
 pub mod exercises;
+
+/// How long any child of this lesson, or any wait for a byte in a pipe, may
+/// take before the lesson gives up on it.
+pub const LIMIT: Duration = Duration::from_secs(10);
 
 /// Whether the pages of a mapping are shared with a child after fork.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +67,10 @@ pub fn maps_entry(address: usize) -> io::Result<Option<Mapping>> {
 }
 
 // ANCHOR: baton
-/// A one-byte token passed through a pipe: whoever holds it may go on. The
-/// read end blocks until the other process writes, and that write happens
-/// after every store the writer made before it: a real handshake, unlike a
-/// `sleep`, which only makes the bad ordering less likely.
+/// A one-byte token passed through a pipe: whoever takes it may go on.
+/// `read` blocks until the other process has written, so the two calls are
+/// ordered, and stores made before the `write` are seen after the `read`.
+/// A `sleep` orders nothing: it only makes the wrong order less likely.
 #[derive(Debug)]
 pub struct Baton {
     reader: OwnedFd,
@@ -88,8 +98,9 @@ impl Baton {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
-                    "the other process never passed the baton within {} ms: it may have died, \
-                     or the machine is very busy. Run the lesson again.",
+                    "the other process wrote nothing into the pipe within {} ms: \
+                     it may have died, or the machine is very busy. Run the \
+                     lesson again.",
                     limit.as_millis()
                 ),
             ));
@@ -102,3 +113,80 @@ impl Baton {
     }
 }
 // ANCHOR_END: baton
+
+// ANCHOR: slots
+/// `count` numbers in one anonymous mapping: with [`Sharing::Shared`], a
+/// store by a forked child is seen by its parent; with `Private`, it is not.
+#[derive(Debug)]
+pub struct Slots {
+    region: Region,
+    count: usize,
+}
+
+impl Slots {
+    /// Maps room for `count` zeroed `u64`s (at least one page).
+    pub fn new(count: usize, sharing: Sharing) -> nix::Result<Slots> {
+        let len = count.max(1) * size_of::<AtomicU64>();
+        let region = map_anonymous(len, sharing)?;
+        Ok(Slots { region, count })
+    }
+
+    /// Slot `index`, as an atomic: both processes may touch it.
+    pub fn slot(&self, index: usize) -> &AtomicU64 {
+        assert!(index < self.count, "slot {index} of {}", self.count);
+        // SAFETY: the mapping is page-aligned, so every 8-byte slot is
+        // aligned for AtomicU64, and slot `index` lies inside it (checked).
+        // The reference borrows `self`, which unmaps only when dropped.
+        unsafe { &*self.region.as_ptr().cast::<AtomicU64>().add(index) }
+    }
+}
+// ANCHOR_END: slots
+
+/// The part of `0..len` that worker `index` of `workers` sums: the parts
+/// are in order, cover everything once, and differ in length by at most 1
+/// (some are empty when there are more workers than items).
+pub fn slice_bounds(len: usize, workers: usize, index: usize) -> Range<usize> {
+    assert!(index < workers, "worker {index} of {workers}");
+    let at = |i: usize| (i as u128 * len as u128 / workers as u128) as usize;
+    at(index)..at(index + 1)
+}
+
+/// Why a parallel sum has no answer.
+#[derive(Debug)]
+pub enum SumError {
+    /// Zero workers were asked for: nobody would sum anything.
+    NoWorkers,
+    /// The shared mapping could not be made.
+    Map(nix::Error),
+    /// A child could not be started or waited for.
+    Child(ChildError),
+    /// A worker did not exit with code 0, so its partial sum is missing.
+    Worker {
+        /// Which worker (0-based).
+        index: usize,
+        /// Its process id.
+        pid: Pid,
+        /// How it ended: an exit code, or the signal that killed it.
+        outcome: ChildOutcome,
+    },
+}
+
+impl fmt::Display for SumError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SumError::NoWorkers => write!(f, "a sum needs at least one worker"),
+            SumError::Map(errno) => write!(f, "cannot map the partial sums: {errno}"),
+            SumError::Child(error) => write!(f, "{error}"),
+            SumError::Worker {
+                index,
+                pid,
+                outcome,
+            } => write!(
+                f,
+                "worker {index} (pid {pid}) {outcome}, so its partial sum is missing"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SumError {}

@@ -6,8 +6,7 @@ const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
     the_facts_behind(&out);
-    support::testing::settings(&[(r"inode \d+", "inode [INODE]")])
-        .bind(|| insta::assert_snapshot!("story", out));
+    support::story_snapshots!(out, &[(r"inode \d+", "inode [INODE]")]);
 }
 
 /// The value the parent read for `place` in step 1's table.
@@ -42,11 +41,16 @@ fn the_facts_behind(out: &str) {
     };
     assert_eq!(inode("child"), inode("parent"));
     assert!(out.contains("both write, both see, one inode"));
+    // The name /dev/zero is a label: the device is another inode.
+    let zero =
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata("/dev/zero").unwrap());
+    assert_ne!(inode("parent"), zero.to_string());
+    assert!(out.contains(&format!("/dev/zero itself is another file, inode {zero}")));
     // memmap2's map_anon is private: the child's store does not come back.
     assert!(out.contains("it maps as rw-p"));
     assert!(out.contains("the parent reads 0"));
-    // Step 3: the forced bad order sees nothing, the handshake sees 30.
-    assert!(out.contains("child (reading first): 10 + 20 = 0"));
-    assert!(out.contains("child (waiting for the baton): 10 + 20 = 30"));
+    // Step 3: the forced bad order reads zeros, the ordered read sees 30.
+    assert!(out.contains("the wrong order, forced: the child reads 0 + 0 = 0"));
+    assert!(out.contains("once a byte came through the pipe: reads 10 + 20 = 30"));
     assert!(!out.contains("killed"), "no child should die here:\n{out}");
 }
