@@ -38,8 +38,7 @@ const FILTERS: &[(&str, &str)] = &[
 fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
     the_facts_behind(&out);
-    support::testing::settings(FILTERS)
-        .bind(|| insta::assert_snapshot!("story", out));
+    support::story_snapshots!(out, FILTERS);
 }
 
 /// The numbers in `text`, in order.

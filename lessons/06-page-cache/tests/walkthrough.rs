@@ -27,8 +27,7 @@ const FILTERS: &[(&str, &str)] = &[
 #[test]
 fn the_story() {
     let out = support::testing::story(LESSON);
-    support::testing::settings(FILTERS)
-        .bind(|| insta::assert_snapshot!("story", out));
+    support::story_snapshots!(out, FILTERS);
 }
 
 /// The line that starts with `what` (after indentation), trimmed.

@@ -44,8 +44,7 @@ fn the_story() {
     } else {
         &[]
     };
-    support::testing::settings(filters)
-        .bind(|| insta::assert_snapshot!("story", out));
+    support::story_snapshots!(out, filters);
 }
 
 /// The line that starts with `what`, trimmed.
