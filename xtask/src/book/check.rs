@@ -308,9 +308,11 @@ fn check_page(
             }
             "Log.entryAdded" => {
                 let entry = params.get("entry").cloned().unwrap_or(Value::Null);
-                if entry.get("level").and_then(Value::as_str) == Some("error") {
+                let from = entry.get("url").and_then(Value::as_str).unwrap_or("");
+                if entry.get("level").and_then(Value::as_str) == Some("error")
+                    && !is_browser_favicon_probe(from, &server.base, options.site_path)
+                {
                     let text = entry.get("text").and_then(Value::as_str).unwrap_or("?");
-                    let from = entry.get("url").and_then(Value::as_str).unwrap_or("");
                     problems.push(
                         format!("console error: {text} {from}")
                             .trim_end()
@@ -327,7 +329,7 @@ fn check_page(
         None => problems.push("no response for the page itself".into()),
     }
     for served in server.log.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        if served.status != 200 {
+        if served.status != 200 && served.path != "/favicon.ico" {
             problems.push(format!("{} was answered {}", served.path, served.status));
         }
     }
@@ -397,6 +399,13 @@ fn check_page(
     }
     problems.dedup();
     Ok(problems)
+}
+
+/// Chromium asks the origin for `/favicon.ico` on its own for a page that
+/// names no icon (mdBook's `toc.html`); the book never links there.
+fn is_browser_favicon_probe(url: &str, base: &str, site_path: &str) -> bool {
+    let origin = &base[..base.len() - site_path.len()];
+    url == format!("{origin}/favicon.ico")
 }
 
 /// The ids each built page defines, read once per page.
