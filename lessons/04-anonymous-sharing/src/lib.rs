@@ -38,7 +38,8 @@ pub enum Sharing {
 }
 
 // ANCHOR: map_anonymous
-/// Maps `len` bytes of zeroed memory backed by no file.
+/// Maps `len` bytes of zeroed anonymous memory: no file you opened backs it
+/// (a `MAP_SHARED` one gets a hidden tmpfs file, which the kernel makes).
 pub fn map_anonymous(len: usize, sharing: Sharing) -> nix::Result<Region> {
     let length = NonZeroUsize::new(len).ok_or(nix::errno::Errno::EINVAL)?;
     let flags = match sharing {
