@@ -2,7 +2,9 @@
 //!
 //! The kernel lists every mapping of a process in `/proc/PID/maps`. The
 //! [`maps`] module parses that file; the functions here read it, sort its
-//! lines into kinds, and find what the walkthrough talks about.
+//! lines into kinds, read an ELF file's program headers to tell which
+//! mappings each of its segments became, and find what the walkthrough
+//! talks about.
 
 use std::fmt;
 use std::io::{self, Write};

@@ -252,7 +252,7 @@ fn other_process(pid: u32) -> Result {
     print_groups(&format!("/proc/{pid}/maps"), &mappings, exe.as_deref());
     if exe.is_none() {
         say!(
-            "  (its executable's path is not readable, so its segments count as files)"
+            "  (its executable's path is not readable, so its mappings count as other files)"
         );
     }
     from_segments_to_mappings(target, &mappings, exe.as_deref());

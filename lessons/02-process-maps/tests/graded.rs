@@ -22,11 +22,11 @@ fn line(text: &str) -> Mapping {
 
 // points: 2
 #[test]
-fn bytes_mapped_from_adds_every_segment_of_libc() {
+fn bytes_mapped_from_adds_every_mapping_of_libc() {
     graded(|| {
         let maps = parse_maps(CAT).unwrap();
         let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
-        // 0x7fd13d917000..0x7fd13daec000 in five segments.
+        // 0x7fd13d917000..0x7fd13daec000: five mappings, made from four segments.
         assert_eq!(
             bytes_mapped_from(&maps, libc),
             0x7fd1_3daec000 - 0x7fd1_3d917000
