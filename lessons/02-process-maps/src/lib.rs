@@ -2,7 +2,9 @@
 //!
 //! The kernel lists every mapping of a process in `/proc/PID/maps`. The
 //! [`maps`] module parses that file; the functions here read it, sort its
-//! lines into kinds, and find what the walkthrough talks about.
+//! lines into kinds, read an ELF file's program headers to tell which
+//! mappings each of its segments became, and find what the walkthrough
+//! talks about.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -32,7 +34,8 @@ pub enum Target {
 }
 
 impl Target {
-    fn proc_path(self, file: &str) -> String {
+    /// The path of `file` in the target's `/proc` directory.
+    pub fn proc_path(self, file: &str) -> String {
         match self {
             Target::This => format!("/proc/self/{file}"),
             Target::Pid(pid) => format!("/proc/{pid}/{file}"),
@@ -228,33 +231,162 @@ pub fn group_by_kind(mappings: &[Mapping], executable: Option<&str>) -> Vec<Grou
 }
 // ANCHOR_END: group_by_kind
 
-/// The executable's own mappings: its segments, in address order.
-pub fn executable_segments<'a>(
-    mappings: &'a [Mapping],
-    executable: Option<&str>,
-) -> Vec<&'a Mapping> {
-    mappings
-        .iter()
-        .filter(|m| m.kind(executable) == Kind::Executable)
-        .collect()
+/// One loadable segment (`PT_LOAD`) of an ELF file's program headers: a
+/// part of the file to map at `vaddr` (plus the load address), with these
+/// permissions. Past `file_size`, up to `memory_size`, it is zero-filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+    pub offset: u64,
+    pub vaddr: u64,
+    pub file_size: u64,
+    pub memory_size: u64,
 }
 
-/// What the loader puts in a segment with these permissions.
-pub fn segment_role(mapping: &Mapping) -> &'static str {
-    let p = mapping.perms;
-    match (p.read, p.write, p.exec) {
-        (true, false, true) => "machine code (.text): executable, never writable",
-        (true, true, false) => {
-            "writable data (.data, .bss): private, copied on first write"
-        }
-        (true, false, false) if mapping.offset == 0 => {
-            "ELF headers and read-only data (.rodata)"
-        }
-        (true, false, false) => {
-            "read-only data, or data made read-only after relocation (RELRO)"
-        }
-        _ => "unusual permissions",
+/// What the program headers tell the loader: the `PT_LOAD` segments, and
+/// the `PT_GNU_RELRO` range (made read-only once relocation is done).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgramHeaders {
+    pub loads: Vec<Segment>,
+    /// `(vaddr, memory size)` of `PT_GNU_RELRO`, if the file has one.
+    pub relro: Option<(u64, u64)>,
+}
+
+// ANCHOR: program_headers
+/// Reads the program headers of the 64-bit little-endian ELF file at `path`.
+pub fn program_headers(path: &str) -> io::Result<ProgramHeaders> {
+    use std::os::unix::fs::FileExt;
+    const PT_LOAD: u32 = 1;
+    const PT_GNU_RELRO: u32 = 0x6474_e552;
+    let file = std::fs::File::open(path)?;
+    let mut header = [0u8; 64];
+    file.read_exact_at(&mut header, 0)?;
+    // "\x7fELF", class 2 (64-bit), data 1 (little-endian).
+    if header[..6] != *b"\x7fELF\x02\x01" {
+        let why = format!("{path} is not a 64-bit little-endian ELF file");
+        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
     }
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    let u32_at =
+        |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let u64_at =
+        |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let (table, entry, count) = (
+        u64_at(&header, 0x20),
+        u16_at(&header, 0x36),
+        u16_at(&header, 0x38),
+    );
+    let mut headers = ProgramHeaders::default();
+    let mut entry_bytes = vec![0u8; usize::from(entry.max(56))];
+    for index in 0..u64::from(count) {
+        let at = table.saturating_add(index * u64::from(entry));
+        file.read_exact_at(&mut entry_bytes, at)?;
+        let (kind, flags) = (u32_at(&entry_bytes, 0), u32_at(&entry_bytes, 4));
+        let vaddr = u64_at(&entry_bytes, 0x10);
+        let memory_size = u64_at(&entry_bytes, 0x28);
+        match kind {
+            PT_LOAD => headers.loads.push(Segment {
+                read: flags & 4 != 0,
+                write: flags & 2 != 0,
+                exec: flags & 1 != 0,
+                offset: u64_at(&entry_bytes, 0x08),
+                vaddr,
+                file_size: u64_at(&entry_bytes, 0x20),
+                memory_size,
+            }),
+            PT_GNU_RELRO => headers.relro = Some((vaddr, memory_size)),
+            _ => {}
+        }
+    }
+    Ok(headers)
+}
+// ANCHOR_END: program_headers
+
+/// What became of one segment: the mappings that now cover its addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed<'a> {
+    pub segment: Segment,
+    pub mappings: Vec<&'a Mapping>,
+}
+
+// ANCHOR: place_segments
+/// Finds, for each segment of the file at `path`, the mappings that cover
+/// its pages now. The load address is where the file's lowest mapping starts,
+/// minus the first segment's page-aligned `vaddr`.
+pub fn place_segments<'a>(
+    headers: &ProgramHeaders,
+    mappings: &'a [Mapping],
+    path: &str,
+) -> Vec<Placed<'a>> {
+    let page = support::page_size() as u64;
+    let lowest = mappings.iter().find(|m| m.pathname == path);
+    let (Some(lowest), Some(first)) = (lowest, headers.loads.first()) else {
+        return Vec::new();
+    };
+    let load_address = lowest.start.wrapping_sub(first.vaddr / page * page);
+    let range = |vaddr: u64, size: u64| {
+        let start = load_address.wrapping_add(vaddr / page * page);
+        let end = vaddr.saturating_add(size).div_ceil(page) * page;
+        let end = load_address.wrapping_add(end);
+        start..end
+    };
+    headers
+        .loads
+        .iter()
+        .map(|&segment| {
+            let pages = range(segment.vaddr, segment.memory_size);
+            Placed {
+                segment,
+                mappings: mappings
+                    .iter()
+                    .filter(|m| pages.contains(&m.start))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+// ANCHOR_END: place_segments
+
+/// What the linker put in `mapping`, a part of `segment`; `relro` is the
+/// `PT_GNU_RELRO` range at its load address.
+pub fn segment_role(
+    segment: &Segment,
+    mapping: &Mapping,
+    relro: Option<std::ops::Range<u64>>,
+) -> &'static str {
+    let in_relro =
+        relro.is_some_and(|r| r.start <= mapping.start && mapping.start < r.end);
+    match (segment.write, segment.exec) {
+        _ if mapping.inode == 0 => "no file: the rest of .bss, zero-filled",
+        (true, _) if in_relro => "RELRO: relocated, then made read-only",
+        (true, _) => "writable data (.data, .bss)",
+        (false, true) => "machine code (.text)",
+        (false, false) if segment.offset == 0 => {
+            "ELF headers, symbol tables, other read-only data"
+        }
+        (false, false) => "read-only data (.rodata, .eh_frame)",
+    }
+}
+
+/// The `PT_GNU_RELRO` range of `headers` at the load address of `placed`.
+pub fn relro_range(
+    headers: &ProgramHeaders,
+    placed: &[Placed],
+) -> Option<std::ops::Range<u64>> {
+    let (vaddr, size) = headers.relro?;
+    let first = placed.first()?;
+    let page = support::page_size() as u64;
+    let load_address = first
+        .mappings
+        .first()?
+        .start
+        .wrapping_sub(first.segment.vaddr / page * page);
+    let start = load_address.wrapping_add(vaddr / page * page);
+    // ld.so rounds the end down: a page that is partly RELRO stays writable.
+    let end = vaddr.saturating_add(size) / page * page;
+    Some(start..load_address.wrapping_add(end))
 }
 
 // ANCHOR: find_libc
@@ -290,19 +422,21 @@ impl Specimens {
     pub fn create(scratch: &std::path::Path) -> io::Result<Specimens> {
         let page = NonZeroUsize::new(support::page_size())
             .ok_or(io::ErrorKind::InvalidInput)?;
-        let shared = MapFlags::MAP_SHARED;
-        let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
         let mut specimens = Specimens {
             regions: Vec::new(),
             shm_name: None,
             _fds: Vec::new(),
         };
+        // ANCHOR: shared_anonymous
+        let shared = MapFlags::MAP_SHARED;
+        let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
         // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
         let anonymous = unsafe { mmap_anonymous(None, page, rw, shared) }?;
         // SAFETY: exactly what mmap returned and was given; `Region` owns it.
         specimens
             .regions
             .push(unsafe { Region::from_raw(anonymous, page.get()) });
+        // ANCHOR_END: shared_anonymous
 
         let memfd = memfd_create("mmap-workbook", MFdFlags::MFD_CLOEXEC)?;
         specimens.map_file(memfd, page)?;

@@ -9,8 +9,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use process_maps::maps::{self, Kind, Mapping};
 use process_maps::{
-    Specimens, Target, executable_path, executable_segments, group_by_kind,
-    libc_code, read_maps, read_smaps, run_helper, segment_role,
+    Specimens, Target, executable_path, group_by_kind, libc_code, place_segments,
+    program_headers, read_maps, read_smaps, relro_range, run_helper, segment_role,
 };
 use support::cli::Cli;
 use support::out::yes_no;
@@ -88,7 +88,7 @@ fn walkthrough() -> Result {
     say!("process-maps: how does the OS load my process and libraries into memory?");
     let mappings = this_processs_map()?;
     let exe = executable_path(Target::This);
-    the_executables_segments(&mappings, exe.as_deref());
+    from_segments_to_mappings(Target::This, &mappings, exe.as_deref());
     let Some((ours, mut helper)) = a_second_process_maps_the_same_pages(&mappings)?
     else {
         return Ok(());
@@ -112,11 +112,11 @@ fn this_processs_map() -> Result<Vec<Mapping>> {
     let mappings = read_maps(Target::This)?;
     let exe = executable_path(Target::This);
     print_groups("/proc/self/maps", &mappings, exe.as_deref());
-    say!("\n  The four specimens, as /proc/self/maps lists them:");
+    say!("\n  The four specimens, as /proc/self/maps names them, and what they are:");
     for address in specimens.addresses() {
         if let Some(m) = mappings.iter().find(|m| m.start == address) {
-            let note = specimen_note(m.kind(exe.as_deref()));
-            say!("    {}  {note:<48}  {}", m.perms, m.pathname);
+            say!("    {} {}", m.perms, fit(&m.pathname, 76));
+            say!("         {}", specimen_note(m.kind(exe.as_deref())));
         }
     }
     Ok(mappings)
@@ -171,20 +171,25 @@ fn a_second_process_maps_the_same_pages(
         }
     };
     let name = ours.file_name().unwrap_or("libc");
-    say!("  {name}'s code segment (r-xp) in each:");
+    say!("  {name}'s code mapping (r-xp) in each:");
+    say!(
+        "    {:<14}{:<20}{:<12}{:<8}inode",
+        "",
+        "address",
+        "offset",
+        "device"
+    );
     for (who, m) in [("this process", ours), ("the helper", &theirs)] {
-        say!(
-            "    {who:<13} at {:#x}, file offset {:#x}, device {:02x}:{:02x}, inode {}",
-            m.start,
-            m.offset,
-            m.device.major,
-            m.device.minor,
-            m.inode
-        );
+        let device = format!("{:02x}:{:02x}", m.device.major, m.device.minor);
+        let (start, offset) = (format!("{:#x}", m.start), format!("{:#x}", m.offset));
+        say!("    {who:<14}{start:<20}{offset:<12}{device:<8}{}", m.inode);
     }
     say!(
-        "  Same file, offset, device and inode: {}. Same address: {}.",
-        yes_no(ours.same_file_pages(&theirs)),
+        "  Same device, inode and offset: {}.",
+        yes_no(ours.same_file_pages(&theirs))
+    );
+    say!(
+        "  Same address: {}.",
         if ours.start == theirs.start {
             "yes (is ASLR off?)"
         } else {
@@ -192,8 +197,9 @@ fn a_second_process_maps_the_same_pages(
         }
     );
     say!(
-        "  Both map the same page-cache pages of {name}: one copy in RAM, however many processes."
+        "  Both map the same page-cache pages of {name}'s code, which nobody writes:"
     );
+    say!("  one copy in RAM, however many processes.");
     Ok(Some((ours, helper)))
 }
 // ANCHOR_END: step3
@@ -207,33 +213,29 @@ fn counting_shared_pages(ours: &Mapping) -> Result {
     let field =
         |key: &str| fields.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v);
     for (key, meaning) in [
-        ("Rss", "resident: pages of it in RAM and mapped here"),
+        ("Rss", "resident: its pages in RAM, mapped here"),
+        ("Pss", "each page split among the processes that map it"),
+        ("Shared_Clean", "resident, mapped by others too, unmodified"),
         (
-            "Pss",
-            "proportional: each page divided among the processes mapping it",
+            "Private_Clean",
+            "resident, mapped by this process only, unmodified",
         ),
-        (
-            "Shared_Clean",
-            "resident pages other processes map too, unmodified",
-        ),
-        ("Private_Clean", "resident pages only this process maps"),
     ] {
-        say!(
-            "    {:<14} {meaning:<64} {} kB",
-            format!("{key}:"),
-            field(key)
-        );
+        say!("    {:>7} kB  {key:<15}{meaning}", field(key));
     }
     let (rss, pss) = (field("Rss"), field("Pss"));
     say!(
-        "  Pss < Rss: {}. Rss counts every page fully; Pss splits each one among its",
+        "  Pss < Rss: {}. Rss counts every page in full; Pss splits each among its",
         yes_no(pss < rss)
     );
-    say!("  sharers, so summing Pss over all processes counts the RAM really used.");
+    say!("  sharers, so Pss summed over all processes counts each page once.");
     if pss > 0 {
         say!(
-            "  Rss / Pss = {:.1}: each resident page here is shared on average that many ways.",
+            "  Rss / Pss = {:.1}: the harmonic mean of how many processes map each of its",
             rss as f64 / pss as f64
+        );
+        say!(
+            "  pages, not their plain average: pages few processes map weigh the most."
         );
     }
     Ok(())
@@ -250,10 +252,10 @@ fn other_process(pid: u32) -> Result {
     print_groups(&format!("/proc/{pid}/maps"), &mappings, exe.as_deref());
     if exe.is_none() {
         say!(
-            "  (its executable's path is not readable, so its segments count as files)"
+            "  (its executable's path is not readable, so its mappings count as other files)"
         );
     }
-    the_executables_segments(&mappings, exe.as_deref());
+    from_segments_to_mappings(target, &mappings, exe.as_deref());
     say!(
         "\nSteps 3 and 4 compare the lesson with a helper it starts: run it without --pid."
     );
@@ -264,86 +266,132 @@ fn other_process(pid: u32) -> Result {
 fn print_groups(source: &str, mappings: &[Mapping], exe: Option<&str>) {
     say!("  {source} has {} lines. By kind:", mappings.len());
     for group in group_by_kind(mappings, exe) {
-        let names = match group.kind {
-            Kind::Heap
-            | Kind::Stack
-            | Kind::Anonymous
-            | Kind::Executable
-            | Kind::File => String::new(),
-            _ => format!(": {}", group.names.join(", ")),
-        };
         let plural = if group.count == 1 { "" } else { "s" };
         say!(
-            "    {:<22} {} mapping{plural}, {}{names}",
+            "    {:<22} {} mapping{plural}, {}",
             group.kind.label(),
             group.count,
             human_size(group.bytes)
         );
+        let named = !matches!(
+            group.kind,
+            Kind::Heap
+                | Kind::Stack
+                | Kind::Anonymous
+                | Kind::Executable
+                | Kind::File
+        );
+        if named {
+            for line in wrap(&group.names, 86 - 27) {
+                say!("{:27}{line}", "");
+            }
+        }
     }
 }
 // ANCHOR_END: print_groups
 
 fn specimen_note(kind: Kind) -> &'static str {
     match kind {
-        Kind::SharedAnonymous => "shared anonymous memory: an unlinked /dev/zero",
+        Kind::SharedAnonymous => {
+            "shared anonymous memory: an internal tmpfs inode, /dev/zero in name only"
+        }
         Kind::Memfd => "a memfd: a file with a name but no directory",
-        Kind::SharedMemory => "a POSIX shm object: a file on tmpfs at /dev/shm",
-        Kind::DeletedFile => "a deleted file: its pages live while mapped",
+        Kind::SharedMemory => "a POSIX shm object: a file on the tmpfs at /dev/shm",
+        Kind::DeletedFile => "a deleted file: its pages live on while mapped",
         _ => "",
     }
 }
 
 // ANCHOR: step2
-fn the_executables_segments(mappings: &[Mapping], exe: Option<&str>) {
-    say!("\nStep 2. The executable's segments");
-    let segments = executable_segments(mappings, exe);
-    if segments.is_empty() {
+fn from_segments_to_mappings(
+    target: Target,
+    mappings: &[Mapping],
+    exe: Option<&str>,
+) {
+    say!("\nStep 2. From the executable's segments to its mappings");
+    let Some(exe) = exe.filter(|path| mappings.iter().any(|m| m.pathname == *path))
+    else {
         say!("  No mapping names the executable's file.");
         return;
+    };
+    say!(
+        "  execve made the kernel map the executable, and ld.so (the dynamic loader)."
+    );
+    segment_table(
+        target,
+        "The executable",
+        &target.proc_path("exe"),
+        exe,
+        mappings,
+    );
+    if let Some(libc) = libc_code(mappings) {
+        say!("  Then ld.so mapped each library the program needs, libc among them.");
+        let name = libc.file_name().unwrap_or("libc");
+        segment_table(target, name, &libc.pathname, &libc.pathname, mappings);
     }
     say!(
-        "  The loader mapped the program's file {} times, once per segment. By role:",
-        segments.len()
+        "  A mapping has one set of permissions: where ld.so made a RELRO part of a"
     );
-    // How many segments share a role depends on the linker (GNU ld gives
-    // RELRO a mapping of its own, rust-lld does not), so list each role once.
-    let mut roles: Vec<(&Mapping, usize)> = Vec::new();
-    for m in &segments {
-        match roles.last_mut() {
-            Some((first, count))
-                if (first.perms, segment_role(first))
-                    == (m.perms, segment_role(m)) =>
-            {
-                *count += 1
-            }
-            _ => roles.push((m, 1)),
+    say!(
+        "  segment read-only (mprotect), the rest stays writable in a second mapping."
+    );
+    say!("  And .bss past the end of the file gets anonymous memory of its own.");
+}
+
+/// One object's segments and the mappings they became, as a table.
+fn segment_table(
+    target: Target,
+    what: &str,
+    file: &str,
+    path: &str,
+    mappings: &[Mapping],
+) {
+    let headers = match program_headers(file) {
+        Ok(headers) => headers,
+        Err(e) => {
+            say!("  {what}: cannot read its program headers: {e}.");
+            return;
+        }
+    };
+    let placed = place_segments(&headers, mappings, path);
+    let relro = relro_range(&headers, &placed);
+    let count = |file_backed: bool| {
+        let all = placed.iter().flat_map(|p| &p.mappings);
+        all.filter(|m| (m.inode != 0) == file_backed).count()
+    };
+    say!(
+        "  {what} has {} PT_LOAD segments (its program headers say so);",
+        headers.loads.len()
+    );
+    say!(
+        "  {} shows {} mappings of its file, and {} without a file:",
+        target.proc_path("maps"),
+        count(true),
+        count(false)
+    );
+    say!("    segment  offset    mapped as  what the linker put there");
+    for p in &placed {
+        let s = p.segment;
+        let flags = format!(
+            "{}{}{}",
+            pick(s.read, 'r'),
+            pick(s.write, 'w'),
+            pick(s.exec, 'x')
+        );
+        for (index, m) in p.mappings.iter().enumerate() {
+            let (flags, offset) = match index {
+                0 => (flags.as_str(), format!("{:#x}", s.offset)),
+                _ => ("", String::new()),
+            };
+            let perms = m.perms.to_string();
+            let role = segment_role(&s, m, relro.clone());
+            say!("    {flags:<8} {offset:<9} {perms:<10} {role}");
         }
     }
-    for (m, _) in &roles {
-        say!(
-            "    {}  {:<66} at file offset {:#x}",
-            m.perms,
-            segment_role(m),
-            m.offset
-        );
-    }
-    say!(
-        "  How many segments a role takes depends on the linker that built the program."
-    );
-    let one_file = segments
-        .iter()
-        .all(|m| (m.device, m.inode) == (segments[0].device, segments[0].inode));
-    say!(
-        "  All from one file (same device and inode): {}.",
-        yes_no(one_file)
-    );
-    say!(
-        "  The offsets differ because each segment maps its own part of the file, starting"
-    );
-    say!(
-        "  on a page boundary; the permissions differ so that code is never writable and"
-    );
-    say!("  data never executable.");
+}
+
+fn pick(on: bool, letter: char) -> char {
+    if on { letter } else { '-' }
 }
 // ANCHOR_END: step2
 
@@ -374,6 +422,35 @@ fn first_line_within(
     }
     let text = String::from_utf8_lossy(&line).into_owned();
     text.lines().next().map(str::to_owned)
+}
+
+/// `names` joined by ", " into lines of at most `width` columns.
+fn wrap(names: &[String], width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for name in names {
+        match lines.last_mut() {
+            Some(line) if line.len() + 2 + name.len() <= width => {
+                line.push_str(", ");
+                line.push_str(name);
+            }
+            Some(line) => {
+                line.push(',');
+                lines.push(name.clone());
+            }
+            None => lines.push(name.clone()),
+        }
+    }
+    lines
+}
+
+/// `text`, or its last `width` columns behind "...", whichever fits.
+fn fit(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_owned();
+    }
+    let tail: String = text.chars().skip(count - (width - 3)).collect();
+    format!("...{tail}")
 }
 
 fn human_size(bytes: u64) -> String {

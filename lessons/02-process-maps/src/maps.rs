@@ -59,7 +59,8 @@ pub enum Kind {
     Kernel,
     /// Memory with no name: private anonymous mappings, guard pages, big allocations.
     Anonymous,
-    /// `MAP_SHARED|MAP_ANONYMOUS`: the kernel backs it by an unlinked `/dev/zero`.
+    /// `MAP_SHARED|MAP_ANONYMOUS`: backed by an inode on the kernel's internal
+    /// tmpfs (shmem), which the maps merely name `/dev/zero (deleted)`.
     SharedAnonymous,
     /// A `memfd_create` file: `/memfd:NAME (deleted)`.
     Memfd,
@@ -168,8 +169,9 @@ impl Mapping {
         Kind::File
     }
 
-    /// True when both map the same pages of the same file: same device,
-    /// inode and offset. Their addresses may differ.
+    /// True when both map the same file from the same offset: same device,
+    /// inode and offset, whatever their addresses. Pages nobody wrote are
+    /// then the same page-cache pages; a written private page is a copy.
     pub fn same_file_pages(&self, other: &Mapping) -> bool {
         self.inode != 0
             && (self.device, self.inode, self.offset)
@@ -333,6 +335,7 @@ impl fmt::Display for Mapping {
     }
 }
 
+// ANCHOR: smaps_fields
 /// The `Key: N kB` fields of the smaps entry for the mapping starting at
 /// `start`, in file order.
 pub fn smaps_fields(smaps: &str, start: u64) -> Option<Vec<(String, u64)>> {
@@ -356,3 +359,4 @@ pub fn smaps_fields(smaps: &str, start: u64) -> Option<Vec<(String, u64)>> {
             .collect(),
     )
 }
+// ANCHOR_END: smaps_fields

@@ -246,7 +246,7 @@ fn property_no_input_makes_it_panic() {
     let mut random = Random(0x0123_4567_89ab_cdef);
     let alphabet: Vec<char> =
         "0123456789abcdefxyz-: rwxps[]()/\\\n\tü".chars().collect();
-    let seeds: Vec<String> = SAMPLES
+    let originals: Vec<String> = SAMPLES
         .iter()
         .flat_map(|(_, t)| t.lines().map(str::to_owned))
         .collect();
@@ -257,7 +257,7 @@ fn property_no_input_makes_it_panic() {
                 .map(|_| alphabet[random.below(alphabet.len() as u64) as usize])
                 .collect()
         } else {
-            seeds[random.below(seeds.len() as u64) as usize]
+            originals[random.below(originals.len() as u64) as usize]
                 .chars()
                 .collect()
         };

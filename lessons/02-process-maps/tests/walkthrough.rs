@@ -8,17 +8,24 @@ const FILTERS: &[(&str, &str)] = &[
     (r"has \d+ lines", "has [N] lines"),
     (r"\d+ mappings?, [\d.]+ [KM]iB", "[N] mappings, [SIZE]"),
     (r"mmap-workbook-\d+-[0-9a-f]{16}", "mmap-workbook-[RANDOM]"),
-    // GNU ld maps one segment more than rust-lld (RELRO on its own).
+    // How many segments and mappings depends on the linker and the libc.
+    (r"has \d+ PT_LOAD segments", "has [N] PT_LOAD segments"),
     (
-        r"the program's file \d+ times",
-        "the program's file [N] times",
+        r"shows \d+ mappings of its file, and \d+ without",
+        "shows [N] mappings of its file, and [N] without",
     ),
-    (r"file offset 0x[0-9a-f]+", "file offset [OFFSET]"),
+    // A segment's file offset, in the segment tables of step 2.
     (
-        r"device [0-9a-f]+:[0-9a-f]+, inode \d+",
-        "device [DEV], inode [INODE]",
+        r"(?m)^(    [r-][w-][x-] {6})0x[0-9a-f]+ +",
+        "${1}[OFFSET]  ",
     ),
-    (r"\d+ kB", "[N] kB"),
+    // Offset, device and inode of libc's code, in step 3.
+    (
+        r"(?m)^(    (?:this process|the helper) +)\[ADDR\] +0x[0-9a-f]+ +[0-9a-f]+:[0-9a-f]+ +\d+$",
+        "${1}[ADDR]              [OFFSET]    [DEV]   [INODE]",
+    ),
+    // smaps sizes, in step 4.
+    (r"(?m)^ +\d+ kB  ", "        [N] kB  "),
     (r"Rss / Pss = [\d.]+", "Rss / Pss = [RATIO]"),
 ];
 
@@ -27,71 +34,126 @@ fn the_story_and_the_facts_behind_it() {
     let out = support::testing::story(LESSON);
     the_facts_behind(&out);
     the_shm_object_is_unlinked_afterwards(&out);
-    support::testing::settings(FILTERS)
-        .bind(|| insta::assert_snapshot!("story", out));
+    support::story_snapshots!(out, FILTERS);
 }
 
-/// The number after `label` on the line that contains it.
-fn kilobytes(out: &str, label: &str) -> u64 {
-    let number = support::testing::line(out, label)
-        .trim_end()
-        .trim_end_matches(" kB")
-        .rsplit(' ')
-        .next()
-        .unwrap();
-    number.parse().unwrap()
+/// The kilobytes on the smaps line of `key` (`    864 kB  Rss ...`).
+fn kilobytes(out: &str, key: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.contains(&format!(" kB  {key} ")))
+        .unwrap_or_else(|| panic!("no {key} line in\n{out}"));
+    line.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// The number right after `before` in `text`.
+fn number_after(text: &str, before: &str) -> usize {
+    text.split(before)
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {before:?} in\n{text}"))
+}
+
+/// One segment table of step 2: its segment and mapping counts, and its rows
+/// (segment flags, or "" for a further mapping of the same segment; the
+/// mapping's permissions; what it holds).
+struct Table {
+    segments: usize,
+    from_file: usize,
+    without_file: usize,
+    rows: Vec<(String, String, String)>,
+}
+
+fn tables(step2: &str) -> Vec<Table> {
+    step2
+        .split(" PT_LOAD segments")
+        .skip(1)
+        .zip(step2.split(" has ").skip(1))
+        .map(|(after, before)| {
+            let segments = before.split(' ').next().unwrap().parse().unwrap();
+            let rows = after
+                .lines()
+                .skip(3)
+                .take_while(|l| l.starts_with("    ") && !l.trim().is_empty())
+                .map(|l| {
+                    let flags = l[4..13].trim().to_owned();
+                    let perms = l[23..34].trim().to_owned();
+                    (flags, perms, l[34..].to_owned())
+                })
+                .collect();
+            Table {
+                segments,
+                from_file: number_after(after, "shows "),
+                without_file: number_after(after, "of its file, and "),
+                rows,
+            }
+        })
+        .collect()
 }
 
 /// The facts behind the story, asserted on the run the snapshot is of.
 fn the_facts_behind(out: &str) {
-    // Every specimen shows up as its own kind, shared.
-    for (note, pathname) in [
-        ("shared anonymous memory", "/dev/zero (deleted)"),
-        ("a memfd", "/memfd:mmap-workbook (deleted)"),
-        ("a POSIX shm object", "/dev/shm/mmap-workbook-"),
-        ("a deleted file", "/deleted-while-mapped (deleted)"),
+    // Every specimen shows up as its own kind, shared, explained below it.
+    for (pathname, note) in [
+        ("/dev/zero (deleted)", "shared anonymous memory"),
+        ("/memfd:mmap-workbook (deleted)", "a memfd"),
+        ("/dev/shm/mmap-workbook-", "a POSIX shm object"),
+        ("/deleted-while-mapped (deleted)", "a deleted file"),
     ] {
-        let line = out
-            .lines()
-            .find(|l| l.contains(note) && l.contains(pathname));
-        assert!(
-            line.is_some_and(|l| l.trim_start().starts_with("rw-s")),
-            "{pathname} missing:\n{out}"
-        );
+        let mut lines = out.lines().skip_while(|l| {
+            !(l.trim_start().starts_with("rw-s ") && l.contains(pathname))
+        });
+        assert!(lines.next().is_some(), "{pathname} missing:\n{out}");
+        assert!(lines.next().is_some_and(|l| l.contains(note)), "{out}");
     }
-    // The executable's segments: code is r-xp, data rw-p, all one file, and
-    // the first segment starts the file.
-    assert!(out.contains("r-xp  machine code"));
-    assert!(out.contains("rw-p  writable data"));
-    assert!(out.contains("at file offset 0x0\n"));
-    assert!(out.contains("All from one file (same device and inode): yes."));
-    // However the linker split them: at least headers, code, RELRO, data,
-    // and each role listed once.
-    let count: usize = out
-        .split("the program's file ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap();
-    assert!(count >= 4, "{out}");
-    let roles: Vec<&str> = out
-        .lines()
-        .filter(|l| l.contains(" at file offset 0x"))
-        .map(|l| l.split(" at file offset").next().unwrap().trim())
-        .collect();
-    assert!(roles.len() <= count, "{out}");
-    assert!(roles.windows(2).all(|w| w[0] != w[1]), "{out}");
+    // Step 2: the executable and libc, each one table; however the linker
+    // laid them out, the segments become at least as many mappings, each
+    // segment at least one, the first one starts the file, and RELRO is
+    // mapped read-only.
+    let step2 = out.split("Step 2.").nth(1).unwrap();
+    let step2 = step2.split("Step 3.").next().unwrap();
+    let tables = tables(step2);
+    assert_eq!(tables.len(), 2, "{step2}");
+    for table in &tables {
+        let segments = table.rows.iter().filter(|r| !r.0.is_empty()).count();
+        let no_file = table
+            .rows
+            .iter()
+            .filter(|r| r.2.starts_with("no file"))
+            .count();
+        assert_eq!(segments, table.segments, "{step2}");
+        assert_eq!(table.rows.len() - no_file, table.from_file, "{step2}");
+        assert_eq!(no_file, table.without_file, "{step2}");
+        assert!(table.from_file >= table.segments, "{step2}");
+        assert_eq!(table.rows[0].0, "r--", "{step2}");
+        assert!(step2.contains("r--      0x0 "), "{step2}");
+        for (flags, perms, what) in &table.rows {
+            if what.starts_with("RELRO") {
+                assert_eq!(perms, "r--p", "{step2}");
+            }
+            if flags == "r-x" {
+                assert_eq!(perms, "r-xp", "{step2}");
+            }
+        }
+        assert!(
+            table.rows.iter().any(|r| r.2.starts_with("RELRO")),
+            "{step2}"
+        );
+        assert!(table.rows.iter().any(|r| r.1 == "rw-p"), "{step2}");
+    }
+    // GNU ld's libc: RELRO shares the rw- segment, which became two mappings.
+    let libc = &tables[1];
+    assert!(libc.from_file > libc.segments, "{step2}");
     // The helper maps libc's code from the same file pages.
-    assert!(
-        out.contains("Same file, offset, device and inode: yes."),
-        "{out}"
-    );
+    assert!(out.contains("Same device, inode and offset: yes."), "{out}");
     assert!(out.contains("The helper exited normally (code 0)."));
-    // smaps: libc's code is shared, so its proportional share is below its resident size.
+    // smaps: libc's code is shared, so its proportional share is below its
+    // resident size, and Rss / Pss is at least 1.
     let (rss, pss, shared) = (
-        kilobytes(out, "Rss:"),
-        kilobytes(out, "Pss:"),
-        kilobytes(out, "Shared_Clean:"),
+        kilobytes(out, "Rss"),
+        kilobytes(out, "Pss"),
+        kilobytes(out, "Shared_Clean"),
     );
     assert!(
         rss > 0 && shared > 0 && shared <= rss,
@@ -117,6 +179,6 @@ fn another_process_by_pid() {
     let run = support::testing::run(LESSON, &["--pid", &pid], cwd.path());
     assert!(run.outcome.is_success(), "{}", run.stderr);
     assert!(run.stdout.contains(&format!("/proc/{pid}/maps has")));
-    assert!(run.stdout.contains("r-xp  machine code"));
+    assert!(run.stdout.contains("r-xp       machine code"));
     assert!(run.stdout.contains("run it without --pid"));
 }
