@@ -317,17 +317,28 @@ fn from_segments_to_mappings(
     say!(
         "  execve made the kernel map the executable, and ld.so (the dynamic loader)."
     );
+    // The executable's layout is the linker's choice (rust-lld and GNU ld
+    // differ), so its rows are not part of the story; libc's table is.
     segment_table(
         target,
         "The executable",
         &target.proc_path("exe"),
         exe,
         mappings,
+        Rows::Hide,
     );
+    say!("  (How its segments become mappings depends on the linker that built it.)");
     if let Some(libc) = libc_code(mappings) {
         say!("  Then ld.so mapped each library the program needs, libc among them.");
         let name = libc.file_name().unwrap_or("libc");
-        segment_table(target, name, &libc.pathname, &libc.pathname, mappings);
+        segment_table(
+            target,
+            name,
+            &libc.pathname,
+            &libc.pathname,
+            mappings,
+            Rows::Show,
+        );
     }
     say!(
         "  A mapping has one set of permissions: where ld.so made a RELRO part of a"
@@ -338,6 +349,13 @@ fn from_segments_to_mappings(
     say!("  And .bss past the end of the file gets anonymous memory of its own.");
 }
 
+/// Whether [`segment_table`] prints a row per mapping, or only the counts.
+#[derive(PartialEq)]
+enum Rows {
+    Show,
+    Hide,
+}
+
 /// One object's segments and the mappings they became, as a table.
 fn segment_table(
     target: Target,
@@ -345,6 +363,7 @@ fn segment_table(
     file: &str,
     path: &str,
     mappings: &[Mapping],
+    rows: Rows,
 ) {
     let headers = match program_headers(file) {
         Ok(headers) => headers,
@@ -364,11 +383,15 @@ fn segment_table(
         headers.loads.len()
     );
     say!(
-        "  {} shows {} mappings of its file, and {} without a file:",
+        "  {} shows {} mappings of its file, and {} without a file{}",
         target.proc_path("maps"),
         count(true),
-        count(false)
+        count(false),
+        if rows == Rows::Show { ":" } else { "." }
     );
+    if rows == Rows::Hide {
+        return;
+    }
     say!("    segment  offset    mapped as  what the linker put there");
     for p in &placed {
         let s = p.segment;

@@ -107,15 +107,19 @@ fn the_facts_behind(out: &str) {
         assert!(lines.next().is_some(), "{pathname} missing:\n{out}");
         assert!(lines.next().is_some_and(|l| l.contains(note)), "{out}");
     }
-    // Step 2: the executable and libc, each one table; however the linker
-    // laid them out, the segments become at least as many mappings, each
-    // segment at least one, the first one starts the file, and RELRO is
-    // mapped read-only.
+    // Step 2: the executable (counts only: its layout is the linker's) and
+    // libc (a table); however the linker laid them out, the segments become
+    // at least as many mappings, each segment at least one, the first one
+    // starts the file, and RELRO is mapped read-only.
     let step2 = out.split("Step 2.").nth(1).unwrap();
     let step2 = step2.split("Step 3.").next().unwrap();
     let tables = tables(step2);
     assert_eq!(tables.len(), 2, "{step2}");
-    for table in &tables {
+    let executable = &tables[0];
+    assert!(executable.rows.is_empty(), "{step2}");
+    assert!(executable.from_file >= executable.segments, "{step2}");
+    assert!(executable.segments >= 2, "{step2}");
+    for table in &tables[1..] {
         let segments = table.rows.iter().filter(|r| !r.0.is_empty()).count();
         let no_file = table
             .rows
