@@ -138,7 +138,7 @@ mod guard {
 
     /// Copies `out.len()` bytes from `from` (a live mapping) into `out`;
     /// true if a page of the file vanished meanwhile.
-    pub fn copy_out(from: *const u8, out: &mut [u8]) -> bool {
+    pub(super) fn copy_out(from: *const u8, out: &mut [u8]) -> bool {
         BASE.store(from as usize, Ordering::SeqCst);
         LEN.store(out.len(), Ordering::SeqCst);
         FIRED.store(false, Ordering::SeqCst);

@@ -87,7 +87,7 @@ fn read_once(path: &Path, expected: u64) -> Result {
     })?;
     let outcome = child.wait(READ_LIMIT)?;
     if outcome != ChildOutcome::Exited(0) {
-        say!("reader: {}", verdict(outcome));
+        say!("reader: {}", verdict(outcome).trim_start_matches("was "));
     }
     Ok(())
 }
