@@ -98,7 +98,7 @@ fn pattern(offset: u64) -> u8 {
     (offset % 251 + (offset / 4096) % 4 + 1) as u8
 }
 
-/// A small random generator, seeded by the standard library's hash keys.
+/// A small random generator, started from the standard library's random hash keys.
 struct Random(u64);
 
 impl Random {

@@ -70,7 +70,8 @@ extern "C" fn on_sigbus(
     line.push(b" (");
     line.push_number(code as u64);
     line.push(b"), fault at offset ");
-    line.push_number(address.wrapping_sub(MAPPING_BASE.load(Ordering::SeqCst)) as u64);
+    let base = MAPPING_BASE.load(Ordering::SeqCst);
+    line.push_number(address.wrapping_sub(base) as u64);
     line.push(b" of the mapping\n");
     line.write_to_stdout();
 }
@@ -88,10 +89,12 @@ pub fn bus_code_name(code: c_int) -> &'static str {
     }
 }
 
+// ANCHOR: try_truncate
 /// What a seal did to a truncate: the errno, or `None` if it went through.
 pub fn try_truncate(file: &impl AsFd, len: u64) -> Option<Errno> {
     nix::unistd::ftruncate(file, len as i64).err()
 }
+// ANCHOR_END: try_truncate
 
 // ANCHOR: sealed_memfd
 /// A memfd of `len` bytes that can never shrink. Seals are never removed:
