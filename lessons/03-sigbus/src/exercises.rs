@@ -174,8 +174,11 @@ mod guard {
         if address >= base && address < base + len {
             let page = PAGE.load(Ordering::SeqCst);
             let start = address & !(page - 1);
-            // SAFETY: replaces one page of our own mapping with zeroes. mmap
-            // is a plain system call on Linux; it takes no user-space lock.
+            // mmap is not on signal-safety(7)'s list, but on Linux it is a
+            // bare system call that takes no user-space lock; only errno,
+            // which the interrupted code may be about to read, needs saving.
+            let errno = nix::errno::Errno::last_raw();
+            // SAFETY: replaces one page of our own mapping with zeroes.
             let zeroes = unsafe {
                 libc::mmap(
                     start as *mut libc::c_void,
@@ -186,6 +189,7 @@ mod guard {
                     0,
                 )
             };
+            nix::errno::Errno::set_raw(errno);
             if zeroes != libc::MAP_FAILED {
                 FIRED.store(true, Ordering::SeqCst);
                 return;

@@ -178,7 +178,7 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
     say!(
         "  BUS_ADRERR is \"nonexistent physical address\" in sigaction(2); here it means"
     );
-    say!("  no page of the file behind this address.");
+    say!("  that no page of the file is behind this address.");
     say!(
         "  The page that holds the file's end reads to its end, as zeroes; a page that"
     );
@@ -260,10 +260,14 @@ fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
         "  mapped all 3 pages; page 2 reads {:?}",
         char::from(map.read(2 * page))
     );
-    in_child(
-        &format!("another process truncates the file to {page} bytes"),
-        || i32::from(file.set_len(page as u64).is_err()),
-    )?;
+    let truncated = run_in_child(CHILD_LIMIT, || {
+        try_truncate(&file, page as u64).map_or(0, |errno| errno as i32)
+    })?;
+    say!(
+        "  another process's ftruncate to {page} bytes: {}; the file is now {} bytes",
+        truncation_outcome(truncated),
+        file.metadata()?.len()
+    );
     say!("  nobody called munmap: all 3 pages are still mapped");
     in_child("read page 2 again", || i32::from(map.read(2 * page)))?;
     say!(
@@ -282,6 +286,19 @@ fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
     Ok(())
 }
 // ANCHOR_END: step4
+
+/// What a child that tried to truncate reported: its exit code is the
+/// errno, or 0 when the truncate went through.
+fn truncation_outcome(outcome: ChildOutcome) -> String {
+    match outcome {
+        ChildOutcome::Exited(0) => "done".to_owned(),
+        ChildOutcome::Exited(code) => {
+            let errno = Errno::from_raw(code);
+            format!("refused, {errno:?} ({})", errno.desc())
+        }
+        other => format!("the child {other}"),
+    }
+}
 
 // ANCHOR: step5
 fn a_file_nobody_can_shrink(page: usize) -> Result {
@@ -305,21 +322,10 @@ fn a_file_nobody_can_shrink(page: usize) -> Result {
     let refused = run_in_child(CHILD_LIMIT, || {
         try_truncate(&sealed, page as u64).map_or(0, |errno| errno as i32)
     })?;
-    match refused {
-        ChildOutcome::Exited(0) => {
-            say!(
-                "  another process's ftruncate to {page} bytes went through (no seal!)"
-            )
-        }
-        ChildOutcome::Exited(code) => {
-            let errno = Errno::from_raw(code);
-            say!(
-                "  another process's ftruncate to {page} bytes: refused, {errno:?} ({})",
-                errno.desc()
-            )
-        }
-        other => say!("  the process that tried to truncate it {other}"),
-    }
+    say!(
+        "  another process's ftruncate to {page} bytes: {}",
+        truncation_outcome(refused)
+    );
     in_child("so the reader survives: read page 2", || {
         say!("    page 2 reads {:?}", char::from(map.read(2 * page)));
         0
