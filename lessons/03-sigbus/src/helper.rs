@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use sigbus::exercises::{Truncated, read_all_surviving_truncation};
+use support::errors::AtPath;
 use support::fork::fork_child;
 use support::{ChildOutcome, Result, say};
 
@@ -49,6 +50,9 @@ pub fn exercise(role: &str, args: &[String]) -> Result {
     };
     match role {
         "read" => read_once(Path::new(arg(0)?), number(1)?),
+        "race" if number(2)? == 0 => {
+            Err("--exercise-helper race: LEN must be at least 1 byte".into())
+        }
         "race" => race(
             Path::new(arg(0)?),
             number(1)?,
@@ -71,7 +75,7 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// One read of the file at `path`, in a child; prints one `reader:` line.
 fn read_once(path: &Path, expected: u64) -> Result {
-    let file = File::open(path)?;
+    let file = File::open(path).at(path)?;
     let child = fork_child(|| {
         match read_all_surviving_truncation(&file, expected) {
             Ok(bytes) => say!(
@@ -171,7 +175,11 @@ fn round(
     written: &[u8],
     cut: Option<(Duration, u64)>,
 ) -> Result<(ChildOutcome, Duration)> {
-    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .at(path)?;
     let size = file.metadata()?.len() as usize;
     if size < written.len() {
         file.write_all_at(&written[size..], size as u64)?;
@@ -196,7 +204,7 @@ fn round(
 
 fn race(dir: &Path, rounds: u64, len: u64, to_zero: bool) -> Result {
     let path = dir.join("racing-file");
-    File::create(&path)?;
+    File::create(&path).at(&path)?;
     let written: Vec<u8> = (0..len).map(pattern).collect();
     // One round without a truncation: the reader must return the file
     // whole, and its time sets the range the truncations are spread over.
