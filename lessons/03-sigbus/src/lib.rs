@@ -70,7 +70,8 @@ extern "C" fn on_sigbus(
     line.push(b" (");
     line.push_number(code as u64);
     line.push(b"), fault at offset ");
-    line.push_number(address.wrapping_sub(MAPPING_BASE.load(Ordering::SeqCst)) as u64);
+    let base = MAPPING_BASE.load(Ordering::SeqCst);
+    line.push_number(address.wrapping_sub(base) as u64);
     line.push(b" of the mapping\n");
     line.write_to_stdout();
 }
@@ -88,15 +89,18 @@ pub fn bus_code_name(code: c_int) -> &'static str {
     }
 }
 
+// ANCHOR: try_truncate
 /// What a seal did to a truncate: the errno, or `None` if it went through.
 pub fn try_truncate(file: &impl AsFd, len: u64) -> Option<Errno> {
     nix::unistd::ftruncate(file, len as i64).err()
 }
+// ANCHOR_END: try_truncate
 
 // ANCHOR: sealed_memfd
-/// A memfd of `len` bytes that can never shrink: `F_SEAL_SHRINK` makes every
-/// truncate below its size fail with EPERM, and `F_SEAL_SEAL` stops anyone
-/// from removing that seal. Whoever maps it can trust its length.
+/// A memfd of `len` bytes that can never shrink. Seals are never removed:
+/// `F_SEAL_SHRINK` makes any truncate below the current size fail with
+/// EPERM, and `F_SEAL_SEAL` forbids adding seals, so no receiver can add
+/// `F_SEAL_WRITE` or `F_SEAL_GROW` behind the creator's back.
 pub fn sealed_memfd(len: u64) -> nix::Result<File> {
     use nix::fcntl::{FcntlArg, SealFlag, fcntl};
     use nix::sys::memfd::{MFdFlags, memfd_create};
@@ -113,8 +117,20 @@ pub fn sealed_memfd(len: u64) -> nix::Result<File> {
 }
 // ANCHOR_END: sealed_memfd
 
+// ANCHOR: safe_to_map
+/// The receiver's check before mapping `len` bytes of a file it was handed:
+/// sealed against shrinking, and `len` bytes long now (the seal only keeps
+/// the file from shrinking below its size at this moment).
+pub fn safe_to_map(file: &impl AsFd, len: u64) -> nix::Result<bool> {
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    let seals = SealFlag::from_bits_truncate(fcntl(file, FcntlArg::F_GET_SEALS)?);
+    let size = nix::sys::stat::fstat(file)?.st_size as u64;
+    Ok(seals.contains(SealFlag::F_SEAL_SHRINK) && size >= len)
+}
+// ANCHOR_END: safe_to_map
+
 /// The kind of filesystem holding `path` (`ext4`, `tmpfs`, ...): what
-/// happens to bytes past the end of a file depends on it.
+/// becomes of a store past the end of a file depends on it.
 pub fn filesystem_name(path: &std::path::Path) -> String {
     use nix::sys::statfs::{
         BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, TMPFS_MAGIC, XFS_SUPER_MAGIC, statfs,

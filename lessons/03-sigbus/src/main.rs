@@ -7,13 +7,18 @@ use std::fs::{self, File, OpenOptions};
 use std::path::Path;
 use std::time::Duration;
 
-use sigbus::{map_shared, report_sigbus_for, sealed_memfd, try_truncate};
+use nix::errno::Errno;
+use sigbus::{
+    map_shared, report_sigbus_for, safe_to_map, sealed_memfd, try_truncate,
+};
 use support::ChildOutcome;
 use support::cli::Cli;
 use support::errors::AtPath;
 use support::fork::run_in_child;
 use support::out::yes_no;
 use support::{Result, say};
+
+mod helper;
 
 const CLI: Cli = Cli {
     lesson: "sigbus",
@@ -24,8 +29,10 @@ Usage: cargo xtask run-lesson sigbus [-- --help]
 
 Every access that may fault happens in a child process; the lesson reports
 how each child ended. Its files live in a temporary directory removed at exit.
+(The graded tests run it with --exercise-helper ROLE to try exercise 3.4 in
+processes of its own.)
 ",
-    flags: &["--help"],
+    flags: &["--help", "--exercise-helper"],
 };
 
 /// No child of this lesson should take more than a moment.
@@ -35,6 +42,7 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 enum Mode {
     Help,
     Walkthrough,
+    ExerciseHelper(String, Vec<String>),
 }
 
 fn main() {
@@ -44,11 +52,21 @@ fn main() {
         Mode::Walkthrough => support::scratch_dir()
             .map_err(Into::into)
             .and_then(|dir| walkthrough(dir.path())),
+        Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
     });
     CLI.finish(result);
 }
 
 fn parse_args() -> Result<Mode> {
+    let mut args = CLI.args();
+    if args.next().as_deref() == Some("--exercise-helper".as_ref()) {
+        let role = CLI.value_for("--exercise-helper", args.next())?;
+        let rest = args.map(|a| a.to_string_lossy().into_owned()).collect();
+        return Ok(Mode::ExerciseHelper(
+            role.to_string_lossy().into_owned(),
+            rest,
+        ));
+    }
     Ok(if CLI.help_asked()? {
         Mode::Help
     } else {
@@ -66,6 +84,7 @@ fn walkthrough(scratch: &Path) -> Result {
     the_exact_boundary(scratch, page)?;
     writes_past_the_end(scratch, page)?;
     truncation_under_a_live_mapping(scratch, page)?;
+    a_file_nobody_can_shrink(page)?;
     Ok(())
 }
 
@@ -135,7 +154,7 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
         file.metadata()?.len()
     );
     in_child(
-        "read byte 8, bytes 9..page end, then the first byte of page 1",
+        &format!("read byte 8, bytes 9 to {}, then byte {page}", page - 1),
         || {
             say!(
                 "    byte 8 is {:?}: the file's last byte",
@@ -143,7 +162,8 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
             );
             let tail_is_zero = (9..page).all(|offset| map.read(offset) == 0);
             say!(
-                "    bytes 9..{page} all read as zero: {}",
+                "    bytes 9 to {} all read as zero: {}",
+                page - 1,
                 yes_no(tail_is_zero)
             );
             if report_sigbus_for(map.address()).is_err() {
@@ -155,9 +175,15 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
             0
         },
     )?;
-    say!("  The page that holds the file's end is readable to its end, as zeroes;");
     say!(
-        "  a page that holds no byte of the file cannot be backed, so the kernel sends SIGBUS."
+        "  BUS_ADRERR is \"nonexistent physical address\" in sigaction(2); here it means"
+    );
+    say!("  that no page of the file is behind this address.");
+    say!(
+        "  The page that holds the file's end reads to its end, as zeroes; a page that"
+    );
+    say!(
+        "  holds no byte of the file has nothing behind it, so the kernel sends SIGBUS."
     );
     Ok(())
 }
@@ -178,27 +204,39 @@ fn writes_past_the_end(scratch: &Path, page: usize) -> Result {
     say!(
         "  stored '!' at byte 100 (inside page 0, past the end) and unmapped: no fault"
     );
-    say!("  the file is still {} bytes", file.metadata()?.len());
+    say!(
+        "  the file is still {} bytes: the store is not part of it",
+        file.metadata()?.len()
+    );
     let again = map_shared(&file, page)?;
     say!(
-        "  yet a fresh mapping reads byte 100 as {:?}: the store is still in the page cache",
+        "  yet a fresh mapping reads byte 100 as {:?}: the store is in the page cache",
         char::from(again.read(100))
     );
     again.sync()?;
     say!(
-        "  after msync writes the page back, byte 100 reads {:?} ({} holds the files here)",
+        "  after msync, byte 100 reads {:?} ({} holds the files here)",
         char::from(again.read(100)),
         sigbus::filesystem_name(scratch)
     );
+    drop(again);
+    file.set_len(101).at(&path)?;
+    let bytes = fs::read(&path).at(&path)?;
     say!(
-        "  ext4 zeroes the part of a page past the end of the file whenever it writes the"
+        "  set_len(101) grows the file; read(2) finds byte 100 is {:?}",
+        char::from(bytes[100])
     );
     say!(
-        "  page back; tmpfs never writes back, so there the byte lingers, and a later"
+        "  A disk filesystem zeroes the part of the last page past the end of the file"
     );
     say!(
-        "  ftruncate that grows the file makes it part of the file. Never rely on either."
+        "  when it writes the page back (msync forces that). tmpfs has no disk block to"
     );
+    say!(
+        "  write back to (its pages live in memory, or swap): msync does nothing there,"
+    );
+    say!("  the byte lingers, and growing the file made it part of the file.");
+    say!("  Either way, never rely on a store past the end.");
     Ok(())
 }
 // ANCHOR_END: step3
@@ -222,11 +260,19 @@ fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
         "  mapped all 3 pages; page 2 reads {:?}",
         char::from(map.read(2 * page))
     );
-    in_child(
-        &format!("another process truncates the file to {page} bytes"),
-        || i32::from(file.set_len(page as u64).is_err()),
-    )?;
+    let truncated = run_in_child(CHILD_LIMIT, || {
+        try_truncate(&file, page as u64).map_or(0, |errno| errno as i32)
+    })?;
+    say!(
+        "  another process's ftruncate to {page} bytes: {}; the file is now {} bytes",
+        truncation_outcome(truncated),
+        file.metadata()?.len()
+    );
+    say!("  nobody called munmap: all 3 pages are still mapped");
     in_child("read page 2 again", || i32::from(map.read(2 * page)))?;
+    say!(
+        "  SIGBUS, not SIGSEGV: the address is mapped, but no file is behind it now"
+    );
     say!(
         "  page 0 still reads {:?}: it still has file behind it",
         char::from(map.read(0))
@@ -237,34 +283,62 @@ fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
     say!(
         "  stable as the file, and any process that may write the file can shrink it."
     );
+    Ok(())
+}
+// ANCHOR_END: step4
 
-    say!("  A defence: a sealed memfd, which nobody can shrink");
-    let sealed = sealed_memfd(3 * page as u64)?;
+/// What a child that tried to truncate reported: its exit code is the
+/// errno, or 0 when the truncate went through.
+fn truncation_outcome(outcome: ChildOutcome) -> String {
+    match outcome {
+        ChildOutcome::Exited(0) => "done".to_owned(),
+        ChildOutcome::Exited(code) => {
+            let errno = Errno::from_raw(code);
+            format!("refused, {errno:?} ({})", errno.desc())
+        }
+        other => format!("the child {other}"),
+    }
+}
+
+// ANCHOR: step5
+fn a_file_nobody_can_shrink(page: usize) -> Result {
+    say!("\nStep 5. A file nobody can shrink: a sealed memfd");
+    let len = 3 * page as u64;
+    let sealed = sealed_memfd(len)?;
     // The memfd is sparse too; its pages come from memory, reserved now.
-    support::space::allocate(&sealed, 3 * page as u64).map_err(|e| {
+    support::space::allocate(&sealed, len).map_err(|e| {
         format!(
             "cannot reserve memory for the sealed memfd: {}",
             support::errors::explain(&e)
         )
     })?;
+    say!("  a memfd of {len} bytes, sealed with F_SEAL_SHRINK and F_SEAL_SEAL");
+    say!(
+        "  the receiver's check (F_GET_SEALS, fstat): safe to map {len} bytes: {}",
+        yes_no(safe_to_map(&sealed, len)?)
+    );
     let map = map_shared(&sealed, 3 * page)?;
     map.write(2 * page, b'C');
-    in_child(
-        &format!("another process tries to truncate it to {page} bytes"),
-        || {
-            match try_truncate(&sealed, page as u64) {
-                Some(errno) => {
-                    say!("    ftruncate failed: {errno:?} ({})", errno.desc())
-                }
-                None => say!("    ftruncate succeeded (the seal did not hold!)"),
-            }
-            0
-        },
-    )?;
-    in_child("read page 2 of the sealed memfd", || {
+    let refused = run_in_child(CHILD_LIMIT, || {
+        try_truncate(&sealed, page as u64).map_or(0, |errno| errno as i32)
+    })?;
+    say!(
+        "  another process's ftruncate to {page} bytes: {}",
+        truncation_outcome(refused)
+    );
+    in_child("so the reader survives: read page 2", || {
         say!("    page 2 reads {:?}", char::from(map.read(2 * page)));
         0
     })?;
+    let short = sealed_memfd(9)?;
+    say!(
+        "  a 9-byte memfd, sealed the same way: safe to map {len} bytes: {}",
+        yes_no(safe_to_map(&short, len)?)
+    );
+    say!(
+        "  The seal stops shrinking below the size it has; only fstat says that size"
+    );
+    say!("  covers the mapping.");
     Ok(())
 }
 // ANCHOR_END: step4
