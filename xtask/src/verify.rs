@@ -203,8 +203,10 @@ fn check_handout(
     );
     replace_stubs(&in_handout, FAKING_STUB)?;
     let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
+    // A test ends early with the fake; one whose exercise runs in a helper
+    // process (tests never fork) sees the helper end early instead, and fails.
     expect_zero(&results, max, "fake verdicts", |v| {
-        matches!(v, Verdict::ExitedEarly(0))
+        matches!(v, Verdict::ExitedEarly(0) | Verdict::Failed(_))
     })?;
     println!(
         "verify 4/4: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \

@@ -30,8 +30,9 @@ use support::{ChildOutcome, Result, say};
 /// How long one read may take before the reader counts as hung.
 const READ_LIMIT: Duration = Duration::from_secs(10);
 
-/// Exit codes of a reader child in a race round.
-const WHOLE: i32 = 0;
+/// Exit codes of a reader child in a race round. None is 0: a reader that
+/// exits on its own (code 0) before giving its verdict has proved nothing.
+const WHOLE: i32 = 11;
 const REPORTED: i32 = 10;
 const WRONG_BYTES: i32 = 20;
 const FALSE_REPORT: i32 = 21;
@@ -258,6 +259,9 @@ fn verdict(outcome: ChildOutcome) -> String {
             "reported a truncation, but nobody truncated the file".to_owned()
         }
         ChildOutcome::Exited(support::fork::PANICKED) => "panicked".to_owned(),
+        ChildOutcome::Exited(code) => format!(
+            "exited (code {code}) without returning from read_all_surviving_truncation"
+        ),
         ChildOutcome::Signaled(_) => format!("was {outcome}"),
         other => other.to_string(),
     }
