@@ -635,8 +635,8 @@ impl Guarded {
 
 // ANCHOR: futex
 /// Sleeps while `word` holds `expected`, at most `limit`: `FUTEX_WAIT`,
-/// or `FUTEX_WAIT_PRIVATE` (what `std::sync::Mutex` uses), which only a
-/// wake from the same process can end. `Ok`: woken; `Err(ETIMEDOUT)`:
+/// or `FUTEX_WAIT_PRIVATE` (a private wait, as `std::sync::Mutex` does),
+/// which only a wake from the same process can end. `Ok`: woken; `Err(ETIMEDOUT)`:
 /// nobody woke us; `Err(EAGAIN)`: `word` had already changed.
 pub fn futex_wait(
     word: &AtomicU32,

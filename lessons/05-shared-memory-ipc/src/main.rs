@@ -258,12 +258,13 @@ fn squatting() -> Result {
     let page = support::page_size();
     let name = unguessable_name()?;
     // Another user would do this; the lesson plays that user, with mode
-    // 0644, which lets everyone on the machine read the object.
+    // 0666, which lets every user on the machine read and write the object:
+    // a victim of another uid can open it only if the mode lets them.
     let (squat, _squatter) = create_exclusive(&name, page)?;
-    nix::sys::stat::fchmod(&squat, nix::sys::stat::Mode::from_bits_truncate(0o644))?;
+    nix::sys::stat::fchmod(&squat, nix::sys::stat::Mode::from_bits_truncate(0o666))?;
     let spy = map_shared(&squat, page)?;
     say!("    another user's program created {SHM_DIR}{name}");
-    say!("    first, with mode 0644, and mapped it");
+    say!("    first, with mode 0666, and mapped it");
 
     let careless = nix::sys::mman::shm_open(
         name.as_str(),
@@ -432,7 +433,7 @@ fn the_lost_update(exe: &Path) -> Result {
         "  A lost update is a load and a store with the other process's store between"
     );
     say!(
-        "  them. fetch_add is one indivisible instruction (lock xadd on x86): none lost."
+        "  them. fetch_add is one indivisible instruction (lock-prefixed on x86): none lost."
     );
     Ok(())
 }

@@ -44,7 +44,8 @@ pub struct CacheStat {
 /// view of it, without mapping it. `ENOSYS` on older kernels.
 pub fn cachestat(file: &impl AsFd) -> nix::Result<CacheStat> {
     use std::os::fd::AsRawFd;
-    /// The same number on every architecture (new system calls share one table).
+    /// The same number on every architecture but alpha (new system calls share
+    /// one table).
     const SYS_CACHESTAT: libc::c_long = 451;
     let range: [u64; 2] = [0, 0]; // offset 0, length 0: to the end of the file
     let mut stat = CacheStat::default();

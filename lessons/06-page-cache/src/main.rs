@@ -246,7 +246,7 @@ fn residency(scratch: &Path, page: usize) -> Result {
     say!("\nStep 3. Residency: mincore, then posix_fadvise(DONTNEED)");
     let filesystem = filesystem_name(scratch);
     let kind = if cache_is_the_file(filesystem) {
-        "memory only: nothing to drop"
+        "no disk copy (memory, swap): nothing to drop"
     } else {
         "a copy on disk: clean pages can go"
     };
