@@ -305,6 +305,7 @@ fn fill(
         .map_err(|e| format!("cannot write {WORKFLOW}: {e}"))?;
     if only.is_some() {
         trim_summary(to)?;
+        unlink_left_out_chapters(to)?;
         // Fewer crates: let cargo drop the others from Cargo.lock now, so
         // the first build does not change a file the manifest watches.
         let metadata = crate::cargo()
@@ -366,6 +367,60 @@ fn trim_summary(to: &Path) -> Result {
         .collect();
     fs::write(&path, kept.join("\n") + "\n")
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// In every remaining page of the book, turns a link to a chapter that was
+/// left out into its plain text, so the handout's book has no broken link.
+fn unlink_left_out_chapters(to: &Path) -> Result {
+    let src = to.join("book/src");
+    let Ok(entries) = fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let kept = without_links_to_missing(&text, |target| src.join(target).exists());
+        if kept != text {
+            fs::write(&path, kept).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `markdown` with each link `[text](page.md...)` to a local page for which
+/// `exists` says no replaced by `text`. Images, web links and links to
+/// pages that exist are kept.
+fn without_links_to_missing(markdown: &str, exists: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    let mut rest = markdown;
+    while let Some(at) = rest.find("](") {
+        let (before, after) = (&rest[..at], &rest[at + 2..]);
+        let open = before.rfind('[');
+        let close = after.find(')');
+        let (Some(open), Some(close)) = (open, close) else {
+            out.push_str(&rest[..at + 2]);
+            rest = after;
+            continue;
+        };
+        let target = &after[..close];
+        let page = target.split('#').next().unwrap_or_default();
+        let is_image = before[..open].ends_with('!');
+        let local_page = page.ends_with(".md") && !page.contains("://");
+        if is_image || !local_page || exists(page) {
+            out.push_str(&rest[..at + 2]);
+            rest = after;
+            continue;
+        }
+        out.push_str(&before[..open]);
+        out.push_str(&before[open + 1..]);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The README a student finds in the handout: what to do, how to check,
@@ -447,6 +502,19 @@ exactly what is checked.
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn links_to_left_out_chapters_become_plain_text() {
+        let page = "See [SIGBUS](03-sigbus.md#step-2) and [maps](02-process-maps.md), \
+                    ![fig](img/a.svg), [web](https://x.org/a.md), [x] (y).";
+        let kept = super::without_links_to_missing(page, |p| p == "02-process-maps.md");
+        assert_eq!(
+            kept,
+            "See SIGBUS and [maps](02-process-maps.md), ![fig](img/a.svg), \
+             [web](https://x.org/a.md), [x] (y)."
+        );
+    }
+
     use super::*;
 
     #[test]

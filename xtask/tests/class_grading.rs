@@ -113,6 +113,21 @@ fn grade_all_gives_every_submission_its_row() {
         ],
     );
     assert!(run.outcome.is_success(), "{}", run.stderr);
+    // The one-lesson handout's book links to no chapter it left out.
+    let src = template.join("book/src");
+    for page in fs::read_dir(&src).unwrap().flatten() {
+        let text = fs::read_to_string(page.path()).unwrap_or_default();
+        for (at, _) in text.match_indices("](") {
+            let target = text[at + 2..].split([')', '#']).next().unwrap();
+            if target.ends_with(".md") && !target.contains("://") {
+                assert!(
+                    src.join(target).is_file(),
+                    "{} links to {target}, which the handout left out",
+                    page.path().display()
+                );
+            }
+        }
+    }
     let stubs = fs::read_to_string(template.join(EXERCISES)).unwrap();
     let class = scratch.path().join("class");
     fs::create_dir(&class).unwrap();
