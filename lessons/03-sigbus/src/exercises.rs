@@ -86,11 +86,10 @@ pub struct Truncated {
 ///
 /// Hint: look at the size (`fstat`, `File::metadata`) before you map, and
 /// again when you are done: a file that only shrinks was whole in between
-/// if it is still whole at the end. What remains is the moment in between.
-/// Either never touch a mapping (`read_exact_at` copies, and a short file
-/// shows up as an error), or keep one alive with a SIGBUS handler that puts
-/// a page of zeroes (`mmap` with `MAP_FIXED`) where the file's page was, and
-/// remembers that it did.
+/// if it is still whole at the end. What remains is the moment in between,
+/// when a page can vanish under a load. Ask whether you need the mapping at
+/// all; and if you keep it, what a SIGBUS handler could put where the
+/// vanished page was, and how it would tell you it did.
 pub fn read_all_surviving_truncation(
     file: &File,
     expected: u64,
