@@ -23,6 +23,8 @@ use crate::json::{self, Value};
 /// `<details>` and waiting (at most 5 s) for images and fonts.
 const INSPECT: &str = r#"(async () => {
   document.querySelectorAll('details').forEach(d => { d.open = true; });
+  // A lazy image below the fold would never load and look broken.
+  document.querySelectorAll('img[loading="lazy"]').forEach(i => { i.loading = 'eager'; });
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline && [...document.images].some(i => !i.complete)) {
     await new Promise(r => setTimeout(r, 50));
@@ -32,6 +34,10 @@ const INSPECT: &str = r#"(async () => {
   const leaks = [];
   if (text.includes('{{#')) leaks.push('an unresolved {{# directive');
   if (/ANCHOR(_END)?:/.test(text)) leaks.push('an ANCHOR line');
+  // mdBook includes nothing, silently, for an anchor the file lacks.
+  const empty = [...document.querySelectorAll('pre > code')]
+    .filter(c => c.textContent.trim() === '').length;
+  if (empty) leaks.push(`${empty} empty code block(s) (an include whose anchor or lines are missing?)`);
   const images = [...document.images].map(i => ({
     src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0 }));
   const links = [...document.querySelectorAll('a[href]')]
@@ -109,7 +115,8 @@ pub fn check(options: &Options) -> Result<Report, String> {
     let mut report = Report::default();
     let mut anchors = Anchors::default();
     for page in &pages {
-        let problems = check_page(&mut browser, &session, &server, options, page, &mut anchors)?;
+        let problems = check_page(&mut browser, &session, &server, options, page, &mut anchors)
+            .map_err(|e| format!("{page}: {e} (the check stopped there)"))?;
         let failed = !problems.is_empty();
         report.pages += 1;
         report
