@@ -77,6 +77,7 @@ fn run_check(
     every_page: Option<&Path>,
 ) -> Result<ExitCode> {
     let chromium = cdp::find_chromium()?;
+    cdp::clean_up_on_signals()?;
     let failures = root.join("target/book-check");
     // Screenshots from an earlier run would be mistaken for this run's.
     let _ = std::fs::remove_dir_all(&failures);
