@@ -71,7 +71,7 @@ pub fn clean_up_on_signals() -> Result<(), String> {
 /// The Chromium program: `$CHROMIUM`, else the first of the usual names on
 /// PATH.
 pub fn find_chromium() -> Result<PathBuf, String> {
-    if let Some(program) = std::env::var_os("CHROMIUM") {
+    if let Some(program) = std::env::var_os("CHROMIUM").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(program));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -84,7 +84,7 @@ pub fn find_chromium() -> Result<PathBuf, String> {
         }
     }
     Err(
-        "no Chromium found (looked for chromium, chromium-browser, google-chrome on \
+        "no Chromium found (looked for chromium, chromium-browser, google-chrome, chrome on \
          PATH). Install it (Debian: apt-get install chromium) or name it with \
          CHROMIUM=/path/to/chrome"
             .into(),
