@@ -55,7 +55,9 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
         return Err(format!("--port is for `book serve`, not `book {action}`"));
     }
     if shots_of_every_page.is_some() && action != "--check" {
-        return Err(format!("--screenshots is for `book --check`, not `book {action}`"));
+        return Err(format!(
+            "--screenshots is for `book --check`, not `book {action}`"
+        ));
     }
     // Before the build, so that a missing browser is said at once.
     let chromium = if action == "--check" {
