@@ -225,16 +225,22 @@ impl Browser {
         }
     }
 
-    /// Waits until an event `method` arrives for `session`, keeping the rest.
+    /// Waits until an event of one of `methods` arrives for `session`,
+    /// keeping the rest.
     pub fn wait_for(
         &mut self,
         session: &str,
-        method: &str,
+        methods: &[&str],
         within: Duration,
     ) -> Result<Value, String> {
         let deadline = Instant::now() + within;
+        let method = methods.join(" or ");
+        let method = method.as_str();
         let matches = |event: &Value| {
-            event.get("method").and_then(Value::as_str) == Some(method)
+            event
+                .get("method")
+                .and_then(Value::as_str)
+                .is_some_and(|m| methods.contains(&m))
                 && event.get("sessionId").and_then(Value::as_str) == Some(session)
         };
         if let Some(at) = self.events.iter().position(matches) {

@@ -213,7 +213,9 @@ fn html_pages(built: &Path) -> Result<Vec<String>, String> {
     Ok(pages)
 }
 
-fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<(), String> {
+/// Opens `url` and waits for its load event. A dialog (`alert`, `confirm`)
+/// would stop the page until answered: it is accepted, and its text returned.
+fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<Vec<String>, String> {
     browser.drain_events();
     let answer = browser.call(
         Some(session),
@@ -223,8 +225,30 @@ fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<(), Strin
     if let Some(error) = answer.get("errorText").and_then(Value::as_str) {
         return Err(format!("Chromium could not open {url}: {error}"));
     }
-    browser.wait_for(session, "Page.loadEventFired", Duration::from_secs(30))?;
-    Ok(())
+    let mut dialogs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = browser.wait_for(
+            session,
+            &["Page.loadEventFired", "Page.javascriptDialogOpening"],
+            left,
+        )?;
+        if event.get("method").and_then(Value::as_str) == Some("Page.loadEventFired") {
+            return Ok(dialogs);
+        }
+        let params = event.get("params").cloned().unwrap_or(Value::Null);
+        dialogs.push(format!(
+            "the page opens a dialog ({}): {}",
+            params.get("type").and_then(Value::as_str).unwrap_or("?"),
+            params.get("message").and_then(Value::as_str).unwrap_or("")
+        ));
+        browser.call(
+            Some(session),
+            "Page.handleJavaScriptDialog",
+            r#"{"accept":true}"#,
+        )?;
+    }
 }
 
 /// Runs `script` (which returns a JSON text) in the page and parses it.
@@ -262,9 +286,8 @@ fn check_page(
     let url = format!("{}{page}", server.base);
     server.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let started = Instant::now();
-    navigate(browser, session, &url)?;
+    let mut problems = navigate(browser, session, &url)?;
     let seen = evaluate(browser, session, INSPECT)?;
-    let mut problems = Vec::new();
     let mut document_status = None;
     for event in browser.drain_events() {
         if event.get("sessionId").and_then(Value::as_str) != Some(session) {
