@@ -178,7 +178,15 @@ fn site_path(root: &Path) -> Result<String> {
         .lines()
         .filter_map(|line| line.trim().strip_prefix("site-url"))
         .filter_map(|rest| rest.trim_start().strip_prefix('='))
-        .map(|value| value.trim().trim_matches('"').to_owned())
+        // The quoted string, without a comment after it.
+        .map(|value| {
+            let value = value.trim();
+            value
+                .strip_prefix('"')
+                .and_then(|rest| rest.split_once('"'))
+                .map_or(value, |(inside, _)| inside)
+                .to_owned()
+        })
         .next()
         .unwrap_or_else(|| "/".into());
     let path = match url.split_once("://") {
