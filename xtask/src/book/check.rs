@@ -122,10 +122,15 @@ pub fn check(options: &Options) -> Result<Report, String> {
         report
             .problems
             .extend(problems.into_iter().map(|p| (page.clone(), p)));
+        // A screenshot that cannot be saved is one more problem, not the end
+        // of the check: the problems found so far are still reported.
         if failed || options.shoot_every_page {
-            report
-                .screenshots
-                .push(screenshot(&mut browser, &session, options.shots, page)?);
+            match screenshot(&mut browser, &session, options.shots, page) {
+                Ok(file) => report.screenshots.push(file),
+                Err(e) => report
+                    .problems
+                    .push((page.clone(), format!("no screenshot: {e}"))),
+            }
         }
     }
     // Search, from the first page a reader opens.
@@ -153,12 +158,12 @@ pub fn check(options: &Options) -> Result<Report, String> {
             "index.html".into(),
             format!("searching for SIGBUS does not list the sigbus chapter; it lists {hits:?}"),
         ));
-        report.screenshots.push(screenshot(
-            &mut browser,
-            &session,
-            options.shots,
-            "search.html",
-        )?);
+        match screenshot(&mut browser, &session, options.shots, "search.html") {
+            Ok(file) => report.screenshots.push(file),
+            Err(e) => report
+                .problems
+                .push(("index.html".into(), format!("no screenshot: {e}"))),
+        }
     }
     Ok(report)
 }
