@@ -3,8 +3,9 @@
 //!
 //! The book is served on 127.0.0.1 under its site path and opened in
 //! headless Chromium at a 1280-pixel window, one page after another. A page
-//! passes when it loads with status 200 and no console error, shows no
-//! unresolved `{{#` directive or ANCHOR line, loads every image, links only
+//! passes when it loads with status 200 and no console error or dialog,
+//! shows no unresolved `{{#` directive, ANCHOR line or empty code block (an
+//! include whose anchor is missing), loads every image, links only
 //! to pages and anchors that exist, and (in a lesson chapter) has no code
 //! block wider than its column, with every `<details>` opened. Search for
 //! "SIGBUS" must list the sigbus chapter. A failing page is saved as a
