@@ -169,7 +169,11 @@ impl Browser {
                         message.pop_if(|b| *b == 0);
                         let parsed = String::from_utf8(message)
                             .map_err(|_| "Chromium sent a message that is not UTF-8".to_owned())
-                            .and_then(|text| json::parse(&text));
+                            .and_then(|text| {
+                                json::parse(&text).map_err(|e| {
+                                    format!("Chromium sent a message that is not JSON ({e})")
+                                })
+                            });
                         if sender.send(parsed).is_err() {
                             break;
                         }
