@@ -203,8 +203,9 @@ For live reloading while you write, use `mdbook serve book` instead.
 
 --check opens every page in headless Chromium (Debian: apt-get install
 chromium; or set CHROMIUM) at a 1280-pixel window and fails on: a status
-other than 200, a console error, an unresolved {{# directive or ANCHOR line,
-an image that does not load, a link to a missing page or anchor, a code block
+other than 200, a console error or dialog, an unresolved {{# directive, an
+ANCHOR line or an empty code block (an include's anchor missing), an image
+that does not load, a link to a missing page or anchor, a code block
 wider than a lesson chapter's column, or a search for SIGBUS that misses the
 sigbus chapter. Failing pages are saved as screenshots in target/book-check/;
 --screenshots DIR saves every page there instead.",

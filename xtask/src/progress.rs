@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use support::layout::exercises::{self, Exercise};
 use support::layout::{self as lessons, Lesson};
 
+use crate::grade::Verdict;
 use crate::grade::{self, build};
 use crate::{Result, workspace_root};
 
@@ -39,7 +40,7 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
     let cache_path = target.join("workbook-progress");
     let mut cache = read_cache(&cache_path);
     let all = lessons::discover(&root)?;
-    let (mut done, mut total, mut earned, mut maximum, mut regraded) = (0, 0, 0, 0, 0);
+    let (mut done, mut total, mut earned, mut maximum, mut unchanged) = (0, 0, 0, 0, 0);
     let mut next: Option<(String, String)> = None;
     let mut lines = Vec::new();
     for lesson in &all {
@@ -48,12 +49,23 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
         let outcome = match build::build_graded(&root, &target, &lesson.name)? {
             build::Built::DoesNotCompile(error) => Err(error),
             build::Built::Binary(binary) => {
-                let identity = identity(&binary);
+                // The graded tests of some lessons run the lesson's program
+                // (CARGO_BIN_EXE_...), which can change while they do not.
+                let program = binary
+                    .parent()
+                    .and_then(Path::parent)
+                    .map(|dir| dir.join(&lesson.name));
+                let identity = match program.filter(|p| p.is_file()) {
+                    Some(program) => format!("{} {}", identity(&binary), identity(&program)),
+                    None => identity(&binary),
+                };
                 match cache.get(&lesson.name).filter(|r| r.binary == identity) {
-                    Some(recorded) => Ok(recorded.clone()),
+                    Some(recorded) => {
+                        unchanged += 1;
+                        Ok(recorded.clone())
+                    }
                     None => {
                         eprintln!("checking {} ...", lesson.dir_name());
-                        regraded += 1;
                         let results = grade::grade_tree(
                             &root,
                             std::slice::from_ref(lesson),
@@ -69,7 +81,17 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
                             passed: passed.iter().map(|r| r.test.name.clone()).collect(),
                             failed: failed.iter().map(|r| r.test.name.clone()).collect(),
                         };
-                        cache.insert(lesson.name.clone(), recorded.clone());
+                        // A test that timed out (a busy machine) or did not
+                        // run may pass next time with the same binary.
+                        if results.iter().all(|r| {
+                            !matches!(r.verdict, Verdict::TimedOut(_) | Verdict::DidNotRun(_))
+                        }) {
+                            cache.insert(lesson.name.clone(), recorded.clone());
+                        } else {
+                            cache.remove(&lesson.name);
+                        }
+                        // Kept at once: an interrupted run loses nothing graded.
+                        write_cache(&cache_path, &cache);
                         Ok(recorded)
                     }
                 }
@@ -80,10 +102,15 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
         let line = match outcome {
             Err(error) => {
                 let first = error.lines().find(|l| l.starts_with("error")).unwrap_or("");
+                let at = error
+                    .lines()
+                    .find_map(|l| l.trim_start().strip_prefix("--> "))
+                    .map(|at| format!(" ({at})"))
+                    .unwrap_or_default();
                 if next.is_none() {
                     next = Some((lesson.name.clone(), String::new()));
                 }
-                format!("{}  does not compile: {first}", label(lesson))
+                format!("{}  does not compile: {first}{at}", label(lesson))
             }
             Ok(recorded) => {
                 let solved = |e: &Exercise| {
@@ -124,11 +151,8 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
     }
     println!(
         "\n{done}/{total} exercises solved, {earned}/{maximum} points.{}",
-        if regraded < all.len() {
-            format!(
-                " ({} lessons unchanged since the last run, not graded again.)",
-                all.len() - regraded
-            )
+        if unchanged > 0 {
+            format!(" ({unchanged} lessons unchanged since the last run, not graded again.)")
         } else {
             String::new()
         }

@@ -13,11 +13,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{SigSet, Signal, killpg};
 use nix::unistd::Pid;
 
 use crate::json::{self, Value};
@@ -37,10 +38,40 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// The running browser's process group and profile, for [`clean_up_on_signals`].
+static RUNNING: Mutex<Option<(i32, PathBuf)>> = Mutex::new(None);
+
+/// Makes Ctrl-C (SIGINT), SIGTERM and SIGHUP kill Chromium and remove its
+/// profile before this process ends, as dropping the browser would. Call it
+/// before any thread starts: the signals are blocked in this thread and so in
+/// every later one, and one thread waits for them. (Chromium starts with none
+/// blocked: `Command` clears the mask.)
+pub fn clean_up_on_signals() -> Result<(), String> {
+    let mut signals = SigSet::empty();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        signals.add(signal);
+    }
+    signals
+        .thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
+    std::thread::spawn(move || {
+        let signal = signals.wait().unwrap_or(Signal::SIGINT);
+        // Held to the end: a browser being dropped now waits, and the check
+        // does not go on to report Chromium's death as a problem.
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((group, profile)) = running.take() {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+            let _ = std::fs::remove_dir_all(profile);
+        }
+        std::process::exit(128 + signal as i32);
+    });
+    Ok(())
+}
+
 /// The Chromium program: `$CHROMIUM`, else the first of the usual names on
 /// PATH.
 pub fn find_chromium() -> Result<PathBuf, String> {
-    if let Some(program) = std::env::var_os("CHROMIUM") {
+    if let Some(program) = std::env::var_os("CHROMIUM").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(program));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -53,7 +84,7 @@ pub fn find_chromium() -> Result<PathBuf, String> {
         }
     }
     Err(
-        "no Chromium found (looked for chromium, chromium-browser, google-chrome on \
+        "no Chromium found (looked for chromium, chromium-browser, google-chrome, chrome on \
          PATH). Install it (Debian: apt-get install chromium) or name it with \
          CHROMIUM=/path/to/chrome"
             .into(),
@@ -125,6 +156,8 @@ impl Browser {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
         drop((their_commands, their_messages));
+        *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((child.id() as i32, profile.path().to_owned()));
         let (sender, messages) = channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(File::from(our_messages));
@@ -136,7 +169,11 @@ impl Browser {
                         message.pop_if(|b| *b == 0);
                         let parsed = String::from_utf8(message)
                             .map_err(|_| "Chromium sent a message that is not UTF-8".to_owned())
-                            .and_then(|text| json::parse(&text));
+                            .and_then(|text| {
+                                json::parse(&text).map_err(|e| {
+                                    format!("Chromium sent a message that is not JSON ({e})")
+                                })
+                            });
                         if sender.send(parsed).is_err() {
                             break;
                         }
@@ -192,16 +229,22 @@ impl Browser {
         }
     }
 
-    /// Waits until an event `method` arrives for `session`, keeping the rest.
+    /// Waits until an event of one of `methods` arrives for `session`,
+    /// keeping the rest.
     pub fn wait_for(
         &mut self,
         session: &str,
-        method: &str,
+        methods: &[&str],
         within: Duration,
     ) -> Result<Value, String> {
         let deadline = Instant::now() + within;
+        let method = methods.join(" or ");
+        let method = method.as_str();
         let matches = |event: &Value| {
-            event.get("method").and_then(Value::as_str) == Some(method)
+            event
+                .get("method")
+                .and_then(Value::as_str)
+                .is_some_and(|m| methods.contains(&m))
                 && event.get("sessionId").and_then(Value::as_str) == Some(session)
         };
         if let Some(at) = self.events.iter().position(matches) {
@@ -243,6 +286,9 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Held while killing, so a signal now waits for this drop.
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        *running = None;
         let group = Pid::from_raw(self.child.id() as i32);
         let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();

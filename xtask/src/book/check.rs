@@ -3,8 +3,9 @@
 //!
 //! The book is served on 127.0.0.1 under its site path and opened in
 //! headless Chromium at a 1280-pixel window, one page after another. A page
-//! passes when it loads with status 200 and no console error, shows no
-//! unresolved `{{#` directive or ANCHOR line, loads every image, links only
+//! passes when it loads with status 200 and no console error or dialog,
+//! shows no unresolved `{{#` directive, ANCHOR line or empty code block (an
+//! include whose anchor is missing), loads every image, links only
 //! to pages and anchors that exist, and (in a lesson chapter) has no code
 //! block wider than its column, with every `<details>` opened. Search for
 //! "SIGBUS" must list the sigbus chapter. A failing page is saved as a
@@ -23,6 +24,8 @@ use crate::json::{self, Value};
 /// `<details>` and waiting (at most 5 s) for images and fonts.
 const INSPECT: &str = r#"(async () => {
   document.querySelectorAll('details').forEach(d => { d.open = true; });
+  // A lazy image below the fold would never load and look broken.
+  document.querySelectorAll('img[loading="lazy"]').forEach(i => { i.loading = 'eager'; });
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline && [...document.images].some(i => !i.complete)) {
     await new Promise(r => setTimeout(r, 50));
@@ -32,6 +35,10 @@ const INSPECT: &str = r#"(async () => {
   const leaks = [];
   if (text.includes('{{#')) leaks.push('an unresolved {{# directive');
   if (/ANCHOR(_END)?:/.test(text)) leaks.push('an ANCHOR line');
+  // mdBook includes nothing, silently, for an anchor the file lacks.
+  const empty = [...document.querySelectorAll('pre > code')]
+    .filter(c => c.textContent.trim() === '').length;
+  if (empty) leaks.push(`${empty} empty code block(s) (an include whose anchor or lines are missing?)`);
   const images = [...document.images].map(i => ({
     src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0 }));
   const links = [...document.querySelectorAll('a[href]')]
@@ -109,16 +116,22 @@ pub fn check(options: &Options) -> Result<Report, String> {
     let mut report = Report::default();
     let mut anchors = Anchors::default();
     for page in &pages {
-        let problems = check_page(&mut browser, &session, &server, options, page, &mut anchors)?;
+        let problems = check_page(&mut browser, &session, &server, options, page, &mut anchors)
+            .map_err(|e| format!("{page}: {e} (the check stopped there)"))?;
         let failed = !problems.is_empty();
         report.pages += 1;
         report
             .problems
             .extend(problems.into_iter().map(|p| (page.clone(), p)));
+        // A screenshot that cannot be saved is one more problem, not the end
+        // of the check: the problems found so far are still reported.
         if failed || options.shoot_every_page {
-            report
-                .screenshots
-                .push(screenshot(&mut browser, &session, options.shots, page)?);
+            match screenshot(&mut browser, &session, options.shots, page) {
+                Ok(file) => report.screenshots.push(file),
+                Err(e) => report
+                    .problems
+                    .push((page.clone(), format!("no screenshot: {e}"))),
+            }
         }
     }
     // Search, from the first page a reader opens.
@@ -146,12 +159,12 @@ pub fn check(options: &Options) -> Result<Report, String> {
             "index.html".into(),
             format!("searching for SIGBUS does not list the sigbus chapter; it lists {hits:?}"),
         ));
-        report.screenshots.push(screenshot(
-            &mut browser,
-            &session,
-            options.shots,
-            "search.html",
-        )?);
+        match screenshot(&mut browser, &session, options.shots, "search.html") {
+            Ok(file) => report.screenshots.push(file),
+            Err(e) => report
+                .problems
+                .push(("index.html".into(), format!("no screenshot: {e}"))),
+        }
     }
     Ok(report)
 }
@@ -206,7 +219,9 @@ fn html_pages(built: &Path) -> Result<Vec<String>, String> {
     Ok(pages)
 }
 
-fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<(), String> {
+/// Opens `url` and waits for its load event. A dialog (`alert`, `confirm`)
+/// would stop the page until answered: it is accepted, and its text returned.
+fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<Vec<String>, String> {
     browser.drain_events();
     let answer = browser.call(
         Some(session),
@@ -216,8 +231,30 @@ fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<(), Strin
     if let Some(error) = answer.get("errorText").and_then(Value::as_str) {
         return Err(format!("Chromium could not open {url}: {error}"));
     }
-    browser.wait_for(session, "Page.loadEventFired", Duration::from_secs(30))?;
-    Ok(())
+    let mut dialogs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = browser.wait_for(
+            session,
+            &["Page.loadEventFired", "Page.javascriptDialogOpening"],
+            left,
+        )?;
+        if event.get("method").and_then(Value::as_str) == Some("Page.loadEventFired") {
+            return Ok(dialogs);
+        }
+        let params = event.get("params").cloned().unwrap_or(Value::Null);
+        dialogs.push(format!(
+            "the page opens a dialog ({}): {}",
+            params.get("type").and_then(Value::as_str).unwrap_or("?"),
+            params.get("message").and_then(Value::as_str).unwrap_or("")
+        ));
+        browser.call(
+            Some(session),
+            "Page.handleJavaScriptDialog",
+            r#"{"accept":true}"#,
+        )?;
+    }
 }
 
 /// Runs `script` (which returns a JSON text) in the page and parses it.
@@ -255,9 +292,8 @@ fn check_page(
     let url = format!("{}{page}", server.base);
     server.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let started = Instant::now();
-    navigate(browser, session, &url)?;
+    let mut problems = navigate(browser, session, &url)?;
     let seen = evaluate(browser, session, INSPECT)?;
-    let mut problems = Vec::new();
     let mut document_status = None;
     for event in browser.drain_events() {
         if event.get("sessionId").and_then(Value::as_str) != Some(session) {

@@ -18,6 +18,7 @@ use crate::{Result, cargo, workspace_root};
 pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
     let mut action = None;
     let mut port: u16 = 3000;
+    let mut port_given = false;
     let mut shots_of_every_page = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -26,6 +27,7 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
                 action = Some(arg.to_string_lossy().into_owned());
             }
             "--port" => {
+                port_given = true;
                 let value = args
                     .next()
                     .ok_or("--port needs a number, e.g. --port 3000")?;
@@ -48,9 +50,23 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
             }
         }
     }
+    let action = action.unwrap_or_else(|| "serve".into());
+    if port_given && action != "serve" {
+        return Err(format!("--port is for `book serve`, not `book {action}`"));
+    }
+    if shots_of_every_page.is_some() && action != "--check" {
+        return Err(format!(
+            "--screenshots is for `book --check`, not `book {action}`"
+        ));
+    }
+    // Before the build, so that a missing browser is said at once.
+    let chromium = if action == "--check" {
+        Some(cdp::find_chromium()?)
+    } else {
+        None
+    };
     let root = workspace_root()?;
     let built = root.join("target/book");
-    let action = action.unwrap_or_else(|| "serve".into());
     build(&root, &built)?;
     let site_path = site_path(&root)?;
     match action.as_str() {
@@ -66,7 +82,13 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
                 std::thread::park();
             }
         }
-        _ => run_check(&root, &built, &site_path, shots_of_every_page.as_deref()),
+        _ => run_check(
+            &root,
+            &built,
+            &site_path,
+            &chromium.unwrap_or_default(),
+            shots_of_every_page.as_deref(),
+        ),
     }
 }
 
@@ -74,9 +96,10 @@ fn run_check(
     root: &Path,
     built: &Path,
     site_path: &str,
+    chromium: &Path,
     every_page: Option<&Path>,
 ) -> Result<ExitCode> {
-    let chromium = cdp::find_chromium()?;
+    cdp::clean_up_on_signals()?;
     let failures = root.join("target/book-check");
     // Screenshots from an earlier run would be mistaken for this run's.
     let _ = std::fs::remove_dir_all(&failures);
@@ -88,7 +111,7 @@ fn run_check(
     let report = check::check(&check::Options {
         built,
         site_path,
-        chromium: &chromium,
+        chromium,
         shots: every_page.unwrap_or(&failures),
         shoot_every_page: every_page.is_some(),
         lesson_pages: &lesson_pages,
@@ -155,7 +178,15 @@ fn site_path(root: &Path) -> Result<String> {
         .lines()
         .filter_map(|line| line.trim().strip_prefix("site-url"))
         .filter_map(|rest| rest.trim_start().strip_prefix('='))
-        .map(|value| value.trim().trim_matches('"').to_owned())
+        // The quoted string, without a comment after it.
+        .map(|value| {
+            let value = value.trim();
+            value
+                .strip_prefix('"')
+                .and_then(|rest| rest.split_once('"'))
+                .map_or(value, |(inside, _)| inside)
+                .to_owned()
+        })
         .next()
         .unwrap_or_else(|| "/".into());
     let path = match url.split_once("://") {

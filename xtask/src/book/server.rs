@@ -5,10 +5,11 @@
 //! under the book's site path (`site-url` in book.toml, e.g.
 //! `/mmap-workbook/`), so the check proves the book works under a sub-path.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// One request the server answered: its path and status.
 #[derive(Debug, Clone)]
@@ -42,7 +43,9 @@ pub fn start(root: &Path, prefix: &str, port: u16) -> Result<Server, String> {
             let root = root.clone();
             let prefix = prefix_owned.clone();
             let log = Arc::clone(&log_for_thread);
-            std::thread::spawn(move || {
+            // No thread to spare (too many connections): this one is
+            // dropped, and the server goes on accepting the others.
+            let _ = std::thread::Builder::new().spawn(move || {
                 if let Some(served) = answer(stream, &root, &prefix) {
                     log.lock().unwrap_or_else(|e| e.into_inner()).push(served);
                 }
@@ -115,9 +118,30 @@ fn content_type(file: &Path) -> &'static str {
     }
 }
 
+/// A request's reader: at most 16 KiB, all of it within 10 s, so that no
+/// client can hold a thread or grow a buffer for as long as it likes.
+struct Bounded {
+    stream: TcpStream,
+    until: Instant,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
 fn answer(stream: TcpStream, root: &Path, prefix: &str) -> Option<Served> {
-    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let bounded = Bounded {
+        stream: stream.try_clone().ok()?,
+        until: Instant::now() + Duration::from_secs(10),
+    };
+    let mut reader = BufReader::new(bounded.take(16 * 1024));
     let mut request = String::new();
     reader.read_line(&mut request).ok()?;
     // The headers are read and ignored: every answer closes the connection.
@@ -130,21 +154,37 @@ fn answer(stream: TcpStream, root: &Path, prefix: &str) -> Option<Served> {
     let mut words = request.split_whitespace();
     let (method, path) = (words.next()?, words.next()?.to_owned());
     let mut stream = stream;
+    let mut location = String::new();
     let (status, body, kind) = if method != "GET" && method != "HEAD" {
         (405, b"only GET and HEAD".to_vec(), "text/plain")
+    } else if path.split(['?', '#']).next() == Some(prefix.trim_end_matches('/')) {
+        // The book's relative links only work under the slash.
+        location = format!("Location: {prefix}\r\n");
+        (301, b"moved".to_vec(), "text/plain")
     } else {
-        match file_for(root, prefix, &path).map(|f| (std::fs::read(&f), f)) {
+        // Nothing outside the book, even through a symbolic link in it.
+        let inside = |file: &PathBuf| {
+            let (Ok(file), Ok(root)) = (file.canonicalize(), root.canonicalize()) else {
+                return false;
+            };
+            file.starts_with(root)
+        };
+        match file_for(root, prefix, &path)
+            .filter(inside)
+            .map(|f| (std::fs::read(&f), f))
+        {
             Some((Ok(body), file)) => (200, body, content_type(&file)),
             _ => (404, b"not found".to_vec(), "text/plain"),
         }
     };
     let reason = match status {
         200 => "OK",
+        301 => "Moved Permanently",
         404 => "Not Found",
         _ => "Method Not Allowed",
     };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+        "HTTP/1.1 {status} {reason}\r\n{location}Content-Type: {kind}\r\nContent-Length: {}\r\n\
          Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
     );
