@@ -203,9 +203,30 @@ fn round(
     Ok((child.wait(READ_LIMIT)?, took))
 }
 
+/// The most a race may ask for: the file's bytes are also kept in memory.
+const MAX_RACE_LEN: u64 = 256 << 20;
+const MAX_ROUNDS: u64 = 10_000;
+
+/// Removes the race's file when the race ends, however it ends (forked
+/// readers leave with `_exit` and never run it).
+struct RemovedAtEnd<'a>(&'a Path);
+
+impl Drop for RemovedAtEnd<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
+    }
+}
+
 fn race(dir: &Path, rounds: u64, len: u64, to_zero: bool) -> Result {
+    if len > MAX_RACE_LEN || rounds > MAX_ROUNDS {
+        return Err(format!(
+            "--exercise-helper race: at most {MAX_ROUNDS} rounds and {MAX_RACE_LEN} bytes"
+        )
+        .into());
+    }
     let path = dir.join("racing-file");
-    File::create(&path).at(&path)?;
+    File::create_new(&path).at(&path)?;
+    let _removed = RemovedAtEnd(&path);
     let written: Vec<u8> = (0..len).map(pattern).collect();
     // One round without a truncation: the reader must return the file
     // whole, and its time sets the range the truncations are spread over.

@@ -57,6 +57,11 @@ pub fn exercise(args: &[String]) -> Result {
     if workers > MAX_WORKERS {
         return Err(format!("at most {MAX_WORKERS} workers").into());
     }
+    // The numbers are made in memory: keep them well inside any machine's.
+    const MAX_LEN: usize = 1 << 24;
+    if len > MAX_LEN {
+        return Err(format!("LEN is at most {MAX_LEN} numbers, not {len}").into());
+    }
     let data = random_numbers(len, start);
     let expected = data.iter().fold(0u64, |sum, &n| sum.wrapping_add(n));
     // Slot 0 counts the calls of `sum_slice`; call i records its pid and
