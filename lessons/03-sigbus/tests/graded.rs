@@ -169,23 +169,31 @@ fn varied(len: usize) -> Vec<u8> {
 /// last page the file only partly fills.
 const RACE_LEN: &str = "16777211";
 
+/// Runs `rounds` truncation races in the helper and checks the reader
+/// survived every one, returning the whole file or reporting the truncation.
+fn race(rounds: u32, extra: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let rounds_text = rounds.to_string();
+    let mut args = vec!["race", dir.path().to_str().unwrap(), &rounds_text, RACE_LEN];
+    args.extend_from_slice(extra);
+    let out = exercise_helper(&args);
+    assert!(
+        out.lines()
+            .last()
+            .unwrap_or("")
+            .starts_with(&format!("survived all {rounds} rounds")),
+        "the reader must return the whole file or report the truncation, every \
+         round:\n{out}"
+    );
+}
+
 // points: 2
 #[test]
 fn the_reader_survives_truncation_at_random_moments() {
     graded(|| {
         // read_all_surviving_truncation runs in the helper, 40 times, while
         // the helper truncates the file at a random moment of each read.
-        let dir = tempfile::tempdir().unwrap();
-        let out =
-            exercise_helper(&["race", dir.path().to_str().unwrap(), "40", RACE_LEN]);
-        assert!(
-            out.lines()
-                .last()
-                .unwrap_or("")
-                .starts_with("survived all 40 rounds"),
-            "the reader must return the whole file or report the truncation, every \
-             round:\n{out}"
-        );
+        race(40, &[]);
     });
 }
 
@@ -195,23 +203,7 @@ fn the_reader_survives_truncation_to_zero() {
     graded(|| {
         // read_all_surviving_truncation runs in the helper while the helper
         // truncates the file to 0 bytes at a random moment of each read.
-        let dir = tempfile::tempdir().unwrap();
-        let args = [
-            "race",
-            dir.path().to_str().unwrap(),
-            "20",
-            RACE_LEN,
-            "--to-zero",
-        ];
-        let out = exercise_helper(&args);
-        assert!(
-            out.lines()
-                .last()
-                .unwrap_or("")
-                .starts_with("survived all 20 rounds"),
-            "the reader must return the whole file or report the truncation, every \
-             round:\n{out}"
-        );
+        race(20, &["--to-zero"]);
     });
 }
 

@@ -265,12 +265,7 @@ fn evaluate(browser: &mut Browser, session: &str, script: &str) -> Result<Value,
     );
     let answer = browser.call(Some(session), "Runtime.evaluate", &params)?;
     if let Some(details) = answer.get("exceptionDetails") {
-        let text = details
-            .get("exception")
-            .and_then(|e| e.get("description"))
-            .or_else(|| details.get("text"))
-            .and_then(Value::as_str)
-            .unwrap_or("?");
+        let text = exception_text(details);
         return Err(format!("the check's script failed in the page: {text}"));
     }
     let text = answer
@@ -330,17 +325,8 @@ fn check_page(
                 problems.push(format!("console error: {text}"));
             }
             "Runtime.exceptionThrown" => {
-                let details = params
-                    .get("exceptionDetails")
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                let text = details
-                    .get("exception")
-                    .and_then(|e| e.get("description"))
-                    .or_else(|| details.get("text"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("?");
-                problems.push(format!("uncaught exception: {text}"));
+                let details = params.get("exceptionDetails").unwrap_or(&Value::Null);
+                problems.push(format!("uncaught exception: {}", exception_text(details)));
             }
             "Log.entryAdded" => {
                 let entry = params.get("entry").cloned().unwrap_or(Value::Null);
@@ -435,6 +421,16 @@ fn check_page(
     }
     problems.dedup();
     Ok(problems)
+}
+
+/// What DevTools' `exceptionDetails` says went wrong.
+fn exception_text(details: &Value) -> &str {
+    details
+        .get("exception")
+        .and_then(|e| e.get("description"))
+        .or_else(|| details.get("text"))
+        .and_then(Value::as_str)
+        .unwrap_or("?")
 }
 
 /// Chromium asks the origin for `/favicon.ico` on its own for a page that
