@@ -162,10 +162,23 @@ pub fn story_parts(story: &str) -> Vec<(String, String)> {
     parts
 }
 
-/// Checks what every story must be, whatever the lesson: no line wider than
+/// The text of an insta snapshot file: what follows its `---` header.
+pub fn snapshot_text(file: &str) -> &str {
+    file.strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+        .map_or(file, |(_, text)| text)
+}
+
+/// Checks what every story must be, whatever the lesson, on its reviewed
+/// snapshot (`tests/snapshots/story.snap` under `manifest_dir`), which is
+/// the story as the book shows it, live values redacted: no line wider than
 /// [`STORY_COLUMNS`], and no step snapshot left over from an older story
-/// (`tests/snapshots/step-N.snap` for a step the story no longer has).
-pub fn assert_story_shape(story: &str, manifest_dir: &str) {
+/// (`step-N.snap` for a step the story no longer has).
+pub fn assert_story_shape(manifest_dir: &str) {
+    let dir = std::path::Path::new(manifest_dir).join("tests/snapshots");
+    let file = std::fs::read_to_string(dir.join("story.snap"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join("story.snap").display()));
+    let story = snapshot_text(&file);
     for (number, line) in story.lines().enumerate() {
         let width = line.chars().count();
         assert!(
@@ -179,7 +192,6 @@ pub fn assert_story_shape(story: &str, manifest_dir: &str) {
         .into_iter()
         .map(|(name, _)| name)
         .collect();
-    let dir = std::path::Path::new(manifest_dir).join("tests/snapshots");
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         if let Some(name) = file.strip_suffix(".snap")
@@ -197,7 +209,8 @@ pub fn assert_story_shape(story: &str, manifest_dir: &str) {
 /// Snapshots a lesson's story whole (`story.snap`) and part by part
 /// (`opening.snap`, `step-1.snap`, ...), so a chapter can show each step's
 /// output right after the question it answers. Extra redaction filters are
-/// given as for [`settings`]. Also asserts [`assert_story_shape`].
+/// given as for [`settings`]. Then asserts [`assert_story_shape`] on the
+/// reviewed snapshot.
 #[macro_export]
 macro_rules! story_snapshots {
     ($story:expr) => {
@@ -205,13 +218,15 @@ macro_rules! story_snapshots {
     };
     ($story:expr, $filters:expr) => {{
         let story: &str = &$story;
-        $crate::testing::assert_story_shape(story, env!("CARGO_MANIFEST_DIR"));
         $crate::testing::settings($filters).bind(|| {
             ::insta::assert_snapshot!("story", story);
             for (name, part) in $crate::testing::story_parts(story) {
                 ::insta::assert_snapshot!(name, part);
             }
         });
+        // On the reviewed snapshot: the story as the book shows it, with
+        // live values (a long TMPDIR, say) redacted.
+        $crate::testing::assert_story_shape(env!("CARGO_MANIFEST_DIR"));
     }};
 }
 
@@ -874,6 +889,13 @@ pub mod hostile {
 #[cfg(test)]
 mod tests {
     use super::story_parts;
+
+    #[test]
+    fn a_snapshot_files_text_follows_its_header() {
+        let file =
+            "---\nsource: lessons/x/tests/walkthrough.rs\n---\nStep 1. A\n---\n";
+        assert_eq!(super::snapshot_text(file), "Step 1. A\n---\n");
+    }
 
     #[test]
     fn a_story_is_cut_at_each_numbered_step_heading() {
