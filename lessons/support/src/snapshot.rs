@@ -13,7 +13,10 @@ pub fn filters() -> Vec<(String, String)> {
     let mut filters: Vec<(String, String)> = [
         // A tempfile directory (`.tmpXXXXXX` under any temp root), also
         // where a lesson shortened a long path from the left ("...").
-        (r"(?:\.\.\.[^\s/]*)?(?:/[^\s/]+)*/\.tmp[0-9A-Za-z]{6}", "[TEMPDIR]"),
+        (
+            r"(?:\.\.\.[^\s/]*)?(?:/[^\s/]+)*/\.tmp[0-9A-Za-z]{6}",
+            "[TEMPDIR]",
+        ),
         // A user-space virtual address: more than 8 hex digits after 0x.
         // (u32 values such as 0xdeadc0de have at most 8 and stay visible.)
         (r"\b0x[0-9a-f]{9,16}\b", "[ADDR]"),
