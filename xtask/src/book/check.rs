@@ -462,8 +462,10 @@ impl Anchors {
         }
         let ids = self.ids.entry(file.clone()).or_insert_with(|| {
             let html = std::fs::read_to_string(&file).unwrap_or_default();
-            html.split(" id=\"")
-                .skip(1)
+            // An element's id, or an old-style `<a name>`, is a target.
+            [" id=\"", " name=\""]
+                .iter()
+                .flat_map(|attribute| html.split(attribute).skip(1))
                 .filter_map(|rest| rest.split_once('"').map(|(id, _)| id.to_owned()))
                 .collect()
         });
