@@ -207,16 +207,6 @@ fn round(
 const MAX_RACE_LEN: u64 = 256 << 20;
 const MAX_ROUNDS: u64 = 10_000;
 
-/// Removes the race's file when the race ends, however it ends (forked
-/// readers leave with `_exit` and never run it).
-struct RemovedAtEnd<'a>(&'a Path);
-
-impl Drop for RemovedAtEnd<'_> {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.0);
-    }
-}
-
 fn race(dir: &Path, rounds: u64, len: u64, to_zero: bool) -> Result {
     if len > MAX_RACE_LEN || rounds > MAX_ROUNDS {
         return Err(format!(
@@ -224,13 +214,27 @@ fn race(dir: &Path, rounds: u64, len: u64, to_zero: bool) -> Result {
         )
         .into());
     }
+    // Registered like every file a lesson makes: removed on Ctrl-C too.
     let path = dir.join("racing-file");
-    File::create_new(&path).at(&path)?;
-    let _removed = RemovedAtEnd(&path);
+    let registered = support::cleanup::protected(|| -> Result<_> {
+        File::create_new(&path).at(&path)?;
+        Ok(support::cleanup::register(
+            &path,
+            support::cleanup::Removal::File,
+        )?)
+    })?;
+    let result = race_on(&path, rounds, len, to_zero);
+    let _ = std::fs::remove_file(&path);
+    drop(registered);
+    result
+}
+
+/// The race itself, on the file at `path`.
+fn race_on(path: &Path, rounds: u64, len: u64, to_zero: bool) -> Result {
     let written: Vec<u8> = (0..len).map(pattern).collect();
     // One round without a truncation: the reader must return the file
     // whole, and its time sets the range the truncations are spread over.
-    let (outcome, took) = round(&path, &written, None)?;
+    let (outcome, took) = round(path, &written, None)?;
     if outcome != ChildOutcome::Exited(WHOLE) {
         say!("untouched file: the reader {}", verdict(outcome));
         return Ok(());
@@ -251,7 +255,7 @@ fn race(dir: &Path, rounds: u64, len: u64, to_zero: bool) -> Result {
             }
             _ => random.below(len),
         };
-        let (outcome, _) = round(&path, &written, Some((delay, cut_to)))?;
+        let (outcome, _) = round(path, &written, Some((delay, cut_to)))?;
         match outcome {
             ChildOutcome::Exited(WHOLE) => whole += 1,
             ChildOutcome::Exited(REPORTED) => reported += 1,
