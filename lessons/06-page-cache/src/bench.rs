@@ -12,10 +12,14 @@ use support::say;
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use page_cache::{
-    Faults, READ_BUFFER, cache_is_the_file, create_file, evict_from_cache,
-    faults_during, filesystem_name, map_file, populate_read, sum_file_mapped,
-    sum_file_with_read, sum_mapped, sum_with_read, sum_words,
+    Faults, READ_BUFFER, anonymous_copy, cache_is_the_file, create_file,
+    evict_from_cache, faults_during, filesystem_name, folio_sizes, map_file,
+    populate_read, read_ahead, smaps_kb, sum_file_mapped, sum_file_with_read,
+    sum_mapped, sum_region, sum_with_read, thp_mode,
 };
+use support::region::Region;
+
+use crate::describe_folios;
 
 /// The large file's default size: a few hundred MiB, enough to leave the CPU
 /// caches far behind, small enough for a laptop.
@@ -102,33 +106,37 @@ fn check_interrupt() -> std::io::Result<()> {
 use support::Result;
 
 pub fn run(scratch: &Path, options: &Options) -> Result {
+    crate::optimised_build()?;
     stop_cleanly_on_interrupt()?;
     let len = usize::try_from(options.mib << 20)?;
     check_room(scratch, options.mib)?;
     let out = Output { json: options.json };
     let filesystem = filesystem_name(scratch);
     out.note(&format!(
-        "page-cache --bench: a {} MiB file on {filesystem}, u64 sums, best of {RUNS} runs",
-        options.mib
+        "page-cache --bench: a {} MiB file on {filesystem}, u64 sums, best of {RUNS} runs, \
+         opt-level {}",
+        options.mib,
+        crate::OPT_LEVEL
     ));
     large_file(scratch, len, filesystem, &out)?;
     small_files(scratch, &out)?;
     Ok(())
 }
 
-/// Refuses a size this machine cannot hold twice in memory (the page cache
-/// and the anonymous copy) or once on the disk, before writing anything.
+/// Refuses a size this machine cannot hold three times in memory (the page
+/// cache and two anonymous copies) or once on the disk, before writing
+/// anything.
 fn check_room(scratch: &Path, mib: u64) -> Result {
     let small: u64 = SMALL_FILES
         .iter()
         .map(|&(size, count)| (size * count) as u64 >> 20)
         .sum();
     let available_mib = meminfo_kb("MemAvailable")? >> 10;
-    if 2 * mib + small > available_mib {
+    if 3 * mib + small > available_mib {
         return Err(format!(
             "--mib {mib} needs about {} MiB of memory and {available_mib} MiB are available; \
              choose a smaller --mib",
-            2 * mib + small
+            3 * mib + small
         )
         .into());
     }
@@ -168,27 +176,32 @@ impl Output {
         }
     }
 
+    fn json_line(&self, text: &str) {
+        if self.json {
+            say!("{text}");
+        }
+    }
+
     fn scan(
         &self,
         cache: &str,
-        method: &str,
+        (method, time, faults): (&str, Duration, Faults),
         bytes: usize,
-        time: Duration,
-        ceiling: f64,
-        faults: Faults,
+        (ceiling_name, ceiling): (&str, f64),
     ) {
         let gbps = bytes as f64 / time.as_secs_f64().max(1e-9) / 1e9;
         if self.json {
             say!(
                 "{{\"method\": \"{method}\", \"bytes\": {bytes}, \"seconds\": {:.6}, \
-                 \"gbps\": {gbps:.3}, \"cache\": \"{cache}\", \"minor_faults\": {}}}",
+                 \"gbps\": {gbps:.3}, \"cache\": \"{cache}\", \"minor_faults\": {}, \
+                 \"ceiling\": \"{ceiling_name}\"}}",
                 time.as_secs_f64(),
                 faults.minor
             );
         } else {
             let of_ceiling = if ceiling > 0.0 { gbps / ceiling } else { 1.0 };
             say!(
-                "  {method:<5} {:>8.4} s {gbps:>7.2} GB/s  {of_ceiling:>5.2}x anon   {:>7} minor faults",
+                "  {method:<7} {:>8.4} s {gbps:>7.2} GB/s  {of_ceiling:>5.2}x ceiling  {:>7} minor faults",
                 time.as_secs_f64(),
                 faults.minor
             );
@@ -221,14 +234,38 @@ fn large_file(scratch: &Path, len: usize, filesystem: &str, out: &Output) -> Res
     // the kernel frees the file with the last descriptor.
     fs::remove_file(&path)?;
     check_interrupt()?;
-    let mut anonymous = vec![0u8; len];
-    let copied = file_read_exact(&file, &mut anonymous)?; // every page touched
-    if copied != len {
-        return Err("the large file is shorter than it was written".into());
+    let ahead = read_ahead(scratch)?;
+    let thp = thp_mode();
+    match ahead {
+        Some(ahead) => out.note(&format!(
+            "readahead: device {}:{}, read_ahead_kb {} (the largest folio readahead builds)",
+            ahead.device.0, ahead.device.1, ahead.kb
+        )),
+        None => out.note(&format!(
+            "readahead: {filesystem} has no single backing device: no read_ahead_kb"
+        )),
     }
+    let ceilings = Ceilings::copy(&file, len)?;
+    out.note(&format!(
+        "the ceilings, anonymous copies of the file (THP: {thp}), in 2 MiB pages:"
+    ));
+    out.note(&format!(
+        "  MADV_NOHUGEPAGE {} kB, MADV_HUGEPAGE {} kB of {} kB (AnonHugePages)",
+        ceilings.small_kb,
+        ceilings.huge_kb,
+        len >> 10
+    ));
+    out.json_line(&format!(
+        "{{\"read_ahead_kb\": {}, \"thp\": \"{thp}\", \"anon_4k_huge_kb\": {}, \
+         \"anon_2m_huge_kb\": {}}}",
+        ahead.map_or("null".to_owned(), |a| a.kb.to_string()),
+        ceilings.small_kb,
+        ceilings.huge_kb
+    ));
+    check_interrupt()?;
 
     out.note("large file, just written in 4 KiB writes (4 KiB pages in the cache):");
-    scan_three_ways(&file, &anonymous, "just-written", out)?;
+    scan_three_ways(&file, &ceilings, "just-written", out)?;
     check_interrupt()?;
 
     file.sync_all()?;
@@ -244,23 +281,40 @@ fn large_file(scratch: &Path, len: usize, filesystem: &str, out: &Output) -> Res
             "{filesystem}, readahead may cache it in large folios:"
         ));
     }
-    scan_three_ways(&file, &anonymous, "read-back", out)?;
+    scan_three_ways(&file, &ceilings, "read-back", out)?;
     Ok(())
 }
 
-fn file_read_exact(file: &File, into: &mut [u8]) -> std::io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    file.read_exact_at(into, 0)?;
-    Ok(into.len())
+/// The same bytes as the file in anonymous memory, twice: in 4 KiB pages
+/// (`MADV_NOHUGEPAGE`), and in 2 MiB pages where THP allows
+/// (`MADV_HUGEPAGE`), with how much of each is in 2 MiB pages.
+struct Ceilings {
+    small: Region,
+    small_kb: u64,
+    huge: Region,
+    huge_kb: u64,
+}
+
+impl Ceilings {
+    fn copy(file: &File, len: usize) -> Result<Ceilings> {
+        let small = anonymous_copy(file, len, false)?;
+        let huge = anonymous_copy(file, len, true)?;
+        Ok(Ceilings {
+            small_kb: smaps_kb(&small, "AnonHugePages")?,
+            huge_kb: smaps_kb(&huge, "AnonHugePages")?,
+            small,
+            huge,
+        })
+    }
 }
 
 fn scan_three_ways(
     file: &File,
-    anonymous: &[u8],
+    ceilings: &Ceilings,
     cache: &str,
     out: &Output,
 ) -> Result {
-    let len = anonymous.len();
+    let len = ceilings.small.len();
     let mut buffer = vec![1u8; READ_BUFFER];
     // One untimed pass of each first: on a virtual machine, memory the
     // guest has not touched for a while can be slow on its first use.
@@ -268,41 +322,77 @@ fn scan_three_ways(
     // and this process neither writes to it nor shrinks it.
     unsafe { sum_mapped(file, len) }?;
     sum_with_read(file, &mut buffer)?;
-    let (anon, anon_faults, sum_a) = best(|| sum_words(anonymous));
+    let (pmd_kb, folios) = mapped_page_sizes(file, len)?;
+    // SAFETY: the copies are this process's private memory, written once
+    // before and never again.
+    let (small, small_faults, sum_s) =
+        best(|| unsafe { sum_region(&ceilings.small) });
+    // SAFETY: as above.
+    let (huge, huge_faults, sum_h) = best(|| unsafe { sum_region(&ceilings.huge) });
     // SAFETY: the benchmark's own file, unlinked: nobody else can open it,
     // and this process neither writes to it nor shrinks it.
     let (mapped, map_faults, sum_m) = best(|| unsafe { sum_mapped(file, len) });
     let (read, read_faults, sum_r) = best(|| sum_with_read(file, &mut buffer));
-    if sum_m? != sum_a || sum_r? != sum_a {
-        return Err("the three sums differ: the benchmark is broken".into());
+    if sum_m? != sum_s || sum_r? != sum_s || sum_h != sum_s {
+        return Err("the sums differ: the benchmark is broken".into());
     }
-    let ceiling = len as f64 / anon.as_secs_f64().max(1e-9) / 1e9;
-    out.scan(cache, "mmap", len, mapped, ceiling, map_faults);
-    out.scan(cache, "read", len, read, ceiling, read_faults);
-    out.scan(cache, "anon", len, anon, ceiling, anon_faults);
+    // Like with like: the ceiling is the anonymous copy whose pages are the
+    // size of the mapping's (most of it in 2 MiB entries, or not).
+    let len_kb = (len >> 10) as u64;
+    let pmd_file = 2 * pmd_kb >= len_kb;
+    let pmd_anon = 2 * ceilings.huge_kb >= len_kb;
+    let (ceiling_name, ceiling_time) = if pmd_file && pmd_anon {
+        ("anon-2m", huge)
+    } else {
+        ("anon-4k", small)
+    };
+    let ceiling = len as f64 / ceiling_time.as_secs_f64().max(1e-9) / 1e9;
     out.note(&format!(
-        "  mmap is {:.2}x as fast as read; {} of {} kB mapped by 2 MiB entries \
-         (FilePmdMapped)",
+        "  {pmd_kb} of {len_kb} kB mapped by 2 MiB entries (FilePmdMapped)"
+    ));
+    out.note(&format!(
+        "  folios: {}",
+        folios
+            .as_deref()
+            .unwrap_or("sizes need CAP_SYS_ADMIN (pagemap, kpageflags)")
+    ));
+    out.note(&format!(
+        "  ceiling: {ceiling_name}, anonymous memory in the mapping's page size{}",
+        if pmd_file && !pmd_anon {
+            " (none: THP gave no 2 MiB pages, so mmap is compared across page sizes)"
+        } else {
+            ""
+        }
+    ));
+    let like = (ceiling_name, ceiling);
+    for row in [
+        ("mmap", mapped, map_faults),
+        ("read", read, read_faults),
+        ("anon-4k", small, small_faults),
+        ("anon-2m", huge, huge_faults),
+    ] {
+        out.scan(cache, row, len, like);
+    }
+    out.json_line(&format!(
+        "{{\"cache\": \"{cache}\", \"file_pmd_mapped_kb\": {pmd_kb}, \"folios\": \"{}\"}}",
+        folios.as_deref().unwrap_or("unreadable")
+    ));
+    out.note(&format!(
+        "  mmap is {:.2}x as fast as read",
         read.as_secs_f64() / mapped.as_secs_f64().max(1e-12),
-        pmd_mapped_kb(file, len)?,
-        len >> 10
     ));
     Ok(())
 }
 
-/// How much of a fresh, populated mapping of `file` the kernel maps with
-/// whole 2 MiB page-table entries: PMD-sized folios in the page cache, and
-/// the reason a mapped scan can beat 4 KiB-page anonymous memory.
-fn pmd_mapped_kb(file: &File, len: usize) -> Result<u64> {
+/// How a fresh, populated mapping of `file` is mapped: the kB mapped by
+/// whole 2 MiB page-table entries (PMD-sized folios in the page cache), and
+/// the folio sizes where this process may read them.
+fn mapped_page_sizes(file: &File, len: usize) -> Result<(u64, Option<String>)> {
     let map = map_file(file, len, ProtFlags::PROT_READ, MapFlags::MAP_SHARED)?;
     populate_read(&map)?;
-    let rollup = fs::read_to_string("/proc/self/smaps_rollup")?;
-    drop(map);
-    Ok(rollup
-        .lines()
-        .find_map(|line| line.strip_prefix("FilePmdMapped:"))
-        .and_then(|value| value.trim().strip_suffix("kB")?.trim().parse().ok())
-        .unwrap_or(0))
+    let pmd_kb = smaps_kb(&map, "FilePmdMapped")?;
+    let folios = folio_sizes(&map, support::page_size())?;
+    Ok((pmd_kb, folios.map(|sizes| describe_folios(&sizes))))
 }
 
 fn small_files(scratch: &Path, out: &Output) -> Result {

@@ -356,6 +356,187 @@ pub fn mapped_file_kb() -> io::Result<u64> {
 }
 // ANCHOR_END: rss
 
+// ANCHOR: readahead
+/// The block device behind the filesystem that holds a path, and its
+/// readahead window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadAhead {
+    /// The device number, as `ls -l /dev` shows it: major, minor.
+    pub device: (u32, u32),
+    /// `read_ahead_kb` of the device's queue (of the disk, for a partition):
+    /// the most readahead reads at once, and so the largest folio it builds.
+    pub kb: u64,
+}
+
+/// The readahead window of the device under `path`, from sysfs:
+/// `/sys/dev/block/MAJ:MIN/queue/read_ahead_kb`, or the queue of the disk a
+/// partition belongs to. `None` where the filesystem has no single backing
+/// device: tmpfs, overlayfs and btrfs report an anonymous device (major 0).
+pub fn read_ahead(path: &Path) -> io::Result<Option<ReadAhead>> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(path)?.dev();
+    let device = (libc::major(dev), libc::minor(dev));
+    if device.0 == 0 {
+        return Ok(None);
+    }
+    let sys = Path::new("/sys/dev/block").join(format!("{}:{}", device.0, device.1));
+    let queue = if sys.join("partition").exists() {
+        sys.join("../queue/read_ahead_kb") // the symlink's target's parent: the disk
+    } else {
+        sys.join("queue/read_ahead_kb")
+    };
+    match std::fs::read_to_string(&queue) {
+        Ok(text) => {
+            let kb = text.trim().parse().map_err(|_| {
+                io::Error::other(format!(
+                    "{}: not a number: {text:?}",
+                    queue.display()
+                ))
+            })?;
+            Ok(Some(ReadAhead { device, kb }))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+// ANCHOR_END: readahead
+
+// ANCHOR: smaps
+/// A `kB` field of the mapping that holds `region`, from /proc/self/smaps
+/// ([proc_pid_smaps(5)]): `FilePmdMapped` (file pages mapped by 2 MiB
+/// page-table entries), `AnonHugePages` (anonymous memory in 2 MiB pages),
+/// `Rss`, ...
+///
+/// [proc_pid_smaps(5)]: https://man7.org/linux/man-pages/man5/proc_pid_smaps.5.html
+pub fn smaps_kb(region: &Region, field: &str) -> io::Result<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps")?;
+    let address = region.address();
+    // A mapping's block: its header line `start-end perms ...`, then one
+    // `Name: value` line per field, up to the next header.
+    let holds_address = |header: &str| {
+        let range = header.split_whitespace().next().unwrap_or("");
+        let (start, end) = range.split_once('-').unwrap_or(("", ""));
+        let hex = |text| usize::from_str_radix(text, 16).ok();
+        matches!((hex(start), hex(end)), (Some(s), Some(e)) if s <= address && address < e)
+    };
+    let is_field = |line: &&str| {
+        let name = line.split_whitespace().next().unwrap_or("");
+        name.ends_with(':')
+    };
+    smaps
+        .lines()
+        .skip_while(|line| is_field(line) || !holds_address(line))
+        .skip(1)
+        .take_while(is_field)
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().strip_suffix("kB")?.trim().parse().ok())
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "no {field} for the mapping at {address:#x} in /proc/self/smaps"
+            ))
+        })
+}
+// ANCHOR_END: smaps
+
+// ANCHOR: anonymous_copy
+/// The transparent-huge-page mode for anonymous memory, the word in brackets
+/// in /sys/kernel/mm/transparent_hugepage/enabled: `always`, `madvise`
+/// (only where `MADV_HUGEPAGE` asks) or `never`.
+pub fn thp_mode() -> String {
+    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .ok()
+        .and_then(|text| {
+            let (_, rest) = text.split_once('[')?;
+            Some(rest.split_once(']')?.0.to_owned())
+        })
+        .unwrap_or_else(|| "not available".to_owned())
+}
+
+/// A private anonymous copy of the first `len` bytes of `file`, in 2 MiB
+/// pages where `huge` and THP allow it (`MADV_HUGEPAGE`), in 4 KiB pages
+/// otherwise (`MADV_NOHUGEPAGE`). The advice comes before the copy: pages
+/// are chosen at the first touch. `smaps_kb(&copy, "AnonHugePages")` says
+/// what was obtained.
+pub fn anonymous_copy(file: &File, len: usize, huge: bool) -> io::Result<Region> {
+    let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
+    let flags = MapFlags::MAP_PRIVATE | MapFlags::MAP_ANONYMOUS;
+    let prot = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+    // SAFETY: a fresh anonymous mapping at an address the kernel picks.
+    let base = unsafe { nix::sys::mman::mmap_anonymous(None, length, prot, flags) }?;
+    // SAFETY: exactly what mmap returned and was given; `Region` owns it.
+    let copy = unsafe { Region::from_raw(base.cast(), len) };
+    let advice = if huge {
+        MmapAdvise::MADV_HUGEPAGE
+    } else {
+        MmapAdvise::MADV_NOHUGEPAGE
+    };
+    // SAFETY: the range is exactly our fresh mapping; the advice changes
+    // which pages back it, never its bytes. It fails (EINVAL) only on a
+    // kernel without THP, and then the pages are 4 KiB anyway.
+    let _ = unsafe { madvise(base, len, advice) };
+    // SAFETY: our private mapping of `len` writable bytes; nothing else
+    // refers to it while the slice lives.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(copy.as_ptr(), len) };
+    if fill_from(file, bytes, 0)? != len {
+        return Err(io::Error::other("the file is shorter than the copy"));
+    }
+    Ok(copy)
+}
+// ANCHOR_END: anonymous_copy
+
+// ANCHOR: folios
+/// The sizes of the folios (pages kept as one unit) behind a populated
+/// mapping, as (size in bytes, how many), from /proc/self/pagemap (each
+/// page's frame number) and /proc/kpageflags (whether a frame starts or
+/// continues a compound page). `None` without `CAP_SYS_ADMIN`: frame numbers
+/// then read as 0, and kpageflags cannot be opened.
+pub fn folio_sizes(
+    region: &Region,
+    page: usize,
+) -> io::Result<Option<Vec<(usize, usize)>>> {
+    const PRESENT: u64 = 1 << 63;
+    const FRAME: u64 = (1 << 55) - 1;
+    const COMPOUND_TAIL: u64 = 1 << 16;
+    let read_u64 = |file: &File, index: u64| -> io::Result<u64> {
+        let mut word = [0u8; 8];
+        file.read_exact_at(&mut word, index * 8)?;
+        Ok(u64::from_ne_bytes(word))
+    };
+    let flags = match File::open("/proc/kpageflags") {
+        Ok(file) => file,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let pagemap = File::open("/proc/self/pagemap")?;
+    let first = (region.address() / page) as u64;
+    let mut folios = std::collections::BTreeMap::<usize, usize>::new();
+    let mut current = 0; // pages in the folio being counted
+    for index in first..first + region.len().div_ceil(page) as u64 {
+        let entry = read_u64(&pagemap, index)?;
+        if entry & PRESENT == 0 || entry & FRAME == 0 {
+            return Ok(None); // not populated, or no privilege: no frame number
+        }
+        let tail = read_u64(&flags, entry & FRAME)? & COMPOUND_TAIL != 0;
+        if !tail && current > 0 {
+            *folios.entry(current * page).or_default() += 1;
+            current = 0;
+        }
+        current += 1;
+    }
+    if current > 0 {
+        *folios.entry(current * page).or_default() += 1;
+    }
+    Ok(Some(folios.into_iter().rev().collect()))
+}
+// ANCHOR_END: folios
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,16 @@ const FILTERS: &[(&str, &str)] = &[
         r"on \S+ \(statfs\), .*",
         "on [FS] (statfs), [WHAT DONTNEED CAN DO THERE]",
     ),
+    (
+        r"readahead: .*",
+        "readahead: [DEVICE, read_ahead_kb; OR WHY THERE IS NONE]",
+    ),
+    (r"mapped: \d+ of", "mapped: [N] of"),
+    (
+        r"folios: .*",
+        "folios: [HOW MANY, THE LARGEST; WHERE READABLE]",
+    ),
+    (r"MADV_\w+, THP \S+: \d+ of", "[ADVICE], THP [MODE]: [N] of"),
     (r"\d+\.\d+ GB/s", "[N] GB/s"),
     (r"\d+\.\d+ µs/file", "[N] µs/file"),
     (r"\d+\.\d+x", "[N]x"),
@@ -123,6 +133,14 @@ fn the_facts_behind_the_story() {
     }
     assert_eq!(resident(&out, "and now:"), 64);
 
+    // Step 4: readahead decides the folios, the folios decide the page size
+    // of the mapping, and the ceiling is anonymous memory of that page size.
+    step_4_page_sizes(&out, memory_only);
+    // The speeds are printed: the lesson was built optimised (it withholds
+    // them otherwise), as the workspace's profile makes it.
+    assert!(out.contains("through a fresh mapping "), "{out}");
+    assert!(!out.contains("speeds not shown"), "{out}");
+
     // Step 4 and 5: measured, so only the sums are checked.
     assert!(out.contains("the three sums agree: yes"));
     assert!(out.contains("8 files of 4 KiB: read "));
@@ -141,4 +159,72 @@ fn the_facts_behind_the_story() {
     assert!(number_before(anon, " kB") < file_kb / 4, "{read}");
     let copy = number_before(&row("read whole into a Vec:"), " kB");
     assert!(copy >= file_kb * 3 / 4, "Vec: {copy} kB");
+}
+
+/// Step 4's page sizes, checked against what the lesson found: the device's
+/// readahead window, the kernel and the filesystem.
+fn step_4_page_sizes(out: &str, memory_only: bool) {
+    let file_kb = 64 << 10;
+    let ahead = line(out, "readahead:");
+    let pmd_kb = number_before(line(out, "mapped:"), " of ");
+    let filesystem = line(out, "the files are on ")
+        .split_whitespace()
+        .nth(4)
+        .unwrap();
+    match ahead.split_once("read_ahead_kb ") {
+        Some((_, kb)) => {
+            let kb: i64 = kb.parse().unwrap_or_else(|_| panic!("{ahead}"));
+            if kb < 2048 {
+                // page_cache_ra_order: no folio larger than the window.
+                assert_eq!(pmd_kb, 0, "read_ahead_kb {kb}, yet PMD-mapped:\n{out}");
+            } else if large_folios(filesystem) {
+                assert!(pmd_kb > 0, "read_ahead_kb {kb} on {filesystem}:\n{out}");
+            }
+            if let Some(largest) = largest_folio_kb(out) {
+                assert!(largest <= kb.max(4), "read_ahead_kb {kb}:\n{out}");
+            }
+        }
+        None => {
+            assert!(ahead.contains("has no single backing device"), "{ahead}");
+            assert!(!memory_only || pmd_kb == 0, "tmpfs has no FilePmdMapped");
+        }
+    }
+    let ceiling = line(out, "MADV_");
+    let anon_huge_kb = number_before(ceiling, " of ");
+    if 2 * pmd_kb >= file_kb {
+        assert!(ceiling.starts_with("MADV_HUGEPAGE, "), "{out}");
+        if !ceiling.contains("THP never") {
+            assert!(anon_huge_kb > 0, "MADV_HUGEPAGE gave no 2 MiB page:\n{out}");
+        }
+    } else {
+        assert!(ceiling.starts_with("MADV_NOHUGEPAGE, "), "{out}");
+        assert_eq!(anon_huge_kb, 0, "MADV_NOHUGEPAGE, yet 2 MiB pages:\n{out}");
+    }
+}
+
+/// Whether `filesystem` caches regular files in large folios on this
+/// kernel: XFS since Linux 5.18, ext4 since 6.16.
+fn large_folios(filesystem: &str) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = numbers.next().unwrap().parse().unwrap();
+    let minor: u32 = numbers.next().unwrap().parse().unwrap();
+    match filesystem {
+        "xfs" => (major, minor) >= (5, 18),
+        "ext4" => (major, minor) >= (6, 16),
+        _ => false,
+    }
+}
+
+/// The largest folio in kB from `folios: N in all, the largest 2 MiB x 24`,
+/// where the lesson could read the sizes.
+fn largest_folio_kb(out: &str) -> Option<i64> {
+    let folios = line(out, "folios:");
+    let largest = folios.split_once("the largest ")?.1;
+    let mut words = largest.split_whitespace();
+    let size: i64 = words.next()?.parse().ok()?;
+    Some(match words.next()? {
+        "MiB" => size << 10,
+        _ => size,
+    })
 }
