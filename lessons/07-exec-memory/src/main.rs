@@ -319,13 +319,13 @@ fn w_xor_x_is_a_policy(page: usize) -> Result {
         ),
         Err(errno) => say!("  back in the walkthrough, the flip -> {errno:?}"),
     }
-    say!("  Other locks on the same door: SELinux's execmem permission (with");
+    say!("  Another lock on the same door: SELinux's execmem permission (with");
+    say!("  deny_execmem even the rw- to r-x flip of anonymous memory is refused).");
+    say!("  vm.memfd_noexec (Linux 6.3) is not one: at 1 or 2, a memfd made without");
     say!(
-        "  deny_execmem even the rw- to r-x flip of anonymous memory is refused), and"
+        "  MFD_EXEC gets no exec mode bits and the seal F_SEAL_EXEC. That stops execve"
     );
-    say!(
-        "  vm.memfd_noexec (Linux 6.3), which can refuse memfds that could be executed."
-    );
+    say!("  of the memfd, not mmap(PROT_EXEC) of it.");
     say!("  The discipline: write, then make executable, never both at once.");
     Ok(())
 }
