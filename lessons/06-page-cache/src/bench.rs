@@ -209,21 +209,26 @@ impl Output {
     }
 }
 
-/// Times `work` `RUNS` times; returns the best time, the faults of that run
-/// and its result.
-fn best<T>(mut work: impl FnMut() -> T) -> (Duration, Faults, T) {
-    let mut best = (Duration::MAX, Faults::default());
-    let mut result = None;
+/// Times each of `works` `RUNS` times, taking turns (one run of each, then
+/// the next round), so that a busy moment on a shared machine slows them
+/// all rather than one. Returns each one's best time, the faults of that
+/// run, and its result (the same every run).
+fn best_of_each<const N: usize>(
+    mut works: [&mut dyn FnMut() -> std::io::Result<u64>; N],
+) -> Result<[(Duration, Faults, u64); N]> {
+    let mut best = [(Duration::MAX, Faults::default(), 0); N];
     for _ in 0..RUNS {
-        let started = Instant::now();
-        let (value, faults) = faults_during(&mut work);
-        let time = started.elapsed();
-        if time < best.0 {
-            best = (time, faults);
+        for (work, best) in works.iter_mut().zip(&mut best) {
+            let started = Instant::now();
+            let (value, faults) = faults_during(&mut **work);
+            let time = started.elapsed();
+            let value = std::hint::black_box(value)?;
+            if time < best.0 {
+                *best = (time, faults, value);
+            }
         }
-        result = Some(std::hint::black_box(value));
     }
-    (best.0, best.1, result.expect("at least one run"))
+    Ok(best)
 }
 
 fn large_file(scratch: &Path, len: usize, filesystem: &str, out: &Output) -> Result {
@@ -323,17 +328,23 @@ fn scan_three_ways(
     unsafe { sum_mapped(file, len) }?;
     sum_with_read(file, &mut buffer)?;
     let (pmd_kb, folios) = mapped_page_sizes(file, len)?;
-    // SAFETY: the copies are this process's private memory, written once
-    // before and never again.
-    let (small, small_faults, sum_s) =
-        best(|| unsafe { sum_region(&ceilings.small) });
-    // SAFETY: as above.
-    let (huge, huge_faults, sum_h) = best(|| unsafe { sum_region(&ceilings.huge) });
-    // SAFETY: the benchmark's own file, unlinked: nobody else can open it,
-    // and this process neither writes to it nor shrinks it.
-    let (mapped, map_faults, sum_m) = best(|| unsafe { sum_mapped(file, len) });
-    let (read, read_faults, sum_r) = best(|| sum_with_read(file, &mut buffer));
-    if sum_m? != sum_s || sum_r? != sum_s || sum_h != sum_s {
+    let [
+        (mapped, map_faults, sum_m),
+        (read, read_faults, sum_r),
+        (small, small_faults, sum_s),
+        (huge, huge_faults, sum_h),
+    ] = best_of_each([
+        // SAFETY: the benchmark's own file, unlinked: nobody else can open
+        // it, and this process neither writes to it nor shrinks it.
+        &mut || unsafe { sum_mapped(file, len) },
+        &mut || sum_with_read(file, &mut buffer),
+        // SAFETY: the copies are this process's private memory, written
+        // once before and never again.
+        &mut || Ok(unsafe { sum_region(&ceilings.small) }),
+        // SAFETY: as above.
+        &mut || Ok(unsafe { sum_region(&ceilings.huge) }),
+    ])?;
+    if sum_m != sum_s || sum_r != sum_s || sum_h != sum_s {
         return Err("the sums differ: the benchmark is broken".into());
     }
     // Like with like: the ceiling is the anonymous copy whose pages are the
@@ -407,20 +418,17 @@ fn small_files(scratch: &Path, out: &Output) -> Result {
             create_file(path, size, size)?;
             check_interrupt()?;
         }
-        let (read, _, sums_r) = best(|| {
+        let sum_all = |sum: &mut dyn FnMut(&Path) -> std::io::Result<u64>| {
             paths
                 .iter()
-                .map(|p| sum_file_with_read(p, &mut buffer))
-                .collect::<std::io::Result<Vec<u64>>>()
-        });
-        let (mapped, _, sums_m) = best(|| {
-            paths
-                .iter()
-                // SAFETY: the benchmark's own files; nobody writes to them meanwhile.
-                .map(|p| unsafe { sum_file_mapped(p) })
-                .collect::<std::io::Result<Vec<u64>>>()
-        });
-        if sums_r? != sums_m? {
+                .try_fold(0u64, |total, p| Ok(total.wrapping_add(sum(p)?)))
+        };
+        let [(read, _, sums_r), (mapped, _, sums_m)] = best_of_each([
+            &mut || sum_all(&mut |p| sum_file_with_read(p, &mut buffer)),
+            // SAFETY: the benchmark's own files; nobody writes to them meanwhile.
+            &mut || sum_all(&mut |p| unsafe { sum_file_mapped(p) }),
+        ])?;
+        if sums_r != sums_m {
             return Err("read and mmap summed a small file differently".into());
         }
         let per_file = |time: Duration| time.as_secs_f64() * 1e6 / count as f64;
