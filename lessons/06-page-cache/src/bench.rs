@@ -12,7 +12,7 @@ use support::say;
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use page_cache::{
-    Faults, READ_BUFFER, anonymous_copy, cache_is_the_file, create_file,
+    Faults, READ_BUFFER, ReadAhead, anonymous_copy, cache_is_the_file, create_file,
     evict_from_cache, faults_during, filesystem_name, folio_sizes, map_file,
     populate_read, read_ahead, smaps_kb, sum_file_mapped, sum_file_with_read,
     sum_mapped, sum_region, sum_with_read, thp_mode,
@@ -241,15 +241,22 @@ fn large_file(scratch: &Path, len: usize, filesystem: &str, out: &Output) -> Res
     check_interrupt()?;
     let ahead = read_ahead(scratch)?;
     let thp = thp_mode();
-    match ahead {
-        Some(ahead) => out.note(&format!(
-            "readahead: device {}:{}, read_ahead_kb {} (the largest folio readahead builds)",
-            ahead.device.0, ahead.device.1, ahead.kb
-        )),
-        None => out.note(&format!(
-            "readahead: {filesystem} has no single backing device: no read_ahead_kb"
-        )),
-    }
+    out.note(&format!(
+        "readahead: {} (the largest folio readahead builds)",
+        match ahead {
+            Some(ReadAhead {
+                device,
+                kb: Some(kb),
+            }) => {
+                format!("device {}:{}, read_ahead_kb {kb}", device.0, device.1)
+            }
+            Some(ReadAhead { device, kb: None }) => format!(
+                "device {}:{}, read_ahead_kb not in /sys/dev/block",
+                device.0, device.1
+            ),
+            None => format!("{filesystem} has no single backing device"),
+        }
+    ));
     let ceilings = Ceilings::copy(&file, len)?;
     out.note(&format!(
         "the ceilings, anonymous copies of the file (THP: {thp}), in 2 MiB pages:"
@@ -263,7 +270,9 @@ fn large_file(scratch: &Path, len: usize, filesystem: &str, out: &Output) -> Res
     out.json_line(&format!(
         "{{\"read_ahead_kb\": {}, \"thp\": \"{thp}\", \"anon_4k_huge_kb\": {}, \
          \"anon_2m_huge_kb\": {}}}",
-        ahead.map_or("null".to_owned(), |a| a.kb.to_string()),
+        ahead
+            .and_then(|a| a.kb)
+            .map_or("null".to_owned(), |kb| kb.to_string()),
         ceilings.small_kb,
         ceilings.huge_kb
     ));

@@ -365,7 +365,8 @@ pub struct ReadAhead {
     pub device: (u32, u32),
     /// `read_ahead_kb` of the device's queue (of the disk, for a partition):
     /// the most readahead reads at once, and so the largest folio it builds.
-    pub kb: u64,
+    /// `None` if sysfs does not show it (not mounted, or not a block device).
+    pub kb: Option<u64>,
 }
 
 /// The readahead window of the device under `path`, from sysfs:
@@ -381,33 +382,26 @@ pub fn read_ahead(path: &Path) -> io::Result<Option<ReadAhead>> {
     }
     let sys = Path::new("/sys/dev/block").join(format!("{}:{}", device.0, device.1));
     let queue = if sys.join("partition").exists() {
-        sys.join("../queue/read_ahead_kb") // the symlink's target's parent: the disk
+        sys.join("../queue/read_ahead_kb") // `..` of the symlink's target: the disk
     } else {
         sys.join("queue/read_ahead_kb")
     };
-    match std::fs::read_to_string(&queue) {
-        Ok(text) => {
-            let kb = text.trim().parse().map_err(|_| {
-                io::Error::other(format!(
-                    "{}: not a number: {text:?}",
-                    queue.display()
-                ))
-            })?;
-            Ok(Some(ReadAhead { device, kb }))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    let kb = match std::fs::read_to_string(&queue) {
+        Ok(text) => Some(text.trim().parse().map_err(|_| {
+            io::Error::other(format!("{}: not a number: {text:?}", queue.display()))
+        })?),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Some(ReadAhead { device, kb }))
 }
 // ANCHOR_END: readahead
 
 // ANCHOR: smaps
 /// A `kB` field of the mapping that holds `region`, from /proc/self/smaps
-/// ([proc_pid_smaps(5)]): `FilePmdMapped` (file pages mapped by 2 MiB
+/// (proc_pid_smaps(5)): `FilePmdMapped` (file pages mapped by 2 MiB
 /// page-table entries), `AnonHugePages` (anonymous memory in 2 MiB pages),
 /// `Rss`, ...
-///
-/// [proc_pid_smaps(5)]: https://man7.org/linux/man-pages/man5/proc_pid_smaps.5.html
 pub fn smaps_kb(region: &Region, field: &str) -> io::Result<u64> {
     let smaps = std::fs::read_to_string("/proc/self/smaps")?;
     let address = region.address();
@@ -417,7 +411,10 @@ pub fn smaps_kb(region: &Region, field: &str) -> io::Result<u64> {
         let range = header.split_whitespace().next().unwrap_or("");
         let (start, end) = range.split_once('-').unwrap_or(("", ""));
         let hex = |text| usize::from_str_radix(text, 16).ok();
-        matches!((hex(start), hex(end)), (Some(s), Some(e)) if s <= address && address < e)
+        match (hex(start), hex(end)) {
+            (Some(start), Some(end)) => start <= address && address < end,
+            _ => false,
+        }
     };
     let is_field = |line: &&str| {
         let name = line.split_whitespace().next().unwrap_or("");

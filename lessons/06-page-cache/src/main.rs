@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SigHandler, Signal, signal};
 use page_cache::{
-    Faults, READ_BUFFER, anonymous_copy, cache_is_the_file, cachestat, create_file,
-    evict_from_cache, faults_during, filesystem_name, folio_sizes, map_file,
-    mapped_file_kb, populate_read, read_ahead, read_every_page, resident_pages,
-    smaps_kb, status_kb, sum_file_mapped, sum_file_with_read, sum_mapped, sum_region,
-    sum_with_read, thp_mode, write_every_page,
+    Faults, READ_BUFFER, ReadAhead, anonymous_copy, cache_is_the_file, cachestat,
+    create_file, evict_from_cache, faults_during, filesystem_name, folio_sizes,
+    map_file, mapped_file_kb, populate_read, read_ahead, read_every_page,
+    resident_pages, smaps_kb, status_kb, sum_file_mapped, sum_file_with_read,
+    sum_mapped, sum_region, sum_with_read, thp_mode, write_every_page,
 };
 use support::cli::Cli;
 use support::{Result, say};
@@ -342,11 +342,18 @@ fn speed(scratch: &Path, page: usize) -> Result {
     say!("  written, evicted (DONTNEED), read back with read(): readahead made its");
     say!("  folios, none larger than the device's read_ahead_kb");
     match read_ahead(scratch)? {
-        Some(ahead) => say!(
-            "  readahead: device {}:{}, read_ahead_kb {}",
-            ahead.device.0,
-            ahead.device.1,
-            ahead.kb
+        Some(ReadAhead {
+            device,
+            kb: Some(kb),
+        }) => say!(
+            "  readahead: device {}:{}, read_ahead_kb {kb}",
+            device.0,
+            device.1
+        ),
+        Some(ReadAhead { device, kb: None }) => say!(
+            "  readahead: device {}:{}, read_ahead_kb not in /sys/dev/block",
+            device.0,
+            device.1
         ),
         None => say!(
             "  readahead: {} has no single backing device, no read_ahead_kb",
