@@ -106,7 +106,6 @@ fn check_interrupt() -> std::io::Result<()> {
 use support::Result;
 
 pub fn run(scratch: &Path, options: &Options) -> Result {
-    crate::optimised_build()?;
     stop_cleanly_on_interrupt()?;
     let len = usize::try_from(options.mib << 20)?;
     check_room(scratch, options.mib)?;

@@ -569,6 +569,34 @@ mod tests {
     }
 
     #[test]
+    fn page_sizes_are_read_for_the_mapping_asked_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = 4 << 20;
+        let file = create_file(&dir.path().join("f"), len, 1 << 20).unwrap();
+        let copy = anonymous_copy(&file, len, false).unwrap();
+        // SAFETY: the test's own copy; nothing else touches it.
+        let copied = unsafe { sum_region(&copy) };
+        // SAFETY: the test's own file; nothing else touches it.
+        let mapped = unsafe { sum_mapped(&file, len) }.unwrap();
+        assert_eq!(copied, mapped);
+        assert!(smaps_kb(&copy, "Rss").unwrap() >= (len as u64 >> 10) * 3 / 4);
+        assert_eq!(
+            smaps_kb(&copy, "AnonHugePages").unwrap(),
+            0,
+            "MADV_NOHUGEPAGE"
+        );
+        assert!(smaps_kb(&copy, "NoSuchField").is_err());
+        let page = support::page_size();
+        if let Some(sizes) = folio_sizes(&copy, page).unwrap() {
+            let total: usize = sizes.iter().map(|&(size, count)| size * count).sum();
+            assert_eq!(total, len, "{sizes:?}");
+        }
+        if let Some(ahead) = read_ahead(dir.path()).unwrap() {
+            assert_ne!(ahead.device.0, 0);
+        }
+    }
+
+    #[test]
     fn status_fields_are_read() {
         assert!(status_kb("RssAnon").unwrap() > 0);
         assert!(status_kb("NoSuchField").is_err());

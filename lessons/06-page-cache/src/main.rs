@@ -61,15 +61,17 @@ fn main() {
         Mode::Walkthrough => support::scratch_dir()
             .map_err(Into::into)
             .and_then(|dir| walkthrough(dir.path())),
-        Mode::Bench(options) => support::scratch_dir()
-            .map_err(Into::into)
-            .and_then(|dir| bench::run(dir.path(), &options))
-            .map_err(|error| {
-                CLI.refuse(format_args!(
-                    "the benchmark stopped: {}",
-                    support::errors::explain_any(&*error)
-                ))
-            }),
+        Mode::Bench(options) => optimised_build().and_then(|()| {
+            support::scratch_dir()
+                .map_err(Into::into)
+                .and_then(|dir| bench::run(dir.path(), &options))
+                .map_err(|error| {
+                    CLI.refuse(format_args!(
+                        "the benchmark stopped: {}",
+                        support::errors::explain_any(&*error)
+                    ))
+                })
+        }),
     });
     CLI.finish(result);
 }
@@ -130,12 +132,17 @@ pub(crate) const OPT_LEVEL: &str = env!("PAGE_CACHE_OPT_LEVEL");
 /// and every method ties. The workspace's Cargo.toml optimises this lesson
 /// even in the dev profile; this refuses a build where that was undone.
 pub(crate) fn optimised_build() -> Result {
-    match OPT_LEVEL {
+    optimised(OPT_LEVEL)
+}
+
+fn optimised(opt_level: &str) -> Result {
+    match opt_level {
         "0" | "unknown" => Err(CLI.refuse(format_args!(
-            "this build of the lesson is not optimised (opt-level {OPT_LEVEL}), so its \
-             speeds would measure the build, not mmap or read(). Keep \
+            "this build of the lesson is not optimised (opt-level {opt_level}), so \
+             its speeds would measure the build, not mmap or read(). Keep \
              [profile.dev.package.page-cache] opt-level = 3 in the workspace's \
-             Cargo.toml, or run it with --release"
+             Cargo.toml, or build it optimised: cargo run --release -p page-cache \
+             -- --bench"
         ))),
         _ => Ok(()),
     }
@@ -522,5 +529,20 @@ fn yes_no(condition: bool) -> &'static str {
         "yes"
     } else {
         "NO (unexpected: please report it)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn speeds_need_an_optimised_build() {
+        for level in ["0", "unknown"] {
+            let refusal = super::optimised(level).unwrap_err().to_string();
+            assert!(refusal.contains("not optimised"), "{refusal}");
+            assert!(refusal.contains("--release"), "{refusal}");
+        }
+        for level in ["1", "2", "3", "s", "z"] {
+            assert!(super::optimised(level).is_ok(), "opt-level {level}");
+        }
     }
 }
