@@ -346,8 +346,10 @@ fn speed(scratch: &Path, page: usize) -> Result {
     evict_from_cache(&file)?;
     let mut buffer = vec![1u8; READ_BUFFER];
     sum_with_read(&file, &mut buffer)?; // readahead brings it back
-    say!("  written, evicted (DONTNEED), read back with read(): readahead made its");
-    say!("  folios, none larger than the device's read_ahead_kb");
+    say!(
+        "  written, evicted (DONTNEED), read back with read(): on a disk, readahead"
+    );
+    say!("  made its folios, none larger than the device's read_ahead_kb");
     match read_ahead(scratch)? {
         Some(ReadAhead {
             device,
