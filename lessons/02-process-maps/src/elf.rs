@@ -106,7 +106,7 @@ impl ElfFile {
             path: path.to_owned(),
             map,
         };
-        if elf.bytes(0, 6)? != b"\x7fELF\x02\x01" {
+        if elf.map.get(..6) != Some(&b"\x7fELF\x02\x01"[..]) {
             return Err(elf.invalid("it is not a 64-bit little-endian ELF file"));
         }
         Ok(elf)
@@ -300,3 +300,82 @@ impl fmt::Display for SymbolizeError {
 }
 
 impl std::error::Error for SymbolizeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file holding `bytes`, mapped as an ELF file.
+    fn map_bytes(bytes: &[u8]) -> io::Result<ElfFile> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("file");
+        std::fs::write(&path, bytes)?;
+        ElfFile::map(&path.to_string_lossy())
+    }
+
+    #[test]
+    fn a_file_that_is_not_elf_is_refused_by_name() {
+        for bytes in [
+            &b""[..],
+            b"\x7fEL",
+            b"#!/bin/sh\n",
+            b"\x7fELF\x01\x01\x01\0",
+        ] {
+            let error = map_bytes(bytes).expect_err("not a 64-bit ELF file");
+            assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{bytes:?}");
+            assert!(error.to_string().contains("file:"), "{error}");
+        }
+    }
+
+    #[test]
+    fn headers_that_point_past_the_end_are_errors_not_panics() {
+        let mut bytes = b"\x7fELF\x02\x01\x01".to_vec();
+        bytes.resize(64, 0);
+        // No section table at all.
+        assert_eq!(map_bytes(&bytes).unwrap().sections().unwrap(), []);
+        // A section table far past the end of the file.
+        bytes[0x28..0x30].copy_from_slice(&0x10_0000u64.to_le_bytes());
+        bytes[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        bytes[0x3c..0x3e].copy_from_slice(&3u16.to_le_bytes());
+        let error = map_bytes(&bytes).unwrap().sections().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+        // A symbol table whose records run past the end of the file.
+        let elf = map_bytes(&bytes).unwrap();
+        let table = Section {
+            name: ".symtab".into(),
+            kind: SHT_SYMTAB,
+            offset: 40,
+            size: 48,
+            link: 0,
+            entry_size: 24,
+        };
+        assert!(elf.symbols(&table).is_err());
+        let strings = Section {
+            kind: SHT_STRTAB,
+            ..table
+        };
+        assert_eq!(elf.string(&strings, 1000), None);
+    }
+
+    #[test]
+    fn the_c_library_has_a_dynamic_symbol_table_with_names() {
+        let maps = crate::read_maps(crate::Target::This).unwrap();
+        let Some(libc) = crate::libc_code(&maps) else {
+            return; // a static program carries no libc.so
+        };
+        let elf = ElfFile::map(&libc.pathname).unwrap();
+        let sections = elf.sections().unwrap();
+        let dynsym = sections.iter().find(|s| s.kind == SHT_DYNSYM).unwrap();
+        assert_eq!(dynsym.name, ".dynsym");
+        let names = &sections[dynsym.link as usize];
+        assert_eq!(names.name, ".dynstr");
+        let symbols = elf.symbols(dynsym).unwrap();
+        assert_eq!(symbols[0].value, 0, "record 0 is the null symbol");
+        let getpid = symbols
+            .iter()
+            .find(|s| elf.string(names, s.name) == Some("getpid"))
+            .expect("libc defines getpid");
+        assert_eq!(getpid.kind, STT_FUNC);
+        assert_ne!(getpid.section, SHN_UNDEF);
+    }
+}
