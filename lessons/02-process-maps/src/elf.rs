@@ -253,26 +253,30 @@ impl fmt::Display for SymbolizeError {
             SymbolizeError::Maps(e) => write!(f, "{e}"),
             SymbolizeError::NotMapped { address } => write!(
                 f,
-                "nothing is mapped at {address:#x} in this process, so nothing to name. Pass \
-                 the address of a function or a variable; /proc/self/maps lists what is mapped."
+                "nothing is mapped at {address:#x} in this process, so there is \
+                 nothing to name. Pass the address of a function or a variable \
+                 (/proc/self/maps lists what is mapped)."
             ),
-            SymbolizeError::NoFile { address, pathname } => write!(
-                f,
-                "{address:#x} is in {}, which no file backs: there is no symbol table to \
-                 look in. Only addresses in a program's or a library's mappings have names.",
-                if pathname.is_empty() {
-                    "anonymous memory"
-                } else {
-                    pathname
-                }
-            ),
+            SymbolizeError::NoFile { address, pathname } => {
+                let what = match pathname.as_str() {
+                    "" => "anonymous memory",
+                    name => name,
+                };
+                write!(
+                    f,
+                    "{address:#x} is in {what}, which no file backs: there is no \
+                     symbol table to look in. Only the mappings of a program or a \
+                     library have names."
+                )
+            }
             SymbolizeError::Unreadable { path, error } => {
                 match path.strip_suffix(" (deleted)") {
                     Some(gone) => write!(
                         f,
-                        "cannot read the symbols of {gone}: the file was deleted (or replaced) after \
-                     it was mapped, so its name no longer leads to these bytes. Run the program \
-                     again from a file that stays in place."
+                        "cannot read the symbols of {gone}: the file was deleted \
+                         or replaced after it was mapped, so its name no longer \
+                         leads to these bytes. Run the program from a file that \
+                         stays in place."
                     ),
                     None => write!(
                         f,
@@ -281,20 +285,19 @@ impl fmt::Display for SymbolizeError {
                     ),
                 }
             }
-            SymbolizeError::NoSymbol {
-                path,
-                vaddr: Some(vaddr),
-            } => write!(
-                f,
-                "no function or object symbol of {path} covers address {vaddr:#x}: it lies \
-                 between symbols, or the file is stripped of the one that would. \
-                 `readelf -sW {path}` lists the symbols there are."
-            ),
-            SymbolizeError::NoSymbol { path, vaddr: None } => write!(
-                f,
-                "no PT_LOAD segment of {path} loads the byte at that file offset: it is \
-                 padding between segments. `readelf -lW {path}` lists the segments."
-            ),
+            SymbolizeError::NoSymbol { path, vaddr } => match vaddr {
+                Some(vaddr) => write!(
+                    f,
+                    "no function or object symbol of {path} covers address \
+                     {vaddr:#x}: it lies between symbols, or the file is stripped \
+                     of the one that would. `readelf -sW {path}` lists its symbols."
+                ),
+                None => write!(
+                    f,
+                    "no PT_LOAD segment of {path} loads the byte at that file \
+                     offset: it is padding. `readelf -lW {path}` lists the segments."
+                ),
+            },
         }
     }
 }
