@@ -137,7 +137,7 @@ pub struct Symbol {
 ///    right. `NoSymbol` when none does.
 ///
 /// Hint: the file offset is not the address in the symbol table: compare
-/// the Offset and VirtAddr columns of `readelf -lW` on this test program.
+/// the Offset and VirtAddr columns of `readelf -lW target/debug/process-maps`.
 /// Step 2's `crate::program_headers` lists the segments, and `crate::elf`
 /// reads the sections and symbols; a symbol table's names are in the
 /// section its `link` names. Try your range check on a symbol's last byte

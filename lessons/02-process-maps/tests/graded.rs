@@ -514,19 +514,19 @@ fn symbolize_skips_undefined_absolute_untyped_and_thread_local_symbols() {
 }
 
 /// The address dlsym gives for `name` in this process.
-fn dlsym(name: &std::ffi::CStr) -> usize {
+fn dlsym_address(name: &std::ffi::CStr) -> usize {
     // SAFETY: dlsym reads a NUL-terminated name and returns an address.
     let address = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
     assert!(!address.is_null(), "dlsym found no {name:?}");
     address as usize
 }
 
-/// The path of the C library, as this process's maps name it.
-fn libc_path(address: usize) -> String {
+/// The path of the file mapped at `address`, as this process's maps name
+/// it: libc.so.6 (or, before glibc 2.34, libdl.so.2 for dlsym).
+fn mapped_file(address: usize) -> String {
     let maps = read_maps(Target::This).unwrap();
     let at = address as u64;
     let mapping = maps.iter().find(|m| m.start <= at && at < m.end).unwrap();
-    assert!(mapping.pathname.contains("/libc"), "{mapping}");
     mapping.pathname.clone()
 }
 
@@ -541,8 +541,8 @@ fn symbolize_accepts_any_of_several_names_for_one_address() {
         assert_named(symbolize(address), address, &aliases, 0x10, &file);
         // glibc names getpid twice, getpid (weak) and __getpid. A function
         // is more than one byte long.
-        let getpid = dlsym(c"getpid");
-        let libc = libc_path(getpid);
+        let getpid = dlsym_address(c"getpid");
+        let libc = mapped_file(getpid);
         let names = ["getpid", "__getpid"];
         assert_named(symbolize(getpid), getpid, &names, 0, &libc);
         assert_named(symbolize(getpid + 1), getpid + 1, &names, 1, &libc);
@@ -576,10 +576,10 @@ fn symbolize_reads_dynsym_when_a_library_is_stripped() {
         }
         // Debian's libc has only .dynsym; dlsym is 185 bytes long there.
         for (name, offset) in [(c"getppid", 1), (c"dlsym", 16)] {
-            let address = dlsym(name) + offset;
+            let address = dlsym_address(name) + offset;
             let name = name.to_str().unwrap();
             let names = [name, &format!("__{name}")];
-            let libc = libc_path(address);
+            let libc = mapped_file(address);
             assert_named(symbolize(address), address, &names, offset as u64, &libc);
         }
     });
