@@ -8,7 +8,8 @@
 //! address, as lld lays files out, and the first one does not start at
 //! address 0. Its symbol tables hold the traps a symbolizer must step over:
 //! a section symbol, an undefined symbol, an absolute one, a thread-local
-//! one, aliases, and names in string tables laid out differently.
+//! one, one of no type, aliases, and names in string tables laid out
+//! differently.
 
 use std::io;
 use std::os::fd::AsFd;
