@@ -478,6 +478,16 @@ fn symbolize_finds_nothing_between_symbols() {
                 "lies between symbols",
             );
         }
+        // The page .data starts in holds 16 bytes before it that no segment
+        // loads: they have no address in the file's numbering at all.
+        let address = lib.at(crafted_elf::DATA_START - 0x10);
+        match symbolize(address) {
+            Err(SymbolizeError::NoSymbol { vaddr: None, .. }) => {}
+            other => panic!(
+                "{address:#x} is in the page before .data's segment starts, in no \
+                 segment: expected NoSymbol {{ vaddr: None }}, got {other:?}"
+            ),
+        }
     });
 }
 

@@ -50,11 +50,14 @@ const SEGMENTS: [Segment; 3] = [
     // .data, from the middle of a page: its mapping starts before it.
     Segment {
         offset: 0x2_0010,
-        vaddr: 0x46_0010,
+        vaddr: DATA_START,
         size: 0xff0,
         flags: R | W,
     },
 ];
+
+/// Where the .data segment starts, in the middle of a page.
+pub const DATA_START: u64 = 0x46_0010;
 
 /// Where the sections that no segment loads begin.
 const UNLOADED: usize = 0x2_1000;
