@@ -3,9 +3,10 @@
 //!
 //! The first three take mappings parsed by [`crate::maps::parse_maps`]; the
 //! graded tests (`tests/graded.rs`) feed them real maps captured on Linux.
-//! The last one, [`locate`], works on this very process.
+//! The last two, [`locate`] and [`symbolize`], work on this very process.
 
 use crate::MapsError;
+use crate::elf::SymbolizeError;
 use crate::maps::{Mapping, Perms};
 
 /// Exercise 2.1: how many bytes of address space map the file at `path`?
@@ -99,5 +100,108 @@ pub fn locate(address: usize) -> Result<Option<Location>, MapsError> {
         file_offset: (m.inode != 0).then(|| m.offset + (address - m.start)),
         pathname: m.pathname,
     }))
+    // SOLUTION END
+}
+
+/// A name for an address: the symbol whose bytes hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// The name as the file spells it. Rust and C++ names stay mangled
+    /// (`_ZN4core3fmt5write17h0123456789abcdefE`): demangling is not asked.
+    pub name: String,
+    /// How far into the symbol the address lies, in bytes.
+    pub offset: u64,
+    /// The ELF file the symbol was read from, as the maps name it.
+    pub file: String,
+}
+
+/// Exercise 2.5: name the function or variable at `address` in this
+/// process, as a debugger or a profiler does: the symbol whose bytes hold
+/// it, and how far into it the address lies.
+///
+/// 1. Find the file and the file offset behind the address (exercise 2.4):
+///    `NotMapped` when nothing maps it, `NoFile` when no file backs it.
+/// 2. Map that file with [`crate::elf::ElfFile::map`]; `Unreadable` if
+///    that fails. A file deleted since it was mapped (the maps add
+///    ` (deleted)` to its path) is unreadable too: its old name may now
+///    lead to another file.
+/// 3. Turn the file offset into the address the symbol table uses. The
+///    `PT_LOAD` segment whose file part, `[offset, offset + file_size)`,
+///    holds the offset puts the same bytes at `[vaddr, vaddr + file_size)`.
+///    `NoSymbol` with no `vaddr` when no segment holds it.
+/// 4. Search the file's `.symtab` if it has one, else its `.dynsym`, for a
+///    symbol whose range `[value, value + size)` holds that address: a
+///    function, an object, or an indirect function (`STT_GNU_IFUNC`),
+///    defined in this file (not `SHN_UNDEF`, not `SHN_ABS`). When several
+///    do (aliases, such as glibc's `getpid` and `__getpid`), any of them is
+///    right. `NoSymbol` when none does.
+///
+/// Hint: the file offset is not the address in the symbol table: compare
+/// the Offset and VirtAddr columns of `readelf -lW target/debug/process-maps`.
+/// Step 2's `crate::program_headers` lists the segments, and `crate::elf`
+/// reads the sections and symbols; a symbol table's names are in the
+/// section its `link` names. Try your range check on a symbol's last byte
+/// and on the byte after it.
+pub fn symbolize(address: usize) -> Result<Symbol, SymbolizeError> {
+    // STUB: todo!("name the symbol at {address:#x}: locate it, then read the ELF file's symbols")
+    // SOLUTION BEGIN
+    use crate::elf::{self, ElfFile};
+    let location = locate(address)
+        .map_err(SymbolizeError::Maps)?
+        .ok_or(SymbolizeError::NotMapped { address })?;
+    let path = location.pathname;
+    let Some(file_offset) = location.file_offset else {
+        return Err(SymbolizeError::NoFile {
+            address,
+            pathname: path,
+        });
+    };
+    let unreadable = |error| SymbolizeError::Unreadable {
+        path: path.clone(),
+        error,
+    };
+    if path.ends_with(" (deleted)") {
+        return Err(unreadable(std::io::ErrorKind::NotFound.into()));
+    }
+    let file = ElfFile::map(&path).map_err(unreadable)?;
+    let segments = crate::program_headers(&path).map_err(unreadable)?.loads;
+    let Some(segment) = segments
+        .iter()
+        .find(|s| s.offset <= file_offset && file_offset - s.offset < s.file_size)
+    else {
+        return Err(SymbolizeError::NoSymbol { path, vaddr: None });
+    };
+    let vaddr = segment.vaddr + (file_offset - segment.offset);
+
+    let sections = file.sections().map_err(unreadable)?;
+    let table = sections
+        .iter()
+        .find(|s| s.kind == elf::SHT_SYMTAB)
+        .or_else(|| sections.iter().find(|s| s.kind == elf::SHT_DYNSYM));
+    let no_symbol = || SymbolizeError::NoSymbol {
+        path: path.clone(),
+        vaddr: Some(vaddr),
+    };
+    let Some(table) = table else {
+        return Err(no_symbol());
+    };
+    let names = sections.get(table.link as usize).ok_or_else(no_symbol)?;
+    let symbols = file.symbols(table).map_err(unreadable)?;
+    let found = symbols
+        .iter()
+        .filter(|s| {
+            matches!(s.kind, elf::STT_FUNC | elf::STT_OBJECT | elf::STT_GNU_IFUNC)
+        })
+        .filter(|s| s.section != elf::SHN_UNDEF && s.section != elf::SHN_ABS)
+        .find(|s| s.value <= vaddr && vaddr - s.value < s.size)
+        .ok_or_else(no_symbol)?;
+    Ok(Symbol {
+        name: file
+            .string(names, found.name)
+            .unwrap_or_default()
+            .to_owned(),
+        offset: vaddr - found.value,
+        file: path,
+    })
     // SOLUTION END
 }

@@ -4,7 +4,7 @@
 //! [`maps`] module parses that file; the functions here read it, sort its
 //! lines into kinds, read an ELF file's program headers to tell which
 //! mappings each of its segments became, and find what the walkthrough
-//! talks about.
+//! talks about. The [`elf`] module reads an ELF file's symbol tables.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -18,6 +18,7 @@ use nix::sys::mman::{
 };
 use nix::sys::stat::Mode;
 
+pub mod elf;
 pub mod exercises;
 pub mod maps;
 

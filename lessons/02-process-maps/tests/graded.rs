@@ -373,3 +373,324 @@ fn locate_includes_the_first_byte_and_excludes_the_end() {
         );
     });
 }
+
+// Exercise 2.5: `symbolize`. Expected names come from the test's side: the
+// symbols of a library the test writes itself (`crafted_elf`), names the
+// test passes to dlsym, and functions this file defines.
+
+mod crafted_elf;
+
+use crafted_elf::{Loaded, MANGLED, symbol};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
+use process_maps::elf::SymbolizeError;
+use process_maps::exercises::{Symbol, symbolize};
+use support::region::Region;
+
+/// The crafted library, mapped; `stripped` leaves out its `.symtab`.
+fn crafted(stripped: bool) -> (Loaded, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory (TMPDIR)");
+    (Loaded::new(dir.path(), stripped), dir)
+}
+
+/// Checks that `found`, symbolize's answer for `address`, is one of `names`
+/// (aliases), `offset` bytes in, read from `file`.
+fn assert_named(
+    found: Result<Symbol, SymbolizeError>,
+    address: usize,
+    names: &[&str],
+    offset: u64,
+    file: &str,
+) {
+    let expected = format!("{}+{offset:#x} of {file}", names.join(" or "));
+    let found = found.unwrap_or_else(|e| {
+        panic!("{address:#x} is {expected}, but symbolize failed: {e} ({e:?})")
+    });
+    assert!(
+        names.contains(&found.name.as_str()) && found.offset == offset,
+        "{address:#x} is {expected}, but symbolize said {}+{:#x}",
+        found.name,
+        found.offset
+    );
+    assert_eq!(found.file, file, "{address:#x}: the file is wrong");
+}
+
+/// Checks that symbolize found no symbol at `address`, which is `vaddr` in
+/// the file's numbering, for the reason `why`.
+fn assert_no_symbol(
+    found: Result<Symbol, SymbolizeError>,
+    address: usize,
+    vaddr: u64,
+    why: &str,
+) {
+    match found {
+        Err(SymbolizeError::NoSymbol { vaddr: Some(v), .. }) if v == vaddr => {}
+        other => panic!(
+            "{address:#x} (address {vaddr:#x} in its file) {why}: expected \
+             NoSymbol {{ vaddr: Some({vaddr:#x}) }}, got {other:?}"
+        ),
+    }
+}
+
+// points: 2
+#[test]
+fn symbolize_names_functions_and_objects_of_a_library() {
+    graded(|| {
+        let (lib, _dir) = crafted(false);
+        let file = lib.name();
+        // (name, offset into it): each segment has its own distance between
+        // file offset and address, and .rodata, .text and .data are in
+        // different ones.
+        let probes = [
+            ("first_function", 0),
+            ("local_helper", 0x23),
+            ("last_function", 0xff),
+            ("a_table", 0x80),
+            ("counter", 4),
+            (MANGLED, 0x10),
+        ];
+        for (name, offset) in probes {
+            let address = lib.at(symbol(name).value + offset);
+            assert_named(symbolize(address), address, &[name], offset, &file);
+        }
+    });
+}
+
+// points: 1
+#[test]
+fn symbolize_finds_nothing_between_symbols() {
+    graded(|| {
+        let (lib, _dir) = crafted(false);
+        let file = lib.name();
+        let right_after = symbol("right_after");
+        // It starts where first_function ends: a range holds its start...
+        let address = lib.at(right_after.value);
+        assert_named(symbolize(address), address, &["right_after"], 0, &file);
+        let last = right_after.size - 1;
+        let address = lib.at(right_after.value + last);
+        assert_named(symbolize(address), address, &["right_after"], last, &file);
+        // ... but not its end: no symbol covers the bytes that follow.
+        for vaddr in [right_after.value + right_after.size, 0x43_00f8, 0x43_01ff] {
+            let address = lib.at(vaddr);
+            assert_no_symbol(
+                symbolize(address),
+                address,
+                vaddr,
+                "lies between symbols",
+            );
+        }
+        // The page .data starts in holds 16 bytes before it that no segment
+        // loads: they have no address in the file's numbering at all.
+        let address = lib.at(crafted_elf::DATA_START - 0x10);
+        match symbolize(address) {
+            Err(SymbolizeError::NoSymbol { vaddr: None, .. }) => {}
+            other => panic!(
+                "{address:#x} is in the page before .data's segment starts, in no \
+                 segment: expected NoSymbol {{ vaddr: None }}, got {other:?}"
+            ),
+        }
+    });
+}
+
+// points: 1
+#[test]
+fn symbolize_skips_undefined_absolute_untyped_and_thread_local_symbols() {
+    graded(|| {
+        let (lib, _dir) = crafted(false);
+        let file = lib.name();
+        // Each of these claims a range, but not of this file's addresses.
+        for (name, why) in [
+            (
+                "undefined_trap",
+                "is covered only by an undefined (SHN_UNDEF) symbol",
+            ),
+            (
+                "absolute_trap",
+                "is covered only by an absolute (SHN_ABS) symbol",
+            ),
+            (
+                "thread_local_trap",
+                "is covered only by a thread-local symbol",
+            ),
+            ("untyped_label", "is covered only by a symbol of no type"),
+        ] {
+            let vaddr = symbol(name).value + 4;
+            let address = lib.at(vaddr);
+            assert_no_symbol(symbolize(address), address, vaddr, why);
+        }
+        // An indirect function is code, like a function.
+        let address = lib.at(symbol("chooses_at_load").value + 1);
+        assert_named(symbolize(address), address, &["chooses_at_load"], 1, &file);
+    });
+}
+
+/// The address dlsym gives for `name` in this process.
+fn dlsym_address(name: &std::ffi::CStr) -> usize {
+    // SAFETY: dlsym reads a NUL-terminated name and returns an address.
+    let address = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    assert!(!address.is_null(), "dlsym found no {name:?}");
+    address as usize
+}
+
+/// The path of the file mapped at `address`, as this process's maps name
+/// it: libc.so.6 (or, before glibc 2.34, libdl.so.2 for dlsym).
+fn mapped_file(address: usize) -> String {
+    let maps = read_maps(Target::This).unwrap();
+    let at = address as u64;
+    let mapping = maps.iter().find(|m| m.start <= at && at < m.end).unwrap();
+    mapping.pathname.clone()
+}
+
+// points: 1
+#[test]
+fn symbolize_accepts_any_of_several_names_for_one_address() {
+    graded(|| {
+        let (lib, _dir) = crafted(false);
+        let file = lib.name();
+        let aliases = ["aliased", "__aliased"];
+        let address = lib.at(symbol("aliased").value + 0x10);
+        assert_named(symbolize(address), address, &aliases, 0x10, &file);
+        // glibc names getpid twice, getpid (weak) and __getpid. A function
+        // is more than one byte long.
+        let getpid = dlsym_address(c"getpid");
+        let libc = mapped_file(getpid);
+        let names = ["getpid", "__getpid"];
+        assert_named(symbolize(getpid), getpid, &names, 0, &libc);
+        assert_named(symbolize(getpid + 1), getpid + 1, &names, 1, &libc);
+    });
+}
+
+// points: 1
+#[test]
+fn symbolize_reads_dynsym_when_a_library_is_stripped() {
+    graded(|| {
+        let (lib, _dir) = crafted(true);
+        let file = lib.name();
+        for (name, offset) in [
+            ("first_function", 5),
+            ("last_function", 0xff),
+            ("counter", 0),
+        ] {
+            let address = lib.at(symbol(name).value + offset);
+            assert_named(symbolize(address), address, &[name], offset, &file);
+        }
+        // Local symbols were only in .symtab.
+        for name in ["local_helper", MANGLED] {
+            let vaddr = symbol(name).value + 1;
+            let address = lib.at(vaddr);
+            assert_no_symbol(
+                symbolize(address),
+                address,
+                vaddr,
+                "has no symbol once stripped",
+            );
+        }
+        // Debian's libc has only .dynsym; dlsym is 185 bytes long there.
+        for (name, offset) in [(c"getppid", 1), (c"dlsym", 16)] {
+            let address = dlsym_address(name) + offset;
+            let name = name.to_str().unwrap();
+            let names = [name, &format!("__{name}")];
+            let libc = mapped_file(address);
+            assert_named(symbolize(address), address, &names, offset as u64, &libc);
+        }
+    });
+}
+
+/// A function of this program with a name the linker keeps as written.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn workbook_symbolize_probe(x: u64) -> u64 {
+    x.rotate_left(7) ^ 0x0123_4567_89ab_cdef
+}
+
+// points: 1
+#[test]
+fn symbolize_names_functions_of_this_program() {
+    graded(|| {
+        let probe: extern "C" fn(u64) -> u64 =
+            std::hint::black_box(workbook_symbolize_probe);
+        let rust: fn(u64) -> u64 = std::hint::black_box(a_function_of_this_program);
+        let exe = this_executable();
+        // Under the grader this program runs from a memfd that it may
+        // execute but not read: then the answer is that it cannot be read.
+        let readable =
+            !exe.ends_with(" (deleted)") && std::fs::File::open(&exe).is_ok();
+        if !readable {
+            for address in [probe as usize, rust as usize] {
+                let found = symbolize(address);
+                assert!(
+                    matches!(found, Err(SymbolizeError::Unreadable { .. })),
+                    "{exe} cannot be read, yet symbolize said {found:?}"
+                );
+            }
+            return;
+        }
+        let names = ["workbook_symbolize_probe"];
+        assert_named(symbolize(probe as usize), probe as usize, &names, 0, &exe);
+        let found = symbolize(probe as usize + 1);
+        assert_named(found, probe as usize + 1, &names, 1, &exe);
+        // A Rust name stays mangled: `_ZN` + length-prefixed parts + hash
+        // (rustc's legacy scheme), or `_R` (the v0 scheme).
+        let found =
+            symbolize(rust as usize).expect("a Rust function of this program");
+        assert!(
+            (found.name.starts_with("_ZN") || found.name.starts_with("_R"))
+                && found.name.contains("a_function_of_this_program")
+                && !found.name.contains("::")
+                && found.offset == 0,
+            "expected the mangled name of a_function_of_this_program, got {found:?}"
+        );
+    });
+}
+
+// points: 1
+#[test]
+fn symbolize_refuses_memory_no_file_backs() {
+    graded(|| {
+        let no_file = |address: usize, what: &str| match symbolize(address) {
+            Err(SymbolizeError::NoFile { address: a, .. }) if a == address => {}
+            other => panic!("{address:#x} is {what}: expected NoFile, got {other:?}"),
+        };
+        let boxed = std::hint::black_box(Box::new([7u8; 100]));
+        no_file(boxed.as_ptr() as usize, "on the heap");
+        // SAFETY: getauxval only reads the auxiliary vector.
+        let random = unsafe { libc::getauxval(libc::AT_RANDOM) } as usize;
+        no_file(random, "on the main thread's stack");
+        // SAFETY: as above. The kernel's [vdso] is an ELF image in memory
+        // only (0 where the kernel maps none).
+        let vdso = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+        if vdso != 0 {
+            no_file(vdso, "the kernel's [vdso]");
+        }
+        let page = std::num::NonZeroUsize::new(support::page_size()).unwrap();
+        let (read, private) = (ProtFlags::PROT_READ, MapFlags::MAP_PRIVATE);
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks.
+        let anonymous = unsafe { mmap_anonymous(None, page, read, private) }.unwrap();
+        // SAFETY: exactly what mmap returned and was given.
+        let anonymous = unsafe { Region::from_raw(anonymous, page.get()) };
+        no_file(anonymous.address() + 8, "anonymous memory");
+        for address in [0, 12] {
+            match symbolize(address) {
+                Err(SymbolizeError::NotMapped { address: a }) if a == address => {}
+                other => panic!(
+                    "nothing maps {address:#x}: expected NotMapped, got {other:?}"
+                ),
+            }
+        }
+        // A library deleted, and another file written at its path, while it
+        // is mapped: its old name leads to the wrong symbols now.
+        let (lib, _dir) = crafted(false);
+        std::fs::remove_file(&lib.path).unwrap();
+        crafted_elf::write(&lib.path, true).unwrap();
+        let address = lib.at(symbol("local_helper").value + 2);
+        match symbolize(address) {
+            Err(SymbolizeError::Unreadable { .. }) => {}
+            // Reading the mapped file itself (through /proc/self/map_files,
+            // with the privilege that needs) gives the right answer too.
+            Ok(found) if found.name == "local_helper" && found.offset == 2 => {}
+            other => panic!(
+                "{} was deleted after it was mapped: expected Unreadable, got {other:?}",
+                lib.name()
+            ),
+        }
+    });
+}

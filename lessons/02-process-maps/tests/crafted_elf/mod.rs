@@ -1,0 +1,406 @@
+//! A small ELF shared object written byte by byte for exercise 2.5's graded
+//! tests, and mapped the way ld.so maps a library: each `PT_LOAD` segment
+//! from its file offset to its address (read-only here; nothing in it
+//! runs). The tests know every symbol in it because they wrote them, so no
+//! expected name comes from the code under test.
+//!
+//! Its three segments each have their own distance between file offset and
+//! address, as lld lays files out, and the first one does not start at
+//! address 0. Its symbol tables hold the traps a symbolizer must step over:
+//! a section symbol, an undefined symbol, an absolute one, a thread-local
+//! one, one of no type, aliases, and names in string tables laid out
+//! differently.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous};
+use support::region::Region;
+
+const R: u32 = 4;
+const W: u32 = 2;
+const X: u32 = 1;
+
+/// One `PT_LOAD` segment. Its offset and address are equal modulo 64 KiB,
+/// as the loader needs for any page size up to that; the last one starts
+/// in the middle of a page, as lld's segments do.
+struct Segment {
+    offset: u64,
+    vaddr: u64,
+    size: u64,
+    flags: u32,
+}
+
+const SEGMENTS: [Segment; 3] = [
+    // ELF header, program headers, .dynsym, .dynstr and .rodata.
+    Segment {
+        offset: 0,
+        vaddr: 0x40_0000,
+        size: 0x1000,
+        flags: R,
+    },
+    // .text
+    Segment {
+        offset: 0x1_0000,
+        vaddr: 0x43_0000,
+        size: 0x2000,
+        flags: R | X,
+    },
+    // .data, from the middle of a page: its mapping starts before it.
+    Segment {
+        offset: 0x2_0010,
+        vaddr: DATA_START,
+        size: 0xff0,
+        flags: R | W,
+    },
+];
+
+/// Where the .data segment starts, in the middle of a page.
+pub const DATA_START: u64 = 0x46_0010;
+
+/// Where the sections that no segment loads begin.
+const UNLOADED: usize = 0x2_1000;
+
+/// Section indexes, the same with and without `.symtab`.
+const RODATA: u16 = 1;
+const TEXT: u16 = 2;
+const DATA: u16 = 3;
+const DYNSYM: u16 = 4;
+const UNDEF: u16 = 0;
+const ABS: u16 = 0xfff1;
+
+// Symbol kinds and bindings, as the ELF specification numbers them.
+const NOTYPE: u8 = 0;
+const OBJECT: u8 = 1;
+const FUNC: u8 = 2;
+const SECTION: u8 = 3;
+const FILE: u8 = 4;
+const TLS: u8 = 6;
+const IFUNC: u8 = 10;
+const LOCAL: u8 = 0;
+const GLOBAL: u8 = 1;
+const WEAK: u8 = 2;
+
+/// One symbol: local ones go only to `.symtab`, the others to `.dynsym` too.
+pub struct Sym {
+    pub name: &'static str,
+    kind: u8,
+    binding: u8,
+    section: u16,
+    pub value: u64,
+    pub size: u64,
+}
+
+const fn sym(
+    name: &'static str,
+    kind: u8,
+    binding: u8,
+    section: u16,
+    value: u64,
+    size: u64,
+) -> Sym {
+    Sym {
+        name,
+        kind,
+        binding,
+        section,
+        value,
+        size,
+    }
+}
+
+/// A Rust function's name, mangled as rustc's legacy scheme does.
+pub const MANGLED: &str = "_ZN4demo5parse17h0123456789abcdefE";
+
+/// Every symbol, locals first (`.symtab` wants them so).
+pub const SYMBOLS: &[Sym] = &[
+    sym("crafted.c", FILE, LOCAL, ABS, 0, 0),
+    sym("", SECTION, LOCAL, TEXT, 0x43_0000, 0),
+    sym("local_helper", FUNC, LOCAL, TEXT, 0x43_0100, 0x80),
+    sym(MANGLED, FUNC, LOCAL, TEXT, 0x43_0300, 0x50),
+    sym("untyped_label", NOTYPE, LOCAL, TEXT, 0x43_00e0, 0x10),
+    sym("first_function", FUNC, GLOBAL, TEXT, 0x43_0000, 0x40),
+    sym("right_after", FUNC, GLOBAL, TEXT, 0x43_0040, 0x20),
+    // Traps in the gap 0x430060..0x430100, where no function is.
+    sym("thread_local_trap", TLS, GLOBAL, DATA, 0x43_0080, 0x20),
+    sym("undefined_trap", FUNC, GLOBAL, UNDEF, 0x43_00c0, 0x10),
+    sym("absolute_trap", OBJECT, GLOBAL, ABS, 0x43_00d0, 0x10),
+    sym("__aliased", FUNC, GLOBAL, TEXT, 0x43_0200, 0x30),
+    sym("aliased", FUNC, WEAK, TEXT, 0x43_0200, 0x30),
+    sym("chooses_at_load", IFUNC, GLOBAL, TEXT, 0x43_0600, 0x30),
+    sym("last_function", FUNC, GLOBAL, TEXT, 0x43_1f00, 0x100),
+    sym("a_table", OBJECT, GLOBAL, RODATA, 0x40_0800, 0x100),
+    sym("counter", OBJECT, GLOBAL, DATA, 0x46_0020, 8),
+];
+
+/// The symbol named `name`.
+pub fn symbol(name: &str) -> &'static Sym {
+    SYMBOLS
+        .iter()
+        .find(|s| s.name == name)
+        .expect("a symbol of the crafted file")
+}
+
+/// A string table under construction: a leading NUL, then each name once.
+struct Strings(Vec<u8>);
+
+impl Strings {
+    fn new(first: &[&str]) -> Strings {
+        let mut table = Strings(vec![0]);
+        for name in first {
+            table.add(name);
+        }
+        table
+    }
+
+    fn add(&mut self, name: &str) -> u32 {
+        if name.is_empty() {
+            return 0;
+        }
+        let needle = [name.as_bytes(), &[0]].concat();
+        if let Some(at) = self.0.windows(needle.len()).position(|w| w == needle) {
+            return at as u32;
+        }
+        let at = self.0.len() as u32;
+        self.0.extend_from_slice(&needle);
+        at
+    }
+}
+
+fn put(file: &mut Vec<u8>, at: usize, bytes: &[u8]) {
+    if file.len() < at + bytes.len() {
+        file.resize(at + bytes.len(), 0);
+    }
+    file[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+/// A symbol table's bytes, its names added to `strings`.
+fn symbol_table<'a>(
+    symbols: impl Iterator<Item = &'a Sym>,
+    strings: &mut Strings,
+) -> Vec<u8> {
+    let mut table = vec![0u8; 24];
+    for s in symbols {
+        table.extend_from_slice(&strings.add(s.name).to_le_bytes());
+        table.push(s.binding << 4 | s.kind);
+        table.push(0);
+        table.extend_from_slice(&s.section.to_le_bytes());
+        table.extend_from_slice(&s.value.to_le_bytes());
+        table.extend_from_slice(&s.size.to_le_bytes());
+    }
+    table
+}
+
+/// One section header's fields.
+struct Header {
+    name: &'static str,
+    kind: u32,
+    flags: u64,
+    addr: u64,
+    offset: usize,
+    size: usize,
+    link: u32,
+    info: u32,
+    entry_size: u64,
+}
+
+/// Writes the crafted library to `path`; without `.symtab` (and its
+/// `.strtab`) when `stripped`, as `strip` leaves a library.
+pub fn write(path: &Path, stripped: bool) -> io::Result<()> {
+    let mut file = vec![0u8; UNLOADED];
+    let header = |name, kind, flags, addr, offset, size| Header {
+        name,
+        kind,
+        flags,
+        addr,
+        offset,
+        size,
+        link: 0,
+        info: 0,
+        entry_size: 0,
+    };
+    let mut headers = vec![
+        header("", 0, 0, 0, 0, 0),
+        header(".rodata", 1, 2, 0x40_0800, 0x800, 0x800),
+        header(".text", 1, 6, 0x43_0000, 0x1_0000, 0x2000),
+        header(".data", 1, 3, 0x46_0010, 0x2_0010, 0xff0),
+    ];
+    file[0x1_0000..0x1_2000].fill(0xcc);
+    file[0x2_0010..0x2_1000].fill(0x5a);
+
+    // .dynsym and .dynstr inside the first segment, as a linker puts them.
+    let exported = || SYMBOLS.iter().filter(|s| s.binding != LOCAL);
+    let mut dynstr = Strings::new(&["libcrafted.so.1"]);
+    let dynsym = symbol_table(exported(), &mut dynstr);
+    let (dynsym_at, dynstr_at) = (0x100, 0x100 + dynsym.len());
+    assert!(
+        dynstr_at + dynstr.0.len() <= 0x800,
+        "the dynamic symbols fit"
+    );
+    put(&mut file, dynsym_at, &dynsym);
+    put(&mut file, dynstr_at, &dynstr.0);
+    let mut dynsym_header = header(
+        ".dynsym",
+        11,
+        2,
+        0x40_0000 + dynsym_at as u64,
+        dynsym_at,
+        dynsym.len(),
+    );
+    (
+        dynsym_header.link,
+        dynsym_header.info,
+        dynsym_header.entry_size,
+    ) = (u32::from(DYNSYM) + 1, 1, 24);
+    headers.push(dynsym_header);
+    let dynstr_addr = 0x40_0000 + dynstr_at as u64;
+    headers.push(header(
+        ".dynstr",
+        3,
+        2,
+        dynstr_addr,
+        dynstr_at,
+        dynstr.0.len(),
+    ));
+
+    if !stripped {
+        // The same names, laid out in another order than in .dynstr.
+        let mut names: Vec<&str> = SYMBOLS.iter().map(|s| s.name).collect();
+        names.reverse();
+        let mut strtab = Strings::new(&names);
+        let locals = SYMBOLS.iter().filter(|s| s.binding == LOCAL).count();
+        let symtab = symbol_table(SYMBOLS.iter(), &mut strtab);
+        let symtab_at = file.len();
+        put(&mut file, symtab_at, &symtab);
+        let strtab_at = file.len();
+        put(&mut file, strtab_at, &strtab.0);
+        let mut symtab_header = header(".symtab", 2, 0, 0, symtab_at, symtab.len());
+        symtab_header.link = headers.len() as u32 + 1;
+        symtab_header.info = locals as u32 + 1;
+        symtab_header.entry_size = 24;
+        headers.push(symtab_header);
+        headers.push(header(".strtab", 3, 0, 0, strtab_at, strtab.0.len()));
+    }
+
+    let mut shstrtab = Strings::new(&[]);
+    let shstrtab_index = headers.len();
+    headers.push(header(".shstrtab", 3, 0, 0, 0, 0));
+    let names: Vec<u32> = headers.iter().map(|h| shstrtab.add(h.name)).collect();
+    let shstrtab_at = file.len();
+    put(&mut file, shstrtab_at, &shstrtab.0);
+    headers[shstrtab_index].offset = shstrtab_at;
+    headers[shstrtab_index].size = shstrtab.0.len();
+
+    let table_at = file.len().next_multiple_of(8);
+    for (index, (h, name)) in headers.iter().zip(names).enumerate() {
+        let mut entry = Vec::with_capacity(64);
+        entry.extend_from_slice(&name.to_le_bytes());
+        entry.extend_from_slice(&h.kind.to_le_bytes());
+        entry.extend_from_slice(&h.flags.to_le_bytes());
+        entry.extend_from_slice(&h.addr.to_le_bytes());
+        entry.extend_from_slice(&(h.offset as u64).to_le_bytes());
+        entry.extend_from_slice(&(h.size as u64).to_le_bytes());
+        entry.extend_from_slice(&h.link.to_le_bytes());
+        entry.extend_from_slice(&h.info.to_le_bytes());
+        entry.extend_from_slice(&8u64.to_le_bytes());
+        entry.extend_from_slice(&h.entry_size.to_le_bytes());
+        put(&mut file, table_at + index * 64, &entry);
+    }
+
+    // The ELF header: 64-bit, little-endian, a shared object for x86-64.
+    let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
+    elf.extend_from_slice(&3u16.to_le_bytes());
+    elf.extend_from_slice(&62u16.to_le_bytes());
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&0u64.to_le_bytes());
+    elf.extend_from_slice(&64u64.to_le_bytes());
+    elf.extend_from_slice(&(table_at as u64).to_le_bytes());
+    elf.extend_from_slice(&0u32.to_le_bytes());
+    for half in [64u16, 56, SEGMENTS.len() as u16, 64, headers.len() as u16] {
+        elf.extend_from_slice(&half.to_le_bytes());
+    }
+    elf.extend_from_slice(&(shstrtab_index as u16).to_le_bytes());
+    for s in &SEGMENTS {
+        elf.extend_from_slice(&1u32.to_le_bytes());
+        elf.extend_from_slice(&s.flags.to_le_bytes());
+        for field in [s.offset, s.vaddr, s.vaddr, s.size, s.size, 0x1_0000] {
+            elf.extend_from_slice(&field.to_le_bytes());
+        }
+    }
+    put(&mut file, 0, &elf);
+    std::fs::write(path, file)
+}
+
+/// The crafted library, written and mapped; unmapped when dropped.
+pub struct Loaded {
+    pub path: PathBuf,
+    /// Covers every segment: a reservation the segments were mapped into.
+    _reservation: Region,
+    /// What the addresses of the file's numbering are shifted by.
+    bias: u64,
+}
+
+impl Loaded {
+    /// Writes the library (stripped or not) into `dir` and maps it.
+    pub fn new(dir: &Path, stripped: bool) -> Loaded {
+        let path = dir.join(if stripped {
+            "libstripped.so"
+        } else {
+            "libcrafted.so"
+        });
+        write(&path, stripped).expect("writing the crafted library");
+        let file = std::fs::File::open(&path).expect("opening the crafted library");
+        let first = SEGMENTS[0].vaddr;
+        let last = &SEGMENTS[SEGMENTS.len() - 1];
+        let span =
+            std::num::NonZeroUsize::new((last.vaddr + last.size - first) as usize)
+                .expect("the segments span some bytes");
+        // SAFETY: a fresh inaccessible mapping at an address the kernel picks.
+        let base = unsafe {
+            mmap_anonymous(None, span, ProtFlags::PROT_NONE, MapFlags::MAP_PRIVATE)
+        }
+        .expect("reserving room for the crafted library");
+        // SAFETY: exactly what mmap returned and was given; `Region` owns it,
+        // and the segments mapped over parts of it go with it.
+        let reservation = unsafe { Region::from_raw(base, span.get()) };
+        let bias = (reservation.address() as u64).wrapping_sub(first);
+        let page = support::page_size() as u64;
+        for s in &SEGMENTS {
+            // As ld.so does: from the page that holds the segment's start.
+            let before = s.vaddr % page;
+            let at = bias.wrapping_add(s.vaddr - before) as usize;
+            let at = std::num::NonZeroUsize::new(at).expect("not at address 0");
+            let len = (before + s.size).next_multiple_of(page) as usize;
+            let len = std::num::NonZeroUsize::new(len).expect("a segment has bytes");
+            // SAFETY: MAP_FIXED replaces only pages of our own reservation
+            // (the segment's pages lie inside it), which nothing else uses.
+            unsafe {
+                mmap(
+                    Some(at),
+                    len,
+                    ProtFlags::PROT_READ,
+                    MapFlags::MAP_PRIVATE | MapFlags::MAP_FIXED,
+                    file.as_fd(),
+                    (s.offset - before) as i64,
+                )
+            }
+            .expect("mapping a segment of the crafted library");
+        }
+        Loaded {
+            path,
+            _reservation: reservation,
+            bias,
+        }
+    }
+
+    /// Where the byte at `vaddr` of the file's numbering is in memory now.
+    pub fn at(&self, vaddr: u64) -> usize {
+        self.bias.wrapping_add(vaddr) as usize
+    }
+
+    /// The path, as /proc/self/maps names it.
+    pub fn name(&self) -> String {
+        self.path.to_string_lossy().into_owned()
+    }
+}
