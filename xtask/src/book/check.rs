@@ -103,7 +103,7 @@ pub struct Options<'a> {
 }
 
 pub fn check(options: &Options) -> Result<Report, String> {
-    let server = server::start(options.built, options.site_path, 0)?;
+    let server = server::start(options.built, options.site_path, 0, None)?;
     let mut browser = Browser::launch(options.chromium)?;
     let session = open_page(&mut browser)?;
     let pages = html_pages(options.built)?;
