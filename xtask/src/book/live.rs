@@ -172,6 +172,8 @@ pub fn watch(
         "{}-next",
         built.file_name().unwrap_or_default().to_string_lossy()
     ));
+    // A build cut short by Ctrl-C may have left its half.
+    let _ = std::fs::remove_dir_all(&next);
     loop {
         // The first edit of a burst, then the rest until a quiet moment.
         let mut changed: Vec<PathBuf> = Vec::new();
@@ -202,9 +204,15 @@ pub fn watch(
                 }
             }
         }
-        let what = match changed.as_slice() {
-            [one] => one.strip_prefix(root).unwrap_or(one).display().to_string(),
-            many => format!("{} files", many.len()),
+        let named: Vec<String> = changed
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
+            .collect();
+        let what = match named.as_slice() {
+            [one] => one.clone(),
+            [one, two] => format!("{one} and {two}"),
+            [first, rest @ ..] => format!("{first} and {} more files", rest.len()),
+            [] => continue,
         };
         let started = Instant::now();
         let _ = std::fs::remove_dir_all(&next);
