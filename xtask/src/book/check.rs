@@ -8,14 +8,17 @@
 //! include whose anchor is missing), loads every image, links only
 //! to pages and anchors that exist, and (in a lesson chapter) has no code
 //! block wider than its column, with every `<details>` opened. Search for
-//! "SIGBUS" must list the sigbus chapter. A failing page is saved as a
-//! screenshot under `target/book-check/`.
+//! "SIGBUS" must list the sigbus chapter. Then every page with a figure is
+//! opened again at a phone's 390-px width, where each figure's text must be
+//! legible (see `figures`). A failing page is saved as a screenshot under
+//! `target/book-check/`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::cdp::{Browser, base64_decode};
+use super::figures;
 use super::server::{self, Server};
 use crate::json::{self, Value};
 
@@ -166,6 +169,15 @@ pub fn check(options: &Options) -> Result<Report, String> {
                 .push(("index.html".into(), format!("no screenshot: {e}"))),
         }
     }
+    // Last, as the window changes to a phone's.
+    report.problems.extend(figures::check_on_a_phone(
+        &mut browser,
+        &session,
+        &server.base,
+        &figures::pages_with_figures(options.built, &pages),
+        options.shots,
+        options.shoot_every_page,
+    )?);
     Ok(report)
 }
 
@@ -221,7 +233,11 @@ fn html_pages(built: &Path) -> Result<Vec<String>, String> {
 
 /// Opens `url` and waits for its load event. A dialog (`alert`, `confirm`)
 /// would stop the page until answered: it is accepted, and its text returned.
-fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<Vec<String>, String> {
+pub(super) fn navigate(
+    browser: &mut Browser,
+    session: &str,
+    url: &str,
+) -> Result<Vec<String>, String> {
     browser.drain_events();
     let answer = browser.call(
         Some(session),
@@ -258,7 +274,11 @@ fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<Vec<Strin
 }
 
 /// Runs `script` (which returns a JSON text) in the page and parses it.
-fn evaluate(browser: &mut Browser, session: &str, script: &str) -> Result<Value, String> {
+pub(super) fn evaluate(
+    browser: &mut Browser,
+    session: &str,
+    script: &str,
+) -> Result<Value, String> {
     let params = format!(
         r#"{{"expression":{},"awaitPromise":true,"returnByValue":true}}"#,
         json::string(script)
@@ -499,7 +519,7 @@ fn decode(text: &str) -> String {
 }
 
 /// Saves the whole page (up to 16 000 px tall) as `DIR/PAGE.png`.
-fn screenshot(
+pub(super) fn screenshot(
     browser: &mut Browser,
     session: &str,
     dir: &Path,

@@ -6,6 +6,7 @@
 
 mod cdp;
 mod check;
+mod figures;
 mod live;
 mod server;
 
