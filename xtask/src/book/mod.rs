@@ -163,7 +163,8 @@ fn build(root: &Path, out: &Path) -> Result {
     let started = Instant::now();
     if cold {
         say!("Building the book's builder first (mdBook's library and its dependencies).");
-        say!("This happens once and takes 1-2 minutes on 2 cores; later builds take seconds.");
+        say!("It happens once: 1-2 minutes on 2 idle cores, longer on a busy machine.");
+        say!("Later builds take a second or two.");
     }
     let mut command = cargo();
     command.arg("run");
