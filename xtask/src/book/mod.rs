@@ -129,8 +129,8 @@ fn run_check(
     let seconds = started.elapsed().as_secs_f64();
     if report.problems.is_empty() {
         say!(
-            "book check: {} pages in Chromium at 1280 px, figures at 390 px, no problem \
-             ({seconds:.1} s)",
+            "book check: {} pages in Chromium at 1280 px, live reload, figures at 390 px, \
+             no problem ({seconds:.1} s)",
             report.pages
         );
         if let Some(dir) = every_page {
