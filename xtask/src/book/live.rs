@@ -220,12 +220,16 @@ pub fn watch(
             Ok(()) => {
                 let _ = std::fs::remove_dir_all(&next);
                 reload.bump();
+                say!("{what} changed:");
                 say!(
-                    "{what} changed: rebuilt in {:.1} s; open pages reload.",
+                    "  rebuilt in {:.1} s; the open pages reload.",
                     started.elapsed().as_secs_f64()
                 );
             }
-            Err(e) => say!("{what} changed, but {e}; still serving the last good build."),
+            Err(e) => {
+                say!("{what} changed, but {e};");
+                say!("  still serving the last good build.");
+            }
         }
     }
 }

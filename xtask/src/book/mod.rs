@@ -82,12 +82,18 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
         "serve" => {
             let reload = Arc::new(live::Reload::default());
             let server = server::start(&built, &site_path, port, Some(Arc::clone(&reload)))?;
-            let origin = &server.base[..server.base.len() - site_path.len()];
             say!("Serving the book at {}  (Ctrl-C to stop)", server.base);
-            say!("({origin}/ leads there too.) Saving a chapter in book/src or a lesson's");
-            say!("sources or snapshots rebuilds it, and open pages reload.");
-            live::watch(&root, &built, &reload, |next| build(&root, next))?;
-            Ok(ExitCode::SUCCESS)
+            say!("Saving a chapter (book/src) or a lesson's sources or snapshots rebuilds it,");
+            say!("and the open pages reload.");
+            if let Err(e) = live::watch(&root, &built, &reload, |next| build(&root, next)) {
+                // Reading goes on without it; a reload of the page shows a
+                // rebuild made by `cargo xtask book build`.
+                say!("Live reload is off: {e}.");
+                say!("After an edit, run `cargo xtask book build` and reload the page.");
+            }
+            loop {
+                std::thread::park();
+            }
         }
         _ => run_check(
             &root,

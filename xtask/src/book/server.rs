@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 
 use super::live::{self, Reload};
 
+/// How many answered requests the log keeps (the check reads a page's
+/// few dozen, then clears it).
+const LOG_AT_MOST: usize = 4096;
+
 /// One request the server answered: its path and status.
 #[derive(Debug, Clone)]
 pub struct Served {
@@ -58,7 +62,12 @@ pub fn start(
             // dropped, and the server goes on accepting the others.
             let _ = std::thread::Builder::new().spawn(move || {
                 if let Some(served) = answer(stream, &root, &prefix, reload.as_deref()) {
-                    log.lock().unwrap_or_else(|e| e.into_inner()).push(served);
+                    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                    // A server left running for days keeps only the latest.
+                    if log.len() >= LOG_AT_MOST {
+                        log.drain(..LOG_AT_MOST / 2);
+                    }
+                    log.push(served);
                 }
             });
         }
