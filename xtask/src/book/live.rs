@@ -177,11 +177,11 @@ pub fn watch(
     loop {
         // The first edit of a burst, then the rest until a quiet moment.
         let mut changed: Vec<PathBuf> = Vec::new();
-        let mut first_at = None;
+        let mut first_at: Option<Instant> = None;
         loop {
             let wait = match first_at {
                 None => Duration::from_secs(3600),
-                Some(at) => QUIET.min(AT_MOST.saturating_sub(Instant::elapsed(&at))),
+                Some(at) => QUIET.min(AT_MOST.saturating_sub(at.elapsed())),
             };
             match edits.recv_timeout(wait) {
                 Ok(Ok(event)) => {
