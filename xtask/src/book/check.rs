@@ -8,14 +8,21 @@
 //! include whose anchor is missing), loads every image, links only
 //! to pages and anchors that exist, and (in a lesson chapter) has no code
 //! block wider than its column, with every `<details>` opened. Search for
-//! "SIGBUS" must list the sigbus chapter. A failing page is saved as a
-//! screenshot under `target/book-check/`.
+//! "SIGBUS" must list the sigbus chapter. The book served live (as `book
+//! serve` does) must reload an open page after a rebuild, with no console
+//! error. Then every page with a figure is
+//! opened again at a phone's 390-px width, where each figure's text must be
+//! legible (see `figures`). A failing page is saved as a screenshot under
+//! `target/book-check/`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cdp::{Browser, base64_decode};
+use super::figures;
+use super::live::Reload;
 use super::server::{self, Server};
 use crate::json::{self, Value};
 
@@ -103,7 +110,7 @@ pub struct Options<'a> {
 }
 
 pub fn check(options: &Options) -> Result<Report, String> {
-    let server = server::start(options.built, options.site_path, 0)?;
+    let server = server::start(options.built, options.site_path, 0, None)?;
     let mut browser = Browser::launch(options.chromium)?;
     let session = open_page(&mut browser)?;
     let pages = html_pages(options.built)?;
@@ -166,7 +173,60 @@ pub fn check(options: &Options) -> Result<Report, String> {
                 .push(("index.html".into(), format!("no screenshot: {e}"))),
         }
     }
+    report.problems.extend(
+        check_reload(&mut browser, &session, options)?
+            .into_iter()
+            .map(|p| ("index.html (served live)".to_owned(), p)),
+    );
+    // Last, as the window changes to a phone's.
+    report.problems.extend(figures::check_on_a_phone(
+        &mut browser,
+        &session,
+        &server.base,
+        &figures::pages_with_figures(options.built, &pages),
+        options.shots,
+        options.shoot_every_page,
+    )?);
     Ok(report)
+}
+
+/// The book as `book serve` serves it: an open page reloads after a
+/// rebuild, and its reload script logs no error. A second server, with the
+/// script, has its version bumped each second until the page loads again
+/// (the first bump may come before the page asks), at most 10 times.
+fn check_reload(
+    browser: &mut Browser,
+    session: &str,
+    options: &Options,
+) -> Result<Vec<String>, String> {
+    let reload = Arc::new(Reload::default());
+    let live = server::start(
+        options.built,
+        options.site_path,
+        0,
+        Some(Arc::clone(&reload)),
+    )?;
+    let mut problems = navigate(browser, session, &format!("{}index.html", live.base))?;
+    let reloaded = (0..10).any(|_| {
+        reload.bump();
+        browser
+            .wait_for(session, &["Page.loadEventFired"], Duration::from_secs(1))
+            .is_ok()
+    });
+    if !reloaded {
+        problems.push("the page did not reload within 10 s of a rebuild".into());
+    }
+    let status = console(
+        browser.drain_events(),
+        session,
+        &live.base,
+        options.site_path,
+        &mut problems,
+    );
+    if status != Some(200.0) {
+        problems.push(format!("the page was answered {status:?}"));
+    }
+    Ok(problems)
 }
 
 /// Opens a page target at a 1280 x 900 window and returns its session.
@@ -221,7 +281,11 @@ fn html_pages(built: &Path) -> Result<Vec<String>, String> {
 
 /// Opens `url` and waits for its load event. A dialog (`alert`, `confirm`)
 /// would stop the page until answered: it is accepted, and its text returned.
-fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<Vec<String>, String> {
+pub(super) fn navigate(
+    browser: &mut Browser,
+    session: &str,
+    url: &str,
+) -> Result<Vec<String>, String> {
     browser.drain_events();
     let answer = browser.call(
         Some(session),
@@ -258,7 +322,11 @@ fn navigate(browser: &mut Browser, session: &str, url: &str) -> Result<Vec<Strin
 }
 
 /// Runs `script` (which returns a JSON text) in the page and parses it.
-fn evaluate(browser: &mut Browser, session: &str, script: &str) -> Result<Value, String> {
+pub(super) fn evaluate(
+    browser: &mut Browser,
+    session: &str,
+    script: &str,
+) -> Result<Value, String> {
     let params = format!(
         r#"{{"expression":{},"awaitPromise":true,"returnByValue":true}}"#,
         json::string(script)
@@ -289,62 +357,13 @@ fn check_page(
     let started = Instant::now();
     let mut problems = navigate(browser, session, &url)?;
     let seen = evaluate(browser, session, INSPECT)?;
-    let mut document_status = None;
-    for event in browser.drain_events() {
-        if event.get("sessionId").and_then(Value::as_str) != Some(session) {
-            continue;
-        }
-        let params = event.get("params").cloned().unwrap_or(Value::Null);
-        match event
-            .get("method")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-        {
-            "Network.responseReceived"
-                if params.get("type").and_then(Value::as_str) == Some("Document")
-                    && document_status.is_none() =>
-            {
-                document_status = params
-                    .get("response")
-                    .and_then(|r| r.get("status"))
-                    .and_then(Value::as_f64);
-            }
-            "Runtime.consoleAPICalled"
-                if matches!(
-                    params.get("type").and_then(Value::as_str),
-                    Some("error" | "assert")
-                ) =>
-            {
-                let text = params
-                    .get("args")
-                    .and_then(Value::as_array)
-                    .and_then(|a| a.first())
-                    .and_then(|a| a.get("value").or_else(|| a.get("description")))
-                    .and_then(Value::as_str)
-                    .unwrap_or("(no text)");
-                problems.push(format!("console error: {text}"));
-            }
-            "Runtime.exceptionThrown" => {
-                let details = params.get("exceptionDetails").unwrap_or(&Value::Null);
-                problems.push(format!("uncaught exception: {}", exception_text(details)));
-            }
-            "Log.entryAdded" => {
-                let entry = params.get("entry").cloned().unwrap_or(Value::Null);
-                let from = entry.get("url").and_then(Value::as_str).unwrap_or("");
-                if entry.get("level").and_then(Value::as_str) == Some("error")
-                    && !is_browser_favicon_probe(from, &server.base, options.site_path)
-                {
-                    let text = entry.get("text").and_then(Value::as_str).unwrap_or("?");
-                    problems.push(
-                        format!("console error: {text} {from}")
-                            .trim_end()
-                            .to_owned(),
-                    );
-                }
-            }
-            _ => {}
-        }
-    }
+    let document_status = console(
+        browser.drain_events(),
+        session,
+        &server.base,
+        options.site_path,
+        &mut problems,
+    );
     match document_status {
         Some(200.0) => {}
         Some(status) => problems.push(format!("the page loaded with status {status}")),
@@ -423,6 +442,75 @@ fn check_page(
     Ok(problems)
 }
 
+/// Adds to `problems` the console errors and uncaught exceptions among
+/// `events` (those of `session`), and returns the status the page itself
+/// was answered with.
+fn console(
+    events: Vec<Value>,
+    session: &str,
+    base: &str,
+    site_path: &str,
+    problems: &mut Vec<String>,
+) -> Option<f64> {
+    let mut document_status = None;
+    for event in events {
+        if event.get("sessionId").and_then(Value::as_str) != Some(session) {
+            continue;
+        }
+        let params = event.get("params").cloned().unwrap_or(Value::Null);
+        match event
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
+            "Network.responseReceived"
+                if params.get("type").and_then(Value::as_str) == Some("Document")
+                    && document_status.is_none() =>
+            {
+                document_status = params
+                    .get("response")
+                    .and_then(|r| r.get("status"))
+                    .and_then(Value::as_f64);
+            }
+            "Runtime.consoleAPICalled"
+                if matches!(
+                    params.get("type").and_then(Value::as_str),
+                    Some("error" | "assert")
+                ) =>
+            {
+                let text = params
+                    .get("args")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.get("value").or_else(|| a.get("description")))
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no text)");
+                problems.push(format!("console error: {text}"));
+            }
+            "Runtime.exceptionThrown" => {
+                let details = params.get("exceptionDetails").unwrap_or(&Value::Null);
+                problems.push(format!("uncaught exception: {}", exception_text(details)));
+            }
+            "Log.entryAdded" => {
+                let entry = params.get("entry").cloned().unwrap_or(Value::Null);
+                let from = entry.get("url").and_then(Value::as_str).unwrap_or("");
+                if entry.get("level").and_then(Value::as_str) == Some("error")
+                    && !is_browser_favicon_probe(from, base, site_path)
+                {
+                    let text = entry.get("text").and_then(Value::as_str).unwrap_or("?");
+                    problems.push(
+                        format!("console error: {text} {from}")
+                            .trim_end()
+                            .to_owned(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    document_status
+}
+
 /// What DevTools' `exceptionDetails` says went wrong.
 fn exception_text(details: &Value) -> &str {
     details
@@ -499,7 +587,7 @@ fn decode(text: &str) -> String {
 }
 
 /// Saves the whole page (up to 16 000 px tall) as `DIR/PAGE.png`.
-fn screenshot(
+pub(super) fn screenshot(
     browser: &mut Browser,
     session: &str,
     dir: &Path,

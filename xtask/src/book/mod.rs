@@ -6,12 +6,17 @@
 
 mod cdp;
 mod check;
+mod figures;
+mod live;
 mod server;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
+
+use support::say;
 
 use crate::{Result, cargo, workspace_root};
 
@@ -71,13 +76,21 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
     let site_path = site_path(&root)?;
     match action.as_str() {
         "build" => {
-            println!("The book is in {}; open index.html there.", built.display());
+            say!("The book is in {}; open index.html there.", built.display());
             Ok(ExitCode::SUCCESS)
         }
         "serve" => {
-            let server = server::start(&built, &site_path, port)?;
-            println!("Serving the book at {}  (Ctrl-C to stop)", server.base);
-            println!("For live reloading while you edit it: mdbook serve book");
+            let reload = Arc::new(live::Reload::default());
+            let server = server::start(&built, &site_path, port, Some(Arc::clone(&reload)))?;
+            say!("Serving the book at {}  (Ctrl-C to stop)", server.base);
+            say!("Saving a chapter (book/src) or a lesson's sources or snapshots rebuilds it,");
+            say!("and the open pages reload.");
+            if let Err(e) = live::watch(&root, &built, &reload, |next| build(&root, next)) {
+                // Reading goes on without it; a reload of the page shows a
+                // rebuild made by `cargo xtask book build`.
+                say!("Live reload is off: {e}.");
+                say!("After an edit, run `cargo xtask book build` and reload the page.");
+            }
             loop {
                 std::thread::park();
             }
@@ -117,20 +130,21 @@ fn run_check(
         lesson_pages: &lesson_pages,
     })?;
     for (page, problem) in &report.problems {
-        println!("{page}: {problem}");
+        say!("{page}: {problem}");
     }
     let seconds = started.elapsed().as_secs_f64();
     if report.problems.is_empty() {
-        println!(
-            "book check: {} pages in Chromium at 1280 px, no problem ({seconds:.1} s)",
+        say!(
+            "book check: {} pages in Chromium at 1280 px, live reload, figures at 390 px, \
+             no problem ({seconds:.1} s)",
             report.pages
         );
         if let Some(dir) = every_page {
-            println!("Screenshots of every page are in {}.", dir.display());
+            say!("Screenshots of every page are in {}.", dir.display());
         }
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
+        say!(
             "book check: {} problem(s) in {} pages ({seconds:.1} s); screenshots: {}",
             report.problems.len(),
             report.pages,
@@ -145,28 +159,41 @@ fn run_check(
     }
 }
 
-/// Builds the book into `out` with mdBook's library.
+/// Builds the book into `out` with mdBook's library. The first time, the
+/// builder itself is compiled (mdBook and its dependencies): that is said,
+/// with how long it takes, and cargo shows its progress.
 fn build(root: &Path, out: &Path) -> Result {
-    let status = cargo()
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "workbook-tests",
-            "--bin",
-            "build-book",
-            "--",
-        ])
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let cold = !target.join("debug/build-book").is_file();
+    let started = Instant::now();
+    if cold {
+        say!("Building the book's builder first (mdBook's library and its dependencies).");
+        say!("It happens once: 1-2 minutes on 2 idle cores, longer on a busy machine.");
+        say!("Later builds take a second or two.");
+    }
+    let mut command = cargo();
+    command.arg("run");
+    if !cold {
+        command.arg("--quiet");
+    }
+    let status = command
+        .args(["--package", "workbook-tests", "--bin", "build-book", "--"])
         .arg(root.join("book"))
         .arg(out)
         .current_dir(root)
         .status()
         .map_err(|e| format!("cannot start cargo to build the book: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("the book does not build (see above)".into())
+    if !status.success() {
+        return Err("the book does not build (see above)".into());
     }
+    if cold {
+        say!(
+            "The builder is built and the book with it ({:.0} s).",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 /// The path part of `site-url` in book.toml, e.g. `/mmap-workbook/`
