@@ -1,6 +1,7 @@
 //! Step 6: how fast. A single-producer single-consumer ring of chunks in
 //! shared memory, and the chunks every transport moves.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use support::region::Region;
 
-use crate::{SharedLayout, spin_until, view};
+use crate::{SharedLayout, spin_counting, view};
 
 /// The size of every chunk moved in step 6, whatever the transport.
 pub const CHUNK: usize = 64 * 1024;
@@ -43,6 +44,8 @@ pub fn ring_bytes() -> usize {
 pub struct ChunkRing<'a> {
     header: &'a RingHeader,
     slots: *mut u8,
+    /// `sched_yield` calls this side made while it waited.
+    yields: Cell<u64>,
 }
 
 impl<'a> ChunkRing<'a> {
@@ -56,6 +59,7 @@ impl<'a> ChunkRing<'a> {
             header: view(region),
             // SAFETY: one page in, still inside the region (checked above).
             slots: unsafe { region.as_ptr().add(support::page_size()) },
+            yields: Cell::new(0),
         }
     }
 
@@ -65,7 +69,7 @@ impl<'a> ChunkRing<'a> {
         let head = self.header.head.load(Relaxed); // only we store it
         // Acquire: the consumer's copy out of the slot is over before we
         // reuse it.
-        spin_until(limit, || {
+        spin_counting(limit, &self.yields, || {
             head - self.header.tail.load(Acquire) < SLOTS as u64
         })?;
         let slot = (head % SLOTS as u64) as usize * CHUNK;
@@ -91,7 +95,9 @@ impl<'a> ChunkRing<'a> {
     ) -> io::Result<T> {
         let tail = self.header.tail.load(Relaxed); // only we store it
         // Acquire: pairs with the producer's Release of head.
-        spin_until(limit, || self.header.head.load(Acquire) > tail)?;
+        spin_counting(limit, &self.yields, || {
+            self.header.head.load(Acquire) > tail
+        })?;
         let slot = (tail % SLOTS as u64) as usize * CHUNK;
         // SAFETY: the slot lies inside the region and is CHUNK bytes long;
         // the producer does not write it again until it sees the new tail,
@@ -104,6 +110,12 @@ impl<'a> ChunkRing<'a> {
         Ok(result)
     }
     // ANCHOR_END: ring_pop
+
+    /// How many times this side yielded the CPU (`sched_yield`) while it
+    /// waited for a free slot or a new chunk.
+    pub fn yields(&self) -> u64 {
+        self.yields.get()
+    }
 }
 
 /// A checksum of one chunk: fast, and changed by any flipped bit.
@@ -246,6 +258,8 @@ mod tests {
                 .unwrap();
             assert!(same, "chunk {index} came out wrong");
         }
+        let before = ring.yields();
         assert!(ring.pop_with(limit, |_| ()).is_err(), "the ring is empty");
+        assert!(ring.yields() > before, "waiting 20 ms yielded the CPU");
     }
 }

@@ -24,7 +24,8 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use shared_memory_ipc::peer::Peer;
 use shared_memory_ipc::{
     CHUNK, ChunkRing, Doorbell, Samples, StreamSum, futex_wake, map_shared, pin_to,
-    ring_bytes, sealed_memfd, usable_cpu_list, usable_cpus, view, wait_for_value,
+    ring_bytes, sealed_memfd, unpin, usable_cpu_list, usable_cpus, view,
+    wait_for_value,
 };
 
 use support::say;
@@ -108,15 +109,6 @@ pub fn bench(exe: &Path, mib: u64, json: bool) -> Result {
     how_fast(exe, mib, BENCH_ROUND_TRIPS, output)
 }
 
-/// Lets process `pid` run on all of `cpus` again.
-fn unpin(pid: u32, cpus: &[usize]) -> nix::Result<()> {
-    let mut set = nix::sched::CpuSet::new();
-    for &cpu in cpus {
-        set.set(cpu)?;
-    }
-    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(pid as i32), &set)
-}
-
 /// A bound for moving `bytes`: generous (100 MB/s), still finite.
 fn transfer_limit(bytes: u64) -> Duration {
     LIMIT + Duration::from_millis(bytes / 100_000)
@@ -148,19 +140,27 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
     let expected = samples.expected(bytes);
     let peer = Peer::spawn(exe)?;
     let mut rates = Vec::new();
+    let mut ring_yields = (0, 0);
     for transport in [
         Transport::Pipe,
         Transport::BigPipe,
         Transport::Unix,
         Transport::Ring,
     ] {
-        let (seconds, received) = throughput(&peer, transport, bytes, &samples)?;
+        let Moved {
+            seconds,
+            received,
+            yields,
+        } = throughput(&peer, transport, bytes, &samples)?;
         let gbps = bytes as f64 / seconds / 1e9;
         let verdict = if received == expected { "ok" } else { "WRONG" };
         if output == Output::Json {
+            let yields = yields.map_or(String::new(), |(ours, theirs)| {
+                format!(", \"sched_yield\": [{ours}, {theirs}]")
+            });
             say!(
                 "{{\"transport\": \"{}\", \"chunk\": {CHUNK}, \"bytes\": {}, \
-                 \"seconds\": {seconds:.6}, \"gbps\": {gbps:.3}}}",
+                 \"seconds\": {seconds:.6}, \"gbps\": {gbps:.3}{yields}}}",
                 transport.json_name(),
                 received.bytes
             );
@@ -182,6 +182,9 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
             .into());
         }
         rates.push(gbps);
+        if let Some((ours, theirs)) = yields {
+            ring_yields = (ours, theirs);
+        }
     }
     let ring = rates[3];
     say(format!(
@@ -190,6 +193,11 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
         ring / rates[0],
         ring / rates[1],
         ring / rates[2]
+    ));
+    say(format!(
+        "  No system call moved the ring's data; waiting for a slot or a chunk, this\n  \
+         process called sched_yield {} times and the helper {} times.",
+        ring_yields.0, ring_yields.1
     ));
 
     say(format!(
@@ -253,14 +261,24 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
 }
 // ANCHOR_END: step6
 
-/// Moves `bytes` to the helper through `transport`; returns the seconds it
-/// took (from the consumer's "ready" to its "done") and what it received.
+/// What one transport moved.
+struct Moved {
+    /// From the consumer's "ready" to its "done".
+    seconds: f64,
+    /// What the consumer received.
+    received: StreamSum,
+    /// For the ring: the `sched_yield` calls each side (ours, the
+    /// helper's) made while it waited.
+    yields: Option<(u64, u64)>,
+}
+
+/// Moves `bytes` to the helper through `transport`.
 fn throughput(
     peer: &Peer,
     transport: Transport,
     bytes: u64,
     samples: &Samples,
-) -> Result<(f64, StreamSum)> {
+) -> Result<Moved> {
     let limit = transfer_limit(bytes);
     // Bounds our blocking writes: if the helper stops reading, it is killed
     // and the write fails with EPIPE.
@@ -268,6 +286,7 @@ fn throughput(
     let count = bytes / CHUNK as u64;
     let chunk = |i: u64| samples.chunk(i);
     let start;
+    let mut our_yields = None;
     match transport {
         Transport::Pipe | Transport::BigPipe => {
             let (reader, writer) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
@@ -308,15 +327,30 @@ fn throughput(
             for i in 0..count {
                 ring.push(chunk(i), LIMIT)?;
             }
+            our_yields = Some(ring.yields());
         }
     }
     let done = peer.channel.expect("done", limit)?;
     let seconds = start.elapsed().as_secs_f64();
     let mut fields = done.line.split(' ').skip(1).map(str::parse::<u64>);
-    match (fields.next(), fields.next()) {
-        (Some(Ok(bytes)), Some(Ok(sum))) => Ok((seconds, StreamSum { bytes, sum })),
+    let report = (fields.next(), fields.next(), fields.next());
+    match (report, our_yields) {
+        ((Some(Ok(bytes)), Some(Ok(sum)), None), None) => {
+            Ok(Moved {
+                seconds,
+                received: StreamSum { bytes, sum },
+                yields: None,
+            })
+        }
+        ((Some(Ok(bytes)), Some(Ok(sum)), Some(Ok(theirs))), Some(ours)) => {
+            Ok(Moved {
+                seconds,
+                received: StreamSum { bytes, sum },
+                yields: Some((ours, theirs)),
+            })
+        }
         _ => Err(format!(
-            "the helper's report '{}' is not 'done BYTES SUM'",
+            "the helper's report '{}' is not 'done BYTES SUM' (and YIELDS for the ring)",
             done.line
         )
         .into()),

@@ -1,6 +1,7 @@
 //! Waiting for the other process: spinning on a shared word, or sleeping
 //! on it with a futex (steps 4 and 5), and the word itself.
 
+use std::cell::Cell;
 use std::io;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::Acquire;
@@ -11,14 +12,27 @@ use nix::errno::Errno;
 use crate::SharedLayout;
 
 /// Spins (yielding the CPU now and then) until `done` or `limit` passes.
-pub fn spin_until(limit: Duration, mut done: impl FnMut() -> bool) -> io::Result<()> {
-    let deadline = Instant::now() + limit;
-    let mut spins = 0u32;
+pub fn spin_until(limit: Duration, done: impl FnMut() -> bool) -> io::Result<()> {
+    spin_counting(limit, &Cell::new(0), done)
+}
+
+/// [`spin_until`], adding 1 to `yields` for every `sched_yield` it makes:
+/// one every 64 looks. A condition that holds at once costs no system
+/// call at all, not even a look at the clock.
+pub fn spin_counting(
+    limit: Duration,
+    yields: &Cell<u64>,
+    mut done: impl FnMut() -> bool,
+) -> io::Result<()> {
+    let mut deadline = None;
+    let mut looks = 0u32;
     while !done() {
-        spins = spins.wrapping_add(1);
-        if spins.is_multiple_of(64) {
+        looks = looks.wrapping_add(1);
+        if looks.is_multiple_of(64) {
             // With one CPU, the process we wait for needs this one to run.
             std::thread::yield_now();
+            yields.set(yields.get() + 1);
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + limit);
             if Instant::now() >= deadline {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,

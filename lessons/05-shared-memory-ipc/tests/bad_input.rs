@@ -53,6 +53,41 @@ fn an_exercise_helper_needs_a_role() {
     );
 }
 
+#[test]
+fn a_helper_needs_its_parents_pid() {
+    assert!(refused(&["--helper"]).contains("--helper needs a value"));
+    for bad in ["abc", "0", "-3"] {
+        let err = refused(&["--helper", bad]);
+        assert!(
+            err.contains(&format!("--helper {bad}: not a process id")),
+            "{err}"
+        );
+    }
+}
+
+/// A helper told a pid that is not its parent's stops at once, as it does
+/// when its parent died before it started (it was handed to another
+/// process, and `getppid` no longer gives the pid it was told).
+#[test]
+fn a_helper_whose_parent_is_gone_stops() {
+    let not_our_parent = std::process::id() + 1;
+    let cwd = tempfile::tempdir().unwrap();
+    let run = support::testing::run(
+        LESSON,
+        &["--helper", &not_our_parent.to_string()],
+        cwd.path(),
+    );
+    assert_eq!(run.outcome, ChildOutcome::Exited(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "the lesson (pid {not_our_parent}) exited before its helper started"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
 /// Runs the lesson with `args` in a private mount namespace after `setup`
 /// (shell commands), then lists /dev/shm there. `None` when this machine
 /// cannot make a namespace (not root, or no unshare).
