@@ -35,6 +35,9 @@ Flags:
   --bench        only measure step 6 (throughput and round trips), with more data
   --mib N        with --bench: move N MiB through each transport (default 512)
   --json         with --bench: print one JSON object per line
+  --place P      with --bench: where the two processes run while they move the
+                 bytes: free (where the kernel puts them, the default), same
+                 (both on one CPU) or apart (on two CPUs)
   -h, --help     print this help
 
 The lesson starts its own binary again as a second process (--helper, and
@@ -46,6 +49,7 @@ have mapped them.
         "--bench",
         "--mib",
         "--json",
+        "--place",
         "--help",
         "--helper",
         "--exercise-helper",
@@ -71,7 +75,11 @@ const LOCKED_N: u64 = 20_000;
 enum Mode {
     Help,
     Walkthrough,
-    Bench { mib: u64, json: bool },
+    Bench {
+        mib: u64,
+        json: bool,
+        place: speed::Place,
+    },
     Helper(u32),
     ExerciseHelper(String, Vec<String>),
 }
@@ -81,7 +89,9 @@ fn main() {
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough => walkthrough(),
-        Mode::Bench { mib, json } => speed::bench(&lesson_exe(), mib, json),
+        Mode::Bench { mib, json, place } => {
+            speed::bench(&lesson_exe(), mib, json, place)
+        }
         Mode::Helper(parent) => helper::serve(parent),
         Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
     });
@@ -92,7 +102,7 @@ fn main() {
 
 fn parse_args() -> Result<Mode> {
     let mut args = CLI.args();
-    let (mut bench, mut mib, mut json) = (false, None, false);
+    let (mut bench, mut mib, mut json, mut place) = (false, None, false, None);
     while let Some(arg) = args.next() {
         match arg.to_str() {
             _ if CLI.is_help(&arg) => return Ok(Mode::Help),
@@ -117,21 +127,25 @@ fn parse_args() -> Result<Mode> {
             }
             Some("--bench") => bench = true,
             Some("--json") => json = true,
+            Some("--place") => {
+                place = Some(parse_place(CLI.value_for("--place", args.next())?)?)
+            }
             Some("--mib") => {
                 mib = Some(parse_mib(CLI.value_for("--mib", args.next())?)?)
             }
             _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
-    if !bench && (mib.is_some() || json) {
+    if !bench && (mib.is_some() || json || place.is_some()) {
         return Err(CLI.refuse(
-            "--mib and --json only apply to --bench; add --bench, or drop them",
+            "--mib, --json and --place only apply to --bench; add --bench, or drop them",
         ));
     }
     Ok(if bench {
         Mode::Bench {
             mib: mib.unwrap_or(speed::BENCH_MIB),
             json,
+            place: place.unwrap_or(speed::Place::Free),
         }
     } else {
         Mode::Walkthrough
@@ -149,6 +163,23 @@ fn parse_mib(value: OsString) -> Result<u64> {
             "--mib {text}: not a whole number of MiB from 1 to {MAX_MIB}. Try --mib 256."
         ))),
     }
+}
+
+fn parse_place(value: OsString) -> Result<speed::Place> {
+    let text = value.to_string_lossy();
+    let place = speed::Place::parse(&text).ok_or_else(|| {
+        CLI.refuse(format_args!(
+            "--place {text}: not a placement. Say free, same or apart."
+        ))
+    })?;
+    let cpus = shared_memory_ipc::usable_cpus();
+    if place == speed::Place::Apart && cpus < 2 {
+        return Err(CLI.refuse(format_args!(
+            "--place apart: this process may use {cpus} CPU, and apart needs two. \
+             Say --place same, or run it where two CPUs are usable."
+        )));
+    }
+    Ok(place)
 }
 
 fn lesson_exe() -> PathBuf {
@@ -172,6 +203,7 @@ fn walkthrough() -> Result {
         WALKTHROUGH_MIB,
         WALKTHROUGH_ROUND_TRIPS,
         speed::Output::Story,
+        speed::Place::Free,
     )?;
     Ok(())
 }

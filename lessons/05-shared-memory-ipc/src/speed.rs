@@ -103,10 +103,66 @@ impl Wait {
     }
 }
 
-/// `--bench [--mib N] [--json]`.
-pub fn bench(exe: &Path, mib: u64, json: bool) -> Result {
+/// Where the two processes run while they move the bytes (`--place`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Where the kernel puts them (the walkthrough's way).
+    Free,
+    /// Both pinned to one CPU.
+    Same,
+    /// Pinned to two different CPUs.
+    Apart,
+}
+
+impl Place {
+    /// `free`, `same` or `apart`.
+    pub fn parse(word: &str) -> Option<Place> {
+        match word {
+            "free" => Some(Place::Free),
+            "same" => Some(Place::Same),
+            "apart" => Some(Place::Apart),
+            _ => None,
+        }
+    }
+
+    fn json_name(self) -> &'static str {
+        match self {
+            Place::Free => "free",
+            Place::Same => "same",
+            Place::Apart => "apart",
+        }
+    }
+}
+
+/// `--bench [--mib N] [--json] [--place P]`.
+pub fn bench(exe: &Path, mib: u64, json: bool, place: Place) -> Result {
     let output = if json { Output::Json } else { Output::Human };
-    how_fast(exe, mib, BENCH_ROUND_TRIPS, output)
+    how_fast(exe, mib, BENCH_ROUND_TRIPS, output, place)
+}
+
+/// Pins this process and the helper as `place` says; returns the line
+/// that says where they are.
+fn place_both(peer: &Peer, place: Place, cpus: &[usize]) -> Result<String> {
+    Ok(match (place, cpus) {
+        (Place::Same, [cpu, ..]) => {
+            pin_to(0, *cpu)?;
+            pin_to(peer.pid(), *cpu)?;
+            format!("  Placed for the transfers: both processes on CPU {cpu}.")
+        }
+        (Place::Apart, [ours, theirs, ..]) => {
+            pin_to(0, *ours)?;
+            pin_to(peer.pid(), *theirs)?;
+            format!(
+                "  Placed for the transfers: this process on CPU {ours}, the helper on CPU {theirs}."
+            )
+        }
+        (Place::Apart, _) => {
+            return Err(
+                "--place apart needs two usable CPUs; use --place same".into()
+            );
+        }
+        _ => "  Placed for the transfers: where the kernel puts them.".to_owned(),
+    })
 }
 
 /// A bound for moving `bytes`: generous (100 MB/s), still finite.
@@ -115,7 +171,13 @@ fn transfer_limit(bytes: u64) -> Duration {
 }
 
 // ANCHOR: step6
-pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Result {
+pub fn how_fast(
+    exe: &Path,
+    mib: u64,
+    round_trips: u64,
+    output: Output,
+    place: Place,
+) -> Result {
     let say = |line: String| {
         if output != Output::Json {
             say!("{line}");
@@ -139,6 +201,11 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
     let samples = Samples::new();
     let expected = samples.expected(bytes);
     let peer = Peer::spawn(exe)?;
+    let cpu_list = usable_cpu_list();
+    let placed = place_both(&peer, place, &cpu_list)?;
+    if output != Output::Story {
+        say(placed);
+    }
     let mut rates = Vec::new();
     let mut ring_yields = (0, 0);
     for transport in [
@@ -160,9 +227,10 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
             });
             say!(
                 "{{\"transport\": \"{}\", \"chunk\": {CHUNK}, \"bytes\": {}, \
-                 \"seconds\": {seconds:.6}, \"gbps\": {gbps:.3}{yields}}}",
+                 \"seconds\": {seconds:.6}, \"gbps\": {gbps:.3}, \"place\": \"{}\"{yields}}}",
                 transport.json_name(),
-                received.bytes
+                received.bytes,
+                place.json_name()
             );
         }
         say(format!(
@@ -185,6 +253,10 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
         if let Some((ours, theirs)) = yields {
             ring_yields = (ours, theirs);
         }
+    }
+    if place != Place::Free {
+        unpin(0, &cpu_list)?;
+        unpin(peer.pid(), &cpu_list)?;
     }
     let ring = rates[3];
     say(format!(
@@ -220,7 +292,6 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
         // A spinner needs its partner running at the same moment, on
         // another CPU: pin the two apart for it. Sleepers are left where
         // the kernel puts them, which suits their wake-ups best.
-        let cpu_list = usable_cpu_list();
         let pinned = match cpu_list[..] {
             [ours, theirs, ..] if wait == Wait::Spin => {
                 pin_to(0, ours)?;

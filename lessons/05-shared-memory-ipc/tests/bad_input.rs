@@ -40,10 +40,60 @@ fn mib_that_is_not_a_size() {
 
 #[test]
 fn bench_flags_without_bench() {
-    for args in [&["--mib", "4"][..], &["--json"]] {
+    for args in [&["--mib", "4"][..], &["--json"], &["--place", "same"]] {
         let err = refused(args);
         assert!(err.contains("only apply to --bench"), "{err}");
     }
+}
+
+#[test]
+fn a_place_that_is_not_one() {
+    for bad in ["", "Same", "both", "0"] {
+        let err = refused(&["--bench", "--place", bad]);
+        let expected = if bad.is_empty() {
+            "--place needs a value".to_owned()
+        } else {
+            format!("--place {bad}: not a placement. Say free, same or apart.")
+        };
+        assert!(err.contains(&expected), "{err}");
+    }
+    assert!(refused(&["--bench", "--place"]).contains("--place needs a value"));
+}
+
+/// `--place apart` where only one CPU is usable (through `taskset`, where
+/// it is installed) is refused before anything runs.
+#[test]
+fn apart_needs_two_cpus() {
+    let Ok(cpu) = nix::sched::sched_getcpu() else {
+        eprintln!("skipped: sched_getcpu failed");
+        return;
+    };
+    if Command::new("taskset").arg("--version").output().is_err() {
+        eprintln!("skipped: no taskset to run the lesson on one CPU");
+        return;
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_command(
+        Command::new("taskset")
+            .args([
+                "-c",
+                &cpu.to_string(),
+                LESSON,
+                "--bench",
+                "--place",
+                "apart",
+            ])
+            .current_dir(cwd.path()),
+    );
+    assert_eq!(run.outcome, ChildOutcome::Exited(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "--place apart: this process may use 1 CPU, and apart needs two"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
 }
 
 #[test]

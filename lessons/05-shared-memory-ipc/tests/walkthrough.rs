@@ -235,7 +235,9 @@ fn the_bench_reports_every_transport_in_json() {
         );
         assert!(line.starts_with(&start), "{line}");
         assert!(
-            line.contains(", \"gbps\": ") && line.ends_with('}'),
+            line.contains(", \"gbps\": ")
+                && line.contains(", \"place\": \"free\"")
+                && line.ends_with('}'),
             "{line}"
         );
     }
