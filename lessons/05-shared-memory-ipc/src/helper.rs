@@ -25,7 +25,9 @@ const IDLE_LIMIT: Duration = Duration::from_secs(60);
 /// Serves the walkthrough's commands until `quit` or the socket closes;
 /// `parent` is the lesson's pid.
 pub fn serve(parent: u32) -> Result {
-    die_with_parent(Some(parent))?;
+    if !alive_parent(Some(parent))? {
+        return Ok(());
+    }
     let channel = Channel::from_stdin()?;
     let mut mapped: Option<Region> = None;
     let samples = Samples::new();
@@ -169,6 +171,16 @@ pub fn serve(parent: u32) -> Result {
             }
             _ => return Err(format!("helper: unknown command '{line}'").into()),
         }
+    }
+}
+
+/// [`die_with_parent`]: false if the parent is gone already (the helper
+/// then has nobody to serve, and ends quietly).
+fn alive_parent(parent: Option<u32>) -> Result<bool> {
+    match die_with_parent(parent) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -331,7 +343,9 @@ pub fn exercise(role: &str, args: &[String]) -> Result {
         )
         .into());
     }
-    die_with_parent(None)?;
+    if !alive_parent(None)? {
+        return Ok(());
+    }
     let fd = io::stdin().as_fd().try_clone_to_owned()?;
     let len = nix::sys::stat::fstat(&fd)?.st_size as usize;
     let region = map_shared(&fd, len)?;

@@ -236,17 +236,48 @@ pub struct Watchdog {
 /// tests start `--exercise-helper` without one), the helper can only
 /// compare `getppid` before and after the `prctl`, which misses a parent
 /// that died before the helper ran at all.
+///
+/// A parent that is gone is an error of kind `NotConnected`: nobody is left
+/// to serve or to tell, so the helper ends quietly. A `parent` that is alive
+/// but not the helper's parent is a mistake worth a message.
 pub fn die_with_parent(parent: Option<u32>) -> io::Result<()> {
-    let before = nix::unistd::getppid();
+    use nix::unistd::{Pid, getppid};
+    let before = getppid();
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
-    let expected =
-        parent.map_or(before, |pid| nix::unistd::Pid::from_raw(pid as i32));
-    let now = nix::unistd::getppid();
-    if now != expected {
-        return Err(io::Error::other(format!(
-            "the lesson (pid {expected}) exited before its helper started: the \
-             helper's parent is now pid {now}. Run the lesson itself, not --helper"
-        )));
+    let expected = parent.map_or(before, |pid| Pid::from_raw(pid as i32));
+    let now = getppid();
+    if now == expected {
+        return Ok(());
     }
-    Ok(())
+    // A parent in the middle of exiting hands its children on a moment
+    // before it shows as a zombie: look a few times.
+    let parent_gone = (0..10).any(|_| {
+        gone(expected) || {
+            std::thread::sleep(Duration::from_millis(1));
+            false
+        }
+    });
+    if parent_gone {
+        return Err(io::Error::new(
+            io::ErrorKind::NotConnected,
+            format!("the lesson (pid {expected}) exited before its helper started"),
+        ));
+    }
+    Err(io::Error::other(format!(
+        "pid {expected} is not this helper's parent (pid {now} is). The lesson starts \
+         its helper itself, with its own pid: run the lesson without --helper"
+    )))
+}
+
+/// True if process `pid` has exited: no such process, or a zombie that its
+/// own parent has not reaped yet (its state in `/proc/PID/stat` is Z or X).
+fn gone(pid: nix::unistd::Pid) -> bool {
+    if nix::sys::signal::kill(pid, None) == Err(nix::errno::Errno::ESRCH) {
+        return true;
+    }
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses.
+    stat.rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
 }
