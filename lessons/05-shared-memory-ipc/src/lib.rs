@@ -7,13 +7,19 @@
 //! about doing that safely: nobody else may meet them there, updates must
 //! not be lost, a lock must survive its holder's death, and a reader that
 //! waits must be woken, which does take a system call.
+//!
+//! The modules follow the chapter: `shm` (step 1, meeting by name),
+//! `memfd` (step 2, meeting without one), `race` (step 3, the lost update),
+//! `lock` (step 4, locks across processes), `wait` (spinning and futexes,
+//! steps 4 and 5), `ring` (step 6, how fast) and `byte_ring` (what exercise
+//! 5.1 builds on). Everything they define is re-exported here; this file
+//! holds what every step uses: a shared mapping and a layout in it.
 
 use std::io;
 use std::num::NonZeroUsize;
 use std::os::fd::AsFd;
-use std::sync::atomic::AtomicU32;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use nix::errno::Errno;
 use nix::sys::mman::{MapFlags, ProtFlags, mmap};

@@ -461,24 +461,10 @@ fn the_lost_update(exe: &Path) -> Result {
     if apart {
         shared_memory_ipc::unpin(0, &cpus)?;
     }
-    let raced = raced?;
+    let race = raced?;
     peer.channel.send("quit")?;
     peer.wait(LIMIT)?;
-    if !raced && !apart {
-        say!(
-            "    (with one usable CPU the loops cannot run at once: the two take turns,"
-        );
-        say!(
-            "    and while one has the counter to itself it loses nothing. The code is"
-        );
-        say!("    just as wrong.)");
-    } else if !raced {
-        say!(
-            "    (the loops never ran on two CPUs at once: other programs kept a CPU"
-        );
-        say!("    busy, and while one process has the counter to itself it loses");
-        say!("    nothing. The code is just as wrong.)");
-    }
+    say_why_not(&race, apart);
     say!(
         "  A lost update is a load and a store with the other process's store between"
     );
@@ -486,6 +472,42 @@ fn the_lost_update(exe: &Path) -> Result {
         "  them. fetch_add is one indivisible instruction (lock-prefixed on x86): none lost."
     );
     Ok(())
+}
+
+/// What the racy loops did: how many updates they lost, and where and
+/// when each ran.
+struct RaceRun {
+    lost: u64,
+    ours: LoopRun,
+    theirs: LoopRun,
+}
+
+/// Says why a race that did not run on two CPUs at once lost what it lost.
+fn say_why_not(race: &RaceRun, apart: bool) {
+    let one_cpu = race.ours.cpu().is_some() && race.ours.cpu() == race.theirs.cpu();
+    if race.ours.raced(&race.theirs) {
+        // Two CPUs at once: the loss speaks for itself.
+    } else if race.lost == 0 && !apart {
+        say!(
+            "    (nothing lost: with one usable CPU the two loops take turns, and only"
+        );
+        say!("    a switch between a load and its store loses anything. The code is");
+        say!("    just as wrong.)");
+    } else if race.lost == 0 {
+        say!(
+            "    (nothing lost: other programs kept a CPU busy, so the loops never ran"
+        );
+        say!("    on two CPUs at once. The code is just as wrong.)");
+    } else if one_cpu {
+        say!(
+            "    (one CPU, yet updates were lost: the loops outlasted a time slice, and"
+        );
+        say!("    a switch between one's load and its store let that store undo the");
+        say!("    other's work.)");
+    } else {
+        say!("    (the loops ran at once for less than half of the shorter one, and");
+        say!("    still lost updates while they did.)");
+    }
 }
 
 /// The racy loops are run again until they ran on two CPUs at once, at
@@ -496,8 +518,8 @@ const RACE_BOUND: Duration = Duration::from_secs(1);
 /// Runs the race both ways, racy then atomic, and says what each lost.
 /// With the two `apart` (pinned to CPUs of their own), the racy one is run
 /// again, within bounds, until the loops ran on two CPUs at once; returns
-/// whether they did.
-fn race_both_ways(peer: &Peer, n: u64, apart: bool) -> Result<bool> {
+/// what the last racy run did.
+fn race_both_ways(peer: &Peer, n: u64, apart: bool) -> Result<RaceRun> {
     let started = std::time::Instant::now();
     let mut tries = 0;
     loop {
@@ -507,25 +529,22 @@ fn race_both_ways(peer: &Peer, n: u64, apart: bool) -> Result<bool> {
         let raced = ours.raced(&theirs);
         if raced || !apart || tries == RACE_TRIES || started.elapsed() >= RACE_BOUND {
             let label = "load, then store (Relaxed)";
-            say!(
-                "    {label:<27} {total} of {}, lost {}",
-                2 * n,
-                2 * n - total
-            );
+            let lost = 2 * n - total;
+            say!("    {label:<27} {total} of {}, lost {lost}", 2 * n);
             say!(
                 "      CPU {} here, CPU {} in the helper; the loops overlapped {}% (try {tries})",
                 cpu_name(&ours),
                 cpu_name(&theirs),
                 ours.overlap_percent(&theirs)
             );
-            let (total, _, _) = race_once(peer, n, Increment::FetchAdd, apart)?;
+            let (atomic, _, _) = race_once(peer, n, Increment::FetchAdd, apart)?;
             say!(
-                "    {:<27} {total} of {}, lost {}",
+                "    {:<27} {atomic} of {}, lost {}",
                 "fetch_add",
                 2 * n,
-                2 * n - total
+                2 * n - atomic
             );
-            return Ok(raced);
+            return Ok(RaceRun { lost, ours, theirs });
         }
     }
 }
