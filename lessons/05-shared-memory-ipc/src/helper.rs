@@ -22,9 +22,12 @@ use crate::{LIMIT, Result};
 /// How long the helper waits for its next command before giving up.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
-/// Serves the walkthrough's commands until `quit` or the socket closes.
-pub fn serve() -> Result {
-    die_with_parent()?;
+/// Serves the walkthrough's commands until `quit` or the socket closes;
+/// `parent` is the lesson's pid.
+pub fn serve(parent: u32) -> Result {
+    if !alive_parent(Some(parent))? {
+        return Ok(());
+    }
     let channel = Channel::from_stdin()?;
     let mut mapped: Option<Region> = None;
     let samples = Samples::new();
@@ -73,9 +76,9 @@ pub fn serve() -> Result {
                     Some(&"atomic") => Increment::FetchAdd,
                     _ => Increment::LoadThenStore,
                 };
-                race.start_together(2, LIMIT)?;
-                race.add(number(1)?, how);
-                channel.send("done")?;
+                race.start_together(2, LIMIT, args.get(2) == Some(&"apart"))?;
+                let ran = race.add_timed(number(1)?, how)?;
+                channel.send(&format!("done {}", ran.to_words()))?;
             }
             "locked" => {
                 let guarded: &Guarded = view(region(&mapped)?);
@@ -128,7 +131,12 @@ pub fn serve() -> Result {
                         ring.pop_with(LIMIT, |chunk| samples.sum_of(index, chunk))?;
                     total.add(sum);
                 }
-                channel.send(&format!("done {} {}", total.bytes, total.sum))?;
+                channel.send(&format!(
+                    "done {} {} {}",
+                    total.bytes,
+                    total.sum,
+                    ring.yields()
+                ))?;
             }
             "rtt-pipe" => {
                 let mut fds = fds.into_iter();
@@ -163,6 +171,16 @@ pub fn serve() -> Result {
             }
             _ => return Err(format!("helper: unknown command '{line}'").into()),
         }
+    }
+}
+
+/// [`die_with_parent`]: false if the parent is gone already (the helper
+/// then has nobody to serve, and ends quietly).
+fn alive_parent(parent: Option<u32>) -> Result<bool> {
+    match die_with_parent(parent) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -232,7 +250,7 @@ fn map_memfd(channel: &Channel, fd: OwnedFd, len: usize) -> Result<Option<Region
         Ok((seals, size)) => {
             let region = map_shared(&fd, len)?;
             channel.send(&format!(
-                "seals {}, size {size} bytes: nobody can shrink it; mapped it",
+                "seals {}, size {size} bytes: it cannot shrink; mapped it",
                 seal_names(seals)
             ))?;
             Ok(Some(region))
@@ -325,7 +343,9 @@ pub fn exercise(role: &str, args: &[String]) -> Result {
         )
         .into());
     }
-    die_with_parent()?;
+    if !alive_parent(None)? {
+        return Ok(());
+    }
     let fd = io::stdin().as_fd().try_clone_to_owned()?;
     let len = nix::sys::stat::fstat(&fd)?.st_size as usize;
     let region = map_shared(&fd, len)?;

@@ -13,9 +13,9 @@ use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use shared_memory_ipc::peer::Peer;
 use shared_memory_ipc::{
-    Guarded, Increment, Locked, Mailboxes, Race, SHM_DIR, create_exclusive,
-    futex_wake, listed_in_dev_shm, map_shared, open_checked, sealed_memfd,
-    unguessable_name, unsealed_memfd, view,
+    Guarded, Increment, Locked, LoopRun, Mailboxes, MemfdNoexec, Race, SHM_DIR,
+    create_exclusive, futex_wake, listed_in_dev_shm, map_shared, open_checked,
+    seal_names, sealed_memfd, unguessable_name, unsealed_memfd, view,
 };
 use support::cli::Cli;
 use support::out::yes_no;
@@ -35,6 +35,9 @@ Flags:
   --bench        only measure step 6 (throughput and round trips), with more data
   --mib N        with --bench: move N MiB through each transport (default 512)
   --json         with --bench: print one JSON object per line
+  --place P      with --bench: where the two processes run while they move the
+                 bytes: free (where the kernel puts them, the default), same
+                 (both on one CPU) or apart (on two CPUs)
   -h, --help     print this help
 
 The lesson starts its own binary again as a second process (--helper, and
@@ -46,6 +49,7 @@ have mapped them.
         "--bench",
         "--mib",
         "--json",
+        "--place",
         "--help",
         "--helper",
         "--exercise-helper",
@@ -71,8 +75,12 @@ const LOCKED_N: u64 = 20_000;
 enum Mode {
     Help,
     Walkthrough,
-    Bench { mib: u64, json: bool },
-    Helper,
+    Bench {
+        mib: u64,
+        json: bool,
+        place: speed::Place,
+    },
+    Helper(u32),
     ExerciseHelper(String, Vec<String>),
 }
 
@@ -81,8 +89,10 @@ fn main() {
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough => walkthrough(),
-        Mode::Bench { mib, json } => speed::bench(&lesson_exe(), mib, json),
-        Mode::Helper => helper::serve(),
+        Mode::Bench { mib, json, place } => {
+            speed::bench(&lesson_exe(), mib, json, place)
+        }
+        Mode::Helper(parent) => helper::serve(parent),
         Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
     });
     // The one place errors become an exit: every guard (shm names, helpers)
@@ -92,11 +102,21 @@ fn main() {
 
 fn parse_args() -> Result<Mode> {
     let mut args = CLI.args();
-    let (mut bench, mut mib, mut json) = (false, None, false);
+    let (mut bench, mut mib, mut json, mut place) = (false, None, false, None);
     while let Some(arg) = args.next() {
         match arg.to_str() {
             _ if CLI.is_help(&arg) => return Ok(Mode::Help),
-            Some("--helper") => return Ok(Mode::Helper),
+            Some("--helper") => {
+                let value = CLI.value_for("--helper", args.next())?;
+                let text = value.to_string_lossy();
+                return match text.parse::<u32>() {
+                    Ok(pid) if pid > 0 => Ok(Mode::Helper(pid)),
+                    _ => Err(CLI.refuse(format_args!(
+                        "--helper {text}: not a process id. The lesson starts its helper \
+                         itself, with its own pid; run the lesson without --helper"
+                    ))),
+                };
+            }
             Some("--exercise-helper") => {
                 let role = CLI.value_for("--exercise-helper", args.next())?;
                 let rest = args.map(|a| a.to_string_lossy().into_owned()).collect();
@@ -107,21 +127,25 @@ fn parse_args() -> Result<Mode> {
             }
             Some("--bench") => bench = true,
             Some("--json") => json = true,
+            Some("--place") => {
+                place = Some(parse_place(CLI.value_for("--place", args.next())?)?)
+            }
             Some("--mib") => {
                 mib = Some(parse_mib(CLI.value_for("--mib", args.next())?)?)
             }
             _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
-    if !bench && (mib.is_some() || json) {
+    if !bench && (mib.is_some() || json || place.is_some()) {
         return Err(CLI.refuse(
-            "--mib and --json only apply to --bench; add --bench, or drop them",
+            "--mib, --json and --place only apply to --bench; add --bench, or drop them",
         ));
     }
     Ok(if bench {
         Mode::Bench {
             mib: mib.unwrap_or(speed::BENCH_MIB),
             json,
+            place: place.unwrap_or(speed::Place::Free),
         }
     } else {
         Mode::Walkthrough
@@ -139,6 +163,23 @@ fn parse_mib(value: OsString) -> Result<u64> {
             "--mib {text}: not a whole number of MiB from 1 to {MAX_MIB}. Try --mib 256."
         ))),
     }
+}
+
+fn parse_place(value: OsString) -> Result<speed::Place> {
+    let text = value.to_string_lossy();
+    let place = speed::Place::parse(&text).ok_or_else(|| {
+        CLI.refuse(format_args!(
+            "--place {text}: not a placement. Say free, same or apart."
+        ))
+    })?;
+    let cpus = shared_memory_ipc::usable_cpus();
+    if place == speed::Place::Apart && cpus < 2 {
+        return Err(CLI.refuse(format_args!(
+            "--place apart: this process may use {cpus} CPU, and apart needs two. \
+             Say --place same, or run it where two CPUs are usable."
+        )));
+    }
+    Ok(place)
 }
 
 fn lesson_exe() -> PathBuf {
@@ -162,6 +203,7 @@ fn walkthrough() -> Result {
         WALKTHROUGH_MIB,
         WALKTHROUGH_ROUND_TRIPS,
         speed::Output::Story,
+        speed::Place::Free,
     )?;
     Ok(())
 }
@@ -352,10 +394,20 @@ fn meeting_without_a_name(exe: &Path) -> Result {
         yes_no(listed_in_dev_shm("/shared-memory-ipc"))
     );
 
+    let noexec = MemfdNoexec::read()
+        .map_err(|e| format!("reading {}: {e}", shared_memory_ipc::MEMFD_NOEXEC))?;
+    let found = match noexec {
+        MemfdNoexec::Level(level) => format!("is {level}"),
+        MemfdNoexec::Absent => "absent (Linux before 6.3)".to_owned(),
+    };
+    say!(
+        "  vm.memfd_noexec {found}: a memfd made without MFD_ALLOW_SEALING starts with {}",
+        seal_names(noexec.starting_seals(false))
+    );
     let unsealed = unsealed_memfd(page)?;
     peer.channel
         .send_with_fds(&format!("map-memfd {page}"), &[unsealed.as_raw_fd()])?;
-    say!("  sent an unsealed memfd:");
+    say!("  sent such a memfd, never sealed:");
     for _ in 0..2 {
         helper_says(2, &peer.channel.recv(LIMIT)?.line);
     }
@@ -397,38 +449,22 @@ fn the_lost_update(exe: &Path) -> Result {
     say!("\nStep 3. The lost update");
     let n = RACE_N;
     say!("  Both processes wait at a start barrier, then each adds 1 to a shared");
-    say!("  counter {n} times.");
-    let mut lost_any = false;
+    say!("  counter {n} times, each pinned to a CPU of its own if there are two.");
     let peer = Peer::spawn(exe)?;
-    for (how, label) in [
-        (Increment::LoadThenStore, "load, then store (Relaxed)"),
-        (Increment::FetchAdd, "fetch_add"),
-    ] {
-        let (_memfd, region) = share_with(&peer, support::page_size())?;
-        let race: &Race = view(&region);
-        let word = if how == Increment::FetchAdd {
-            "atomic"
-        } else {
-            "racy"
-        };
-        peer.channel.send(&format!("race {word} {n}"))?;
-        race.start_together(2, LIMIT)?;
-        race.add(n, how);
-        peer.channel.expect("done", LIMIT)?;
-        let total = race.counter.load(Acquire);
-        let lost = 2 * n - total;
-        lost_any |= how == Increment::LoadThenStore && lost > 0;
-        say!("    {label:<27} {total} of {}, lost {lost}", 2 * n);
+    let cpus = shared_memory_ipc::usable_cpu_list();
+    let apart = cpus.len() > 1;
+    if let [ours, theirs, ..] = cpus[..] {
+        shared_memory_ipc::pin_to(0, ours)?;
+        shared_memory_ipc::pin_to(peer.pid(), theirs)?;
     }
+    let raced = race_both_ways(&peer, n, apart);
+    if apart {
+        shared_memory_ipc::unpin(0, &cpus)?;
+    }
+    let race = raced?;
     peer.channel.send("quit")?;
     peer.wait(LIMIT)?;
-    if !lost_any {
-        say!("    (none lost this run: the two never ran at the same instant; with");
-        say!(
-            "    {} usable CPU(s) they can take turns instead, and then nothing is lost.)",
-            shared_memory_ipc::usable_cpus()
-        );
-    }
+    say_why_not(&race, apart);
     say!(
         "  A lost update is a load and a store with the other process's store between"
     );
@@ -436,6 +472,119 @@ fn the_lost_update(exe: &Path) -> Result {
         "  them. fetch_add is one indivisible instruction (lock-prefixed on x86): none lost."
     );
     Ok(())
+}
+
+/// What the racy loops did: how many updates they lost, and where and
+/// when each ran.
+struct RaceRun {
+    lost: u64,
+    ours: LoopRun,
+    theirs: LoopRun,
+}
+
+/// Says why a race that did not run on two CPUs at once lost what it lost.
+fn say_why_not(race: &RaceRun, apart: bool) {
+    let one_cpu = race.ours.cpu().is_some() && race.ours.cpu() == race.theirs.cpu();
+    if race.ours.raced(&race.theirs) {
+        // Two CPUs at once: the loss speaks for itself.
+    } else if race.lost == 0 && !apart {
+        say!(
+            "    (nothing lost: with one usable CPU the two loops take turns, and only"
+        );
+        say!("    a switch between a load and its store loses anything. The code is");
+        say!("    just as wrong.)");
+    } else if race.lost == 0 {
+        say!(
+            "    (nothing lost: other programs kept a CPU busy, so the loops never ran"
+        );
+        say!("    on two CPUs at once. The code is just as wrong.)");
+    } else if one_cpu {
+        say!(
+            "    (one CPU, yet updates were lost: the loops outlasted a time slice, and"
+        );
+        say!("    a switch between one's load and its store let that store undo the");
+        say!("    other's work.)");
+    } else {
+        say!("    (the loops ran at once for less than half of the shorter one, and");
+        say!("    still lost updates while they did.)");
+    }
+}
+
+/// The racy loops are run again until they ran on two CPUs at once, at
+/// most this many times in all, and not after [`RACE_BOUND`].
+const RACE_TRIES: u32 = 10;
+const RACE_BOUND: Duration = Duration::from_secs(1);
+
+/// Runs the race both ways, racy then atomic, and says what each lost.
+/// With the two `apart` (pinned to CPUs of their own), the racy one is run
+/// again, within bounds, until the loops ran on two CPUs at once; returns
+/// what the last racy run did.
+fn race_both_ways(peer: &Peer, n: u64, apart: bool) -> Result<RaceRun> {
+    let started = std::time::Instant::now();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let (total, ours, theirs) =
+            race_once(peer, n, Increment::LoadThenStore, apart)?;
+        let raced = ours.raced(&theirs);
+        if raced || !apart || tries == RACE_TRIES || started.elapsed() >= RACE_BOUND {
+            let label = "load, then store (Relaxed)";
+            let lost = 2 * n - total;
+            say!("    {label:<27} {total} of {}, lost {lost}", 2 * n);
+            say!(
+                "      CPU {} here, CPU {} in the helper; the loops overlapped {}% (try {tries})",
+                cpu_name(&ours),
+                cpu_name(&theirs),
+                ours.overlap_percent(&theirs)
+            );
+            let (atomic, _, _) = race_once(peer, n, Increment::FetchAdd, apart)?;
+            say!(
+                "    {:<27} {atomic} of {}, lost {}",
+                "fetch_add",
+                2 * n,
+                2 * n - atomic
+            );
+            return Ok(RaceRun { lost, ours, theirs });
+        }
+    }
+}
+
+/// One race on a fresh page: returns the total, and where and when each
+/// side's loop ran.
+fn race_once(
+    peer: &Peer,
+    n: u64,
+    how: Increment,
+    apart: bool,
+) -> Result<(u64, LoopRun, LoopRun)> {
+    let (_memfd, region) = share_with(peer, support::page_size())?;
+    let race: &Race = view(&region);
+    let word = if how == Increment::FetchAdd {
+        "atomic"
+    } else {
+        "racy"
+    };
+    let placed = if apart { "apart" } else { "shared" };
+    peer.channel.send(&format!("race {word} {n} {placed}"))?;
+    race.start_together(2, LIMIT, apart)?;
+    let ours = race.add_timed(n, how)?;
+    let done = peer.channel.expect("done", LIMIT)?;
+    let theirs = done
+        .line
+        .split_once(' ')
+        .and_then(|(_, words)| LoopRun::from_words(words))
+        .ok_or_else(|| {
+            format!("the helper's report '{}' is not 'done cpus ...'", done.line)
+        })?;
+    Ok((race.counter.load(Acquire), ours, theirs))
+}
+
+/// The CPU a loop ran on, or both if it moved.
+fn cpu_name(run: &LoopRun) -> String {
+    match run.cpu() {
+        Some(cpu) => cpu.to_string(),
+        None => format!("{}-{}", run.cpu_before, run.cpu_after),
+    }
 }
 // ANCHOR_END: step3
 

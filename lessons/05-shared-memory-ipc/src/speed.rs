@@ -24,7 +24,8 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use shared_memory_ipc::peer::Peer;
 use shared_memory_ipc::{
     CHUNK, ChunkRing, Doorbell, Samples, StreamSum, futex_wake, map_shared, pin_to,
-    ring_bytes, sealed_memfd, usable_cpu_list, usable_cpus, view, wait_for_value,
+    ring_bytes, sealed_memfd, unpin, usable_cpu_list, usable_cpus, view,
+    wait_for_value,
 };
 
 use support::say;
@@ -102,19 +103,66 @@ impl Wait {
     }
 }
 
-/// `--bench [--mib N] [--json]`.
-pub fn bench(exe: &Path, mib: u64, json: bool) -> Result {
-    let output = if json { Output::Json } else { Output::Human };
-    how_fast(exe, mib, BENCH_ROUND_TRIPS, output)
+/// Where the two processes run while they move the bytes (`--place`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Where the kernel puts them (the walkthrough's way).
+    Free,
+    /// Both pinned to one CPU.
+    Same,
+    /// Pinned to two different CPUs.
+    Apart,
 }
 
-/// Lets process `pid` run on all of `cpus` again.
-fn unpin(pid: u32, cpus: &[usize]) -> nix::Result<()> {
-    let mut set = nix::sched::CpuSet::new();
-    for &cpu in cpus {
-        set.set(cpu)?;
+impl Place {
+    /// `free`, `same` or `apart`.
+    pub fn parse(word: &str) -> Option<Place> {
+        match word {
+            "free" => Some(Place::Free),
+            "same" => Some(Place::Same),
+            "apart" => Some(Place::Apart),
+            _ => None,
+        }
     }
-    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(pid as i32), &set)
+
+    fn json_name(self) -> &'static str {
+        match self {
+            Place::Free => "free",
+            Place::Same => "same",
+            Place::Apart => "apart",
+        }
+    }
+}
+
+/// `--bench [--mib N] [--json] [--place P]`.
+pub fn bench(exe: &Path, mib: u64, json: bool, place: Place) -> Result {
+    let output = if json { Output::Json } else { Output::Human };
+    how_fast(exe, mib, BENCH_ROUND_TRIPS, output, place)
+}
+
+/// Pins this process and the helper as `place` says; returns the line
+/// that says where they are.
+fn place_both(peer: &Peer, place: Place, cpus: &[usize]) -> Result<String> {
+    Ok(match (place, cpus) {
+        (Place::Same, [cpu, ..]) => {
+            pin_to(0, *cpu)?;
+            pin_to(peer.pid(), *cpu)?;
+            format!("  Placed for the transfers: both processes on CPU {cpu}.")
+        }
+        (Place::Apart, [ours, theirs, ..]) => {
+            pin_to(0, *ours)?;
+            pin_to(peer.pid(), *theirs)?;
+            format!(
+                "  Placed for the transfers: this process on CPU {ours}, the helper on CPU {theirs}."
+            )
+        }
+        (Place::Apart, _) => {
+            return Err(
+                "--place apart needs two usable CPUs; use --place same".into()
+            );
+        }
+        _ => "  Placed for the transfers: where the kernel puts them.".to_owned(),
+    })
 }
 
 /// A bound for moving `bytes`: generous (100 MB/s), still finite.
@@ -123,7 +171,13 @@ fn transfer_limit(bytes: u64) -> Duration {
 }
 
 // ANCHOR: step6
-pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Result {
+pub fn how_fast(
+    exe: &Path,
+    mib: u64,
+    round_trips: u64,
+    output: Output,
+    place: Place,
+) -> Result {
     let say = |line: String| {
         if output != Output::Json {
             say!("{line}");
@@ -147,22 +201,36 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
     let samples = Samples::new();
     let expected = samples.expected(bytes);
     let peer = Peer::spawn(exe)?;
+    let cpu_list = usable_cpu_list();
+    let placed = place_both(&peer, place, &cpu_list)?;
+    if output != Output::Story {
+        say(placed);
+    }
     let mut rates = Vec::new();
+    let mut ring_yields = (0, 0);
     for transport in [
         Transport::Pipe,
         Transport::BigPipe,
         Transport::Unix,
         Transport::Ring,
     ] {
-        let (seconds, received) = throughput(&peer, transport, bytes, &samples)?;
+        let Moved {
+            seconds,
+            received,
+            yields,
+        } = throughput(&peer, transport, bytes, &samples)?;
         let gbps = bytes as f64 / seconds / 1e9;
         let verdict = if received == expected { "ok" } else { "WRONG" };
         if output == Output::Json {
+            let yields = yields.map_or(String::new(), |(ours, theirs)| {
+                format!(", \"sched_yield\": [{ours}, {theirs}]")
+            });
             say!(
                 "{{\"transport\": \"{}\", \"chunk\": {CHUNK}, \"bytes\": {}, \
-                 \"seconds\": {seconds:.6}, \"gbps\": {gbps:.3}}}",
+                 \"seconds\": {seconds:.6}, \"gbps\": {gbps:.3}, \"place\": \"{}\"{yields}}}",
                 transport.json_name(),
-                received.bytes
+                received.bytes,
+                place.json_name()
             );
         }
         say(format!(
@@ -182,6 +250,13 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
             .into());
         }
         rates.push(gbps);
+        if let Some((ours, theirs)) = yields {
+            ring_yields = (ours, theirs);
+        }
+    }
+    if place != Place::Free {
+        unpin(0, &cpu_list)?;
+        unpin(peer.pid(), &cpu_list)?;
     }
     let ring = rates[3];
     say(format!(
@@ -190,6 +265,11 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
         ring / rates[0],
         ring / rates[1],
         ring / rates[2]
+    ));
+    say(format!(
+        "  No system call moved the ring's data; waiting for a slot or a chunk, this\n  \
+         process called sched_yield {} times and the helper {} times.",
+        ring_yields.0, ring_yields.1
     ));
 
     say(format!(
@@ -212,7 +292,6 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
         // A spinner needs its partner running at the same moment, on
         // another CPU: pin the two apart for it. Sleepers are left where
         // the kernel puts them, which suits their wake-ups best.
-        let cpu_list = usable_cpu_list();
         let pinned = match cpu_list[..] {
             [ours, theirs, ..] if wait == Wait::Spin => {
                 pin_to(0, ours)?;
@@ -253,14 +332,24 @@ pub fn how_fast(exe: &Path, mib: u64, round_trips: u64, output: Output) -> Resul
 }
 // ANCHOR_END: step6
 
-/// Moves `bytes` to the helper through `transport`; returns the seconds it
-/// took (from the consumer's "ready" to its "done") and what it received.
+/// What one transport moved.
+struct Moved {
+    /// From the consumer's "ready" to its "done".
+    seconds: f64,
+    /// What the consumer received.
+    received: StreamSum,
+    /// For the ring: the `sched_yield` calls each side (ours, the
+    /// helper's) made while it waited.
+    yields: Option<(u64, u64)>,
+}
+
+/// Moves `bytes` to the helper through `transport`.
 fn throughput(
     peer: &Peer,
     transport: Transport,
     bytes: u64,
     samples: &Samples,
-) -> Result<(f64, StreamSum)> {
+) -> Result<Moved> {
     let limit = transfer_limit(bytes);
     // Bounds our blocking writes: if the helper stops reading, it is killed
     // and the write fails with EPIPE.
@@ -268,6 +357,7 @@ fn throughput(
     let count = bytes / CHUNK as u64;
     let chunk = |i: u64| samples.chunk(i);
     let start;
+    let mut our_yields = None;
     match transport {
         Transport::Pipe | Transport::BigPipe => {
             let (reader, writer) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
@@ -308,15 +398,30 @@ fn throughput(
             for i in 0..count {
                 ring.push(chunk(i), LIMIT)?;
             }
+            our_yields = Some(ring.yields());
         }
     }
     let done = peer.channel.expect("done", limit)?;
     let seconds = start.elapsed().as_secs_f64();
     let mut fields = done.line.split(' ').skip(1).map(str::parse::<u64>);
-    match (fields.next(), fields.next()) {
-        (Some(Ok(bytes)), Some(Ok(sum))) => Ok((seconds, StreamSum { bytes, sum })),
+    let report = (fields.next(), fields.next(), fields.next());
+    match (report, our_yields) {
+        ((Some(Ok(bytes)), Some(Ok(sum)), None), None) => {
+            Ok(Moved {
+                seconds,
+                received: StreamSum { bytes, sum },
+                yields: None,
+            })
+        }
+        ((Some(Ok(bytes)), Some(Ok(sum)), Some(Ok(theirs))), Some(ours)) => {
+            Ok(Moved {
+                seconds,
+                received: StreamSum { bytes, sum },
+                yields: Some((ours, theirs)),
+            })
+        }
         _ => Err(format!(
-            "the helper's report '{}' is not 'done BYTES SUM'",
+            "the helper's report '{}' is not 'done BYTES SUM' (and YIELDS for the ring)",
             done.line
         )
         .into()),

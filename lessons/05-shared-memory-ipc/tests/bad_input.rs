@@ -40,10 +40,60 @@ fn mib_that_is_not_a_size() {
 
 #[test]
 fn bench_flags_without_bench() {
-    for args in [&["--mib", "4"][..], &["--json"]] {
+    for args in [&["--mib", "4"][..], &["--json"], &["--place", "same"]] {
         let err = refused(args);
         assert!(err.contains("only apply to --bench"), "{err}");
     }
+}
+
+#[test]
+fn a_place_that_is_not_one() {
+    for bad in ["", "Same", "both", "0"] {
+        let err = refused(&["--bench", "--place", bad]);
+        let expected = if bad.is_empty() {
+            "--place needs a value".to_owned()
+        } else {
+            format!("--place {bad}: not a placement. Say free, same or apart.")
+        };
+        assert!(err.contains(&expected), "{err}");
+    }
+    assert!(refused(&["--bench", "--place"]).contains("--place needs a value"));
+}
+
+/// `--place apart` where only one CPU is usable (through `taskset`, where
+/// it is installed) is refused before anything runs.
+#[test]
+fn apart_needs_two_cpus() {
+    let Ok(cpu) = nix::sched::sched_getcpu() else {
+        eprintln!("skipped: sched_getcpu failed");
+        return;
+    };
+    if Command::new("taskset").arg("--version").output().is_err() {
+        eprintln!("skipped: no taskset to run the lesson on one CPU");
+        return;
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let run = run_command(
+        Command::new("taskset")
+            .args([
+                "-c",
+                &cpu.to_string(),
+                LESSON,
+                "--bench",
+                "--place",
+                "apart",
+            ])
+            .current_dir(cwd.path()),
+    );
+    assert_eq!(run.outcome, ChildOutcome::Exited(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "--place apart: this process may use 1 CPU, and apart needs two"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
 }
 
 #[test]
@@ -51,6 +101,44 @@ fn an_exercise_helper_needs_a_role() {
     assert!(
         refused(&["--exercise-helper"]).contains("--exercise-helper needs a value")
     );
+}
+
+#[test]
+fn a_helper_needs_its_parents_pid() {
+    assert!(refused(&["--helper"]).contains("--helper needs a value"));
+    for bad in ["abc", "0", "-3"] {
+        let err = refused(&["--helper", bad]);
+        assert!(
+            err.contains(&format!("--helper {bad}: not a process id")),
+            "{err}"
+        );
+    }
+}
+
+/// A helper told a pid that is alive but not its parent's refuses it.
+#[test]
+fn a_helper_told_another_pid_refuses() {
+    let err = refused(&["--helper", "1"]);
+    assert!(err.contains("pid 1 is not this helper's parent"), "{err}");
+    assert!(err.contains("run the lesson without --helper"), "{err}");
+}
+
+/// A helper whose parent is gone before it starts (its pid no longer
+/// names a process; `getppid` gives another one) ends at once, quietly:
+/// there is nobody left to serve or to tell. (A parent that is a zombie,
+/// not yet reaped, is gone too: the hostile tests' reader that leaves early
+/// makes one, and the helper then says nothing.)
+#[test]
+fn a_helper_whose_parent_is_gone_ends_quietly() {
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let run =
+        support::testing::run(LESSON, &["--helper", &pid.to_string()], cwd.path());
+    assert_eq!(run.outcome, ChildOutcome::Exited(0), "{}", run.stderr);
+    assert_eq!(run.stderr, "");
+    assert_eq!(run.stdout, "");
 }
 
 /// Runs the lesson with `args` in a private mount namespace after `setup`
