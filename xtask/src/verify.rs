@@ -92,11 +92,22 @@ fn grade_quietly(
     tests: &[GradedTest],
     limits: Limits,
 ) -> Result<Vec<TestResult>> {
-    grade::grade_tree(root, all, tests, &Default::default(), limits, &mut |line| {
-        if !line.starts_with("  ") {
-            println!("  {line}");
-        }
-    })
+    grade::grade_tree(
+        root,
+        all,
+        tests,
+        &Default::default(),
+        limits,
+        &mut |event| match event {
+            grade::Event::Building(lesson) => {
+                let _ = grade::emit(&format!("  building the graded tests of {lesson}\n"));
+            }
+            grade::Event::Warning(text) => {
+                let _ = grade::emit(&format!("  {text}\n"));
+            }
+            grade::Event::Ran { .. } => {}
+        },
+    )
 }
 
 /// Runs the authoring checks (`support::layout::checks`) on every lesson.
