@@ -49,14 +49,23 @@ mkdir -p \"$ROOT/results\"
 results=\"$ROOT/results/results.json\"
 rm -f \"$results\"
 cd \"$ROOT/source/workbook\" || exit 1
+errors=$(mktemp)
 # 5 s a test: on Gradescope's half a CPU, tests run one at a time, and a
 # submission whose every exercise loops must still finish in 10 minutes.
+# The grader finds the workbook in submission/ or in its one top folder
+# (GitHub's \"Download ZIP\").
 cargo xtask grade --template . --submission \"$ROOT/submission\" \\
-  --format gradescope --json \"$results\" --timeout 5
+  --format gradescope --json \"$results\" --timeout 5 2>\"$errors\"
+cat \"$errors\" >&2
 if [ ! -s \"$results\" ]; then
   max=$(awk '$1 == \"test\" { s += $4 } END { print s + 0 }' .workbook/manifest)
-  printf '{\"score\":0,\"output\":\"The grader could not run, so no test ran (0 of %s points). Please tell your instructor.\",\"tests\":[]}\\n' \"$max\" > \"$results\"
+  # The grader's own reason (where it looked, say), as a JSON string.
+  reason=$(grep '^error: ' \"$errors\" | tail -n 1 | sed -e 's/^error: //' \\
+    -e 's/\\\\/\\\\\\\\/g' -e 's/\"/\\\\\"/g' | tr -d '\\000-\\037')
+  printf '{\"score\":0,\"output\":\"No test ran (0 of %s points): %s\",\"tests\":[]}\\n' \\
+    \"$max\" \"${reason:-the grader could not run. Please tell your instructor.}\" > \"$results\"
 fi
+rm -f \"$errors\"
 exit 0
 ";
 

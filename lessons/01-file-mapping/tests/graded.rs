@@ -110,11 +110,31 @@ fn hexdump_of_a_missing_file_is_not_found() {
 #[test]
 fn mmap_covers_whole_pages() {
     graded(|| {
-        assert_yours!(bytes_really_mapped(40, 4096), 4096);
-        assert_yours!(bytes_really_mapped(4096, 4096), 4096);
-        assert_yours!(bytes_really_mapped(4097, 4096), 8192);
-        assert_yours!(bytes_really_mapped(1, 16384), 16384);
-        assert_yours!(bytes_really_mapped(0, 4096), 0);
+        assert_yours!(
+            bytes_really_mapped(40, 4096),
+            4096,
+            "bytes_really_mapped(40, 4096)"
+        );
+        assert_yours!(
+            bytes_really_mapped(4096, 4096),
+            4096,
+            "bytes_really_mapped(4096, 4096)"
+        );
+        assert_yours!(
+            bytes_really_mapped(4097, 4096),
+            8192,
+            "bytes_really_mapped(4097, 4096)"
+        );
+        assert_yours!(
+            bytes_really_mapped(1, 16384),
+            16384,
+            "bytes_really_mapped(1, 16384)"
+        );
+        assert_yours!(
+            bytes_really_mapped(0, 4096),
+            0,
+            "bytes_really_mapped(0, 4096)"
+        );
     });
 }
 

@@ -32,10 +32,26 @@ fn scratch_file(contents: &[u8]) -> (tempfile::TempDir, File, std::path::PathBuf
 #[test]
 fn safe_bytes_end_with_the_last_page_the_file_touches() {
     graded(|| {
-        assert_yours!(bytes_safe_to_touch(9, 3 * 4096, 4096), 4096);
-        assert_yours!(bytes_safe_to_touch(4096, 3 * 4096, 4096), 4096);
-        assert_yours!(bytes_safe_to_touch(4097, 3 * 4096, 4096), 8192);
-        assert_yours!(bytes_safe_to_touch(1, 65536, 16384), 16384);
+        assert_yours!(
+            bytes_safe_to_touch(9, 3 * 4096, 4096),
+            4096,
+            "bytes_safe_to_touch(9, 3 * 4096, 4096)"
+        );
+        assert_yours!(
+            bytes_safe_to_touch(4096, 3 * 4096, 4096),
+            4096,
+            "bytes_safe_to_touch(4096, 3 * 4096, 4096)"
+        );
+        assert_yours!(
+            bytes_safe_to_touch(4097, 3 * 4096, 4096),
+            8192,
+            "bytes_safe_to_touch(4097, 3 * 4096, 4096)"
+        );
+        assert_yours!(
+            bytes_safe_to_touch(1, 65536, 16384),
+            16384,
+            "bytes_safe_to_touch(1, 65536, 16384)"
+        );
     });
 }
 
@@ -43,8 +59,16 @@ fn safe_bytes_end_with_the_last_page_the_file_touches() {
 #[test]
 fn safe_bytes_stop_at_the_mapping_and_at_an_empty_file() {
     graded(|| {
-        assert_yours!(bytes_safe_to_touch(0, 40, 4096), 0);
-        assert_yours!(bytes_safe_to_touch(1 << 20, 40, 4096), 40);
+        assert_yours!(
+            bytes_safe_to_touch(0, 40, 4096),
+            0,
+            "bytes_safe_to_touch(0, 40, 4096)"
+        );
+        assert_yours!(
+            bytes_safe_to_touch(1 << 20, 40, 4096),
+            40,
+            "bytes_safe_to_touch(1 << 20, 40, 4096)"
+        );
     });
 }
 

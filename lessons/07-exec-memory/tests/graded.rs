@@ -124,12 +124,36 @@ fn the_classifier_reads_real_faults() {
 #[test]
 fn an_si_code_means_nothing_without_its_signal() {
     graded(|| {
-        assert_yours!(classify_fault(Signal::SIGSEGV, 2), FaultKind::Forbidden);
-        assert_yours!(classify_fault(Signal::SIGBUS, 2), FaultKind::PastEndOfFile);
-        assert_yours!(classify_fault(Signal::SIGSEGV, 1), FaultKind::Unmapped);
+        assert_yours!(
+            classify_fault(Signal::SIGSEGV, 2),
+            FaultKind::Forbidden,
+            "classify_fault(Signal::SIGSEGV, 2)"
+        );
+        assert_yours!(
+            classify_fault(Signal::SIGBUS, 2),
+            FaultKind::PastEndOfFile,
+            "classify_fault(Signal::SIGBUS, 2)"
+        );
+        assert_yours!(
+            classify_fault(Signal::SIGSEGV, 1),
+            FaultKind::Unmapped,
+            "classify_fault(Signal::SIGSEGV, 1)"
+        );
         // BUS_ADRALN (a misaligned access), a kill(2) (SI_USER), another signal.
-        assert_yours!(classify_fault(Signal::SIGBUS, 1), FaultKind::Other);
-        assert_yours!(classify_fault(Signal::SIGSEGV, 0), FaultKind::Other);
-        assert_yours!(classify_fault(Signal::SIGILL, 2), FaultKind::Other);
+        assert_yours!(
+            classify_fault(Signal::SIGBUS, 1),
+            FaultKind::Other,
+            "classify_fault(Signal::SIGBUS, 1)"
+        );
+        assert_yours!(
+            classify_fault(Signal::SIGSEGV, 0),
+            FaultKind::Other,
+            "classify_fault(Signal::SIGSEGV, 0)"
+        );
+        assert_yours!(
+            classify_fault(Signal::SIGILL, 2),
+            FaultKind::Other,
+            "classify_fault(Signal::SIGILL, 2)"
+        );
     });
 }

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::{TestResult, Verdict};
+use super::TestResult;
 use crate::json;
 use support::layout::exercises::Exercise;
 
@@ -121,11 +121,14 @@ fn totals_of(results: &[&TestResult]) -> (u32, u32) {
 /// its exercise file is missing), when there is one and more than one test.
 fn shared_failure(results: &[&TestResult]) -> Option<String> {
     let first = results.first()?;
+    // Read back from a report (grade-all), a verdict is `Reported`: compare
+    // by status and words.
+    let first_message = message(first);
     let all_same = results.len() > 1
         && results
             .iter()
-            .all(|r| matches!(r.verdict, Verdict::DidNotRun(_)) && r.verdict == first.verdict);
-    all_same.then(|| message(first))
+            .all(|r| r.verdict.status() == "did-not-run" && message(r) == first_message);
+    all_same.then_some(first_message)
 }
 
 /// `text` cut to `width` characters, with `…` where it was cut.
@@ -410,6 +413,12 @@ mod tests {
             table.contains("\n  did not run: does not compile:\n  error[E0308]"),
             "{table}"
         );
+        let summary = markdown("Grade", &results, &[]);
+        assert_eq!(summary.matches("error[E0308]").count(), 1, "{summary}");
+        // The same, read back from a report by grade-all.
+        for r in &mut results {
+            r.verdict = Verdict::Reported("did-not-run".into(), broken.to_string());
+        }
         let summary = markdown("Grade", &results, &[]);
         assert_eq!(summary.matches("error[E0308]").count(), 1, "{summary}");
     }
