@@ -497,7 +497,9 @@ pub fn grade_tree(
     // As root, tests run as throwaway users, if they can reach the tree.
     let sandboxed = match binaries.values().next() {
         Some((binary, dir)) if run::Sandbox::for_job(0) != run::Sandbox::NONE => {
-            let reachable = binary.list(dir, run::Sandbox::for_job(0)).is_ok();
+            // The tree, and a place for each test's files.
+            let reachable = binary.list(dir, run::Sandbox::for_job(0)).is_ok()
+                && support::reach::temp_base_for_others().is_some();
             if !reachable {
                 progress(Event::Warning(format!(
                     "warning: the tests run as root, because an unprivileged user cannot read\n  \
