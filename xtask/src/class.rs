@@ -151,7 +151,7 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
             score.to_string()
         };
         eprintln!(
-            "[{}/{count}] {:<24} {score:>3}/{max:<3} {:<13} {:.1} s{}",
+            "[{}/{count}] {:<24} {score:>3}/{max:<3} {:<10} {:.1} s{}",
             index + 1,
             row.student,
             row.status,
@@ -177,7 +177,7 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
         }
     }
     if options.csv.is_none() {
-        print!("{}", csv(&rows, &exercises));
+        grade::emit(&csv(&rows, &exercises))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -177,12 +177,12 @@ pub fn cmd_gradescope(args: Vec<OsString>) -> Result<ExitCode> {
     );
     let zip = crate::zip::store(&dir, &entries)?;
     fs::write(&zip_path, zip).map_err(|e| format!("cannot write {}: {e}", zip_path.display()))?;
-    println!("Wrote the Gradescope autograder to {}.", dir.display());
-    println!(
+    crate::outln!("Wrote the Gradescope autograder to {}.", dir.display())?;
+    crate::outln!(
         "Upload {} as the assignment's autograder (Ubuntu 22.04 base image). Students submit \
          their repository (from GitHub, or as a zip of it).",
         zip_path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -193,11 +193,11 @@ pub fn cmd_classroom50(args: Vec<OsString>) -> Result<ExitCode> {
         only.as_deref(),
         &[("autograder.py", AUTOGRADER_PY, true)],
     )?;
-    println!("Wrote the Classroom 50 grader to {}.", dir.display());
-    println!(
+    crate::outln!("Wrote the Classroom 50 grader to {}.", dir.display())?;
+    crate::outln!(
         "Commit autograder.py and workbook/ to the assignment's configuration repository. \
          Hand out workbook/ itself as the template: it holds no .github/workflows/autograde.yaml, \
          which Classroom 50 writes."
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -152,6 +152,15 @@ pub fn one_line(text: &str, width: usize) -> String {
     fit(&joined.join(" / "), width)
 }
 
+/// `println!` for xtask's commands: ends quietly when the reader went away,
+/// and is an error (not a panic) on a full disk. Use as `outln!(...)?`.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::grade::emit(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// Writes `text` to stdout. A reader that went away (`grade | head`) ends
 /// it quietly; any other failure (a full disk) is an error, not a panic.
 pub fn emit(text: &str) -> crate::Result {
