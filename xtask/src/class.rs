@@ -8,6 +8,7 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -150,7 +151,9 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
         } else {
             score.to_string()
         };
-        eprintln!(
+        // A closed stderr must not stop the grading: the line is dropped.
+        let _ = writeln!(
+            std::io::stderr(),
             "[{}/{count}] {:<24} {score:>3}/{max:<3} {:<10} {:.1} s{}",
             index + 1,
             row.student,

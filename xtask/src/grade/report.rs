@@ -96,7 +96,10 @@ pub fn table(results: &[TestResult]) -> String {
                 fit(&result.test.name, WIDTH - MESSAGE_INDENT)
             );
             let text = message(result);
-            if shared.is_none() && !text.is_empty() && text != previous {
+            // A reason why tests did not run is said once in a row of them;
+            // a failure's own message under every test.
+            let repeated = text == previous && result.verdict.status() == "did-not-run";
+            if shared.is_none() && !text.is_empty() && !repeated {
                 for line in text.lines().take(MESSAGE_LINES) {
                     let _ = writeln!(out, "{indent}{}", fit(line, WIDTH - MESSAGE_INDENT));
                 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -237,7 +238,9 @@ pub(super) fn run_template_grader(
         forwarded.push("--submission".into());
         forwarded.push(submission.into());
     }
-    eprintln!(
+    // A closed stderr must not stop the grading: the line is dropped.
+    let _ = writeln!(
+        std::io::stderr(),
         "Grading with the template's grader, in {}",
         template.display()
     );
