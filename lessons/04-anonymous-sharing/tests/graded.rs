@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::ChildOutcome;
-use support::assert_yours;
 use support::grading::graded;
+use support::{assert_bytes, assert_yours};
 
 use anonymous_sharing::exercises::{ring, shared_buffer, wait_for_ring};
 use anonymous_sharing::maps_entry;
@@ -44,10 +44,10 @@ fn the_buffer_is_mapped_shared() {
 fn the_buffer_has_the_length_asked_for_and_is_writable() {
     graded(|| {
         let mut buffer = shared_buffer(10_000).unwrap();
-        assert_yours!(buffer.len(), 10_000);
+        assert_yours!(buffer.len(), 10_000, "the buffer's length");
         buffer[9_999] = 42;
         assert_yours!(buffer[9_999], 42);
-        assert!(buffer[..9_999].iter().all(|&b| b == 0));
+        assert_bytes!(buffer[..9_999], [0u8; 9_999], "a new buffer holds zeros");
     });
 }
 

@@ -55,8 +55,8 @@ pub const WIDTH: usize = 80;
 /// Where a failure's message starts under its test in the table.
 const MESSAGE_INDENT: usize = 15;
 
-/// The most lines of one failure's message the table shows.
-const MESSAGE_LINES: usize = 5;
+/// The most lines of one failure's message the table shows, once wrapped.
+const MESSAGE_LINES: usize = 6;
 
 /// The human report, within [`WIDTH`] columns: per lesson, its score and a
 /// line per test, each failure's message under it (once, when every test of
@@ -78,8 +78,8 @@ pub fn table(results: &[TestResult]) -> String {
         let _ = writeln!(out, "\n{}: {score}/{max}", fit(lesson, WIDTH - 12));
         let shared = shared_failure(&of_lesson);
         if let Some(message) = &shared {
-            for line in message.lines().take(MESSAGE_LINES) {
-                let _ = writeln!(out, "  {}", fit(line, WIDTH - 2));
+            for line in wrap(message, WIDTH - 2) {
+                let _ = writeln!(out, "  {line}");
             }
         }
         let mut previous = String::new();
@@ -100,8 +100,8 @@ pub fn table(results: &[TestResult]) -> String {
             // a failure's own message under every test.
             let repeated = text == previous && result.verdict.status() == "did-not-run";
             if shared.is_none() && !text.is_empty() && !repeated {
-                for line in text.lines().take(MESSAGE_LINES) {
-                    let _ = writeln!(out, "{indent}{}", fit(line, WIDTH - MESSAGE_INDENT));
+                for line in wrap(&text, WIDTH - MESSAGE_INDENT) {
+                    let _ = writeln!(out, "{indent}{line}");
                 }
             }
             previous = text;
@@ -132,6 +132,43 @@ fn shared_failure(results: &[&TestResult]) -> Option<String> {
             .iter()
             .all(|r| r.verdict.status() == "did-not-run" && message(r) == first_message);
     all_same.then_some(first_message)
+}
+
+/// A message's lines wrapped at spaces to `width` columns (a word longer
+/// than that is cut), at most [`MESSAGE_LINES`] of them; `…` ends the last
+/// one when there was more.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        // A line that fits is kept as it is (its alignment too).
+        if line.chars().count() <= width {
+            lines.push(line.to_owned());
+            continue;
+        }
+        // A continued line keeps the indentation of its first.
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        let mut current = indent.clone();
+        let mut has_word = false;
+        for word in line.split(' ').filter(|w| !w.is_empty()) {
+            if has_word && current.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::replace(&mut current, indent.clone()));
+                has_word = false;
+            }
+            if has_word {
+                current.push(' ');
+            }
+            current.push_str(word);
+            has_word = true;
+        }
+        lines.push(current);
+    }
+    let more = lines.len() > MESSAGE_LINES;
+    lines.truncate(MESSAGE_LINES);
+    let mut lines: Vec<String> = lines.into_iter().map(|l| fit(&l, width)).collect();
+    if more && let Some(last) = lines.last_mut() {
+        *last = format!("{} …", fit(last, width - 2));
+    }
+    lines
 }
 
 /// `text` cut to `width` characters, with `…` where it was cut.
@@ -413,7 +450,7 @@ mod tests {
         results[1].verdict = Verdict::Failed(format!("yours:    {}\nexpected: 1", "9".repeat(90)));
         let table = table(&results);
         assert!(table.lines().all(|l| l.chars().count() <= WIDTH), "{table}");
-        assert!(table.contains("\n               yours:    999"), "{table}");
+        assert!(table.contains("\n               yours:"), "{table}");
         // Every test of a lesson that does not compile: its error once.
         let broken = Verdict::DidNotRun("does not compile:\nerror[E0308]: mismatched types".into());
         for r in &mut results {
@@ -433,6 +470,25 @@ mod tests {
         }
         let summary = markdown("Grade", &results, &[]);
         assert_eq!(summary.matches("error[E0308]").count(), 1, "{summary}");
+    }
+
+    #[test]
+    fn long_lines_wrap_at_spaces_and_short_ones_keep_their_alignment() {
+        let text = "yours:    1\nthere is no test 'a' in lesson's tests/graded.rs: was it deleted or renamed?";
+        assert_eq!(
+            wrap(text, 40),
+            [
+                "yours:    1",
+                "there is no test 'a' in lesson's",
+                "tests/graded.rs: was it deleted or",
+                "renamed?"
+            ]
+        );
+        let long: String = (0..20).map(|i| format!("line {i}\n")).collect();
+        let wrapped = wrap(&long, 40);
+        assert_eq!(wrapped.len(), MESSAGE_LINES);
+        assert!(wrapped[MESSAGE_LINES - 1].ends_with(" …"), "{wrapped:?}");
+        assert_eq!(wrap(&"x".repeat(50), 40), [format!("{}…", "x".repeat(39))]);
     }
 
     #[test]

@@ -79,11 +79,9 @@ pub fn grade_against_template(
 /// "Download ZIP" puts everything in `NAME-main/`). Otherwise an error that
 /// says where it looked.
 pub fn find_workbook(submission: &Path) -> Result<PathBuf> {
-    let has_lessons = |dir: &Path| {
-        dir.join("lessons")
-            .symlink_metadata()
-            .is_ok_and(|m| m.is_dir())
-    };
+    // Anything named `lessons` counts: a link there is refused later, with
+    // its own reason.
+    let has_lessons = |dir: &Path| dir.join("lessons").symlink_metadata().is_ok();
     if has_lessons(submission) {
         return Ok(submission.to_owned());
     }
