@@ -340,13 +340,19 @@ impl Shown {
         let _ = err.flush();
     }
 
-    /// Clears the progress line.
+    /// Clears the progress line (also when grading stops with an error).
     fn done(&mut self) {
         use std::io::Write;
         if self.dirty {
             let _ = write!(std::io::stderr(), "\r\x1b[K");
             self.dirty = false;
         }
+    }
+}
+
+impl Drop for Shown {
+    fn drop(&mut self) {
+        self.done();
     }
 }
 

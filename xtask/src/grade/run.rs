@@ -481,14 +481,10 @@ fn socket_pair() -> Result<(OwnedFd, OwnedFd), String> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// A temporary directory for one test's files, owned by its user: in
-/// TMPDIR, or for a throwaway user who cannot reach TMPDIR (a 0700
-/// directory on the way), in `/tmp` or `/dev/shm`.
+/// A directory for one test's files, owned by its user, who can reach it.
 fn private_tmp(sandbox: Sandbox) -> Result<tempfile::TempDir, String> {
-    let base = match sandbox.uid {
-        Some(_) => support::reach::temp_base_for_others().unwrap_or_else(std::env::temp_dir),
-        None => std::env::temp_dir(),
-    };
+    let reachable = sandbox.uid.and(support::reach::temp_base_for_others());
+    let base = reachable.unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
         .prefix("workbook-test-")
         .tempdir_in(&base)
