@@ -8,6 +8,7 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -84,10 +85,16 @@ pub struct Row {
     pub student: String,
     pub commit: String,
     pub results: Vec<TestResult>,
-    /// "graded", or what kept the submission from being graded in full.
+    /// "graded" (every test ran), "partly-graded" (some lessons could not
+    /// run), "did-not-run" (none could), "environment-error" (the grading
+    /// machine could not run tests: no score), or what kept the submission
+    /// from being graded at all ("error", "no-commit").
     pub status: String,
     pub reason: String,
 }
+
+/// The status of a row the grading machine could not grade: not a score.
+const ENVIRONMENT_ERROR: &str = "environment-error";
 
 pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
     let options = parse_options(&args)?;
@@ -117,6 +124,10 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
             submissions.display()
         ));
     }
+    // A machine that cannot run tests grades no one: one line, exit code 2,
+    // and no column of zeros. (Should it break halfway, the submissions it
+    // could not grade are recorded as "environment-error", never as 0.)
+    grade::check_environment()?;
     let all = lessons::discover(&template)?;
     let tests = grade::tests_of(&all)?;
     let exercises = grade::all_exercises(&template);
@@ -135,7 +146,14 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
         let started = Instant::now();
         let row = grade_one(dir, &template, &all, &tests, staging.path(), &options);
         let (score, max) = grade::totals(&row.results);
-        eprintln!(
+        let score = if row.status == ENVIRONMENT_ERROR {
+            "-".to_owned()
+        } else {
+            score.to_string()
+        };
+        // A closed stderr must not stop the grading: the line is dropped.
+        let _ = writeln!(
+            std::io::stderr(),
             "[{}/{count}] {:<24} {score:>3}/{max:<3} {:<10} {:.1} s{}",
             index + 1,
             row.student,
@@ -162,7 +180,7 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
         }
     }
     if options.csv.is_none() {
-        print!("{}", csv(&rows, &exercises));
+        grade::emit(&csv(&rows, &exercises))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -215,7 +233,13 @@ fn grade_one(
         .tempdir()
     {
         Ok(dir) => dir,
-        Err(e) => return ungraded(commit, "error", format!("cannot create a directory: {e}")),
+        Err(e) => {
+            return ungraded(
+                commit,
+                ENVIRONMENT_ERROR,
+                format!("cannot create a directory for the report: {e}"),
+            );
+        }
     };
     let report = private.path().join("report.json");
     let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "xtask".into()));
@@ -245,6 +269,17 @@ fn grade_one(
             support::ChildOutcome::Exited(0) | support::ChildOutcome::Exited(1)
         )
     });
+    // The machine, not the submission, could not run tests: the grader
+    // checked before any of the submission's code ran, said so in its report
+    // and exited with 2. Not a score.
+    let environment = run
+        .as_ref()
+        .is_ok_and(|r| r.outcome == support::ChildOutcome::Exited(2))
+        .then(|| environment_problem(&text))
+        .flatten();
+    if let Some(problem) = environment {
+        return ungraded(commit, ENVIRONMENT_ERROR, problem);
+    }
     let report = if finished {
         read_report(&text, tests)
     } else {
@@ -310,10 +345,35 @@ pub fn read_report(text: &str, tests: &[GradedTest]) -> Result<Vec<TestResult>> 
         .collect())
 }
 
-/// "graded" when every test ran to a verdict of its own; otherwise the
-/// first thing that went wrong, in words.
-fn status_of(results: &[TestResult]) -> (String, String) {
+/// The message of a report that says the grading machine could not run
+/// tests (`status` `environment-error`), if `text` is one.
+fn environment_problem(text: &str) -> Option<String> {
+    let value = json::parse(text).ok()?;
+    (value.get("status").and_then(json::Value::as_str) == Some(ENVIRONMENT_ERROR)).then(|| {
+        value
+            .get("message")
+            .and_then(json::Value::as_str)
+            .unwrap_or("the grading machine cannot run tests")
+            .to_owned()
+    })
+}
+
+/// The lessons of `results`, in order.
+fn lessons_of(results: &[TestResult]) -> Vec<&str> {
+    let mut lessons: Vec<&str> = Vec::new();
     for result in results {
+        if !lessons.contains(&result.test.lesson.as_str()) {
+            lessons.push(&result.test.lesson);
+        }
+    }
+    lessons
+}
+
+/// One lesson's status: "graded" when every test ended passed or failed;
+/// else the first thing that went wrong ("did-not-compile", "did-not-run",
+/// "timed-out", "crashed", "exited-early"), with the reason in words.
+pub fn lesson_status(results: &[TestResult], lesson: &str) -> (String, String) {
+    for result in results.iter().filter(|r| r.test.lesson == lesson) {
         let name = format!("{}::{}", result.test.lesson, result.test.name);
         let (status, message) = match &result.verdict {
             Verdict::Passed | Verdict::Failed(_) => continue,
@@ -321,22 +381,54 @@ fn status_of(results: &[TestResult]) -> (String, String) {
             Verdict::Reported(status, message) => (status.as_str(), message.clone()),
             other => (other.status(), other.to_string()),
         };
-        let reason = match status {
-            "did-not-run" if message.contains("does not compile") => {
-                format!("{} does not compile", result.test.lesson)
-            }
-            "did-not-run" => message.trim_start_matches("did not run: ").to_owned(),
-            "timed-out" => format!(
-                "test {name} {}",
-                message.split(" (").next().unwrap_or_default()
+        return match status {
+            "did-not-run" if message.contains("does not compile") => (
+                "did-not-compile".into(),
+                format!("{lesson} does not compile"),
             ),
-            "crashed" => format!("test {name}: {message}"),
-            "exited-early" => format!("test {name} exited before its checks finished"),
-            _ => format!("test {name}: {message}"),
+            "did-not-run" => (
+                status.into(),
+                format!("{lesson}: {}", message.trim_start_matches("did not run: ")),
+            ),
+            "timed-out" => (
+                status.into(),
+                format!(
+                    "test {name} {}",
+                    message.split(" (").next().unwrap_or_default()
+                ),
+            ),
+            "exited-early" => (
+                status.into(),
+                format!("test {name} exited before its checks finished"),
+            ),
+            _ => (status.into(), format!("test {name}: {message}")),
         };
-        return (status.to_owned(), reason);
     }
     ("graded".into(), String::new())
+}
+
+/// The row's status, from its lessons': "graded" when every test ran (a
+/// test that timed out or crashed ran, and that is its verdict), else
+/// "partly-graded" or, when no test ran, "did-not-run". The reason names
+/// every lesson that is not "graded", so one broken lesson does not hide
+/// the others.
+fn status_of(results: &[TestResult]) -> (String, String) {
+    let problems: Vec<(String, String)> = lessons_of(results)
+        .into_iter()
+        .map(|lesson| lesson_status(results, lesson))
+        .filter(|(status, _)| status != "graded")
+        .collect();
+    let ran = |r: &&TestResult| r.verdict.status() != "did-not-run";
+    let ran_count = results.iter().filter(ran).count();
+    let status = if ran_count == results.len() {
+        "graded"
+    } else if ran_count > 0 {
+        "partly-graded"
+    } else {
+        "did-not-run"
+    };
+    let reasons: Vec<String> = problems.into_iter().map(|(_, reason)| reason).collect();
+    (status.into(), reasons.join("; "))
 }
 
 /// The CSV: a row per submission, a column per exercise.
@@ -345,10 +437,37 @@ pub fn csv(rows: &[Row], exercises: &[Exercise]) -> String {
     for exercise in exercises {
         let _ = write!(out, ",{}::{}", exercise.lesson, exercise.function);
     }
-    out.push_str(",other,total,max,status,reason\n");
+    out.push_str(",other,total,max,status,reason");
+    let lessons: Vec<&str> = {
+        let mut names: Vec<&str> = Vec::new();
+        for exercise in exercises {
+            if !names.contains(&exercise.lesson.as_str()) {
+                names.push(&exercise.lesson);
+            }
+        }
+        names
+    };
+    for lesson in &lessons {
+        let _ = write!(out, ",status:{lesson}");
+    }
+    out.push('\n');
     for row in rows {
         let (score, max) = grade::totals(&row.results);
         let _ = write!(out, "{},{}", field(&row.student), field(&row.commit));
+        if row.status == ENVIRONMENT_ERROR {
+            // Not a score: every points field stays empty.
+            let _ = write!(out, "{}", ",".repeat(exercises.len() + 2));
+            let _ = write!(
+                out,
+                ",{max},{ENVIRONMENT_ERROR},{}",
+                field(&first_line(&row.reason))
+            );
+            for _ in &lessons {
+                let _ = write!(out, ",{ENVIRONMENT_ERROR}");
+            }
+            out.push('\n');
+            continue;
+        }
         let mut counted = 0;
         for exercise in exercises {
             let points: u32 = row
@@ -362,13 +481,22 @@ pub fn csv(rows: &[Row], exercises: &[Exercise]) -> String {
             counted += points;
             let _ = write!(out, ",{points}");
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
             ",{},{score},{max},{},{}",
             score - counted,
             field(&row.status),
             field(&first_line(&row.reason))
         );
+        for lesson in &lessons {
+            let status = if matches!(row.status.as_str(), "error" | "no-commit") {
+                row.status.clone()
+            } else {
+                lesson_status(&row.results, lesson).0
+            };
+            let _ = write!(out, ",{}", field(&status));
+        }
+        out.push('\n');
     }
     out
 }
@@ -394,18 +522,22 @@ fn first_line(text: &str) -> String {
 
 /// A student's feedback: what passed, what failed and why, and the hint.
 fn feedback(row: &Row, exercises: &[Exercise]) -> String {
+    if row.status == ENVIRONMENT_ERROR {
+        return format!(
+            "# Feedback for {}\n\nNot graded yet: the grading machine could not run tests \
+             ({}). This is not a score; your instructor will grade it again.\n",
+            row.student,
+            first_line(&row.reason)
+        );
+    }
     let mut out = grade::markdown(
         &format!("Feedback for {}", row.student),
         &row.results,
         exercises,
     );
     let _ = write!(out, "\nGraded at commit `{}`.", row.commit);
-    if row.status != "graded" {
-        let _ = write!(
-            out,
-            " Not every test could run: {}.",
-            first_line(&row.reason)
-        );
+    if !row.reason.is_empty() {
+        let _ = write!(out, " Not every test ran to the end: {}.", row.reason);
     }
     out.push('\n');
     out
@@ -486,6 +618,107 @@ fn git(dir: &Path, args: &[&str]) -> std::result::Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn result(lesson: &str, name: &str, points: u32, verdict: Verdict) -> TestResult {
+        TestResult {
+            test: GradedTest {
+                lesson: lesson.into(),
+                name: name.into(),
+                points,
+            },
+            verdict,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn exercise(lesson: &str, function: &str, tests: &[&str]) -> Exercise {
+        Exercise {
+            lesson: lesson.into(),
+            function: function.into(),
+            title: format!("Exercise: {function}"),
+            hint: None,
+            tests: tests.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn one_broken_lesson_does_not_label_the_whole_row() {
+        let broken = Verdict::DidNotRun("does not compile:\nerror[E0308]".into());
+        let results = vec![
+            result("file-mapping", "a", 2, Verdict::Passed),
+            result("file-mapping", "b", 1, Verdict::Failed("yours: 1".into())),
+            result("sigbus", "c", 3, broken.clone()),
+            result("sigbus", "d", 1, broken),
+            result(
+                "page-cache",
+                "e",
+                1,
+                Verdict::TimedOut(Duration::from_secs(2)),
+            ),
+        ];
+        let (status, reason) = status_of(&results);
+        assert_eq!(status, "partly-graded");
+        assert_eq!(
+            reason,
+            "sigbus does not compile; test page-cache::e did not finish in 2 s"
+        );
+        assert_eq!(lesson_status(&results, "file-mapping").0, "graded");
+        assert_eq!(lesson_status(&results, "sigbus").0, "did-not-compile");
+        assert_eq!(lesson_status(&results, "page-cache").0, "timed-out");
+        let row = Row {
+            student: "ada".into(),
+            commit: "c0ffee".into(),
+            results,
+            status,
+            reason,
+        };
+        let exercises = [
+            exercise("file-mapping", "f", &["a", "b"]),
+            exercise("sigbus", "g", &["c", "d"]),
+            exercise("page-cache", "h", &["e"]),
+        ];
+        let csv = csv(&[row], &exercises);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(
+            lines[0]
+                .ends_with(",status,reason,status:file-mapping,status:sigbus,status:page-cache"),
+            "{csv}"
+        );
+        assert!(
+            lines[1].starts_with("ada,c0ffee,2,0,0,0,2,8,partly-graded,"),
+            "{csv}"
+        );
+        assert!(
+            lines[1].ends_with(",graded,did-not-compile,timed-out"),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn an_environment_error_is_no_score() {
+        let results = vec![result(
+            "file-mapping",
+            "a",
+            2,
+            Verdict::DidNotRun("TMPDIR is full".into()),
+        )];
+        let row = Row {
+            student: "bob".into(),
+            commit: String::new(),
+            results,
+            status: ENVIRONMENT_ERROR.into(),
+            reason: "cannot grade here: TMPDIR is full".into(),
+        };
+        let csv = csv(&[row], &[exercise("file-mapping", "f", &["a"])]);
+        let line = csv.lines().nth(1).unwrap();
+        assert_eq!(
+            line,
+            "bob,,,,,2,environment-error,cannot grade here: TMPDIR is full,environment-error"
+        );
+        let report = "{\"status\":\"environment-error\",\"message\":\"TMPDIR gone\",\"tests\":[]}";
+        assert_eq!(environment_problem(report).as_deref(), Some("TMPDIR gone"));
+        assert_eq!(environment_problem("{\"status\":\"graded\"}"), None);
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_never_formulas() {

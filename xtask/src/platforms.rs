@@ -49,14 +49,23 @@ mkdir -p \"$ROOT/results\"
 results=\"$ROOT/results/results.json\"
 rm -f \"$results\"
 cd \"$ROOT/source/workbook\" || exit 1
+errors=$(mktemp)
 # 5 s a test: on Gradescope's half a CPU, tests run one at a time, and a
 # submission whose every exercise loops must still finish in 10 minutes.
+# The grader finds the workbook in submission/ or in its one top folder
+# (GitHub's \"Download ZIP\").
 cargo xtask grade --template . --submission \"$ROOT/submission\" \\
-  --format gradescope --json \"$results\" --timeout 5
+  --format gradescope --json \"$results\" --timeout 5 2>\"$errors\"
+cat \"$errors\" >&2
 if [ ! -s \"$results\" ]; then
   max=$(awk '$1 == \"test\" { s += $4 } END { print s + 0 }' .workbook/manifest)
-  printf '{\"score\":0,\"output\":\"The grader could not run, so no test ran (0 of %s points). Please tell your instructor.\",\"tests\":[]}\\n' \"$max\" > \"$results\"
+  # The grader's own reason (where it looked, say), as a JSON string.
+  reason=$(grep '^error: ' \"$errors\" | tail -n 1 | sed -e 's/^error: //' \\
+    -e 's/\\\\/\\\\\\\\/g' -e 's/\"/\\\\\"/g' | tr -d '\\000-\\037')
+  printf '{\"score\":0,\"output\":\"No test ran (0 of %s points): %s\",\"tests\":[]}\\n' \\
+    \"$max\" \"${reason:-the grader could not run. Please tell your instructor.}\" > \"$results\"
 fi
+rm -f \"$errors\"
 exit 0
 ";
 
@@ -168,12 +177,12 @@ pub fn cmd_gradescope(args: Vec<OsString>) -> Result<ExitCode> {
     );
     let zip = crate::zip::store(&dir, &entries)?;
     fs::write(&zip_path, zip).map_err(|e| format!("cannot write {}: {e}", zip_path.display()))?;
-    println!("Wrote the Gradescope autograder to {}.", dir.display());
-    println!(
+    crate::outln!("Wrote the Gradescope autograder to {}.", dir.display())?;
+    crate::outln!(
         "Upload {} as the assignment's autograder (Ubuntu 22.04 base image). Students submit \
          their repository (from GitHub, or as a zip of it).",
         zip_path.display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -184,11 +193,11 @@ pub fn cmd_classroom50(args: Vec<OsString>) -> Result<ExitCode> {
         only.as_deref(),
         &[("autograder.py", AUTOGRADER_PY, true)],
     )?;
-    println!("Wrote the Classroom 50 grader to {}.", dir.display());
-    println!(
+    crate::outln!("Wrote the Classroom 50 grader to {}.", dir.display())?;
+    crate::outln!(
         "Commit autograder.py and workbook/ to the assignment's configuration repository. \
          Hand out workbook/ itself as the template: it holds no .github/workflows/autograde.yaml, \
          which Classroom 50 writes."
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -50,18 +50,18 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
     let all = lessons::discover(&root)?;
     let graded = check_content(&all)?;
     let tests = grade::tests_of(&graded)?;
-    println!(
+    crate::outln!(
         "verify 1/4: {} lessons have well-formed exercises ({} graded tests)",
         graded.len(),
         tests.len()
-    );
+    )?;
 
     let started = Instant::now();
     let reference = grade_quietly(&root, &all, &tests, Limits::default())?;
     let (score, max) = grade::totals(&reference);
     let failing: Vec<&TestResult> = reference.iter().filter(|r| !r.verdict.passed()).collect();
     if !failing.is_empty() {
-        print!("{}", grade::table(&reference));
+        grade::emit(&grade::table(&reference))?;
         return Err(format!(
             "the reference solutions score {score}/{max}: {} graded test(s) fail on them, \
              each run alone as a student's would be. Fix the solution (or the test) until \
@@ -70,10 +70,10 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
             failing.len()
         ));
     }
-    println!(
+    crate::outln!(
         "verify 2/4: the reference solutions score {score}/{max}, each test alone ({:.1} s)",
         started.elapsed().as_secs_f64()
-    );
+    )?;
 
     let scratch = tempfile::Builder::new()
         .prefix("workbook-verify-")
@@ -81,7 +81,7 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let handout = scratch.path().join("handout");
     check_handout(&root, &handout, &graded, &tests, max)?;
-    println!("verify: the grader is honest");
+    crate::outln!("verify: the grader is honest")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -92,11 +92,22 @@ fn grade_quietly(
     tests: &[GradedTest],
     limits: Limits,
 ) -> Result<Vec<TestResult>> {
-    grade::grade_tree(root, all, tests, &Default::default(), limits, &mut |line| {
-        if !line.starts_with("  ") {
-            println!("  {line}");
-        }
-    })
+    grade::grade_tree(
+        root,
+        all,
+        tests,
+        &Default::default(),
+        limits,
+        &mut |event| match event {
+            grade::Event::Building(lesson) => {
+                let _ = grade::emit(&format!("  building the graded tests of {lesson}\n"));
+            }
+            grade::Event::Warning(text) => {
+                let _ = grade::emit(&format!("  {text}\n"));
+            }
+            grade::Event::Ran { .. } => {}
+        },
+    )
 }
 
 /// Runs the authoring checks (`support::layout::checks`) on every lesson.
@@ -159,16 +170,17 @@ fn check_handout(
     for result in &results {
         let first = result.verdict.to_string();
         let first = first.lines().next().unwrap_or_default();
-        println!(
+        crate::outln!(
             "  fails as it should: {}::{} ({first})",
-            result.test.lesson, result.test.name
-        );
+            result.test.lesson,
+            result.test.name
+        )?;
     }
-    println!(
+    crate::outln!(
         "verify 3/4: the handout is clippy-clean, and on its stubs every graded test fails \
          on its own: 0/{max} ({:.1} s)",
         started.elapsed().as_secs_f64()
-    );
+    )?;
 
     // The attacks.
     let shm_before = grade::run::shm_names();
@@ -193,14 +205,14 @@ fn check_handout(
             left.join(", ")
         ));
     }
-    println!(
+    crate::outln!(
         "verify 4/4: stubs that loop forever score 0/{max}, each stopped after {} s \
          ({} tests, {} at a time, {:.1} s in all)",
         LOOP_LIMIT.as_secs_f64(),
         results.len(),
         limits.jobs,
         started.elapsed().as_secs_f64()
-    );
+    )?;
     replace_stubs(&in_handout, FAKING_STUB)?;
     let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
     // A test ends early with the fake; one whose exercise runs in a helper
@@ -208,10 +220,10 @@ fn check_handout(
     expect_zero(&results, max, "fake verdicts", |v| {
         matches!(v, Verdict::ExitedEarly(0) | Verdict::Failed(_))
     })?;
-    println!(
+    crate::outln!(
         "verify 4/4: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \
          score 0/{max}"
-    );
+    )?;
     Ok(())
 }
 

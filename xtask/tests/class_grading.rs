@@ -220,23 +220,62 @@ fn grade_all_gives_every_submission_its_row() {
         ("0", max_points.as_str(), "graded"),
         "{csv}"
     );
+    // A status per lesson, beside the row's.
+    let lesson_status = column("status:file-mapping");
+    assert_eq!(ada[lesson_status], "graded", "{csv}");
     let cyd = row("cyd");
     assert_eq!((cyd[total], cyd[status]), ("0", "did-not-run"), "{csv}");
     assert_eq!(cyd[reason], "file-mapping does not compile", "{csv}");
+    assert_eq!(cyd[lesson_status], "did-not-compile", "{csv}");
+    // A test that loops forever ran: its verdict is the timeout, and the
+    // lesson says so; the row is graded.
     let dee = row("dee");
-    assert_eq!((dee[total], dee[status]), ("0", "timed-out"), "{csv}");
+    assert_eq!((dee[total], dee[status]), ("0", "graded"), "{csv}");
     assert!(dee[reason].contains("did not finish in 2 s"), "{csv}");
+    assert_eq!(dee[lesson_status], "timed-out", "{csv}");
 
     let bob_feedback = fs::read_to_string(feedback.join("bob.md")).unwrap();
     assert!(
         bob_feedback.contains(&format!("**Score: 0/{max_points}**")),
         "{bob_feedback}"
     );
-    assert!(bob_feedback.contains("> Hint:"), "{bob_feedback}");
+    // Grouped per exercise: each title once with its points, each failing
+    // test on one line with its reason, each hint once.
+    let exercises = support::layout::exercises::of_lesson(
+        &support::layout::find(&template, "file-mapping").unwrap(),
+    )
+    .unwrap();
+    for exercise in &exercises {
+        assert_eq!(
+            bob_feedback
+                .matches(&format!("### {} (0/", exercise.title))
+                .count(),
+            1,
+            "{bob_feedback}"
+        );
+        if let Some(hint) = &exercise.hint {
+            let first = hint.lines().next().unwrap();
+            assert_eq!(
+                bob_feedback.matches(first).count(),
+                1,
+                "the hint once: {bob_feedback}"
+            );
+        }
+    }
     assert!(
-        bob_feedback.contains("not yet implemented"),
+        bob_feedback
+            .lines()
+            .any(|l| l.starts_with("- FAIL `") && l.contains("not yet implemented")),
         "{bob_feedback}"
     );
+    // A lesson that does not compile: its first error, once.
+    let cyd_feedback = fs::read_to_string(feedback.join("cyd.md")).unwrap();
+    let compiler_errors = cyd_feedback
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .count();
+    assert_eq!(compiler_errors, 1, "{cyd_feedback}");
+    assert!(cyd_feedback.len() < 4000, "{cyd_feedback}");
     let ada_feedback = fs::read_to_string(feedback.join("ada.md")).unwrap();
     assert!(
         ada_feedback.contains("Every graded test passes."),
@@ -283,24 +322,27 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
             .unwrap();
         assert!(status.success());
     }
+    // The upload as GitHub's "Download ZIP" makes it: one top-level folder.
+    let upload = root.join("submission/mmap-workbook-main");
+    fs::create_dir_all(root.join("submission")).unwrap();
     let status = Command::new("cp")
         .arg("-a")
         .arg(package.join("workbook"))
-        .arg(root.join("submission"))
+        .arg(&upload)
         .status()
         .unwrap();
     assert!(status.success());
-    let stubs = fs::read_to_string(root.join("submission").join(EXERCISES)).unwrap();
+    let stubs = fs::read_to_string(upload.join(EXERCISES)).unwrap();
     // Exercise 1.3 solved (2 points); the graded tests rigged to pass.
     fs::write(
-        root.join("submission").join(EXERCISES),
+        upload.join(EXERCISES),
         stubs.replace(
             "todo!(\"round {len} up to a multiple of {page_size}\")",
             "len.div_ceil(page_size) * page_size",
         ),
     )
     .unwrap();
-    let graded = root.join("submission/lessons/01-file-mapping/tests/graded.rs");
+    let graded = upload.join("lessons/01-file-mapping/tests/graded.rs");
     let rigged = fs::read_to_string(&graded)
         .unwrap()
         .replace("graded(|| {", "graded(|| { return;");
@@ -323,6 +365,31 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
         "{results}"
     );
     assert!(results.contains("differ from the handout"), "{results}");
+
+    // An upload without the workbook: no test ran, and the output says
+    // where the grader looked.
+    let empty = scratch.path().join("empty-upload");
+    fs::create_dir_all(empty.join("submission/notes")).unwrap();
+    fs::rename(root.join("source"), empty.join("source")).unwrap();
+    let run = output_bounded(
+        Command::new("bash")
+            .arg(empty.join("source/run_autograder"))
+            .env("AUTOGRADER_ROOT", &empty)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_MANIFEST_DIR"),
+        LIMIT,
+    )
+    .unwrap();
+    assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
+    let results = fs::read_to_string(empty.join("results/results.json")).unwrap();
+    assert!(results.starts_with("{\"score\":0,"), "{results}");
+    assert!(
+        results.contains("no lessons/ folder in ") && results.contains("notes/"),
+        "{results}"
+    );
+    let value: Vec<&str> = results.matches("\"output\":").collect();
+    assert_eq!(value.len(), 1, "{results}");
+    fs::rename(empty.join("source"), root.join("source")).unwrap();
 
     // Classroom 50: autograder.py runs in the student's checkout.
     let python = Command::new("python3").arg("--version").output();
@@ -354,7 +421,7 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
         .status()
         .unwrap();
     assert!(status.success());
-    let checkout = root.join("submission");
+    let checkout = upload.clone();
     let run = output_bounded(
         Command::new("python3")
             .arg(config.join("autograder.py"))
@@ -387,5 +454,39 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
     assert!(
         body.contains(&format!("**Score: 2/{max_points}**")),
         "{body}"
+    );
+}
+
+/// A machine that cannot run tests gets one line and exit code 2, never a
+/// table of zeros; its JSON report says "environment-error" (what grade-all
+/// records). The check comes before anything is built, so it is quick.
+#[test]
+fn a_broken_environment_is_not_a_score() {
+    let scratch = tempfile::tempdir().unwrap();
+    let report = scratch.path().join("report.json");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = output_bounded(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["grade", "file-mapping", "--json"])
+            .arg(&report)
+            .current_dir(here)
+            .env("TMPDIR", "/nonexistent"),
+        LIMIT,
+    )
+    .unwrap();
+    assert_eq!(run.outcome, ChildOutcome::Exited(2), "{}", run.stderr);
+    assert_eq!(run.stdout, "", "no table");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot grade here: TMPDIR=/nonexistent does not exist."),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Set TMPDIR"), "{}", run.stderr);
+    let report = fs::read_to_string(&report).unwrap();
+    assert!(
+        report.contains("\"status\":\"environment-error\""),
+        "{report}"
     );
 }

@@ -5,6 +5,7 @@
 
 use std::fs;
 use support::grading::graded;
+use support::{assert_bytes, assert_yours};
 
 use file_mapping::exercises::{
     bytes_really_mapped, find_all_through_mapping, hexdump_through_mapping,
@@ -22,7 +23,7 @@ fn write_u32s_sizes_the_file_exactly() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("words");
         write_u32s_through_mapping(&path, &[1, 2, 3]).unwrap();
-        assert_eq!(
+        assert_yours!(
             fs::metadata(&path).unwrap().len(),
             12,
             "3 values need exactly 12 bytes"
@@ -38,7 +39,7 @@ fn write_u32s_stores_values_in_native_byte_order() {
         let path = dir.path().join("words");
         let values = [0x1234_5678, 0xdead_c0de, 7];
         write_u32s_through_mapping(&path, &values).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), native_bytes(&values));
+        assert_bytes!(fs::read(&path).unwrap(), native_bytes(&values));
     });
 }
 
@@ -50,7 +51,7 @@ fn write_u32s_truncates_a_longer_file() {
         let path = dir.path().join("words");
         fs::write(&path, [0xffu8; 100]).unwrap();
         write_u32s_through_mapping(&path, &[0xdead_c0de]).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), native_bytes(&[0xdead_c0de]));
+        assert_bytes!(fs::read(&path).unwrap(), native_bytes(&[0xdead_c0de]));
     });
 }
 
@@ -61,7 +62,7 @@ fn write_u32s_of_nothing_leaves_an_empty_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("words");
         write_u32s_through_mapping(&path, &[]).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().len(), 0);
+        assert_yours!(fs::metadata(&path).unwrap().len(), 0);
     });
 }
 
@@ -76,7 +77,7 @@ fn hexdump_matches_the_files_bytes() {
         bytes[40] = b'A';
         fs::write(&path, &bytes).unwrap();
         let dump = hexdump_through_mapping(&path).unwrap();
-        assert_eq!(dump, support::hexdump::canonical(&bytes));
+        assert_yours!(dump, support::hexdump::canonical(&bytes));
         assert!(
             dump.ends_with("00000029\n"),
             "the last line is the length, 0x29 = 41:\n{dump}"
@@ -91,7 +92,7 @@ fn hexdump_of_an_empty_file_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty");
         fs::write(&path, b"").unwrap();
-        assert_eq!(hexdump_through_mapping(&path).unwrap(), "");
+        assert_yours!(hexdump_through_mapping(&path).unwrap(), "");
     });
 }
 
@@ -101,7 +102,7 @@ fn hexdump_of_a_missing_file_is_not_found() {
     graded(|| {
         let dir = tempfile::tempdir().unwrap();
         let error = hexdump_through_mapping(&dir.path().join("missing")).unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        assert_yours!(error.kind(), std::io::ErrorKind::NotFound);
     });
 }
 
@@ -109,11 +110,31 @@ fn hexdump_of_a_missing_file_is_not_found() {
 #[test]
 fn mmap_covers_whole_pages() {
     graded(|| {
-        assert_eq!(bytes_really_mapped(40, 4096), 4096);
-        assert_eq!(bytes_really_mapped(4096, 4096), 4096);
-        assert_eq!(bytes_really_mapped(4097, 4096), 8192);
-        assert_eq!(bytes_really_mapped(1, 16384), 16384);
-        assert_eq!(bytes_really_mapped(0, 4096), 0);
+        assert_yours!(
+            bytes_really_mapped(40, 4096),
+            4096,
+            "bytes_really_mapped(40, 4096)"
+        );
+        assert_yours!(
+            bytes_really_mapped(4096, 4096),
+            4096,
+            "bytes_really_mapped(4096, 4096)"
+        );
+        assert_yours!(
+            bytes_really_mapped(4097, 4096),
+            8192,
+            "bytes_really_mapped(4097, 4096)"
+        );
+        assert_yours!(
+            bytes_really_mapped(1, 16384),
+            16384,
+            "bytes_really_mapped(1, 16384)"
+        );
+        assert_yours!(
+            bytes_really_mapped(0, 4096),
+            0,
+            "bytes_really_mapped(0, 4096)"
+        );
     });
 }
 
@@ -147,7 +168,7 @@ fn find_all_counts_overlapping_matches() {
             (b"xaaax", b"a", vec![1, 2, 3]),
         ] {
             let path = file_with(&dir, "text", text);
-            assert_eq!(
+            assert_yours!(
                 find_all_through_mapping(&path, pattern).unwrap(),
                 expected,
                 "every start of {pattern:?} in {text:?}, overlapping ones too"
@@ -170,7 +191,7 @@ fn find_all_sees_matches_across_page_boundaries_and_at_the_very_end() {
             bytes[at..at + needle.len()].copy_from_slice(needle);
         }
         let path = file_with(&dir, "pages", &bytes);
-        assert_eq!(
+        assert_yours!(
             find_all_through_mapping(&path, needle).unwrap(),
             starts,
             "matches at the start, across two page boundaries, ending a page, \
@@ -185,23 +206,23 @@ fn find_all_in_an_empty_or_short_file() {
     graded(|| {
         let dir = tempfile::tempdir().unwrap();
         let empty = file_with(&dir, "empty", b"");
-        assert_eq!(
+        assert_yours!(
             find_all_through_mapping(&empty, b"x").unwrap(),
             Vec::<usize>::new(),
             "an empty file has no matches (and is no error)"
         );
         let short = file_with(&dir, "short", b"abc");
-        assert_eq!(
+        assert_yours!(
             find_all_through_mapping(&short, b"abcd").unwrap(),
             Vec::<usize>::new(),
             "a pattern longer than the file cannot match"
         );
-        assert_eq!(
+        assert_yours!(
             find_all_through_mapping(&short, b"abc").unwrap(),
             [0],
             "a pattern as long as the file matches at 0"
         );
-        assert_eq!(find_all_through_mapping(&short, b"c").unwrap(), [2]);
+        assert_yours!(find_all_through_mapping(&short, b"c").unwrap(), [2]);
     });
 }
 
@@ -212,14 +233,14 @@ fn find_all_refuses_an_empty_pattern_and_a_missing_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = file_with(&dir, "text", b"some text");
         let error = find_all_through_mapping(&path, b"").unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert_yours!(error.kind(), std::io::ErrorKind::InvalidInput);
         assert!(
             error.to_string().contains("empty"),
             "the message should say the pattern is empty: {error}"
         );
         let error =
             find_all_through_mapping(&dir.path().join("missing"), b"x").unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        assert_yours!(error.kind(), std::io::ErrorKind::NotFound);
     });
 }
 
@@ -246,13 +267,13 @@ fn find_all_agrees_with_a_naive_search_on_random_files() {
                 let pattern: Vec<u8> = (0..pattern_len)
                     .map(|_| b'a' + (next() % 2) as u8)
                     .collect();
-                assert_eq!(
+                assert_yours!(
                     find_all_through_mapping(&path, &pattern).unwrap(),
                     naive_find_all(&bytes, &pattern),
                     "{pattern:?} in a {len}-byte file of a and b"
                 );
             }
-            assert_eq!(
+            assert_yours!(
                 find_all_through_mapping(&path, b"ab!").unwrap(),
                 Vec::<usize>::new(),
                 "a byte the file never holds cannot match"

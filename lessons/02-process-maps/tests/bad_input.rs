@@ -1,9 +1,8 @@
 //! Bad input: a clear message, exit code 2, no panic, nothing left behind.
 
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use support::testing::{assert_refused, run, run_command};
+use support::testing::{AsNobody, assert_refused, run, run_command};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 
@@ -40,13 +39,24 @@ fn a_process_that_has_exited() {
 #[test]
 fn a_process_we_may_not_read() {
     // Reading pid 1's map needs the right to trace it. Root has it, so as
-    // root run the lesson as `nobody`; otherwise we lack it already.
+    // root run the lesson as `nobody` (from a copy nobody can reach: the
+    // checkout may sit in a 0700 directory); otherwise we lack it already.
     let cwd = tempfile::tempdir().unwrap();
-    let mut command = Command::new(LESSON);
-    command.args(["--pid", "1"]).current_dir(cwd.path());
-    if nix::unistd::geteuid().is_root() {
-        command.uid(65534).gid(65534);
-    }
+    let nobody = nix::unistd::geteuid()
+        .is_root()
+        .then(|| AsNobody::prepare(LESSON));
+    let mut command = match &nobody {
+        Some(Err(reason)) => {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        Some(Ok(nobody)) => nobody.command(&["--pid", "1"]),
+        None => {
+            let mut command = Command::new(LESSON);
+            command.args(["--pid", "1"]).current_dir(cwd.path());
+            command
+        }
+    };
     let err = assert_refused("process-maps", &run_command(&mut command));
     assert!(err.contains("not allowed to read /proc/1/maps"), "{err}");
 }
@@ -117,18 +127,17 @@ fn a_denied_process_of_our_own_user_is_not_called_another_users() {
 
 #[test]
 fn a_process_of_another_user_is_named_so() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run the lesson as nobody");
-        return;
-    }
-    let cwd = tempfile::tempdir().unwrap();
-    let mut command = Command::new(LESSON);
-    command
-        .args(["--pid", "1"])
-        .current_dir(cwd.path())
-        .uid(65534)
-        .gid(65534);
-    let err = assert_refused("process-maps", &run_command(&mut command));
+    let nobody = match AsNobody::prepare(LESSON) {
+        Ok(nobody) => nobody,
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+    let err = assert_refused(
+        "process-maps",
+        &run_command(&mut nobody.command(&["--pid", "1"])),
+    );
     assert!(
         err.contains("process 1 belongs to another user (uid 0)"),
         "{err}"
@@ -146,13 +155,15 @@ fn without_proc_the_lesson_says_to_mount_it() {
 
 #[test]
 fn a_tight_limit_on_processes_names_ulimit_u() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!(
-            "skipped: needs root to run the lesson as nobody (root ignores ulimit -u)"
-        );
-        return;
-    }
-    let run = support::testing::run_under_ulimit(LESSON, &[], "-u", 0, true);
+    // Root ignores ulimit -u: run the lesson as nobody.
+    let nobody = match AsNobody::prepare(LESSON) {
+        Ok(nobody) => nobody,
+        Err(reason) => {
+            eprintln!("skipped: {reason} (root ignores ulimit -u)");
+            return;
+        }
+    };
+    let run = support::testing::run_under_ulimit(LESSON, &[], "-u", 0, Some(&nobody));
     let err = support::testing::assert_refused_after_story("process-maps", &run);
     assert!(err.contains("cannot start the helper"), "{err}");
     assert!(

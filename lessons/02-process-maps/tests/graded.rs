@@ -11,6 +11,7 @@ use process_maps::exercises::{
 };
 use process_maps::maps::{Mapping, parse_line, parse_maps};
 use process_maps::{Target, read_maps};
+use support::assert_yours;
 use support::grading::graded;
 
 const CAT: &str = include_str!("samples/cat.maps");
@@ -27,7 +28,7 @@ fn bytes_mapped_from_adds_every_mapping_of_libc() {
         let maps = parse_maps(CAT).unwrap();
         let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
         // 0x7fd13d917000..0x7fd13daec000: five mappings, made from four segments.
-        assert_eq!(
+        assert_yours!(
             bytes_mapped_from(&maps, libc),
             0x7fd1_3daec000 - 0x7fd1_3d917000
         );
@@ -39,11 +40,11 @@ fn bytes_mapped_from_adds_every_mapping_of_libc() {
 fn bytes_mapped_from_a_file_not_mapped_is_zero() {
     graded(|| {
         let maps = parse_maps(STATIC).unwrap();
-        assert_eq!(
+        assert_yours!(
             bytes_mapped_from(&maps, "/usr/lib/x86_64-linux-gnu/libc.so.6"),
             0
         );
-        assert_eq!(
+        assert_yours!(
             bytes_mapped_from(&maps, "/tmp/static-maps"),
             0x4a8000 - 0x400000
         );
@@ -125,7 +126,7 @@ fn writable_and_executable_finds_only_rwx() {
             .iter()
             .map(|m| m.start)
             .collect();
-        assert_eq!(found, [0x401000, 0x403000]);
+        assert_yours!(found, [0x401000, 0x403000]);
     });
 }
 
@@ -220,12 +221,13 @@ fn check_file_offset(found: &Location, address: usize, len: usize) {
     });
     let expected =
         elf_file_offset(address).expect("an ELF segment holds the address");
-    assert_eq!(
-        offset, expected,
+    assert_yours!(
+        offset,
+        expected,
         "{address:#x}: file offset {offset:#x}, but the program headers say {expected:#x}"
     );
     if let Some(bytes) = file_bytes(&found.pathname, offset, len) {
-        assert_eq!(
+        assert_yours!(
             bytes,
             memory_bytes(address, len),
             "{}: the bytes at file offset {offset:#x} are not those at {address:#x}",
@@ -253,7 +255,7 @@ fn locate_names_the_file_and_offset_of_a_function() {
         let f: fn(u64) -> u64 = std::hint::black_box(a_function_of_this_program);
         let address = f as usize;
         let found = located(address);
-        assert_eq!(found.pathname, this_executable(), "{found:?}");
+        assert_yours!(found.pathname, this_executable(), "{found:?}");
         assert!(found.perms.exec && !found.perms.write, "{found:?}");
         check_file_offset(&found, address, 32);
     });
@@ -268,14 +270,14 @@ fn locate_finds_statics_in_their_segments() {
     graded(|| {
         let address = std::hint::black_box(&READ_ONLY) as *const _ as usize;
         let found = located(address);
-        assert_eq!(found.pathname, this_executable(), "{found:?}");
+        assert_yours!(found.pathname, this_executable(), "{found:?}");
         assert!(!found.perms.write && !found.perms.exec, "{found:?}");
         check_file_offset(&found, address, READ_ONLY.len());
 
         // Never stored to, so the private copy still equals the file.
         let address = std::hint::black_box(&WRITABLE) as *const _ as usize;
         let found = located(address);
-        assert_eq!(found.pathname, this_executable(), "{found:?}");
+        assert_yours!(found.pathname, this_executable(), "{found:?}");
         assert!(found.perms.write && !found.perms.shared, "{found:?}");
         check_file_offset(&found, address, 8);
     });
@@ -292,18 +294,18 @@ fn locate_gives_no_file_offset_where_no_file_backs_the_memory() {
             found.pathname.is_empty() || found.pathname == "[heap]",
             "{found:?}"
         );
-        assert_eq!(found.file_offset, None, "{found:?}");
+        assert_yours!(found.file_offset, None, "{found:?}");
         // AT_RANDOM: 16 bytes the kernel put on the main thread's stack.
         // SAFETY: getauxval only reads the auxiliary vector.
         let random = unsafe { libc::getauxval(libc::AT_RANDOM) } as usize;
         let found = located(random);
-        assert_eq!(found.pathname, "[stack]", "{found:?}");
-        assert_eq!(found.file_offset, None, "{found:?}");
+        assert_yours!(found.pathname, "[stack]", "{found:?}");
+        assert_yours!(found.file_offset, None, "{found:?}");
         assert!(found.perms.read && found.perms.write, "{found:?}");
         // This test's own stack: a thread's stack is anonymous memory.
         let local = std::hint::black_box(42u64);
         let found = located(&local as *const u64 as usize);
-        assert_eq!(found.file_offset, None, "{found:?}");
+        assert_yours!(found.file_offset, None, "{found:?}");
     });
 }
 
@@ -339,7 +341,7 @@ fn locate_finds_nothing_where_nothing_is_mapped() {
         }
         for address in unmapped {
             let found = locate(address as usize).expect("reading the maps");
-            assert_eq!(found, None, "nothing maps {address:#x}");
+            assert_yours!(found, None, "nothing maps {address:#x}");
         }
     });
 }
@@ -355,11 +357,11 @@ fn locate_includes_the_first_byte_and_excludes_the_end() {
             .find(|m| m.pathname == exe && m.perms.exec)
             .expect("this program's code mapping");
         let first = located(code.start as usize);
-        assert_eq!((first.start, first.end), (code.start, code.end));
-        assert_eq!(first.file_offset, Some(code.offset));
+        assert_yours!((first.start, first.end), (code.start, code.end));
+        assert_yours!(first.file_offset, Some(code.offset));
         let last = located(code.end as usize - 1);
-        assert_eq!((last.start, last.end), (code.start, code.end));
-        assert_eq!(last.file_offset, Some(code.offset + code.size() - 1));
+        assert_yours!((last.start, last.end), (code.start, code.end));
+        assert_yours!(last.file_offset, Some(code.offset + code.size() - 1));
         // `end` is one past the mapping: nothing, or the next mapping.
         let after = locate(code.end as usize).expect("reading the maps");
         assert!(

@@ -10,6 +10,7 @@ use std::time::Duration;
 use support::ChildOutcome;
 use support::grading::graded;
 use support::spawn::output_bounded;
+use support::{assert_bytes, assert_yours};
 
 use sigbus::exercises::{bytes_safe_to_touch, seal_against_shrinking, store_at};
 
@@ -31,10 +32,26 @@ fn scratch_file(contents: &[u8]) -> (tempfile::TempDir, File, std::path::PathBuf
 #[test]
 fn safe_bytes_end_with_the_last_page_the_file_touches() {
     graded(|| {
-        assert_eq!(bytes_safe_to_touch(9, 3 * 4096, 4096), 4096);
-        assert_eq!(bytes_safe_to_touch(4096, 3 * 4096, 4096), 4096);
-        assert_eq!(bytes_safe_to_touch(4097, 3 * 4096, 4096), 8192);
-        assert_eq!(bytes_safe_to_touch(1, 65536, 16384), 16384);
+        assert_yours!(
+            bytes_safe_to_touch(9, 3 * 4096, 4096),
+            4096,
+            "bytes_safe_to_touch(9, 3 * 4096, 4096)"
+        );
+        assert_yours!(
+            bytes_safe_to_touch(4096, 3 * 4096, 4096),
+            4096,
+            "bytes_safe_to_touch(4096, 3 * 4096, 4096)"
+        );
+        assert_yours!(
+            bytes_safe_to_touch(4097, 3 * 4096, 4096),
+            8192,
+            "bytes_safe_to_touch(4097, 3 * 4096, 4096)"
+        );
+        assert_yours!(
+            bytes_safe_to_touch(1, 65536, 16384),
+            16384,
+            "bytes_safe_to_touch(1, 65536, 16384)"
+        );
     });
 }
 
@@ -42,8 +59,16 @@ fn safe_bytes_end_with_the_last_page_the_file_touches() {
 #[test]
 fn safe_bytes_stop_at_the_mapping_and_at_an_empty_file() {
     graded(|| {
-        assert_eq!(bytes_safe_to_touch(0, 40, 4096), 0);
-        assert_eq!(bytes_safe_to_touch(1 << 20, 40, 4096), 40);
+        assert_yours!(
+            bytes_safe_to_touch(0, 40, 4096),
+            0,
+            "bytes_safe_to_touch(0, 40, 4096)"
+        );
+        assert_yours!(
+            bytes_safe_to_touch(1 << 20, 40, 4096),
+            40,
+            "bytes_safe_to_touch(1 << 20, 40, 4096)"
+        );
     });
 }
 
@@ -53,7 +78,7 @@ fn store_at_grows_a_short_file() {
     graded(|| {
         let (_dir, file, path) = scratch_file(b"abc");
         store_at(&file, 10, b"XY").unwrap();
-        assert_eq!(fs::read(path).unwrap(), b"abc\0\0\0\0\0\0\0XY");
+        assert_bytes!(fs::read(path).unwrap(), b"abc\0\0\0\0\0\0\0XY");
     });
 }
 
@@ -63,7 +88,7 @@ fn store_at_never_shrinks_a_file() {
     graded(|| {
         let (_dir, file, path) = scratch_file(b"0123456789");
         store_at(&file, 2, b"ab").unwrap();
-        assert_eq!(fs::read(path).unwrap(), b"01ab456789");
+        assert_bytes!(fs::read(path).unwrap(), b"01ab456789");
     });
 }
 
@@ -73,7 +98,7 @@ fn store_at_into_an_empty_file() {
     graded(|| {
         let (_dir, file, path) = scratch_file(b"");
         store_at(&file, 0, b"hello").unwrap();
-        assert_eq!(fs::read(path).unwrap(), b"hello");
+        assert_bytes!(fs::read(path).unwrap(), b"hello");
     });
 }
 
@@ -96,8 +121,8 @@ fn a_sealed_memfd_cannot_shrink() {
         let memfd = sealable_memfd(8192);
         seal_against_shrinking(&memfd).unwrap();
         let error = memfd.set_len(4096).unwrap_err();
-        assert_eq!(error.raw_os_error(), Some(libc::EPERM));
-        assert_eq!(memfd.metadata().unwrap().len(), 8192);
+        assert_yours!(error.raw_os_error(), Some(libc::EPERM));
+        assert_yours!(memfd.metadata().unwrap().len(), 8192);
     });
 }
 
@@ -108,7 +133,7 @@ fn a_sealed_memfd_can_still_grow() {
         let memfd = sealable_memfd(4096);
         seal_against_shrinking(&memfd).unwrap();
         memfd.set_len(8192).unwrap();
-        assert_eq!(memfd.metadata().unwrap().len(), 8192);
+        assert_yours!(memfd.metadata().unwrap().len(), 8192);
     });
 }
 
@@ -121,7 +146,7 @@ fn exercise_helper(args: &[&str]) -> String {
         Duration::from_secs(120),
     )
     .expect("cannot run the lesson's exercise helper");
-    assert_eq!(
+    assert_yours!(
         run.outcome,
         ChildOutcome::Exited(0),
         "the exercise helper failed:\n{}{}",
@@ -215,9 +240,12 @@ fn the_reader_returns_an_intact_file_whole() {
         for len in [1, 9, page, 3 * page + 5] {
             let contents = varied(len);
             // read_all_surviving_truncation, in the helper: all of it...
-            assert_eq!(read_through_helper(&contents, len as u64), whole(&contents));
+            assert_yours!(
+                read_through_helper(&contents, len as u64),
+                whole(&contents)
+            );
             // ...or the start of it, when fewer bytes are expected.
-            assert_eq!(read_through_helper(&contents, 1), whole(&contents[..1]));
+            assert_yours!(read_through_helper(&contents, 1), whole(&contents[..1]));
         }
     });
 }
@@ -232,7 +260,7 @@ fn the_reader_reports_a_file_shorter_than_expected() {
         for (len, expected) in [(9, 3 * page), (page, page + 1), (2 * page, 3 * page)]
         {
             let contents = varied(len as usize);
-            assert_eq!(
+            assert_yours!(
                 read_through_helper(&contents, expected),
                 truncated(expected, len)
             );
@@ -246,8 +274,8 @@ fn the_reader_reports_an_empty_file_and_reads_nothing_from_it() {
     graded(|| {
         // read_all_surviving_truncation, in the helper: an empty file is
         // truncated if bytes were expected, and read whole if none were.
-        assert_eq!(read_through_helper(b"", 10), truncated(10, 0));
-        assert_eq!(read_through_helper(b"", 4096), truncated(4096, 0));
-        assert_eq!(read_through_helper(b"", 0), whole(b""));
+        assert_yours!(read_through_helper(b"", 10), truncated(10, 0));
+        assert_yours!(read_through_helper(b"", 4096), truncated(4096, 0));
+        assert_yours!(read_through_helper(b"", 0), whole(b""));
     });
 }

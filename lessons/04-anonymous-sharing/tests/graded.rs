@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use support::ChildOutcome;
 use support::grading::graded;
+use support::{assert_bytes, assert_yours};
 
 use anonymous_sharing::exercises::{ring, shared_buffer, wait_for_ring};
 use anonymous_sharing::maps_entry;
@@ -29,7 +30,7 @@ fn the_buffer_is_mapped_shared() {
             .expect("the buffer is in /proc/self/maps");
         assert!(entry.perms.shared, "mapped {}, not shared", entry.perms);
         assert!(entry.perms.read && entry.perms.write);
-        assert_eq!(
+        assert_yours!(
             entry.kind(None),
             Kind::Memfd,
             "backed by a memfd, not {}",
@@ -43,10 +44,10 @@ fn the_buffer_is_mapped_shared() {
 fn the_buffer_has_the_length_asked_for_and_is_writable() {
     graded(|| {
         let mut buffer = shared_buffer(10_000).unwrap();
-        assert_eq!(buffer.len(), 10_000);
+        assert_yours!(buffer.len(), 10_000, "the buffer's length");
         buffer[9_999] = 42;
-        assert_eq!(buffer[9_999], 42);
-        assert!(buffer[..9_999].iter().all(|&b| b == 0));
+        assert_yours!(buffer[9_999], 42);
+        assert_bytes!(buffer[..9_999], [0u8; 9_999], "a new buffer holds zeros");
     });
 }
 
@@ -57,7 +58,7 @@ fn a_ring_is_counted() {
         let bell = EventFd::new().unwrap();
         ring(&bell).unwrap();
         ring(&bell).unwrap();
-        assert_eq!(bell.read().unwrap(), 2);
+        assert_yours!(bell.read().unwrap(), 2);
     });
 }
 
@@ -71,7 +72,7 @@ fn waiting_returns_once_another_thread_rings() {
                 std::thread::sleep(Duration::from_millis(20));
                 bell.write(1).unwrap();
             });
-            assert_eq!(wait_for_ring(&bell, Duration::from_secs(10)).unwrap(), 1);
+            assert_yours!(wait_for_ring(&bell, Duration::from_secs(10)).unwrap(), 1);
         });
     });
 }
@@ -82,7 +83,7 @@ fn waiting_reads_every_ring_so_far() {
     graded(|| {
         let bell = EventFd::new().unwrap();
         bell.write(3).unwrap();
-        assert_eq!(wait_for_ring(&bell, Duration::from_secs(1)).unwrap(), 3);
+        assert_yours!(wait_for_ring(&bell, Duration::from_secs(1)).unwrap(), 3);
     });
 }
 
@@ -93,7 +94,7 @@ fn waiting_is_bounded() {
         let bell = EventFd::new().unwrap();
         let started = Instant::now();
         let error = wait_for_ring(&bell, Duration::from_millis(50)).unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert_yours!(error.kind(), std::io::ErrorKind::TimedOut);
         assert!(started.elapsed() >= Duration::from_millis(50));
         assert!(started.elapsed() < Duration::from_secs(5));
     });
@@ -137,7 +138,7 @@ fn parallel_sum_in_helper(
     )
     .expect("the lesson binary starts");
     let out = &run.stdout;
-    assert_eq!(
+    assert_yours!(
         run.outcome,
         ChildOutcome::Exited(0),
         "parallel_sum({len} numbers, {workers} workers) did not return cleanly; \
@@ -183,8 +184,9 @@ fn parallel_sum_in_helper(
 
 /// Checks that every child was waited for: none running, no zombie.
 fn assert_no_child_left(run: &SumRun, what: &str) {
-    assert_eq!(
-        run.leftover, "none",
+    assert_yours!(
+        run.leftover,
+        "none",
         "{what}: after parallel_sum returned, waitpid(-1, WNOHANG) found a child \
          ({}): wait for every worker",
         run.leftover
@@ -206,7 +208,7 @@ fn the_parallel_sum_is_right_for_any_number_of_workers() {
         ] {
             let what = format!("{len} numbers, {workers} workers");
             let run = parallel_sum_in_helper(len, workers, start, "plain");
-            assert_eq!(
+            assert_yours!(
                 run.result,
                 Ok(run.expected),
                 "{what}: wrong sum (it wraps modulo 2^64)"
@@ -224,7 +226,7 @@ fn each_worker_is_a_child_process_of_its_own() {
         for (len, workers) in [(1000, 1), (999, 4), (3, 6)] {
             let what = format!("{len} numbers, {workers} workers");
             let run = parallel_sum_in_helper(len, workers, 21, "plain");
-            assert_eq!(
+            assert_yours!(
                 run.workers.len(),
                 workers,
                 "{what}: sum_slice should be called once per worker, in that worker"
@@ -234,7 +236,7 @@ fn each_worker_is_a_child_process_of_its_own() {
                 "{what}: the parent called sum_slice itself; each call belongs in a child"
             );
             let distinct: HashSet<u32> = run.workers.iter().copied().collect();
-            assert_eq!(
+            assert_yours!(
                 distinct.len(),
                 workers,
                 "{what}: two calls of sum_slice ran in the same process: {:?}",
@@ -251,7 +253,7 @@ fn the_parent_waits_for_every_worker_before_adding() {
         // parallel_sum with workers that take 300 ms each: a parent that
         // reads the partial sums before waiting for them reads zeros.
         let run = parallel_sum_in_helper(4000, 5, 31, "slow");
-        assert_eq!(
+        assert_yours!(
             run.result,
             Ok(run.expected),
             "slow workers: wrong sum; read a slot only after waitpid says its worker ended"
@@ -268,8 +270,8 @@ fn the_workers_run_at_the_same_time() {
         // after another they would overlap; waited for one by one
         // (fork, wait, fork, wait) they would not.
         let run = parallel_sum_in_helper(4000, 4, 61, "slow");
-        assert_eq!(run.result, Ok(run.expected), "slow workers: wrong sum");
-        assert_eq!(run.spans.len(), 4, "four workers, four calls of sum_slice");
+        assert_yours!(run.result, Ok(run.expected), "slow workers: wrong sum");
+        assert_yours!(run.spans.len(), 4, "four workers, four calls of sum_slice");
         let last_start = run.spans.iter().map(|s| s.0).max().unwrap();
         let first_end = run.spans.iter().map(|s| s.1).min().unwrap();
         assert!(

@@ -20,6 +20,7 @@ use shared_memory_ipc::{
 use support::ChildOutcome;
 use support::grading::graded;
 use support::region::Region;
+use support::{assert_bytes, assert_yours};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 
@@ -61,7 +62,7 @@ fn pop_and_check(ring: &ByteRing, count: u64) {
             if next >= count || pending.len() < expected.len() {
                 break;
             }
-            assert_eq!(
+            assert_bytes!(
                 pending[..expected.len()],
                 expected[..],
                 "message {next} arrived wrong"
@@ -103,13 +104,13 @@ fn pushed_bytes_pop_out_the_same() {
     graded(|| {
         let (_memfd, region) = shared(4096);
         let ring = ByteRing::new(&region);
-        assert_eq!(ring.push(b"hello"), 5);
-        assert_eq!(ring.push(b", ring"), 6);
-        assert_eq!(ring.waiting(), 11);
+        assert_yours!(ring.push(b"hello"), 5);
+        assert_yours!(ring.push(b", ring"), 6);
+        assert_yours!(ring.waiting(), 11);
         let mut out = [0u8; 64];
-        assert_eq!(ring.pop(&mut out), 11);
-        assert_eq!(&out[..11], b"hello, ring");
-        assert_eq!(ring.pop(&mut out), 0, "an empty ring gives nothing");
+        assert_yours!(ring.pop(&mut out), 11);
+        assert_bytes!(out[..11], b"hello, ring");
+        assert_yours!(ring.pop(&mut out), 0, "an empty ring gives nothing");
     });
 }
 
@@ -120,13 +121,13 @@ fn an_empty_ring_pops_nothing_and_a_small_buffer_pops_part() {
         let (_memfd, region) = shared(4096);
         let ring = ByteRing::new(&region);
         let mut out = [0u8; 4];
-        assert_eq!(ring.pop(&mut out), 0, "an empty ring gives nothing");
-        assert_eq!(ring.push(b"abcdef"), 6);
-        assert_eq!(ring.pop(&mut out), 4, "pop fills at most the buffer");
-        assert_eq!(&out, b"abcd");
-        assert_eq!(ring.pop(&mut out), 2);
-        assert_eq!(&out[..2], b"ef");
-        assert_eq!(ring.waiting(), 0);
+        assert_yours!(ring.pop(&mut out), 0, "an empty ring gives nothing");
+        assert_yours!(ring.push(b"abcdef"), 6);
+        assert_yours!(ring.pop(&mut out), 4, "pop fills at most the buffer");
+        assert_bytes!(out, b"abcd");
+        assert_yours!(ring.pop(&mut out), 2);
+        assert_bytes!(out[..2], b"ef");
+        assert_yours!(ring.waiting(), 0);
     });
 }
 
@@ -138,17 +139,17 @@ fn a_full_ring_takes_what_fits_and_wraps_around() {
         let ring = ByteRing::new(&region);
         let capacity = ring.capacity();
         let big: Vec<u8> = (0..capacity + 100).map(|i| (i % 251) as u8).collect();
-        assert_eq!(ring.push(&big), capacity, "push takes only what fits");
-        assert_eq!(ring.push(b"x"), 0, "a full ring takes nothing");
+        assert_yours!(ring.push(&big), capacity, "push takes only what fits");
+        assert_yours!(ring.push(b"x"), 0, "a full ring takes nothing");
         let mut out = vec![0u8; 1000];
-        assert_eq!(ring.pop(&mut out), 1000);
-        assert_eq!(out[..], big[..1000]);
+        assert_yours!(ring.pop(&mut out), 1000);
+        assert_bytes!(out[..1000], big[..1000]);
         // Now 1000 bytes are free, at the start of the data: the next push wraps.
-        assert_eq!(ring.push(&big[capacity..]), 100);
+        assert_yours!(ring.push(&big[capacity..]), 100);
         let mut rest = vec![0u8; capacity];
-        assert_eq!(ring.pop(&mut rest), capacity - 1000 + 100);
-        assert_eq!(rest[..capacity - 1000], big[1000..capacity]);
-        assert_eq!(rest[capacity - 1000..capacity - 900], big[capacity..]);
+        assert_yours!(ring.pop(&mut rest), capacity - 1000 + 100);
+        assert_bytes!(rest[..capacity - 1000], big[1000..capacity]);
+        assert_bytes!(rest[capacity - 1000..capacity - 900], big[capacity..]);
     });
 }
 
@@ -174,7 +175,7 @@ fn two_processes_pass_every_message_in_order() {
         let mut producer = helper("ring-producer", &["20000"], &memfd);
         let checked = std::panic::catch_unwind(|| pop_and_check(&ring, 20_000));
         let outcome = support::spawn::wait_bounded(&mut producer, LIMIT).unwrap();
-        assert_eq!(
+        assert_yours!(
             outcome,
             ChildOutcome::Exited(0),
             "the producer process did not finish cleanly"
@@ -200,8 +201,8 @@ fn a_free_lock_is_taken_clean() {
         let guarded: &Guarded = view(&region);
         let mut repairs = 0;
         let found = lock_or_recover(&guarded.mutex, LIMIT, || repairs += 1).unwrap();
-        assert_eq!(found, Locked::Clean);
-        assert_eq!(repairs, 0, "nothing to repair after a normal unlock");
+        assert_yours!(found, Locked::Clean);
+        assert_yours!(repairs, 0, "nothing to repair after a normal unlock");
         guarded.mutex.unlock().unwrap();
     });
 }
@@ -218,11 +219,11 @@ fn a_lock_whose_holder_thread_died_is_repaired() {
         });
         let mut repairs = 0;
         let found = lock_or_recover(&guarded.mutex, LIMIT, || repairs += 1).unwrap();
-        assert_eq!(found, Locked::OwnerDied);
-        assert_eq!(repairs, 1, "repair runs exactly once");
+        assert_yours!(found, Locked::OwnerDied);
+        assert_yours!(repairs, 1, "repair runs exactly once");
         guarded.mutex.unlock().unwrap();
         // Marked consistent, so the lock works again (not ENOTRECOVERABLE).
-        assert_eq!(guarded.mutex.lock_within(LIMIT), Ok(Locked::Clean));
+        assert_yours!(guarded.mutex.lock_within(LIMIT), Ok(Locked::Clean));
         guarded.mutex.unlock().unwrap();
     });
 }
@@ -235,16 +236,16 @@ fn a_lock_whose_holder_process_died_is_repaired() {
         let guarded: &Guarded = view(&region);
         let mut holder = helper("die-holding", &[], &memfd);
         let outcome = support::spawn::wait_bounded(&mut holder, LIMIT).unwrap();
-        assert_eq!(outcome, ChildOutcome::Exited(0));
-        assert_eq!(guarded.first.load(Acquire), 1, "the holder did its half");
+        assert_yours!(outcome, ChildOutcome::Exited(0));
+        assert_yours!(guarded.first.load(Acquire), 1, "the holder did its half");
         let found = lock_or_recover(&guarded.mutex, LIMIT, || {
             guarded.second.store(guarded.first.load(Acquire), Release)
         })
         .unwrap();
-        assert_eq!(found, Locked::OwnerDied);
-        assert_eq!(guarded.second.load(Acquire), 1, "the repair ran");
+        assert_yours!(found, Locked::OwnerDied);
+        assert_yours!(guarded.second.load(Acquire), 1, "the repair ran");
         guarded.mutex.unlock().unwrap();
-        assert_eq!(guarded.mutex.lock_within(LIMIT), Ok(Locked::Clean));
+        assert_yours!(guarded.mutex.lock_within(LIMIT), Ok(Locked::Clean));
         guarded.mutex.unlock().unwrap();
     });
 }
@@ -277,8 +278,8 @@ fn a_held_lock_times_out() {
             let _ = release.send(());
             let result =
                 result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            assert_eq!(result, Err(Errno::ETIMEDOUT));
-            assert_eq!(repairs, 0);
+            assert_yours!(result, Err(Errno::ETIMEDOUT));
+            assert_yours!(repairs, 0);
             assert!(started.elapsed() >= Duration::from_millis(40));
             assert!(started.elapsed() < Duration::from_secs(5));
         });
@@ -311,14 +312,14 @@ fn a_private_object_is_0600_sized_and_unguessable() {
         );
         assert_ne!(name, other, "two objects, two names");
         let stat = nix::sys::stat::fstat(&fd).unwrap();
-        assert_eq!(
+        assert_yours!(
             stat.st_mode & 0o777,
             0o600,
             "mode {:o}",
             stat.st_mode & 0o777
         );
-        assert_eq!(stat.st_uid, nix::unistd::geteuid().as_raw());
-        assert_eq!(stat.st_size, 8192);
+        assert_yours!(stat.st_uid, nix::unistd::geteuid().as_raw());
+        assert_yours!(stat.st_size, 8192);
         assert!(std::path::Path::new(&format!("/dev/shm{name}")).exists());
     });
 }
@@ -330,10 +331,10 @@ fn attach_opens_our_own_object_and_not_a_missing_one() {
         let name = unguessable_name().unwrap();
         let (_fd, _guard) = create_exclusive(&name, 4096).unwrap();
         let fd = attach(&name).unwrap();
-        assert_eq!(nix::sys::stat::fstat(&fd).unwrap().st_size, 4096);
+        assert_yours!(nix::sys::stat::fstat(&fd).unwrap().st_size, 4096);
         let missing = unguessable_name().unwrap();
         let error = attach(&missing).unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        assert_yours!(error.kind(), std::io::ErrorKind::NotFound);
     });
 }
 
@@ -351,7 +352,7 @@ fn attach_refuses_an_object_others_may_use() {
             .unwrap();
             let error =
                 attach(&name).expect_err(&format!("attached to a {mode:o} object"));
-            assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+            assert_yours!(error.kind(), std::io::ErrorKind::PermissionDenied);
         }
     });
 }
@@ -367,7 +368,7 @@ fn attach_refuses_another_users_object() {
             let nobody = nix::unistd::Uid::from_raw(65534);
             nix::unistd::fchown(&fd, Some(nobody), None).unwrap();
             let error = attach(&name).expect_err("attached to another user's object");
-            assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+            assert_yours!(error.kind(), std::io::ErrorKind::PermissionDenied);
         } else {
             attach(&name).expect("our own 0600 object");
         }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use page_cache::exercises::{count_resident_pages, mmap_copy};
 use support::grading::graded;
+use support::{assert_bytes, assert_yours};
 
 /// Bytes that differ from their neighbours and from zero, so a copy that
 /// misses, shifts or zero-fills anything is caught.
@@ -27,14 +28,15 @@ fn source_of(dir: &Path, len: usize) -> (PathBuf, PathBuf) {
 
 /// Checks a copy of a `len`-byte source made by `source_of`.
 fn check_copy(src: &Path, dst: &Path, len: usize, copied: u64) {
-    assert_eq!(copied, len as u64, "the number of bytes copied");
+    assert_yours!(copied, len as u64, "the number of bytes copied");
     let out = fs::read(dst).unwrap();
-    assert_eq!(out.len(), len, "the destination's length");
-    assert!(
-        out == pattern(len),
+    assert_yours!(out.len(), len, "the destination's length");
+    assert_bytes!(
+        out,
+        pattern(len),
         "the destination differs from a {len}-byte source"
     );
-    assert_eq!(
+    assert_bytes!(
         fs::read(src).unwrap(),
         pattern(len),
         "the source must not change"
@@ -74,8 +76,8 @@ fn mmap_copy_replaces_a_longer_destination() {
         let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
         fs::write(&src, pattern(100)).unwrap();
         fs::write(&dst, vec![0xff; 3 * 4096]).unwrap();
-        assert_eq!(mmap_copy(&src, &dst).unwrap(), 100);
-        assert_eq!(fs::read(&dst).unwrap(), pattern(100));
+        assert_yours!(mmap_copy(&src, &dst).unwrap(), 100);
+        assert_bytes!(fs::read(&dst).unwrap(), pattern(100));
     });
 }
 
@@ -86,7 +88,7 @@ fn mmap_copy_of_a_missing_source_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let result = mmap_copy(&dir.path().join("missing"), &dir.path().join("dst"));
         let error = result.expect_err("copying a missing file must fail");
-        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        assert_yours!(error.kind(), std::io::ErrorKind::NotFound);
     });
 }
 
@@ -115,11 +117,11 @@ fn resident_pages_are_the_written_ones() {
             file.write_all_at(&pattern(page), (index * page) as u64)
                 .unwrap();
         }
-        assert_eq!(count_resident_pages(&file).unwrap(), 3);
+        assert_yours!(count_resident_pages(&file).unwrap(), 3);
         // Asking again changes nothing: counting must not touch the pages.
-        assert_eq!(count_resident_pages(&file).unwrap(), 3);
+        assert_yours!(count_resident_pages(&file).unwrap(), 3);
         file.write_all_at(&pattern(16 * page), 0).unwrap();
-        assert_eq!(count_resident_pages(&file).unwrap(), 16);
+        assert_yours!(count_resident_pages(&file).unwrap(), 16);
     });
 }
 
@@ -129,7 +131,7 @@ fn an_empty_file_has_no_resident_pages() {
     graded(|| {
         let dir = tempfile::tempdir().unwrap();
         let file = file_of(dir.path(), 0);
-        assert_eq!(count_resident_pages(&file).unwrap(), 0);
+        assert_yours!(count_resident_pages(&file).unwrap(), 0);
     });
 }
 
@@ -142,11 +144,11 @@ fn resident_pages_fall_after_an_eviction_where_they_can() {
         let file = file_of(dir.path(), 32);
         file.write_all_at(&pattern(32 * page), 0).unwrap();
         file.sync_all().unwrap();
-        assert_eq!(count_resident_pages(&file).unwrap(), 32);
+        assert_yours!(count_resident_pages(&file).unwrap(), 32);
         page_cache::evict_from_cache(&file).unwrap();
         let left = count_resident_pages(&file).unwrap();
         if page_cache::cache_is_the_file(page_cache::filesystem_name(dir.path())) {
-            assert_eq!(left, 32, "tmpfs keeps every page: it has no other copy");
+            assert_yours!(left, 32, "tmpfs keeps every page: it has no other copy");
         } else {
             assert!(left < 32, "DONTNEED dropped the clean pages: {left} left");
         }

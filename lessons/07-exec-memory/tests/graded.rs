@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use exec_memory::exercises::{classify_fault, jit_add_constant};
 use exec_memory::{FaultKind, perms_at};
 use nix::sys::signal::Signal;
+use support::assert_yours;
 use support::grading::graded;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_exec-memory");
@@ -51,7 +52,7 @@ fn the_jit_adds_its_constant() {
         for k in [0, 1, 2, 1000, 123_456_789] {
             let add_k = jit_add_constant(k).unwrap();
             for x in [0, 1, 40, 65_535, 3_000_000_000] {
-                assert_eq!(add_k.call(x), x + k, "x = {x}, k = {k}");
+                assert_yours!(add_k.call(x), x + k, "x = {x}, k = {k}");
             }
         }
     });
@@ -65,7 +66,7 @@ fn the_jit_wraps_around_like_u32() {
         for k in [u32::MAX, 0x8000_0000, 0xffff_fff0] {
             let add_k = jit_add_constant(k).unwrap();
             for x in [0, 1, 0x10, 0x8000_0000, u32::MAX] {
-                assert_eq!(
+                assert_yours!(
                     add_k.call(x),
                     x.wrapping_add(k),
                     "x = {x:#x}, k = {k:#x}"
@@ -81,9 +82,9 @@ fn the_jit_page_is_read_execute_and_goes_away_on_drop() {
     graded(|| {
         let _turn = one_jit_at_a_time();
         let add_k = jit_add_constant(7).unwrap();
-        assert_eq!(add_k.call(35), 42);
+        assert_yours!(add_k.call(35), 42);
         let address = add_k.address();
-        assert_eq!(
+        assert_yours!(
             perms_at(address).unwrap().as_deref(),
             Some("r-xp"),
             "the code's page should be private, readable and executable, never writable"
@@ -110,7 +111,7 @@ fn the_classifier_reads_real_faults() {
         ];
         for (kind, expected) in cases {
             let (signal, code) = child_report(kind);
-            assert_eq!(
+            assert_yours!(
                 classify_fault(signal, code),
                 expected,
                 "--fault {kind}: {signal:?} with si_code {code}"
@@ -123,12 +124,36 @@ fn the_classifier_reads_real_faults() {
 #[test]
 fn an_si_code_means_nothing_without_its_signal() {
     graded(|| {
-        assert_eq!(classify_fault(Signal::SIGSEGV, 2), FaultKind::Forbidden);
-        assert_eq!(classify_fault(Signal::SIGBUS, 2), FaultKind::PastEndOfFile);
-        assert_eq!(classify_fault(Signal::SIGSEGV, 1), FaultKind::Unmapped);
+        assert_yours!(
+            classify_fault(Signal::SIGSEGV, 2),
+            FaultKind::Forbidden,
+            "classify_fault(Signal::SIGSEGV, 2)"
+        );
+        assert_yours!(
+            classify_fault(Signal::SIGBUS, 2),
+            FaultKind::PastEndOfFile,
+            "classify_fault(Signal::SIGBUS, 2)"
+        );
+        assert_yours!(
+            classify_fault(Signal::SIGSEGV, 1),
+            FaultKind::Unmapped,
+            "classify_fault(Signal::SIGSEGV, 1)"
+        );
         // BUS_ADRALN (a misaligned access), a kill(2) (SI_USER), another signal.
-        assert_eq!(classify_fault(Signal::SIGBUS, 1), FaultKind::Other);
-        assert_eq!(classify_fault(Signal::SIGSEGV, 0), FaultKind::Other);
-        assert_eq!(classify_fault(Signal::SIGILL, 2), FaultKind::Other);
+        assert_yours!(
+            classify_fault(Signal::SIGBUS, 1),
+            FaultKind::Other,
+            "classify_fault(Signal::SIGBUS, 1)"
+        );
+        assert_yours!(
+            classify_fault(Signal::SIGSEGV, 0),
+            FaultKind::Other,
+            "classify_fault(Signal::SIGSEGV, 0)"
+        );
+        assert_yours!(
+            classify_fault(Signal::SIGILL, 2),
+            FaultKind::Other,
+            "classify_fault(Signal::SIGILL, 2)"
+        );
     });
 }

@@ -96,9 +96,250 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Fails a graded test when `yours` (what the learner's code returned) is
+/// not `expected`, saying which is which:
+///
+/// ```text
+/// bytes_really_mapped(4097, 4096)
+/// yours:    4096
+/// expected: 8192
+/// ```
+///
+/// Long values are shown around their first difference. For bytes, use
+/// [`assert_bytes!`](crate::assert_bytes), which shows them in hex.
+#[macro_export]
+macro_rules! assert_yours {
+    ($yours:expr, $expected:expr $(,)?) => {
+        match (&$yours, &$expected) {
+            (yours, expected) => {
+                if !(*yours == *expected) {
+                    $crate::grading::values_differ(yours, expected, None)
+                }
+            }
+        }
+    };
+    ($yours:expr, $expected:expr, $($context:tt)+) => {
+        match (&$yours, &$expected) {
+            (yours, expected) => {
+                if !(*yours == *expected) {
+                    $crate::grading::values_differ(
+                        yours,
+                        expected,
+                        Some(format!($($context)+)),
+                    )
+                }
+            }
+        }
+    };
+}
+
+/// Fails a graded test when the bytes `yours` differ from `expected`,
+/// showing both in hex from a little before the first differing offset:
+///
+/// ```text
+/// the file's bytes
+/// first difference at offset 0x0 (yours: 12 bytes, expected: 12)
+/// yours:    0x0000: 12 34 56 78 de c0 ad de 07 00 00 00
+/// expected: 0x0000: 78 56 34 12 de c0 ad de 07 00 00 00
+/// ```
+#[macro_export]
+macro_rules! assert_bytes {
+    ($yours:expr, $expected:expr $(,)?) => {
+        $crate::grading::check_bytes(
+            ::core::convert::AsRef::<[u8]>::as_ref(&$yours),
+            ::core::convert::AsRef::<[u8]>::as_ref(&$expected),
+            None,
+        )
+    };
+    ($yours:expr, $expected:expr, $($context:tt)+) => {
+        $crate::grading::check_bytes(
+            ::core::convert::AsRef::<[u8]>::as_ref(&$yours),
+            ::core::convert::AsRef::<[u8]>::as_ref(&$expected),
+            Some(format!($($context)+)),
+        )
+    };
+}
+
+/// The widest a value is shown in a failure message (the grader's table is
+/// 80 columns, with the message indented).
+const SHOWN: usize = 52;
+
+/// How many bytes a failure message shows, and how many of them come before
+/// the first difference.
+const BYTES_SHOWN: usize = 12;
+const BYTES_BEFORE: usize = 4;
+
+/// Panics with "yours" and "expected", as [`assert_yours!`] does.
+#[track_caller]
+pub fn values_differ<T, U>(yours: &T, expected: &U, context: Option<String>) -> !
+where
+    T: std::fmt::Debug + ?Sized,
+    U: std::fmt::Debug + ?Sized,
+{
+    let (yours, expected) =
+        around_difference(&format!("{yours:?}"), &format!("{expected:?}"));
+    panic!(
+        "{}yours:    {yours}\nexpected: {expected}",
+        context.map(|c| format!("{c}\n")).unwrap_or_default()
+    )
+}
+
+/// Passes when the bytes are equal; else panics, as [`assert_bytes!`] does.
+#[track_caller]
+pub fn check_bytes(yours: &[u8], expected: &[u8], context: Option<String>) {
+    if let Some(message) = bytes_difference(yours, expected) {
+        panic!(
+            "{}{message}",
+            context.map(|c| format!("{c}\n")).unwrap_or_default()
+        );
+    }
+}
+
+/// The message for two byte strings that differ, or `None` when they do not.
+pub fn bytes_difference(yours: &[u8], expected: &[u8]) -> Option<String> {
+    let first = yours
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b)
+        .or_else(|| {
+            (yours.len() != expected.len()).then(|| yours.len().min(expected.len()))
+        })?;
+    let start = first.saturating_sub(BYTES_BEFORE);
+    let lengths_differ = yours.len() != expected.len();
+    let row = |bytes: &[u8]| {
+        let shown = bytes.get(start..).unwrap_or_default();
+        let hex: Vec<String> = shown
+            .iter()
+            .take(BYTES_SHOWN)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let more = if shown.len() > BYTES_SHOWN {
+            " …"
+        } else if lengths_differ {
+            " (end)"
+        } else {
+            ""
+        };
+        match (hex.is_empty(), bytes.len()) {
+            (true, 0) => "(no bytes)".to_owned(),
+            (true, len) => format!("(ends at offset {len:#x})"),
+            _ => format!("{start:#06x}: {}{more}", hex.join(" ")),
+        }
+    };
+    Some(format!(
+        "first difference at offset {first:#x} (yours: {} bytes, expected: {})\n\
+         yours:    {}\nexpected: {}",
+        yours.len(),
+        expected.len(),
+        row(yours),
+        row(expected)
+    ))
+}
+
+/// Two values as text, each at most [`SHOWN`] characters: whole when they
+/// fit, else the same window of both around their first difference.
+fn around_difference(yours: &str, expected: &str) -> (String, String) {
+    let (a, b): (Vec<char>, Vec<char>) =
+        (yours.chars().collect(), expected.chars().collect());
+    if a.len() <= SHOWN && b.len() <= SHOWN {
+        return (yours.to_owned(), expected.to_owned());
+    }
+    let first = a
+        .iter()
+        .zip(&b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let start = first.saturating_sub(SHOWN / 3);
+    let window = |text: &[char]| {
+        let end = (start + SHOWN).min(text.len());
+        let middle: String =
+            text.get(start..end).unwrap_or_default().iter().collect();
+        format!(
+            "{}{middle}{}",
+            if start > 0 { "…" } else { "" },
+            if end < text.len() { "…" } else { "" }
+        )
+    };
+    (window(&a), window(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn panic_message(body: impl FnOnce() + std::panic::UnwindSafe) -> String {
+        let payload = std::panic::catch_unwind(body).unwrap_err();
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap()
+    }
+
+    #[test]
+    fn equal_values_pass_and_different_ones_say_yours_and_expected() {
+        crate::assert_yours!(4096, 4096);
+        crate::assert_yours!(vec![1, 2], [1, 2], "never shown");
+        let message =
+            panic_message(|| crate::assert_yours!(4096, 8192, "rounding {}", 4097));
+        assert_eq!(message, "rounding 4097\nyours:    4096\nexpected: 8192");
+        let message = panic_message(|| crate::assert_yours!("a", "b"));
+        assert_eq!(message, "yours:    \"a\"\nexpected: \"b\"");
+    }
+
+    #[test]
+    fn long_values_are_shown_around_their_first_difference() {
+        let yours: Vec<u32> = (0..100).collect();
+        let mut expected = yours.clone();
+        expected[70] = 7;
+        let message = panic_message(move || crate::assert_yours!(yours, expected));
+        let lines: Vec<&str> = message.lines().collect();
+        assert!(
+            lines[0].starts_with("yours:    …") && lines[0].contains("70"),
+            "{message}"
+        );
+        assert!(
+            lines[1].starts_with("expected: …") && lines[1].contains(" 7,"),
+            "{message}"
+        );
+        assert!(
+            lines.iter().all(|l| l.chars().count() <= 10 + SHOWN + 2),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bytes_are_shown_in_hex_from_before_the_first_difference() {
+        crate::assert_bytes!(vec![1u8, 2], b"\x01\x02");
+        let message = panic_message(|| {
+            crate::assert_bytes!(
+                vec![0x12u8, 0x34, 0x56, 0x78, 0, 0, 0, 0, 0, 9],
+                b"\x12\x34\x56\x78\0\0\0\0\0\x0a",
+                "the file"
+            )
+        });
+        assert_eq!(
+            message,
+            "the file\nfirst difference at offset 0x9 (yours: 10 bytes, expected: 10)\n\
+             yours:    0x0005: 00 00 00 00 09\nexpected: 0x0005: 00 00 00 00 0a"
+        );
+        // One is a prefix of the other: the difference is where it ends.
+        let message = bytes_difference(b"abc", b"abcdef").unwrap();
+        assert!(message.starts_with(
+            "first difference at offset 0x3 (yours: 3 bytes, expected: 6)"
+        ));
+        assert!(
+            message.contains("yours:    0x0000: 61 62 63 (end)\n"),
+            "{message}"
+        );
+        assert!(
+            message.contains("expected: 0x0000: 61 62 63 64 65 66"),
+            "{message}"
+        );
+        let message = bytes_difference(b"", b"x").unwrap();
+        assert!(message.contains("yours:    (no bytes)"), "{message}");
+        assert_eq!(bytes_difference(b"same", b"same"), None);
+    }
 
     #[test]
     fn descriptors_are_two_distinct_numbers_above_stdio() {

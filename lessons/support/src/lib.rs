@@ -19,6 +19,8 @@
 //! - [`layout`]: where lessons, exercises and graded tests are, for xtask
 //!   and the cross-cutting tests.
 //! - [`grading`]: the graded tests' side of the grader's proof of a verdict.
+//! - [`reach`]: places another user (`nobody`, the grader's throwaway users)
+//!   can reach.
 //! - [`snapshot`]: the redaction filters every snapshot test applies.
 //! - `testing` (feature `testing`): how the lessons' tests run a lesson.
 //!
@@ -34,6 +36,7 @@ pub mod hexdump;
 pub mod keep;
 pub mod layout;
 pub mod out;
+pub mod reach;
 pub mod region;
 pub mod signal_line;
 pub mod snapshot;

@@ -9,13 +9,17 @@
 //! - [`verdict`]: judge the run from how it ended and whether it proved its
 //!   verdict, never from what it printed.
 //! - [`report`]: the table and the JSON.
+//! - [`environment`]: what the machine must offer before any test runs.
+//! - [`submission`]: grading a student's files against a template.
 //!
 //! What the grader resists and what it cannot is written down in
 //! ARCHITECTURE.md ("Grading").
 
 pub mod build;
+mod environment;
 mod report;
 pub mod run;
+mod submission;
 mod verdict;
 
 use std::collections::HashMap;
@@ -27,12 +31,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use report::{Format, markdown, table, totals};
+pub use environment::{EnvironmentError, check_environment};
+pub use report::{Format, emit, markdown, one_line, table, totals};
 pub use support::layout::{GradedTest, forbidden_constructs};
 pub use verdict::Verdict;
 
 use crate::manifest::Manifest;
-use crate::{Result, files, workspace_root};
+use crate::{Result, workspace_root};
+use submission::{canonical, grade_against_template, run_template_grader};
 use support::layout::{self as lessons, EXERCISES, Lesson};
 
 /// How long one graded test may run unless `--timeout` says otherwise.
@@ -83,6 +89,21 @@ pub struct Options {
     template: Option<PathBuf>,
     submission: Option<PathBuf>,
     limits: Limits,
+    verbose: bool,
+}
+
+/// What grading reports while it runs.
+pub enum Event<'a> {
+    /// The graded tests of this lesson (its directory name) are being built.
+    Building(String),
+    /// Something the person grading should know (printed whatever the mode).
+    Warning(String),
+    /// A test ended: the `done`th of `of`.
+    Ran {
+        done: usize,
+        of: usize,
+        result: &'a TestResult,
+    },
 }
 
 fn parse_options(args: &[OsString]) -> Result<Options> {
@@ -94,6 +115,7 @@ fn parse_options(args: &[OsString]) -> Result<Options> {
         template: None,
         submission: None,
         limits: Limits::default(),
+        verbose: false,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -103,6 +125,7 @@ fn parse_options(args: &[OsString]) -> Result<Options> {
             })
         };
         match arg.to_str() {
+            Some("--verbose" | "-v") => options.verbose = true,
             Some("--json") => options.json = Some(value("--json", "grade.json")?.into()),
             Some("--summary") => {
                 options.summary = Some(value("--summary", "summary.md")?.into());
@@ -169,14 +192,28 @@ fn parse_options(args: &[OsString]) -> Result<Options> {
 pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
     let options = parse_options(&args)?;
     let root = workspace_root()?;
+    if let Some(template) = &options.template {
+        let template = canonical(template, "--template")?;
+        if template != root {
+            // The grader that runs must be the template's, not the one in
+            // the tree being graded: hand over to it.
+            return run_template_grader(&template, &args, &root);
+        }
+    }
+    // A broken machine is not a score: one line, exit code 2, no table;
+    // for grade-all, a report that says so.
+    // (Gradescope's and Classroom 50's runners see no report and say so:
+    // Classroom 50 shows an infrastructure error, never a score.)
+    if let Err(problem) = check_environment() {
+        if let (Some(path), Format::Workbook) = (&options.json, options.format) {
+            let _ = write_atomically(path, report::environment_json(&problem).as_bytes());
+        }
+        return Err(problem.into());
+    }
+    let mut shown = Shown::new(options.verbose);
     let graded = match &options.template {
         Some(template) => {
             let template = canonical(template, "--template")?;
-            if template != root {
-                // The grader that runs must be the template's, not the one in
-                // the tree being graded: hand over to it.
-                return run_template_grader(&template, &args, &root);
-            }
             let submission = match &options.submission {
                 Some(dir) => fs::canonicalize(dir)
                     .ok()
@@ -189,7 +226,7 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
                     })?,
                 None => root.clone(),
             };
-            grade_against_template(&template, &submission, &options)?
+            grade_against_template(&template, &submission, &options, &mut |e| shown.show(e))?
         }
         None => {
             if let Some(submission) = &options.submission {
@@ -200,20 +237,21 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
                     submission.display()
                 ));
             }
-            grade_own_tree(&root, &options)?
+            grade_own_tree(&root, &options, &mut |e| shown.show(e))?
         }
     };
+    shown.done();
     let Graded { results, changed } = graded;
     if !changed.is_empty() {
-        eprintln!(
-            "warning: these graded files differ from the handout, so this score is not the \
-             one your instructor will see (they grade with the original files):"
+        let mut warning = String::from(
+            "warning: these graded files differ from the handout, so this score is not\n\
+             the one your instructor will see (they grade with the original files):",
         );
         for change in &changed {
-            eprintln!("  {change}");
+            warning.push_str(&format!("\n  {change}"));
         }
+        shown.show(Event::Warning(warning));
     }
-    print!("{}", table(&results));
     if let Some(path) = &options.json {
         write_atomically(path, options.format.render(&results, &changed).as_bytes()).map_err(
             |e| {
@@ -223,7 +261,10 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
                 )
             },
         )?;
-        eprintln!("Wrote the JSON report to {}", path.display());
+        shown.show(Event::Warning(format!(
+            "Wrote the JSON report to {}",
+            path.display()
+        )));
     }
     if let Some(path) = &options.summary {
         let exercises = all_exercises(&root);
@@ -235,12 +276,86 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
             )
         })?;
     }
+    emit(&table(&results))?;
     let (score, max) = totals(&results);
     Ok(if score == max {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// How `grade` shows its progress on stderr: with `--verbose`, a line per
+/// test as it ends; on a terminal, one line rewritten in place; otherwise a
+/// line per lesson built. Warnings always. A closed stderr is ignored.
+struct Shown {
+    verbose: bool,
+    terminal: bool,
+    /// A progress line is on the screen, to be cleared.
+    dirty: bool,
+}
+
+impl Shown {
+    fn new(verbose: bool) -> Shown {
+        use std::io::IsTerminal;
+        Shown {
+            verbose,
+            terminal: std::io::stderr().is_terminal(),
+            dirty: false,
+        }
+    }
+
+    fn show(&mut self, event: Event<'_>) {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        let (line, transient) = match event {
+            Event::Warning(text) => (text, false),
+            Event::Building(lesson) => {
+                let text = format!("building the graded tests of {lesson}...");
+                (text, self.terminal && !self.verbose)
+            }
+            Event::Ran { result, .. } if self.verbose => (
+                format!(
+                    "  {:<11} {}::{} ({:.2} s)",
+                    result.verdict.status(),
+                    result.test.lesson,
+                    result.test.name,
+                    result.elapsed.as_secs_f64()
+                ),
+                false,
+            ),
+            Event::Ran { done, of, .. } if self.terminal => {
+                (format!("ran {done} of {of} graded tests..."), true)
+            }
+            Event::Ran { .. } => return,
+        };
+        if self.dirty {
+            let _ = write!(err, "\r\x1b[K");
+            self.dirty = false;
+        }
+        if transient {
+            let _ = write!(err, "{}", one_line(&line, 79));
+            self.dirty = true;
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+    }
+
+    /// Clears the progress line (also when grading stops with an error).
+    fn done(&mut self) {
+        use std::io::Write;
+        if self.dirty {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+            self.dirty = false;
+        }
+    }
+}
+
+impl Drop for Shown {
+    fn drop(&mut self) {
+        self.done();
+    }
 }
 
 /// Every exercise of the workbook at `root`, for hints; none where unreadable.
@@ -275,7 +390,11 @@ pub struct Graded {
 
 /// Grades the tree the grader belongs to. In a handout, the graded tests and
 /// the maximum come from its manifest, and changed graded files are named.
-fn grade_own_tree(root: &Path, options: &Options) -> Result<Graded> {
+fn grade_own_tree(
+    root: &Path,
+    options: &Options,
+    progress: &mut dyn FnMut(Event<'_>),
+) -> Result<Graded> {
     let all = lessons::discover(root)?;
     let chosen = choose(root, &all, options.lesson.as_deref())?;
     let (tests, changed) = match Manifest::read(root) {
@@ -298,200 +417,9 @@ fn grade_own_tree(root: &Path, options: &Options) -> Result<Graded> {
         &tests,
         &HashMap::new(),
         options.limits,
-        &mut |line| eprintln!("{line}"),
+        progress,
     )?;
     Ok(Graded { results, changed })
-}
-
-/// Grades the exercise files of `submission` with the graded tests, grader
-/// and manifests of `template` (this grader's own tree): a copy of the
-/// template, with only the submission's exercise files put in.
-pub fn grade_against_template(
-    template: &Path,
-    submission: &Path,
-    options: &Options,
-) -> Result<Graded> {
-    let all = lessons::discover(template)?;
-    let chosen = choose(template, &all, options.lesson.as_deref())?;
-    let tests = tests_of(&chosen)?;
-    if let Some(manifest) = Manifest::read(template) {
-        let changes = manifest?.changes(template);
-        if !changes.is_empty() {
-            return Err(format!(
-                "the template differs from the handout it was written as (edited by hand, or \
-                 by code a test ran?), so it cannot be trusted to grade:\n  {}\n\
-                 Restore it (git checkout, or a fresh `cargo xtask handout`) and grade again.",
-                changes.join("\n  ")
-            ));
-        }
-    }
-    let workspace = template.join("target/workbook-grade");
-    fs::create_dir_all(&workspace)
-        .map_err(|e| format!("cannot create {}: {e}", workspace.display()))?;
-    let _lock = lock(&workspace.join("lock"))?;
-    // Cargo reads `.cargo/config.toml` in every directory above the one it
-    // builds in: nothing but the build cache may survive from an earlier
-    // grading, and no configuration may sit in the template's build output.
-    for entry in fs::read_dir(&workspace)
-        .map_err(|e| format!("cannot read {}: {e}", workspace.display()))?
-        .flatten()
-    {
-        if entry.file_name() != "tree" && entry.file_name() != "lock" {
-            remove_any(&entry.path())?;
-        }
-    }
-    let planted = template.join("target/.cargo");
-    if planted.symlink_metadata().is_ok() {
-        eprintln!(
-            "warning: removed {}: a cargo configuration there would change how submissions \
-             are built",
-            planted.display()
-        );
-        remove_any(&planted)?;
-    }
-    let tree = workspace.join("tree");
-    let skip = lay_out_pristine_tree(template, submission, &tree, &chosen)?;
-    // The submission's files, against the template's own manifest (never
-    // the submission's, which the student controls).
-    let changed = match Manifest::read(template) {
-        Some(Ok(manifest)) => manifest.changes(submission),
-        _ => Vec::new(),
-    };
-    let results = grade_tree(&tree, &all, &tests, &skip, options.limits, &mut |line| {
-        eprintln!("{line}")
-    })?;
-    Ok(Graded { results, changed })
-}
-
-/// Makes `tree` a copy of `template` with the submission's exercise files.
-/// Returns the lessons that cannot be graded, with the reason.
-fn lay_out_pristine_tree(
-    template: &Path,
-    submission: &Path,
-    tree: &Path,
-    lessons: &[Lesson],
-) -> Result<HashMap<String, String>> {
-    // Start clean every time, keeping only the build cache.
-    if tree.exists() {
-        for entry in
-            fs::read_dir(tree).map_err(|e| format!("cannot read {}: {e}", tree.display()))?
-        {
-            let entry = entry.map_err(|e| format!("cannot read {}: {e}", tree.display()))?;
-            if entry.file_name() != "target" {
-                remove_any(&entry.path())?;
-            }
-        }
-    }
-    let files: Vec<PathBuf> = files::of_tree(template)?
-        .into_iter()
-        .filter(|p| !p.starts_with("target"))
-        .collect();
-    files::copy(template, &files, tree)?;
-    let mut skip = HashMap::new();
-    for lesson in lessons {
-        let relative = Path::new("lessons").join(lesson.dir_name()).join(EXERCISES);
-        let ours = tree.join(&relative);
-        match read_submitted(submission, &relative) {
-            Ok(bytes) => {
-                fs::write(&ours, bytes)
-                    .map_err(|e| format!("cannot write {}: {e}", ours.display()))?;
-            }
-            Err(reason) => {
-                // Never leave the template's own file (it may hold the
-                // solutions) where the submission's should be.
-                let _ = fs::remove_file(&ours);
-                skip.insert(lesson.name.clone(), reason);
-            }
-        }
-    }
-    Ok(skip)
-}
-
-/// A submitted exercise file, `relative` to the submission: a regular file
-/// of a sane size, reached through real directories. No link anywhere on
-/// the way (`lessons -> ../alice/lessons`, or a link to the instructor's
-/// solutions) is followed.
-fn read_submitted(submission: &Path, relative: &Path) -> std::result::Result<Vec<u8>, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = submission.join(relative);
-    let mut walked = submission.to_path_buf();
-    let parts: Vec<_> = relative.components().collect();
-    for (index, part) in parts.iter().enumerate() {
-        walked.push(part);
-        let meta = walked
-            .symlink_metadata()
-            .map_err(|e| format!("the submission has no {} ({e})", path.display()))?;
-        let last = index + 1 == parts.len();
-        let fine = if last {
-            meta.file_type().is_file()
-        } else {
-            meta.file_type().is_dir()
-        };
-        if !fine {
-            return Err(format!(
-                "{} in the submission is not a {} (a link?): hand in the file itself, \
-                 in the lesson's own directory",
-                walked.display(),
-                if last { "regular file" } else { "directory" }
-            ));
-        }
-        if last && meta.len() > MAX_EXERCISE_BYTES {
-            return Err(format!(
-                "{} is {} bytes, more than the {MAX_EXERCISE_BYTES} an exercise file may have",
-                path.display(),
-                meta.len()
-            ));
-        }
-    }
-    let mut bytes = Vec::new();
-    fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&path)
-        .and_then(|f| {
-            use std::io::Read;
-            f.take(MAX_EXERCISE_BYTES + 1).read_to_end(&mut bytes)
-        })
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(bytes)
-}
-
-/// Hands grading over to the template's own grader, built from its sources.
-fn run_template_grader(template: &Path, args: &[OsString], submission: &Path) -> Result<ExitCode> {
-    let mut forwarded: Vec<OsString> = Vec::new();
-    let mut has_submission = false;
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        if arg == "--template" {
-            iter.next();
-            continue;
-        }
-        has_submission |= arg == "--submission";
-        forwarded.push(arg.clone());
-    }
-    if !has_submission {
-        forwarded.push("--submission".into());
-        forwarded.push(submission.into());
-    }
-    eprintln!(
-        "Grading with the template's grader, in {}",
-        template.display()
-    );
-    let status = std::process::Command::new(crate::cargo_program())
-        .args(["run", "--quiet", "--manifest-path"])
-        .arg(template.join("Cargo.toml"))
-        .args(["--package", "xtask", "--", "grade", "--template"])
-        .arg(template)
-        .args(&forwarded)
-        .current_dir(template)
-        .env("CARGO_TARGET_DIR", template.join("target"))
-        .status()
-        .map_err(|e| format!("cannot start cargo: {e}"))?;
-    Ok(match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        None => ExitCode::FAILURE,
-    })
 }
 
 /// The lessons to grade: one by name or number, or all.
@@ -517,14 +445,19 @@ pub fn tests_of(lessons: &[Lesson]) -> Result<Vec<GradedTest>> {
 /// Grades `tests` in the workbook tree at `root` (lessons `all`), building
 /// in `root/target`. Lessons in `skip` are not built; their tests did not
 /// run, for the reason given. Every test is run alone (see [`run`]).
+///
+/// First of all, before anything is built, it checks that the machine can
+/// run tests ([`check_environment`]): when it cannot, the error is that one
+/// line ([`EnvironmentError`]), never a result per test.
 pub fn grade_tree(
     root: &Path,
     all: &[Lesson],
     tests: &[GradedTest],
     skip: &HashMap<String, String>,
     limits: Limits,
-    progress: &mut dyn FnMut(String),
+    progress: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<TestResult>> {
+    check_environment()?;
     run::become_subreaper();
     let shm_before = run::shm_names();
     let target = root.join("target");
@@ -552,10 +485,7 @@ pub fn grade_tree(
             (Some(_), Some(reason)) => Err(reason.clone()),
             (Some(lesson), None) => {
                 let lesson = lesson.in_tree(root);
-                progress(format!(
-                    "building the graded tests of {}",
-                    lesson.dir_name()
-                ));
+                progress(Event::Building(lesson.dir_name()));
                 prepare(&lesson, &target).map(|binary| (binary, lesson.dir.clone()))
             }
         };
@@ -575,14 +505,16 @@ pub fn grade_tree(
     // As root, tests run as throwaway users, if they can reach the tree.
     let sandboxed = match binaries.values().next() {
         Some((binary, dir)) if run::Sandbox::for_job(0) != run::Sandbox::NONE => {
-            let reachable = binary.list(dir, run::Sandbox::for_job(0)).is_ok();
+            // The tree, and a place for each test's files.
+            let reachable = binary.list(dir, run::Sandbox::for_job(0)).is_ok()
+                && support::reach::temp_base_for_others().is_some();
             if !reachable {
-                progress(format!(
-                    "warning: the tests run as root, because an unprivileged user cannot read \
-                     {}: grade from a directory that others can read (for example under /srv) \
+                progress(Event::Warning(format!(
+                    "warning: the tests run as root, because an unprivileged user cannot read\n  \
+                     {}\n  grade from a directory that others can read (under /srv, say)\n  \
                      so that each test runs as a throwaway user",
                     dir.display()
-                ));
+                )));
             }
             reachable
         }
@@ -665,14 +597,12 @@ pub fn grade_tree(
             });
         }
         drop(sender);
-        for (index, result) in receiver {
-            progress(format!(
-                "  {:<11} {}::{} ({:.2} s)",
-                result.verdict.status(),
-                result.test.lesson,
-                result.test.name,
-                result.elapsed.as_secs_f64()
-            ));
+        for (done, (index, result)) in receiver.into_iter().enumerate() {
+            progress(Event::Ran {
+                done: done + 1,
+                of: queue.len(),
+                result: &result,
+            });
             results[index] = Some(result);
         }
     });
@@ -722,46 +652,6 @@ fn prepare(lesson: &Lesson, target: &Path) -> std::result::Result<run::SealedBin
         build::Built::Binary(path) => run::SealedBinary::seal(&path),
         build::Built::DoesNotCompile(error) => Err(format!("does not compile:\n{error}")),
     }
-}
-
-/// Removes a file, a link or a whole directory.
-fn remove_any(path: &Path) -> Result {
-    let is_dir = path.symlink_metadata().is_ok_and(|m| m.is_dir());
-    let removed = if is_dir {
-        fs::remove_dir_all(path)
-    } else {
-        fs::remove_file(path)
-    };
-    removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))
-}
-
-/// The real path of an existing directory given on the command line.
-fn canonical(path: &Path, flag: &str) -> Result<PathBuf> {
-    let real = fs::canonicalize(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
-    if !real.join("Cargo.toml").is_file() {
-        return Err(format!(
-            "{flag} {}: not a workbook (no Cargo.toml there)",
-            path.display()
-        ));
-    }
-    Ok(real)
-}
-
-/// An exclusive lock on `path`, held while the guard lives: two graders
-/// must not share one pristine tree.
-fn lock(path: &Path) -> Result<nix::fcntl::Flock<fs::File>> {
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
-        format!(
-            "another grader is using {}; wait for it to finish, then run this again",
-            path.display()
-        )
-    })
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory,

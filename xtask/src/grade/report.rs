@@ -49,36 +49,177 @@ pub fn totals(results: &[TestResult]) -> (u32, u32) {
     )
 }
 
-/// The human report: a table per lesson, then the score.
+/// The widest line `grade` prints: an 80-column terminal.
+pub const WIDTH: usize = 80;
+
+/// Where a failure's message starts under its test in the table.
+const MESSAGE_INDENT: usize = 15;
+
+/// The most lines of one failure's message the table shows, once wrapped.
+const MESSAGE_LINES: usize = 6;
+
+/// The human report, within [`WIDTH`] columns: per lesson, its score and a
+/// line per test, each failure's message under it (once, when every test of
+/// the lesson failed for the same reason, as when it does not compile),
+/// then the total.
 pub fn table(results: &[TestResult]) -> String {
     let mut out = String::new();
-    let mut lesson = "";
+    let mut lessons: Vec<&str> = Vec::new();
     for result in results {
-        if result.test.lesson != lesson {
-            lesson = &result.test.lesson;
-            let _ = writeln!(out, "\n{lesson}\n  result  points  test");
+        if !lessons.contains(&result.test.lesson.as_str()) {
+            lessons.push(&result.test.lesson);
         }
-        let verdict = if result.verdict.passed() {
-            "pass"
-        } else {
-            "FAIL"
-        };
-        let _ = writeln!(
-            out,
-            "  {verdict:<6}  {:>2}/{:<2}   {}",
-            result.score(),
-            result.test.points,
-            result.test.name
-        );
-        if !result.verdict.passed() {
-            for line in result.verdict.to_string().lines().take(4) {
-                let _ = writeln!(out, "                  {line}");
+    }
+    let indent = " ".repeat(MESSAGE_INDENT);
+    for lesson in lessons {
+        let of_lesson: Vec<&TestResult> =
+            results.iter().filter(|r| r.test.lesson == lesson).collect();
+        let (score, max) = totals_of(&of_lesson);
+        let _ = writeln!(out, "\n{}: {score}/{max}", fit(lesson, WIDTH - 12));
+        let shared = shared_failure(&of_lesson);
+        if let Some(message) = &shared {
+            for line in wrap(message, WIDTH - 2) {
+                let _ = writeln!(out, "  {line}");
             }
+        }
+        let mut previous = String::new();
+        for result in of_lesson {
+            let verdict = if result.verdict.passed() {
+                "pass"
+            } else {
+                "FAIL"
+            };
+            let points = format!("{}/{}", result.score(), result.test.points);
+            let _ = writeln!(
+                out,
+                "  {verdict}  {points:>5}  {}",
+                fit(&result.test.name, WIDTH - MESSAGE_INDENT)
+            );
+            let text = message(result);
+            // A reason why tests did not run is said once in a row of them;
+            // a failure's own message under every test.
+            let repeated = text == previous && result.verdict.status() == "did-not-run";
+            if shared.is_none() && !text.is_empty() && !repeated {
+                for line in wrap(&text, WIDTH - MESSAGE_INDENT) {
+                    let _ = writeln!(out, "{indent}{line}");
+                }
+            }
+            previous = text;
         }
     }
     let (score, max) = totals(results);
     let _ = writeln!(out, "\nScore: {score}/{max}");
     out
+}
+
+/// The score and maximum of some results.
+fn totals_of(results: &[&TestResult]) -> (u32, u32) {
+    (
+        results.iter().map(|r| r.score()).sum(),
+        results.iter().map(|r| r.test.points).sum(),
+    )
+}
+
+/// The one reason every test of a lesson did not run (it does not compile,
+/// its exercise file is missing), when there is one and more than one test.
+fn shared_failure(results: &[&TestResult]) -> Option<String> {
+    let first = results.first()?;
+    // Read back from a report (grade-all), a verdict is `Reported`: compare
+    // by status and words.
+    let first_message = message(first);
+    let all_same = results.len() > 1
+        && results
+            .iter()
+            .all(|r| r.verdict.status() == "did-not-run" && message(r) == first_message);
+    all_same.then_some(first_message)
+}
+
+/// A message's lines wrapped at spaces to `width` columns (a word longer
+/// than that is cut), at most [`MESSAGE_LINES`] of them; `…` ends the last
+/// one when there was more.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        // A line that fits is kept as it is (its alignment too).
+        if line.chars().count() <= width {
+            lines.push(line.to_owned());
+            continue;
+        }
+        // A continued line keeps the indentation of its first.
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        let mut current = indent.clone();
+        let mut has_word = false;
+        for word in line.split(' ').filter(|w| !w.is_empty()) {
+            if has_word && current.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::replace(&mut current, indent.clone()));
+                has_word = false;
+            }
+            if has_word {
+                current.push(' ');
+            }
+            current.push_str(word);
+            has_word = true;
+        }
+        lines.push(current);
+    }
+    let more = lines.len() > MESSAGE_LINES;
+    lines.truncate(MESSAGE_LINES);
+    let mut lines: Vec<String> = lines.into_iter().map(|l| fit(&l, width)).collect();
+    if more && let Some(last) = lines.last_mut() {
+        *last = format!("{} …", fit(last, width - 2));
+    }
+    lines
+}
+
+/// `text` cut to `width` characters, with `…` where it was cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_owned()
+    } else {
+        let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+        format!("{kept}…")
+    }
+}
+
+/// A message on one line: its lines trimmed and joined with " / ", cut to
+/// `width` characters.
+pub fn one_line(text: &str, width: usize) -> String {
+    let joined: Vec<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    fit(&joined.join(" / "), width)
+}
+
+/// `println!` for xtask's commands: ends quietly when the reader went away,
+/// and is an error (not a panic) on a full disk. Use as `outln!(...)?`.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::grade::emit(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes `text` to stdout. A reader that went away (`grade | head`) ends
+/// it quietly; any other failure (a full disk) is an error, not a panic.
+pub fn emit(text: &str) -> crate::Result {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to standard output: {e}")),
+    }
+}
+
+/// The report of a grading that could not start: the machine, not the
+/// submission, is at fault (`grade-all` records `environment-error`).
+pub fn environment_json(problem: &super::EnvironmentError) -> String {
+    format!(
+        "{{\"schema\":\"mmap-workbook/grade/v1\",\"status\":\"environment-error\",\"message\":{},\"tests\":[]}}\n",
+        json::string(&problem.to_string())
+    )
 }
 
 /// Why a test did not pass, as text; empty for a pass.
@@ -179,51 +320,92 @@ pub fn classroom50_json(results: &[TestResult], env: &dyn Fn(&str) -> String) ->
     )
 }
 
-/// A Markdown summary: the score, a table, and for each failure why, with
-/// the exercise's hint. Serves as a job summary, Classroom 50's
-/// `release-body.md`, and `grade-all --feedback`.
+/// A Markdown summary for students, grouped per lesson and exercise: the
+/// score, then for each exercise its title, points, each failing test's
+/// one-line reason, and the hint once. A lesson whose tests all did not run
+/// for one reason (it does not compile) shows that reason once. Serves as a
+/// job summary, Classroom 50's `release-body.md`, and `grade-all --feedback`.
 pub fn markdown(title: &str, results: &[TestResult], exercises: &[Exercise]) -> String {
     let (score, max) = totals(results);
-    let mut out = format!("# {title}\n\n**Score: {score}/{max}**\n\n");
-    out.push_str("| result | points | test |\n| --- | --- | --- |\n");
-    for r in results {
-        let _ = writeln!(
-            out,
-            "| {} | {}/{} | `{}` |",
-            if r.verdict.passed() { "pass" } else { "FAIL" },
-            r.score(),
-            r.test.points,
-            full_name(r)
-        );
-    }
-    let failed: Vec<&TestResult> = results.iter().filter(|r| !r.verdict.passed()).collect();
-    if failed.is_empty() {
+    let mut out = format!("# {title}\n\n**Score: {score}/{max}**\n");
+    if results.iter().all(|r| r.verdict.passed()) {
         out.push_str("\nEvery graded test passes.\n");
         return out;
     }
-    out.push_str("\n## What to look at\n");
-    for r in failed {
-        // A fence longer than any run of backticks in the message, so the
-        // message cannot close it and write Markdown of its own.
-        let text = message(r);
-        let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-        let fence = "`".repeat(longest.max(2) + 1);
-        let _ = write!(
-            out,
-            "\n### `{}`\n\n{fence}text\n{text}\n{fence}\n",
-            full_name(r)
-        );
-        let exercise = exercises
-            .iter()
-            .find(|e| e.lesson == r.test.lesson && e.tests.contains(&r.test.name));
-        if let Some(exercise) = exercise {
-            let _ = writeln!(out, "\n{}", exercise.title);
-            if let Some(hint) = &exercise.hint {
+    let mut lessons: Vec<&str> = Vec::new();
+    for result in results {
+        if !lessons.contains(&result.test.lesson.as_str()) {
+            lessons.push(&result.test.lesson);
+        }
+    }
+    for lesson in lessons {
+        let of_lesson: Vec<&TestResult> =
+            results.iter().filter(|r| r.test.lesson == lesson).collect();
+        let (score, max) = totals_of(&of_lesson);
+        let _ = writeln!(out, "\n## {lesson}: {score}/{max}");
+        let shared = shared_failure(&of_lesson);
+        if let Some(reason) = &shared {
+            let _ = writeln!(
+                out,
+                "\nNo test of this lesson ran:\n\n{}",
+                fenced(&reason.lines().take(12).collect::<Vec<_>>().join("\n"))
+            );
+        }
+        let mut groups: Vec<(Option<&Exercise>, Vec<&TestResult>)> = Vec::new();
+        for r in &of_lesson {
+            let exercise = exercises
+                .iter()
+                .find(|e| e.lesson == r.test.lesson && e.tests.contains(&r.test.name));
+            match groups
+                .iter_mut()
+                .find(|(e, _)| e.map(|e| &e.title) == exercise.map(|e| &e.title))
+            {
+                Some((_, members)) => members.push(r),
+                None => groups.push((exercise, vec![r])),
+            }
+        }
+        for (exercise, members) in groups {
+            let (score, max) = totals_of(&members);
+            let heading = exercise.map_or("Other graded tests", |e| e.title.as_str());
+            let _ = writeln!(out, "\n### {heading} ({score}/{max} points)\n");
+            for r in &members {
+                let verdict = if r.verdict.passed() { "pass" } else { "FAIL" };
+                let _ = write!(
+                    out,
+                    "- {verdict} `{}` ({}/{})",
+                    r.test.name,
+                    r.score(),
+                    r.test.points
+                );
+                if !r.verdict.passed() && shared.is_none() {
+                    let _ = write!(out, ": {}", inline_code(&one_line(&message(r), 200)));
+                }
+                out.push('\n');
+            }
+            let failed = members.iter().any(|r| !r.verdict.passed());
+            if let Some(hint) = exercise.and_then(|e| e.hint.as_ref()).filter(|_| failed) {
                 let _ = writeln!(out, "\n> {}", hint.replace('\n', "\n> "));
             }
         }
     }
     out
+}
+
+/// Text in a fenced block whose fence is longer than any run of backticks
+/// in it, so the text cannot close it and write Markdown of its own.
+fn fenced(text: &str) -> String {
+    let fence = "`".repeat(longest_backticks(text).max(2) + 1);
+    format!("{fence}text\n{text}\n{fence}\n")
+}
+
+/// Text as inline code, safe in the same way as [`fenced`].
+fn inline_code(text: &str) -> String {
+    let ticks = "`".repeat(longest_backticks(text) + 1);
+    format!("{ticks} {text} {ticks}")
+}
+
+fn longest_backticks(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -256,8 +438,66 @@ mod tests {
     #[test]
     fn the_table_ends_with_the_score() {
         let table = table(&results());
-        assert!(table.contains("FAIL     0/3    second"), "{table}");
+        assert!(table.contains("\nsigbus: 2/5\n"), "{table}");
+        assert!(table.contains("  FAIL    0/3  second\n"), "{table}");
         assert!(table.ends_with("Score: 2/5\n"), "{table}");
+    }
+
+    #[test]
+    fn the_table_fits_80_columns_and_says_a_shared_reason_once() {
+        let mut results = results();
+        results[0].test.name = "a".repeat(100);
+        results[1].verdict = Verdict::Failed(format!("yours:    {}\nexpected: 1", "9".repeat(90)));
+        let table = table(&results);
+        assert!(table.lines().all(|l| l.chars().count() <= WIDTH), "{table}");
+        assert!(table.contains("\n               yours:"), "{table}");
+        // Every test of a lesson that does not compile: its error once.
+        let broken = Verdict::DidNotRun("does not compile:\nerror[E0308]: mismatched types".into());
+        for r in &mut results {
+            r.verdict = broken.clone();
+        }
+        let table = super::table(&results);
+        assert_eq!(table.matches("error[E0308]").count(), 1, "{table}");
+        assert!(
+            table.contains("\n  did not run: does not compile:\n  error[E0308]"),
+            "{table}"
+        );
+        let summary = markdown("Grade", &results, &[]);
+        assert_eq!(summary.matches("error[E0308]").count(), 1, "{summary}");
+        // The same, read back from a report by grade-all.
+        for r in &mut results {
+            r.verdict = Verdict::Reported("did-not-run".into(), broken.to_string());
+        }
+        let summary = markdown("Grade", &results, &[]);
+        assert_eq!(summary.matches("error[E0308]").count(), 1, "{summary}");
+    }
+
+    #[test]
+    fn long_lines_wrap_at_spaces_and_short_ones_keep_their_alignment() {
+        let text = "yours:    1\nthere is no test 'a' in lesson's tests/graded.rs: was it deleted or renamed?";
+        assert_eq!(
+            wrap(text, 40),
+            [
+                "yours:    1",
+                "there is no test 'a' in lesson's",
+                "tests/graded.rs: was it deleted or",
+                "renamed?"
+            ]
+        );
+        let long: String = (0..20).map(|i| format!("line {i}\n")).collect();
+        let wrapped = wrap(&long, 40);
+        assert_eq!(wrapped.len(), MESSAGE_LINES);
+        assert!(wrapped[MESSAGE_LINES - 1].ends_with(" …"), "{wrapped:?}");
+        assert_eq!(wrap(&"x".repeat(50), 40), [format!("{}…", "x".repeat(39))]);
+    }
+
+    #[test]
+    fn one_line_joins_and_cuts() {
+        assert_eq!(
+            one_line("ctx\n  yours: 1\nexpected: 2\n", 80),
+            "ctx / yours: 1 / expected: 2"
+        );
+        assert_eq!(one_line("abcdef", 4), "abc…");
     }
 
     /// Gradescope's documented schema: top-level `score` and `tests[]`, each
@@ -344,27 +584,47 @@ mod tests {
     }
 
     #[test]
-    fn the_summary_gives_the_hint_of_each_failure() {
+    fn the_summary_groups_by_exercise_with_each_hint_once() {
         let exercises = vec![Exercise {
             lesson: "sigbus".into(),
             function: "store_at".into(),
             title: "Exercise 3.2: store.".into(),
             hint: Some("Hint: grow it first.\nThen map.".into()),
-            tests: vec!["second".into()],
+            tests: vec!["second".into(), "third".into()],
         }];
-        let summary = markdown("Grade", &results(), &exercises);
-        assert!(summary.contains("**Score: 2/5**"), "{summary}");
+        let mut results = results();
+        let mut third = results[1].clone();
+        third.test.name = "third".into();
+        third.verdict = Verdict::Failed("ctx\nyours:    1\nexpected: 2".into());
+        results.push(third);
+        let summary = markdown("Grade", &results, &exercises);
+        assert!(summary.contains("**Score: 2/8**"), "{summary}");
+        assert!(summary.contains("\n## sigbus: 2/8\n"), "{summary}");
         assert!(
-            summary.contains("> Hint: grow it first.\n> Then map."),
+            summary.contains("\n### Exercise 3.2: store. (0/6 points)\n"),
             "{summary}"
         );
-        assert!(!summary.contains("### `sigbus::first`"), "{summary}");
-        // A message cannot close its fence and write a score of its own.
-        let mut sneaky = results();
-        sneaky[1].verdict = Verdict::Failed("x\n```\n**Score: 5/5**".into());
+        assert!(
+            summary.contains("\n### Other graded tests (2/2 points)\n"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("- FAIL `third` (0/3): ` ctx / yours: 1 / expected: 2 `"),
+            "{summary}"
+        );
+        assert_eq!(
+            summary
+                .matches("> Hint: grow it first.\n> Then map.")
+                .count(),
+            1,
+            "{summary}"
+        );
+        // A message cannot close its code span and write a score of its own.
+        let mut sneaky = results.clone();
+        sneaky[1].verdict = Verdict::Failed("x ``` **Score: 5/5**".into());
         let summary = markdown("Grade", &sneaky, &exercises);
         assert!(
-            summary.contains("````text\nx\n```\n**Score: 5/5**\n````"),
+            summary.contains("```` x ``` **Score: 5/5** ````"),
             "{summary}"
         );
     }

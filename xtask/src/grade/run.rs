@@ -481,11 +481,13 @@ fn socket_pair() -> Result<(OwnedFd, OwnedFd), String> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// A temporary directory for one test's files, owned by its user.
+/// A directory for one test's files, owned by its user, who can reach it.
 fn private_tmp(sandbox: Sandbox) -> Result<tempfile::TempDir, String> {
+    let reachable = sandbox.uid.and(support::reach::temp_base_for_others());
+    let base = reachable.unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
         .prefix("workbook-test-")
-        .tempdir()
+        .tempdir_in(&base)
         .map_err(|e| format!("cannot create a temporary directory for the test: {e}"))?;
     if let Some(id) = sandbox.uid {
         nix::unistd::chown(
