@@ -307,7 +307,11 @@ fn resolve_destination(root: &Path, dest: &Path, noun: &str) -> Result<PathBuf> 
              ../{}",
             dest.display(),
             root.display(),
-            if noun == "handout" { "handout" } else { crate::init::DEFAULT_DIR_NAME }
+            if noun == "handout" {
+                "handout"
+            } else {
+                crate::init::DEFAULT_DIR_NAME
+            }
         ));
     }
     Ok(real)
@@ -326,7 +330,9 @@ fn fill(
     let left_out = |p: &PathBuf| {
         LEFT_OUT.iter().any(|l| p.starts_with(l))
             || (recipient == Recipient::Learner
-                && crate::init::INSTRUCTOR_ONLY.iter().any(|l| p == Path::new(l)))
+                && crate::init::INSTRUCTOR_ONLY
+                    .iter()
+                    .any(|l| p == Path::new(l)))
     };
     let chosen: Vec<PathBuf> = tracked.iter().filter(|p| !left_out(p)).cloned().collect();
     files::copy(root, &chosen, to)?;

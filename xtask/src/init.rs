@@ -92,9 +92,11 @@ pub fn without_instructor_feature(to: &Path) -> Result {
 
 pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
     if !cfg!(feature = "instructor") {
-        return Err("this is already a learner's copy: work here (cargo xtask watch), \
+        return Err(
+            "this is already a learner's copy: work here (cargo xtask watch), \
                     or run init in the original workbook for a fresh one"
-            .into());
+                .into(),
+        );
     }
     let root = crate::workspace_root()?;
     let mut args = args;
@@ -232,7 +234,10 @@ fn build(dest: &Path, lessons: &[Lesson]) -> Result {
     for lesson in lessons {
         graded.args(["--package", &lesson.name]);
     }
-    run(graded.arg("--manifest-path").arg(&manifest), "the graded tests")
+    run(
+        graded.arg("--manifest-path").arg(&manifest),
+        "the graded tests",
+    )
 }
 
 /// The README of a learner's copy: the path through the workbook, and the
@@ -285,4 +290,49 @@ tests are in each lesson's `tests/graded.rs`: read them to see exactly what
 is checked.
 "
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_learner_copy_has_stubs_and_no_instructor_material() {
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().join("mine");
+        let root = crate::workspace_root().unwrap();
+        let written = handout::write_copy(&root, &dest, None, Recipient::Learner).unwrap();
+        for gone in INSTRUCTOR_ONLY {
+            assert!(
+                root.join(gone).exists(),
+                "{gone} is listed but not in the workbook"
+            );
+            assert!(!dest.join(gone).exists(), "{gone} was copied");
+        }
+        assert!(!dest.join(handout::WORKFLOW).exists());
+        let manifest = fs::read_to_string(dest.join("xtask/Cargo.toml")).unwrap();
+        assert!(manifest.contains("default = []") && !manifest.contains(INSTRUCTOR_DEFAULT));
+        let summary = fs::read_to_string(dest.join("book/src/SUMMARY.md")).unwrap();
+        assert!(!summary.contains("teaching.md") && !summary.contains("# For instructors"));
+        assert!(summary.contains("[Glossary](glossary.md)"), "{summary}");
+        for entry in fs::read_dir(dest.join("book/src")).unwrap().flatten() {
+            let text = fs::read_to_string(entry.path()).unwrap_or_default();
+            assert!(!text.contains("(teaching.md"), "{}", entry.path().display());
+        }
+        let lessons = lessons::discover(&dest).unwrap();
+        assert_eq!(written.stripped, lessons.len());
+        assert!(!holds_solutions(&lessons));
+        assert!(holds_solutions(&lessons::discover(&root).unwrap()));
+        let readme = fs::read_to_string(dest.join("README.md")).unwrap();
+        assert!(readme.contains("cargo xtask watch"), "{readme}");
+        let error = handout::write_copy(&root, &dest, None, Recipient::Learner).unwrap_err();
+        assert!(error.contains("is not empty"), "{error}");
+    }
+
+    #[test]
+    fn the_reference_note_fits_80_columns_and_names_init() {
+        let note = reference_note();
+        assert!(note.contains("cargo xtask init"));
+        assert!(note.lines().all(|l| l.chars().count() <= COLUMNS), "{note}");
+    }
 }

@@ -290,9 +290,11 @@ mod instructor {
     use std::process::ExitCode;
 
     fn left_out() -> crate::Result<ExitCode> {
-        Err("this is a learner's copy (cargo xtask init): it has no instructor's \
+        Err(
+            "this is a learner's copy (cargo xtask init): it has no instructor's \
              commands. Run this in the original workbook."
-            .into())
+                .into(),
+        )
     }
     pub fn cmd_grade_all(_: Vec<OsString>) -> crate::Result<ExitCode> {
         left_out()
@@ -694,9 +696,10 @@ fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
 /// An exercise's title, hint and file, wrapped to 80 columns: what `hint`
 /// prints and what `watch` shows for `h`.
 pub fn hint_text(lesson: &lessons::Lesson, exercise: &exercises::Exercise) -> String {
-    let hint = exercise.hint.as_deref().unwrap_or(
-        "(This exercise has no hint; its doc comment says what it must do.)",
-    );
+    let hint = exercise
+        .hint
+        .as_deref()
+        .unwrap_or("(This exercise has no hint; its doc comment says what it must do.)");
     format!(
         "{}\n\n{}\n\n{}",
         wrap(&exercise.title, COLUMNS, "  "),
@@ -747,7 +750,9 @@ fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
     let scratch = std::env::temp_dir();
     say!(
         "{:<20} {:>10} {:>10}   ({runs} runs each, release build)",
-        "lesson", "median", "slowest"
+        "lesson",
+        "median",
+        "slowest"
     );
     for lesson in &lessons {
         let binary = target.join("release").join(&lesson.name);
@@ -778,4 +783,44 @@ fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_never_cuts_a_word_and_keeps_paragraphs() {
+        let text = "Hint: open it with read and write access, size it with \
+                    File::set_len, then map it.\n\n  code stays as it is\nlast";
+        let wrapped = wrap(text, 20, "  ");
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 20),
+            "{wrapped}"
+        );
+        let words = |t: &str| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(words(&wrapped), words(text));
+        assert!(
+            wrapped.contains("\n\n  code stays as it is\nlast"),
+            "{wrapped}"
+        );
+        assert!(
+            wrapped.lines().nth(1).unwrap().starts_with("  "),
+            "{wrapped}"
+        );
+        assert_eq!(
+            wrap("averyveryverylongword x", 5, ""),
+            "averyveryverylongword\nx"
+        );
+    }
+
+    #[test]
+    fn the_usage_fits_80_columns() {
+        for c in COMMANDS {
+            assert!(2 + 12 + 1 + c.summary.len() <= COLUMNS, "{}", c.name);
+            for line in c.help.lines() {
+                assert!(line.chars().count() <= COLUMNS, "{}: {line}", c.name);
+            }
+        }
+    }
 }

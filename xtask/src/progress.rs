@@ -189,7 +189,11 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
         let line = match &state.outcome {
             Err(error) => {
                 next.get_or_insert_with(|| lesson.name.clone());
-                format!("{}  does not compile: {}", label(lesson), first_error(error))
+                format!(
+                    "{}  does not compile: {}",
+                    label(lesson),
+                    first_error(error)
+                )
             }
             Ok(_) => {
                 let solved_here = list.iter().filter(|e| state.solved(e)).count();
@@ -217,7 +221,10 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
     }
     say!("Progress: exercises solved per lesson (# solved, . to do)\n");
     for line in &lines {
-        say!("{}", crate::wrap(&format!("  {line}"), crate::COLUMNS, &" ".repeat(24)));
+        say!(
+            "{}",
+            crate::wrap(&format!("  {line}"), crate::COLUMNS, &" ".repeat(24))
+        );
     }
     say!(
         "\n{done}/{total} exercises solved, {earned}/{maximum} points.{}",
@@ -339,6 +346,20 @@ fn write_cache(path: &Path, cache: &HashMap<String, Recorded>) {
 mod tests {
     use super::{Recorded, read_cache, write_cache};
     use std::collections::HashMap;
+
+    #[test]
+    fn short_titles_end_on_a_whole_word() {
+        let exercise = support::layout::exercises::Exercise {
+            lesson: "x".into(),
+            function: "f".into(),
+            title: "Exercise 1.4: find every occurrence of `pattern` in the file".into(),
+            hint: None,
+            tests: vec![],
+        };
+        let short = super::short_title(&exercise);
+        assert_eq!(short, "1.4 find every occurrence of...");
+        assert!(short.chars().count() <= 35);
+    }
 
     #[test]
     fn the_cache_reads_back_what_was_written() {

@@ -35,7 +35,7 @@ enum Input {
     /// A line typed or piped in.
     Command(String),
     /// Standard input ended.
-    EndOfInput,
+    Closed,
 }
 
 /// How long to wait after a save for the editor's other writes (a backup,
@@ -74,7 +74,7 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
                 return;
             }
         }
-        let _ = sender.send(Input::EndOfInput);
+        let _ = sender.send(Input::Closed);
     });
 
     crate::announce_first_build(
@@ -147,10 +147,12 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
                 }
                 "q" | "quit" => return Ok(ExitCode::SUCCESS),
                 "" => {}
-                other => say!("'{other}'? Type h (hint), n (next exercise) or q (quit), then Enter."),
+                other => {
+                    say!("'{other}'? Type h (hint), n (next exercise) or q (quit), then Enter.")
+                }
             },
-            Input::EndOfInput if terminal => return Ok(ExitCode::SUCCESS),
-            Input::EndOfInput => {} // keep watching until interrupted
+            Input::Closed if terminal => return Ok(ExitCode::SUCCESS),
+            Input::Closed => {} // keep watching until interrupted
         }
     }
 }
@@ -242,10 +244,31 @@ impl Screen {
             .strip_prefix(&self.root)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        say!("{}", wrap(&format!("in {file}, fn {}", exercise.function), COLUMNS, "  "));
+        say!(
+            "{}",
+            wrap(
+                &format!("in {file}, fn {}", exercise.function),
+                COLUMNS,
+                "  "
+            )
+        );
         say!();
         match verdict {
-            None => say!("Not graded yet in this session: save the file to grade it."),
+            None => match &state.outcome {
+                Err(error) => {
+                    say!("Does not compile:");
+                    for line in short_error(error) {
+                        say!("  {line}");
+                    }
+                }
+                Ok(passed) => {
+                    let passing = exercise.tests.iter().filter(|t| passed.contains(t)).count();
+                    say!(
+                        "Not solved yet: {passing} of its {} tests pass. Save to grade it again.",
+                        exercise.tests.len()
+                    );
+                }
+            },
             Some((Outcome::DoesNotCompile(error), took)) => {
                 say!("Does not compile (checked in {:.1} s):", took.as_secs_f64());
                 for line in short_error(&error) {
@@ -270,7 +293,11 @@ impl Screen {
                 for result in results.iter().filter(|r| !r.verdict.passed()) {
                     let reason = result.verdict.to_string();
                     let first = reason.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-                    let line = format!("  {} {}: {first}", result.verdict.status(), result.test.name);
+                    let line = format!(
+                        "  {} {}: {first}",
+                        result.verdict.status(),
+                        result.test.name
+                    );
                     say!("{}", clip(&line, COLUMNS));
                 }
             }

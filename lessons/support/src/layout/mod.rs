@@ -128,10 +128,9 @@ pub fn find(root: &Path, wanted: &str) -> Result<Lesson> {
     let bare = wanted.trim().trim_end_matches('/');
     let bare = bare.strip_prefix("lessons/").unwrap_or(bare);
     let by_number = bare.parse::<u32>().ok();
-    if let Some(lesson) = lessons
-        .iter()
-        .find(|l| l.name == bare || l.dir_name() == bare || Some(l.number) == by_number)
-    {
+    if let Some(lesson) = lessons.iter().find(|l| {
+        l.name == bare || l.dir_name() == bare || Some(l.number) == by_number
+    }) {
         return Ok(lesson.clone());
     }
     let names: Vec<&str> = lessons.iter().map(|l| l.name.as_str()).collect();
@@ -237,7 +236,13 @@ mod tests {
         assert!(!lessons.is_empty());
         assert!(lessons.windows(2).all(|w| w[0].number < w[1].number));
         assert_eq!(lessons[0].name, "file-mapping");
-        for form in ["1", "01", "file-mapping", "01-file-mapping", "lessons/01-file-mapping/"] {
+        for form in [
+            "1",
+            "01",
+            "file-mapping",
+            "01-file-mapping",
+            "lessons/01-file-mapping/",
+        ] {
             let found = find(&workbook_root(), form).unwrap();
             assert_eq!(found.name, "file-mapping", "{form}");
         }
