@@ -190,7 +190,7 @@ fn build(dest: &Path, lessons: &[Lesson]) -> Result {
     crate::announce_first_build(
         &dest.join("target"),
         "your copy: the learner's commands, every lesson and its graded tests",
-        "a few minutes (about 3 on 2 CPUs)",
+        "a few minutes (about 2 on a busy 2-CPU machine)",
     );
     let manifest = dest.join("Cargo.toml");
     let run = |command: &mut std::process::Command, what: &str| -> Result {

@@ -225,8 +225,9 @@ The copy appears whole or not at all.",
 Writes lessons/NN-NAME/ (NN: the next number) in the one lesson shape: the
 crate, whose description is QUESTION; a walkthrough with one step; its story
 snapshot; tests (walkthrough, bad input, hostile, interrupt, graded); two
-exercises; and book/src/NN-NAME.md, listed in SUMMARY.md. Then runs the new crate's tests as
-CI does. NAME is kebab-case (page-cache). Nothing is left behind on failure.
+exercises; and book/src/NN-NAME.md, listed in SUMMARY.md. Then runs the
+new crate's tests as CI does. NAME is kebab-case (page-cache). Nothing is
+left behind on failure.
 Example: cargo xtask new-lesson page-cache \"What does the page cache keep?\"",
         run: new_lesson::cmd_new_lesson,
     },
@@ -416,11 +417,7 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> String {
         for word in source.split_whitespace() {
             let room = line.chars().count() + 1 + word.chars().count() <= width;
             if line.is_empty() {
-                line = if out.last().is_some_and(|l| !l.is_empty()) && !own_line {
-                    format!("{indent}{word}")
-                } else {
-                    format!("{lead}{word}")
-                };
+                line = format!("{lead}{word}");
             } else if room {
                 line.push(' ');
                 line.push_str(word);
@@ -575,7 +572,7 @@ fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
     announce_first_build(
         &target_dir(root).join("debug").join(name),
         &format!("the lesson {name} and what it uses"),
-        "about a minute (less on a fast machine)",
+        "seconds once xtask is built (up to a minute on a slow machine)",
     );
     let mut build = cargo()
         .args([
@@ -792,7 +789,7 @@ mod tests {
     #[test]
     fn wrapping_never_cuts_a_word_and_keeps_paragraphs() {
         let text = "Hint: open it with read and write access, size it with \
-                    File::set_len, then map it.\n\n  code stays as it is\nlast";
+                    File::set_len, then map it.\n\n  code stays\nlast";
         let wrapped = wrap(text, 20, "  ");
         assert!(
             wrapped.lines().all(|l| l.chars().count() <= 20),
@@ -800,10 +797,7 @@ mod tests {
         );
         let words = |t: &str| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(words(&wrapped), words(text));
-        assert!(
-            wrapped.contains("\n\n  code stays as it is\nlast"),
-            "{wrapped}"
-        );
+        assert!(wrapped.contains("\n\n  code stays\nlast"), "{wrapped}");
         assert!(
             wrapped.lines().nth(1).unwrap().starts_with("  "),
             "{wrapped}"

@@ -154,7 +154,7 @@ pub fn survey(root: &Path, log: &mut dyn FnMut(&str)) -> Result<(Vec<LessonState
 }
 
 /// The first line of a compiler error and where it points, short.
-pub fn first_error(error: &str) -> String {
+fn first_error(error: &str) -> String {
     let first = error
         .lines()
         .find(|l| l.starts_with("error"))

@@ -78,7 +78,8 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
     });
 
     crate::announce_first_build(
-        &root.join("target/workbook-progress"),
+        // The grader always builds in the tree's own target/ (init did).
+        &root.join("target/debug"),
         "every lesson's graded tests, to see where you stand",
         "a few minutes",
     );
@@ -338,20 +339,17 @@ fn bar(states: &[LessonState]) -> String {
     )
 }
 
-/// The compiler's first error, short: its message, where, and the few
-/// source lines it shows, each cut to fit.
+/// The compiler's first error, short: as rustc shows it (its message,
+/// where, the source line it points at), at most 8 lines, each cut to fit.
 fn short_error(error: &str) -> Vec<String> {
-    let mut lines = vec![clip(&progress::first_error(error), COLUMNS - 2)];
-    lines.extend(
-        error
-            .lines()
-            .skip_while(|l| !l.trim_start().starts_with("-->"))
-            .skip(1)
-            .take_while(|l| !l.trim().is_empty())
-            .take(6)
-            .map(|l| clip(l, COLUMNS - 2)),
-    );
-    lines
+    let start = error.lines().position(|l| l.starts_with("error"));
+    error
+        .lines()
+        .skip(start.unwrap_or(0))
+        .take_while(|l| !l.trim().is_empty())
+        .take(8)
+        .map(|l| clip(l, COLUMNS - 2))
+        .collect()
 }
 
 /// `line` cut to `width` characters, with `…` when cut.
@@ -379,12 +377,10 @@ mod tests {
     #[test]
     fn the_first_compile_error_is_short() {
         let error = "error[E0308]: mismatched types\n  --> lessons/01-x/src/exercises.rs:3:5\n   |\n3  |     1u8\n   |     ^^^ expected `u32`\n\nerror: aborting\n";
-        let short = short_error(error);
-        assert_eq!(
-            short[0],
-            "error[E0308]: mismatched types (lessons/01-x/src/exercises.rs:3:5)"
-        );
-        assert_eq!(short.len(), 4, "{short:?}");
+        let short = short_error(&format!("does not compile:\n{error}"));
+        assert_eq!(short[0], "error[E0308]: mismatched types");
+        assert_eq!(short[1], "  --> lessons/01-x/src/exercises.rs:3:5");
+        assert_eq!(short.len(), 5, "{short:?}");
         assert!(short.iter().all(|l| l.chars().count() <= COLUMNS - 2));
     }
 }
