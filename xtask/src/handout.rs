@@ -129,10 +129,11 @@ pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
             say!("  {}", path.display());
         }
     }
-    say!(
+    let next = format!(
         "Push it as the assignment's template repository. Students run `cargo xtask grade` \
          there; each push is graded by {WORKFLOW}. To grade the class: cargo xtask grade-all."
     );
+    say!("{}", crate::wrap(&next, crate::COLUMNS, ""));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -543,6 +544,7 @@ anywhere else are ignored.
 ## How to check your work
 
 ```console
+$ cargo xtask watch            # grades the exercise you are on at each save
 $ cargo xtask grade            # every lesson
 $ cargo xtask grade sigbus     # one lesson
 ```

@@ -105,8 +105,15 @@ pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
         .take_while(|a| *a != "--lessons")
         .any(|a| !a.to_string_lossy().starts_with('-'));
     if !has_dir {
-        let parent = root.parent().unwrap_or(&root);
-        args.insert(0, parent.join(DEFAULT_DIR_NAME).into_os_string());
+        let default = root.parent().unwrap_or(&root).join(DEFAULT_DIR_NAME);
+        if fs::read_dir(&default).is_ok_and(|mut entries| entries.next().is_some()) {
+            return Err(format!(
+                "you already have a copy at {}: work there (cd {0}; cargo xtask watch), \
+                 or name another directory: cargo xtask init DIR",
+                default.display()
+            ));
+        }
+        args.insert(0, default.into_os_string());
     }
     let (dir, only) = handout::parse_dir_and_lessons(&args, "init")?;
     let chosen = match &only {

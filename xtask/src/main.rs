@@ -34,6 +34,18 @@ use std::process::ExitCode;
 use support::layout::{self as lessons, exercises};
 use support::say;
 
+/// Like `eprintln!`, for what a command says on stderr, but never panics:
+/// with stderr closed (`cargo xtask progress 2>&1 | head -1`) there is
+/// nobody left to tell, and the command goes on (or ends by SIGPIPE at its
+/// next line on stdout).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use note;
+
 /// The widest line a learner-facing command prints: an 80-column terminal.
 pub const COLUMNS: usize = 80;
 
@@ -342,7 +354,7 @@ fn main() -> ExitCode {
             COLUMNS,
             "",
         );
-        eprintln!("error: unknown command '{name}'.{hint}\n{listing}");
+        crate::note!("error: unknown command '{name}'.{hint}\n{listing}");
         return ExitCode::from(2);
     };
     args.remove(0);
@@ -363,7 +375,7 @@ fn main() -> ExitCode {
     match (command.run)(args) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("{}", wrap(&format!("error: {message}"), COLUMNS, ""));
+            crate::note!("{}", wrap(&format!("error: {message}"), COLUMNS, ""));
             ExitCode::from(2)
         }
     }
@@ -445,7 +457,7 @@ pub fn target_dir(root: &std::path::Path) -> PathBuf {
 /// own progress follows. `book` calls it too (`target/book` as the mark).
 pub fn announce_first_build(built_before: &std::path::Path, what: &str, first_time: &str) {
     if !built_before.exists() {
-        eprintln!(
+        crate::note!(
             "{}",
             wrap(
                 &format!(
@@ -662,7 +674,7 @@ fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         None => {
-            eprintln!("Grading {} to find your next exercise...", lesson.name);
+            crate::note!("Grading {} to find your next exercise...", lesson.name);
             let tests = grade::tests_of(std::slice::from_ref(&lesson))?;
             let results = grade::grade_tree(
                 &root,

@@ -176,7 +176,7 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
         ));
     }
     let root = workspace_root()?;
-    let (states, unchanged) = survey(&root, &mut |line| eprintln!("{line}"))?;
+    let (states, unchanged) = survey(&root, &mut |line| crate::note!("{line}"))?;
     let (mut done, mut total, mut earned, mut maximum) = (0, 0, 0, 0);
     let mut next: Option<String> = None;
     let mut lines = Vec::new();

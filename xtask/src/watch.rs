@@ -86,8 +86,8 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
     if init::holds_solutions(&lessons) {
         say!("{}\n", init::reference_note());
     }
-    eprintln!("Checking where you stand (only lessons that changed are graded again)...");
-    let (mut states, _) = progress::survey(&root, &mut |line| eprintln!("{line}"))?;
+    crate::note!("Checking where you stand (only lessons that changed are graded again)...");
+    let (mut states, _) = progress::survey(&root, &mut |line| crate::note!("{line}"))?;
     let mut screen = Screen {
         root: root.clone(),
         terminal,
