@@ -324,11 +324,13 @@ mod instructor {
 }
 
 /// The commands this build offers: without the `instructor` feature (a
-/// learner's copy), the instructor's commands are not there.
+/// learner's copy), the instructor's commands are not there, nor the two
+/// that copy a workbook holding solutions (`init`, `handout`).
 fn offered() -> impl Iterator<Item = &'static Command> {
-    COMMANDS
-        .iter()
-        .filter(|c| cfg!(feature = "instructor") || c.audience != Audience::Instructor)
+    COMMANDS.iter().filter(|c| {
+        cfg!(feature = "instructor")
+            || (c.audience != Audience::Instructor && !matches!(c.name, "init" | "handout"))
+    })
 }
 
 fn main() -> ExitCode {

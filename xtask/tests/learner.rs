@@ -184,6 +184,16 @@ fn init_then_watch_progress_hint_and_grade_agree() {
     let summary = fs::read_to_string(copy.join("book/src/SUMMARY.md")).unwrap();
     assert!(!summary.contains("instructors"), "{summary}");
 
+    // The learner's commands, and none of the instructor's.
+    let usage = run_in_copy(&copy, &["--help"]);
+    assert!(usage.outcome.is_success(), "{usage:?}");
+    assert!(usage.stdout.contains("  watch "), "{}", usage.stdout);
+    for absent in ["grade-all", "gradescope", "verify", "  init ", "handout"] {
+        assert!(!usage.stdout.contains(absent), "{absent}: {}", usage.stdout);
+    }
+    let refused = run_in_copy(&copy, &["grade-all", "x"]);
+    assert_eq!(refused.outcome, ChildOutcome::Exited(2), "{refused:?}");
+
     // On the stubs: grade, progress and hint agree.
     let (score, maximum) = graded_score(&copy);
     assert_eq!(score, 0, "the stubs earn nothing");
