@@ -31,7 +31,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use support::layout::{self as lessons, exercises};
+use support::layout as lessons;
 use support::say;
 
 /// Like `eprintln!`, for what a command says on stderr, but never panics:
@@ -212,7 +212,7 @@ passes. `cargo xtask hint LESSON` then gives a nudge for the next one.",
 Grades LESSON's exercises and prints the hint of the first one that does not
 pass yet, from its doc comment: a nudge, never the solution. Name EXERCISE
 (its function, e.g. store_at, or its number, e.g. 3.2) for that one's hint.",
-        run: cmd_hint,
+        run: progress::cmd_hint,
     },
     Command {
         audience: Audience::Author,
@@ -631,101 +631,6 @@ fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
                 .map(PathBuf::from)
         })
         .ok_or_else(|| format!("cargo built {name} but named no program to run"))
-}
-
-fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
-    let (wanted, exercise) = match args.as_slice() {
-        [lesson] => (lesson.to_string_lossy().into_owned(), None),
-        [lesson, exercise] => (
-            lesson.to_string_lossy().into_owned(),
-            Some(exercise.to_string_lossy().into_owned()),
-        ),
-        _ => {
-            return Err(
-                "hint takes a lesson and, if you like, an exercise: cargo xtask hint sigbus [store_at]"
-                    .into(),
-            );
-        }
-    };
-    let root = workspace_root()?;
-    let lesson = lessons::find(&root, &wanted)?;
-    let all = exercises::of_lesson(&lesson)?;
-    let chosen = match exercise {
-        Some(name) => all
-            .iter()
-            .find(|e| e.function == name || e.title.starts_with(&format!("Exercise {name}:")))
-            .ok_or_else(|| {
-                let names: Vec<&str> = all.iter().map(|e| e.function.as_str()).collect();
-                format!(
-                    "{} has no exercise '{name}'; its exercises are: {}",
-                    lesson.name,
-                    names.join(", ")
-                )
-            })?,
-        None if init::holds_solutions(std::slice::from_ref(&lesson)) => {
-            say!("{}", init::reference_note());
-            let number = all
-                .first()
-                .and_then(|e| e.title.strip_prefix("Exercise "))
-                .and_then(|t| t.split(':').next())
-                .unwrap_or("1.1");
-            say!(
-                "\nFor one exercise's hint, name it: cargo xtask hint {} {number}",
-                lesson.name
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        None => {
-            crate::note!("Grading {} to find your next exercise...", lesson.name);
-            let tests = grade::tests_of(std::slice::from_ref(&lesson))?;
-            let results = grade::grade_tree(
-                &root,
-                std::slice::from_ref(&lesson),
-                &tests,
-                &Default::default(),
-                grade::Limits::default(),
-                &mut |_| {},
-            )?;
-            let failing = |e: &&exercises::Exercise| {
-                results
-                    .iter()
-                    .any(|r| e.tests.contains(&r.test.name) && !r.verdict.passed())
-            };
-            match all.iter().find(failing) {
-                Some(exercise) => exercise,
-                None => {
-                    say!("Every exercise of {} passes. Well done.", lesson.name);
-                    return Ok(ExitCode::SUCCESS);
-                }
-            }
-        }
-    };
-    say!("{}", hint_text(&lesson, chosen));
-    Ok(ExitCode::SUCCESS)
-}
-
-/// An exercise's title, hint and file, wrapped to 80 columns: what `hint`
-/// prints and what `watch` shows for `h`.
-pub fn hint_text(lesson: &lessons::Lesson, exercise: &exercises::Exercise) -> String {
-    let hint = exercise
-        .hint
-        .as_deref()
-        .unwrap_or("(This exercise has no hint; its doc comment says what it must do.)");
-    format!(
-        "{}\n\n{}\n\n{}",
-        wrap(&exercise.title, COLUMNS, "  "),
-        wrap(hint, COLUMNS, ""),
-        wrap(
-            &format!(
-                "Its file: lessons/{}/{}, function `{}`.",
-                lesson.dir_name(),
-                lessons::EXERCISES,
-                exercise.function
-            ),
-            COLUMNS,
-            "  "
-        )
-    )
 }
 
 fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {

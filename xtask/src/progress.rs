@@ -1,4 +1,5 @@
-//! `cargo xtask progress`: where a learner stands, one line per lesson.
+//! `cargo xtask progress`: where a learner stands, one line per lesson; and
+//! `cargo xtask hint`, the nudge for the next exercise that does not pass.
 //!
 //! Each lesson's graded tests are built (cargo does nothing when nothing
 //! changed) and the test binary is recognised by its size and modification
@@ -253,6 +254,101 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+pub fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
+    let (wanted, exercise) = match args.as_slice() {
+        [lesson] => (lesson.to_string_lossy().into_owned(), None),
+        [lesson, exercise] => (
+            lesson.to_string_lossy().into_owned(),
+            Some(exercise.to_string_lossy().into_owned()),
+        ),
+        _ => {
+            return Err(
+                "hint takes a lesson and, if you like, an exercise: cargo xtask hint sigbus [store_at]"
+                    .into(),
+            );
+        }
+    };
+    let root = crate::workspace_root()?;
+    let lesson = lessons::find(&root, &wanted)?;
+    let all = exercises::of_lesson(&lesson)?;
+    let chosen = match exercise {
+        Some(name) => all
+            .iter()
+            .find(|e| e.function == name || e.title.starts_with(&format!("Exercise {name}:")))
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|e| e.function.as_str()).collect();
+                format!(
+                    "{} has no exercise '{name}'; its exercises are: {}",
+                    lesson.name,
+                    names.join(", ")
+                )
+            })?,
+        None if init::holds_solutions(std::slice::from_ref(&lesson)) => {
+            say!("{}", init::reference_note());
+            let number = all
+                .first()
+                .and_then(|e| e.title.strip_prefix("Exercise "))
+                .and_then(|t| t.split(':').next())
+                .unwrap_or("1.1");
+            say!(
+                "\nFor one exercise's hint, name it: cargo xtask hint {} {number}",
+                lesson.name
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {
+            crate::note!("Grading {} to find your next exercise...", lesson.name);
+            let tests = grade::tests_of(std::slice::from_ref(&lesson))?;
+            let results = grade::grade_tree(
+                &root,
+                std::slice::from_ref(&lesson),
+                &tests,
+                &Default::default(),
+                grade::Limits::default(),
+                &mut |_| {},
+            )?;
+            let failing = |e: &&Exercise| {
+                results
+                    .iter()
+                    .any(|r| e.tests.contains(&r.test.name) && !r.verdict.passed())
+            };
+            match all.iter().find(failing) {
+                Some(exercise) => exercise,
+                None => {
+                    say!("Every exercise of {} passes. Well done.", lesson.name);
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+    };
+    say!("{}", hint_text(&lesson, chosen));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An exercise's title, hint and file, wrapped to 80 columns: what `hint`
+/// prints and what `watch` shows for `h`.
+pub fn hint_text(lesson: &Lesson, exercise: &Exercise) -> String {
+    let hint = exercise
+        .hint
+        .as_deref()
+        .unwrap_or("(This exercise has no hint; its doc comment says what it must do.)");
+    format!(
+        "{}\n\n{}\n\n{}",
+        crate::wrap(&exercise.title, crate::COLUMNS, "  "),
+        crate::wrap(hint, crate::COLUMNS, ""),
+        crate::wrap(
+            &format!(
+                "Its file: lessons/{}/{}, function `{}`.",
+                lesson.dir_name(),
+                lessons::EXERCISES,
+                exercise.function
+            ),
+            crate::COLUMNS,
+            "  "
+        )
+    )
 }
 
 fn label(lesson: &Lesson) -> String {

@@ -138,7 +138,7 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
                         let state = &states[l];
                         say!(
                             "\n{}\n",
-                            crate::hint_text(&state.lesson, &state.exercises[e])
+                            progress::hint_text(&state.lesson, &state.exercises[e])
                         );
                     }
                 }
