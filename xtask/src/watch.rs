@@ -119,7 +119,18 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
                     continue;
                 };
                 let started = Instant::now();
-                let verdict = regrade(&root, &mut states[l], e)?;
+                // A grader that cannot grade (the environment, not the
+                // code) is said, and the next save tries again.
+                let verdict = match regrade(&root, &mut states[l], e) {
+                    Ok(verdict) => verdict,
+                    Err(message) => {
+                        say!(
+                            "{}",
+                            wrap(&format!("Cannot grade: {message}"), COLUMNS, "  ")
+                        );
+                        continue;
+                    }
+                };
                 screen.show(&states, Some((verdict, started.elapsed())));
                 if states[l].solved(&states[l].exercises[e]) {
                     screen.current = first_unsolved(&states, Some((l, e)));
