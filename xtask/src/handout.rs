@@ -10,6 +10,7 @@ use crate::manifest::{MANIFEST, Manifest};
 use crate::{Result, files, workspace_root};
 use support::layout::solutions::strip_solutions;
 use support::layout::{self as lessons, is_exercise_file};
+use support::say;
 
 /// Top-level entries the student copy leaves out: the instructor's CI
 /// (which runs `verify`, meaningless without solutions).
@@ -115,7 +116,7 @@ pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
         None => None,
     };
     let written = write_handout_of(&root, &dir, chosen.as_deref())?;
-    println!(
+    say!(
         "Wrote the student copy to {} ({} files, {} exercise files stubbed).",
         written.dest.display(),
         written.files,
@@ -123,15 +124,16 @@ pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
     );
     let left_out: Vec<PathBuf> = files::untracked(&root);
     if !left_out.is_empty() {
-        println!("Left out, because git does not track them:");
+        say!("Left out, because git does not track them:");
         for path in left_out.iter().take(20) {
-            println!("  {}", path.display());
+            say!("  {}", path.display());
         }
     }
-    println!(
+    let next = format!(
         "Push it as the assignment's template repository. Students run `cargo xtask grade` \
          there; each push is graded by {WORKFLOW}. To grade the class: cargo xtask grade-all."
     );
+    say!("{}", crate::wrap(&next, crate::COLUMNS, ""));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -183,6 +185,7 @@ pub struct Written {
 /// must be new or an empty directory, and outside the workspace. Only the
 /// files git tracks are copied. The copy is made beside `dest` and renamed
 /// into place, so `dest` ends up complete or untouched.
+#[cfg_attr(not(feature = "instructor"), allow(dead_code))] // verify's
 pub fn write_handout(root: &Path, dest: &Path) -> Result<Written> {
     write_handout_of(root, dest, None)
 }
@@ -194,7 +197,41 @@ pub fn write_handout_of(
     dest: &Path,
     only: Option<&[lessons::Lesson]>,
 ) -> Result<Written> {
-    let dest = resolve_destination(root, dest)?;
+    write_copy(root, dest, only, Recipient::Class)
+}
+
+/// Who a copy of the workbook is for. Both get every exercise stubbed and a
+/// manifest, through the one routine [`write_copy`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Recipient {
+    /// `handout`: the template of a class's assignment, with a workflow
+    /// that grades each push.
+    Class,
+    /// `init`: one learner's own workbook, without the instructor's
+    /// material (see [`crate::init::INSTRUCTOR_ONLY`]).
+    Learner,
+}
+
+impl Recipient {
+    fn noun(self) -> &'static str {
+        match self {
+            Recipient::Class => "handout",
+            Recipient::Learner => "copy",
+        }
+    }
+}
+
+/// Writes a copy of the workbook at `root` for `recipient` into `dest`
+/// (new or an empty directory, outside the workbook): the files git
+/// tracks, every solution replaced by its stub. The copy is made beside
+/// `dest` and renamed into place, so `dest` ends up complete or untouched.
+pub fn write_copy(
+    root: &Path,
+    dest: &Path,
+    only: Option<&[lessons::Lesson]>,
+    recipient: Recipient,
+) -> Result<Written> {
+    let dest = resolve_destination(root, dest, recipient.noun())?;
     let mut tracked = files::tracked(root)?;
     if let Some(chosen) = only {
         let dropped: Vec<String> = lessons::discover(root)?
@@ -209,40 +246,40 @@ pub fn write_handout_of(
             })
         });
     }
-    let parent = dest.parent().ok_or("the handout directory has no parent")?;
+    let parent = dest.parent().ok_or("the directory has no parent")?;
     let staging = tempfile::Builder::new()
-        .prefix(".handout-")
+        .prefix(&format!(".{}-", recipient.noun()))
         .tempdir_in(parent)
         .map_err(|e| format!("cannot write into {}: {e}", parent.display()))?;
-    let written = fill(root, &tracked, staging.path(), only)?;
+    let written = fill(root, &tracked, staging.path(), only, recipient)?;
     {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("cannot set the handout's permissions: {e}"))?;
+            .map_err(|e| format!("cannot set the copy's permissions: {e}"))?;
     }
     // rename(2) replaces an empty directory, and fails on a non-empty one
     // (another writer got there first): either way nothing half-written stays.
     fs::rename(staging.path(), &dest)
-        .map_err(|e| format!("cannot move the handout into {}: {e}", dest.display()))?;
+        .map_err(|e| format!("cannot move the copy into {}: {e}", dest.display()))?;
     let _ = staging.keep();
     Ok(Written { dest, ..written })
 }
 
 /// The real path `dest` will have, after checking it is new or empty and
 /// outside the workspace (directly, through `..` or through a link).
-fn resolve_destination(root: &Path, dest: &Path) -> Result<PathBuf> {
+fn resolve_destination(root: &Path, dest: &Path, noun: &str) -> Result<PathBuf> {
     let root = fs::canonicalize(root).map_err(|e| format!("{}: {e}", root.display()))?;
     let real = if dest.exists() {
         let real = fs::canonicalize(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
         let mut entries = fs::read_dir(&real).map_err(|e| {
             format!(
-                "{}: cannot use this as the handout directory: {e}",
+                "{}: cannot use this as the {noun} directory: {e}",
                 dest.display()
             )
         })?;
         if entries.next().is_some() {
             return Err(format!(
-                "{} is not empty. Name a new or empty directory for the handout.",
+                "{} is not empty. Name a new or empty directory for the {noun}.",
                 dest.display()
             ));
         }
@@ -251,7 +288,7 @@ fn resolve_destination(root: &Path, dest: &Path) -> Result<PathBuf> {
         let name = dest
             .file_name()
             .filter(|n| *n != "." && *n != "..")
-            .ok_or_else(|| format!("{}: name a directory for the handout", dest.display()))?;
+            .ok_or_else(|| format!("{}: name a directory for the {noun}", dest.display()))?;
         let parent = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -266,29 +303,39 @@ fn resolve_destination(root: &Path, dest: &Path) -> Result<PathBuf> {
     };
     if real.starts_with(&root) || root.starts_with(&real) {
         return Err(format!(
-            "{} is inside the workbook at {} (or holds it). A handout inside the workbook \
+            "{} is inside the workbook at {} (or holds it). A {noun} inside the workbook \
              breaks cargo and copies itself; choose a directory outside it, for example \
-             ../handout",
+             ../{}",
             dest.display(),
-            root.display()
+            root.display(),
+            if noun == "handout" {
+                "handout"
+            } else {
+                crate::init::DEFAULT_DIR_NAME
+            }
         ));
     }
     Ok(real)
 }
 
 /// Copies `tracked` from `root` into `to`, stripping the solutions from the
-/// exercise files, then adds the workflow and the manifest.
+/// exercise files, then adds what `recipient` needs (the workflow, or the
+/// learner's settings), a README and the manifest.
 fn fill(
     root: &Path,
     tracked: &[PathBuf],
     to: &Path,
     only: Option<&[lessons::Lesson]>,
+    recipient: Recipient,
 ) -> Result<Written> {
-    let chosen: Vec<PathBuf> = tracked
-        .iter()
-        .filter(|p| !LEFT_OUT.iter().any(|l| p.starts_with(l)))
-        .cloned()
-        .collect();
+    let left_out = |p: &PathBuf| {
+        LEFT_OUT.iter().any(|l| p.starts_with(l))
+            || (recipient == Recipient::Learner
+                && crate::init::INSTRUCTOR_ONLY
+                    .iter()
+                    .any(|l| p == Path::new(l)))
+    };
+    let chosen: Vec<PathBuf> = tracked.iter().filter(|p| !left_out(p)).cloned().collect();
     files::copy(root, &chosen, to)?;
     let mut stripped = 0;
     for relative in chosen.iter().filter(|p| is_exercise_file(p)) {
@@ -299,11 +346,15 @@ fn fill(
         fs::write(&path, stub).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         stripped += 1;
     }
-    let workflow_path = to.join(WORKFLOW);
-    fs::create_dir_all(workflow_path.parent().unwrap_or(to))
-        .and_then(|()| fs::write(&workflow_path, workflow()))
-        .map_err(|e| format!("cannot write {WORKFLOW}: {e}"))?;
-    if only.is_some() {
+    if recipient == Recipient::Class {
+        let workflow_path = to.join(WORKFLOW);
+        fs::create_dir_all(workflow_path.parent().unwrap_or(to))
+            .and_then(|()| fs::write(&workflow_path, workflow()))
+            .map_err(|e| format!("cannot write {WORKFLOW}: {e}"))?;
+    } else {
+        crate::init::without_instructor_feature(to)?;
+    }
+    if only.is_some() || recipient == Recipient::Learner {
         trim_summary(to)?;
         unlink_left_out_chapters(to)?;
         // Fewer crates: let cargo drop the others from Cargo.lock now, so
@@ -331,7 +382,11 @@ fn fill(
     for lesson in &handed_out {
         tests.extend(lesson.graded_tests()?);
     }
-    fs::write(to.join("README.md"), student_readme(&handed_out, &tests))
+    let readme = match recipient {
+        Recipient::Class => student_readme(&handed_out, &tests),
+        Recipient::Learner => crate::init::learner_readme(&handed_out, &tests),
+    };
+    fs::write(to.join("README.md"), readme)
         .map_err(|e| format!("cannot write the student's README.md: {e}"))?;
     let watched: Vec<PathBuf> = files::walk(to)?
         .into_iter()
@@ -349,13 +404,14 @@ fn fill(
     })
 }
 
-/// Drops the book's table-of-contents lines whose chapter was left out.
+/// Drops the book's table-of-contents lines whose chapter was left out,
+/// and a part's heading (`# For instructors`) left with no chapter.
 fn trim_summary(to: &Path) -> Result {
     let path = to.join("book/src/SUMMARY.md");
     let Ok(summary) = fs::read_to_string(&path) else {
         return Ok(());
     };
-    let kept: Vec<&str> = summary
+    let mut kept: Vec<&str> = summary
         .lines()
         .filter(|line| {
             let Some(start) = line.find("](") else {
@@ -365,6 +421,25 @@ fn trim_summary(to: &Path) -> Result {
             to.join("book/src").join(target).exists()
         })
         .collect();
+    // A part heading followed (blank lines aside) by another heading or
+    // the end has lost its chapters.
+    let mut index = kept.len();
+    while index > 0 {
+        index -= 1;
+        if !kept[index].starts_with("# ") || index == 0 {
+            continue;
+        }
+        let empty = kept[index + 1..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .is_none_or(|l| l.starts_with("# "));
+        if empty {
+            kept.remove(index);
+        }
+    }
+    while kept.len() > 1 && kept[kept.len() - 1].trim().is_empty() {
+        kept.pop();
+    }
     fs::write(&path, kept.join("\n") + "\n")
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
@@ -469,6 +544,7 @@ anywhere else are ignored.
 ## How to check your work
 
 ```console
+$ cargo xtask watch            # grades the exercise you are on at each save
 $ cargo xtask grade            # every lesson
 $ cargo xtask grade sigbus     # one lesson
 ```

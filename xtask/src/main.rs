@@ -5,29 +5,65 @@
 //! the workbook's own support crate.
 
 mod book;
+#[cfg(feature = "instructor")]
 mod class;
 mod files;
+// In a learner's copy the class's side of the grader (reports read back
+// from JSON) has no caller: it stays, unused.
+#[cfg_attr(not(feature = "instructor"), allow(dead_code))]
 mod grade;
 mod handout;
+mod init;
 mod json;
 mod manifest;
 mod new_lesson;
+#[cfg(feature = "instructor")]
 mod platforms;
 mod progress;
 mod sha256;
+#[cfg(feature = "instructor")]
 mod verify;
+mod watch;
+#[cfg(feature = "instructor")]
 mod zip;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use support::layout::{self as lessons, exercises};
+use support::layout as lessons;
+use support::say;
+
+/// Like `eprintln!`, for what a command says on stderr, but never panics:
+/// with stderr closed (`cargo xtask progress 2>&1 | head -1`) there is
+/// nobody left to tell, and the command goes on (or ends by SIGPIPE at its
+/// next line on stdout).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use note;
+
+/// The widest line a learner-facing command prints: an 80-column terminal.
+pub const COLUMNS: usize = 80;
 
 /// An error that ends the command: printed as `error: MESSAGE`, exit code 2.
 type Result<T = ()> = std::result::Result<T, String>;
 
+/// Who a command is for: the usage lists learners' commands first, and a
+/// learner's copy (`cargo xtask init`, feature `instructor` off) has no
+/// instructor's commands at all.
+#[derive(Clone, Copy, PartialEq)]
+enum Audience {
+    Learner,
+    Author,
+    Instructor,
+}
+
 struct Command {
+    audience: Audience,
     name: &'static str,
     args: &'static str,
     summary: &'static str,
@@ -37,6 +73,7 @@ struct Command {
 
 const COMMANDS: &[Command] = &[
     Command {
+        audience: Audience::Learner,
         name: "list",
         args: "",
         summary: "list the lessons, one line each",
@@ -44,6 +81,7 @@ const COMMANDS: &[Command] = &[
         run: cmd_list,
     },
     Command {
+        audience: Audience::Learner,
         name: "run-lesson",
         args: "NAME|NUMBER [-- ARGS]",
         summary: "build and run a lesson's walkthrough",
@@ -54,6 +92,33 @@ Example: cargo xtask run-lesson file-mapping -- --keep ./out",
         run: cmd_run_lesson,
     },
     Command {
+        audience: Audience::Learner,
+        name: "init",
+        args: "[DIR] [--lessons a,b]",
+        summary: "start your own copy of the exercises, ready to solve",
+        help: "\
+Writes your personal workbook to DIR (default ../mmap-workbook-exercises):
+the lessons, the book and the learner's commands, with every exercise
+replaced by its todo!() stub. DIR must be new or empty, and outside this
+workbook; the copy appears whole or not at all. Then builds it once, and
+says what to run next. --lessons a,b copies only those lessons.",
+        run: init::cmd_init,
+    },
+    Command {
+        audience: Audience::Learner,
+        name: "watch",
+        args: "",
+        summary: "grade the exercise you are on each time you save",
+        help: "\
+Finds your first unsolved exercise and grades it again whenever a file
+under lessons/*/src is saved: its verdict, the first compiler error, and a
+progress bar. Type a command and Enter: h (hint), n (next exercise),
+q (quit). With a file or pipe as input, it reads the same commands, one per
+line, and keeps watching after the last one until interrupted (Ctrl-C).",
+        run: watch::cmd_watch,
+    },
+    Command {
+        audience: Audience::Learner,
         name: "grade",
         args: "[LESSON] [--timeout SECS] [--jobs N] [--json FILE [--format F]] [--summary FILE] [--template DIR [--submission DIR]]",
         summary: "score exercise work",
@@ -80,6 +145,7 @@ submission changed. Run it from your pristine copy, for example:
         run: grade::cmd_grade,
     },
     Command {
+        audience: Audience::Instructor,
         name: "grade-all",
         args: "SUBMISSIONS_DIR --template DIR [--at DEADLINE] [--csv FILE] [--feedback DIR] [--timeout SECS] [--jobs N]",
         summary: "grade a class's submissions against your pristine copy",
@@ -96,9 +162,10 @@ writes a row per student: commit, points per exercise, total, maximum, and a
 status with its reason (printed to stdout without --csv). --feedback DIR
 writes STUDENT.md for each: what passed, what failed and why, and the hint.
 Example: cargo xtask grade-all ../class --template . --csv grades.csv",
-        run: class::cmd_grade_all,
+        run: instructor::cmd_grade_all,
     },
     Command {
+        audience: Audience::Instructor,
         name: "gradescope",
         args: "DIR [--lessons a,b]",
         summary: "write a Gradescope autograder package to DIR",
@@ -109,9 +176,10 @@ run_autograder (grades /autograder/submission's exercise files with the
 pristine handout in /autograder/source and writes results/results.json), and
 workbook/, that handout. `grade --format gradescope` writes the same JSON
 anywhere.",
-        run: platforms::cmd_gradescope,
+        run: instructor::cmd_gradescope,
     },
     Command {
+        audience: Audience::Instructor,
         name: "classroom50",
         args: "DIR [--lessons a,b]",
         summary: "write a Classroom 50 grader to DIR",
@@ -120,9 +188,10 @@ Writes DIR (new or empty): autograder.py for the assignment's configuration
 repository, and workbook/, the pristine handout it grades with. Classroom 50
 runs autograder.py in the student's checkout; it writes result.json
 (classroom50/result/v1) and release-body.md, the summary shown with it.",
-        run: platforms::cmd_classroom50,
+        run: instructor::cmd_classroom50,
     },
     Command {
+        audience: Audience::Learner,
         name: "progress",
         args: "",
         summary: "which exercises you have solved, one line per lesson",
@@ -135,6 +204,7 @@ passes. `cargo xtask hint LESSON` then gives a nudge for the next one.",
         run: progress::cmd_progress,
     },
     Command {
+        audience: Audience::Learner,
         name: "hint",
         args: "LESSON [EXERCISE]",
         summary: "the hint for your next unsolved exercise",
@@ -142,9 +212,10 @@ passes. `cargo xtask hint LESSON` then gives a nudge for the next one.",
 Grades LESSON's exercises and prints the hint of the first one that does not
 pass yet, from its doc comment: a nudge, never the solution. Name EXERCISE
 (its function, e.g. store_at, or its number, e.g. 3.2) for that one's hint.",
-        run: cmd_hint,
+        run: progress::cmd_hint,
     },
     Command {
+        audience: Audience::Author,
         name: "handout",
         args: "DIR [--lessons a,b]",
         summary: "write the student copy to DIR",
@@ -158,6 +229,7 @@ The copy appears whole or not at all.",
         run: handout::cmd_handout,
     },
     Command {
+        audience: Audience::Author,
         name: "new-lesson",
         args: "NAME \"QUESTION\"",
         summary: "scaffold the next lesson, ready to fill",
@@ -165,12 +237,14 @@ The copy appears whole or not at all.",
 Writes lessons/NN-NAME/ (NN: the next number) in the one lesson shape: the
 crate, whose description is QUESTION; a walkthrough with one step; its story
 snapshot; tests (walkthrough, bad input, hostile, interrupt, graded); two
-exercises; and book/src/NN-NAME.md, listed in SUMMARY.md. Then runs the new crate's tests as
-CI does. NAME is kebab-case (page-cache). Nothing is left behind on failure.
+exercises; and book/src/NN-NAME.md, listed in SUMMARY.md. Then runs the
+new crate's tests as CI does. NAME is kebab-case (page-cache). Nothing is
+left behind on failure.
 Example: cargo xtask new-lesson page-cache \"What does the page cache keep?\"",
         run: new_lesson::cmd_new_lesson,
     },
     Command {
+        audience: Audience::Instructor,
         name: "verify",
         args: "",
         summary: "prove the grader honest",
@@ -180,9 +254,10 @@ each test run alone as a student's is), then writes a handout to a temporary
 directory and checks that it is clean under clippy -D warnings, that every
 graded test fails there (score 0), and that stubs which loop forever or fake
 libtest's verdict and exit also score 0.",
-        run: verify::cmd_verify,
+        run: instructor::cmd_verify,
     },
     Command {
+        audience: Audience::Author,
         name: "timings",
         args: "[RUNS]",
         summary: "time each lesson's walkthrough",
@@ -193,6 +268,7 @@ slowest run. This is how the run times in the README were measured.",
         run: cmd_timings,
     },
     Command {
+        audience: Audience::Learner,
         name: "book",
         args: "[serve [--port N] | build | --check [--screenshots DIR]]",
         summary: "serve (default), build or check the book in a browser",
@@ -213,6 +289,50 @@ sigbus chapter. Failing pages are saved as screenshots in target/book-check/;
     },
 ];
 
+/// The instructor's commands, or, in a learner's copy, a clear refusal.
+#[cfg(feature = "instructor")]
+mod instructor {
+    pub use crate::class::cmd_grade_all;
+    pub use crate::platforms::{cmd_classroom50, cmd_gradescope};
+    pub use crate::verify::cmd_verify;
+}
+
+#[cfg(not(feature = "instructor"))]
+mod instructor {
+    use std::ffi::OsString;
+    use std::process::ExitCode;
+
+    fn left_out() -> crate::Result<ExitCode> {
+        Err(
+            "this is a learner's copy (cargo xtask init): it has no instructor's \
+             commands. Run this in the original workbook."
+                .into(),
+        )
+    }
+    pub fn cmd_grade_all(_: Vec<OsString>) -> crate::Result<ExitCode> {
+        left_out()
+    }
+    pub fn cmd_gradescope(_: Vec<OsString>) -> crate::Result<ExitCode> {
+        left_out()
+    }
+    pub fn cmd_classroom50(_: Vec<OsString>) -> crate::Result<ExitCode> {
+        left_out()
+    }
+    pub fn cmd_verify(_: Vec<OsString>) -> crate::Result<ExitCode> {
+        left_out()
+    }
+}
+
+/// The commands this build offers: without the `instructor` feature (a
+/// learner's copy), the instructor's commands are not there, nor the two
+/// that copy a workbook holding solutions (`init`, `handout`).
+fn offered() -> impl Iterator<Item = &'static Command> {
+    COMMANDS.iter().filter(|c| {
+        cfg!(feature = "instructor")
+            || (c.audience != Audience::Instructor && !matches!(c.name, "init" | "handout"))
+    })
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let Some(first) = args.first().cloned() else {
@@ -224,15 +344,19 @@ fn main() -> ExitCode {
         print_usage();
         return ExitCode::SUCCESS;
     }
-    let Some(command) = COMMANDS.iter().find(|c| c.name == name) else {
-        let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+    let Some(command) = offered().find(|c| c.name == name) else {
+        let names: Vec<&str> = offered().map(|c| c.name).collect();
         let hint =
             closest(&name, &names).map_or(String::new(), |c| format!(" Did you mean '{c}'?"));
-        eprintln!("error: unknown command '{name}'.{hint}");
-        eprintln!(
-            "Commands: {}. Run `cargo xtask --help` for more.",
-            names.join(", ")
+        let listing = wrap(
+            &format!(
+                "Commands: {}. Run `cargo xtask --help` for more.",
+                names.join(", ")
+            ),
+            COLUMNS,
+            "",
         );
+        crate::note!("error: unknown command '{name}'.{hint}\n{listing}");
         return ExitCode::from(2);
     };
     args.remove(0);
@@ -242,27 +366,111 @@ fn main() -> ExitCode {
         .into_iter()
         .any(|a| a == "-h" || a == "--help")
     {
-        println!(
-            "cargo xtask {} {}\n\n{}",
-            command.name, command.args, command.help
+        let usage = wrap(
+            &format!("cargo xtask {} {}", command.name, command.args),
+            COLUMNS,
+            "    ",
         );
+        say!("{usage}\n\n{}", command.help);
         return ExitCode::SUCCESS;
     }
     match (command.run)(args) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::note!("{}", wrap(&format!("error: {message}"), COLUMNS, ""));
             ExitCode::from(2)
         }
     }
 }
 
 fn print_usage() {
-    println!("cargo xtask COMMAND [ARGS]\n\nCommands:");
-    for c in COMMANDS {
-        println!("  {:<12} {}", c.name, c.summary);
+    say!("cargo xtask COMMAND [ARGS]");
+    for (audience, heading) in [
+        (Audience::Learner, "Learning"),
+        (Audience::Author, "Writing lessons and handing out"),
+        (Audience::Instructor, "Grading a class"),
+    ] {
+        let mut commands = offered().filter(|c| c.audience == audience).peekable();
+        if commands.peek().is_some() {
+            say!("\n{heading}:");
+        }
+        for c in commands {
+            say!("  {:<12} {}", c.name, c.summary);
+        }
     }
-    println!("\nEvery command takes --help.");
+    say!("\nEvery command takes --help. Start with: cargo xtask run-lesson 1");
+}
+
+/// `text` wrapped at `width` columns, continuation lines indented by
+/// `indent`, never cutting a word (a word wider than a line stays whole).
+/// Blank lines separate paragraphs and are kept; a line that starts with
+/// white space, `-`, `|` or a fence is kept on a line of its own, as it is
+/// when it fits.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let flush = |line: &mut String, out: &mut Vec<String>| {
+        if !line.is_empty() {
+            out.push(std::mem::take(line));
+        }
+    };
+    for source in text.lines() {
+        let own_line = source.starts_with([' ', '-', '`', '|']);
+        if source.trim().is_empty() || own_line {
+            flush(&mut line, &mut out);
+            if source.trim().is_empty() {
+                out.push(String::new());
+                continue;
+            }
+        }
+        if own_line && source.chars().count() <= width {
+            out.push(source.to_owned());
+            continue;
+        }
+        let lead: String = source.chars().take_while(|c| *c == ' ').collect();
+        for word in source.split_whitespace() {
+            let room = line.chars().count() + 1 + word.chars().count() <= width;
+            if line.is_empty() {
+                line = format!("{lead}{word}");
+            } else if room {
+                line.push(' ');
+                line.push_str(word);
+            } else {
+                flush(&mut line, &mut out);
+                line = format!("{indent}{lead}{word}");
+            }
+        }
+        if own_line {
+            flush(&mut line, &mut out);
+        }
+    }
+    flush(&mut line, &mut out);
+    out.join("\n")
+}
+
+/// Where cargo puts what it builds for the workbook at `root`.
+pub fn target_dir(root: &std::path::Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// Before a build that may be the first: unless `built_before` exists,
+/// says on stderr what is being built and roughly how long the first build
+/// takes, so that nobody takes a silent compiler for a hung command. Cargo's
+/// own progress follows. `book` calls it too (`target/book` as the mark).
+pub fn announce_first_build(built_before: &std::path::Path, what: &str, first_time: &str) {
+    if !built_before.exists() {
+        crate::note!(
+            "{}",
+            wrap(
+                &format!(
+                    "Building {what}. The first build takes {first_time}; \
+                     after that it starts at once."
+                ),
+                COLUMNS,
+                ""
+            )
+        );
+    }
 }
 
 /// The root of the workbook this command works on, found when it runs,
@@ -324,16 +532,26 @@ fn no_arguments(command: &str, args: &[OsString]) -> Result {
 
 fn cmd_list(args: Vec<OsString>) -> Result<ExitCode> {
     no_arguments("list", &args)?;
-    for lesson in lessons::discover(&workspace_root()?)? {
-        println!(
-            "{:02}  {:<22} {}",
-            lesson.number, lesson.name, lesson.question
+    let all = lessons::discover(&workspace_root()?)?;
+    let width = all.iter().map(|l| l.name.len()).max().unwrap_or(0);
+    let indent = " ".repeat(4 + width + 2);
+    for lesson in all {
+        let question = wrap(&lesson.question, COLUMNS - indent.len(), "");
+        say!(
+            "{:02}  {:<width$}  {}",
+            lesson.number,
+            lesson.name,
+            question.replace('\n', &format!("\n{indent}"))
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// `run-lesson`: builds the lesson with cargo (its progress shown), then
+/// becomes the lesson's program (exec), so that the lesson's exit, its
+/// death by SIGPIPE under `| head` included, is the command's own.
 fn cmd_run_lesson(args: Vec<OsString>) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
     let mut args = args.into_iter();
     let Some(wanted) = args.next() else {
         return Err(
@@ -357,95 +575,62 @@ fn cmd_run_lesson(args: Vec<OsString>) -> Result<ExitCode> {
     };
     let root = workspace_root()?;
     let lesson = lessons::find(&root, &wanted.to_string_lossy())?;
-    let status = cargo()
+    let program = build_lesson(&root, &lesson.name)?;
+    let error = std::process::Command::new(&program).args(passed).exec();
+    Err(format!("cannot run {}: {error}", program.display()))
+}
+
+/// Builds the lesson `name`'s program (cargo's progress on stderr) and
+/// returns its path, as cargo reported it.
+fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
+    announce_first_build(
+        &target_dir(root).join("debug").join(name),
+        &format!("the lesson {name} and what it uses"),
+        "seconds once xtask is built (up to a minute on a slow machine)",
+    );
+    let mut build = cargo()
         .args([
-            "run",
-            "--quiet",
+            "build",
+            "--message-format=json-render-diagnostics",
             "--package",
-            &lesson.name,
+            name,
+            "--bin",
+            name,
             "--manifest-path",
         ])
         .arg(root.join("Cargo.toml"))
-        .arg("--")
-        .args(passed)
-        .status()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot start cargo: {e}"))?;
-    Ok(match status.code() {
-        Some(0) => ExitCode::SUCCESS,
-        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        None => {
-            eprintln!("the lesson {}", support::ChildOutcome::from(status));
-            ExitCode::FAILURE
-        }
-    })
-}
-
-fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
-    let (wanted, exercise) = match args.as_slice() {
-        [lesson] => (lesson.to_string_lossy().into_owned(), None),
-        [lesson, exercise] => (
-            lesson.to_string_lossy().into_owned(),
-            Some(exercise.to_string_lossy().into_owned()),
-        ),
-        _ => {
-            return Err(
-                "hint takes a lesson and, if you like, an exercise: cargo xtask hint sigbus [store_at]"
-                    .into(),
-            );
-        }
-    };
-    let root = workspace_root()?;
-    let lesson = lessons::find(&root, &wanted)?;
-    let all = exercises::of_lesson(&lesson)?;
-    let chosen = match exercise {
-        Some(name) => all
-            .iter()
-            .find(|e| e.function == name || e.title.starts_with(&format!("Exercise {name}:")))
-            .ok_or_else(|| {
-                let names: Vec<&str> = all.iter().map(|e| e.function.as_str()).collect();
-                format!(
-                    "{} has no exercise '{name}'; its exercises are: {}",
-                    lesson.name,
-                    names.join(", ")
-                )
-            })?,
-        None => {
-            eprintln!("Grading {} to find your next exercise...", lesson.name);
-            let tests = grade::tests_of(std::slice::from_ref(&lesson))?;
-            let results = grade::grade_tree(
-                &root,
-                std::slice::from_ref(&lesson),
-                &tests,
-                &Default::default(),
-                grade::Limits::default(),
-                &mut |_| {},
-            )?;
-            let failing = |e: &&exercises::Exercise| {
-                results
-                    .iter()
-                    .any(|r| e.tests.contains(&r.test.name) && !r.verdict.passed())
-            };
-            match all.iter().find(failing) {
-                Some(exercise) => exercise,
-                None => {
-                    println!("Every exercise of {} passes. Well done.", lesson.name);
-                    return Ok(ExitCode::SUCCESS);
-                }
-            }
-        }
-    };
-    println!("{}\n", chosen.title);
-    match &chosen.hint {
-        Some(hint) => println!("{hint}"),
-        None => println!("(This exercise has no hint; its doc comment says what it must do.)"),
+    let mut messages = String::new();
+    if let Some(mut stdout) = build.stdout.take() {
+        std::io::Read::read_to_string(&mut stdout, &mut messages)
+            .map_err(|e| format!("cannot read cargo's messages: {e}"))?;
     }
-    println!(
-        "\nIts file: lessons/{}/{}, function `{}`.",
-        lesson.dir_name(),
-        lessons::EXERCISES,
-        chosen.function
-    );
-    Ok(ExitCode::SUCCESS)
+    let status = build
+        .wait()
+        .map_err(|e| format!("cannot wait for cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "the lesson {name} did not build (cargo's errors are above)"
+        ));
+    }
+    messages
+        .lines()
+        .filter_map(|line| json::parse(line).ok())
+        .filter(|m| m.get("reason").and_then(json::Value::as_str) == Some("compiler-artifact"))
+        .filter(|m| {
+            m.get("target")
+                .and_then(|t| t.get("name"))
+                .and_then(json::Value::as_str)
+                == Some(name)
+        })
+        .find_map(|m| {
+            m.get("executable")
+                .and_then(json::Value::as_str)
+                .map(PathBuf::from)
+        })
+        .ok_or_else(|| format!("cargo built {name} but named no program to run"))
 }
 
 fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
@@ -479,9 +664,11 @@ fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let scratch = std::env::temp_dir();
-    println!(
+    say!(
         "{:<20} {:>10} {:>10}   ({runs} runs each, release build)",
-        "lesson", "median", "slowest"
+        "lesson",
+        "median",
+        "slowest"
     );
     for lesson in &lessons {
         let binary = target.join("release").join(&lesson.name);
@@ -504,7 +691,7 @@ fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
         }
         times.sort();
         let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-        println!(
+        say!(
             "{:<20} {:>10} {:>10}",
             lesson.name,
             ms(times[runs / 2]),
@@ -512,4 +699,41 @@ fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_never_cuts_a_word_and_keeps_paragraphs() {
+        let text = "Hint: open it with read and write access, size it with \
+                    File::set_len, then map it.\n\n  code stays\nlast";
+        let wrapped = wrap(text, 20, "  ");
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 20),
+            "{wrapped}"
+        );
+        let words = |t: &str| t.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(words(&wrapped), words(text));
+        assert!(wrapped.contains("\n\n  code stays\nlast"), "{wrapped}");
+        assert!(
+            wrapped.lines().nth(1).unwrap().starts_with("  "),
+            "{wrapped}"
+        );
+        assert_eq!(
+            wrap("averyveryverylongword x", 5, ""),
+            "averyveryverylongword\nx"
+        );
+    }
+
+    #[test]
+    fn the_usage_fits_80_columns() {
+        for c in COMMANDS {
+            assert!(2 + 12 + 1 + c.summary.len() <= COLUMNS, "{}", c.name);
+            for line in c.help.lines() {
+                assert!(line.chars().count() <= COLUMNS, "{}: {line}", c.name);
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! `cargo xtask progress`: where a learner stands, one line per lesson.
+//! `cargo xtask progress`: where a learner stands, one line per lesson; and
+//! `cargo xtask hint`, the nudge for the next exercise that does not pass.
 //!
 //! Each lesson's graded tests are built (cargo does nothing when nothing
 //! changed) and the test binary is recognised by its size and modification
@@ -13,11 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use support::layout::exercises::{self, Exercise};
-use support::layout::{self as lessons, Lesson};
+use support::layout::{self as lessons, GradedTest, Lesson};
+use support::say;
 
 use crate::grade::Verdict;
 use crate::grade::{self, build};
-use crate::{Result, workspace_root};
+use crate::{Result, init, workspace_root};
 
 /// What one lesson's graded binary was, and which of its tests passed.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,26 +29,70 @@ struct Recorded {
     failed: Vec<String>,
 }
 
-pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
-    if let Some(arg) = args.first() {
-        return Err(format!(
-            "progress takes no arguments, not '{}': it checks every lesson, and only \
-             grades again what changed",
-            arg.to_string_lossy()
-        ));
+/// Where one lesson stands: its exercises and graded tests, and which
+/// passed (or its first compiler error).
+#[derive(Debug, Clone)]
+pub struct LessonState {
+    pub lesson: Lesson,
+    pub exercises: Vec<Exercise>,
+    pub tests: Vec<GradedTest>,
+    /// The tests that passed and failed, or why none ran (it does not
+    /// compile, or a test cannot be set up).
+    pub outcome: std::result::Result<Vec<String>, String>,
+}
+
+impl LessonState {
+    /// True when every graded test of `exercise` passed.
+    pub fn solved(&self, exercise: &Exercise) -> bool {
+        match &self.outcome {
+            Ok(passed) => {
+                !exercise.tests.is_empty() && exercise.tests.iter().all(|t| passed.contains(t))
+            }
+            Err(_) => false,
+        }
     }
-    let root = workspace_root()?;
+
+    /// The points of the tests that passed.
+    pub fn earned(&self) -> u32 {
+        match &self.outcome {
+            Ok(passed) => self
+                .tests
+                .iter()
+                .filter(|t| passed.contains(&t.name))
+                .map(|t| t.points)
+                .sum(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Records the verdicts of `results` (some or all of this lesson's
+    /// tests), as `watch` does after grading one exercise again.
+    pub fn record(&mut self, results: &[grade::TestResult]) {
+        let mut passed = self.outcome.clone().unwrap_or_default();
+        for result in results {
+            passed.retain(|name| *name != result.test.name);
+            if result.verdict.passed() {
+                passed.push(result.test.name.clone());
+            }
+        }
+        self.outcome = Ok(passed);
+    }
+}
+
+/// Builds and grades every lesson of the workbook at `root` that changed
+/// since the last survey (see the module documentation); `log` hears which
+/// lessons are graded again. The second value counts the lessons that kept
+/// the last run's results.
+pub fn survey(root: &Path, log: &mut dyn FnMut(&str)) -> Result<(Vec<LessonState>, usize)> {
     let target = root.join("target");
     let cache_path = target.join("workbook-progress");
     let mut cache = read_cache(&cache_path);
-    let all = lessons::discover(&root)?;
-    let (mut done, mut total, mut earned, mut maximum, mut unchanged) = (0, 0, 0, 0, 0);
-    let mut next: Option<(String, String)> = None;
-    let mut lines = Vec::new();
-    for lesson in &all {
+    let mut unchanged = 0;
+    let mut states = Vec::new();
+    for lesson in lessons::discover(root)? {
         let tests = lesson.graded_tests()?;
-        let list = exercises::of_lesson(lesson)?;
-        let outcome = match build::build_graded(&root, &target, &lesson.name)? {
+        let list = exercises::of_lesson(&lesson)?;
+        let outcome = match build::build_graded(root, &target, &lesson.name)? {
             build::Built::DoesNotCompile(error) => Err(error),
             build::Built::Binary(binary) => {
                 // The graded tests of some lessons run the lesson's program
@@ -62,13 +108,13 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
                 match cache.get(&lesson.name).filter(|r| r.binary == identity) {
                     Some(recorded) => {
                         unchanged += 1;
-                        Ok(recorded.clone())
+                        Ok(recorded.passed.clone())
                     }
                     None => {
-                        eprintln!("checking {} ...", lesson.dir_name());
+                        log(&format!("checking {} ...", lesson.dir_name()));
                         let results = grade::grade_tree(
-                            &root,
-                            std::slice::from_ref(lesson),
+                            root,
+                            std::slice::from_ref(&lesson),
                             &tests,
                             &Default::default(),
                             grade::Limits::default(),
@@ -92,44 +138,74 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
                         }
                         // Kept at once: an interrupted run loses nothing graded.
                         write_cache(&cache_path, &cache);
-                        Ok(recorded)
+                        Ok(recorded.passed)
                     }
                 }
             }
         };
-        maximum += tests.iter().map(|t| t.points).sum::<u32>();
+        states.push(LessonState {
+            lesson,
+            exercises: list,
+            tests,
+            outcome,
+        });
+    }
+    write_cache(&cache_path, &cache);
+    Ok((states, unchanged))
+}
+
+/// The first line of a compiler error and where it points, short.
+fn first_error(error: &str) -> String {
+    let first = error
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or_else(|| error.lines().next().unwrap_or(""));
+    let at = error
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))
+        .map(|at| format!(" ({at})"))
+        .unwrap_or_default();
+    format!("{first}{at}")
+}
+
+pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
+    if let Some(arg) = args.first() {
+        return Err(format!(
+            "progress takes no arguments, not '{}': it checks every lesson, and only \
+             grades again what changed",
+            arg.to_string_lossy()
+        ));
+    }
+    let root = workspace_root()?;
+    let (states, unchanged) = survey(&root, &mut |line| crate::note!("{line}"))?;
+    let (mut done, mut total, mut earned, mut maximum) = (0, 0, 0, 0);
+    let mut next: Option<String> = None;
+    let mut lines = Vec::new();
+    for state in &states {
+        let lesson = &state.lesson;
+        let list = &state.exercises;
+        maximum += state.tests.iter().map(|t| t.points).sum::<u32>();
         total += list.len();
-        let line = match outcome {
+        earned += state.earned();
+        let line = match &state.outcome {
             Err(error) => {
-                let first = error.lines().find(|l| l.starts_with("error")).unwrap_or("");
-                let at = error
-                    .lines()
-                    .find_map(|l| l.trim_start().strip_prefix("--> "))
-                    .map(|at| format!(" ({at})"))
-                    .unwrap_or_default();
-                if next.is_none() {
-                    next = Some((lesson.name.clone(), String::new()));
-                }
-                format!("{}  does not compile: {first}{at}", label(lesson))
+                next.get_or_insert_with(|| lesson.name.clone());
+                format!(
+                    "{}  does not compile: {}",
+                    label(lesson),
+                    first_error(error)
+                )
             }
-            Ok(recorded) => {
-                let solved = |e: &Exercise| {
-                    !e.tests.is_empty() && e.tests.iter().all(|t| recorded.passed.contains(t))
-                };
-                earned += tests
-                    .iter()
-                    .filter(|t| recorded.passed.contains(&t.name))
-                    .map(|t| t.points)
-                    .sum::<u32>();
-                let solved_here = list.iter().filter(|e| solved(e)).count();
+            Ok(_) => {
+                let solved_here = list.iter().filter(|e| state.solved(e)).count();
                 done += solved_here;
                 let marks: String = list
                     .iter()
-                    .map(|e| if solved(e) { '#' } else { '.' })
+                    .map(|e| if state.solved(e) { '#' } else { '.' })
                     .collect();
-                let todo = list.iter().find(|e| !solved(e));
-                if let (None, Some(exercise)) = (&next, todo) {
-                    next = Some((lesson.name.clone(), exercise.function.clone()));
+                let todo = list.iter().find(|e| !state.solved(e));
+                if todo.is_some() {
+                    next.get_or_insert_with(|| lesson.name.clone());
                 }
                 let status = match todo {
                     None => "done".to_owned(),
@@ -144,48 +220,164 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
         };
         lines.push(line);
     }
-    write_cache(&cache_path, &cache);
-    println!("Progress: exercises solved per lesson (# solved, . to do)\n");
+    say!("Progress: exercises solved per lesson (# solved, . to do)\n");
     for line in &lines {
-        println!("  {line}");
+        say!(
+            "{}",
+            crate::wrap(&format!("  {line}"), crate::COLUMNS, &" ".repeat(24))
+        );
     }
-    println!(
+    say!(
         "\n{done}/{total} exercises solved, {earned}/{maximum} points.{}",
         if unchanged > 0 {
-            format!(" ({unchanged} lessons unchanged since the last run, not graded again.)")
+            format!("\n({unchanged} lessons unchanged since the last run, not graded again.)")
         } else {
             String::new()
         }
     );
+    let lessons: Vec<Lesson> = states.iter().map(|s| s.lesson.clone()).collect();
+    if init::holds_solutions(&lessons) {
+        say!("\n{}", init::reference_note());
+        return Ok(if next.is_none() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     match next {
         None => {
-            println!("Every exercise passes. Well done.");
+            say!("Every exercise passes. Well done.");
             Ok(ExitCode::SUCCESS)
         }
-        Some((lesson, _)) => {
-            println!("Stuck? cargo xtask hint {lesson}");
+        Some(lesson) => {
+            say!("Stuck? cargo xtask hint {lesson}   Working on it? cargo xtask watch");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
+pub fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
+    let (wanted, exercise) = match args.as_slice() {
+        [lesson] => (lesson.to_string_lossy().into_owned(), None),
+        [lesson, exercise] => (
+            lesson.to_string_lossy().into_owned(),
+            Some(exercise.to_string_lossy().into_owned()),
+        ),
+        _ => {
+            return Err(
+                "hint takes a lesson and, if you like, an exercise: cargo xtask hint sigbus [store_at]"
+                    .into(),
+            );
+        }
+    };
+    let root = crate::workspace_root()?;
+    let lesson = lessons::find(&root, &wanted)?;
+    let all = exercises::of_lesson(&lesson)?;
+    let chosen = match exercise {
+        Some(name) => all
+            .iter()
+            .find(|e| e.function == name || e.title.starts_with(&format!("Exercise {name}:")))
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|e| e.function.as_str()).collect();
+                format!(
+                    "{} has no exercise '{name}'; its exercises are: {}",
+                    lesson.name,
+                    names.join(", ")
+                )
+            })?,
+        None if init::holds_solutions(std::slice::from_ref(&lesson)) => {
+            say!("{}", init::reference_note());
+            let number = all
+                .first()
+                .and_then(|e| e.title.strip_prefix("Exercise "))
+                .and_then(|t| t.split(':').next())
+                .unwrap_or("1.1");
+            say!(
+                "\nFor one exercise's hint, name it: cargo xtask hint {} {number}",
+                lesson.name
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {
+            crate::note!("Grading {} to find your next exercise...", lesson.name);
+            let tests = grade::tests_of(std::slice::from_ref(&lesson))?;
+            let results = grade::grade_tree(
+                &root,
+                std::slice::from_ref(&lesson),
+                &tests,
+                &Default::default(),
+                grade::Limits::default(),
+                &mut |_| {},
+            )?;
+            let failing = |e: &&Exercise| {
+                results
+                    .iter()
+                    .any(|r| e.tests.contains(&r.test.name) && !r.verdict.passed())
+            };
+            match all.iter().find(failing) {
+                Some(exercise) => exercise,
+                None => {
+                    say!("Every exercise of {} passes. Well done.", lesson.name);
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+    };
+    say!("{}", hint_text(&lesson, chosen));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An exercise's title, hint and file, wrapped to 80 columns: what `hint`
+/// prints and what `watch` shows for `h`.
+pub fn hint_text(lesson: &Lesson, exercise: &Exercise) -> String {
+    let hint = exercise
+        .hint
+        .as_deref()
+        .unwrap_or("(This exercise has no hint; its doc comment says what it must do.)");
+    format!(
+        "{}\n\n{}\n\n{}",
+        crate::wrap(&exercise.title, crate::COLUMNS, "  "),
+        crate::wrap(hint, crate::COLUMNS, ""),
+        crate::wrap(
+            &format!(
+                "Its file: lessons/{}/{}, function `{}`.",
+                lesson.dir_name(),
+                lessons::EXERCISES,
+                exercise.function
+            ),
+            crate::COLUMNS,
+            "  "
+        )
+    )
+}
+
 fn label(lesson: &Lesson) -> String {
-    format!("{:<24}", lesson.dir_name())
+    format!("{:<21}", lesson.dir_name())
 }
 
 /// "Exercise 1.4: find every occurrence ..." → "1.4 find every occurrence ...",
-/// at most 40 characters.
-fn short_title(exercise: &Exercise) -> String {
+/// cut after a whole word to at most 35 characters.
+pub fn short_title(exercise: &Exercise) -> String {
+    const WIDTH: usize = 35;
     let title = exercise
         .title
         .strip_prefix("Exercise ")
         .unwrap_or(&exercise.title);
     let title = title.replacen(':', "", 1);
-    if title.chars().count() > 40 {
-        format!("{}...", title.chars().take(37).collect::<String>())
-    } else {
-        title
+    if title.chars().count() <= WIDTH {
+        return title;
     }
+    let mut short = String::new();
+    for word in title.split_whitespace() {
+        if short.chars().count() + word.chars().count() + 1 > WIDTH - 3 {
+            break;
+        }
+        if !short.is_empty() {
+            short.push(' ');
+        }
+        short.push_str(word);
+    }
+    format!("{short}...")
 }
 
 /// A binary's identity for the cache: its path, size and modification time.
@@ -250,6 +442,20 @@ fn write_cache(path: &Path, cache: &HashMap<String, Recorded>) {
 mod tests {
     use super::{Recorded, read_cache, write_cache};
     use std::collections::HashMap;
+
+    #[test]
+    fn short_titles_end_on_a_whole_word() {
+        let exercise = support::layout::exercises::Exercise {
+            lesson: "x".into(),
+            function: "f".into(),
+            title: "Exercise 1.4: find every occurrence of `pattern` in the file".into(),
+            hint: None,
+            tests: vec![],
+        };
+        let short = super::short_title(&exercise);
+        assert_eq!(short, "1.4 find every occurrence of...");
+        assert!(short.chars().count() <= 35);
+    }
 
     #[test]
     fn the_cache_reads_back_what_was_written() {

@@ -119,15 +119,18 @@ pub fn discover(root: &Path) -> Result<Vec<Lesson>> {
     Ok(lessons)
 }
 
-/// The lesson named `wanted`, by name or by number, or an error that lists
-/// the lessons and suggests the closest name.
+/// The lesson named `wanted` in any form the tools show it: its name
+/// (`file-mapping`), its directory (`01-file-mapping`, or
+/// `lessons/01-file-mapping/` as a shell completes it) or its number (`1`,
+/// `01`); or an error that lists the lessons and suggests the closest name.
 pub fn find(root: &Path, wanted: &str) -> Result<Lesson> {
     let lessons = discover(root)?;
-    let by_number = wanted.parse::<u32>().ok();
-    if let Some(lesson) = lessons
-        .iter()
-        .find(|l| l.name == wanted || Some(l.number) == by_number)
-    {
+    let bare = wanted.trim().trim_end_matches('/');
+    let bare = bare.strip_prefix("lessons/").unwrap_or(bare);
+    let by_number = bare.parse::<u32>().ok();
+    if let Some(lesson) = lessons.iter().find(|l| {
+        l.name == bare || l.dir_name() == bare || Some(l.number) == by_number
+    }) {
         return Ok(lesson.clone());
     }
     let names: Vec<&str> = lessons.iter().map(|l| l.name.as_str()).collect();
@@ -233,7 +236,17 @@ mod tests {
         assert!(!lessons.is_empty());
         assert!(lessons.windows(2).all(|w| w[0].number < w[1].number));
         assert_eq!(lessons[0].name, "file-mapping");
-        assert!(find(&workbook_root(), "1").is_ok());
+        for form in [
+            "1",
+            "01",
+            "file-mapping",
+            "01-file-mapping",
+            "lessons/01-file-mapping/",
+        ] {
+            let found = find(&workbook_root(), form).unwrap();
+            assert_eq!(found.name, "file-mapping", "{form}");
+        }
+        assert!(find(&workbook_root(), "02-file-mapping").is_err());
         let error = find(&workbook_root(), "file-maping").unwrap_err();
         assert!(error.contains("Did you mean 'file-mapping'?"), "{error}");
     }
