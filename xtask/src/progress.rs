@@ -84,6 +84,8 @@ impl LessonState {
 /// lessons are graded again. The second value counts the lessons that kept
 /// the last run's results.
 pub fn survey(root: &Path, log: &mut dyn FnMut(&str)) -> Result<(Vec<LessonState>, usize)> {
+    // A broken machine is said as such, even when every result is cached.
+    crate::grade::check_environment()?;
     let target = root.join("target");
     let cache_path = target.join("workbook-progress");
     let mut cache = read_cache(&cache_path);

@@ -192,8 +192,10 @@ pub fn one_line(text: &str, width: usize) -> String {
     fit(&joined.join(" / "), width)
 }
 
-/// `println!` for xtask's commands: ends quietly when the reader went away,
-/// and is an error (not a panic) on a full disk. Use as `outln!(...)?`.
+/// `println!` for xtask's commands, through the lessons' own output
+/// ([`support::out`]): a reader that went away (`grade | head`) ends the
+/// command quietly by SIGPIPE, like `cat`; any other failure (a full disk)
+/// is one line and exit code 2, never a panic. Use as `outln!(...)?`.
 #[macro_export]
 macro_rules! outln {
     ($($arg:tt)*) => {
@@ -201,16 +203,10 @@ macro_rules! outln {
     };
 }
 
-/// Writes `text` to stdout. A reader that went away (`grade | head`) ends
-/// it quietly; any other failure (a full disk) is an error, not a panic.
+/// Writes `text` to stdout as [`outln!`] does.
 pub fn emit(text: &str) -> crate::Result {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(format!("cannot write to standard output: {e}")),
-    }
+    support::out::text(text);
+    Ok(())
 }
 
 /// The report of a grading that could not start: the machine, not the
