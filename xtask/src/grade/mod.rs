@@ -19,6 +19,7 @@ pub mod build;
 mod environment;
 mod report;
 pub mod run;
+pub mod session;
 mod submission;
 mod verdict;
 

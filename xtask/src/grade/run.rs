@@ -761,24 +761,12 @@ pub fn sweep_escapees() {
     }
 }
 
-/// The pids whose parent is `parent`, from `/proc/*/stat`.
+/// The pids whose parent is `parent`.
 fn children_of(parent: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // The name may hold spaces and parentheses: fields follow the last ')'.
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                return false;
-            };
-            rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) == Some(parent)
-        })
+    super::session::processes()
+        .into_iter()
+        .filter(|(_, stat)| stat.parent == parent)
+        .map(|(pid, _)| pid)
         .collect()
 }
 
