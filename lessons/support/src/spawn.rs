@@ -41,6 +41,25 @@ pub struct Captured {
     pub stderr: String,
 }
 
+/// Spawns `command`, trying again for a moment while its program is "busy"
+/// (`ETXTBSY`): a program a test has just copied may still be open for
+/// writing in a child that another thread of the test forked meanwhile (the
+/// descriptor is close-on-exec, so it goes as soon as that child execs).
+pub fn spawn_past_text_busy(
+    command: &mut std::process::Command,
+) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            spawned => return spawned,
+        }
+    }
+}
+
 /// Runs `command` to its end with stdout and stderr captured, killing it if it
 /// runs past `limit`. This is how tests run lesson binaries: never by fork.
 pub fn output_bounded(
@@ -49,11 +68,11 @@ pub fn output_bounded(
 ) -> std::io::Result<Captured> {
     use std::io::Read;
     use std::process::Stdio;
-    let mut child = command
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+        .stderr(Stdio::piped());
+    let mut child = spawn_past_text_busy(command)?;
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
