@@ -377,7 +377,9 @@ fn main() -> ExitCode {
     match (command.run)(args) {
         Ok(code) => code,
         Err(message) => {
-            crate::note!("{}", wrap(&format!("error: {message}"), COLUMNS, ""));
+            // One line, unwrapped: scripts (the Gradescope runner, CI) read
+            // the reason from the `error:` line; a terminal wraps it.
+            crate::note!("error: {message}");
             ExitCode::from(2)
         }
     }
