@@ -9,7 +9,7 @@ use std::fs;
 use workbook_tests::book::{book_dir, includes, resolve, summary_chapters};
 
 /// What mdBook's content column shows without sideways scrolling.
-const COLUMNS: usize = support::testing::STORY_COLUMNS;
+const COLUMNS: usize = support::testing::LISTING_COLUMNS;
 
 /// Every chapter, as (file name, markdown).
 fn chapters() -> Vec<(String, String)> {

@@ -23,7 +23,7 @@ use crate::Result;
 const TAKEN: &[&str] = &["support", "xtask", "workbook-tests"];
 
 /// A story line holds the lesson's name and its question; it fits in this.
-const STORY_COLUMNS: usize = 86;
+const STORY_COLUMNS: usize = 85; // support::testing::STORY_COLUMNS
 
 pub fn cmd_new_lesson(args: Vec<OsString>) -> Result<ExitCode> {
     let [name, question] = args.as_slice() else {

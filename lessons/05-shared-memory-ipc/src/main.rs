@@ -343,7 +343,7 @@ fn squatting() -> Result {
 // ANCHOR_END: squatting
 
 /// Story lines are at most this wide.
-const COLUMNS: usize = 86;
+const COLUMNS: usize = 85; // support::testing::STORY_COLUMNS
 
 /// Prints `text` indented by `indent`, wrapped at [`COLUMNS`].
 fn say(indent: usize, text: &str) {

@@ -45,8 +45,8 @@ pub fn check_received(
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "refusing the memfd: its seals are {}; without SHRINK, GROW and SEAL \
-                 the sender could shrink it and make our reads fault with SIGBUS",
+                "refusing the memfd: without SHRINK, GROW and SEAL the sender may \
+                 shrink it and make our reads fault with SIGBUS (its seals: {})",
                 seal_names(seals)
             ),
         ));
