@@ -244,42 +244,18 @@ pub struct Interruptions {
     pub leftovers: Vec<String>,
 }
 
-/// A small random generator (xorshift), seeded from the kernel: enough to
-/// spread interruptions over a lesson's run.
-#[derive(Debug)]
-pub struct Random(u64);
+/// How many runs an interruption test makes when `WORKBOOK_INTERRUPT_RUNS`
+/// does not say: a few, so a developer's `cargo test` stays quick. CI sets
+/// the variable for the long matrix (`.ci/run`).
+pub const INTERRUPT_RUNS: usize = 4;
 
-impl Random {
-    /// A generator seeded from `/dev/urandom`.
-    pub fn new() -> Random {
-        let seed = crate::unguessable_suffix()
-            .ok()
-            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
-            .unwrap_or(0x9e37_79b9_7f4a_7c15);
-        Random(seed | 1)
-    }
-
-    /// A number below `n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
-impl Default for Random {
-    fn default() -> Self {
-        Random::new()
-    }
-}
-
-/// How many runs an interruption test makes: `WORKBOOK_INTERRUPT_RUNS`, or `default`.
-pub fn interrupt_runs(default: usize) -> usize {
+/// How many runs an interruption test makes: `WORKBOOK_INTERRUPT_RUNS`, or
+/// [`INTERRUPT_RUNS`].
+pub fn interrupt_runs() -> usize {
     std::env::var("WORKBOOK_INTERRUPT_RUNS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
+        .unwrap_or(INTERRUPT_RUNS)
 }
 
 /// Starts the lesson `bin` with `args` `runs` times, each in a fresh
@@ -297,8 +273,9 @@ pub fn interrupt_at_random(
     prepare: impl Fn(&Path),
     check: impl Fn(&Path) -> Vec<String>,
 ) -> Interruptions {
+    use nix::sys::signal::{Signal, kill};
     use std::os::unix::process::ExitStatusExt;
-    let mut random = Random::new();
+    let mut random = fastrand::Rng::new();
     let max_delay = (0..3)
         .map(|_| {
             let cwd = tempfile::tempdir().unwrap();
@@ -317,13 +294,13 @@ pub fn interrupt_at_random(
         std::fs::create_dir(&cwd).unwrap();
         prepare(&cwd);
         let marker = format!("{}-{run}", crate::unguessable_suffix().unwrap());
-        let signal = if random.below(2) == 0 {
-            libc::SIGINT
+        let signal = if random.bool() {
+            Signal::SIGINT
         } else {
-            libc::SIGTERM
+            Signal::SIGTERM
         };
         let delay =
-            Duration::from_micros(random.below(max_delay.as_micros().max(1) as u64));
+            Duration::from_micros(random.u64(..max_delay.as_micros().max(1) as u64));
         let mut child = Command::new(bin)
             .args(args)
             .current_dir(&cwd)
@@ -336,15 +313,14 @@ pub fn interrupt_at_random(
             .expect("the lesson starts");
         let pid = child.id();
         std::thread::sleep(delay);
-        // SAFETY: kill takes a pid and a signal number; the child is ours
-        // and not yet reaped, so the pid cannot belong to anyone else.
-        unsafe { libc::kill(pid as i32, signal) };
+        // The child is ours and not yet reaped: the pid is still its own.
+        let _ = kill(nix::unistd::Pid::from_raw(pid as i32), signal);
         let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
-        let what = format!("run {run} ({bin}, signal {signal} after {delay:?})");
+        let what = format!("run {run} ({bin}, {signal} after {delay:?})");
         found.runs += 1;
         match outcome {
             ChildOutcome::Exited(0) => {}
-            ChildOutcome::Signaled(s) if s as i32 == signal => found.signalled += 1,
+            ChildOutcome::Signaled(s) if s == signal => found.signalled += 1,
             other => found
                 .leftovers
                 .push(format!("{what}: ended unexpectedly: it {other}")),
@@ -397,8 +373,10 @@ fn processes_marked(marker: &str) -> Vec<u32> {
         let left = scan();
         if left.is_empty() || started.elapsed() > Duration::from_secs(2) {
             for &pid in &left {
-                // SAFETY: kill takes two numbers and touches no memory.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
             return left;
         }
