@@ -30,21 +30,29 @@ pub fn run_command(command: &mut Command) -> Captured {
 /// returns its story (stdout), after checking that it ran cleanly: exit code
 /// 0, nothing on stderr, and nothing written into its current directory.
 pub fn story(bin: &str) -> String {
+    let run = run_ok(bin, &[]);
+    assert_eq!(run.stderr, "", "the lesson wrote to stderr");
+    run.stdout
+}
+
+/// Runs `bin` with `args` in a fresh directory and returns what it printed,
+/// after checking that it exited with code 0 and wrote nothing into that
+/// directory.
+pub fn run_ok(bin: &str, args: &[&str]) -> Captured {
     let cwd =
         tempfile::tempdir().expect("a temporary directory for the lesson to run in");
-    let run = run(bin, &[], cwd.path());
+    let run = run(bin, args, cwd.path());
     assert_eq!(
         run.outcome,
         ChildOutcome::Exited(0),
-        "the lesson failed:\n{}",
+        "the lesson ({args:?}) failed:\n{}",
         run.stderr
     );
-    assert_eq!(run.stderr, "", "the lesson wrote to stderr");
     assert!(
         entries(cwd.path()).is_empty(),
-        "the lesson wrote into its current directory"
+        "the lesson ({args:?}) wrote into its current directory"
     );
-    run.stdout
+    run
 }
 
 /// Checks that `run` is a clean refusal by `lesson`: exit code 2, a
@@ -276,7 +284,9 @@ pub fn interrupt_at_random(
     use nix::sys::signal::{Signal, kill};
     use std::os::unix::process::ExitStatusExt;
     let mut random = fastrand::Rng::new();
-    let max_delay = (0..3)
+    // A run's length, measured: the longest of a few runs for a long
+    // matrix, one for a short one.
+    let max_delay = (0..if runs > 10 { 3 } else { 1 })
         .map(|_| {
             let cwd = tempfile::tempdir().unwrap();
             prepare(cwd.path());
@@ -493,10 +503,12 @@ pub fn run_under_ulimit(
     run
 }
 
-/// Tries `bin` under `ulimit FLAG N` for each N in `values`: every run
-/// either tells the story or refuses cleanly with a message containing
-/// `fix` (the limit to raise). Returns how many refused, so a caller can
-/// check that the limit was really reached.
+/// Tries `bin` under `ulimit FLAG N` for each N in `values`, tightest
+/// first: every run either tells the story or refuses cleanly with a
+/// message containing `fix` (the limit to raise). The first limit under
+/// which the story is told ends the sweep: every looser one lets it through
+/// too. Returns how many refused, so a caller can check that the limit was
+/// really reached.
 pub fn sweep_ulimit(
     lesson: &str,
     bin: &str,
@@ -509,7 +521,7 @@ pub fn sweep_ulimit(
     for value in values {
         let run = run_under_ulimit(bin, &[], flag, value, as_nobody);
         if run.outcome.is_success() {
-            continue;
+            break;
         }
         let err = assert_refused_after_story(lesson, &run);
         assert!(
