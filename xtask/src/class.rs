@@ -501,10 +501,11 @@ pub fn csv(rows: &[Row], exercises: &[Exercise]) -> String {
     out
 }
 
-/// A CSV field, quoted when it needs to be; a leading `=`, `+`, `-` or `@`
-/// is escaped so that a spreadsheet never runs a student's text as a formula.
+/// A CSV field, quoted when it needs to be; a leading `=`, `+`, `-`, `@`,
+/// tab or carriage return is escaped so that a spreadsheet never runs a
+/// student's text as a formula (OWASP's list for CSV injection).
 fn field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_owned()
@@ -726,5 +727,19 @@ mod tests {
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("=cmd()"), "'=cmd()");
+    }
+
+    #[test]
+    fn every_formula_start_is_neutralised() {
+        for start in ["=", "+", "-", "@", "\t", "\r"] {
+            let text = format!("{start}HYPERLINK(\"x\")");
+            let cell = field(&text);
+            // Quoted or not, the cell's text begins with the apostrophe.
+            let shown = cell.strip_prefix('"').unwrap_or(&cell);
+            assert!(shown.starts_with('\''), "{text:?} became {cell:?}");
+        }
+        assert_eq!(field("\tx"), "'\tx");
+        assert_eq!(field("\rx"), "\"'\rx\"");
+        assert_eq!(field("a\tb"), "a\tb");
     }
 }

@@ -117,6 +117,16 @@ pub fn copy(from: &Path, files: &[PathBuf], to: &Path) -> Result {
     Ok(())
 }
 
+/// The SHA-256 digest of `data`, as 64 lower-case hex digits: how a
+/// handout's manifest names a file's contents.
+pub fn hex_digest(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 fn split_nul(bytes: &[u8]) -> Vec<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     bytes
@@ -124,4 +134,22 @@ fn split_nul(bytes: &[u8]) -> Vec<PathBuf> {
         .filter(|p| !p.is_empty())
         .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_digest;
+
+    #[test]
+    fn hex_digest_is_sha256_in_lower_case_hex() {
+        // FIPS 180-4's examples.
+        assert_eq!(
+            hex_digest(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            hex_digest(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 }

@@ -20,7 +20,6 @@ mod new_lesson;
 #[cfg(feature = "instructor")]
 mod platforms;
 mod progress;
-mod sha256;
 #[cfg(feature = "instructor")]
 mod verify;
 mod watch;

@@ -12,8 +12,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::Result;
+use crate::files::hex_digest;
 use crate::grade::GradedTest;
-use crate::sha256;
 
 /// Where the manifest lives, relative to the handout's root.
 pub const MANIFEST: &str = ".workbook/manifest";
@@ -35,7 +35,7 @@ impl Manifest {
         let mut hashed = Vec::with_capacity(files.len());
         for path in files {
             let bytes = read_for_hash(&root.join(path))?;
-            hashed.push((sha256::hex_digest(&bytes), path.clone()));
+            hashed.push((hex_digest(&bytes), path.clone()));
         }
         hashed.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(Manifest {
@@ -111,7 +111,7 @@ impl Manifest {
             .iter()
             .filter_map(|(hash, path)| match read_for_hash(&root.join(path)) {
                 Err(_) => Some(format!("missing: {}", path.display())),
-                Ok(bytes) if sha256::hex_digest(&bytes) != *hash => {
+                Ok(bytes) if hex_digest(&bytes) != *hash => {
                     Some(format!("changed: {}", path.display()))
                 }
                 Ok(_) => None,

@@ -1,11 +1,16 @@
 //! A zip archive of stored (uncompressed) files, enough for Gradescope's
-//! autograder upload; keeps each file's Unix mode so scripts stay executable.
+//! autograder upload; keeps each file's Unix mode so scripts stay executable,
+//! and marks names as UTF-8 (general purpose flag bit 11), so `héllo.txt`
+//! reads back as `héllo.txt`, not in the old DOS code page.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::Result;
+
+/// General purpose flag bit 11: the name (and comment) are UTF-8.
+const UTF8_NAMES: u16 = 1 << 11;
 
 /// The zip of `entries` (paths relative to `root`, files only).
 pub fn store(root: &Path, entries: &[PathBuf]) -> Result<Vec<u8>> {
@@ -26,7 +31,7 @@ pub fn store(root: &Path, entries: &[PathBuf]) -> Result<Vec<u8>> {
         let name_len = u16::try_from(name.len()).map_err(|_| format!("{name}: name too long"))?;
         // Local file header, then the data.
         out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        for half in [20u16, 0, 0, 0, 0x21] {
+        for half in [20u16, UTF8_NAMES, 0, 0, 0x21] {
             out.extend_from_slice(&half.to_le_bytes()); // version, flags, stored, time, date
         }
         for word in [crc, size, size] {
@@ -38,7 +43,7 @@ pub fn store(root: &Path, entries: &[PathBuf]) -> Result<Vec<u8>> {
         out.extend_from_slice(&data);
         // Its central directory record: made by Unix (3), mode in the high half.
         central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        for half in [(3u16 << 8) | 20, 20, 0, 0, 0, 0x21] {
+        for half in [(3u16 << 8) | 20, 20, UTF8_NAMES, 0, 0, 0x21] {
             central.extend_from_slice(&half.to_le_bytes());
         }
         for word in [crc, size, size] {
@@ -98,7 +103,12 @@ mod tests {
         fs::write(dir.path().join("run"), "#!/bin/sh\necho hi\n").unwrap();
         fs::set_permissions(dir.path().join("run"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(dir.path().join("sub/data"), [0u8, 1, 2, 255]).unwrap();
-        let entries = [PathBuf::from("run"), PathBuf::from("sub/data")];
+        fs::write(dir.path().join("héllo.txt"), "é").unwrap();
+        let entries = [
+            PathBuf::from("run"),
+            PathBuf::from("sub/data"),
+            PathBuf::from("héllo.txt"),
+        ];
         let zip = store(dir.path(), &entries).unwrap();
         let path = dir.path().join("out.zip");
         fs::write(&path, zip).unwrap();
@@ -107,7 +117,8 @@ mod tests {
             assert z.testzip() is None\n\
             assert z.read('sub/data') == bytes([0, 1, 2, 255])\n\
             assert (z.getinfo('run').external_attr >> 16) & 0o777 == 0o755\n\
-            print(','.join(z.namelist()))\n";
+            assert z.read('h\\u00e9llo.txt') == '\\u00e9'.encode()\n\
+            print(ascii(z.namelist()))\n";
         match std::process::Command::new("python3")
             .args(["-c", checker])
             .arg(&path)
@@ -121,7 +132,7 @@ mod tests {
                 );
                 assert_eq!(
                     String::from_utf8_lossy(&output.stdout).trim(),
-                    "run,sub/data"
+                    r"['run', 'sub/data', 'h\xe9llo.txt']"
                 );
             }
             Err(_) => eprintln!("python3 is not installed: the zip was not read back"),

@@ -6,12 +6,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::num::NonZeroUsize;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use memmap2::MmapMut;
 use nix::errno::Errno;
+use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap};
 use support::errors::AtPath;
 use support::region::Region;
@@ -277,7 +278,7 @@ pub fn only_some_files_can_be_mapped(data: &Path) -> io::Result<Vec<Attempt>> {
     // Without /proc (a bare container) its row is left out, not the step.
     let status = File::open("/proc/self/status").ok();
     let file = File::open(data).at(data)?;
-    let memfd = memfd()?;
+    let memfd = memfd_create("file-mapping", MFdFlags::MFD_CLOEXEC)?;
     let (pipe, _writer) = nix::unistd::pipe().map_err(io::Error::from)?;
     let (read, shared) = (libc::PROT_READ, libc::MAP_SHARED);
     let map = |what, file: &dyn AsRawFd, why| attempt(what, file, read, shared, why);
@@ -294,19 +295,6 @@ pub fn only_some_files_can_be_mapped(data: &Path) -> io::Result<Vec<Attempt>> {
     Ok(attempts)
 }
 // ANCHOR_END: file_type_rule
-
-/// A new, empty memfd (an anonymous file in memory, see memfd_create(2)).
-fn memfd() -> io::Result<OwnedFd> {
-    // SAFETY: the name is a NUL-terminated literal; the call touches no
-    // other memory of ours and returns a new descriptor or -1.
-    let fd =
-        unsafe { libc::memfd_create(c"file-mapping".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a descriptor memfd_create just opened for us alone.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
 
 // ANCHOR: argument_rule
 /// Two calls on a good file with bad arguments: a length of 0, and an

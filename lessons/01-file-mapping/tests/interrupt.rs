@@ -44,7 +44,7 @@ fn interrupted_at_random_moments_it_leaves_nothing_behind() {
     let found = interrupt_at_random(
         LESSON,
         &[],
-        interrupt_runs(40),
+        interrupt_runs(),
         |_| {},
         |cwd| {
             tree(cwd)
@@ -61,7 +61,7 @@ fn an_interrupted_keep_leaves_the_whole_file_or_nothing() {
     let found = interrupt_at_random(
         LESSON,
         &["--keep", "out/a/b"],
-        interrupt_runs(40),
+        interrupt_runs(),
         |_| {},
         |cwd| {
             let left = tree(cwd);
@@ -82,7 +82,7 @@ fn an_interrupted_forced_keep_leaves_the_old_file_or_the_new_one() {
     let found = interrupt_at_random(
         LESSON,
         &["--keep", ".", "--force"],
-        interrupt_runs(40),
+        interrupt_runs(),
         |cwd| std::fs::write(cwd.join("data"), b"old").unwrap(),
         |cwd| {
             let left = tree(cwd);

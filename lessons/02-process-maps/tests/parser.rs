@@ -1,5 +1,6 @@
 //! The maps parser on real captures and on anything at all.
 
+use fastrand::Rng;
 use process_maps::maps::{Device, Kind, Mapping, Perms, parse_line, parse_maps};
 
 const SAMPLES: &[(&str, &str)] = &[
@@ -174,24 +175,8 @@ fn malformed_lines_are_errors_not_panics() {
     assert_eq!(error.line, 2);
 }
 
-/// A small deterministic generator (xorshift64*), so the property tests need
-/// no extra crate and every failure can be replayed from its seed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+// The property tests draw from `fastrand` with a fixed seed: the same
+// inputs every run, so every failure can be replayed.
 
 const PATHS: &[&str] = &[
     "",
@@ -210,30 +195,30 @@ const PATHS: &[&str] = &[
     "/x\\012y",
 ];
 
-fn random_mapping(random: &mut Random) -> Mapping {
-    let start = random.next() >> random.below(64);
+fn random_mapping(random: &mut Rng) -> Mapping {
+    let start = random.u64(..) >> random.u32(..64);
     Mapping {
         start,
-        end: start.saturating_add(random.next() >> random.below(64)),
+        end: start.saturating_add(random.u64(..) >> random.u32(..64)),
         perms: Perms {
-            read: random.below(2) == 0,
-            write: random.below(2) == 0,
-            exec: random.below(2) == 0,
-            shared: random.below(2) == 0,
+            read: random.bool(),
+            write: random.bool(),
+            exec: random.bool(),
+            shared: random.bool(),
         },
-        offset: random.next() >> random.below(64),
+        offset: random.u64(..) >> random.u32(..64),
         device: Device {
-            major: random.next() as u32 >> random.below(32),
-            minor: random.next() as u32 >> random.below(32),
+            major: random.u32(..) >> random.u32(..32),
+            minor: random.u32(..) >> random.u32(..32),
         },
-        inode: random.next() >> random.below(64),
-        pathname: random.pick(PATHS).to_owned(),
+        inode: random.u64(..) >> random.u32(..64),
+        pathname: PATHS[random.usize(..PATHS.len())].to_owned(),
     }
 }
 
 #[test]
 fn property_whatever_it_parses_round_trips() {
-    let mut random = Random(0x9e37_79b9_7f4a_7c15);
+    let mut random = Rng::with_seed(0x9e37_79b9_7f4a_7c15);
     for _ in 0..20_000 {
         let mapping = random_mapping(&mut random);
         let line = mapping.to_string();
@@ -243,7 +228,7 @@ fn property_whatever_it_parses_round_trips() {
 
 #[test]
 fn property_no_input_makes_it_panic() {
-    let mut random = Random(0x0123_4567_89ab_cdef);
+    let mut random = Rng::with_seed(0x0123_4567_89ab_cdef);
     let alphabet: Vec<char> =
         "0123456789abcdefxyz-: rwxps[]()/\\\n\tü".chars().collect();
     let originals: Vec<String> = SAMPLES
@@ -252,31 +237,24 @@ fn property_no_input_makes_it_panic() {
         .collect();
     for _ in 0..20_000 {
         // Either pure noise, or a real line with a few characters changed.
-        let mut chars: Vec<char> = if random.below(2) == 0 {
-            (0..random.below(100))
-                .map(|_| alphabet[random.below(alphabet.len() as u64) as usize])
+        let mut chars: Vec<char> = if random.bool() {
+            (0..random.usize(..100))
+                .map(|_| alphabet[random.usize(..alphabet.len())])
                 .collect()
         } else {
-            originals[random.below(originals.len() as u64) as usize]
-                .chars()
-                .collect()
+            originals[random.usize(..originals.len())].chars().collect()
         };
-        for _ in 0..random.below(4) {
+        for _ in 0..random.usize(..4) {
             if chars.is_empty() {
                 break;
             }
-            let at = random.below(chars.len() as u64) as usize;
-            match random.below(3) {
+            let at = random.usize(..chars.len());
+            match random.u8(..3) {
                 0 => {
                     chars.remove(at);
                 }
-                1 => chars.insert(
-                    at,
-                    alphabet[random.below(alphabet.len() as u64) as usize],
-                ),
-                _ => {
-                    chars[at] = alphabet[random.below(alphabet.len() as u64) as usize]
-                }
+                1 => chars.insert(at, alphabet[random.usize(..alphabet.len())]),
+                _ => chars[at] = alphabet[random.usize(..alphabet.len())],
             }
         }
         let line: String = chars.into_iter().collect();

@@ -12,9 +12,7 @@
 //!   moment (to a random length, or to zero); stops at the first round
 //!   where the reader dies, hangs or returns wrong bytes.
 
-use std::collections::hash_map::RandomState;
 use std::fs::{File, OpenOptions};
-use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
@@ -101,23 +99,6 @@ fn read_once(path: &Path, expected: u64) -> Result {
 /// truncation leaves behind never pass for the file's bytes.
 fn pattern(offset: u64) -> u8 {
     (offset % 251 + (offset / 4096) % 4 + 1) as u8
-}
-
-/// A small random generator, started from the standard library's random hash keys.
-struct Random(u64);
-
-impl Random {
-    fn new() -> Random {
-        Random(RandomState::new().build_hasher().finish() | 1)
-    }
-
-    /// A number below `n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// The reader's side of one round: tells the parent it is about to read
@@ -240,20 +221,20 @@ fn race_on(path: &Path, rounds: u64, len: u64, to_zero: bool) -> Result {
         return Ok(());
     }
     say!("untouched file: the reader returned it whole");
-    let mut random = Random::new();
+    let mut random = fastrand::Rng::new();
     let page = support::page_size() as u64;
     let window = 3 * took.as_micros().max(1) as u64 / 2;
     let (mut whole, mut reported) = (0, 0);
     for number in 1..=rounds {
-        let delay = Duration::from_micros(random.below(window));
-        let cut_to = match random.below(4) {
+        let delay = Duration::from_micros(random.u64(..window));
+        let cut_to = match random.u64(..4) {
             _ if to_zero => 0,
             // Inside the last page: no page vanishes, but the bytes past the
             // new end read as zeroes from now on, without any fault.
             0 => {
-                (len - 1) / page * page + random.below(len - (len - 1) / page * page)
+                (len - 1) / page * page + random.u64(..len - (len - 1) / page * page)
             }
-            _ => random.below(len),
+            _ => random.u64(..len),
         };
         let (outcome, _) = round(path, &written, Some((delay, cut_to)))?;
         match outcome {

@@ -49,9 +49,7 @@ fn main() {
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
-        Mode::Walkthrough => support::scratch_dir()
-            .map_err(Into::into)
-            .and_then(|dir| walkthrough(dir.path())),
+        Mode::Walkthrough => support::in_scratch_dir(walkthrough),
         Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
     });
     CLI.finish(result);
@@ -93,6 +91,15 @@ fn in_child(what: &str, work: impl FnOnce() -> i32) -> Result<ChildOutcome> {
     let outcome = run_in_child(CHILD_LIMIT, work)?;
     say!("  {what} -> child {outcome}");
     Ok(outcome)
+}
+
+/// Opens a file the story made, for reading and writing.
+fn open_existing_rw(path: &Path) -> Result<File> {
+    Ok(OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .at(path)?)
 }
 
 fn open_rw(path: &Path) -> std::io::Result<File> {
@@ -142,11 +149,7 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
     say!("\nStep 2. The exact boundary: a 9-byte file under a 3-page mapping");
     let path = scratch.join("nine");
     fs::write(&path, b"AAAAAAAAA").at(&path)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .at(&path)?;
+    let file = open_existing_rw(&path)?;
     let map = map_shared(&file, 3 * page)?;
     say!(
         "  mapped {} bytes (3 pages) of a {}-byte file",
@@ -193,11 +196,7 @@ fn the_exact_boundary(scratch: &Path, page: usize) -> Result {
 fn writes_past_the_end(scratch: &Path, page: usize) -> Result {
     say!("\nStep 3. Stores past the end do not grow the file");
     let path = scratch.join("nine");
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .at(&path)?;
+    let file = open_existing_rw(&path)?;
     let map = map_shared(&file, page)?;
     map.write(100, b'!');
     drop(map);
@@ -250,11 +249,7 @@ fn truncation_under_a_live_mapping(scratch: &Path, page: usize) -> Result {
         [b"A".repeat(page), b"B".repeat(page), b"C".repeat(page)].concat(),
     )
     .at(&path)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .at(&path)?;
+    let file = open_existing_rw(&path)?;
     let map = map_shared(&file, 3 * page)?;
     say!(
         "  mapped all 3 pages; page 2 reads {:?}",

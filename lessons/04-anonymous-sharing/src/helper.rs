@@ -126,16 +126,9 @@ pub fn exercise(args: &[String]) -> Result {
     Ok(())
 }
 
-/// `len` numbers over the whole `u64` range (xorshift, from `start`), so a
-/// sum that is not modulo 2^64 overflows.
+/// `len` numbers over the whole `u64` range (the same for the same
+/// `start`), so a sum that is not modulo 2^64 overflows.
 fn random_numbers(len: usize, start: u64) -> Vec<u64> {
-    let mut state = start | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        })
-        .collect()
+    let mut random = fastrand::Rng::with_seed(start);
+    (0..len).map(|_| random.u64(..)).collect()
 }

@@ -58,19 +58,16 @@ fn main() {
     let _ = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) };
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
-        Mode::Walkthrough => support::scratch_dir()
-            .map_err(Into::into)
-            .and_then(|dir| walkthrough(dir.path())),
+        Mode::Walkthrough => support::in_scratch_dir(walkthrough),
         Mode::Bench(options) => optimised_build().and_then(|()| {
-            support::scratch_dir()
-                .map_err(Into::into)
-                .and_then(|dir| bench::run(dir.path(), &options))
-                .map_err(|error| {
+            support::in_scratch_dir(|dir| bench::run(dir, &options)).map_err(
+                |error| {
                     CLI.refuse(format_args!(
                         "the benchmark stopped: {}",
                         support::errors::explain_any(&*error)
                     ))
-                })
+                },
+            )
         }),
     });
     CLI.finish(result);

@@ -158,37 +158,3 @@ fn assert_refused_after_story(run: &support::child::Captured) -> String {
     );
     run.stderr.clone()
 }
-
-#[test]
-fn a_reader_that_stops_early() {
-    // `page-cache | head -1`: stdout is closed after the first line.
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
-    let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(LESSON)
-        .env("TMPDIR", tmp.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(first.starts_with("page-cache: "), "{first}");
-    // The reader is dropped here: the pipe is closed.
-    let outcome =
-        support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT)
-            .unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(!matches!(outcome, support::ChildOutcome::TimedOut(_)));
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(entries(tmp.path()).is_empty(), "files left in TMPDIR");
-}

@@ -71,12 +71,10 @@ fn main() {
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
-        Mode::Walkthrough => support::scratch_dir()
-            .map_err(Into::into)
-            .and_then(|dir| walkthrough(dir.path())),
-        Mode::OneFault(experiment) => support::scratch_dir()
-            .map_err(Into::into)
-            .and_then(|dir| one_fault(experiment, dir.path())),
+        Mode::Walkthrough => support::in_scratch_dir(walkthrough),
+        Mode::OneFault(experiment) => {
+            support::in_scratch_dir(|dir| one_fault(experiment, dir))
+        }
     });
     CLI.finish(result);
 }

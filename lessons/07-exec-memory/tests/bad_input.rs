@@ -144,42 +144,9 @@ fn a_full_disk_is_one_line_of_error() {
 
 #[test]
 fn a_reader_that_leaves_midway_ends_it_quietly_too() {
-    use std::io::Read;
     // Wherever the reader leaves (in a child's step or the parent's), the
     // lesson ends by SIGPIPE or finishes, says nothing, leaves nothing.
     for keep in [100, 700, 1500, 2500] {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(LESSON)
-            .env("TMPDIR", tmp.path())
-            .current_dir(tmp.path())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut head = vec![0u8; keep];
-        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
-        let outcome =
-            support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT)
-                .unwrap();
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        assert!(
-            matches!(
-                outcome,
-                support::ChildOutcome::Exited(0)
-                    | support::ChildOutcome::Signaled(
-                        nix::sys::signal::Signal::SIGPIPE
-                    )
-            ),
-            "after {keep} bytes: {outcome}\n{stderr}"
-        );
-        assert_eq!(stderr, "", "after {keep} bytes");
-        assert!(entries(tmp.path()).is_empty(), "after {keep} bytes");
+        support::testing::assert_quiet_on_a_closed_pipe(LESSON, keep);
     }
 }

@@ -24,14 +24,7 @@ fn one_jit_at_a_time() -> MutexGuard<'static, ()> {
 /// Runs `exec-memory --fault KIND` (a spawned process: tests never fork)
 /// and returns the signal that killed its child and the handler's si_code.
 fn child_report(kind: &str) -> (Signal, c_int) {
-    let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(LESSON, &["--fault", kind], cwd.path());
-    assert_eq!(
-        run.outcome,
-        support::ChildOutcome::Exited(0),
-        "{}",
-        run.stderr
-    );
+    let run = support::testing::run_ok(LESSON, &["--fault", kind]);
     let report = run
         .stdout
         .lines()
@@ -124,36 +117,22 @@ fn the_classifier_reads_real_faults() {
 #[test]
 fn an_si_code_means_nothing_without_its_signal() {
     graded(|| {
-        assert_yours!(
-            classify_fault(Signal::SIGSEGV, 2),
-            FaultKind::Forbidden,
-            "classify_fault(Signal::SIGSEGV, 2)"
-        );
-        assert_yours!(
-            classify_fault(Signal::SIGBUS, 2),
-            FaultKind::PastEndOfFile,
-            "classify_fault(Signal::SIGBUS, 2)"
-        );
-        assert_yours!(
-            classify_fault(Signal::SIGSEGV, 1),
-            FaultKind::Unmapped,
-            "classify_fault(Signal::SIGSEGV, 1)"
-        );
-        // BUS_ADRALN (a misaligned access), a kill(2) (SI_USER), another signal.
-        assert_yours!(
-            classify_fault(Signal::SIGBUS, 1),
-            FaultKind::Other,
-            "classify_fault(Signal::SIGBUS, 1)"
-        );
-        assert_yours!(
-            classify_fault(Signal::SIGSEGV, 0),
-            FaultKind::Other,
-            "classify_fault(Signal::SIGSEGV, 0)"
-        );
-        assert_yours!(
-            classify_fault(Signal::SIGILL, 2),
-            FaultKind::Other,
-            "classify_fault(Signal::SIGILL, 2)"
-        );
+        let cases = [
+            (Signal::SIGSEGV, 2, FaultKind::Forbidden),
+            (Signal::SIGBUS, 2, FaultKind::PastEndOfFile),
+            (Signal::SIGSEGV, 1, FaultKind::Unmapped),
+            // BUS_ADRALN (a misaligned access), a kill(2) (SI_USER), another
+            // signal.
+            (Signal::SIGBUS, 1, FaultKind::Other),
+            (Signal::SIGSEGV, 0, FaultKind::Other),
+            (Signal::SIGILL, 2, FaultKind::Other),
+        ];
+        for (signal, code, expected) in cases {
+            assert_yours!(
+                classify_fault(signal, code),
+                expected,
+                "classify_fault(Signal::{signal:?}, {code})"
+            );
+        }
     });
 }

@@ -222,15 +222,7 @@ fn the_table_agrees_with_what_the_children_reported() {
 
 /// What `--fault KIND` reported: the child's ending and the handler's report.
 fn one_fault(kind: &str) -> (String, String) {
-    let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(LESSON, &["--fault", kind], cwd.path());
-    assert_eq!(
-        run.outcome,
-        support::ChildOutcome::Exited(0),
-        "{}",
-        run.stderr
-    );
-    assert!(support::testing::entries(cwd.path()).is_empty());
+    let run = support::testing::run_ok(LESSON, &["--fault", kind]);
     (
         line(&run.stdout, "-> child").to_owned(),
         line(&run.stdout, "report:").to_owned(),

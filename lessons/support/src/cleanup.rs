@@ -25,6 +25,8 @@ use std::ptr::null_mut;
 use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, Ordering};
 
+use nix::unistd::getpid;
+
 /// What removing a registered path means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
@@ -45,11 +47,17 @@ const SLOTS: usize = 64;
 struct Entry {
     removal: Removal,
     path: CString,
-    sequence: u64,
 }
 
+/// The registered entries; null where a slot holds none.
 static REGISTRY: [AtomicPtr<Entry>; SLOTS] =
     [const { AtomicPtr::new(null_mut()) }; SLOTS];
+/// Each slot's registration number, or 0 when the slot is free. A slot
+/// belongs to its [`Registration`] from `register` until that is dropped,
+/// even after a remover took its entry: no other entry ever enters it
+/// meanwhile. The number sits here, not in the entry, so finding the newest
+/// never reads an entry it has not taken (another thread may free it).
+static ORDER: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
 static SEQUENCE: AtomicU64 = AtomicU64::new(1);
 /// The process that registered things: the only one that removes them.
 static OWNER: AtomicI32 = AtomicI32::new(0);
@@ -70,16 +78,17 @@ pub fn register(path: &Path, removal: Removal) -> io::Result<Registration> {
     let path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
         io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte")
     })?;
-    let entry = Box::into_raw(Box::new(Entry {
-        removal,
-        path,
-        sequence: SEQUENCE.fetch_add(1, Ordering::SeqCst),
-    }));
-    for (slot, cell) in REGISTRY.iter().enumerate() {
-        if cell
-            .compare_exchange(null_mut(), entry, Ordering::SeqCst, Ordering::SeqCst)
+    let entry = Box::into_raw(Box::new(Entry { removal, path }));
+    let sequence = SEQUENCE.fetch_add(1, Ordering::SeqCst);
+    for (slot, order) in ORDER.iter().enumerate() {
+        if order
+            .compare_exchange(0, sequence, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
+            // The slot is ours: its entry pointer is null (the last
+            // registration here swapped or saw it swapped out before it
+            // freed the slot).
+            REGISTRY[slot].store(entry, Ordering::SeqCst);
             return Ok(Registration { slot, entry });
         }
     }
@@ -93,7 +102,8 @@ pub fn register(path: &Path, removal: Removal) -> io::Result<Registration> {
 impl Drop for Registration {
     fn drop(&mut self) {
         // Whoever swaps the pointer out owns the entry: either this, or a
-        // signal handler (which never frees, and then ends the process).
+        // remover (`run_all`, or the signal handler, which never frees and
+        // then ends the process). The slot held no other entry meanwhile.
         let taken = REGISTRY[self.slot].compare_exchange(
             self.entry,
             null_mut(),
@@ -104,6 +114,8 @@ impl Drop for Registration {
             // SAFETY: we took the only pointer to this Box out of the registry.
             drop(unsafe { Box::from_raw(self.entry) });
         }
+        // Only now may another registration use the slot.
+        ORDER[self.slot].store(0, Ordering::SeqCst);
     }
 }
 
@@ -130,8 +142,7 @@ pub fn protected<T>(work: impl FnOnce() -> T) -> T {
 /// meanwhile, so an interruption cannot leave a removal half done.
 pub fn run_all() {
     protected(|| {
-        // SAFETY: getpid cannot fail and touches no memory.
-        if unsafe { libc::getpid() } == OWNER.load(Ordering::SeqCst) {
+        if getpid().as_raw() == OWNER.load(Ordering::SeqCst) {
             while let Some(entry) = take_newest() {
                 // SAFETY: take_newest handed us the only pointer to this entry.
                 let entry = unsafe { Box::from_raw(entry) };
@@ -169,17 +180,15 @@ pub(crate) fn forget_in_child() {
 
 /// True in the process that registered things (not in a forked child).
 pub(crate) fn is_owner() -> bool {
-    // SAFETY: getpid cannot fail and touches no memory.
     OWNER.load(Ordering::SeqCst) == 0
-        || unsafe { libc::getpid() } == OWNER.load(Ordering::SeqCst)
+        || getpid().as_raw() == OWNER.load(Ordering::SeqCst)
 }
 
 /// Installs the handlers now (registering does it too): a lesson calls this
 /// first, through `Cli::begin`.
 pub fn install() {
     INSTALL.call_once(|| {
-        // SAFETY: getpid cannot fail and touches no memory.
-        OWNER.store(unsafe { libc::getpid() }, Ordering::SeqCst);
+        OWNER.store(getpid().as_raw(), Ordering::SeqCst);
         for signal in STOP_SIGNALS {
             // SAFETY: a zeroed sigaction is a valid value to fill in; the
             // handler only makes async-signal-safe calls (see on_signal);
@@ -204,8 +213,8 @@ pub fn install() {
 }
 
 extern "C" fn on_signal(signal: c_int) {
-    // SAFETY: getpid is async-signal-safe.
-    if unsafe { libc::getpid() } == OWNER.load(Ordering::SeqCst) {
+    // getpid is async-signal-safe (nix's is the bare system call).
+    if getpid().as_raw() == OWNER.load(Ordering::SeqCst) {
         while let Some(entry) = take_newest() {
             // SAFETY: the entry is ours now (swapped out of the registry) and
             // stays allocated: nothing frees an entry it did not take, and
@@ -235,7 +244,9 @@ fn default_action(signal: c_int) -> ! {
     }
 }
 
-/// Takes the most recently registered entry out of the registry.
+/// Takes the most recently registered entry out of the registry. It never
+/// reads through a pointer it has not swapped out: a concurrent
+/// `Registration::drop` may take and free any entry it only looked at.
 fn take_newest() -> Option<*mut Entry> {
     loop {
         let mut newest: Option<(usize, *mut Entry, u64)> = None;
@@ -244,9 +255,9 @@ fn take_newest() -> Option<*mut Entry> {
             if entry.is_null() {
                 continue;
             }
-            // SAFETY: an entry in the registry stays allocated until it is
-            // swapped out, and only its taker frees it.
-            let sequence = unsafe { (*entry).sequence };
+            // Stale if the slot changed hands since: then only the order
+            // of removal is off, and the swap below decides who owns what.
+            let sequence = ORDER[slot].load(Ordering::SeqCst);
             if newest.is_none_or(|(_, _, s)| sequence > s) {
                 newest = Some((slot, entry, sequence));
             }
@@ -366,6 +377,16 @@ unsafe fn is_dot_or_dot_dot(name: *const c_char) -> bool {
 mod tests {
     use super::*;
 
+    /// The tests that take entries out of the registry take turns: each
+    /// would otherwise take (and remove) the others'.
+    static TAKERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn one_taker() -> std::sync::MutexGuard<'static, ()> {
+        TAKERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     #[test]
     fn a_tree_is_removed_with_what_it_holds() {
         let dir = tempfile::tempdir().unwrap();
@@ -387,6 +408,7 @@ mod tests {
 
     #[test]
     fn run_all_removes_newest_first_and_a_dropped_registration_is_forgotten() {
+        let _turn = one_taker();
         let dir = tempfile::tempdir().unwrap();
         let made = dir.path().join("made");
         let file = made.join("file");
@@ -406,5 +428,64 @@ mod tests {
         assert!(!made.exists(), "the file went first, then its directory");
         assert!(kept.exists(), "an unregistered path is not touched");
         drop((a, b));
+    }
+
+    /// Takes every registered entry, as `run_all` does, and frees it.
+    fn take_all() -> Vec<std::path::PathBuf> {
+        let mut taken = Vec::new();
+        while let Some(entry) = take_newest() {
+            // SAFETY: take_newest handed us the only pointer to this entry.
+            let entry = unsafe { Box::from_raw(entry) };
+            taken.push(
+                Path::new(std::ffi::OsStr::from_bytes(entry.path.as_bytes())).into(),
+            );
+        }
+        taken
+    }
+
+    #[test]
+    fn dropping_a_taken_registration_leaves_a_newer_one_registered() {
+        let _turn = one_taker();
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+        let a = register(&first, Removal::File).unwrap();
+        assert!(take_all().contains(&first));
+        // The allocator may well give this entry the address `a`'s had:
+        // dropping `a` must not unregister it all the same.
+        let b = register(&second, Removal::File).unwrap();
+        drop(a);
+        assert!(take_all().contains(&second), "b is no longer registered");
+        drop(b);
+    }
+
+    #[test]
+    fn registering_and_dropping_races_with_taking_safely() {
+        let _turn = one_taker();
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let path = dir.path().join(format!("never-made-{t}"));
+                std::thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        drop(register(&path, Removal::File).unwrap());
+                    }
+                })
+            })
+            .collect();
+        let mut taken = 0;
+        while threads.iter().any(|t| !t.is_finished()) {
+            taken += take_all().len();
+        }
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Every slot was given back (other tests may hold a few meanwhile).
+        let all: Vec<_> = (0..SLOTS - 8)
+            .map(|i| {
+                register(&dir.path().join(format!("{i}")), Removal::File).unwrap()
+            })
+            .collect();
+        drop(all);
+        eprintln!("{taken} entries taken while they were being dropped");
     }
 }

@@ -91,6 +91,15 @@ pub fn scratch_dir() -> std::io::Result<Scratch> {
     })
 }
 
+/// Runs `work` in a fresh [`scratch_dir`], removed when `work` returns:
+/// how a walkthrough or a one-off mode gets a place for its files.
+pub fn in_scratch_dir<T>(
+    work: impl FnOnce(&std::path::Path) -> Result<T>,
+) -> Result<T> {
+    let scratch = scratch_dir()?;
+    work(scratch.path())
+}
+
 /// 16 hex digits from the kernel's random source, for names that another
 /// user must not be able to guess (and so pre-create): POSIX shm objects.
 pub fn unguessable_suffix() -> std::io::Result<String> {

@@ -7,7 +7,7 @@
 //! the file, not a dead lesson.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 /// Gives the first `len` bytes of `file` real blocks (`posix_fallocate`),
@@ -26,10 +26,5 @@ pub fn allocate(file: &impl AsFd, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
     }
-    // SAFETY: posix_fallocate takes a descriptor we borrow for the call and
-    // two numbers; it touches no memory of ours and returns an errno.
-    match unsafe { libc::posix_fallocate(file.as_fd().as_raw_fd(), 0, len) } {
-        0 => Ok(()),
-        errno => Err(io::Error::from_raw_os_error(errno)),
-    }
+    nix::fcntl::posix_fallocate(file.as_fd(), 0, len).map_err(io::Error::from)
 }

@@ -21,30 +21,56 @@ pub fn run(bin: &str, args: &[&str], cwd: &Path) -> Captured {
 }
 
 /// Runs a prepared command (for an unusual environment or user), bounded.
+///
+/// A program copied a moment ago (for `nobody`, [`AsNobody`]) may still be
+/// open for writing in a child that another test thread forked meanwhile,
+/// until that child execs; running it then fails with ETXTBSY. Nothing ran,
+/// so it is tried again, for a second at most.
 pub fn run_command(command: &mut Command) -> Captured {
-    output_bounded(command, LESSON_LIMIT)
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+    let started = std::time::Instant::now();
+    loop {
+        match output_bounded(command, LESSON_LIMIT) {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ETXTBSY)
+                    && started.elapsed() < Duration::from_secs(1) =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => {
+                return result
+                    .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+            }
+        }
+    }
 }
 
 /// Runs the lesson's walkthrough with no arguments in a fresh directory and
 /// returns its story (stdout), after checking that it ran cleanly: exit code
 /// 0, nothing on stderr, and nothing written into its current directory.
 pub fn story(bin: &str) -> String {
+    let run = run_ok(bin, &[]);
+    assert_eq!(run.stderr, "", "the lesson wrote to stderr");
+    run.stdout
+}
+
+/// Runs `bin` with `args` in a fresh directory and returns what it printed,
+/// after checking that it exited with code 0 and wrote nothing into that
+/// directory.
+pub fn run_ok(bin: &str, args: &[&str]) -> Captured {
     let cwd =
         tempfile::tempdir().expect("a temporary directory for the lesson to run in");
-    let run = run(bin, &[], cwd.path());
+    let run = run(bin, args, cwd.path());
     assert_eq!(
         run.outcome,
         ChildOutcome::Exited(0),
-        "the lesson failed:\n{}",
+        "the lesson ({args:?}) failed:\n{}",
         run.stderr
     );
-    assert_eq!(run.stderr, "", "the lesson wrote to stderr");
     assert!(
         entries(cwd.path()).is_empty(),
-        "the lesson wrote into its current directory"
+        "the lesson ({args:?}) wrote into its current directory"
     );
-    run.stdout
+    run
 }
 
 /// Checks that `run` is a clean refusal by `lesson`: exit code 2, a
@@ -249,42 +275,18 @@ pub struct Interruptions {
     pub leftovers: Vec<String>,
 }
 
-/// A small random generator (xorshift), seeded from the kernel: enough to
-/// spread interruptions over a lesson's run.
-#[derive(Debug)]
-pub struct Random(u64);
+/// How many runs an interruption test makes when `WORKBOOK_INTERRUPT_RUNS`
+/// does not say: a few, so a developer's `cargo test` stays quick. CI sets
+/// the variable for the long matrix (`.ci/run`).
+pub const INTERRUPT_RUNS: usize = 4;
 
-impl Random {
-    /// A generator seeded from `/dev/urandom`.
-    pub fn new() -> Random {
-        let seed = crate::unguessable_suffix()
-            .ok()
-            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
-            .unwrap_or(0x9e37_79b9_7f4a_7c15);
-        Random(seed | 1)
-    }
-
-    /// A number below `n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
-impl Default for Random {
-    fn default() -> Self {
-        Random::new()
-    }
-}
-
-/// How many runs an interruption test makes: `WORKBOOK_INTERRUPT_RUNS`, or `default`.
-pub fn interrupt_runs(default: usize) -> usize {
+/// How many runs an interruption test makes: `WORKBOOK_INTERRUPT_RUNS`, or
+/// [`INTERRUPT_RUNS`].
+pub fn interrupt_runs() -> usize {
     std::env::var("WORKBOOK_INTERRUPT_RUNS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
+        .unwrap_or(INTERRUPT_RUNS)
 }
 
 /// Starts the lesson `bin` with `args` `runs` times, each in a fresh
@@ -302,9 +304,12 @@ pub fn interrupt_at_random(
     prepare: impl Fn(&Path),
     check: impl Fn(&Path) -> Vec<String>,
 ) -> Interruptions {
+    use nix::sys::signal::{Signal, kill};
     use std::os::unix::process::ExitStatusExt;
-    let mut random = Random::new();
-    let max_delay = (0..3)
+    let mut random = fastrand::Rng::new();
+    // A run's length, measured: the longest of a few runs for a long
+    // matrix, one for a short one.
+    let max_delay = (0..if runs > 10 { 3 } else { 1 })
         .map(|_| {
             let cwd = tempfile::tempdir().unwrap();
             prepare(cwd.path());
@@ -322,13 +327,13 @@ pub fn interrupt_at_random(
         std::fs::create_dir(&cwd).unwrap();
         prepare(&cwd);
         let marker = format!("{}-{run}", crate::unguessable_suffix().unwrap());
-        let signal = if random.below(2) == 0 {
-            libc::SIGINT
+        let signal = if random.bool() {
+            Signal::SIGINT
         } else {
-            libc::SIGTERM
+            Signal::SIGTERM
         };
         let delay =
-            Duration::from_micros(random.below(max_delay.as_micros().max(1) as u64));
+            Duration::from_micros(random.u64(..max_delay.as_micros().max(1) as u64));
         let mut child = Command::new(bin)
             .args(args)
             .current_dir(&cwd)
@@ -341,15 +346,14 @@ pub fn interrupt_at_random(
             .expect("the lesson starts");
         let pid = child.id();
         std::thread::sleep(delay);
-        // SAFETY: kill takes a pid and a signal number; the child is ours
-        // and not yet reaped, so the pid cannot belong to anyone else.
-        unsafe { libc::kill(pid as i32, signal) };
+        // The child is ours and not yet reaped: the pid is still its own.
+        let _ = kill(nix::unistd::Pid::from_raw(pid as i32), signal);
         let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
-        let what = format!("run {run} ({bin}, signal {signal} after {delay:?})");
+        let what = format!("run {run} ({bin}, {signal} after {delay:?})");
         found.runs += 1;
         match outcome {
             ChildOutcome::Exited(0) => {}
-            ChildOutcome::Signaled(s) if s as i32 == signal => found.signalled += 1,
+            ChildOutcome::Signaled(s) if s == signal => found.signalled += 1,
             other => found
                 .leftovers
                 .push(format!("{what}: ended unexpectedly: it {other}")),
@@ -402,8 +406,10 @@ fn processes_marked(marker: &str) -> Vec<u32> {
         let left = scan();
         if left.is_empty() || started.elapsed() > Duration::from_secs(2) {
             for &pid in &left {
-                // SAFETY: kill takes two numbers and touches no memory.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
             return left;
         }
@@ -520,10 +526,12 @@ pub fn run_under_ulimit(
     run
 }
 
-/// Tries `bin` under `ulimit FLAG N` for each N in `values`: every run
-/// either tells the story or refuses cleanly with a message containing
-/// `fix` (the limit to raise). Returns how many refused, so a caller can
-/// check that the limit was really reached.
+/// Tries `bin` under `ulimit FLAG N` for each N in `values`, tightest
+/// first: every run either tells the story or refuses cleanly with a
+/// message containing `fix` (the limit to raise). The first limit under
+/// which the story is told ends the sweep: every looser one lets it through
+/// too. Returns how many refused, so a caller can check that the limit was
+/// really reached.
 pub fn sweep_ulimit(
     lesson: &str,
     bin: &str,
@@ -536,7 +544,7 @@ pub fn sweep_ulimit(
     for value in values {
         let run = run_under_ulimit(bin, &[], flag, value, as_nobody);
         if run.outcome.is_success() {
-            continue;
+            break;
         }
         let err = assert_refused_after_story(lesson, &run);
         assert!(

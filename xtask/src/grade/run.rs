@@ -95,7 +95,7 @@ impl SealedBinary {
         Ok(SealedBinary {
             exec_path: copy,
             _fd: None,
-            fallback: Some((dir, crate::sha256::hex_digest(&bytes))),
+            fallback: Some((dir, crate::files::hex_digest(&bytes))),
         })
     }
 
@@ -112,7 +112,7 @@ impl SealedBinary {
     fn path_to_run(&self) -> Result<&Path, String> {
         if let Some((_, digest)) = &self.fallback {
             let now = std::fs::read(&self.exec_path).unwrap_or_default();
-            if crate::sha256::hex_digest(&now) != *digest {
+            if crate::files::hex_digest(&now) != *digest {
                 return Err(format!(
                     "the test binary was changed while grading (by code a test ran): {}",
                     self.exec_path.display()

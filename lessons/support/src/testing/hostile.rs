@@ -115,14 +115,14 @@ pub fn assert_the_fork_refusal_without_proc(lesson: &str, bin: &str) {
     assert!(err.contains("mount -t proc proc /proc"), "{err}");
 }
 
-/// Ctrl-C (or SIGTERM) at random moments, [`interrupt_runs`] times (40
-/// by default): nothing left in the current directory, TMPDIR, /dev/shm
+/// Ctrl-C (or SIGTERM) at random moments, [`interrupt_runs`] times (a
+/// few by default, 40 in CI): nothing left in the current directory, TMPDIR, /dev/shm
 /// or among processes ([`interrupt_at_random`]).
 pub fn assert_interruptions_leave_nothing(lesson: &str, bin: &str) {
     let found = interrupt_at_random(
         bin,
         &[],
-        interrupt_runs(40),
+        interrupt_runs(),
         |_| {},
         |cwd| {
             entries(cwd)
