@@ -21,27 +21,11 @@ pub fn run(bin: &str, args: &[&str], cwd: &Path) -> Captured {
 }
 
 /// Runs a prepared command (for an unusual environment or user), bounded.
-///
-/// A program copied a moment ago (for `nobody`, [`AsNobody`]) may still be
-/// open for writing in a child that another test thread forked meanwhile,
-/// until that child execs; running it then fails with ETXTBSY. Nothing ran,
-/// so it is tried again, for a second at most.
+/// (A program copied a moment ago, for [`AsNobody`], may be "busy" for a
+/// moment: [`crate::spawn::spawn_past_text_busy`] waits that out.)
 pub fn run_command(command: &mut Command) -> Captured {
-    let started = std::time::Instant::now();
-    loop {
-        match output_bounded(command, LESSON_LIMIT) {
-            Err(e)
-                if e.raw_os_error() == Some(libc::ETXTBSY)
-                    && started.elapsed() < Duration::from_secs(1) =>
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            result => {
-                return result
-                    .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-            }
-        }
-    }
+    output_bounded(command, LESSON_LIMIT)
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
 /// Runs the lesson's walkthrough with no arguments in a fresh directory and
