@@ -526,7 +526,7 @@ tab, and its job summary).
 ```console
 $ cargo xtask hint sigbus      # the hint for your next unsolved exercise
 $ cargo xtask run-lesson sigbus
-$ mdbook serve book            # the book (cargo install mdbook --locked)
+$ cargo xtask book              # the book, served on 127.0.0.1:3000
 ```
 
 The graded tests are in each lesson's `tests/graded.rs`: read them to see
