@@ -57,6 +57,12 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
     crate::no_arguments("watch", &args)?;
     let root = crate::workspace_root()?;
     let lessons = support::layout::discover(&root)?;
+    // Every exercise passes here: nothing to watch, and no reason to build
+    // and grade every lesson (minutes, the first time) to say so.
+    if init::holds_solutions(&lessons) {
+        say!("{}", init::reference_note());
+        return Ok(ExitCode::SUCCESS);
+    }
     let (sender, inputs) = mpsc::channel::<Input>();
     let saves = sender.clone();
     let sender_for_grading = sender.clone();
@@ -95,9 +101,6 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
         "every lesson's graded tests, to see where you stand",
         "a few minutes",
     );
-    if init::holds_solutions(&lessons) {
-        say!("{}\n", init::reference_note());
-    }
     crate::note!("Checking where you stand (only lessons that changed are graded again)...");
     let (mut states, _) = progress::survey(&root, &mut |line| crate::note!("{line}"))?;
     let mut screen = Screen {

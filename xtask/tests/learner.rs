@@ -365,6 +365,15 @@ fn init_refuses_what_is_not_a_directory_before_copying() {
 }
 
 #[test]
+fn watch_in_the_reference_points_to_init_without_grading() {
+    let run = reference_xtask(&["watch"], COMMAND_LIMIT);
+    assert!(run.outcome.is_success(), "{run:?}");
+    assert!(run.stdout.contains("cargo xtask init"), "{run:?}");
+    assert!(!run.stderr.contains("Checking where you stand"), "{run:?}");
+    assert_fits("watch", &run.stdout);
+}
+
+#[test]
 fn learner_commands_fit_80_columns() {
     for args in [
         &["--help"][..],
