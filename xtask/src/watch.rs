@@ -377,16 +377,18 @@ impl Screen {
                         took.as_secs_f64()
                     );
                 }
-                // One reason for several tests (a missing file) is said once.
+                // One reason for several tests (a missing file, an exit())
+                // is said once: what is shown of it is its first line.
                 let mut said_before = String::new();
                 for result in results.iter().filter(|r| !r.verdict.passed()) {
                     let reason = result.verdict.to_string();
+                    let first = first_line(&reason).to_owned();
                     let (status, name) = (result.verdict.status(), &result.test.name);
-                    if reason == said_before {
+                    if first == said_before {
                         say!("{}", clip(&format!("  {status} {name}: the same"), COLUMNS));
                     } else {
                         say!("{}", failure_lines(status, name, &reason));
-                        said_before = reason;
+                        said_before = first;
                     }
                 }
             }
@@ -443,7 +445,7 @@ fn short_error(error: &str) -> Vec<String> {
 /// A failing test as watch shows it: its status and name, then the first
 /// line of the reason, wrapped (never cut mid-word) in at most 3 lines.
 fn failure_lines(status: &str, test: &str, reason: &str) -> String {
-    let first = reason.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let first = first_line(reason);
     let wrapped = wrap(first.trim(), COLUMNS - 6, "");
     let mut lines: Vec<String> = vec![clip(&format!("  {status} {test}:"), COLUMNS)];
     for (i, line) in wrapped.lines().enumerate() {
@@ -454,6 +456,11 @@ fn failure_lines(status: &str, test: &str, reason: &str) -> String {
         lines.push(clip(&format!("    {line}"), COLUMNS));
     }
     lines.join("\n")
+}
+
+/// The first line of `reason` that is not blank.
+fn first_line(reason: &str) -> &str {
+    reason.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
 }
 
 /// `line` cut to `width` characters, with `…` when cut.
