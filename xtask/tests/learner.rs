@@ -393,14 +393,17 @@ fn learner_commands_fit_80_columns() {
 #[test]
 fn a_closed_pipe_ends_xtask_quietly() {
     // `cargo xtask list | head -1`, with the reader gone before the write.
+    // The read end is closed before the spawn: closed after it, a process
+    // another test forks meanwhile may hold it open, and the write succeeds.
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    drop(reader);
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--help")
         .current_dir(workspace())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take());
     let mut stderr = child.stderr.take().unwrap();
     let ended = support::spawn::wait_bounded(&mut child, COMMAND_LIMIT).unwrap();
     let mut said = String::new();
