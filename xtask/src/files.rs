@@ -127,6 +127,83 @@ pub fn hex_digest(data: &[u8]) -> String {
         .collect()
 }
 
+/// The real path `dest` will have, after checking it is new or empty and
+/// outside the workspace (directly, through `..` or through a link).
+pub fn destination(root: &Path, dest: &Path, noun: &str) -> Result<PathBuf> {
+    let root = fs::canonicalize(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let real = if dest.exists() {
+        let real = fs::canonicalize(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+        if !real.is_dir() {
+            return Err(format!(
+                "{} is not a directory. Name a new or empty directory for the {noun}.",
+                dest.display()
+            ));
+        }
+        let mut entries = fs::read_dir(&real).map_err(|e| {
+            format!(
+                "{}: cannot use this as the {noun} directory: {e}",
+                dest.display()
+            )
+        })?;
+        if entries.next().is_some() {
+            return Err(format!(
+                "{} is not empty. Name a new or empty directory for the {noun}.",
+                dest.display()
+            ));
+        }
+        real
+    } else {
+        let name = dest
+            .file_name()
+            .filter(|n| *n != "." && *n != "..")
+            .ok_or_else(|| format!("{}: name a directory for the {noun}", dest.display()))?;
+        if dest.symlink_metadata().is_ok() {
+            return Err(format!(
+                "{} is a symbolic link to nothing ({}). Remove it, or name a new or empty \
+                 directory for the {noun}.",
+                dest.display(),
+                fs::read_link(dest).unwrap_or_default().display()
+            ));
+        }
+        // Said now, not after the whole copy was written beside it.
+        const NAME_MAX: usize = 255;
+        if name.len() > NAME_MAX {
+            return Err(format!(
+                "the name {}... is {} bytes long; a directory name has at most {NAME_MAX}. \
+                 Name a shorter directory for the {noun}.",
+                name.to_string_lossy().chars().take(20).collect::<String>(),
+                name.len()
+            ));
+        }
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let parent = fs::canonicalize(parent).map_err(|e| {
+            format!(
+                "{}: its parent directory cannot be used ({e}); create it first",
+                dest.display()
+            )
+        })?;
+        parent.join(name)
+    };
+    if real.starts_with(&root) || root.starts_with(&real) {
+        return Err(format!(
+            "{} is inside the workbook at {} (or holds it). A {noun} inside the workbook \
+             breaks cargo and copies itself; choose a directory outside it, for example \
+             ../{}",
+            dest.display(),
+            root.display(),
+            if noun == "handout" {
+                "handout"
+            } else {
+                crate::init::DEFAULT_DIR_NAME
+            }
+        ));
+    }
+    Ok(real)
+}
+
 fn split_nul(bytes: &[u8]) -> Vec<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     bytes

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use crate::manifest::{MANIFEST, Manifest};
 use crate::{Result, files, workspace_root};
+use support::cleanup;
 use support::layout::solutions::strip_solutions;
 use support::layout::{self as lessons, is_exercise_file};
 use support::say;
@@ -231,7 +232,7 @@ pub fn write_copy(
     only: Option<&[lessons::Lesson]>,
     recipient: Recipient,
 ) -> Result<Written> {
-    let dest = resolve_destination(root, dest, recipient.noun())?;
+    let dest = files::destination(root, dest, recipient.noun())?;
     let mut tracked = files::tracked(root)?;
     if let Some(chosen) = only {
         let dropped: Vec<String> = lessons::discover(root)?
@@ -247,75 +248,41 @@ pub fn write_copy(
         });
     }
     let parent = dest.parent().ok_or("the directory has no parent")?;
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{}-", recipient.noun()))
-        .tempdir_in(parent)
-        .map_err(|e| format!("cannot write into {}: {e}", parent.display()))?;
-    let written = fill(root, &tracked, staging.path(), only, recipient)?;
-    {
+    // Ctrl-C while the copy is written must not leave the staging directory
+    // behind: it is registered for removal by the cleanup signal handler
+    // together with its creation (signals held back in between).
+    let (staging, registration) = cleanup::protected(|| -> Result<_> {
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".{}-", recipient.noun()))
+            .tempdir_in(parent)
+            .map_err(|e| format!("cannot write into {}: {e}", parent.display()))?;
+        let registration = cleanup::register(staging.path(), cleanup::Removal::Tree)
+            .map_err(|e| format!("cannot prepare the copy's removal on Ctrl-C: {e}"))?;
+        Ok((staging, registration))
+    })?;
+    let filled = fill(root, &tracked, staging.path(), only, recipient).and_then(|written| {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
             .map_err(|e| format!("cannot set the copy's permissions: {e}"))?;
-    }
+        Ok(written)
+    });
     // rename(2) replaces an empty directory, and fails on a non-empty one
     // (another writer got there first): either way nothing half-written stays.
-    fs::rename(staging.path(), &dest)
-        .map_err(|e| format!("cannot move the copy into {}: {e}", dest.display()))?;
-    let _ = staging.keep();
-    Ok(Written { dest, ..written })
-}
-
-/// The real path `dest` will have, after checking it is new or empty and
-/// outside the workspace (directly, through `..` or through a link).
-fn resolve_destination(root: &Path, dest: &Path, noun: &str) -> Result<PathBuf> {
-    let root = fs::canonicalize(root).map_err(|e| format!("{}: {e}", root.display()))?;
-    let real = if dest.exists() {
-        let real = fs::canonicalize(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-        let mut entries = fs::read_dir(&real).map_err(|e| {
-            format!(
-                "{}: cannot use this as the {noun} directory: {e}",
-                dest.display()
-            )
-        })?;
-        if entries.next().is_some() {
-            return Err(format!(
-                "{} is not empty. Name a new or empty directory for the {noun}.",
-                dest.display()
-            ));
+    // Removed or renamed, then unregistered, with Ctrl-C held back: it finds
+    // either the staging directory to remove, or nothing left to do.
+    let written = cleanup::protected(move || {
+        let moved = filled.and_then(|written| match fs::rename(staging.path(), &dest) {
+            Ok(()) => Ok(Written { dest, ..written }),
+            Err(e) => Err(format!("cannot move the copy into {}: {e}", dest.display())),
+        });
+        match moved {
+            Ok(_) => drop(staging.keep()),
+            Err(_) => drop(staging),
         }
-        real
-    } else {
-        let name = dest
-            .file_name()
-            .filter(|n| *n != "." && *n != "..")
-            .ok_or_else(|| format!("{}: name a directory for the {noun}", dest.display()))?;
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let parent = fs::canonicalize(parent).map_err(|e| {
-            format!(
-                "{}: its parent directory cannot be used ({e}); create it first",
-                dest.display()
-            )
-        })?;
-        parent.join(name)
-    };
-    if real.starts_with(&root) || root.starts_with(&real) {
-        return Err(format!(
-            "{} is inside the workbook at {} (or holds it). A {noun} inside the workbook \
-             breaks cargo and copies itself; choose a directory outside it, for example \
-             ../{}",
-            dest.display(),
-            root.display(),
-            if noun == "handout" {
-                "handout"
-            } else {
-                crate::init::DEFAULT_DIR_NAME
-            }
-        ));
-    }
-    Ok(real)
+        drop(registration);
+        moved
+    })?;
+    Ok(written)
 }
 
 /// Copies `tracked` from `root` into `to`, stripping the solutions from the
@@ -559,7 +526,7 @@ tab, and its job summary).
 ```console
 $ cargo xtask hint sigbus      # the hint for your next unsolved exercise
 $ cargo xtask run-lesson sigbus
-$ mdbook serve book            # the book (cargo install mdbook --locked)
+$ cargo xtask book              # the book, served on 127.0.0.1:3000
 ```
 
 The graded tests are in each lesson's `tests/graded.rs`: read them to see

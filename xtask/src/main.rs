@@ -273,8 +273,8 @@ slowest run. This is how the run times in the README were measured.",
         summary: "serve (default), build or check the book in a browser",
         help: "\
 Builds the book into target/book with mdBook's library (nothing to install),
-then serves it on 127.0.0.1 (default port 3000) under its site path.
-For live reloading while you write, use `mdbook serve book` instead.
+then serves it on 127.0.0.1 (default port 3000) under its site path. Saving
+a chapter or a lesson's file rebuilds it, and the open pages reload.
 
 --check opens every page in headless Chromium (Debian: apt-get install
 chromium; or set CHROMIUM) at a 1280-pixel window and fails on: a status
@@ -326,9 +326,32 @@ mod instructor {
 /// learner's copy), the instructor's commands are not there, nor the two
 /// that copy a workbook holding solutions (`init`, `handout`).
 fn offered() -> impl Iterator<Item = &'static Command> {
-    COMMANDS.iter().filter(|c| {
-        cfg!(feature = "instructor")
-            || (c.audience != Audience::Instructor && !matches!(c.name, "init" | "handout"))
+    COMMANDS
+        .iter()
+        .filter(|c| is_offered(c, cfg!(feature = "instructor")))
+}
+
+/// True when a build with (or without) the `instructor` feature offers `c`.
+fn is_offered(c: &Command, instructor: bool) -> bool {
+    instructor || (c.audience != Audience::Instructor && !matches!(c.name, "init" | "handout"))
+}
+
+/// Why a learner's copy (`instructor` off) refuses `name`, a command of the
+/// original workbook: the README's steps, followed in the copy, say `init`.
+fn left_out_of_copy(name: &str, instructor: bool) -> Option<String> {
+    let command = COMMANDS.iter().find(|c| c.name == name)?;
+    if is_offered(command, instructor) {
+        return None;
+    }
+    Some(if name == "init" {
+        "this is already your own copy of the workbook, made by init: work here \
+         (cargo xtask watch). For a fresh copy, run init in the original workbook."
+            .to_owned()
+    } else {
+        format!(
+            "'{name}' is not part of a learner's copy (made by cargo xtask init); \
+             run it in the original workbook."
+        )
     })
 }
 
@@ -342,6 +365,10 @@ fn main() -> ExitCode {
     if matches!(&*name, "-h" | "--help" | "help") {
         print_usage();
         return ExitCode::SUCCESS;
+    }
+    if let Some(why) = left_out_of_copy(&name, cfg!(feature = "instructor")) {
+        crate::note!("{}", wrap(&format!("error: {why}"), COLUMNS, ""));
+        return ExitCode::from(2);
     }
     let Some(command) = offered().find(|c| c.name == name) else {
         let names: Vec<&str> = offered().map(|c| c.name).collect();
@@ -726,6 +753,20 @@ mod tests {
             wrap("averyveryverylongword x", 5, ""),
             "averyveryverylongword\nx"
         );
+    }
+
+    #[test]
+    fn a_learners_copy_explains_the_commands_it_leaves_out() {
+        let init = left_out_of_copy("init", false).unwrap();
+        assert!(init.contains("already your own copy"), "{init}");
+        let verify = left_out_of_copy("grade-all", false).unwrap();
+        assert!(verify.contains("original workbook"), "{verify}");
+        assert!(left_out_of_copy("handout", false).is_some());
+        for offered in ["watch", "progress", "hint", "grade", "list", "book"] {
+            assert_eq!(left_out_of_copy(offered, false), None, "{offered}");
+        }
+        assert_eq!(left_out_of_copy("init", true), None);
+        assert_eq!(left_out_of_copy("no-such-command", false), None);
     }
 
     #[test]

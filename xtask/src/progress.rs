@@ -240,6 +240,21 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
     let lessons: Vec<Lesson> = states.iter().map(|s| s.lesson.clone()).collect();
     if init::holds_solutions(&lessons) {
         say!("\n{}", init::reference_note());
+        if let Some(lesson) = &next {
+            // The note says every exercise passes here: this one did not.
+            say!(
+                "\n{}",
+                crate::wrap(
+                    &format!(
+                        "But a reference solution of {lesson} did not pass this time: \
+                         cargo xtask grade {lesson} shows why (on a busy machine, a \
+                         test may run out of time)."
+                    ),
+                    crate::COLUMNS,
+                    ""
+                )
+            );
+        }
         return Ok(if next.is_none() {
             ExitCode::SUCCESS
         } else {

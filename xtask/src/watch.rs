@@ -36,6 +36,17 @@ enum Input {
     Command(String),
     /// Standard input ended.
     Closed,
+    /// A grading started on a save has finished: the lesson's state with
+    /// its verdicts recorded, and the outcome (or why it could not grade).
+    Graded(Box<Graded>),
+}
+
+/// What a grading in the background hands back to the loop.
+struct Graded {
+    at: (usize, usize),
+    state: LessonState,
+    outcome: Result<Outcome>,
+    took: Duration,
 }
 
 /// How long to wait after a save for the editor's other writes (a backup,
@@ -46,8 +57,15 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
     crate::no_arguments("watch", &args)?;
     let root = crate::workspace_root()?;
     let lessons = support::layout::discover(&root)?;
+    // Every exercise passes here: nothing to watch, and no reason to build
+    // and grade every lesson (minutes, the first time) to say so.
+    if init::holds_solutions(&lessons) {
+        say!("{}", init::reference_note());
+        return Ok(ExitCode::SUCCESS);
+    }
     let (sender, inputs) = mpsc::channel::<Input>();
     let saves = sender.clone();
+    let sender_for_grading = sender.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         let relevant = !event.kind.is_access()
@@ -83,9 +101,6 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
         "every lesson's graded tests, to see where you stand",
         "a few minutes",
     );
-    if init::holds_solutions(&lessons) {
-        say!("{}\n", init::reference_note());
-    }
     crate::note!("Checking where you stand (only lessons that changed are graded again)...");
     let (mut states, _) = progress::survey(&root, &mut |line| crate::note!("{line}"))?;
     let mut screen = Screen {
@@ -99,6 +114,14 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
     }
     screen.show(&states, None);
 
+    // Grading runs in a thread of its own, so that `h` and `q` are answered
+    // at once, even while a test that loops forever runs out its time. A
+    // save during a grading is graded when it ends. `q` (or Ctrl-C) during
+    // a grading ends the tests too: they die with the grader (SIGKILL, by
+    // PR_SET_PDEATHSIG).
+    let graders = sender_for_grading;
+    let mut grading = false;
+    let mut saved_meanwhile = false;
     let mut pending: VecDeque<Input> = VecDeque::new();
     loop {
         let input = match pending.pop_front() {
@@ -115,13 +138,28 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
                         pending.push_back(more);
                     }
                 }
-                let Some((l, e)) = screen.current else {
+                if grading {
+                    saved_meanwhile = true;
+                    continue;
+                }
+                let Some(at) = screen.current else {
                     continue;
                 };
-                let started = Instant::now();
+                grading = true;
+                start_grading(&root, &states[at.0], at, graders.clone());
+                say!("Saved: grading {} ...", exercise_number(&states, at));
+            }
+            Input::Graded(graded) => {
+                grading = false;
+                let Graded {
+                    at: (l, e),
+                    state,
+                    outcome,
+                    took,
+                } = *graded;
                 // A grader that cannot grade (the environment, not the
                 // code) is said, and the next save tries again.
-                let verdict = match regrade(&root, &mut states[l], e) {
+                let verdict = match outcome {
                     Ok(verdict) => verdict,
                     Err(message) => {
                         say!(
@@ -131,7 +169,10 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
                         continue;
                     }
                 };
-                screen.show(&states, Some((verdict, started.elapsed())));
+                states[l] = state;
+                let shown = screen.current;
+                screen.current = Some((l, e));
+                screen.show(&states, Some((verdict, took)));
                 if states[l].solved(&states[l].exercises[e]) {
                     screen.current = first_unsolved(&states, Some((l, e)));
                     match screen.current {
@@ -141,6 +182,13 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
                             return Ok(ExitCode::SUCCESS);
                         }
                     }
+                } else if shown != Some((l, e)) {
+                    // `n` was typed while it was graded: stay on that choice.
+                    screen.current = shown;
+                    screen.show(&states, None);
+                }
+                if std::mem::take(&mut saved_meanwhile) {
+                    pending.push_back(Input::Saved);
                 }
             }
             Input::Command(command) => match command.as_str() {
@@ -167,6 +215,33 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
             Input::Closed => {} // keep watching until interrupted
         }
     }
+}
+
+/// Grades exercise `at` of `state`'s lesson again in a thread of its own;
+/// the result arrives on `done` as [`Input::Graded`].
+fn start_grading(root: &Path, state: &LessonState, at: (usize, usize), done: mpsc::Sender<Input>) {
+    let root = root.to_owned();
+    let mut state = state.clone();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let outcome = regrade(&root, &mut state, at.1);
+        let _ = done.send(Input::Graded(Box::new(Graded {
+            at,
+            state,
+            outcome,
+            took: started.elapsed(),
+        })));
+    });
+}
+
+/// "1.1", the number an exercise's title gives it (or its function's name).
+fn exercise_number(states: &[LessonState], (l, e): (usize, usize)) -> String {
+    let exercise = &states[l].exercises[e];
+    exercise
+        .title
+        .strip_prefix("Exercise ")
+        .and_then(|t| t.split(':').next())
+        .map_or_else(|| exercise.function.clone(), |n| format!("exercise {n}"))
 }
 
 /// The first exercise after `after` (from the start for `None`, wrapping
@@ -302,15 +377,19 @@ impl Screen {
                         took.as_secs_f64()
                     );
                 }
+                // One reason for several tests (a missing file, an exit())
+                // is said once: what is shown of it is its first line.
+                let mut said_before = String::new();
                 for result in results.iter().filter(|r| !r.verdict.passed()) {
                     let reason = result.verdict.to_string();
-                    let first = reason.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-                    let line = format!(
-                        "  {} {}: {first}",
-                        result.verdict.status(),
-                        result.test.name
-                    );
-                    say!("{}", clip(&line, COLUMNS));
+                    let first = first_line(&reason).to_owned();
+                    let (status, name) = (result.verdict.status(), &result.test.name);
+                    if first == said_before {
+                        say!("{}", clip(&format!("  {status} {name}: the same"), COLUMNS));
+                    } else {
+                        say!("{}", failure_lines(status, name, &reason));
+                        said_before = first;
+                    }
                 }
             }
         }
@@ -363,6 +442,27 @@ fn short_error(error: &str) -> Vec<String> {
         .collect()
 }
 
+/// A failing test as watch shows it: its status and name, then the first
+/// line of the reason, wrapped (never cut mid-word) in at most 3 lines.
+fn failure_lines(status: &str, test: &str, reason: &str) -> String {
+    let first = first_line(reason);
+    let wrapped = wrap(first.trim(), COLUMNS - 6, "");
+    let mut lines: Vec<String> = vec![clip(&format!("  {status} {test}:"), COLUMNS)];
+    for (i, line) in wrapped.lines().enumerate() {
+        if i == 3 {
+            lines[3].push_str(" …");
+            break;
+        }
+        lines.push(clip(&format!("    {line}"), COLUMNS));
+    }
+    lines.join("\n")
+}
+
+/// The first line of `reason` that is not blank.
+fn first_line(reason: &str) -> &str {
+    reason.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
+}
+
 /// `line` cut to `width` characters, with `…` when cut.
 fn clip(line: &str, width: usize) -> String {
     if line.chars().count() <= width {
@@ -383,6 +483,23 @@ mod tests {
         assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(clip("abc", 4), "abc");
         assert_eq!(rule("x ").chars().count(), COLUMNS);
+    }
+
+    #[test]
+    fn a_failure_reason_is_wrapped_not_cut() {
+        let reason = "did not finish in 10 s (an endless loop, or waiting for something \
+                      that never happens)\nmore";
+        let shown = failure_lines("timed-out", "write_u32s_truncates_a_longer_file", reason);
+        assert!(
+            shown.lines().all(|l| l.chars().count() <= COLUMNS),
+            "{shown}"
+        );
+        assert!(shown.contains("never happens)"), "{shown}");
+        assert!(!shown.contains("more"), "{shown}");
+        let long = "word ".repeat(100);
+        let shown = failure_lines("failed", "t", &long);
+        assert_eq!(shown.lines().count(), 4, "{shown}");
+        assert!(shown.ends_with(" …"), "{shown}");
     }
 
     #[test]

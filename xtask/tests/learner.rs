@@ -295,6 +295,85 @@ fn init_refuses_a_place_inside_the_workbook_or_a_full_directory() {
 }
 
 #[test]
+fn ctrl_c_during_init_leaves_no_half_copy() {
+    use std::os::unix::process::CommandExt;
+    // From at once to well into the copy (about 0.1-1 s here): each run
+    // ends with nothing beside DIR, and DIR either absent or whole.
+    for delay_ms in [0, 15, 30, 60, 100, 150, 250, 400] {
+        let scratch = tempfile::tempdir().unwrap();
+        let copy = scratch.path().join("mine");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        child
+            .args(["init", copy.to_str().unwrap(), "--lessons", "file-mapping"])
+            .current_dir(workspace())
+            .env("CARGO_MANIFEST_DIR", workspace().join("xtask"))
+            .env_remove("CARGO_TARGET_DIR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own group, as a terminal's foreground job: Ctrl-C reaches
+            // xtask and the cargo it runs alike.
+            .process_group(0);
+        let mut child = child.spawn().unwrap();
+        let group = nix::unistd::Pid::from_raw(child.id() as i32);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT);
+        let ended = support::spawn::wait_bounded(&mut child, COMMAND_LIMIT).unwrap();
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        let left: Vec<String> = fs::read_dir(scratch.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            left.is_empty() || left == ["mine"],
+            "after Ctrl-C at {delay_ms} ms ({ended:?}), left beside the copy: {left:?}"
+        );
+        if copy.exists() {
+            assert!(
+                copy.join(".workbook/manifest").is_file()
+                    && copy.join("lessons/01-file-mapping/src").is_dir(),
+                "after Ctrl-C at {delay_ms} ms, a half copy"
+            );
+        }
+    }
+}
+
+#[test]
+fn init_refuses_what_is_not_a_directory_before_copying() {
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("notes.txt");
+    fs::write(&file, "mine").unwrap();
+    let dangling = scratch.path().join("gone");
+    std::os::unix::fs::symlink(scratch.path().join("nowhere"), &dangling).unwrap();
+    let long = scratch.path().join("x".repeat(300));
+    for (dest, said) in [
+        (&file, "is not a directory"),
+        (&dangling, "symbolic link to nothing"),
+        (&long, "at most 255"),
+    ] {
+        let refused = reference_xtask(&["init", dest.to_str().unwrap()], COMMAND_LIMIT);
+        assert_eq!(refused.outcome, ChildOutcome::Exited(2), "{refused:?}");
+        let one_line = refused.stderr.replace('\n', " ");
+        assert!(one_line.contains(said), "{said}: {refused:?}");
+        assert_fits("init", &refused.stderr);
+    }
+    let mut left: Vec<String> = fs::read_dir(scratch.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["gone", "notes.txt"], "nothing written beside them");
+}
+
+#[test]
+fn watch_in_the_reference_points_to_init_without_grading() {
+    let run = reference_xtask(&["watch"], COMMAND_LIMIT);
+    assert!(run.outcome.is_success(), "{run:?}");
+    assert!(run.stdout.contains("cargo xtask init"), "{run:?}");
+    assert!(!run.stderr.contains("Checking where you stand"), "{run:?}");
+    assert_fits("watch", &run.stdout);
+}
+
+#[test]
 fn learner_commands_fit_80_columns() {
     for args in [
         &["--help"][..],
@@ -314,14 +393,17 @@ fn learner_commands_fit_80_columns() {
 #[test]
 fn a_closed_pipe_ends_xtask_quietly() {
     // `cargo xtask list | head -1`, with the reader gone before the write.
+    // The read end is closed before the spawn: closed after it, a process
+    // another test forks meanwhile may hold it open, and the write succeeds.
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    drop(reader);
     let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("--help")
         .current_dir(workspace())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take());
     let mut stderr = child.stderr.take().unwrap();
     let ended = support::spawn::wait_bounded(&mut child, COMMAND_LIMIT).unwrap();
     let mut said = String::new();

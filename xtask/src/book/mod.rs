@@ -72,6 +72,12 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
     };
     let root = workspace_root()?;
     let built = root.join("target/book");
+    // Before the build: a port in use is said at once, and the book another
+    // server on it serves is not rebuilt under its feet.
+    let listener = match action.as_str() {
+        "serve" => Some(server::listen(port)?),
+        _ => None,
+    };
     build(&root, &built)?;
     let site_path = site_path(&root)?;
     match action.as_str() {
@@ -81,7 +87,8 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
         }
         "serve" => {
             let reload = Arc::new(live::Reload::default());
-            let server = server::start(&built, &site_path, port, Some(Arc::clone(&reload)))?;
+            let listener = listener.ok_or("no listener for the server")?;
+            let server = server::start_on(listener, &built, &site_path, Some(Arc::clone(&reload)))?;
             say!("Serving the book at {}  (Ctrl-C to stop)", server.base);
             say!("Saving a chapter (book/src) or a lesson's sources or snapshots rebuilds it,");
             say!("and the open pages reload.");

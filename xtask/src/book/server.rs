@@ -42,9 +42,30 @@ pub fn start(
     port: u16,
     reload: Option<Arc<Reload>>,
 ) -> Result<Server, String> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
-        format!("cannot listen on 127.0.0.1:{port}: {e}; pick another port with --port")
-    })?;
+    start_on(listen(port)?, root, prefix, reload)
+}
+
+/// Listens on 127.0.0.1:`port` (0: a free one), or says why it cannot.
+/// `book serve` calls it before building, so that a second server on the
+/// same port stops at once, before it rebuilds the book the first serves.
+pub fn listen(port: u16) -> Result<TcpListener, String> {
+    TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+        let busy = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (another `cargo xtask book` may be serving there: open it in the browser)"
+        } else {
+            ""
+        };
+        format!("cannot listen on 127.0.0.1:{port}: {e}{busy}; or pick another port with --port N")
+    })
+}
+
+/// [`start`] on a `listener` made by [`listen`].
+pub fn start_on(
+    listener: TcpListener,
+    root: &Path,
+    prefix: &str,
+    reload: Option<Arc<Reload>>,
+) -> Result<Server, String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the server's address: {e}"))?;
@@ -248,6 +269,17 @@ fn respond(
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn a_port_in_use_is_said_with_the_way_out() {
+        let taken = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let error = listen(port).unwrap_err();
+        assert!(error.contains("another `cargo xtask book`"), "{error}");
+        assert!(error.contains("--port"), "{error}");
+        drop(taken);
+        assert!(listen(port).is_ok());
+    }
 
     /// One request to a server, and its whole answer.
     fn get(base: &str, path: &str) -> String {
