@@ -24,6 +24,9 @@ use syn::visit::{self, Visit};
 
 use support::layout::{EXERCISES, Lesson};
 
+/// How long `cargo metadata` may take to read the workspace's manifests.
+const METADATA_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The attributes an exercise file may carry (outer or inner).
 const ALLOWED_ATTRIBUTES: &[&str] = &[
     "doc",
@@ -161,31 +164,67 @@ pub fn rules_for_people() -> String {
 /// What is wrong with an exercise file: each problem names the line, the
 /// construct and why it is not allowed. Empty when nothing is.
 pub fn problems(source: &str) -> Vec<String> {
-    let file = match syn::parse_file(source) {
-        Ok(file) => file,
-        Err(error) => {
-            let at = error.span().start();
-            return vec![format!(
-                "line {}: Rust cannot read this file ({error}), so it cannot be checked; \
-                 make it compile",
-                at.line
-            )];
-        }
+    // Lexed first (proc-macro2's lexer keeps its own stack of groups), so
+    // that a file nested too deeply for a recursive parser is measured
+    // before it is parsed. A shebang line or a byte-order mark is refused
+    // here or by the parser: neither belongs in an exercise file.
+    let tokens: TokenStream = match source.parse() {
+        Ok(tokens) => tokens,
+        Err(error) => return vec![unreadable(error.span(), &error)],
     };
-    let mut scanner = Scanner::default();
-    scanner.visit_file(&file);
-    scanner
-        .found
-        .into_iter()
-        .map(|(line, text)| format!("line {line}: {text}"))
-        .collect()
+    let depth = depth_estimate(&tokens);
+    if depth > MAX_DEPTH {
+        return vec![format!(
+            "the code nests {depth} levels deep (a long statement, or brackets inside \
+             brackets), more than the {MAX_DEPTH} the scanner reads; split it up"
+        )];
+    }
+    // Parsed and walked where the stack is sure to be deep enough.
+    drop(tokens);
+    let source = source.to_owned();
+    let scan = move || match syn::parse_str::<syn::File>(&source) {
+        Ok(file) => {
+            let mut scanner = Scanner::default();
+            scanner.visit_file(&file);
+            scanner
+                .found
+                .into_iter()
+                .map(|(line, text)| format!("line {line}: {text}"))
+                .collect()
+        }
+        Err(error) => vec![unreadable(error.span(), &error)],
+    };
+    std::thread::Builder::new()
+        .name("scan".into())
+        .stack_size(SCAN_STACK)
+        .spawn(scan)
+        .ok()
+        .and_then(|thread| thread.join().ok())
+        .unwrap_or_else(|| vec!["the scanner could not read this file; simplify it".into()])
+}
+
+/// How deeply an exercise file's code may nest ([`depth_estimate`]): the
+/// reference solutions nest under 100.
+const MAX_DEPTH: usize = 600;
+
+/// The scanner's stack: syn recurses once or more per level of nesting,
+/// up to 64 KiB a level in a debug build (measured; see the tests).
+const SCAN_STACK: usize = 256 << 20;
+
+fn unreadable(at: Span, error: &dyn std::fmt::Display) -> String {
+    format!(
+        "line {}: Rust cannot read this file ({error}), so it cannot be checked; make it \
+         compile",
+        at.start().line
+    )
 }
 
 /// The exercise files `lesson`'s graded tests compile, in the workbook at
 /// `root`: its own, and those of every lesson its library depends on, as
 /// cargo reads the manifests.
 pub fn exercise_closure(root: &Path, lesson: &Lesson) -> crate::Result<Vec<PathBuf>> {
-    let metadata = crate::cargo()
+    let mut command = crate::cargo();
+    command
         .args([
             "metadata",
             "--no-deps",
@@ -195,18 +234,17 @@ pub fn exercise_closure(root: &Path, lesson: &Lesson) -> crate::Result<Vec<PathB
             "--manifest-path",
         ])
         .arg(root.join("Cargo.toml"))
-        .current_dir(root)
-        .output()
-        .map_err(|e| format!("cannot start cargo: {e}"))?;
-    if !metadata.status.success() {
+        .current_dir(root);
+    let metadata = support::spawn::output_bounded(&mut command, METADATA_LIMIT)
+        .map_err(|e| format!("cannot start cargo metadata: {e}"))?;
+    if !metadata.outcome.is_success() {
         return Err(format!(
             "cargo cannot read the workspace at {}: {}",
             root.display(),
-            String::from_utf8_lossy(&metadata.stderr).trim()
+            metadata.stderr.trim()
         ));
     }
-    let text = String::from_utf8_lossy(&metadata.stdout);
-    let json = crate::json::parse(&text)
+    let json = crate::json::parse(&metadata.stdout)
         .map_err(|e| format!("cannot read `cargo metadata`'s answer: {e}"))?;
     // Each workspace package: its directory and its path dependencies
     // (kind: None for normal, "dev", "build").
@@ -595,6 +633,39 @@ fn first_span(tokens: &TokenStream) -> Span {
         .map_or_else(Span::call_site, |t| t.span())
 }
 
+/// An upper bound on how deeply the syntax tree of `stream` nests: at each
+/// token, the tokens since the last separator (`;`, `,`, or an item's body
+/// at the top of the file) summed over the enclosing groups. Every level of the tree takes at least one token, so
+/// the parser and the visitor recurse at most this deep. Iterative: a file
+/// nested too deeply for the stack is measured, not parsed.
+fn depth_estimate(stream: &TokenStream) -> usize {
+    // Per open group: the depth of the group itself, its tokens since the
+    // last separator, and the rest of its tokens.
+    let mut stack = vec![(0, 0, stream.clone().into_iter())];
+    let mut deepest = 0;
+    while let Some((base, count, tokens)) = stack.last_mut() {
+        let Some(token) = tokens.next() else {
+            stack.pop();
+            continue;
+        };
+        if matches!(&token, TokenTree::Punct(p) if matches!(p.as_char(), ';' | ',')) {
+            *count = 0;
+            continue;
+        }
+        *count += 1;
+        let depth = *base + *count;
+        deepest = deepest.max(depth);
+        if let TokenTree::Group(group) = token {
+            // At the top of the file, a `{ ... }` ends an item.
+            if *base == 0 && group.delimiter() == Delimiter::Brace {
+                *count = 0;
+            }
+            stack.push((depth, 0, group.stream().into_iter()));
+        }
+    }
+    deepest
+}
+
 /// `r#name` is `name`.
 fn unraw(name: &str) -> String {
     name.strip_prefix("r#").unwrap_or(name).to_owned()
@@ -769,6 +840,55 @@ mod tests {
         );
         let first = support::layout::find(&root, "file-mapping").unwrap();
         assert_eq!(exercise_closure(&root, &first).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn code_nested_too_deeply_for_the_parser_is_refused_not_a_crash() {
+        // Each construct that makes a recursive parser recurse once a token.
+        let cases = |n: usize| {
+            [
+                format!("fn f() {{ let x = {}true; }}", "!".repeat(n)),
+                format!("fn f() {{ let x = {}1{}; }}", "(".repeat(n), ")".repeat(n)),
+                format!("fn f() {{ let x = {}1{}; }}", "[".repeat(n), "]".repeat(n)),
+                format!("fn f() {{ {}{} }}", "{".repeat(n), "}".repeat(n)),
+                format!("fn f() {{ let x = 1{}; }}", " + 1".repeat(n)),
+                format!("fn f() {{ x{}; }}", " = x".repeat(n)),
+                format!("fn f() {{ x{}; }}", ".f()".repeat(n)),
+                format!("type T = {}u8{};", "Vec<".repeat(n), ">".repeat(n)),
+                format!("type T = {}u8;", "&".repeat(n)),
+                format!("fn f() {{ {}1; }}", "return ".repeat(n)),
+                format!("fn f() {{ {}1; }}", "|| ".repeat(n)),
+                format!("fn f() {{ x{}; }}", " as u8".repeat(n)),
+                format!("fn f() {{ let {}x = 1; }}", "&".repeat(n)),
+                format!(
+                    "const X: u8 = {}{{ 1 }}{};",
+                    "!".repeat(n),
+                    ".f()".repeat(n)
+                ),
+            ]
+        };
+        // Just under the limit, each is read (refused or not) in a quarter
+        // of the scanner's stack...
+        for source in cases(MAX_DEPTH / 2 - 10) {
+            let depth = depth_estimate(&source.parse().unwrap());
+            if depth > MAX_DEPTH {
+                continue;
+            }
+            let read = std::thread::Builder::new()
+                .stack_size(SCAN_STACK / 4)
+                .spawn(move || problems(&source))
+                .unwrap()
+                .join();
+            assert!(
+                read.is_ok(),
+                "depth {depth} overflowed a quarter of the stack"
+            );
+        }
+        // ... and far over it, each is refused before it is parsed.
+        for source in cases(20_000) {
+            let found = problems(&source);
+            assert!(found[0].contains("more than the 600"), "{found:?}");
+        }
     }
 
     #[test]
