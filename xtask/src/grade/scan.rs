@@ -248,7 +248,7 @@ pub fn exercise_closure(root: &Path, lesson: &Lesson) -> crate::Result<Vec<PathB
         .map_err(|e| format!("cannot read `cargo metadata`'s answer: {e}"))?;
     // Each workspace package: its directory and its path dependencies
     // (kind: None for normal, "dev", "build").
-    let mut packages: Vec<(PathBuf, Vec<(PathBuf, Option<String>)>)> = Vec::new();
+    let mut packages: Vec<(PathBuf, Vec<PathDependency>)> = Vec::new();
     for package in json
         .get("packages")
         .and_then(|p| p.as_array())
@@ -305,6 +305,10 @@ pub fn exercise_closure(root: &Path, lesson: &Lesson) -> crate::Result<Vec<PathB
         .collect())
 }
 
+/// A path dependency: its directory, and its kind (`None` for a normal
+/// one, `dev` or `build`).
+type PathDependency = (PathBuf, Option<String>);
+
 /// Every exercise file `lesson`'s graded tests compile, checked; or the
 /// problems, file by file.
 pub fn check_lesson(root: &Path, lesson: &Lesson) -> std::result::Result<(), String> {
@@ -345,11 +349,9 @@ impl Scanner {
         let (name, rest) = path_at(&tokens);
         let span = tokens.first().map_or(span, TokenTree::span);
         // `#[unsafe(no_mangle)]`: the attribute is the one inside.
-        if name == "unsafe" {
-            if let Some(TokenTree::Group(group)) = rest.first() {
-                self.attribute(group.span(), group.stream());
-                return;
-            }
+        if let ("unsafe", Some(TokenTree::Group(group))) = (name.as_str(), rest.first()) {
+            self.attribute(group.span(), group.stream());
+            return;
         }
         if let Some((_, why)) = REFUSED_ATTRIBUTES.iter().find(|(n, _)| *n == name) {
             self.refuse(
@@ -676,14 +678,9 @@ fn unraw(name: &str) -> String {
 fn path_at(tokens: &[TokenTree]) -> (String, &[TokenTree]) {
     let mut name = String::new();
     let mut index = 0;
-    loop {
-        match tokens.get(index) {
-            Some(TokenTree::Ident(ident)) => {
-                name.push_str(&unraw(&ident.to_string()));
-                index += 1;
-            }
-            _ => break,
-        }
+    while let Some(TokenTree::Ident(ident)) = tokens.get(index) {
+        name.push_str(&unraw(&ident.to_string()));
+        index += 1;
         let colons = matches!(
             (tokens.get(index), tokens.get(index + 1)),
             (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
