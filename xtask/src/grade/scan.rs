@@ -139,25 +139,28 @@ const REFUSED_MACROS: &[(&str, &str)] = &[
     ("macro_rules", "defines a macro the scanner cannot read"),
 ];
 
+/// Keywords that a `!` (logical not, or the never type) may follow.
+const KEYWORDS_BEFORE_NOT: &[&str] = &[
+    "if", "while", "match", "return", "in", "break", "else", "let", "mut", "as", "move", "impl",
+    "yield",
+];
+
 /// A lint that must not be allowed: a constant could compute forever.
 const REFUSED_LINTS: &[&str] = &["long_running_const_eval"];
 
 /// The rules for people (the handout's README): what an exercise file may
 /// not contain.
 pub fn rules_for_people() -> String {
+    let attributes: Vec<String> = ALLOWED_ATTRIBUTES
+        .iter()
+        .map(|a| format!("`{a}`"))
+        .collect();
+    let macros: Vec<String> = ALLOWED_MACROS.iter().map(|m| format!("`{m}!`")).collect();
     format!(
-        "`extern` blocks, `mod x;` (a module in another file), `macro_rules!`, the \
-         macros {}, and attributes other than {}",
-        REFUSED_MACROS
-            .iter()
-            .map(|(name, _)| format!("`{name}!`"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        ALLOWED_ATTRIBUTES
-            .iter()
-            .map(|name| format!("`#[{name}]`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "an `extern` block, `mod x;` (a module in another file), or attributes and \
+         macros other than these attributes: {}; and these macros: {}",
+        attributes.join(", "),
+        macros.join(", ")
     )
 }
 
@@ -459,8 +462,10 @@ impl Scanner {
                 TokenTree::Ident(ident) => {
                     let name = unraw(&ident.to_string());
                     let bang = matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == '!');
-                    let before_bang =
-                        bang && !matches!(after, Some(TokenTree::Punct(p)) if p.as_char() == '=');
+                    // Not `a != b`, nor `if !done`: a keyword is no macro.
+                    let before_bang = bang
+                        && !matches!(after, Some(TokenTree::Punct(p)) if p.as_char() == '=')
+                        && !KEYWORDS_BEFORE_NOT.contains(&ident.to_string().as_str());
                     if before_bang {
                         self.macro_call(ident.span(), &name);
                     } else if name == "extern" {
@@ -801,8 +806,18 @@ mod tests {
             "fn f() { let _ = vec![{ #![allow(long_running_const_eval)] 0 }]; }",
             "fn f() { let _ = vec![{ fn g() { env!(\"HOME\"); } 0 }]; }",
             "fn f() { let _ = vec![{ #[r#unsafe(r#no_mangle)] fn g() {} 0 }]; }",
+            "fn f() { let _ = vec![if !x { r#include_bytes!(\"/etc/shadow\") } else { 0 }]; }",
+            "fn f() { let _ = vec![r#if!(x)]; }",
         ] {
             assert!(refused(evil), "not refused: {evil}");
+        }
+        // What is not a macro call is not refused as one.
+        for fine in [
+            "fn f(x: bool) { assert!(x != false && !x || if !x { true } else { !x }); }",
+            "fn f(x: u8) -> Vec<bool> { vec![match !x { _ => return vec![] }] }",
+            "fn f() { assert!({ let e = std::env::var(\"X\"); e.is_ok() }); }",
+        ] {
+            assert_eq!(problems(fine), Vec::<String>::new(), "{fine}");
         }
     }
 
