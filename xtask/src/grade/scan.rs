@@ -167,20 +167,35 @@ pub fn rules_for_people() -> String {
 /// What is wrong with an exercise file: each problem names the line, the
 /// construct and why it is not allowed. Empty when nothing is.
 pub fn problems(source: &str) -> Vec<String> {
+    match scan(source) {
+        Scanned::Unreadable(why) => vec![why],
+        Scanned::Read(problems) => problems,
+    }
+}
+
+/// What the scanner made of a file.
+enum Scanned {
+    /// Rust cannot read it (the line and syn's error): it does not compile.
+    Unreadable(String),
+    /// It was read; these are its problems, if any.
+    Read(Vec<String>),
+}
+
+fn scan(source: &str) -> Scanned {
     // Lexed first (proc-macro2's lexer keeps its own stack of groups), so
     // that a file nested too deeply for a recursive parser is measured
     // before it is parsed. A shebang line or a byte-order mark is refused
     // here or by the parser: neither belongs in an exercise file.
     let tokens: TokenStream = match source.parse() {
         Ok(tokens) => tokens,
-        Err(error) => return vec![unreadable(error.span(), &error)],
+        Err(error) => return Scanned::Unreadable(unreadable(error.span(), &error)),
     };
     let depth = depth_estimate(&tokens);
     if depth > MAX_DEPTH {
-        return vec![format!(
+        return Scanned::Read(vec![format!(
             "the code nests {depth} levels deep (a long statement, or brackets inside \
              brackets), more than the {MAX_DEPTH} the scanner reads; split it up"
-        )];
+        )]);
     }
     // Parsed and walked where the stack is sure to be deep enough.
     drop(tokens);
@@ -189,13 +204,15 @@ pub fn problems(source: &str) -> Vec<String> {
         Ok(file) => {
             let mut scanner = Scanner::default();
             scanner.visit_file(&file);
-            scanner
-                .found
-                .into_iter()
-                .map(|(line, text)| format!("line {line}: {text}"))
-                .collect()
+            Scanned::Read(
+                scanner
+                    .found
+                    .into_iter()
+                    .map(|(line, text)| format!("line {line}: {text}"))
+                    .collect(),
+            )
         }
-        Err(error) => vec![unreadable(error.span(), &error)],
+        Err(error) => Scanned::Unreadable(unreadable(error.span(), &error)),
     };
     std::thread::Builder::new()
         .name("scan".into())
@@ -203,7 +220,11 @@ pub fn problems(source: &str) -> Vec<String> {
         .spawn(scan)
         .ok()
         .and_then(|thread| thread.join().ok())
-        .unwrap_or_else(|| vec!["the scanner could not read this file; simplify it".into()])
+        .unwrap_or_else(|| {
+            Scanned::Read(vec![
+                "the scanner could not read this file; simplify it".into(),
+            ])
+        })
 }
 
 /// How deeply an exercise file's code may nest ([`depth_estimate`]): the
@@ -319,7 +340,14 @@ pub fn check_lesson(root: &Path, lesson: &Lesson) -> std::result::Result<(), Str
     for file in exercise_closure(root, lesson)? {
         let source = fs::read_to_string(&file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        let problems = problems(&source);
+        let problems = match scan(&source) {
+            // Said as the build would say it (grade-all's reason is then
+            // "does not compile" too).
+            Scanned::Unreadable(why) => {
+                return Err(format!("does not compile:\n{}: {why}", file.display()));
+            }
+            Scanned::Read(problems) => problems,
+        };
         if !problems.is_empty() {
             report.push(format!(
                 "{} breaks the grading rules:\n{}",
