@@ -168,15 +168,22 @@ pub fn rules_for_people() -> String {
 /// construct and why it is not allowed. Empty when nothing is.
 pub fn problems(source: &str) -> Vec<String> {
     match scan(source) {
-        Scanned::Unreadable(why) => vec![why],
+        Scanned::Unreadable { line, error, .. } => vec![format!(
+            "line {line}: Rust cannot read this file ({error}), so it cannot be checked; \
+             make it compile"
+        )],
         Scanned::Read(problems) => problems,
     }
 }
 
 /// What the scanner made of a file.
 enum Scanned {
-    /// Rust cannot read it (the line and syn's error): it does not compile.
-    Unreadable(String),
+    /// Rust cannot read it (where, and why): it does not compile.
+    Unreadable {
+        line: usize,
+        column: usize,
+        error: String,
+    },
     /// It was read; these are its problems, if any.
     Read(Vec<String>),
 }
@@ -188,7 +195,14 @@ fn scan(source: &str) -> Scanned {
     // here or by the parser: neither belongs in an exercise file.
     let tokens: TokenStream = match source.parse() {
         Ok(tokens) => tokens,
-        Err(error) => return Scanned::Unreadable(unreadable(error.span(), &error)),
+        Err(error) => {
+            // proc-macro2 says only "cannot parse string into token stream".
+            return unreadable(
+                error.span(),
+                "this file cannot be split into tokens: a bracket closed that was never \
+                 opened or never closed, or a string, character or comment never closed?",
+            );
+        }
     };
     let depth = depth_estimate(&tokens);
     if depth > MAX_DEPTH {
@@ -212,7 +226,7 @@ fn scan(source: &str) -> Scanned {
                     .collect(),
             )
         }
-        Err(error) => Scanned::Unreadable(unreadable(error.span(), &error)),
+        Err(error) => unreadable(error.span(), &error.to_string()),
     };
     std::thread::Builder::new()
         .name("scan".into())
@@ -235,12 +249,12 @@ const MAX_DEPTH: usize = 600;
 /// up to 64 KiB a level in a debug build (measured; see the tests).
 const SCAN_STACK: usize = 256 << 20;
 
-fn unreadable(at: Span, error: &dyn std::fmt::Display) -> String {
-    format!(
-        "line {}: Rust cannot read this file ({error}), so it cannot be checked; make it \
-         compile",
-        at.start().line
-    )
+fn unreadable(at: Span, error: &str) -> Scanned {
+    Scanned::Unreadable {
+        line: at.start().line,
+        column: at.start().column + 1,
+        error: error.to_owned(),
+    }
 }
 
 /// The exercise files `lesson`'s graded tests compile, in the workbook at
@@ -336,6 +350,13 @@ type PathDependency = (PathBuf, Option<String>);
 /// Every exercise file `lesson`'s graded tests compile, checked; or the
 /// problems, file by file.
 pub fn check_lesson(root: &Path, lesson: &Lesson) -> std::result::Result<(), String> {
+    // Named as the student knows it, from the workbook's root.
+    let shown = |file: &Path| {
+        file.strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string()
+    };
     let mut report = Vec::new();
     for file in exercise_closure(root, lesson)? {
         let source = fs::read_to_string(&file)
@@ -343,15 +364,23 @@ pub fn check_lesson(root: &Path, lesson: &Lesson) -> std::result::Result<(), Str
         let problems = match scan(&source) {
             // Said as the build would say it (grade-all's reason is then
             // "does not compile" too).
-            Scanned::Unreadable(why) => {
-                return Err(format!("does not compile:\n{}: {why}", file.display()));
+            Scanned::Unreadable {
+                line,
+                column,
+                error,
+            } => {
+                return Err(format!(
+                    "does not compile:\nerror: {error}\n --> {}:{line}:{column}\n\
+                     (found by the grader's Rust parser, before building)",
+                    shown(&file)
+                ));
             }
             Scanned::Read(problems) => problems,
         };
         if !problems.is_empty() {
             report.push(format!(
                 "{} breaks the grading rules:\n{}",
-                file.display(),
+                shown(&file),
                 problems.join("\n")
             ));
         }
