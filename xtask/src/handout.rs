@@ -484,10 +484,7 @@ fn student_readme(lessons: &[lessons::Lesson], tests: &[crate::grade::GradedTest
         ));
     }
     let total: u32 = tests.iter().map(|t| t.points).sum();
-    let forbidden: Vec<String> = support::layout::points::forbidden_words()
-        .map(|w| format!("`{w}`"))
-        .collect();
-    let forbidden = forbidden.join(", ");
+    let forbidden = crate::grade::scan::rules_for_people();
     format!(
         "\
 # Your exercises: how Linux maps files and shares memory
@@ -536,9 +533,9 @@ exactly what is checked.
 
 - A test earns its points only when its checks ran and passed. Printing
   \"ok\", exiting early or editing the tests earns nothing.
-- An exercise file may not contain {forbidden}, nor `mod x;` (a module in
-  another file): code that runs before the tests, or that the grader never
-  sees, would make every score meaningless.
+- An exercise file may not contain {forbidden}: code that runs before the
+  tests, reads other files while building, or that the grader never sees,
+  would make every score meaningless.
 "
     )
 }

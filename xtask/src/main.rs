@@ -156,7 +156,11 @@ so a submission that does not compile, hangs, crashes or deletes its tests
 gets its row and the batch goes on. A line per submission shows progress.
 
 --at DEADLINE grades each clone at its last commit before DEADLINE (any date
-git understands, e.g. '2026-12-01 23:59'), and names that commit. --csv FILE
+git understands, e.g. '2026-12-01 23:59'), and names that commit. It trusts
+commit dates, which students set (git commit --date): for a deadline that
+holds, check out each clone yourself at the commit that reached your host
+in time (the hosting service's push events or tag times), then grade
+without --at. --csv FILE
 writes a row per student: commit, points per exercise, total, maximum, and a
 status with its reason (printed to stdout without --csv). --feedback DIR
 writes STUDENT.md for each: what passed, what failed and why, and the hint.

@@ -121,23 +121,45 @@ impl Manifest {
 }
 
 impl Manifest {
-    /// Files under `root` that the manifest does not list and that can
-    /// change a build: Rust sources, manifests and cargo configuration
-    /// (a `build.rs`, say), as `added: PATH`. Exercise files are the
-    /// learner's, and not counted.
+    /// Every file under `root` that the manifest does not list, whatever its
+    /// name or kind (a `rust-toolchain` file, a `build.rs`, a link, a FIFO),
+    /// as `added: PATH`: any of them may change how the tree builds or what
+    /// cargo runs. Exercise files are the learner's, and not counted;
+    /// neither are `target/`, `.git/` and the manifest itself.
     pub fn additions(&self, root: &Path) -> Vec<String> {
         let listed: std::collections::HashSet<&Path> =
             self.files.iter().map(|(_, p)| p.as_path()).collect();
-        crate::files::walk(root)
-            .unwrap_or_default()
+        let mut found = Vec::new();
+        every_file(root, Path::new(""), &mut found);
+        found.sort();
+        found
             .into_iter()
             .filter(|p| !listed.contains(p.as_path()) && !support::layout::is_exercise_file(p))
-            .filter(|p| {
-                let name = p.to_string_lossy();
-                name.ends_with(".rs") || name.ends_with(".toml") || p.starts_with(".cargo")
-            })
+            .filter(|p| p != Path::new(MANIFEST))
             .map(|p| format!("added: {}", p.display()))
             .collect()
+    }
+}
+
+/// Every entry under `root/relative` that is not a directory (files, links,
+/// FIFOs, sockets, devices), as paths relative to `root`; `target/` and
+/// `.git/` at the top are left out, and so is what cannot be read.
+fn every_file(root: &Path, relative: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(root.join(relative)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if relative.as_os_str().is_empty() && (name == "target" || name == ".git") {
+            continue;
+        }
+        let path = relative.join(&name);
+        // The entry's own type: a link to a directory is not followed.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            every_file(root, &path, found);
+        } else {
+            found.push(path);
+        }
     }
 }
 
@@ -221,6 +243,31 @@ mod tests {
         assert_eq!(
             again.additions(dir.path()),
             ["added: lessons/x/build.rs".to_owned()]
+        );
+        // Whatever its name or kind; but not the learner's exercise files,
+        // the build output, git's directory or the manifest.
+        fs::write(dir.path().join("rust-toolchain"), "nightly\n").unwrap();
+        fs::create_dir_all(dir.path().join("lessons/x/src")).unwrap();
+        fs::write(dir.path().join("lessons/x/src/notes"), "x").unwrap();
+        nix::unistd::mkfifo(&dir.path().join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("etc")).unwrap();
+        fs::create_dir_all(dir.path().join("lessons/01-x/src")).unwrap();
+        fs::write(dir.path().join("lessons/01-x/src/exercises.rs"), "").unwrap();
+        for ignored in ["target", ".git", ".workbook"] {
+            fs::create_dir_all(dir.path().join(ignored)).unwrap();
+        }
+        fs::write(dir.path().join("target/x"), "").unwrap();
+        fs::write(dir.path().join(".git/HEAD"), "").unwrap();
+        fs::write(dir.path().join(MANIFEST), manifest.to_text()).unwrap();
+        assert_eq!(
+            again.additions(dir.path()),
+            [
+                "added: etc",
+                "added: fifo",
+                "added: lessons/x/build.rs",
+                "added: lessons/x/src/notes",
+                "added: rust-toolchain",
+            ]
         );
         assert!(Manifest::parse("test x first many\n").is_err());
         assert!(Manifest::parse("what is this\n").is_err());

@@ -1,8 +1,8 @@
 //! `cargo xtask verify`: prove the grader honest.
 //!
 //! 1. Every lesson with exercises is well formed: at least two stubs, a
-//!    graded test file whose every test carries points, and nothing an
-//!    exercise file may not contain.
+//!    graded test file whose every test carries points; and both its
+//!    solutions and its stubs pass the grader's scanner (`grade::scan`).
 //! 2. On the reference solutions, every graded test passes, each run alone
 //!    exactly as a student's are: full marks.
 //! 3. A handout (outside the workbook, with its own target directory) is
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::grade::{self, GradedTest, Limits, TestResult, Verdict};
 use crate::handout::write_handout;
 use crate::{Result, cargo, no_arguments, workspace_root};
-use support::layout::solutions::has_solutions;
+use support::layout::solutions::{has_solutions, strip_solutions};
 use support::layout::{self as lessons, EXERCISES, Lesson, checks};
 
 /// The time limit per test for the endless-loop attack: long enough for an
@@ -51,7 +51,8 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
     let graded = check_content(&all)?;
     let tests = grade::tests_of(&graded)?;
     crate::outln!(
-        "verify 1/4: {} lessons have well-formed exercises ({} graded tests)",
+        "verify 1/4: {} lessons have well-formed exercises ({} graded tests), solutions \
+         and stubs pass the scanner",
         graded.len(),
         tests.len()
     )?;
@@ -122,7 +123,8 @@ fn check_content(all: &[Lesson]) -> Result<Vec<Lesson>> {
             ));
         }
     }
-    let problems: Vec<String> = all.iter().flat_map(checks::problems).collect();
+    let mut problems: Vec<String> = all.iter().flat_map(checks::problems).collect();
+    problems.extend(all.iter().flat_map(scan_problems));
     if problems.is_empty() {
         Ok(all.to_vec())
     } else {
@@ -131,6 +133,29 @@ fn check_content(all: &[Lesson]) -> Result<Vec<Lesson>> {
             problems.join("\n  ")
         ))
     }
+}
+
+/// What the grader's scanner refuses in `lesson`'s exercise file, as the
+/// instructor writes it (the solutions) and as a student gets it (the
+/// stubs): both must pass, or the reference would score 0, or no student
+/// could hand in the file they were given.
+fn scan_problems(lesson: &Lesson) -> Vec<String> {
+    let path = lesson.dir.join(EXERCISES);
+    let Ok(source) = fs::read_to_string(&path) else {
+        return Vec::new(); // checks::problems says it is missing
+    };
+    let mut problems: Vec<String> = grade::scan::problems(&source)
+        .into_iter()
+        .map(|p| format!("{} (the solutions): {p}", path.display()))
+        .collect();
+    if let Ok(stubs) = strip_solutions(&source) {
+        problems.extend(
+            grade::scan::problems(&stubs)
+                .into_iter()
+                .map(|p| format!("{} (the stubs): {p}", path.display())),
+        );
+    }
+    problems
 }
 
 fn check_handout(

@@ -1,7 +1,7 @@
 //! `cargo xtask grade`: score the exercises, in a way a class cannot fake.
 //!
-//! - `support::layout`: which tests are graded, for how many points; what
-//!   an exercise file may not contain.
+//! - `support::layout`: which tests are graded, for how many points.
+//! - [`scan`]: what an exercise file may contain, read with a Rust parser.
 //! - [`build`]: compile each lesson's graded tests once, before any learner
 //!   code runs.
 //! - [`run`]: run one test alone, in its own process group, with a time
@@ -19,6 +19,7 @@ pub mod build;
 mod environment;
 mod report;
 pub mod run;
+pub mod scan;
 pub mod session;
 mod submission;
 mod verdict;
@@ -34,13 +35,13 @@ use std::time::{Duration, Instant};
 
 pub use environment::{EnvironmentError, check_environment};
 pub use report::{Format, emit, markdown, one_line, table, totals};
-pub use support::layout::{GradedTest, forbidden_constructs};
+pub use support::layout::GradedTest;
 pub use verdict::Verdict;
 
 use crate::manifest::Manifest;
 use crate::{Result, workspace_root};
 use submission::{canonical, grade_against_template, run_template_grader};
-use support::layout::{self as lessons, EXERCISES, Lesson};
+use support::layout::{self as lessons, Lesson};
 
 /// How long one graded test may run unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -633,22 +634,13 @@ pub fn grade_tree(
 /// Checks a lesson's exercise file, builds its graded tests and seals the
 /// binary; or says why its tests cannot run.
 fn prepare(lesson: &Lesson, target: &Path) -> std::result::Result<run::SealedBinary, String> {
-    let exercises = lesson.dir.join(EXERCISES);
-    let source = fs::read_to_string(&exercises)
-        .map_err(|e| format!("cannot read {}: {e}", exercises.display()))?;
-    let problems = forbidden_constructs(&source);
-    if !problems.is_empty() {
-        return Err(format!(
-            "{} breaks the grading rules:\n{}",
-            exercises.display(),
-            problems.join("\n")
-        ));
-    }
     let root = lesson
         .dir
         .parent()
         .and_then(Path::parent)
         .ok_or("a lesson directory without a workspace")?;
+    // Its own exercise file, and those of the lessons it builds on.
+    scan::check_lesson(root, lesson)?;
     match build::build_graded(root, target, &lesson.name)? {
         build::Built::Binary(path) => run::SealedBinary::seal(&path),
         build::Built::DoesNotCompile(error) => Err(format!("does not compile:\n{error}")),

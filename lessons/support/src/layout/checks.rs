@@ -5,7 +5,7 @@
 use std::fs;
 
 use super::solutions::{count_stubs, has_solutions, strip_solutions};
-use super::{EXERCISES, GRADED_TESTS, Lesson, exercises, forbidden_constructs};
+use super::{EXERCISES, GRADED_TESTS, Lesson, exercises};
 
 /// Each lesson hands out at least this many exercises.
 pub const MIN_EXERCISES: usize = 2;
@@ -31,9 +31,6 @@ pub fn problems(lesson: &Lesson) -> Vec<String> {
     }
     if let Err(e) = strip_solutions(&source) {
         problems.push(format!("{}: {e}", exercises_path.display()));
-    }
-    for problem in forbidden_constructs(&source) {
-        problems.push(format!("{}: {problem}", exercises_path.display()));
     }
     let stubs = count_stubs(&source);
     if stubs < MIN_EXERCISES {

@@ -19,7 +19,7 @@ pub mod solutions;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use points::{GradedTest, forbidden_constructs, parse_points};
+pub use points::{GradedTest, parse_points};
 
 /// Errors are sentences for people: what, why, and what to do.
 pub type Result<T = ()> = std::result::Result<T, String>;
