@@ -7,15 +7,20 @@
 //! 1. hands the test a one-time secret on a Unix socket (descriptor 3) and a
 //!    verdict socket (descriptor 4); see `support::grading`. Sockets, unlike
 //!    pipes, cannot be reopened by another process through `/proc/PID/fd`;
-//! 2. starts it in a new process group, with `PR_SET_PDEATHSIG`, no core
-//!    dumps, files capped at 1 GiB and a `TMPDIR` of its own; when the
-//!    grader runs as root, as a throwaway user of its own ([`Sandbox`]), who
-//!    cannot signal the grader, read other tests, or write the template;
+//! 2. starts it in a process session of its own (`setsid`), with
+//!    `PR_SET_PDEATHSIG`, no core dumps, files capped at 1 GiB, a `TMPDIR`
+//!    of its own, and no descriptor but 0 to 4; when the grader runs as
+//!    root, as a throwaway user of its own ([`Sandbox`]), who cannot signal
+//!    the grader, read other tests, or write the template, in an IPC
+//!    namespace of its own where the kernel allows one, and seeing the tree
+//!    through a readable copy ([`View`]) where that user could not read it;
 //! 3. waits on a pidfd and the sockets together, until the test ends or its
 //!    time is up, keeping at most [`OUTPUT_CAP`] bytes of each stream;
-//! 4. kills the whole group, and any process that escaped it (the grader is
-//!    a child subreaper, so escapees become its children; a throwaway user's
-//!    processes are all killed at once), and reaps them.
+//! 4. kills every member of the session and the whole group, and any
+//!    process that escaped them (the grader is a child subreaper, so
+//!    escapees become its children; a throwaway user's processes are all
+//!    killed at once), reaps them, and removes what a throwaway user left
+//!    where anyone may write ([`remove_leftovers_of`]).
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -123,17 +128,19 @@ impl SealedBinary {
     }
 
     /// The names of the tests in this binary (`--list --format terse`),
-    /// listed as `sandbox`'s user would run them.
-    pub fn list(&self, cwd: &Path, sandbox: Sandbox) -> Result<Vec<String>, String> {
-        use std::os::unix::process::CommandExt as _;
+    /// listed as `sandbox`'s user would run them, through `view`.
+    pub fn list(
+        &self,
+        cwd: &Path,
+        sandbox: Sandbox,
+        view: Option<&View>,
+    ) -> Result<Vec<String>, String> {
         let path = self.path_to_run()?;
         let mut command = Command::new(path);
         command
             .args(["--list", "--format", "terse"])
             .current_dir(cwd);
-        if let Some(id) = sandbox.uid {
-            command.uid(id).gid(id);
-        }
+        confine(&mut command, None, sandbox, view.map(|v| v.plan(cwd)));
         let captured = support::child::output_bounded(&mut command, Duration::from_secs(30))
             .map_err(|e| format!("cannot list the graded tests: {e}"))?;
         if !captured.outcome.is_success() {
@@ -241,13 +248,15 @@ impl Sandbox {
     pub const NONE: Sandbox = Sandbox { uid: None };
 }
 
-/// Runs test `name` of `binary` in `cwd` for at most `limit`, as `sandbox` says.
+/// Runs test `name` of `binary` in `cwd` for at most `limit`, as `sandbox`
+/// says, seeing the tree through `view` when there is one.
 pub fn run_test(
     binary: &SealedBinary,
     name: &str,
     cwd: &Path,
     limit: Duration,
     sandbox: Sandbox,
+    view: Option<&View>,
 ) -> Result<RunRecord, String> {
     let path = binary.path_to_run()?;
     let secret = random_secret()?;
@@ -283,15 +292,9 @@ pub fn run_test(
         .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let (secret_fd, verdict_fd) = (secret_read.as_raw_fd(), verdict_write.as_raw_fd());
-    // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (fcntl, dup2, setrlimit, setgroups,
-    // setgid, setuid, prctl) on integers and local structs.
-    unsafe {
-        command.pre_exec(move || place_descriptors(secret_fd, verdict_fd, sandbox));
-    }
+        .stderr(Stdio::piped());
+    let fds = (secret_read.as_raw_fd(), verdict_write.as_raw_fd());
+    confine(&mut command, Some(fds), sandbox, view.map(|v| v.plan(cwd)));
     let started = Instant::now();
     // Spawn and register under one lock, so a sweep in another thread never
     // mistakes this fresh test for an escapee.
@@ -329,8 +332,10 @@ pub fn run_test(
             ended = matches!(child.try_wait(), Ok(Some(_)));
         }
     }
-    // Whatever is left of the group (children the test started) dies now, so
-    // no pipe stays open behind it.
+    // Whatever is left of the session and the group (children the test
+    // started, in groups of their own or not) dies now, so no pipe stays
+    // open behind it.
+    super::session::kill_session(pid.as_raw(), Duration::from_secs(5));
     let _ = killpg(pid, Signal::SIGKILL);
     let status = if timed_out {
         let _ = kill(pid, Signal::SIGKILL);
@@ -347,11 +352,12 @@ pub fn run_test(
     while streams.iter().any(|s| s.fd.is_some()) && Instant::now() < drain_until {
         wait_step(None, &mut streams, drain_until - Instant::now());
     }
+    sweep_escapees();
     if let Some(uid) = sandbox.uid {
         kill_everything_of(uid);
-        remove_shm_objects(|owner, _| owner == uid);
+        // Nothing of this test is left for the next one of the same user.
+        remove_leftovers_of(&[uid]);
     }
-    sweep_escapees();
     remove_tree(tmp);
     let [stdout, stderr, verdict] = streams;
     let outcome = match status {
@@ -410,9 +416,32 @@ pub fn output_in_group(
     Ok((outcome, stdout.text(), stderr.text()))
 }
 
-/// In the child, before exec: the secret on 3, the verdict socket on 4,
-/// limits, the throwaway user, and death with the grader.
-fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io::Result<()> {
+/// Sets `command` up to run confined: `fds` (the secret and the verdict
+/// socket) placed on 3 and 4, see [`child_setup`].
+fn confine(
+    command: &mut Command,
+    fds: Option<(RawFd, RawFd)>,
+    sandbox: Sandbox,
+    plan: Option<MountPlan>,
+) {
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // only async-signal-safe system calls on integers, locals and strings
+    // allocated before the fork (see `child_setup`).
+    unsafe {
+        command.pre_exec(move || child_setup(fds, sandbox, plan.as_ref()));
+    }
+}
+
+/// In the child, before exec: a session of its own; the secret on 3 and
+/// the verdict socket on 4, every other descriptor above 2 closed at exec;
+/// limits; for the throwaway user an IPC namespace of its own where the
+/// kernel allows one, the view of the tree, the user itself; and death with
+/// the grader.
+fn child_setup(
+    fds: Option<(RawFd, RawFd)>,
+    sandbox: Sandbox,
+    plan: Option<&MountPlan>,
+) -> std::io::Result<()> {
     let check = |result: libc::c_int| {
         if result < 0 {
             Err(std::io::Error::last_os_error())
@@ -420,17 +449,29 @@ fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io
             Ok(())
         }
     };
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC), dup2, setrlimit, setgroups, setgid,
-    // setuid and prctl take plain integers or pointers to locals, and are
-    // async-signal-safe. Duplicating above 10 first keeps the two dup2 calls
-    // from overwriting each other's source when a source is 3 or 4.
+    // SAFETY: setsid, fcntl(F_DUPFD_CLOEXEC), dup2, close_range, getrlimit,
+    // setrlimit, unshare, mount, chdir, setgroups, setgid, setuid and prctl
+    // take plain integers, pointers to locals, or C strings that live in
+    // `plan` until exec; all are async-signal-safe system calls.
+    // Duplicating above 10 first keeps the two dup2 calls from overwriting
+    // each other's source when a source is 3 or 4.
     unsafe {
-        let high_secret = libc::fcntl(secret, libc::F_DUPFD_CLOEXEC, 10);
-        let high_verdict = libc::fcntl(verdict, libc::F_DUPFD_CLOEXEC, 10);
-        check(high_secret)?;
-        check(high_verdict)?;
-        check(libc::dup2(high_secret, 3))?;
-        check(libc::dup2(high_verdict, 4))?;
+        // A session of its own: the grader kills every member afterwards,
+        // whatever process groups they made.
+        check(libc::setsid())?;
+        let first_closed = match fds {
+            Some((secret, verdict)) => {
+                let high_secret = libc::fcntl(secret, libc::F_DUPFD_CLOEXEC, 10);
+                let high_verdict = libc::fcntl(verdict, libc::F_DUPFD_CLOEXEC, 10);
+                check(high_secret)?;
+                check(high_verdict)?;
+                check(libc::dup2(high_secret, 3))?;
+                check(libc::dup2(high_verdict, 4))?;
+                5
+            }
+            None => 3,
+        };
+        close_others_at_exec(first_closed);
         // A crash leaves no core file in the learner's lesson directory, and
         // a runaway write stops at 1 GiB (SIGXFSZ) instead of filling the disk.
         let no_core = libc::rlimit {
@@ -444,6 +485,13 @@ fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io
         };
         check(libc::setrlimit(libc::RLIMIT_FSIZE, &one_gib))?;
         if let Some(id) = sandbox.uid {
+            // System V IPC and POSIX message queues of its own, gone with
+            // its last process. Where the kernel refuses (a container
+            // without CAP_SYS_ADMIN), the grader sweeps them instead.
+            let _ = libc::unshare(libc::CLONE_NEWIPC);
+            if let Some(plan) = plan {
+                plan.enter()?;
+            }
             let nproc = libc::rlimit {
                 rlim_cur: THROWAWAY_NPROC,
                 rlim_max: THROWAWAY_NPROC,
@@ -460,6 +508,302 @@ fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io
         ))?;
     }
     Ok(())
+}
+
+/// Marks every descriptor from `first` up close-on-exec, so that the test
+/// gets none that the grader inherited (from its parent, say). Marked, not
+/// closed: the standard library reports a failed exec on a descriptor of
+/// its own. `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11); before that, one
+/// `fcntl` per possible descriptor, up to the descriptor limit.
+///
+/// # Safety
+/// Called in the child between fork and exec; makes only system calls.
+unsafe fn close_others_at_exec(first: libc::c_int) {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range, getrlimit and fcntl(F_SETFD) take integers and a
+    // pointer to a local; a descriptor that is not open gives EBADF.
+    unsafe {
+        let done = libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        );
+        if done == 0 {
+            return;
+        }
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur.min(1 << 20) as libc::c_int
+        } else {
+            1 << 16
+        };
+        for fd in first..top {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
+/// A readable copy of what the tests need, for throwaway users who cannot
+/// read the tree itself (a checkout inside a 0700 directory, as root's home
+/// or `mktemp -d` make): learner code never runs as root instead. The copy
+/// (the lessons' sources, and the lesson binaries the tests run) is
+/// bind-mounted read-only over the topmost directory those users cannot
+/// pass, in a mount namespace of each test's own, so every path the test
+/// binary holds (`CARGO_BIN_EXE_*`, the lesson's directory) stays the same.
+#[derive(Debug)]
+pub struct View {
+    /// The directory the copy stands in for.
+    covers: PathBuf,
+    /// The copy: directories 0755, files 0644 (0755 when executable),
+    /// owned by root; removed when the view is dropped.
+    copy: tempfile::TempDir,
+}
+
+impl View {
+    /// The view that throwaway users need to run the tests of `lessons` of
+    /// the tree at `root`, built in `target`; `None` when they can reach
+    /// everything as it is. An error says why there can be none.
+    pub fn for_tree(root: &Path, target: &Path, lessons: &[&str]) -> Result<Option<View>, String> {
+        let binaries: Vec<PathBuf> = lessons
+            .iter()
+            .map(|name| target.join("debug").join(name))
+            .filter(|path| path.is_file())
+            .collect();
+        let lesson_dirs = root.join("lessons");
+        let blocked = std::iter::once(&lesson_dirs)
+            .chain(&binaries)
+            .any(|path| !support::reach::reachable_by_others(path));
+        if !blocked {
+            return Ok(None);
+        }
+        // The topmost directory on the way that others cannot pass; the
+        // tree itself when the way is open but something inside is not.
+        let covers = root
+            .ancestors()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .find(|dir| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 == 0)
+            })
+            .unwrap_or(root)
+            .to_owned();
+        let cannot = |why: String| {
+            format!(
+                "the tests must run as an unprivileged user, who cannot read {}, and the \
+                 grader cannot give it a readable copy: {why}. Grade from a directory that \
+                 others can read (under /srv, say), or as an ordinary user",
+                root.display()
+            )
+        };
+        if covers.parent().is_none() {
+            return Err(cannot(
+                "the root directory itself is closed to others".into(),
+            ));
+        }
+        if let Some(outside) = binaries.iter().find(|b| !b.starts_with(&covers)) {
+            return Err(cannot(format!(
+                "the lesson binary {} is outside {}",
+                outside.display(),
+                covers.display()
+            )));
+        }
+        let base = support::reach::temp_base_for_others().ok_or_else(|| {
+            cannot("no temporary directory (TMPDIR, /tmp, /dev/shm) lets others in".into())
+        })?;
+        let copy = tempfile::Builder::new()
+            .prefix("workbook-view-")
+            .tempdir_in(&base)
+            .map_err(|e| {
+                cannot(format!(
+                    "cannot create a directory in {}: {e}",
+                    base.display()
+                ))
+            })?;
+        let view = View { covers, copy };
+        let inside = |path: &Path| {
+            view.copy
+                .path()
+                .join(path.strip_prefix(&view.covers).unwrap_or(Path::new("")))
+        };
+        let made = readable_dirs(view.copy.path(), &inside(root))
+            .and_then(|()| copy_readable(&lesson_dirs, &inside(&lesson_dirs)))
+            .and_then(|()| {
+                for name in ["Cargo.toml", "Cargo.lock"] {
+                    let file = root.join(name);
+                    if file.is_file() {
+                        copy_readable(&file, &inside(&file))?;
+                    }
+                }
+                for binary in &binaries {
+                    let to = inside(binary);
+                    readable_dirs(view.copy.path(), to.parent().unwrap_or(&to))?;
+                    copy_readable(binary, &to)?;
+                }
+                Ok(())
+            });
+        made.map_err(|e| {
+            cannot(format!(
+                "cannot copy the tree into {}: {e}",
+                view.copy.path().display()
+            ))
+        })?;
+        Ok(Some(view))
+    }
+
+    /// How a test whose directory is `cwd` enters this view.
+    fn plan(&self, cwd: &Path) -> MountPlan {
+        use std::os::unix::ffi::OsStrExt;
+        let c =
+            |path: &Path| std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
+        MountPlan {
+            copy: c(self.copy.path()),
+            covers: c(&self.covers),
+            cwd: c(cwd),
+        }
+    }
+}
+
+/// A view's paths as C strings, made before the fork.
+#[derive(Debug)]
+struct MountPlan {
+    copy: std::ffi::CString,
+    covers: std::ffi::CString,
+    cwd: std::ffi::CString,
+}
+
+impl MountPlan {
+    /// In the child, before exec and while still root: a private mount
+    /// namespace, the copy bind-mounted read-only (no set-user-id, no
+    /// devices) over the closed directory, and the test's directory entered
+    /// again through it.
+    fn enter(&self) -> std::io::Result<()> {
+        let check = |result: libc::c_int| {
+            if result < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        let none = std::ptr::null::<libc::c_char>();
+        // SAFETY: unshare, mount and chdir take integers, null pointers and
+        // C strings that `self` holds until exec; all are system calls.
+        unsafe {
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            check(libc::mount(
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                self.copy.as_ptr(),
+                self.covers.as_ptr(),
+                none,
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                none,
+                self.covers.as_ptr(),
+                none,
+                libc::MS_BIND
+                    | libc::MS_REMOUNT
+                    | libc::MS_RDONLY
+                    | libc::MS_NOSUID
+                    | libc::MS_NODEV,
+                std::ptr::null(),
+            ))?;
+            check(libc::chdir(self.cwd.as_ptr()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates `dir` and every directory between `base` and it, mode 0755.
+fn readable_dirs(base: &Path, dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(rest) = dir.strip_prefix(base) else {
+        return Ok(());
+    };
+    let mut at = base.to_owned();
+    std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755))?;
+    for part in rest.components() {
+        at.push(part);
+        if !at.is_dir() {
+            std::fs::create_dir(&at)?;
+        }
+        std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
+/// Copies `from` (a file, a link, or a directory without its `target/`
+/// folders) to `to`, readable by everyone: directories 0755, files 0644,
+/// or 0755 when the original is executable.
+fn copy_readable(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = from.symlink_metadata()?;
+    let mode = |m: u32| std::fs::Permissions::from_mode(m);
+    if meta.is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
+    } else if meta.is_dir() {
+        std::fs::create_dir(to)?;
+        std::fs::set_permissions(to, mode(0o755))?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            if entry.file_name() != "target" {
+                copy_readable(&entry.path(), &to.join(entry.file_name()))?;
+            }
+        }
+        Ok(())
+    } else if meta.is_file() {
+        std::fs::copy(from, to)?;
+        let executable = meta.permissions().mode() & 0o111 != 0;
+        std::fs::set_permissions(to, mode(if executable { 0o755 } else { 0o644 }))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that `sandbox`'s user, in `cwd` and through `view`, can read
+/// each of `paths`; the error names the first it cannot, and why.
+pub fn probe(
+    cwd: &Path,
+    sandbox: Sandbox,
+    view: Option<&View>,
+    paths: &[PathBuf],
+) -> Result<(), String> {
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            "for p; do test -r \"$p\" || { echo \"$p\"; exit 1; }; done",
+            "sh",
+        ])
+        .args(paths)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
+    confine(&mut command, None, sandbox, view.map(|v| v.plan(cwd)));
+    match support::child::output_bounded(&mut command, Duration::from_secs(30)) {
+        Ok(run) if run.outcome.is_success() => Ok(()),
+        Ok(run) => Err(format!(
+            "that user cannot read {}. Grade from a directory that others can read \
+             (under /srv, say), or as an ordinary user",
+            run.stdout.trim()
+        )),
+        Err(e) => Err(format!(
+            "the grader cannot start a process as that user ({e}). Grade from a directory \
+             that others can read (under /srv, say), or as an ordinary user"
+        )),
+    }
 }
 
 /// A connected pair of Unix stream sockets, close-on-exec.
@@ -574,25 +918,24 @@ fn kill_everything_of(id: u32) {
 }
 
 /// Removes what throwaway users `ids` left where anyone may write (`/tmp`,
-/// `/var/tmp`, `/dev/shm`, two levels deep) and their System V IPC
-/// objects: a planted `.cargo/config.toml` or a filled disk must not
-/// outlive the grading.
+/// `/var/tmp`, `/dev/shm`, `/run/lock`, two levels deep; POSIX message
+/// queues, where a `mqueue` file system is mounted) and their System V IPC
+/// objects: a planted `.cargo/config.toml`, a filled disk or a message for
+/// the next test must not outlive the grading. (A test in an IPC namespace
+/// of its own takes its queues and IPC objects with it.)
 pub fn remove_leftovers_of(ids: &[u32]) {
     if ids.is_empty() {
         return;
     }
     let mut find = Command::new("find");
-    find.args([
-        "/tmp",
-        "/var/tmp",
-        "/dev/shm",
-        "-xdev",
-        "-mindepth",
-        "1",
-        "-maxdepth",
-        "2",
-        "(",
-    ]);
+    let places: Vec<PathBuf> = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]
+        .into_iter()
+        .map(PathBuf::from)
+        .chain(mqueue_mounts())
+        .filter(|dir| dir.symlink_metadata().is_ok_and(|m| m.is_dir()))
+        .collect();
+    find.args(&places)
+        .args(["-xdev", "-mindepth", "1", "-maxdepth", "2", "("]);
     for (index, id) in ids.iter().enumerate() {
         if index > 0 {
             find.arg("-o");
@@ -637,6 +980,20 @@ pub fn remove_leftovers_of(ids: &[u32]) {
             }
         }
     }
+}
+
+/// Where `mqueue` file systems (POSIX message queues) are mounted.
+fn mqueue_mounts() -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let (_, at, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            // (A path with a space or the like is escaped there: skipped.)
+            (kind == "mqueue" && !at.contains('\\')).then(|| PathBuf::from(at))
+        })
+        .collect()
 }
 
 /// One output stream of a test: read until EOF, keep at most [`OUTPUT_CAP`].
