@@ -4,7 +4,7 @@
 //!   an exercise file may not contain.
 //! - [`build`]: compile each lesson's graded tests once, before any learner
 //!   code runs.
-//! - [`run`]: run one test alone, in its own process group, with a time
+//! - [`run`]: run one test alone, in its own process session, with a time
 //!   limit and a one-time secret.
 //! - [`verdict`]: judge the run from how it ended and whether it proved its
 //!   verdict, never from what it printed.
