@@ -842,3 +842,58 @@ impl Drop for Closed {
         let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o755));
     }
 }
+
+#[test]
+fn a_grader_that_cannot_give_a_readable_copy_refuses_rather_than_run_as_root() {
+    use std::os::unix::process::CommandExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only a grader running as root gives each test a throwaway user");
+        return;
+    }
+    let scratch = handout();
+    let closed = Closed::new(scratch.handout.parent().unwrap());
+    // Had it run, the exercise would leave this behind, as root.
+    let marker = std::env::temp_dir().join(format!("ran-as-root-{}", std::process::id()));
+    let plant = format!(
+        "{{ let _ = std::fs::write({:?}, b\"x\"); Ok(String::new()) }}",
+        marker.display().to_string()
+    );
+    attack(&scratch, &plant);
+    // A container without CAP_SYS_ADMIN: no private mount for the copy.
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["xtask", "grade", "file-mapping", "--timeout", "2"])
+        .current_dir(&scratch.handout)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_MANIFEST_DIR");
+    // capability(7): CAP_SYS_ADMIN is number 21.
+    const CAP_SYS_ADMIN: libc::c_ulong = 21;
+    // SAFETY: prctl(PR_CAPBSET_DROP) in the child before exec takes
+    // integers; root's next exec then has no CAP_SYS_ADMIN.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let run = output_bounded(&mut command, GRADE_LIMIT).unwrap();
+    drop(closed);
+    let ran = marker.exists();
+    let _ = fs::remove_file(&marker);
+    assert_eq!(
+        run.outcome,
+        ChildOutcome::Exited(2),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Learner code never runs as root"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("Score: "), "{}", run.stdout);
+    assert!(!ran, "the exercise ran as root");
+}

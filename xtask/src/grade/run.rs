@@ -800,8 +800,14 @@ pub fn probe(
             run.stdout.trim()
         )),
         Err(e) => Err(format!(
-            "the grader cannot start a process as that user ({e}). Grade from a directory \
-             that others can read (under /srv, say), or as an ordinary user"
+            "the grader cannot start a process as that user{} ({e}). Grade from a \
+             directory that others can read (under /srv, say), or as an ordinary user",
+            if view.is_some() {
+                " that sees a readable copy of the tree (a private mount, which needs \
+                 CAP_SYS_ADMIN)"
+            } else {
+                ""
+            }
         )),
     }
 }
