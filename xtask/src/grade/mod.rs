@@ -17,11 +17,13 @@
 
 pub mod build;
 mod environment;
+mod leftovers;
 mod report;
 pub mod run;
 pub mod session;
 mod submission;
 mod verdict;
+mod view;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
