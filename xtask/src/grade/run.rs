@@ -357,9 +357,12 @@ pub fn run_test(
     while streams.iter().any(|s| s.fd.is_some()) && Instant::now() < drain_until {
         wait_step(None, &mut streams, drain_until - Instant::now());
     }
-    sweep_escapees();
     if let Some(uid) = sandbox.uid {
         kill_everything_of(uid);
+    }
+    // (After that kill, so that the sweep reaps what it killed.)
+    sweep_escapees();
+    if let Some(uid) = sandbox.uid {
         // Nothing of this test is left for the next one of the same user.
         remove_leftovers_of(&[uid]);
     }
