@@ -4,7 +4,7 @@
 //! - [`scan`]: what an exercise file may contain, read with a Rust parser.
 //! - [`build`]: compile each lesson's graded tests once, before any learner
 //!   code runs.
-//! - [`run`]: run one test alone, in its own process group, with a time
+//! - [`run`]: run one test alone, in its own process session, with a time
 //!   limit and a one-time secret.
 //! - [`verdict`]: judge the run from how it ended and whether it proved its
 //!   verdict, never from what it printed.
@@ -17,12 +17,14 @@
 
 pub mod build;
 mod environment;
+mod leftovers;
 mod report;
 pub mod run;
 pub mod scan;
 pub mod session;
 mod submission;
 mod verdict;
+mod view;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -504,23 +506,29 @@ pub fn grade_tree(
             }
         }
     }
-    // As root, tests run as throwaway users, if they can reach the tree.
-    let sandboxed = match binaries.values().next() {
-        Some((binary, dir)) if run::Sandbox::for_job(0) != run::Sandbox::NONE => {
-            // The tree, and a place for each test's files.
-            let reachable = binary.list(dir, run::Sandbox::for_job(0)).is_ok()
-                && support::reach::temp_base_for_others().is_some();
-            if !reachable {
-                progress(Event::Warning(format!(
-                    "warning: the tests run as root, because an unprivileged user cannot read\n  \
-                     {}\n  grade from a directory that others can read (under /srv, say)\n  \
-                     so that each test runs as a throwaway user",
-                    dir.display()
-                )));
-            }
-            reachable
+    // As root, every test runs as a throwaway user, never as root: through
+    // a readable copy of the tree where such a user cannot read the tree
+    // itself. Where that cannot be done, grading stops before any test ran.
+    let sandboxed = run::Sandbox::for_job(0) != run::Sandbox::NONE;
+    let view = match binaries.iter().next() {
+        Some((name, (_, dir))) if sandboxed => {
+            let names: Vec<&str> = binaries.keys().map(String::as_str).collect();
+            let view = run::View::for_tree(root, &target, &names).map_err(refuse_as_root)?;
+            let mut needed = vec![dir.join("Cargo.toml")];
+            needed.extend(
+                names
+                    .iter()
+                    .map(|name| target.join("debug").join(name))
+                    .filter(|path| path.is_file()),
+            );
+            run::probe(dir, run::Sandbox::for_job(0), view.as_ref(), &needed).map_err(|e| {
+                refuse_as_root(format!(
+                    "the tests of {name} must run as an unprivileged user, and {e}"
+                ))
+            })?;
+            view
         }
-        _ => false,
+        _ => None,
     };
     let sandbox_for = |job: usize| {
         if sandboxed {
@@ -532,7 +540,7 @@ pub fn grade_tree(
     // Which tests the binaries really contain.
     let mut listed: HashMap<&str, Vec<String>> = HashMap::new();
     for (name, (binary, dir)) in &binaries {
-        match binary.list(dir, sandbox_for(0)) {
+        match binary.list(dir, sandbox_for(0), view.as_ref()) {
             Ok(names) => {
                 listed.insert(name.as_str(), names);
             }
@@ -571,7 +579,7 @@ pub fn grade_tree(
     std::thread::scope(|scope| {
         for job in 0..limits.jobs.max(1).min(queue.len().max(1)) {
             let sender = sender.clone();
-            let (queue, next, binaries) = (&queue, &next, &binaries);
+            let (queue, next, binaries, view) = (&queue, &next, &binaries, view.as_ref());
             let sandbox = sandbox_for(job);
             scope.spawn(move || {
                 loop {
@@ -582,7 +590,7 @@ pub fn grade_tree(
                         continue;
                     };
                     let started = Instant::now();
-                    let run = run::run_test(binary, &test.name, dir, limits.timeout, sandbox);
+                    let run = run::run_test(binary, &test.name, dir, limits.timeout, sandbox, view);
                     let verdict = match run {
                         Ok(record) => verdict::judge(&test.name, &record),
                         Err(reason) => Verdict::DidNotRun(reason),
@@ -629,6 +637,15 @@ pub fn grade_tree(
             result.unwrap_or_else(|| did_not_run(test, "the grader lost this test".into()))
         })
         .collect())
+}
+
+/// Grading as root stops here rather than run learner code as root: `why`
+/// and what to do, one line, exit code 2, not a score.
+fn refuse_as_root(why: String) -> String {
+    format!(
+        "cannot grade here: {why}. Learner code never runs as root. \
+         (No test ran: this is not a score.)"
+    )
 }
 
 /// Checks a lesson's exercise file, builds its graded tests and seals the

@@ -7,15 +7,20 @@
 //! 1. hands the test a one-time secret on a Unix socket (descriptor 3) and a
 //!    verdict socket (descriptor 4); see `support::grading`. Sockets, unlike
 //!    pipes, cannot be reopened by another process through `/proc/PID/fd`;
-//! 2. starts it in a new process group, with `PR_SET_PDEATHSIG`, no core
-//!    dumps, files capped at 1 GiB and a `TMPDIR` of its own; when the
-//!    grader runs as root, as a throwaway user of its own ([`Sandbox`]), who
-//!    cannot signal the grader, read other tests, or write the template;
+//! 2. starts it in a process session of its own (`setsid`), with
+//!    `PR_SET_PDEATHSIG`, no core dumps, files capped at 1 GiB, a `TMPDIR`
+//!    of its own, and no descriptor but 0 to 4; when the grader runs as
+//!    root, as a throwaway user of its own ([`Sandbox`]), who cannot signal
+//!    the grader, read other tests, or write the template, in an IPC
+//!    namespace of its own where the kernel allows one, and seeing the tree
+//!    through a readable copy ([`View`]) where that user could not read it;
 //! 3. waits on a pidfd and the sockets together, until the test ends or its
 //!    time is up, keeping at most [`OUTPUT_CAP`] bytes of each stream;
-//! 4. kills the whole group, and any process that escaped it (the grader is
-//!    a child subreaper, so escapees become its children; a throwaway user's
-//!    processes are all killed at once), and reaps them.
+//! 4. kills every member of the session and the whole group, and any
+//!    process that escaped them (the grader is a child subreaper, so
+//!    escapees become its children; a throwaway user's processes are all
+//!    killed at once), reaps them, and removes what a throwaway user left
+//!    where anyone may write ([`remove_leftovers_of`]).
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -35,6 +40,11 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use support::ChildOutcome;
 use support::grading::{GRADER_FDS, PASS_PREFIX, SECRET_LEN, to_hex};
+
+use super::leftovers::kill_everything_of;
+pub use super::leftovers::{remove_leftovers_of, remove_shm_objects, shm_names};
+use super::view::MountPlan;
+pub use super::view::{View, probe};
 
 /// The most of each output stream a run keeps; the rest is read and dropped,
 /// so a test that floods its output cannot fill the grader's memory.
@@ -123,17 +133,19 @@ impl SealedBinary {
     }
 
     /// The names of the tests in this binary (`--list --format terse`),
-    /// listed as `sandbox`'s user would run them.
-    pub fn list(&self, cwd: &Path, sandbox: Sandbox) -> Result<Vec<String>, String> {
-        use std::os::unix::process::CommandExt as _;
+    /// listed as `sandbox`'s user would run them, through `view`.
+    pub fn list(
+        &self,
+        cwd: &Path,
+        sandbox: Sandbox,
+        view: Option<&View>,
+    ) -> Result<Vec<String>, String> {
         let path = self.path_to_run()?;
         let mut command = Command::new(path);
         command
             .args(["--list", "--format", "terse"])
             .current_dir(cwd);
-        if let Some(id) = sandbox.uid {
-            command.uid(id).gid(id);
-        }
+        confine(&mut command, None, sandbox, view.map(|v| v.plan(cwd)));
         let captured = support::child::output_bounded(&mut command, Duration::from_secs(30))
             .map_err(|e| format!("cannot list the graded tests: {e}"))?;
         if !captured.outcome.is_success() {
@@ -198,7 +210,7 @@ fn seal_in_memfd(bytes: &[u8]) -> nix::Result<OwnedFd> {
 }
 
 /// Test processes running now, by pid: the sweep leaves these alone.
-fn running() -> &'static Mutex<HashSet<i32>> {
+pub(super) fn running() -> &'static Mutex<HashSet<i32>> {
     static RUNNING: OnceLock<Mutex<HashSet<i32>>> = OnceLock::new();
     RUNNING.get_or_init(|| Mutex::new(HashSet::new()))
 }
@@ -241,13 +253,15 @@ impl Sandbox {
     pub const NONE: Sandbox = Sandbox { uid: None };
 }
 
-/// Runs test `name` of `binary` in `cwd` for at most `limit`, as `sandbox` says.
+/// Runs test `name` of `binary` in `cwd` for at most `limit`, as `sandbox`
+/// says, seeing the tree through `view` when there is one.
 pub fn run_test(
     binary: &SealedBinary,
     name: &str,
     cwd: &Path,
     limit: Duration,
     sandbox: Sandbox,
+    view: Option<&View>,
 ) -> Result<RunRecord, String> {
     let path = binary.path_to_run()?;
     let secret = random_secret()?;
@@ -283,15 +297,9 @@ pub fn run_test(
         .env("TMPDIR", tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let (secret_fd, verdict_fd) = (secret_read.as_raw_fd(), verdict_write.as_raw_fd());
-    // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (fcntl, dup2, setrlimit, setgroups,
-    // setgid, setuid, prctl) on integers and local structs.
-    unsafe {
-        command.pre_exec(move || place_descriptors(secret_fd, verdict_fd, sandbox));
-    }
+        .stderr(Stdio::piped());
+    let fds = (secret_read.as_raw_fd(), verdict_write.as_raw_fd());
+    confine(&mut command, Some(fds), sandbox, view.map(|v| v.plan(cwd)));
     let started = Instant::now();
     // Spawn and register under one lock, so a sweep in another thread never
     // mistakes this fresh test for an escapee.
@@ -329,8 +337,10 @@ pub fn run_test(
             ended = matches!(child.try_wait(), Ok(Some(_)));
         }
     }
-    // Whatever is left of the group (children the test started) dies now, so
-    // no pipe stays open behind it.
+    // Whatever is left of the session and the group (children the test
+    // started, in groups of their own or not) dies now, so no pipe stays
+    // open behind it.
+    super::session::kill_session(pid.as_raw(), Duration::from_secs(5));
     let _ = killpg(pid, Signal::SIGKILL);
     let status = if timed_out {
         let _ = kill(pid, Signal::SIGKILL);
@@ -349,9 +359,13 @@ pub fn run_test(
     }
     if let Some(uid) = sandbox.uid {
         kill_everything_of(uid);
-        remove_shm_objects(|owner, _| owner == uid);
     }
+    // (After that kill, so that the sweep reaps what it killed.)
     sweep_escapees();
+    if let Some(uid) = sandbox.uid {
+        // Nothing of this test is left for the next one of the same user.
+        remove_leftovers_of(&[uid]);
+    }
     remove_tree(tmp);
     let [stdout, stderr, verdict] = streams;
     let outcome = match status {
@@ -410,9 +424,32 @@ pub fn output_in_group(
     Ok((outcome, stdout.text(), stderr.text()))
 }
 
-/// In the child, before exec: the secret on 3, the verdict socket on 4,
-/// limits, the throwaway user, and death with the grader.
-fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io::Result<()> {
+/// Sets `command` up to run confined: `fds` (the secret and the verdict
+/// socket) placed on 3 and 4, see [`child_setup`].
+pub(super) fn confine(
+    command: &mut Command,
+    fds: Option<(RawFd, RawFd)>,
+    sandbox: Sandbox,
+    plan: Option<MountPlan>,
+) {
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // only async-signal-safe system calls on integers, locals and strings
+    // allocated before the fork (see `child_setup`).
+    unsafe {
+        command.pre_exec(move || child_setup(fds, sandbox, plan.as_ref()));
+    }
+}
+
+/// In the child, before exec: a session of its own; the secret on 3 and
+/// the verdict socket on 4, every other descriptor above 2 closed at exec;
+/// limits; for the throwaway user an IPC namespace of its own where the
+/// kernel allows one, the view of the tree, the user itself; and death with
+/// the grader.
+fn child_setup(
+    fds: Option<(RawFd, RawFd)>,
+    sandbox: Sandbox,
+    plan: Option<&MountPlan>,
+) -> std::io::Result<()> {
     let check = |result: libc::c_int| {
         if result < 0 {
             Err(std::io::Error::last_os_error())
@@ -420,17 +457,29 @@ fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io
             Ok(())
         }
     };
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC), dup2, setrlimit, setgroups, setgid,
-    // setuid and prctl take plain integers or pointers to locals, and are
-    // async-signal-safe. Duplicating above 10 first keeps the two dup2 calls
-    // from overwriting each other's source when a source is 3 or 4.
+    // SAFETY: setsid, fcntl(F_DUPFD_CLOEXEC), dup2, close_range, getrlimit,
+    // setrlimit, unshare, mount, chdir, setgroups, setgid, setuid and prctl
+    // take plain integers, pointers to locals, or C strings that live in
+    // `plan` until exec; all are async-signal-safe system calls.
+    // Duplicating above 10 first keeps the two dup2 calls from overwriting
+    // each other's source when a source is 3 or 4.
     unsafe {
-        let high_secret = libc::fcntl(secret, libc::F_DUPFD_CLOEXEC, 10);
-        let high_verdict = libc::fcntl(verdict, libc::F_DUPFD_CLOEXEC, 10);
-        check(high_secret)?;
-        check(high_verdict)?;
-        check(libc::dup2(high_secret, 3))?;
-        check(libc::dup2(high_verdict, 4))?;
+        // A session of its own: the grader kills every member afterwards,
+        // whatever process groups they made.
+        check(libc::setsid())?;
+        let first_closed = match fds {
+            Some((secret, verdict)) => {
+                let high_secret = libc::fcntl(secret, libc::F_DUPFD_CLOEXEC, 10);
+                let high_verdict = libc::fcntl(verdict, libc::F_DUPFD_CLOEXEC, 10);
+                check(high_secret)?;
+                check(high_verdict)?;
+                check(libc::dup2(high_secret, 3))?;
+                check(libc::dup2(high_verdict, 4))?;
+                5
+            }
+            None => 3,
+        };
+        close_others_at_exec(first_closed);
         // A crash leaves no core file in the learner's lesson directory, and
         // a runaway write stops at 1 GiB (SIGXFSZ) instead of filling the disk.
         let no_core = libc::rlimit {
@@ -444,6 +493,13 @@ fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io
         };
         check(libc::setrlimit(libc::RLIMIT_FSIZE, &one_gib))?;
         if let Some(id) = sandbox.uid {
+            // System V IPC and POSIX message queues of its own, gone with
+            // its last process. Where the kernel refuses (a container
+            // without CAP_SYS_ADMIN), the grader sweeps them instead.
+            let _ = libc::unshare(libc::CLONE_NEWIPC);
+            if let Some(plan) = plan {
+                plan.enter()?;
+            }
             let nproc = libc::rlimit {
                 rlim_cur: THROWAWAY_NPROC,
                 rlim_max: THROWAWAY_NPROC,
@@ -460,6 +516,43 @@ fn place_descriptors(secret: RawFd, verdict: RawFd, sandbox: Sandbox) -> std::io
         ))?;
     }
     Ok(())
+}
+
+/// Marks every descriptor from `first` up close-on-exec, so that the test
+/// gets none that the grader inherited (from its parent, say). Marked, not
+/// closed: the standard library reports a failed exec on a descriptor of
+/// its own. `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11); before that, one
+/// `fcntl` per possible descriptor, up to the descriptor limit.
+///
+/// # Safety
+/// Called in the child between fork and exec; makes only system calls.
+unsafe fn close_others_at_exec(first: libc::c_int) {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range, getrlimit and fcntl(F_SETFD) take integers and a
+    // pointer to a local; a descriptor that is not open gives EBADF.
+    unsafe {
+        let done = libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        );
+        if done == 0 {
+            return;
+        }
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        let top = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur.min(1 << 20) as libc::c_int
+        } else {
+            1 << 16
+        };
+        for fd in first..top {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
 }
 
 /// A connected pair of Unix stream sockets, close-on-exec.
@@ -516,126 +609,6 @@ fn remove_tree(dir: tempfile::TempDir) {
             Command::new(program).args(args).arg(&path),
             Duration::from_secs(60),
         );
-    }
-}
-
-/// Removes the POSIX shared-memory objects in `/dev/shm` that `doomed`
-/// picks by owner and name: what a test killed at its time limit could not
-/// unlink itself (they would hold memory until the next reboot).
-pub fn remove_shm_objects(doomed: impl Fn(u32, &std::ffi::OsStr) -> bool) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir("/dev/shm") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Ok(meta) = entry.path().symlink_metadata() else {
-            continue;
-        };
-        if meta.is_file() && doomed(meta.uid(), &entry.file_name()) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// The names in `/dev/shm` now, to tell later which ones grading made.
-pub fn shm_names() -> HashSet<std::ffi::OsString> {
-    std::fs::read_dir("/dev/shm")
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default()
-}
-
-/// Kills every process of the throwaway user `id` at once: a forked child
-/// takes that identity and signals `-1` (all processes it may signal).
-fn kill_everything_of(id: u32) {
-    // Registered as running, so that a sweep in another thread leaves it be.
-    let mut running = running().lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: fork takes no arguments; the child below never returns.
-    match unsafe { libc::fork() } {
-        // SAFETY: in the child of a multi-threaded process, only
-        // async-signal-safe calls (setgid, setuid, kill, _exit), and it never
-        // returns into Rust code, so no destructor of ours runs twice.
-        0 => unsafe {
-            if libc::setgid(id) == 0 && libc::setuid(id) == 0 {
-                libc::kill(-1, libc::SIGKILL);
-            }
-            libc::_exit(0);
-        },
-        pid if pid > 0 => {
-            running.insert(pid);
-            drop(running);
-            let _ = waitpid(Pid::from_raw(pid), None);
-            self::running()
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&pid);
-        }
-        _ => {}
-    }
-}
-
-/// Removes what throwaway users `ids` left where anyone may write (`/tmp`,
-/// `/var/tmp`, `/dev/shm`, two levels deep) and their System V IPC
-/// objects: a planted `.cargo/config.toml` or a filled disk must not
-/// outlive the grading.
-pub fn remove_leftovers_of(ids: &[u32]) {
-    if ids.is_empty() {
-        return;
-    }
-    let mut find = Command::new("find");
-    find.args([
-        "/tmp",
-        "/var/tmp",
-        "/dev/shm",
-        "-xdev",
-        "-mindepth",
-        "1",
-        "-maxdepth",
-        "2",
-        "(",
-    ]);
-    for (index, id) in ids.iter().enumerate() {
-        if index > 0 {
-            find.arg("-o");
-        }
-        find.args(["-user", &id.to_string()]);
-    }
-    find.args([")", "-prune", "-exec", "rm", "-rf", "--", "{}", "+"]);
-    let _ = support::child::output_bounded(&mut find, Duration::from_secs(120));
-    for (table, remove) in [
-        ("shm", libc::IPC_RMID),
-        ("sem", libc::IPC_RMID),
-        ("msg", libc::IPC_RMID),
-    ] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/sysvipc/{table}")) else {
-            continue;
-        };
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect();
-        let Some(uid_at) = header.iter().position(|h| *h == "uid") else {
-            continue;
-        };
-        for line in lines {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let owner: Option<u32> = fields.get(uid_at).and_then(|u| u.parse().ok());
-            let id: Option<i32> = fields.get(1).and_then(|i| i.parse().ok());
-            if let (Some(owner), Some(id)) = (owner, id)
-                && ids.contains(&owner)
-            {
-                // SAFETY: the *ctl calls take an id and a command; IPC_RMID
-                // reads no buffer (the pointer and the extra argument are null).
-                unsafe {
-                    match table {
-                        "shm" => libc::shmctl(id, remove, std::ptr::null_mut()),
-                        "sem" => libc::semctl(id, 0, remove),
-                        _ => libc::msgctl(id, remove, std::ptr::null_mut()),
-                    };
-                }
-            }
-        }
     }
 }
 
