@@ -119,7 +119,7 @@ pub fn survey(root: &Path, log: &mut dyn FnMut(&str)) -> Result<(Vec<LessonState
                             std::slice::from_ref(&lesson),
                             &tests,
                             &Default::default(),
-                            grade::Limits::default(),
+                            grade::Limits::own_work(),
                             &mut |_| {},
                         )?;
                         let (passed, failed): (Vec<_>, Vec<_>) =
@@ -323,7 +323,7 @@ pub fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
                 std::slice::from_ref(&lesson),
                 &tests,
                 &Default::default(),
-                grade::Limits::default(),
+                grade::Limits::own_work(),
                 &mut |_| {},
             )?;
             let failing = |e: &&Exercise| {

@@ -74,6 +74,22 @@ impl TestResult {
 pub struct Limits {
     pub timeout: Duration,
     pub jobs: usize,
+    /// A learner grading their own work on their own machine (`watch`,
+    /// `progress`, `hint`): the tests run as the learner, even as root,
+    /// since the code's author and the person it runs for are the same.
+    /// Otherwise (`grade`, `grade-all`, `verify`, the platforms) a root
+    /// grader runs every test as a throwaway user, never as root.
+    pub own_work: bool,
+}
+
+impl Limits {
+    /// The limits of a learner's own commands (see [`Limits::own_work`]).
+    pub fn own_work() -> Limits {
+        Limits {
+            own_work: true,
+            ..Limits::default()
+        }
+    }
 }
 
 impl Default for Limits {
@@ -81,6 +97,7 @@ impl Default for Limits {
         Limits {
             timeout: DEFAULT_TIMEOUT,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            own_work: false,
         }
     }
 }
@@ -509,7 +526,7 @@ pub fn grade_tree(
     // As root, every test runs as a throwaway user, never as root: through
     // a readable copy of the tree where such a user cannot read the tree
     // itself. Where that cannot be done, grading stops before any test ran.
-    let sandboxed = run::Sandbox::for_job(0) != run::Sandbox::NONE;
+    let sandboxed = !limits.own_work && run::Sandbox::for_job(0) != run::Sandbox::NONE;
     let view = match binaries.iter().next() {
         Some((name, (_, dir))) if sandboxed => {
             let names: Vec<&str> = binaries.keys().map(String::as_str).collect();
