@@ -16,6 +16,7 @@
 //! ARCHITECTURE.md ("Grading").
 
 pub mod build;
+mod confine;
 mod environment;
 mod report;
 pub mod run;

@@ -7,9 +7,6 @@
 //! by `setsid`, which a grader that is a child subreaper then catches as an
 //! orphan (see `run::sweep_escapees`).
 
-// TODO(judge helpers): remove once builds and tests start in sessions.
-#![allow(dead_code)]
-
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
