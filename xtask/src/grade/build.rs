@@ -310,6 +310,13 @@ fn confine_build(
     }
     rules.allow(&root, Access::Read)?;
     rules.allow(target, Access::Full)?;
+    // Cargo reads the configuration of every directory above the tree (the
+    // template's, its `cargo xtask` alias): those files, not their folders.
+    for dir in root.ancestors().skip(1) {
+        for name in [".cargo/config.toml", ".cargo/config"] {
+            rules.allow(&dir.join(name), Access::Read)?;
+        }
+    }
     Ok(Some(rules))
 }
 
