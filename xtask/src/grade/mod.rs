@@ -21,7 +21,7 @@ mod environment;
 mod report;
 pub mod run;
 pub mod session;
-mod submission;
+pub(crate) mod submission;
 mod verdict;
 
 use std::collections::HashMap;

@@ -85,6 +85,51 @@ pub fn kill_session(session: i32, within: Duration) -> usize {
     }
 }
 
+/// Kills every descendant of this process (what a child started, and what
+/// was re-parented to us as a subreaper), round after round, reaping those
+/// that become our children; gives up after `within`. Returns how many were
+/// still alive then. Call it only when no child of ours should live.
+pub fn kill_descendants(within: Duration) -> usize {
+    let me = std::process::id() as i32;
+    let until = Instant::now() + within;
+    loop {
+        let all = processes();
+        let mut ours: Vec<i32> = Vec::new();
+        let mut frontier = vec![me];
+        while let Some(parent) = frontier.pop() {
+            for (pid, stat) in &all {
+                if stat.parent == parent && !ours.contains(pid) {
+                    ours.push(*pid);
+                    frontier.push(*pid);
+                }
+            }
+        }
+        let alive: Vec<i32> = ours
+            .iter()
+            .copied()
+            .filter(|pid| all.iter().any(|(p, s)| p == pid && s.state != 'Z'))
+            .collect();
+        for &pid in &alive {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        // Reap our own children (dead ones, and those just killed).
+        for (pid, stat) in &all {
+            if stat.parent == me {
+                let _ = nix::sys::wait::waitpid(
+                    Pid::from_raw(*pid),
+                    Some(
+                        nix::sys::wait::WaitPidFlag::WNOHANG | nix::sys::wait::WaitPidFlag::__WALL,
+                    ),
+                );
+            }
+        }
+        if ours.is_empty() || Instant::now() >= until {
+            return alive.len();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
