@@ -109,6 +109,7 @@ pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, 
     let rules = if own_tree {
         None
     } else {
+        forget_earlier_submissions(root, target);
         confine_build(&mut command, target, rustc.as_deref())?
     };
     let (outcome, stdout, stderr) = run_in_session(&mut command, BUILD_LIMIT, rules)?;
@@ -250,6 +251,7 @@ fn confine_build(
         .env("CARGO_HOME", &cargo_home)
         .env("RUSTUP_HOME", &rustup_home)
         .env("TMPDIR", &temp)
+        .env("CARGO_INCREMENTAL", "0")
         .env("LANG", "C.UTF-8");
     let Some(mut rules) = Ruleset::new() else {
         static SAID: std::sync::Once = std::sync::Once::new();
@@ -318,6 +320,64 @@ fn confine_build(
         }
     }
     Ok(Some(rules))
+}
+
+/// Removes, once per grader and target, what an earlier grading built from
+/// its submission's code (the lessons' libraries, binaries and test
+/// binaries), keeping the dependencies: a student's tests must not find a
+/// classmate's compiled code in the build cache they can read.
+fn forget_earlier_submissions(root: &Path, target: &Path) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static DONE: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let done = DONE.get_or_init(|| Mutex::new(HashSet::new()));
+    if !done
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(target.to_path_buf())
+    {
+        return;
+    }
+    let mut names: Vec<String> = vec!["graded".into()];
+    for lesson in support::layout::discover(root).unwrap_or_default() {
+        names.push(lesson.name.clone());
+        names.push(lesson.name.replace('-', "_"));
+    }
+    let ours = |file: &str| {
+        // A compiler's temporary directory, left by one that was killed.
+        if file.starts_with("rmeta") {
+            return true;
+        }
+        let file = file.strip_prefix("lib").unwrap_or(file);
+        names.iter().any(|name| {
+            file.strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
+        })
+    };
+    let _ = std::fs::remove_dir_all(target.join("workbook-build-tmp"));
+    let debug = target.join("debug");
+    for dir in [
+        "",
+        "deps",
+        ".fingerprint",
+        "incremental",
+        "build",
+        "examples",
+    ] {
+        let Ok(entries) = std::fs::read_dir(debug.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_str().is_some_and(ours) {
+                let path = entry.path();
+                let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
 }
 
 /// Where `program` is: itself when it names a path, else the first match on
