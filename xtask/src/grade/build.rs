@@ -178,13 +178,17 @@ pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, 
 /// What a build that a resource limit stopped did, in words; `None` when no
 /// limit stopped it. (Cargo names the signal that killed a compiler.)
 fn exceeded_limit(stderr: &str) -> Option<String> {
-    if stderr.contains("SIGXFSZ") {
+    // "(signal: 25, SIGXFSZ: ...)" or, from some cargo versions, "(signal: 25)".
+    let killed_by = |number: i32, name: &str| {
+        stderr.contains(name) || stderr.contains(&format!("(signal: {number}"))
+    };
+    if killed_by(libc::SIGXFSZ, "SIGXFSZ") {
         Some(format!(
             "the build wrote a file larger than {} MiB, the most a build may write \
              (a huge static or constant?)",
             FILE_LIMIT >> 20
         ))
-    } else if stderr.contains("SIGXCPU") {
+    } else if killed_by(libc::SIGXCPU, "SIGXCPU") {
         Some(format!(
             "a compiler used more than {CPU_LIMIT} s of processor time \
              (a constant that computes forever?)"
