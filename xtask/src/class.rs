@@ -147,14 +147,37 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
     // read the classmates' submissions (reaching one takes only the right to
     // pass through every directory on the way; the class is named on this
     // command line, readable in /proc).
-    if nix::unistd::geteuid().is_root() && support::reach::reachable_by_others(&submissions) {
-        return Err(format!(
-            "{} can be reached by every user, so a student's tests (run as a throwaway user) \
-             could read the other submissions in it. Make it private, then grade again: \
-             chmod 700 {}",
-            submissions.display(),
-            submissions.display()
-        ));
+    if let Some(dir) = &options.feedback {
+        // New, it is private: only this user may read the feedback.
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    if nix::unistd::geteuid().is_root() {
+        // The results too: a later student's tests must not read the CSV or
+        // a classmate's feedback.
+        let csv_dir = options.csv.as_deref().map(|csv| {
+            csv.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+        });
+        for dir in [Some(submissions.as_path()), options.feedback.as_deref(), csv_dir]
+            .into_iter()
+            .flatten()
+        {
+            if support::reach::reachable_by_others(dir) {
+                return Err(format!(
+                    "{} can be reached by every user, so a student's tests (run as a throwaway \
+                     user) could read other students' submissions or results in it. Make it \
+                     private, then grade again: chmod 700 {}",
+                    dir.display(),
+                    dir.display()
+                ));
+            }
+        }
     }
     // Each grader and whatever it started, even what escaped its session,
     // is ours to kill when we give up on it.
@@ -166,9 +189,6 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
     let all = lessons::discover(&template)?;
     let tests = grade::tests_of(&all)?;
     let exercises = grade::all_exercises(&template);
-    if let Some(dir) = &options.feedback {
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
     // Each submission's private copy (its exercise files, from the working
     // tree or the commit before --at), outside the template (whose grading
     // area is cleared before every submission), in a directory only this

@@ -782,3 +782,108 @@ fn a_huge_static_stops_the_build_and_does_not_fill_the_disk() {
         );
     }
 }
+
+/// A constant that takes hours to compute, and never trips rustc's lint on
+/// long evaluations: few steps, each copying 16 MiB.
+const SLOW_CONSTANT: &str = "
+const SLOW: u64 = {
+    let mut i = 0u64;
+    let mut sum = 0u64;
+    while i < 1_000_000 {
+        let a = [i as u8; 1 << 24];
+        sum += a[(i as usize) & 0xffff] as u64;
+        i += 1;
+    }
+    sum
+};
+pub fn slow() -> u64 {
+    SLOW
+}
+";
+
+#[test]
+fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
+    let scratch = tempfile::tempdir().unwrap();
+    let template = scratch.path().join("template");
+    let run = output_bounded(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["handout"])
+            .arg(&template)
+            .args(["--lessons", "file-mapping"]),
+        GRADE_LIMIT,
+    )
+    .unwrap();
+    assert!(run.outcome.is_success(), "{}", run.stderr);
+    let stubs = fs::read_to_string(template.join(EXERCISES)).unwrap();
+    let submit = |class: &Path, name: &str, exercises: &str| {
+        let file = class.join(name).join(EXERCISES);
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(file, exercises).unwrap();
+    };
+    let grade_all = |class: &Path, limit: &str| {
+        let csv = class.with_extension("csv");
+        let run = xtask(
+            &template,
+            &[
+                "grade-all",
+                class.to_str().unwrap(),
+                "--template",
+                ".",
+                "--csv",
+                csv.to_str().unwrap(),
+                "--timeout",
+                "5",
+                "--submission-timeout",
+                limit,
+            ],
+            None,
+        );
+        assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
+        fs::read_to_string(csv).unwrap()
+    };
+    // Warm the build cache, so that a normal submission grades well within
+    // the short limit below.
+    let warm = scratch.path().join("warm");
+    submit(&warm, "bob", &stubs);
+    let csv = grade_all(&warm, "1800");
+    assert!(csv.lines().any(|l| l.starts_with("bob,")), "{csv}");
+    // The first submission's build computes for hours; the second is the
+    // handout's stubs. Each way to keep rustc busy is tried.
+    let template_path = template.to_str().unwrap().to_owned();
+    for (index, hang) in [
+        format!("{stubs}\n{SLOW_CONSTANT}"),
+        // The same, generic: evaluated when the test binary instantiates it.
+        format!(
+            "{stubs}\n{}",
+            SLOW_CONSTANT
+                .replace("const SLOW: u64 =", "struct Slow<T>(T);\nimpl<T> Slow<T> { const SLOW: u64 =")
+                .replace("};\npub fn slow", "};}\npub fn slow")
+                .replace("    SLOW\n", "    Slow::<u8>::SLOW\n")
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let class = scratch.path().join(format!("class-{index}"));
+        submit(&class, "a-hang", hang);
+        submit(&class, "b-stubs", &stubs);
+        let started = std::time::Instant::now();
+        let csv = grade_all(&class, "90");
+        let row = |name: &str| {
+            csv.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("no row for {name}:\n{csv}"))
+                .to_owned()
+        };
+        assert!(row("a-hang,").contains(",error,"), "variant {index}:\n{csv}");
+        assert!(row("b-stubs,").contains(",graded,"), "variant {index}:\n{csv}");
+        // Nothing of either grading is left: no cargo, no rustc, no test.
+        let left = running_with(&template_path);
+        assert!(left.is_empty(), "variant {index}: still running: {left:#?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(90 + 120),
+            "variant {index}: took {:?}",
+            started.elapsed()
+        );
+    }
+}
