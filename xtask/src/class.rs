@@ -164,9 +164,13 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
         });
-        for dir in [Some(submissions.as_path()), options.feedback.as_deref(), csv_dir]
-            .into_iter()
-            .flatten()
+        for dir in [
+            Some(submissions.as_path()),
+            options.feedback.as_deref(),
+            csv_dir,
+        ]
+        .into_iter()
+        .flatten()
         {
             if support::reach::reachable_by_others(dir) {
                 return Err(format!(

@@ -599,7 +599,12 @@ fn no_student_reads_a_classmates_files_through_grade_all() {
             "// J-CLASS-{word}\n{}\npub fn word() -> &'static str {{ \"J-CLASS-{word}\" }}\n",
             stubs.replace(HEXDUMP_STUB, body)
         );
-        student(&class.join(name), &template, &exercises, "2026-01-01T12:00:00Z");
+        student(
+            &class.join(name),
+            &template,
+            &exercises,
+            "2026-01-01T12:00:00Z",
+        );
     }
     let results = scratch.path().join("results");
     fs::create_dir(&results).unwrap();
@@ -629,7 +634,9 @@ fn no_student_reads_a_classmates_files_through_grade_all() {
     let refused = grade_all(&class);
     assert!(!refused.outcome.is_success(), "{}", refused.stderr);
     assert!(
-        refused.stderr.contains(&format!("chmod 700 {}", class.display())),
+        refused
+            .stderr
+            .contains(&format!("chmod 700 {}", class.display())),
         "{}",
         refused.stderr
     );
@@ -654,7 +661,10 @@ fn no_student_reads_a_classmates_files_through_grade_all() {
     for (name, word) in &words {
         for (other, _) in words.iter().filter(|(o, _)| o != name) {
             let text = fs::read_to_string(feedback.join(format!("{other}.md"))).unwrap();
-            assert!(!text.contains(word.as_str()), "{other}'s feedback holds {name}'s word");
+            assert!(
+                !text.contains(word.as_str()),
+                "{other}'s feedback holds {name}'s word"
+            );
         }
     }
 }

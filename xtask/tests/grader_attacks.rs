@@ -856,7 +856,10 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
         format!(
             "{stubs}\n{}",
             SLOW_CONSTANT
-                .replace("const SLOW: u64 =", "struct Slow<T>(T);\nimpl<T> Slow<T> { const SLOW: u64 =")
+                .replace(
+                    "const SLOW: u64 =",
+                    "struct Slow<T>(T);\nimpl<T> Slow<T> { const SLOW: u64 ="
+                )
                 .replace("};\npub fn slow", "};}\npub fn slow")
                 .replace("    SLOW\n", "    Slow::<u8>::SLOW\n")
         ),
@@ -875,8 +878,14 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
                 .unwrap_or_else(|| panic!("no row for {name}:\n{csv}"))
                 .to_owned()
         };
-        assert!(row("a-hang,").contains(",error,"), "variant {index}:\n{csv}");
-        assert!(row("b-stubs,").contains(",graded,"), "variant {index}:\n{csv}");
+        assert!(
+            row("a-hang,").contains(",error,"),
+            "variant {index}:\n{csv}"
+        );
+        assert!(
+            row("b-stubs,").contains(",graded,"),
+            "variant {index}:\n{csv}"
+        );
         // Nothing of either grading is left: no cargo, no rustc, no test.
         let left = running_with(&template_path);
         assert!(left.is_empty(), "variant {index}: still running: {left:#?}");

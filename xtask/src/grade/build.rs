@@ -498,3 +498,89 @@ pub fn run_in_session(
     let stderr = stderr.join().unwrap_or_default();
     Ok((outcome, stdout, stderr))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Runs `script` with `sh` in `tree`, confined as a submission's build.
+    fn confined(tree: &Path, script: &str) -> (ChildOutcome, String) {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", script])
+            .current_dir(tree)
+            .env("WORKBOOK_J_VARIABLE", "J-VARIABLE-VALUE");
+        let rules = confine_build(&mut command, &tree.join("target"), None).unwrap();
+        assert!(rules.is_some(), "this kernel has Landlock ABI 2+");
+        let (outcome, stdout, _) =
+            run_in_session(&mut command, Duration::from_secs(30), rules).unwrap();
+        (outcome, stdout)
+    }
+
+    #[test]
+    fn a_confined_build_reads_its_tree_writes_its_target_and_nothing_else() {
+        if super::super::confine::abi_version().is_none_or(|v| v < 2) {
+            eprintln!("skipped: this kernel has no Landlock ABI 2");
+            return;
+        }
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, "J-SECRET-VALUE").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("inside"), "J-INSIDE-VALUE").unwrap();
+        let (outcome, out) = confined(tree.path(), "cat inside");
+        assert!(
+            outcome.is_success() && out == "J-INSIDE-VALUE",
+            "{outcome} {out}"
+        );
+        let (outcome, out) = confined(tree.path(), &format!("cat {}", secret.display()));
+        assert!(!outcome.is_success() && out.is_empty(), "{outcome} {out}");
+        // Through a link in the tree, the file is still outside.
+        std::os::unix::fs::symlink(&secret, tree.path().join("link")).unwrap();
+        let (outcome, out) = confined(tree.path(), "cat link");
+        assert!(!outcome.is_success() && out.is_empty(), "{outcome} {out}");
+        // Writes: the target only.
+        let (outcome, _) = confined(tree.path(), "echo x > target/made");
+        assert!(outcome.is_success() && tree.path().join("target/made").exists());
+        let (outcome, _) = confined(tree.path(), "echo x > made");
+        assert!(!outcome.is_success() && !tree.path().join("made").exists());
+        let (outcome, _) = confined(
+            tree.path(),
+            &format!("echo x > {}/made", outside.path().display()),
+        );
+        assert!(!outcome.is_success() && !outside.path().join("made").exists());
+        // No variable of the grader's.
+        let (outcome, out) = confined(tree.path(), "env");
+        assert!(outcome.is_success() && out.contains("PATH="), "{out}");
+        assert!(!out.contains("J-VARIABLE-VALUE"), "{out}");
+    }
+
+    #[test]
+    fn a_build_session_is_killed_whole_when_its_leader_ends_or_its_time_is_up() {
+        // The leader leaves a child behind in its session and exits.
+        let marker = format!("sleep 3{}", std::process::id() % 1000);
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("{marker} & exit 0")]);
+        let started = Instant::now();
+        let (outcome, _, _) = run_in_session(&mut command, Duration::from_secs(30), None).unwrap();
+        assert!(outcome.is_success(), "{outcome}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+        // And one that outlives the limit, with a child of its own.
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("{marker} & {marker}")]);
+        let (outcome, _, _) =
+            run_in_session(&mut command, Duration::from_millis(300), None).unwrap();
+        assert!(matches!(outcome, ChildOutcome::TimedOut(_)), "{outcome}");
+        let left: Vec<i32> = session::processes()
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == marker)
+            })
+            .collect();
+        assert!(left.is_empty(), "still running: {left:?}");
+    }
+}
