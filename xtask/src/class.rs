@@ -156,32 +156,15 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
             .create(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    if nix::unistd::geteuid().is_root() {
-        // The results too: a later student's tests must not read the CSV or
-        // a classmate's feedback.
-        let csv_dir = options.csv.as_deref().map(|csv| {
-            csv.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-        });
-        for dir in [
-            Some(submissions.as_path()),
-            options.feedback.as_deref(),
-            csv_dir,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if support::reach::reachable_by_others(dir) {
-                return Err(format!(
-                    "{} can be reached by every user, so a student's tests (run as a throwaway \
-                     user) could read other students' submissions or results in it. Make it \
-                     private, then grade again: chmod 700 {}",
-                    dir.display(),
-                    dir.display()
-                ));
-            }
-        }
+    // (The CSV and the feedback are written 0600, in a new folder 0700.)
+    if nix::unistd::geteuid().is_root() && support::reach::reachable_by_others(&submissions) {
+        return Err(format!(
+            "{} can be reached by every user, so a student's tests (run as a throwaway user) \
+             could read the other submissions in it. Make it private, then grade again: \
+             chmod 700 {}",
+            submissions.display(),
+            submissions.display()
+        ));
     }
     // Each grader and whatever it started, even what escaped its session,
     // is ours to kill when we give up on it.
@@ -199,6 +182,7 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
     // user can enter: no other student's tests can read it.
     let staging = tempfile::Builder::new()
         .prefix("workbook-class-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let mut rows = Vec::new();

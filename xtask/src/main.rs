@@ -163,7 +163,7 @@ status with its reason (printed to stdout without --csv). --feedback DIR
 writes STUDENT.md for each: what passed, what failed and why, and the hint.
 --submission-timeout SECS bounds one submission's grading (default 1800);
 then its grader, builds and tests are killed and its row says so. As root,
-SUBMISSIONS_DIR and the results' folders must be private (chmod 700).
+SUBMISSIONS_DIR must be private (chmod 700): tests run as other users.
 Example: cargo xtask grade-all ../class --template . --csv grades.csv",
         run: instructor::cmd_grade_all,
     },
