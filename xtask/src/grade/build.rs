@@ -17,8 +17,9 @@ use super::confine::{Access, Ruleset};
 use super::session;
 use crate::json;
 
-/// The most one lesson's build may take, dependencies included; then the
-/// whole session (cargo and every rustc) is killed.
+/// The most one lesson's build may take after its last dependency from the
+/// registry was built (and 4 times that in all); then the whole session
+/// (cargo and every rustc) is killed.
 pub const BUILD_LIMIT: Duration = Duration::from_secs(180);
 
 /// The processor time each process of a build may use (`RLIMIT_CPU`): a
@@ -450,11 +451,30 @@ pub fn run_in_session(
         .spawn()
         .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
     let session = child.id() as i32;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+    // The clock of the lesson's own build starts when the last dependency
+    // from the registry (code no student wrote) was built.
+    let started = Instant::now();
+    let last_dependency = std::sync::Arc::new(std::sync::Mutex::new(started));
+    let drain = |pipe: Option<Box<dyn Read + Send>>, clock: Option<std::sync::Arc<_>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
+            if let Some(pipe) = pipe {
+                let mut pipe = std::io::BufReader::new(pipe);
+                loop {
+                    let from = bytes.len();
+                    match std::io::BufRead::read_until(&mut pipe, b'\n', &mut bytes) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let line = &bytes[from..];
+                    if let Some(clock) = &clock
+                        && contains(line, b"\"reason\":\"compiler-artifact\"")
+                        && contains(line, b"registry+")
+                    {
+                        let clock: &std::sync::Mutex<Instant> = clock;
+                        *clock.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                    }
+                }
             }
             String::from_utf8_lossy(&bytes).into_owned()
         })
@@ -464,16 +484,21 @@ pub fn run_in_session(
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        Some(last_dependency.clone()),
     );
     let stderr = drain(
         child
             .stderr
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        None,
     );
-    let deadline = Instant::now() + limit;
+    let deadline = || {
+        let last = *last_dependency.lock().unwrap_or_else(|e| e.into_inner());
+        (last + limit).min(started + limit * 4)
+    };
     let mut status = None;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline() {
         match child.try_wait() {
             Ok(Some(ended)) => {
                 status = Some(ended);
@@ -583,4 +608,9 @@ mod tests {
             .collect();
         assert!(left.is_empty(), "still running: {left:?}");
     }
+}
+
+/// Whether `haystack` holds `needle`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
