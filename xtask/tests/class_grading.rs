@@ -513,14 +513,16 @@ fn random_word() -> String {
 
 /// Exercise 1.2 of a nosy student: it looks for classmates' files
 /// everywhere a test can look (every path on every command line in /proc
-/// and its parents, the temporary directories, the homes), reads every
-/// `exercises.rs` and every build output of lesson 1 it can, and puts
-/// every "J-CLASS-" word it finds into its failure message.
+/// and its parents, the temporary directories, the homes: build caches
+/// left out, for time, but for its own tree's), reads every `exercises.rs`
+/// and every build output of lesson 1 it can, and puts every "J-CLASS-"
+/// word it finds into its failure message.
 const NOSY: &str = r#"{
     let needle = concat!("J-CLA", "SS-").as_bytes();
     let mut roots: Vec<std::path::PathBuf> = vec![
         "/tmp".into(), "/var/tmp".into(), "/dev/shm".into(), "/srv".into(),
         "/home".into(), "/root".into(), std::env::temp_dir(),
+        "../../target/debug/deps".into(),
     ];
     let mut from_cmdlines = 0;
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -539,7 +541,7 @@ const NOSY: &str = r#"{
     let mut found: Vec<String> = Vec::new();
     let mut stack: Vec<(std::path::PathBuf, usize)> = roots.into_iter().map(|r| (r, 0)).collect();
     while let Some((dir, depth)) = stack.pop() {
-        if depth > 8 || seen > 200_000 { continue; }
+        if depth > 7 || seen > 100_000 { continue; }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             if dir.is_file() { stack.push((dir.parent().unwrap_or(&dir).to_path_buf(), depth + 1)); }
             continue;
@@ -549,7 +551,8 @@ const NOSY: &str = r#"{
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(kind) = entry.file_type() else { continue };
-            if kind.is_dir() && name != ".git" && name != "proc" && name != "sys" {
+            let skipped = [".git", "proc", "sys", "target", "registry", "toolchains"];
+            if kind.is_dir() && !skipped.contains(&name.as_str()) {
                 stack.push((path, depth + 1));
             } else if kind.is_file() && (name == "exercises.rs" || name.contains("file_mapping")) {
                 let Ok(bytes) = std::fs::read(&path) else { continue };
