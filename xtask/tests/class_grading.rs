@@ -522,7 +522,7 @@ const NOSY: &str = r#"{
     let mut roots: Vec<std::path::PathBuf> = vec![
         "/tmp".into(), "/var/tmp".into(), "/dev/shm".into(), "/srv".into(),
         "/home".into(), "/root".into(), std::env::temp_dir(),
-        "../../target/debug/deps".into(),
+        "../../target/debug/deps".into(), "../..".into(),
     ];
     let mut from_cmdlines = 0;
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
