@@ -263,7 +263,7 @@ fn grade_one(
     // Which files to grade: the working tree, or the last commit before --at.
     let (original, commit) = match &options.at {
         None => match grade::submission::find_workbook(dir) {
-            Ok(workbook) => match copy_exercises(&workbook, all, place) {
+            Ok(workbook) => match grade::submission::copy_exercises(&workbook, all, place) {
                 Ok(()) => (workbook, head_commit(dir)),
                 Err(reason) => return ungraded(head_commit(dir), "error", reason),
             },
@@ -310,7 +310,7 @@ fn grade_one(
     if let Some(jobs) = &options.jobs {
         command.args(["--jobs", jobs]);
     }
-    let run = run_grader(&mut command, options.limit);
+    let run = grade::session::output_in_session(&mut command, options.limit);
     let text = fs::read_to_string(&report).unwrap_or_default();
     drop(private);
     // `grade` exits 0 at full marks and 1 below; anything else means it did
@@ -375,108 +375,6 @@ fn grade_one(
         status,
         reason,
     }
-}
-
-/// Copies the exercise files of the workbook `from` to the same places
-/// under `to`, a private copy for its grader. A path that is not a real
-/// directory or a regular file on the way is copied as it is (a link stays
-/// a link) and no further, so the grader refuses it with its own reason.
-fn copy_exercises(from: &Path, lessons: &[Lesson], to: &Path) -> std::result::Result<(), String> {
-    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
-    for lesson in lessons {
-        let relative = Path::new("lessons").join(lesson.dir_name()).join(EXERCISES);
-        let mut walked = PathBuf::new();
-        let parts: Vec<_> = relative.components().collect();
-        for (index, part) in parts.iter().enumerate() {
-            walked.push(part);
-            let Ok(meta) = from.join(&walked).symlink_metadata() else {
-                break; // missing: the grader says so
-            };
-            let last = index + 1 == parts.len();
-            if meta.is_dir() && !last {
-                continue;
-            }
-            if meta.is_file() || meta.file_type().is_symlink() {
-                crate::files::copy(from, std::slice::from_ref(&walked), to)?;
-            }
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Runs a grader in a session of its own, at most `limit`; it dies with
-/// us. When it ends or we give up on it, every process of its session and
-/// every process it left behind (ours to reap, as we are a subreaper) is
-/// killed, builds and tests included: nothing of one submission outlives
-/// its row.
-fn run_grader(command: &mut Command, limit: Duration) -> std::io::Result<support::child::Captured> {
-    use std::io::Read;
-    use std::os::unix::process::CommandExt;
-    use std::process::Stdio;
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: setsid and prctl are async-signal-safe and take integers.
-    unsafe {
-        command.pre_exec(|| {
-            nix::unistd::setsid()?;
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command.spawn()?;
-    let session = child.id() as i32;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + limit;
-    let mut status = None;
-    while Instant::now() < deadline {
-        match child.try_wait()? {
-            Some(ended) => {
-                status = Some(ended);
-                break;
-            }
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    grade::session::kill_session(session, Duration::from_secs(10));
-    grade::session::kill_descendants(Duration::from_secs(10));
-    let outcome = match status {
-        Some(status) => support::ChildOutcome::from(status),
-        None => support::ChildOutcome::TimedOut(limit),
-    };
-    Ok(support::child::Captured {
-        outcome,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
 }
 
 /// Reads a `grade --json` report (workbook format) back into results, in the

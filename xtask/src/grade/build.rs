@@ -524,6 +524,11 @@ pub fn run_in_session(
     Ok((outcome, stdout, stderr))
 }
 
+/// Whether `haystack` holds `needle`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,9 +613,4 @@ mod tests {
             .collect();
         assert!(left.is_empty(), "still running: {left:?}");
     }
-}
-
-/// Whether `haystack` holds `needle`.
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -130,6 +130,83 @@ pub fn kill_descendants(within: Duration) -> usize {
     }
 }
 
+/// Runs `command` (grade-all's grader) to its end in a session of its own,
+/// at most `limit`, with stdout and stderr captured; it dies with us. When it ends or we give up on it, every process of its session and
+/// every process it left behind (ours to reap, as we are a subreaper) is
+/// killed, builds and tests included: nothing of one submission outlives
+/// its row.
+pub fn output_in_session(
+    command: &mut std::process::Command,
+    limit: Duration,
+) -> std::io::Result<support::child::Captured> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid and prctl are async-signal-safe and take integers.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()?;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn()?;
+    let session = child.id() as i32;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let mut status = None;
+    while Instant::now() < deadline {
+        match child.try_wait()? {
+            Some(ended) => {
+                status = Some(ended);
+                break;
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    kill_session(session, Duration::from_secs(10));
+    kill_descendants(Duration::from_secs(10));
+    let outcome = match status {
+        Some(status) => support::ChildOutcome::from(status),
+        None => support::ChildOutcome::TimedOut(limit),
+    };
+    Ok(support::child::Captured {
+        outcome,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
