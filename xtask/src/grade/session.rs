@@ -6,6 +6,10 @@
 //! own, and a test may call `setpgid`. A process can leave its session only
 //! by `setsid`, which a grader that is a child subreaper then catches as an
 //! orphan (see `run::sweep_escapees`).
+//!
+//! grade-all runs each grader here ([`output_in_session`]): when it ends or
+//! its time is up, its session and every process left below grade-all (a
+//! subreaper too: builds and tests in sessions of their own) are killed.
 
 use std::time::{Duration, Instant};
 
