@@ -520,9 +520,9 @@ fn random_word() -> String {
 const NOSY: &str = r#"{
     let needle = concat!("J-CLA", "SS-").as_bytes();
     let mut roots: Vec<std::path::PathBuf> = vec![
+        "../..".into(), "../../target/debug/deps".into(),
         "/tmp".into(), "/var/tmp".into(), "/dev/shm".into(), "/srv".into(),
         "/home".into(), "/root".into(), std::env::temp_dir(),
-        "../../target/debug/deps".into(), "../..".into(),
     ];
     let mut from_cmdlines = 0;
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -537,11 +537,16 @@ const NOSY: &str = r#"{
             }
         }
     }
+    let system = ["/", "/usr", "/usr/bin", "/usr/lib", "/bin", "/lib", "/etc", "/proc", "/sys", "/dev"];
+    roots.retain(|r| !system.iter().any(|s| r == std::path::Path::new(s)));
     let (mut seen, mut read) = (0, 0);
     let mut found: Vec<String> = Vec::new();
-    let mut stack: Vec<(std::path::PathBuf, usize)> = roots.into_iter().map(|r| (r, 0)).collect();
+    // Each root in turn, with a budget of its own.
+    for root in roots {
+    let budget = seen + 20_000;
+    let mut stack: Vec<(std::path::PathBuf, usize)> = vec![(root, 0)];
     while let Some((dir, depth)) = stack.pop() {
-        if depth > 7 || seen > 100_000 { continue; }
+        if depth > 7 || seen > budget { continue; }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             if dir.is_file() { stack.push((dir.parent().unwrap_or(&dir).to_path_buf(), depth + 1)); }
             continue;
@@ -564,6 +569,7 @@ const NOSY: &str = r#"{
                 }
             }
         }
+    }
     }
     // Its own word apart, and the others first: the feedback keeps one line.
     let own = &word()[8..];
