@@ -29,12 +29,15 @@ struct Options {
     feedback: Option<PathBuf>,
     timeout: Option<String>,
     jobs: Option<String>,
+    /// The most one submission's grading may take.
+    limit: Duration,
 }
 
 fn parse_options(args: &[OsString]) -> Result<Options> {
     let mut submissions = None;
     let mut template = None;
     let (mut at, mut csv, mut feedback, mut timeout, mut jobs) = (None, None, None, None, None);
+    let mut limit = SUBMISSION_LIMIT;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
@@ -49,6 +52,21 @@ fn parse_options(args: &[OsString]) -> Result<Options> {
             Some("--feedback") => feedback = Some(PathBuf::from(value("--feedback")?)),
             Some("--timeout") => timeout = Some(value("--timeout")?.to_string_lossy().into_owned()),
             Some("--jobs") => jobs = Some(value("--jobs")?.to_string_lossy().into_owned()),
+            Some("--submission-timeout") => {
+                let text = value("--submission-timeout")?;
+                let seconds: u64 = text
+                    .to_str()
+                    .and_then(|t| t.parse().ok())
+                    .filter(|s| (1..=24 * 3600).contains(s))
+                    .ok_or_else(|| {
+                        format!(
+                            "--submission-timeout takes the seconds one submission's grading \
+                             may take, from 1 to 86400, not '{}'",
+                            text.to_string_lossy()
+                        )
+                    })?;
+                limit = Duration::from_secs(seconds);
+            }
             Some(flag) if flag.starts_with('-') => {
                 return Err(format!(
                     "unknown flag '{flag}'. See: cargo xtask grade-all --help"
@@ -76,6 +94,7 @@ fn parse_options(args: &[OsString]) -> Result<Options> {
         feedback,
         timeout,
         jobs,
+        limit,
     })
 }
 
@@ -124,6 +143,32 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
             submissions.display()
         ));
     }
+    // As root each test runs as a throwaway user, who must not be able to
+    // read the classmates' submissions (reaching one takes only the right to
+    // pass through every directory on the way; the class is named on this
+    // command line, readable in /proc).
+    if let Some(dir) = &options.feedback {
+        // New, it is private: only this user may read the feedback.
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    // (The CSV and the feedback are written 0600, in a new folder 0700.)
+    if nix::unistd::geteuid().is_root() && support::reach::reachable_by_others(&submissions) {
+        return Err(format!(
+            "{} can be reached by every user, so a student's tests (run as a throwaway user) \
+             could read the other submissions in it. Make it private, then grade again: \
+             chmod 700 {}",
+            submissions.display(),
+            submissions.display()
+        ));
+    }
+    // Each grader and whatever it started, even what escaped its session,
+    // is ours to kill when we give up on it.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
     // A machine that cannot run tests grades no one: one line, exit code 2,
     // and no column of zeros. (Should it break halfway, the submissions it
     // could not grade are recorded as "environment-error", never as 0.)
@@ -131,20 +176,22 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
     let all = lessons::discover(&template)?;
     let tests = grade::tests_of(&all)?;
     let exercises = grade::all_exercises(&template);
-    if let Some(dir) = &options.feedback {
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    // The exercise files of each clone at --at, outside the template (whose
-    // grading area is cleared before every submission).
+    // Each submission's private copy (its exercise files, from the working
+    // tree or the commit before --at), outside the template (whose grading
+    // area is cleared before every submission), in a directory only this
+    // user can enter: no other student's tests can read it.
     let staging = tempfile::Builder::new()
-        .prefix("workbook-grade-at-")
+        .prefix("workbook-class-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let mut rows = Vec::new();
     let count = students.len();
     for (index, dir) in students.iter().enumerate() {
         let started = Instant::now();
-        let row = grade_one(dir, &template, &all, &tests, staging.path(), &options);
+        let place = staging.path().join((index + 1).to_string());
+        let row = grade_one(dir, &template, &all, &tests, &place, &options);
+        let _ = fs::remove_dir_all(&place);
         let (score, max) = grade::totals(&row.results);
         let score = if row.status == ENVIRONMENT_ERROR {
             "-".to_owned()
@@ -185,13 +232,14 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Grades the submission in `dir`; never fails, whatever it holds.
+/// Grades the submission in `dir` from a private copy at `place`; never
+/// fails, whatever it holds.
 fn grade_one(
     dir: &Path,
     template: &Path,
     all: &[Lesson],
     tests: &[GradedTest],
-    staging: &Path,
+    place: &Path,
     options: &Options,
 ) -> Row {
     let student = dir
@@ -213,19 +261,23 @@ fn grade_one(
         reason,
     };
     // Which files to grade: the working tree, or the last commit before --at.
-    let (submission, commit) = match &options.at {
-        None => (dir.to_owned(), head_commit(dir)),
+    let (original, commit) = match &options.at {
+        None => match grade::submission::find_workbook(dir) {
+            Ok(workbook) => match grade::submission::copy_exercises(&workbook, all, place) {
+                Ok(()) => (workbook, head_commit(dir)),
+                Err(reason) => return ungraded(head_commit(dir), "error", reason),
+            },
+            Err(reason) => return ungraded(head_commit(dir), "error", reason),
+        },
         Some(deadline) => match commit_before(dir, deadline) {
             Err(reason) => return ungraded(String::new(), "no-commit", reason),
-            Ok(commit) => {
-                let place = staging.join(&student);
-                match extract_at(dir, &commit, all, &place) {
-                    Ok(()) => (place, commit),
-                    Err(reason) => return ungraded(commit, "error", reason),
-                }
-            }
+            Ok(commit) => match extract_at(dir, &commit, all, place) {
+                Ok(()) => (dir.to_owned(), commit),
+                Err(reason) => return ungraded(commit, "error", reason),
+            },
         },
     };
+    let submission = place.to_owned();
     // The report goes to a directory only this process can write: a test
     // must not be able to plant one (and a normal exit is required too).
     let private = match tempfile::Builder::new()
@@ -258,7 +310,7 @@ fn grade_one(
     if let Some(jobs) = &options.jobs {
         command.args(["--jobs", jobs]);
     }
-    let run = support::child::output_bounded(&mut command, SUBMISSION_LIMIT);
+    let run = grade::session::output_in_session(&mut command, options.limit);
     let text = fs::read_to_string(&report).unwrap_or_default();
     drop(private);
     // `grade` exits 0 at full marks and 1 below; anything else means it did
@@ -299,6 +351,22 @@ fn grade_one(
             return ungraded(commit, "error", format!("cannot start the grader: {e}"));
         }
     };
+    // What the grader said of the copy, it says of the submission.
+    let copy = place.display().to_string();
+    let named = original.display().to_string();
+    let results = results
+        .into_iter()
+        .map(|mut result| {
+            result.verdict = match result.verdict {
+                Verdict::DidNotRun(reason) => Verdict::DidNotRun(reason.replace(&copy, &named)),
+                Verdict::Reported(status, message) => {
+                    Verdict::Reported(status, message.replace(&copy, &named))
+                }
+                other => other,
+            };
+            result
+        })
+        .collect::<Vec<_>>();
     let (status, reason) = status_of(&results);
     Row {
         student,

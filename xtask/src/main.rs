@@ -146,7 +146,7 @@ submission changed. Run it from your pristine copy, for example:
     Command {
         audience: Audience::Instructor,
         name: "grade-all",
-        args: "SUBMISSIONS_DIR --template DIR [--at DEADLINE] [--csv FILE] [--feedback DIR] [--timeout SECS] [--jobs N]",
+        args: "SUBMISSIONS_DIR --template DIR [--at DEADLINE] [--csv FILE] [--feedback DIR] [--timeout SECS] [--jobs N] [--submission-timeout SECS]",
         summary: "grade a class's submissions against your pristine copy",
         help: "\
 Run from your pristine copy of the handout (the template). SUBMISSIONS_DIR
@@ -164,6 +164,9 @@ without --at. --csv FILE
 writes a row per student: commit, points per exercise, total, maximum, and a
 status with its reason (printed to stdout without --csv). --feedback DIR
 writes STUDENT.md for each: what passed, what failed and why, and the hint.
+--submission-timeout SECS bounds one submission's grading (default 1800);
+then its grader, builds and tests are killed and its row says so. As root,
+SUBMISSIONS_DIR must be private (chmod 700): tests run as other users.
 Example: cargo xtask grade-all ../class --template . --csv grades.csv",
         run: instructor::cmd_grade_all,
     },

@@ -131,6 +131,9 @@ fn grade_all_gives_every_submission_its_row() {
     let stubs = fs::read_to_string(template.join(EXERCISES)).unwrap();
     let class = scratch.path().join("class");
     fs::create_dir(&class).unwrap();
+    // Private, as grade-all requires of a class as root.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&class, fs::Permissions::from_mode(0o700)).unwrap();
     // The reference, finished before the deadline, then broken after it.
     let ada = student(
         &class.join("ada"),
@@ -489,4 +492,200 @@ fn a_broken_environment_is_not_a_score() {
         report.contains("\"status\":\"environment-error\""),
         "{report}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Helper J (issue 18): nothing leaks between students in grade-all.
+// As root, each submission is graded from a private copy that its tests
+// cannot read, no command line names a classmate's files, the class
+// directory and the results must be private, and what earlier submissions
+// built is gone from the build cache before the next one builds.
+// ---------------------------------------------------------------------------
+
+/// A fresh random word, so that what a test looks for exists nowhere else.
+fn random_word() -> String {
+    let mut bytes = [0u8; 8];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Exercise 1.2 of a nosy student: it looks for classmates' files
+/// everywhere a test can look (every path on every command line in /proc
+/// and its parents, the temporary directories, the homes: build caches
+/// left out, for time, but for its own tree's), reads every `exercises.rs`
+/// and every build output of lesson 1 it can, and puts every "J-CLASS-"
+/// word it finds into its failure message.
+const NOSY: &str = r#"{
+    let needle = concat!("J-CLA", "SS-").as_bytes();
+    let mut roots: Vec<std::path::PathBuf> = vec![
+        "../..".into(), "../../target/debug/deps".into(),
+        "/tmp".into(), "/var/tmp".into(), "/dev/shm".into(), "/srv".into(),
+        "/home".into(), "/root".into(), std::env::temp_dir(),
+    ];
+    let mut from_cmdlines = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(line) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        for arg in line.split(|b| *b == 0) {
+            let arg = String::from_utf8_lossy(arg).into_owned();
+            if arg.starts_with('/') {
+                from_cmdlines += 1;
+                let path = std::path::PathBuf::from(arg);
+                roots.extend(path.ancestors().skip(1).take(3).map(|p| p.to_path_buf()));
+                roots.push(path);
+            }
+        }
+    }
+    let system = ["/", "/usr", "/usr/bin", "/usr/lib", "/bin", "/lib", "/etc", "/proc", "/sys", "/dev"];
+    roots.retain(|r| !system.iter().any(|s| r == std::path::Path::new(s)));
+    let (mut seen, mut read) = (0, 0);
+    let mut found: Vec<String> = Vec::new();
+    // Each root in turn, with a budget of its own.
+    for root in roots {
+    let budget = seen + 5_000;
+    let mut stack: Vec<(std::path::PathBuf, usize)> = vec![(root, 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        if depth > 6 || seen > budget { continue; }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            if dir.is_file() { stack.push((dir.parent().unwrap_or(&dir).to_path_buf(), depth + 1)); }
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else { continue };
+            let skipped = [".git", "proc", "sys", "target", "registry", "toolchains"];
+            if kind.is_dir() && !skipped.contains(&name.as_str()) {
+                stack.push((path, depth + 1));
+            } else if kind.is_file()
+                && (name == "exercises.rs" || name.contains("file_mapping"))
+                && entry.metadata().is_ok_and(|m| m.len() < 16 << 20)
+            {
+                let Ok(bytes) = std::fs::read(&path) else { continue };
+                read += 1;
+                for (at, _) in bytes.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle) {
+                    let end = (at + 24).min(bytes.len());
+                    let word = String::from_utf8_lossy(&bytes[at + 8..end]).into_owned();
+                    if !found.contains(&word) { found.push(word); }
+                }
+            }
+        }
+    }
+    }
+    // Its own word apart, and the others first: the feedback keeps one line.
+    let own = &word()[8..];
+    let seen_own = found.iter().any(|w| w == own);
+    found.retain(|w| w != own);
+    panic!("probe: others {} own {seen_own} ({from_cmdlines} paths on command lines, {seen} entries, {read} files)", found.join(" "))
+}"#;
+
+#[test]
+fn no_student_reads_a_classmates_files_through_grade_all() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only root grades with throwaway users, and only they are kept apart");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // Where the throwaway users can reach the template (so that the tests
+    // run as them), with a private class and private results inside.
+    let base = support::reach::temp_base_for_others().expect("a /tmp that others can reach");
+    let scratch = tempfile::tempdir_in(base).unwrap();
+    fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let template = scratch.path().join("template");
+    let run = xtask(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &[
+            "handout",
+            template.to_str().unwrap(),
+            "--lessons",
+            "file-mapping",
+        ],
+    );
+    assert!(run.outcome.is_success(), "{}", run.stderr);
+    let class = scratch.path().join("class");
+    fs::create_dir(&class).unwrap();
+    let stubs = fs::read_to_string(template.join(EXERCISES)).unwrap();
+    // Ada and Zoe are graded before and after Eve; their words are in their
+    // files and in their compiled code.
+    let words: Vec<(&str, String)> = ["ada", "zoe", "eve"]
+        .into_iter()
+        .map(|name| (name, random_word()))
+        .collect();
+    for (name, word) in &words {
+        let body = if *name == "eve" { NOSY } else { "{ todo!() }" };
+        let exercises = format!(
+            "// J-CLASS-{word}\n{}\npub fn word() -> &'static str {{ \"J-CLASS-{word}\" }}\n",
+            stubs.replace(HEXDUMP_STUB, body)
+        );
+        student(
+            &class.join(name),
+            &template,
+            &exercises,
+            "2026-01-01T12:00:00Z",
+        );
+    }
+    let results = scratch.path().join("results");
+    fs::create_dir(&results).unwrap();
+    let csv = results.join("grades.csv");
+    let feedback = results.join("feedback");
+    let grade_all = |class: &Path| {
+        cargo_xtask(
+            &template,
+            &[
+                "grade-all",
+                class.to_str().unwrap(),
+                "--template",
+                ".",
+                "--csv",
+                csv.to_str().unwrap(),
+                "--feedback",
+                feedback.to_str().unwrap(),
+                "--timeout",
+                "60",
+            ],
+        )
+    };
+    // A class directory others can reach is refused: from it, a student's
+    // tests could read the others'.
+    fs::set_permissions(&class, fs::Permissions::from_mode(0o755)).unwrap();
+    let refused = grade_all(&class);
+    assert!(!refused.outcome.is_success(), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("chmod 700 {}", class.display())),
+        "{}",
+        refused.stderr
+    );
+    fs::set_permissions(&class, fs::Permissions::from_mode(0o700)).unwrap();
+    let run = grade_all(&class);
+    assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
+    let eve_feedback = fs::read_to_string(feedback.join("eve.md")).unwrap();
+    // The probe ran and its message reached Eve's feedback; it found her own
+    // word (in the tree her tests run in), so it finds what it can read.
+    // (Any word it finds is printed, but her own, which it only flags.)
+    let eve_word = &words[2].1;
+    assert!(eve_feedback.contains("probe: others"), "{eve_feedback}");
+    assert!(eve_feedback.contains("own true"), "{eve_feedback}");
+    assert!(!eve_feedback.contains(eve_word.as_str()), "{eve_feedback}");
+    let csv_text = fs::read_to_string(&csv).unwrap();
+    let eve_row = csv_text.lines().find(|l| l.starts_with("eve,")).unwrap();
+    for (name, word) in &words[..2] {
+        assert!(
+            !eve_feedback.contains(word.as_str()) && !eve_row.contains(word.as_str()),
+            "Eve read {name}'s files:\n{eve_feedback}\n{eve_row}"
+        );
+    }
+    // Nothing of any student's in what grade-all said about the others.
+    for (name, word) in &words {
+        for (other, _) in words.iter().filter(|(o, _)| o != name) {
+            let text = fs::read_to_string(feedback.join(format!("{other}.md"))).unwrap();
+            assert!(
+                !text.contains(word.as_str()),
+                "{other}'s feedback holds {name}'s word"
+            );
+        }
+    }
 }

@@ -4,17 +4,32 @@
 //! built, or gives the compiler's errors as data: nothing here reads
 //! cargo's human-readable output.
 
+use std::ffi::OsString;
+use std::io::{Read, Write as _};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use support::ChildOutcome;
 
+use super::confine::{Access, Ruleset};
+use super::session;
 use crate::json;
 
-/// The most one lesson's build may take, dependencies included; then the
-/// whole process group (cargo and every rustc) is killed.
-const BUILD_LIMIT: Duration = Duration::from_secs(600);
+/// The most one lesson's build may take after its last dependency from the
+/// registry was built (and 4 times that in all); then the whole session
+/// (cargo and every rustc) is killed.
+pub const BUILD_LIMIT: Duration = Duration::from_secs(180);
+
+/// The processor time each process of a build may use (`RLIMIT_CPU`): a
+/// compiler that outlives its build (its grader was killed) still stops.
+const CPU_LIMIT: u64 = 180;
+
+/// The largest file a build may write (`RLIMIT_FSIZE`). A graded test
+/// binary is about 30 MiB; a huge `static` stops here (SIGXFSZ) instead of
+/// growing the build cache by gigabytes.
+pub const FILE_LIMIT: u64 = 128 << 20;
 
 /// Refuses to build when a cargo configuration or a toolchain file that
 /// cargo or rustup would read (in the tree or any directory above it)
@@ -60,16 +75,24 @@ pub enum Built {
 
 /// Builds `package`'s `graded` test target in the workspace at `root`, with
 /// the target directory `target` (which belongs to that tree).
+///
+/// Cargo and every compiler it starts run in a session of their own, with
+/// [`BUILD_LIMIT`], [`CPU_LIMIT`] per process and [`FILE_LIMIT`]; the whole
+/// session is killed when the build ends, however it ends. A tree other than
+/// the grader's own (a submission laid out in a template) is built with a
+/// minimal environment and, where the kernel has Landlock, confined: it
+/// reads only the toolchain, the registry and the tree, and writes only its
+/// target.
 pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, String> {
     refuse_planted_configuration(root)?;
     let mut command = Command::new(crate::cargo_program());
     // The compiler of the cargo that runs us, whatever toolchain file a
     // directory above the tree may name.
-    if let Some(rustc) = std::path::Path::new(&crate::cargo_program())
+    let rustc = std::path::Path::new(&crate::cargo_program())
         .parent()
         .map(|bin| bin.join("rustc"))
-        .filter(|rustc| rustc.is_file())
-    {
+        .filter(|rustc| rustc.is_file());
+    if let Some(rustc) = &rustc {
         command.env("RUSTC", rustc);
     }
     command
@@ -83,7 +106,14 @@ pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, 
     if root.join("Cargo.lock").is_file() {
         command.arg("--locked");
     }
-    let (outcome, stdout, stderr) = super::run::output_in_group(&mut command, BUILD_LIMIT)?;
+    let own_tree = crate::workspace_root().is_ok_and(|own| own == root);
+    let rules = if own_tree {
+        None
+    } else {
+        forget_earlier_submissions(root, target);
+        confine_build(&mut command, target, rustc.as_deref())?
+    };
+    let (outcome, stdout, stderr) = run_in_session(&mut command, BUILD_LIMIT, rules)?;
     let mut executable = None;
     let mut first_error = None;
     for line in stdout.lines() {
@@ -129,6 +159,9 @@ pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, 
             limit.as_secs()
         )));
     }
+    if let Some(limit) = exceeded_limit(&stderr) {
+        return Ok(Built::DoesNotCompile(limit));
+    }
     match (outcome.is_success(), executable) {
         (true, Some(path)) => Ok(Built::Binary(path)),
         (true, None) => Err(format!(
@@ -140,5 +173,444 @@ pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, 
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             format!("cargo {outcome}:\n{}", tail.join("\n"))
         }))),
+    }
+}
+
+/// What a build that a resource limit stopped did, in words; `None` when no
+/// limit stopped it. (Cargo names the signal that killed a compiler.)
+fn exceeded_limit(stderr: &str) -> Option<String> {
+    // "(signal: 25, SIGXFSZ: ...)" or, from some cargo versions, "(signal: 25)".
+    let killed_by = |number: i32, name: &str| {
+        stderr.contains(name) || stderr.contains(&format!("(signal: {number}"))
+    };
+    if killed_by(libc::SIGXFSZ, "SIGXFSZ") {
+        Some(format!(
+            "the build wrote a file larger than {} MiB, the most a build may write \
+             (a huge static or constant?)",
+            FILE_LIMIT >> 20
+        ))
+    } else if killed_by(libc::SIGXCPU, "SIGXCPU") {
+        Some(format!(
+            "a compiler used more than {CPU_LIMIT} s of processor time \
+             (a constant that computes forever?)"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Gives `command` (a build of `target`'s tree) a minimal environment, and
+/// returns the Landlock rules that confine it, or `None` where the kernel
+/// has no Landlock (the build then runs unconfined, as the grader's user).
+fn confine_build(
+    command: &mut Command,
+    target: &Path,
+    rustc: Option<&Path>,
+) -> Result<Option<Ruleset>, String> {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+    let cargo_home =
+        std::env::var_os("CARGO_HOME").map_or_else(|| home.join(".cargo"), PathBuf::from);
+    let rustup_home =
+        std::env::var_os("RUSTUP_HOME").map_or_else(|| home.join(".rustup"), PathBuf::from);
+    // The compiler's temporary files go into the target, the one place the
+    // build may write.
+    let temp = target.join("workbook-build-tmp");
+    std::fs::create_dir_all(&temp).map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
+    // What cargo, rustc, rustup's proxies and the linker need; nothing the
+    // grader's own environment holds (tokens, keys) reaches the build, where
+    // `env!` could read it.
+    let kept: Vec<(&str, OsString)> = [
+        "RUSTC",
+        "CARGO_TARGET_DIR",
+        "CARGO_TERM_COLOR",
+        "RUSTUP_TOOLCHAIN",
+    ]
+    .into_iter()
+    .filter_map(|name| {
+        command
+            .get_envs()
+            .find(|(key, _)| *key == name)
+            .and_then(|(_, value)| value.map(OsString::from))
+            .or_else(|| {
+                (name == "RUSTUP_TOOLCHAIN")
+                    .then(|| std::env::var_os(name))
+                    .flatten()
+            })
+            .map(|value| (name, value))
+    })
+    .collect();
+    command.env_clear();
+    for (name, value) in kept {
+        command.env(name, value);
+    }
+    let toolchain_bin = rustc.and_then(Path::parent);
+    let mut path = OsString::new();
+    if let Some(bin) = toolchain_bin {
+        path.push(bin);
+        path.push(":");
+    }
+    path.push("/usr/local/bin:/usr/bin:/bin");
+    command
+        .env("PATH", path)
+        .env("HOME", &home)
+        .env("CARGO_HOME", &cargo_home)
+        .env("RUSTUP_HOME", &rustup_home)
+        .env("TMPDIR", &temp)
+        .env("CARGO_INCREMENTAL", "0")
+        .env("LANG", "C.UTF-8");
+    let Some(mut rules) = Ruleset::new() else {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            // A closed stderr must not stop the grading: the line is dropped.
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: this kernel has no Landlock (ABI 2, Linux 5.19+): submissions are \
+                 built unconfined, as this user; grade a class you do not trust in a \
+                 throwaway container"
+            );
+        });
+        return Ok(None);
+    };
+    let root = command
+        .get_current_dir()
+        .map(Path::to_path_buf)
+        .ok_or("a build without a directory")?;
+    // The toolchain: wherever cargo and rustc really are (two levels above
+    // the binary), and rustup's home for its proxies.
+    let mut toolchains: Vec<PathBuf> = vec![rustup_home];
+    for program in [Some(Path::new(&crate::cargo_program())), rustc]
+        .into_iter()
+        .flatten()
+    {
+        let real = find_program(program).and_then(|p| std::fs::canonicalize(p).ok());
+        if let Some(top) = real
+            .as_deref()
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+        {
+            toolchains.push(top.to_path_buf());
+        }
+    }
+    for dir in &toolchains {
+        rules.allow(dir, Access::ReadExecute)?;
+    }
+    // The system's programs and libraries (the linker, libc), and the
+    // loader's cache: not the rest of /etc, /root, /home or /tmp.
+    for system in [
+        "/usr",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/etc/ld.so.cache",
+    ] {
+        rules.allow(Path::new(system), Access::ReadExecute)?;
+    }
+    rules.allow(Path::new("/dev/null"), Access::ReadWriteFile)?;
+    rules.allow(Path::new("/dev/urandom"), Access::Read)?;
+    // The registry (read), and its locks.
+    rules.allow(&cargo_home, Access::Read)?;
+    for lock in [".package-cache", ".package-cache-mutate", ".global-cache"] {
+        rules.allow(&cargo_home.join(lock), Access::ReadWriteFile)?;
+    }
+    rules.allow(&root, Access::Read)?;
+    rules.allow(target, Access::Full)?;
+    // Cargo reads the configuration of every directory above the tree (the
+    // template's, its `cargo xtask` alias): those files, not their folders.
+    for dir in root.ancestors().skip(1) {
+        for name in [".cargo/config.toml", ".cargo/config"] {
+            rules.allow(&dir.join(name), Access::Read)?;
+        }
+    }
+    Ok(Some(rules))
+}
+
+/// Removes, once per grader and target, what an earlier grading built from
+/// its submission's code (the lessons' libraries, binaries and test
+/// binaries), keeping the dependencies: a student's tests must not find a
+/// classmate's compiled code in the build cache they can read.
+fn forget_earlier_submissions(root: &Path, target: &Path) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static DONE: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let done = DONE.get_or_init(|| Mutex::new(HashSet::new()));
+    if !done
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(target.to_path_buf())
+    {
+        return;
+    }
+    let mut names: Vec<String> = vec!["graded".into()];
+    for lesson in support::layout::discover(root).unwrap_or_default() {
+        names.push(lesson.name.clone());
+        names.push(lesson.name.replace('-', "_"));
+    }
+    let ours = |file: &str| {
+        // A compiler's temporary directory, left by one that was killed.
+        if file.starts_with("rmeta") {
+            return true;
+        }
+        let file = file.strip_prefix("lib").unwrap_or(file);
+        names.iter().any(|name| {
+            file.strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
+        })
+    };
+    let _ = std::fs::remove_dir_all(target.join("workbook-build-tmp"));
+    let debug = target.join("debug");
+    for dir in [
+        "",
+        "deps",
+        ".fingerprint",
+        "incremental",
+        "build",
+        "examples",
+    ] {
+        let Ok(entries) = std::fs::read_dir(debug.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_str().is_some_and(ours) {
+                let path = entry.path();
+                let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
+}
+
+/// Where `program` is: itself when it names a path, else the first match on
+/// `PATH`.
+fn find_program(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return Some(program.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Runs `command` (a build) to its end in a session of its own, confined by
+/// `rules` when given, with stdout and stderr captured. The build dies with
+/// the thread that started it (`PR_SET_PDEATHSIG`); every process has
+/// [`CPU_LIMIT`] and [`FILE_LIMIT`]; past `limit`, and in any case once
+/// cargo ended, every member of the session is killed.
+pub fn run_in_session(
+    command: &mut Command,
+    limit: Duration,
+    rules: Option<Ruleset>,
+) -> Result<(ChildOutcome, String, String), String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid, prctl, setrlimit and Landlock's two calls are
+    // async-signal-safe and touch only locals and the ruleset descriptor.
+    unsafe {
+        command.pre_exec(move || {
+            nix::unistd::setsid()?;
+            let check = |result: libc::c_int| {
+                if result < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            };
+            check(libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+            ))?;
+            let cpu = libc::rlimit {
+                rlim_cur: CPU_LIMIT,
+                rlim_max: CPU_LIMIT + 5,
+            };
+            check(libc::setrlimit(libc::RLIMIT_CPU, &cpu))?;
+            let file = libc::rlimit {
+                rlim_cur: FILE_LIMIT,
+                rlim_max: FILE_LIMIT,
+            };
+            check(libc::setrlimit(libc::RLIMIT_FSIZE, &file))?;
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            check(libc::setrlimit(libc::RLIMIT_CORE, &no_core))?;
+            if let Some(rules) = &rules {
+                rules.restrict_self()?;
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+    let session = child.id() as i32;
+    // The clock of the lesson's own build starts when the last dependency
+    // from the registry (code no student wrote) was built.
+    let started = Instant::now();
+    let last_dependency = std::sync::Arc::new(std::sync::Mutex::new(started));
+    let drain = |pipe: Option<Box<dyn Read + Send>>, clock: Option<std::sync::Arc<_>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(pipe) = pipe {
+                let mut pipe = std::io::BufReader::new(pipe);
+                loop {
+                    let from = bytes.len();
+                    match std::io::BufRead::read_until(&mut pipe, b'\n', &mut bytes) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let line = &bytes[from..];
+                    if let Some(clock) = &clock
+                        && contains(line, b"\"reason\":\"compiler-artifact\"")
+                        && contains(line, b"registry+")
+                    {
+                        let clock: &std::sync::Mutex<Instant> = clock;
+                        *clock.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                    }
+                }
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        Some(last_dependency.clone()),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        None,
+    );
+    let deadline = || {
+        let last = *last_dependency.lock().unwrap_or_else(|e| e.into_inner());
+        (last + limit).min(started + limit * 4)
+    };
+    let mut status = None;
+    while Instant::now() < deadline() {
+        match child.try_wait() {
+            Ok(Some(ended)) => {
+                status = Some(ended);
+                break;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => break,
+        }
+    }
+    // Whatever happened, no member of the build's session outlives it: a
+    // compiler left running would hold the build lock for the next one.
+    session::kill_session(session, Duration::from_secs(10));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let outcome = match status {
+        Some(status) => ChildOutcome::from(status),
+        None => ChildOutcome::TimedOut(limit),
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok((outcome, stdout, stderr))
+}
+
+/// Whether `haystack` holds `needle`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Runs `script` with `sh` in `tree`, confined as a submission's build.
+    fn confined(tree: &Path, script: &str) -> (ChildOutcome, String) {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", script])
+            .current_dir(tree)
+            .env("WORKBOOK_J_VARIABLE", "J-VARIABLE-VALUE");
+        let rules = confine_build(&mut command, &tree.join("target"), None).unwrap();
+        assert!(rules.is_some(), "this kernel has Landlock ABI 2+");
+        let (outcome, stdout, _) =
+            run_in_session(&mut command, Duration::from_secs(30), rules).unwrap();
+        (outcome, stdout)
+    }
+
+    #[test]
+    fn a_confined_build_reads_its_tree_writes_its_target_and_nothing_else() {
+        if super::super::confine::abi_version().is_none_or(|v| v < 2) {
+            eprintln!("skipped: this kernel has no Landlock ABI 2");
+            return;
+        }
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, "J-SECRET-VALUE").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("inside"), "J-INSIDE-VALUE").unwrap();
+        let (outcome, out) = confined(tree.path(), "cat inside");
+        assert!(
+            outcome.is_success() && out == "J-INSIDE-VALUE",
+            "{outcome} {out}"
+        );
+        let (outcome, out) = confined(tree.path(), &format!("cat {}", secret.display()));
+        assert!(!outcome.is_success() && out.is_empty(), "{outcome} {out}");
+        // Through a link in the tree, the file is still outside.
+        std::os::unix::fs::symlink(&secret, tree.path().join("link")).unwrap();
+        let (outcome, out) = confined(tree.path(), "cat link");
+        assert!(!outcome.is_success() && out.is_empty(), "{outcome} {out}");
+        // Writes: the target only.
+        let (outcome, _) = confined(tree.path(), "echo x > target/made");
+        assert!(outcome.is_success() && tree.path().join("target/made").exists());
+        let (outcome, _) = confined(tree.path(), "echo x > made");
+        assert!(!outcome.is_success() && !tree.path().join("made").exists());
+        let (outcome, _) = confined(
+            tree.path(),
+            &format!("echo x > {}/made", outside.path().display()),
+        );
+        assert!(!outcome.is_success() && !outside.path().join("made").exists());
+        // No variable of the grader's.
+        let (outcome, out) = confined(tree.path(), "env");
+        assert!(outcome.is_success() && out.contains("PATH="), "{out}");
+        assert!(!out.contains("J-VARIABLE-VALUE"), "{out}");
+    }
+
+    #[test]
+    fn a_build_session_is_killed_whole_when_its_leader_ends_or_its_time_is_up() {
+        // The leader leaves a child behind in its session and exits.
+        let marker = format!("sleep 3{}", std::process::id() % 1000);
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("{marker} & exit 0")]);
+        let started = Instant::now();
+        let (outcome, _, _) = run_in_session(&mut command, Duration::from_secs(30), None).unwrap();
+        assert!(outcome.is_success(), "{outcome}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+        // And one that outlives the limit, with a child of its own.
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("{marker} & {marker}")]);
+        let (outcome, _, _) =
+            run_in_session(&mut command, Duration::from_millis(300), None).unwrap();
+        assert!(matches!(outcome, ChildOutcome::TimedOut(_)), "{outcome}");
+        let left: Vec<i32> = session::processes()
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == marker)
+            })
+            .collect();
+        assert!(left.is_empty(), "still running: {left:?}");
     }
 }

@@ -16,13 +16,14 @@
 //! ARCHITECTURE.md ("Grading").
 
 pub mod build;
+mod confine;
 mod environment;
 mod leftovers;
 mod report;
 pub mod run;
 pub mod scan;
 pub mod session;
-mod submission;
+pub(crate) mod submission;
 mod verdict;
 mod view;
 

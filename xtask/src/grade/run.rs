@@ -381,49 +381,6 @@ pub fn run_test(
     })
 }
 
-/// Runs `command` (a build) to its end in a process group of its own, with
-/// stdout and stderr captured; past `limit` the whole group is killed, so
-/// no compiler outlives it.
-pub fn output_in_group(
-    command: &mut Command,
-    limit: Duration,
-) -> Result<(ChildOutcome, String, String), String> {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
-    let pid = Pid::from_raw(child.id() as i32);
-    let mut streams = [
-        Stream::uncapped(child.stdout.take().map(OwnedFd::from)),
-        Stream::uncapped(child.stderr.take().map(OwnedFd::from)),
-    ];
-    let pidfd = pidfd_open(pid);
-    let deadline = Instant::now() + limit;
-    let mut ended = false;
-    while !ended && Instant::now() < deadline {
-        ended = wait_step(pidfd.as_ref(), &mut streams, deadline - Instant::now());
-        if pidfd.is_none() {
-            ended = matches!(child.try_wait(), Ok(Some(_)));
-        }
-    }
-    let _ = killpg(pid, Signal::SIGKILL);
-    let status = child.wait().ok();
-    let drain_until = Instant::now() + DRAIN_GRACE;
-    while streams.iter().any(|s| s.fd.is_some()) && Instant::now() < drain_until {
-        wait_step(None, &mut streams, drain_until - Instant::now());
-    }
-    let outcome = match status {
-        Some(status) if ended => ChildOutcome::from(status),
-        _ => ChildOutcome::TimedOut(limit),
-    };
-    let [stdout, stderr] = streams;
-    Ok((outcome, stdout.text(), stderr.text()))
-}
-
 /// Sets `command` up to run confined: `fds` (the secret and the verdict
 /// socket) placed on 3 and 4, see [`child_setup`].
 pub(super) fn confine(
@@ -627,14 +584,6 @@ impl Stream {
             bytes: Vec::new(),
             dropped: 0,
             cap: OUTPUT_CAP,
-        }
-    }
-
-    /// For cargo's own messages, which the grader reads whole.
-    fn uncapped(fd: Option<OwnedFd>) -> Stream {
-        Stream {
-            cap: usize::MAX,
-            ..Stream::new(fd)
         }
     }
 

@@ -6,6 +6,10 @@
 //! own, and a test may call `setpgid`. A process can leave its session only
 //! by `setsid`, which a grader that is a child subreaper then catches as an
 //! orphan (see `run::sweep_escapees`).
+//!
+//! grade-all runs each grader here ([`output_in_session`]): when it ends or
+//! its time is up, its session and every process left below grade-all (a
+//! subreaper too: builds and tests in sessions of their own) are killed.
 
 use std::time::{Duration, Instant};
 
@@ -83,6 +87,128 @@ pub fn kill_session(session: i32, within: Duration) -> usize {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Kills every descendant of this process (what a child started, and what
+/// was re-parented to us as a subreaper), round after round, reaping those
+/// that become our children; gives up after `within`. Returns how many were
+/// still alive then. Call it only when no child of ours should live.
+pub fn kill_descendants(within: Duration) -> usize {
+    let me = std::process::id() as i32;
+    let until = Instant::now() + within;
+    loop {
+        let all = processes();
+        let mut ours: Vec<i32> = Vec::new();
+        let mut frontier = vec![me];
+        while let Some(parent) = frontier.pop() {
+            for (pid, stat) in &all {
+                if stat.parent == parent && !ours.contains(pid) {
+                    ours.push(*pid);
+                    frontier.push(*pid);
+                }
+            }
+        }
+        let alive: Vec<i32> = ours
+            .iter()
+            .copied()
+            .filter(|pid| all.iter().any(|(p, s)| p == pid && s.state != 'Z'))
+            .collect();
+        for &pid in &alive {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        // Reap our own children (dead ones, and those just killed).
+        for (pid, stat) in &all {
+            if stat.parent == me {
+                let _ = nix::sys::wait::waitpid(
+                    Pid::from_raw(*pid),
+                    Some(
+                        nix::sys::wait::WaitPidFlag::WNOHANG | nix::sys::wait::WaitPidFlag::__WALL,
+                    ),
+                );
+            }
+        }
+        if ours.is_empty() || Instant::now() >= until {
+            return alive.len();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `command` (grade-all's grader) to its end in a session of its own,
+/// at most `limit`, with stdout and stderr captured; it dies with us. When it ends or we give up on it, every process of its session and
+/// every process it left behind (ours to reap, as we are a subreaper) is
+/// killed, builds and tests included: nothing of one submission outlives
+/// its row.
+pub fn output_in_session(
+    command: &mut std::process::Command,
+    limit: Duration,
+) -> std::io::Result<support::child::Captured> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid and prctl are async-signal-safe and take integers.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()?;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn()?;
+    let session = child.id() as i32;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let mut status = None;
+    while Instant::now() < deadline {
+        match child.try_wait()? {
+            Some(ended) => {
+                status = Some(ended);
+                break;
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    kill_session(session, Duration::from_secs(10));
+    kill_descendants(Duration::from_secs(10));
+    let outcome = match status {
+        Some(status) => support::ChildOutcome::from(status),
+        None => support::ChildOutcome::TimedOut(limit),
+    };
+    Ok(support::child::Captured {
+        outcome,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]

@@ -215,6 +215,38 @@ fn read_submitted(submission: &Path, relative: &Path) -> std::result::Result<Vec
     Ok(bytes)
 }
 
+/// Copies the exercise files of the workbook `from` to the same places
+/// under `to`, a private copy for its grader. A path that is not a real
+/// directory or a regular file on the way is copied as it is (a link stays
+/// a link) and no further, so the grader refuses it with its own reason.
+pub(crate) fn copy_exercises(
+    from: &Path,
+    lessons: &[Lesson],
+    to: &Path,
+) -> std::result::Result<(), String> {
+    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    for lesson in lessons {
+        let relative = Path::new("lessons").join(lesson.dir_name()).join(EXERCISES);
+        let mut walked = PathBuf::new();
+        let parts: Vec<_> = relative.components().collect();
+        for (index, part) in parts.iter().enumerate() {
+            walked.push(part);
+            let Ok(meta) = from.join(&walked).symlink_metadata() else {
+                break; // missing: the grader says so
+            };
+            let last = index + 1 == parts.len();
+            if meta.is_dir() && !last {
+                continue;
+            }
+            if meta.is_file() || meta.file_type().is_symlink() {
+                crate::files::copy(from, std::slice::from_ref(&walked), to)?;
+            }
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Hands grading over to the template's own grader, built from its sources.
 pub(super) fn run_template_grader(
     template: &Path,

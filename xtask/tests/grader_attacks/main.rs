@@ -595,5 +595,6 @@ fn progress_counts_solved_exercises_and_grades_again_only_what_changed() {
     );
 }
 
+mod builds;
 mod sandbox;
 mod scanner;
