@@ -300,7 +300,7 @@ fn fill(
             || (recipient == Recipient::Learner
                 && crate::init::INSTRUCTOR_ONLY
                     .iter()
-                    .any(|l| p == Path::new(l)))
+                    .any(|l| p.starts_with(l)))
     };
     let chosen: Vec<PathBuf> = tracked.iter().filter(|p| !left_out(p)).cloned().collect();
     files::copy(root, &chosen, to)?;

@@ -22,17 +22,18 @@ use crate::{COLUMNS, Result, wrap};
 /// Where `init` writes without a DIR: beside the workbook.
 pub const DEFAULT_DIR_NAME: &str = "mmap-workbook-exercises";
 
-/// The instructor's material a learner's copy leaves out: grading a class
+/// The instructor's material a learner's copy leaves out (files, or
+/// directories with all they hold): grading a class
 /// and the platform exporters (the `instructor` feature's modules), the
 /// honesty proof (meaningless without solutions), the grader's attack and
 /// class tests, this command's own test (it needs the solutions), and the
 /// book's chapter for instructors.
 pub const INSTRUCTOR_ONLY: &[&str] = &[
-    "xtask/src/class.rs",
+    "xtask/src/class",
     "xtask/src/platforms.rs",
     "xtask/src/verify.rs",
     "xtask/src/zip.rs",
-    "xtask/tests/grader_attacks.rs",
+    "xtask/tests/grader_attacks",
     "xtask/tests/class_grading.rs",
     "xtask/tests/learner.rs",
     "book/src/teaching.md",
