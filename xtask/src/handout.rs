@@ -465,16 +465,21 @@ fn without_links_to_missing(markdown: &str, exists: impl Fn(&str) -> bool) -> St
     out
 }
 
+/// The points of `lesson`'s graded tests among `tests`.
+pub fn points_of(lesson: &lessons::Lesson, tests: &[crate::grade::GradedTest]) -> u32 {
+    tests
+        .iter()
+        .filter(|t| t.lesson == lesson.name)
+        .map(|t| t.points)
+        .sum()
+}
+
 /// The README a student finds in the handout: what to do, how to check,
 /// how to get a hint. The instructor's README stays with the instructor.
 fn student_readme(lessons: &[lessons::Lesson], tests: &[crate::grade::GradedTest]) -> String {
     let mut rows = String::new();
     for lesson in lessons {
-        let points: u32 = tests
-            .iter()
-            .filter(|t| t.lesson == lesson.name)
-            .map(|t| t.points)
-            .sum();
+        let points = crate::handout::points_of(lesson, tests);
         rows.push_str(&format!(
             "| {:02} | {} | `cargo xtask run-lesson {}` | `lessons/{}/src/exercises.rs` | {points} |\n",
             lesson.number,

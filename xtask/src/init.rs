@@ -253,11 +253,7 @@ fn build(dest: &Path, lessons: &[Lesson]) -> Result {
 pub fn learner_readme(lessons: &[Lesson], tests: &[crate::grade::GradedTest]) -> String {
     let mut rows = String::new();
     for lesson in lessons {
-        let points: u32 = tests
-            .iter()
-            .filter(|t| t.lesson == lesson.name)
-            .map(|t| t.points)
-            .sum();
+        let points = crate::handout::points_of(lesson, tests);
         rows.push_str(&format!(
             "| {:02} | {} | `cargo xtask run-lesson {}` | {points} |\n",
             lesson.number, lesson.question, lesson.name,

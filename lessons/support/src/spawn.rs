@@ -66,40 +66,54 @@ pub fn output_bounded(
     command: &mut std::process::Command,
     limit: Duration,
 ) -> std::io::Result<Captured> {
-    use std::io::Read;
     use std::process::Stdio;
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = spawn_past_text_busy(command)?;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let drained = Drained::from(&mut child);
     let outcome = wait_bounded(&mut child, limit)?;
-    Ok(Captured {
-        outcome,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
+    Ok(drained.finish(outcome))
+}
+
+/// A child's stdout and stderr, each read to its end by a thread of its own
+/// (so neither pipe fills while the other is read).
+#[derive(Debug)]
+pub struct Drained {
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Drained {
+    /// Starts reading `child`'s piped stdout and stderr (what was not piped
+    /// reads as empty).
+    pub fn from(child: &mut std::process::Child) -> Drained {
+        fn drain(
+            pipe: Option<impl std::io::Read + Send + 'static>,
+        ) -> std::thread::JoinHandle<String> {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+        }
+        Drained {
+            stdout: drain(child.stdout.take()),
+            stderr: drain(child.stderr.take()),
+        }
+    }
+
+    /// What the child wrote, once both pipes are closed, with how it ended.
+    pub fn finish(self, outcome: ChildOutcome) -> Captured {
+        Captured {
+            outcome,
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -143,7 +143,6 @@ pub fn output_in_session(
     command: &mut std::process::Command,
     limit: Duration,
 ) -> std::io::Result<support::child::Captured> {
-    use std::io::Read;
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     command
@@ -162,27 +161,7 @@ pub fn output_in_session(
     }
     let mut child = command.spawn()?;
     let session = child.id() as i32;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let drained = support::spawn::Drained::from(&mut child);
     let deadline = Instant::now() + limit;
     let mut status = None;
     while Instant::now() < deadline {
@@ -204,11 +183,7 @@ pub fn output_in_session(
         Some(status) => support::ChildOutcome::from(status),
         None => support::ChildOutcome::TimedOut(limit),
     };
-    Ok(support::child::Captured {
-        outcome,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
+    Ok(drained.finish(outcome))
 }
 
 #[cfg(test)]
