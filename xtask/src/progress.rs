@@ -79,6 +79,24 @@ impl LessonState {
     }
 }
 
+/// Grades `tests` of `lesson` as the learner's own work, through the one
+/// grading core ([`grade::grade_tree`], [`grade::Limits::own_work`]): what
+/// `progress`, `hint` and `watch` see.
+pub fn grade_own_work(
+    root: &Path,
+    lesson: &Lesson,
+    tests: &[grade::GradedTest],
+) -> Result<Vec<grade::TestResult>> {
+    grade::grade_tree(
+        root,
+        std::slice::from_ref(lesson),
+        tests,
+        &Default::default(),
+        grade::Limits::own_work(),
+        &mut |_| {},
+    )
+}
+
 /// Builds and grades every lesson of the workbook at `root` that changed
 /// since the last survey (see the module documentation); `log` hears which
 /// lessons are graded again. The second value counts the lessons that kept
@@ -114,14 +132,7 @@ pub fn survey(root: &Path, log: &mut dyn FnMut(&str)) -> Result<(Vec<LessonState
                     }
                     None => {
                         log(&format!("checking {} ...", lesson.dir_name()));
-                        let results = grade::grade_tree(
-                            root,
-                            std::slice::from_ref(&lesson),
-                            &tests,
-                            &Default::default(),
-                            grade::Limits::own_work(),
-                            &mut |_| {},
-                        )?;
+                        let results = grade_own_work(root, &lesson, &tests)?;
                         let (passed, failed): (Vec<_>, Vec<_>) =
                             results.iter().partition(|r| r.verdict.passed());
                         let recorded = Recorded {
@@ -318,14 +329,7 @@ pub fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
         None => {
             crate::note!("Grading {} to find your next exercise...", lesson.name);
             let tests = grade::tests_of(std::slice::from_ref(&lesson))?;
-            let results = grade::grade_tree(
-                &root,
-                std::slice::from_ref(&lesson),
-                &tests,
-                &Default::default(),
-                grade::Limits::own_work(),
-                &mut |_| {},
-            )?;
+            let results = grade_own_work(&root, &lesson, &tests)?;
             let failing = |e: &&Exercise| {
                 results
                     .iter()

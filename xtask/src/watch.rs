@@ -280,14 +280,7 @@ fn regrade(root: &Path, state: &mut LessonState, e: usize) -> Result<Outcome> {
     if tests.is_empty() {
         tests = state.tests.clone();
     }
-    let results = grade::grade_tree(
-        root,
-        std::slice::from_ref(&state.lesson),
-        &tests,
-        &Default::default(),
-        grade::Limits::own_work(),
-        &mut |_| {},
-    )?;
+    let results = crate::progress::grade_own_work(root, &state.lesson, &tests)?;
     let compile_error = results.iter().find_map(|r| match &r.verdict {
         Verdict::DidNotRun(reason) if reason.starts_with("does not compile") => Some(
             reason
