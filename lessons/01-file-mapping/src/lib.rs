@@ -17,8 +17,6 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap};
 use support::errors::AtPath;
 use support::region::Region;
 
-pub mod exercises;
-
 /// The length the classic C program from course notes maps: room for ten
 /// 4-byte integers.
 pub const CLASSIC_LEN: usize = 10 * size_of::<u32>();

@@ -15,6 +15,9 @@ use support::keep::Keeper;
 use support::out::yes_no;
 use support::{Result, hexdump, say};
 
+mod exercises;
+mod runner;
+
 const CLI: Cli = Cli {
     lesson: "file-mapping",
     usage: "\
@@ -40,6 +43,9 @@ enum Mode {
 }
 
 fn main() {
+    if support::exercise::asked() {
+        support::exercise::serve(runner::EXERCISES);
+    }
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),

@@ -18,6 +18,9 @@
 //! - [`cli`]: the lessons' uniform flag parsing and error messages.
 //! - [`layout`]: where lessons, exercises and graded tests are, for xtask
 //!   and the cross-cutting tests.
+//! - [`exercise`]: the runner, the one place the learner's code runs
+//!   (`LESSON --exercises`); `judge` (feature `testing`): the graded test
+//!   that sends it inputs and judges its replies in a process of its own.
 //! - [`grading`]: the graded tests' side of the grader's proof of a verdict.
 //! - [`reach`]: places another user (`nobody`, the grader's throwaway users)
 //!   can reach.
@@ -30,9 +33,12 @@ pub mod child;
 pub mod cleanup;
 pub mod cli;
 pub mod errors;
+pub mod exercise;
 pub mod fork;
 pub mod grading;
 pub mod hexdump;
+#[cfg(feature = "testing")]
+pub mod judge;
 pub mod keep;
 pub mod layout;
 pub mod out;

@@ -15,7 +15,8 @@ pub struct Exercise {
     pub title: String,
     /// The doc comment from its `Hint:` on, if it has one.
     pub hint: Option<String>,
-    /// The graded tests that grade it (the first exercise a test calls).
+    /// The graded tests that grade it: those whose first runner request
+    /// names it (`Request::new("NAME")`, see `support::judge`).
     pub tests: Vec<String>,
 }
 
@@ -80,7 +81,8 @@ pub fn parse_exercises(lesson: &str, source: &str) -> Vec<Exercise> {
     exercises
 }
 
-/// For each graded test, the first of `exercises` its body calls.
+/// For each graded test, the first of `exercises` its body names in a
+/// runner request: the first `"NAME"` string among them.
 fn tests_to_exercises(
     source: &str,
     exercises: &[String],
@@ -98,7 +100,9 @@ fn tests_to_exercises(
         let body = &source[start..end.max(start)];
         let first = exercises
             .iter()
-            .filter_map(|name| find_word(body, name).map(|at| (at, name)))
+            .filter_map(|name| {
+                find_word(body, &format!("\"{name}\"")).map(|at| (at, name))
+            })
             .min();
         if let Some((_, name)) = first {
             pairs.push((test.clone(), name.clone()));
@@ -137,19 +141,21 @@ pub fn add_all(values: &[u32]) -> u32 {
 }
 ";
 
-    const GRADED_RS: &str = "\
+    const GRADED_RS: &str = r#"
 // points: 1
 #[test]
 fn adds() {
-    assert_eq!(add(1, 2), 3);
+    // add_all is not requested here: only a request counts.
+    runner().ask(Request::new("add").arg(1).arg(2)).expect(3);
 }
 
 // points: 2
 #[test]
 fn adds_all_of_them() {
-    assert_eq!(add_all(&[1, 2]), add(1, 2));
+    let add = Request::new("add_all").list(&[1, 2]);
+    runner().ask(add).expect(3);
 }
-";
+"#;
 
     #[test]
     fn titles_hints_and_tests_are_found() {
@@ -185,7 +191,7 @@ fn adds_all_of_them() {
                 );
                 assert!(
                     !exercise.tests.is_empty(),
-                    "{name}: no graded test calls it"
+                    "{name}: no graded test requests it"
                 );
             }
         }

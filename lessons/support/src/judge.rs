@@ -1,0 +1,374 @@
+//! The checker's side of grading: a graded test sends inputs to a runner
+//! (the lesson binary as `LESSON --exercises`, see [`crate::exercise`]),
+//! and judges the replies in its own process.
+//!
+//! The checker never links the learner's code and never sends it an
+//! expected value, so the learner's code cannot read one, change the
+//! verdict, or print it. Before it starts a runner, the checker makes itself
+//! non-dumpable (other processes of its user can no longer read its memory
+//! or take its descriptors). The runner starts in a process group of its
+//! own, with only descriptors 0 to 2 and those the test hands it, no core
+//! dumps, files capped at 1 GiB, and a time limit; when it ends or the limit
+//! passes, its whole process group is killed.
+//!
+//! All of a test's requests go to one runner at once, and are judged only
+//! after it has answered them all: a runner learns nothing from the order
+//! of what it is asked.
+
+use std::fmt::{Debug, Display};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+pub use crate::exercise::Reply as Said;
+use crate::exercise::{FLAG, request_line};
+use crate::wait::ChildOutcome;
+
+/// How long a runner may take by default, for all of a test's requests.
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(10);
+
+/// The most a runner's replies (stdout) and its other output (stderr) may
+/// take; the rest is read and dropped.
+const REPLIES_CAP: u64 = 16 << 20;
+const OUTPUT_CAP: u64 = 64 << 10;
+
+/// One call of an exercise: its name and its arguments.
+#[derive(Debug, Clone)]
+pub struct Request {
+    name: String,
+    args: Vec<Vec<u8>>,
+    shown: Vec<String>,
+}
+
+impl Request {
+    /// A call of the exercise `name` (the function's name in `exercises.rs`).
+    pub fn new(name: &str) -> Request {
+        Request {
+            name: name.to_owned(),
+            args: Vec::new(),
+            shown: Vec::new(),
+        }
+    }
+
+    /// Adds an argument the runner reads with `Args::num` or `Args::text`.
+    pub fn arg(mut self, value: impl Display) -> Request {
+        let text = value.to_string();
+        self.shown.push(text.clone());
+        self.args.push(text.into_bytes());
+        self
+    }
+
+    /// Adds a path (`Args::path`).
+    pub fn path(mut self, path: &Path) -> Request {
+        self.shown.push(format!("{:?}", path.display().to_string()));
+        self.args.push(path.as_os_str().as_bytes().to_vec());
+        self
+    }
+
+    /// Adds raw bytes (`Args::bytes`).
+    pub fn bytes(mut self, bytes: &[u8]) -> Request {
+        self.shown
+            .push(format!("b{:?}", String::from_utf8_lossy(bytes)));
+        self.args.push(bytes.to_vec());
+        self
+    }
+
+    /// Adds a list (`Args::list`).
+    pub fn list<T: Display>(mut self, items: &[T]) -> Request {
+        let text: Vec<String> = items.iter().map(ToString::to_string).collect();
+        self.shown.push(format!("[{}]", text.join(", ")));
+        self.args.push(text.join(",").into_bytes());
+        self
+    }
+
+    /// The call as a reader sees it: `bytes_really_mapped(40, 4096)`.
+    pub fn call(&self) -> String {
+        format!("{}({})", self.name, self.shown.join(", "))
+    }
+}
+
+/// What came back for one request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The call, as [`Request::call`] shows it.
+    pub call: String,
+    /// What the runner said, or `None` when it said nothing for this call.
+    pub said: Option<Said>,
+    /// How the runner ended.
+    pub outcome: ChildOutcome,
+    /// The last lines the runner printed (your own output, panic reports).
+    pub printed: String,
+}
+
+impl Reply {
+    /// The text of the value the exercise returned; fails the test, saying
+    /// what happened instead, when it did not return.
+    #[track_caller]
+    pub fn returned(&self) -> &str {
+        match &self.said {
+            Some(Said::Returned(text)) => text,
+            Some(Said::Panicked(message)) => {
+                panic!("{}\nyours panicked: {message}{}", self.call, self.printed)
+            }
+            Some(Said::Refused(why)) => {
+                panic!("{}\nthe runner refused the call: {why}", self.call)
+            }
+            None => panic!(
+                "{}\nyours: no reply (the process running your code {}){}",
+                self.call, self.outcome, self.printed
+            ),
+        }
+    }
+
+    /// Passes when the exercise returned `expected` (compared as `Debug`
+    /// text); else fails with "yours" and "expected".
+    #[track_caller]
+    pub fn expect(&self, expected: impl Debug) {
+        self.expect_text(&format!("{expected:?}"));
+    }
+
+    /// Passes when the exercise returned `Ok(expected)`.
+    #[track_caller]
+    pub fn expect_ok(&self, expected: impl Debug) {
+        self.expect_text(&format!("Ok({expected:?})"));
+    }
+
+    /// Passes when the exercise returned an `io::Error` of `kind`; returns
+    /// the error's message.
+    #[track_caller]
+    pub fn expect_err(&self, kind: io::ErrorKind) -> &str {
+        let text = self.returned();
+        let prefix = format!("Err({kind:?}): ");
+        match text.strip_prefix(&prefix) {
+            Some(message) => message,
+            None => crate::grading::values_differ(
+                &Shown(text),
+                &Shown(&format!("Err({kind:?})")),
+                Some(self.call.clone()),
+            ),
+        }
+    }
+
+    #[track_caller]
+    fn expect_text(&self, expected: &str) {
+        let yours = self.returned();
+        if yours != expected {
+            crate::grading::values_differ(
+                &Shown(yours),
+                &Shown(expected),
+                Some(self.call.clone()),
+            );
+        }
+    }
+}
+
+/// Text shown as it is (its `Debug` is its `Display`).
+struct Shown<'a>(&'a str);
+
+impl Debug for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A lesson binary, ready to run as a runner.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    program: String,
+    limit: Duration,
+    kept: Vec<RawFd>,
+}
+
+impl Runner {
+    /// The runner `program` (a test's `env!("CARGO_BIN_EXE_LESSON")`).
+    pub fn new(program: &str) -> Runner {
+        Runner {
+            program: program.to_owned(),
+            limit: DEFAULT_LIMIT,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Allows the runner `limit` for all of a test's requests.
+    pub fn limit(mut self, limit: Duration) -> Runner {
+        self.limit = limit;
+        self
+    }
+
+    /// Hands the runner `fd` too: the first kept descriptor is 3 in the
+    /// runner, the next 4, and so on. The caller keeps it open until the
+    /// runner has started.
+    pub fn keep(mut self, fd: BorrowedFd<'_>) -> Runner {
+        self.kept.push(fd.as_raw_fd());
+        self
+    }
+
+    /// Asks for one call.
+    pub fn ask(&self, request: Request) -> Reply {
+        self.ask_all(vec![request]).remove(0)
+    }
+
+    /// Asks for every call at once; one reply per request, in order.
+    pub fn ask_all(&self, requests: Vec<Request>) -> Vec<Reply> {
+        self.start(requests).finish()
+    }
+
+    /// Starts the runner on `requests` and returns at once, for a test that
+    /// watches the runner while it works (its maps, its descriptors).
+    pub fn start(&self, requests: Vec<Request>) -> Running {
+        // Nothing of the learner's may read this process or take its
+        // descriptors: it holds the expected values and the verdict.
+        nix::sys::prctl::set_dumpable(false)
+            .expect("cannot make the checker non-dumpable");
+        let mut command = Command::new(&self.program);
+        command
+            .arg(FLAG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let kept = self.kept.clone();
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes async-signal-safe system calls (setpgid, dup2, fcntl,
+        // close_range, setrlimit) on values copied before the fork.
+        unsafe {
+            command.pre_exec(move || confine(&kept));
+        }
+        let mut child = crate::spawn::spawn_past_text_busy(&mut command)
+            .unwrap_or_else(|e| {
+                panic!("cannot start the runner {}: {e}", self.program)
+            });
+        let input: String = requests
+            .iter()
+            .map(|r| request_line(&r.name, &r.args))
+            .collect();
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let writer = std::thread::spawn(move || {
+            // A runner that stops reading only loses its own requests.
+            let _ = stdin.write_all(input.as_bytes());
+        });
+        let replies = drain(child.stdout.take(), REPLIES_CAP);
+        let output = drain(child.stderr.take(), OUTPUT_CAP);
+        Running {
+            child,
+            limit: self.limit,
+            requests,
+            writer,
+            replies,
+            output,
+        }
+    }
+}
+
+/// The runner's side of the fork: a process group of its own, only the
+/// kept descriptors, no core dumps, files at most 1 GiB.
+fn confine(kept: &[RawFd]) -> io::Result<()> {
+    let check = |r: libc::c_long| {
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // Kept descriptors move out of the way first, then into 3, 4, ….
+    const HIGH: RawFd = 1000;
+    let first_closed = 3 + kept.len() as libc::c_uint;
+    let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let gib = libc::rlimit { rlim_cur: 1 << 30, rlim_max: 1 << 30 };
+    // SAFETY: plain system calls on integers and on two rlimit values that
+    // live on this stack; all are async-signal-safe, as a child between
+    // fork and exec requires.
+    unsafe {
+        check(libc::setpgid(0, 0).into())?;
+        for (i, &fd) in kept.iter().enumerate() {
+            check(libc::dup2(fd, HIGH + i as RawFd).into())?;
+        }
+        for i in 0..kept.len() {
+            let to = 3 + i as RawFd;
+            check(libc::dup2(HIGH + i as RawFd, to).into())?;
+            check(libc::fcntl(to, libc::F_SETFD, 0).into())?;
+        }
+        check(libc::syscall(libc::SYS_close_range, first_closed, libc::c_uint::MAX, 0))?;
+        check(libc::setrlimit(libc::RLIMIT_CORE, &none).into())?;
+        check(libc::setrlimit(libc::RLIMIT_FSIZE, &gib).into())?;
+    }
+    Ok(())
+}
+
+fn drain(
+    pipe: Option<impl Read + Send + 'static>,
+    cap: u64,
+) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = (&mut pipe).take(cap).read_to_end(&mut bytes);
+            let _ = io::copy(&mut pipe, &mut io::sink());
+        }
+        bytes
+    })
+}
+
+/// A runner at work.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    limit: Duration,
+    requests: Vec<Request>,
+    writer: std::thread::JoinHandle<()>,
+    replies: std::thread::JoinHandle<Vec<u8>>,
+    output: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    /// The runner's process id (it leads its own process group).
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits for the runner (at most its limit), kills its process group,
+    /// and returns one reply per request.
+    pub fn finish(mut self) -> Vec<Reply> {
+        let outcome = crate::spawn::wait_bounded(&mut self.child, self.limit)
+            .unwrap_or(ChildOutcome::Exited(-1));
+        // Whatever the learner's code left running goes with it.
+        let _ =
+            nix::sys::signal::killpg(self.pid(), nix::sys::signal::Signal::SIGKILL);
+        let _ = self.writer.join();
+        let replies =
+            String::from_utf8_lossy(&self.replies.join().unwrap_or_default())
+                .into_owned();
+        let output = String::from_utf8_lossy(&self.output.join().unwrap_or_default())
+            .into_owned();
+        let printed = last_lines(&output);
+        let mut said = replies.lines().map(Said::parse);
+        self.requests
+            .iter()
+            .map(|request| Reply {
+                call: request.call(),
+                said: said.next().flatten(),
+                outcome,
+                printed: printed.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The last lines the runner printed (the learner's own output and panic
+/// reports), for a failure message; empty when it printed nothing.
+fn last_lines(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(6)..];
+    if tail.is_empty() {
+        return String::new();
+    }
+    let mut text = "\nyour code printed (the end):".to_owned();
+    for line in tail {
+        text.push_str("\n  ");
+        text.push_str(&line.chars().take(200).collect::<String>());
+    }
+    text
+}
