@@ -53,10 +53,35 @@ pub fn serve(table: &[(&str, Handler)]) -> ! {
     std::process::exit(code)
 }
 
+/// Where replies go: the runner's original stdout, taken by [`serve`].
+static REPLIES: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+fn write_reply(line: &str) -> io::Result<()> {
+    let mut replies = REPLIES.lock().unwrap_or_else(|e| e.into_inner());
+    let file = replies
+        .as_mut()
+        .ok_or_else(|| io::Error::other("not serving requests"))?;
+    file.write_all(line.as_bytes())?;
+    file.flush()
+}
+
+/// For a handler whose result a checker inspects from outside while it
+/// lives (a mapping in this process's maps): tells the checker `note` (an
+/// address, say) and stops this process with `SIGSTOP` until the checker
+/// resumes it (`judge::Running::wait_stopped`, then `resume`).
+pub fn stop_for_checker(note: &str) -> io::Result<()> {
+    write_reply(&format!("stopped {}\n", hex(note.as_bytes())))?;
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP)
+        .map_err(io::Error::from)
+}
+
 fn serve_with(table: &[(&str, Handler)]) -> io::Result<()> {
-    let mut replies = take_stdout()?;
+    *REPLIES.lock().unwrap_or_else(|e| e.into_inner()) = Some(take_stdout()?);
     let mut input = Vec::new();
-    io::stdin().lock().take(MAX_REQUESTS).read_to_end(&mut input)?;
+    io::stdin()
+        .lock()
+        .take(MAX_REQUESTS)
+        .read_to_end(&mut input)?;
     // Panics are replies; the default hook's report still goes to stderr.
     for line in input.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let reply = match parse_request(line) {
@@ -66,8 +91,7 @@ fn serve_with(table: &[(&str, Handler)]) -> io::Result<()> {
                 Some((_, handler)) => call(handler, Args::new(&name, args)),
             },
         };
-        replies.write_all(reply.line().as_bytes())?;
-        replies.flush()?;
+        write_reply(&reply.line())?;
     }
     Ok(())
 }
@@ -168,7 +192,8 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+/// Bytes from [`hex`]; `None` for anything else.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }

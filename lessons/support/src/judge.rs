@@ -218,8 +218,17 @@ impl Runner {
     }
 
     /// Starts the runner on `requests` and returns at once, for a test that
-    /// watches the runner while it works (its maps, its descriptors).
+    /// watches the runner while it works.
     pub fn start(&self, requests: Vec<Request>) -> Running {
+        let mut running = self.open();
+        running.send(requests);
+        running
+    }
+
+    /// Starts the runner and sends it nothing yet: until [`Running::send`],
+    /// it waits for its requests, so a test can read its maps or its
+    /// descriptors first and choose its inputs from them.
+    pub fn open(&self) -> Running {
         // Nothing of the learner's may read this process or take its
         // descriptors: it holds the expected values and the verdict.
         nix::sys::prctl::set_dumpable(false)
@@ -241,22 +250,15 @@ impl Runner {
             .unwrap_or_else(|e| {
                 panic!("cannot start the runner {}: {e}", self.program)
             });
-        let input: String = requests
-            .iter()
-            .map(|r| request_line(&r.name, &r.args))
-            .collect();
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let writer = std::thread::spawn(move || {
-            // A runner that stops reading only loses its own requests.
-            let _ = stdin.write_all(input.as_bytes());
-        });
-        let replies = drain(child.stdout.take(), REPLIES_CAP);
+        let stdin = child.stdin.take();
+        let replies = reply_lines(child.stdout.take());
         let output = drain(child.stderr.take(), OUTPUT_CAP);
         Running {
             child,
             limit: self.limit,
-            requests,
-            writer,
+            stdin,
+            requests: Vec::new(),
+            writer: None,
             replies,
             output,
         }
@@ -276,8 +278,14 @@ fn confine(kept: &[RawFd]) -> io::Result<()> {
     // Kept descriptors move out of the way first, then into 3, 4, ….
     const HIGH: RawFd = 1000;
     let first_closed = 3 + kept.len() as libc::c_uint;
-    let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    let gib = libc::rlimit { rlim_cur: 1 << 30, rlim_max: 1 << 30 };
+    let none = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let gib = libc::rlimit {
+        rlim_cur: 1 << 30,
+        rlim_max: 1 << 30,
+    };
     // SAFETY: plain system calls on integers and on two rlimit values that
     // live on this stack; all are async-signal-safe, as a child between
     // fork and exec requires.
@@ -291,7 +299,12 @@ fn confine(kept: &[RawFd]) -> io::Result<()> {
             check(libc::dup2(HIGH + i as RawFd, to).into())?;
             check(libc::fcntl(to, libc::F_SETFD, 0).into())?;
         }
-        check(libc::syscall(libc::SYS_close_range, first_closed, libc::c_uint::MAX, 0))?;
+        check(libc::syscall(
+            libc::SYS_close_range,
+            first_closed,
+            libc::c_uint::MAX,
+            0,
+        ))?;
         check(libc::setrlimit(libc::RLIMIT_CORE, &none).into())?;
         check(libc::setrlimit(libc::RLIMIT_FSIZE, &gib).into())?;
     }
@@ -312,14 +325,36 @@ fn drain(
     })
 }
 
+/// The runner's reply lines, as they come (at most [`REPLIES_CAP`] bytes in
+/// all); the channel closes when the runner closes its stdout.
+fn reply_lines(
+    pipe: Option<std::process::ChildStdout>,
+) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Some(pipe) = pipe else { return };
+        let mut lines = io::BufReader::new(pipe.take(REPLIES_CAP));
+        let mut line = String::new();
+        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if sender.send(std::mem::take(&mut line)).is_err() {
+                break;
+            }
+        }
+        let _ = io::copy(lines.get_mut().get_mut(), &mut io::sink());
+    });
+    receiver
+}
+
 /// A runner at work.
 #[derive(Debug)]
 pub struct Running {
     child: std::process::Child,
     limit: Duration,
+    stdin: Option<std::process::ChildStdin>,
     requests: Vec<Request>,
-    writer: std::thread::JoinHandle<()>,
-    replies: std::thread::JoinHandle<Vec<u8>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    replies: std::sync::mpsc::Receiver<String>,
     output: std::thread::JoinHandle<Vec<u8>>,
 }
 
@@ -329,22 +364,93 @@ impl Running {
         nix::unistd::Pid::from_raw(self.child.id() as i32)
     }
 
+    /// Waits (within the runner's limit) until the runner's handler stops
+    /// itself with `support::exercise::stop_for_checker(note)`, and returns
+    /// the note; `None` when the runner ended or sent a reply instead. The
+    /// runner stays stopped, its mappings in place, until [`Running::resume`].
+    pub fn wait_stopped(&mut self) -> Option<String> {
+        let line = self.replies.recv_timeout(self.limit).ok()?;
+        let note = line.strip_suffix('\n')?.strip_prefix("stopped ")?;
+        let note = String::from_utf8(crate::exercise::unhex(note)?).ok()?;
+        let stat = format!("/proc/{}/stat", self.child.id());
+        let deadline = std::time::Instant::now() + self.limit;
+        while std::time::Instant::now() < deadline {
+            let state = std::fs::read_to_string(&stat).unwrap_or_default();
+            // The state follows the command name's closing parenthesis.
+            match state
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next())
+            {
+                Some('T') => return Some(note),
+                Some('Z') | None => return None,
+                _ => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        None
+    }
+
+    /// Lets a stopped runner go on.
+    pub fn resume(&self) {
+        let _ = nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGCONT);
+    }
+
+    /// Sends `requests` (once; later calls add nothing) and closes the
+    /// runner's stdin, after which it answers them all.
+    pub fn send(&mut self, requests: Vec<Request>) {
+        let Some(mut stdin) = self.stdin.take() else {
+            return;
+        };
+        let input: String = requests
+            .iter()
+            .map(|r| request_line(&r.name, &r.args))
+            .collect();
+        self.requests = requests;
+        self.writer = Some(std::thread::spawn(move || {
+            // A runner that stops reading only loses its own requests.
+            let _ = stdin.write_all(input.as_bytes());
+        }));
+    }
+
+    /// Sends `requests` and waits for the replies: [`Running::send`], then
+    /// [`Running::finish`].
+    pub fn ask_all(mut self, requests: Vec<Request>) -> Vec<Reply> {
+        self.send(requests);
+        self.finish()
+    }
+
     /// Waits for the runner (at most its limit), kills its process group,
-    /// and returns one reply per request.
+    /// and returns one reply per request sent.
     pub fn finish(mut self) -> Vec<Reply> {
+        drop(self.stdin.take());
         let outcome = crate::spawn::wait_bounded(&mut self.child, self.limit)
             .unwrap_or(ChildOutcome::Exited(-1));
         // Whatever the learner's code left running goes with it.
         let _ =
             nix::sys::signal::killpg(self.pid(), nix::sys::signal::Signal::SIGKILL);
-        let _ = self.writer.join();
-        let replies =
-            String::from_utf8_lossy(&self.replies.join().unwrap_or_default())
-                .into_owned();
-        let output = String::from_utf8_lossy(&self.output.join().unwrap_or_default())
-            .into_owned();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+        // A process that left the group (setsid) may still hold the pipes:
+        // what has not come within a moment is not waited for.
+        let grace = std::time::Instant::now() + Duration::from_secs(1);
+        let mut replies = Vec::new();
+        while let Ok(line) = self
+            .replies
+            .recv_timeout(grace.saturating_duration_since(std::time::Instant::now()))
+        {
+            replies.push(line);
+        }
+        while !self.output.is_finished() && std::time::Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let output = if self.output.is_finished() {
+            String::from_utf8_lossy(&self.output.join().unwrap_or_default())
+                .into_owned()
+        } else {
+            String::new()
+        };
         let printed = last_lines(&output);
-        let mut said = replies.lines().map(Said::parse);
+        let mut said = replies.iter().map(|line| Said::parse(line));
         self.requests
             .iter()
             .map(|request| Reply {
