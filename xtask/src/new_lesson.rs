@@ -4,11 +4,13 @@
 //! The lesson (crate, walkthrough with one step, tests, two exercises with
 //! their graded tests) and its chapter are written in a directory beside
 //! `lessons/`, then renamed into place, and the chapter is listed in
-//! SUMMARY.md. The story's snapshot is then made the way a reviewed one is:
+//! SUMMARY.md and README.md's table of lessons. The story's snapshot is then made the way a reviewed one is:
 //! the new walkthrough test runs once with `INSTA_UPDATE=always`. Finally
 //! the new crate's tests run as CI runs them (`CI=true`). If any of that
 //! fails, everything is put back as it was: the lesson and its chapter are
-//! removed, SUMMARY.md and Cargo.lock restored.
+//! removed, SUMMARY.md, README.md and Cargo.lock restored. A kept lesson's
+//! new files are staged (`git add --intent-to-add`), so that the handout,
+//! which copies what git tracks, and `verify` see them at once.
 
 use std::ffi::OsString;
 use std::fs;
@@ -59,7 +61,8 @@ pub fn cmd_new_lesson(args: Vec<OsString>) -> Result<ExitCode> {
     };
     let made = scaffold(&root, &lesson)?;
     println!(
-        "Made lessons/{dir}/ and book/src/{dir}.md, listed in SUMMARY.md; its tests pass.\n\
+        "Made lessons/{dir}/ and book/src/{dir}.md, listed in SUMMARY.md and\n\
+         README.md and staged in git; its tests pass.\n\
          Next: write the lesson's functions in src/lib.rs, one walkthrough step per\n\
          function in src/main.rs, then review the story's snapshot:\n  \
          cargo test -p {name}   (a changed story shows as a .snap.new to review)\n  \
@@ -146,6 +149,10 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
     let summary = fs::read_to_string(&summary_path)
         .map_err(|e| format!("cannot read {}: {e}", summary_path.display()))?;
     let new_summary = with_chapter(&summary, &chapter_title(&lesson.name), &dir_name)?;
+    let readme_path = root.join("README.md");
+    let readme = fs::read_to_string(&readme_path)
+        .map_err(|e| format!("cannot read {}: {e}", readme_path.display()))?;
+    let new_readme = with_table_row(&readme, lesson)?;
 
     // Everything is written beside lessons/ first, then renamed into place:
     // a half-written lesson is never part of the workspace.
@@ -163,9 +170,11 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
     }
     let staged_chapter = staging.path().join("chapter.md");
     let staged_summary = staging.path().join("SUMMARY.md");
+    let staged_readme = staging.path().join("README.md");
     for (path, text) in [
         (&staged_chapter, chapter_text(lesson)),
         (&staged_summary, new_summary),
+        (&staged_readme, new_readme),
     ] {
         fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
@@ -173,8 +182,7 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
     let mut undo = Undo {
         lock: root.join("Cargo.lock"),
         lock_text: fs::read(root.join("Cargo.lock")).ok(),
-        summary: summary_path.clone(),
-        summary_text: None,
+        restore: Vec::new(),
         placed: Vec::new(),
         staging: staging.path().to_owned(),
     };
@@ -182,8 +190,12 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
     undo.placed.push(lesson.dir.clone());
     rename(&staged_chapter, &chapter)?;
     undo.placed.push(chapter.clone());
-    undo.summary_text = Some(summary);
+    undo.restore
+        .push((summary_path.clone(), summary.into_bytes()));
     rename(&staged_summary, &summary_path)?;
+    undo.restore
+        .push((readme_path.clone(), readme.into_bytes()));
+    rename(&staged_readme, &readme_path)?;
 
     // The story's snapshot, made by the walkthrough test itself, so that it
     // has insta's format and the shared redactions; then every test of the
@@ -198,8 +210,9 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
     }
     cargo_test(root, &lesson.name, &[], true)?;
     undo.placed.clear();
-    undo.summary_text = None;
+    undo.restore.clear();
     undo.lock_text = None;
+    stage_in_git(root, &[&lesson.dir, &chapter]);
     Ok(dir_name)
 }
 
@@ -242,8 +255,8 @@ fn cargo_test(root: &Path, name: &str, args: &[&str], ci: bool) -> Result {
 struct Undo {
     lock: PathBuf,
     lock_text: Option<Vec<u8>>,
-    summary: PathBuf,
-    summary_text: Option<String>,
+    /// Files changed in place (SUMMARY.md, README.md), with their old text.
+    restore: Vec<(PathBuf, Vec<u8>)>,
     placed: Vec<PathBuf>,
     staging: PathBuf,
 }
@@ -263,17 +276,51 @@ impl Drop for Undo {
                 let _ = fs::rename(&staged, path);
             }
         };
-        if let Some(text) = self.summary_text.take() {
-            restore(
-                &self.summary,
-                text.as_bytes(),
-                self.staging.join("SUMMARY.md.old"),
-            );
+        for (path, text) in self.restore.drain(..) {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            restore(&path, &text, self.staging.join(format!("{name}.old")));
         }
         if let Some(text) = self.lock_text.take() {
             restore(&self.lock, &text, self.staging.join("Cargo.lock.old"));
         }
     }
+}
+
+/// Stages the new lesson's files in git (`git add --intent-to-add`), where
+/// the workbook is a git checkout: the handout copies only what git tracks.
+/// Elsewhere, or if git is missing, nothing happens.
+fn stage_in_git(root: &Path, paths: &[&Path]) {
+    let _ = std::process::Command::new("git")
+        .args(["add", "--intent-to-add", "--"])
+        .args(paths)
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// README.md with the lesson's row added after the last row of its table
+/// of lessons (`| 07 | \`exec-memory\` | Can a program … |`).
+fn with_table_row(readme: &str, lesson: &Lesson) -> Result<String> {
+    let lines: Vec<&str> = readme.lines().collect();
+    let is_row = |line: &&str| {
+        line.strip_prefix("| ")
+            .and_then(|rest| rest.split_once(" |"))
+            .is_some_and(|(n, _)| n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let Some(last) = lines.iter().rposition(is_row) else {
+        return Err("README.md has no table of lessons (a row like              '| 01 | `file-mapping` | How do I map a file into memory? |'), so there is              no place for the new one"
+            .into());
+    };
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    out.insert(
+        last + 1,
+        format!(
+            "| {:02} | `{}` | {} |",
+            lesson.number, lesson.name, lesson.question
+        ),
+    );
+    Ok(out.join("\n") + "\n")
 }
 
 /// `page-cache` -> `Page cache`, the chapter's title until its author
@@ -331,6 +378,7 @@ fn lesson_files(lesson: &Lesson) -> Vec<(&'static str, String)> {
         ("src/lib.rs", LIB_RS),
         ("src/main.rs", MAIN_RS),
         (lessons::EXERCISES, EXERCISES_RS),
+        ("src/runner.rs", RUNNER_RS),
         ("tests/walkthrough.rs", WALKTHROUGH_RS),
         ("tests/bad_input.rs", BAD_INPUT_RS),
         ("tests/hostile.rs", HOSTILE_RS),
@@ -346,263 +394,19 @@ fn chapter_text(lesson: &Lesson) -> String {
     fill(CHAPTER_MD, lesson)
 }
 
-const CARGO_TOML: &str = r#"[package]
-name = "@NAME@"
-description = "@QUESTION@"
-version = "0.1.0"
-edition.workspace = true
-rust-version.workspace = true
-license.workspace = true
-publish.workspace = true
-
-[dependencies]
-support.workspace = true
-
-[dev-dependencies]
-insta.workspace = true
-support = { workspace = true, features = ["testing"] }
-
-[lints]
-workspace = true
-"#;
-
-const LIB_RS: &str = r#"//! Lesson @N@: @QUESTION@
-//!
-//! The teachable functions, small and named for what they show (each
-//! `unsafe` block with a `// SAFETY:` comment). The walkthrough calls them
-//! one step at a time; the chapter includes them by their anchors.
-
-pub mod exercises;
-
-// ANCHOR: pages_spanned
-/// How many pages of `page_size` bytes the bytes `start..start + len`
-/// touch: the kernel maps, faults in and writes back whole pages.
-pub fn pages_spanned(start: usize, len: usize, page_size: usize) -> usize {
-    if len == 0 {
-        return 0;
-    }
-    let first = start / page_size;
-    let last = (start + len - 1) / page_size;
-    last - first + 1
-}
-// ANCHOR_END: pages_spanned
-"#;
-
-const MAIN_RS: &str = r#"//! The walkthrough for lesson @N@: run it with `cargo xtask run-lesson @NAME@`.
-
-use @CRATE@::pages_spanned;
-use support::cli::Cli;
-use support::{Result, say};
-
-const CLI: Cli = Cli {
-    lesson: "@NAME@",
-    usage: "\
-@NAME@: @question@
-
-Usage: cargo xtask run-lesson @NAME@ [-- --help]
-",
-    flags: &["--help"],
-};
-
-/// What the command line asks for.
-enum Mode {
-    Help,
-    Walkthrough,
-}
-
-fn main() {
-    CLI.begin();
-    let result = parse_args().and_then(|mode| match mode {
-        Mode::Help => CLI.help(),
-        Mode::Walkthrough => walkthrough(),
-    });
-    CLI.finish(result);
-}
-
-fn parse_args() -> Result<Mode> {
-    Ok(if CLI.help_asked()? {
-        Mode::Help
-    } else {
-        Mode::Walkthrough
-    })
-}
-
-fn walkthrough() -> Result {
-    say!("@NAME@: @question@");
-    whole_pages()?;
-    Ok(())
-}
-
-fn whole_pages() -> Result {
-    say!("\nStep 1. The kernel works in whole pages");
-    let page = support::page_size();
-    say!(
-        "  one byte at the start of a page touches {} page",
-        pages_spanned(0, 1, page)
-    );
-    say!(
-        "  two bytes across a page boundary touch {} pages",
-        pages_spanned(page - 1, 2, page)
-    );
-    Ok(())
-}
-"#;
-
-const EXERCISES_RS: &str = r#"//! Exercises for lesson @N@. Replace each `todo!()` with your own code, then
-//! run `cargo xtask grade @NAME@` to see your score.
-
-/// Exercise @N@.1: the length the kernel really maps for a mapping of `len`
-/// bytes: `len` rounded up to a whole number of `page_size`-byte pages.
-///
-/// Hint: `usize::div_ceil`, then multiply back.
-pub fn mapped_len(len: usize, page_size: usize) -> usize {
-    // STUB: todo!("round {len} up to a multiple of {page_size}")
-    // SOLUTION BEGIN
-    len.div_ceil(page_size) * page_size
-    // SOLUTION END
-}
-
-/// Exercise @N@.2: the file offset of the page that holds byte `offset`, as
-/// `mmap` wants it: a multiple of the page size.
-///
-/// Hint: round down; the remainder of a division says by how much.
-pub fn page_offset(offset: u64, page_size: u64) -> u64 {
-    // STUB: todo!("the start of the page that holds byte {offset} ({page_size}-byte pages)")
-    // SOLUTION BEGIN
-    offset - offset % page_size
-    // SOLUTION END
-}
-"#;
-
-const WALKTHROUGH_RS: &str = r#"//! The walkthrough, run as a learner runs it: one run of the binary, its
-//! story compared with the reviewed snapshots (whole and step by step, for
-//! the chapter) and the facts behind it asserted.
-
-use support::testing::{line, story};
-
-const LESSON: &str = env!("CARGO_BIN_EXE_@NAME@");
-
-#[test]
-fn the_story_and_the_facts_behind_it() {
-    let out = story(LESSON);
-    // Whatever the page size: one byte touches one page, two bytes across
-    // a boundary touch two.
-    assert!(line(&out, "one byte at the start").ends_with(" 1 page"), "{out}");
-    assert!(line(&out, "two bytes across").ends_with(" 2 pages"), "{out}");
-    support::story_snapshots!(out);
-}
-"#;
-
-const BAD_INPUT_RS: &str = r#"//! Bad input: a clear message naming the thing, the reason and the fix;
-//! exit code 2; no panic; nothing left behind.
-
-const LESSON: &str = env!("CARGO_BIN_EXE_@NAME@");
-
-#[test]
-fn the_command_line_refuses_what_it_does_not_know() {
-    support::testing::assert_command_line_basics("@NAME@", LESSON, "--hlep", "--help");
-}
-"#;
-
-const HOSTILE_RS: &str = r#"//! Hostile situations: a reader that leaves early, a full output device, a
-//! nearly full filesystem under TMPDIR. Each ends the lesson cleanly (no
-//! panic, no death by its own signal) and leaves nothing behind. Once the
-//! lesson stores files in TMPDIR, opens files or forks, say so here
-//! (`stores_files: true`, `ulimit_n`, `forks`).
-
-const LESSON: &str = env!("CARGO_BIN_EXE_@NAME@");
-
-support::hostile_tests!("@NAME@", LESSON, stores_files: false);
-"#;
-
-const INTERRUPT_RS: &str = r#"//! Ctrl-C at any moment leaves nothing behind: the lesson is started many
-//! times and interrupted (SIGINT or SIGTERM) after a random delay.
-
-const LESSON: &str = env!("CARGO_BIN_EXE_@NAME@");
-
-#[test]
-fn interrupted_at_random_moments_it_leaves_nothing_behind() {
-    support::testing::hostile::assert_interruptions_leave_nothing("@NAME@", LESSON);
-}
-"#;
-
-const GRADED_RS: &str = r#"//! Graded tests for the lesson @N@ exercises (`src/exercises.rs`).
-//!
-//! `cargo xtask grade` runs these and reads each test's points from the
-//! `// points: N` line above it. Do not edit this file to pass.
-
-use support::grading::graded;
-
-use @CRATE@::exercises::{mapped_len, page_offset};
-
-// points: 1
-#[test]
-fn mapped_lengths_are_whole_pages() {
-    graded(|| {
-        assert_eq!(mapped_len(1, 4096), 4096);
-        assert_eq!(mapped_len(4096, 4096), 4096);
-        assert_eq!(mapped_len(4097, 4096), 8192);
-        assert_eq!(mapped_len(0, 16384), 0);
-    });
-}
-
-// points: 1
-#[test]
-fn page_offsets_round_down() {
-    graded(|| {
-        assert_eq!(page_offset(0, 4096), 0);
-        assert_eq!(page_offset(4095, 4096), 0);
-        assert_eq!(page_offset(4096, 4096), 4096);
-        assert_eq!(page_offset(20000, 16384), 16384);
-    });
-}
-"#;
-
-const CHAPTER_MD: &str = r#"# @TITLE@
-
-> @QUESTION@
->
-> Run it: `cargo xtask run-lesson @NAME@`
-
-What the lesson shows and why it matters, in a paragraph or two: the
-scaffold wrote this chapter, and its author replaces this paragraph.
-
-## Step 1: whole pages
-
-The kernel maps, faults in and writes back memory in pages, never in parts
-of one. This function counts the pages a range of bytes touches:
-
-<div class="listing-file">lessons/@DIR@/src/lib.rs</div>
-
-```rust,ignore
-{{#include ../../lessons/@DIR@/src/lib.rs:pages_spanned}}
-```
-
-**Predict:** how many pages do two bytes touch when they straddle a page
-boundary?
-
-<details>
-<summary>Run it and see</summary>
-
-```text
-{{#include ../../lessons/@DIR@/tests/snapshots/step-1.snap:4:}}
-```
-
-Two: the first byte is the last of one page, the second the first of the
-next, and the kernel deals in whole pages.
-
-</details>
-
-## Exercises
-
-In `lessons/@DIR@/src/exercises.rs`:
-
-1. `mapped_len` (1 point): how long a mapping really is.
-2. `page_offset` (1 point): the offset `mmap` accepts for a given byte.
-
-Check your work with `cargo xtask grade @NAME@`; `cargo xtask hint @NAME@`
-gives a nudge.
-"#;
+// The templates, in `xtask/templates/new-lesson/`: `@NAME@`, `@CRATE@`,
+// `@N@`, `@DIR@`, `@QUESTION@`, `@question@` and `@TITLE@` are filled in.
+const CARGO_TOML: &str = include_str!("../templates/new-lesson/Cargo.toml.in");
+const LIB_RS: &str = include_str!("../templates/new-lesson/lib.rs.in");
+const MAIN_RS: &str = include_str!("../templates/new-lesson/main.rs.in");
+const EXERCISES_RS: &str = include_str!("../templates/new-lesson/exercises.rs.in");
+const RUNNER_RS: &str = include_str!("../templates/new-lesson/runner.rs.in");
+const WALKTHROUGH_RS: &str = include_str!("../templates/new-lesson/walkthrough.rs.in");
+const BAD_INPUT_RS: &str = include_str!("../templates/new-lesson/bad_input.rs.in");
+const HOSTILE_RS: &str = include_str!("../templates/new-lesson/hostile.rs.in");
+const INTERRUPT_RS: &str = include_str!("../templates/new-lesson/interrupt.rs.in");
+const GRADED_RS: &str = include_str!("../templates/new-lesson/graded.rs.in");
+const CHAPTER_MD: &str = include_str!("../templates/new-lesson/chapter.md.in");
 
 #[cfg(test)]
 mod tests {

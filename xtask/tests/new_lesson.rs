@@ -48,6 +48,15 @@ fn copy_of_the_workbook(to: &Path) {
         fs::create_dir_all(dest.parent().unwrap()).unwrap();
         fs::copy(&from, &dest).unwrap();
     }
+    // A git checkout of its own, as the workbook is: new-lesson stages there.
+    for args in [&["init", "-q"][..], &["add", "-A"]] {
+        let git = Command::new("git")
+            .args(args)
+            .current_dir(to)
+            .output()
+            .unwrap();
+        assert!(git.status.success(), "git {args:?}: {git:?}");
+    }
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-lesson-target");
     fs::create_dir_all(&cache).unwrap();
     std::os::unix::fs::symlink(&cache, to.join("target")).unwrap();
@@ -127,7 +136,8 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
 
     // A scaffold whose tests fail is not kept (here cargo itself fails):
     // everything is as it was, and nothing staged is left.
-    let before = ["book/src/SUMMARY.md", "Cargo.lock"].map(|f| fs::read(tree.join(f)).unwrap());
+    let lists = ["book/src/SUMMARY.md", "README.md", "Cargo.lock"];
+    let before = lists.map(|f| fs::read(tree.join(f)).unwrap());
     let failed = output_bounded(
         Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["new-lesson", "demo", "Does it work?"])
@@ -143,8 +153,11 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
         "{}",
         failed.stderr
     );
-    let after = ["book/src/SUMMARY.md", "Cargo.lock"].map(|f| fs::read(tree.join(f)).unwrap());
-    assert!(before == after, "SUMMARY.md or Cargo.lock changed");
+    let after = lists.map(|f| fs::read(tree.join(f)).unwrap());
+    assert!(
+        before == after,
+        "SUMMARY.md, README.md or Cargo.lock changed"
+    );
     assert!(!tree.join("lessons").join(&dir_name).exists());
     assert!(
         !tree
@@ -163,6 +176,26 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
     assert!(
         summary.contains(&format!("({last}.md)\n- [Demo]({dir_name}.md)\n")),
         "{summary}"
+    );
+    let readme = fs::read_to_string(tree.join("README.md")).unwrap();
+    let number = &dir_name[..2];
+    assert!(
+        readme.contains(&format!("\n| {number} | `demo` | Does it work? |\n")),
+        "{readme}"
+    );
+    // Staged, so that the handout (which copies what git tracks) has it.
+    let tracked = Command::new("git")
+        .args([
+            "ls-files",
+            "--",
+            &format!("lessons/{dir_name}/src/runner.rs"),
+        ])
+        .current_dir(tree)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&tracked.stdout).contains("runner.rs"),
+        "new-lesson did not stage its files: {tracked:?}"
     );
     assert_eq!(staged_leftovers(tree), Vec::<String>::new());
 
