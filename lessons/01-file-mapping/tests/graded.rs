@@ -21,13 +21,6 @@ fn native_bytes(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_ne_bytes()).collect()
 }
 
-/// The request for `find_all_through_mapping(path, pattern)`, begun by each
-/// test's own `Request::new`: the name in it says which exercise a test
-/// grades.
-fn find_all(request: Request, path: &Path, pattern: &[u8]) -> Request {
-    request.path(path).bytes(pattern)
-}
-
 /// `bytes` written to a new file `name` in `dir`; its path.
 fn file_with(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.path().join(name);
@@ -35,24 +28,25 @@ fn file_with(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// Runs `call`, a `write_u32s_through_mapping` request, on a file holding
+/// `before` (or on no file at all) with `values`; the file's bytes after.
+fn bytes_after(call: Request, before: Option<&[u8]>, values: &[u32]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("words");
+    if let Some(bytes) = before {
+        fs::write(&path, bytes).unwrap();
+    }
+    runner().ask(call.path(&path).list(values)).expect_ok(());
+    fs::read(&path).unwrap()
+}
+
 // points: 2
 #[test]
 fn write_u32s_sizes_the_file_exactly() {
     graded(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("words");
-        runner()
-            .ask(
-                Request::new("write_u32s_through_mapping")
-                    .path(&path)
-                    .list(&[1, 2, 3]),
-            )
-            .expect_ok(());
-        assert_yours!(
-            fs::metadata(&path).unwrap().len(),
-            12,
-            "3 values need exactly 12 bytes"
-        );
+        let call = Request::new("write_u32s_through_mapping");
+        let bytes = bytes_after(call, None, &[1, 2, 3]);
+        assert_yours!(bytes.len(), 12, "3 values need exactly 12 bytes");
     });
 }
 
@@ -60,17 +54,9 @@ fn write_u32s_sizes_the_file_exactly() {
 #[test]
 fn write_u32s_stores_values_in_native_byte_order() {
     graded(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("words");
         let values = [0x1234_5678, 0xdead_c0de, fastrand::u32(..)];
-        runner()
-            .ask(
-                Request::new("write_u32s_through_mapping")
-                    .path(&path)
-                    .list(&values),
-            )
-            .expect_ok(());
-        assert_bytes!(fs::read(&path).unwrap(), native_bytes(&values));
+        let call = Request::new("write_u32s_through_mapping");
+        assert_bytes!(bytes_after(call, None, &values), native_bytes(&values));
     });
 }
 
@@ -78,16 +64,10 @@ fn write_u32s_stores_values_in_native_byte_order() {
 #[test]
 fn write_u32s_truncates_a_longer_file() {
     graded(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = file_with(&dir, "words", &[0xff; 100]);
-        runner()
-            .ask(
-                Request::new("write_u32s_through_mapping")
-                    .path(&path)
-                    .list(&[0xdead_c0de_u32]),
-            )
-            .expect_ok(());
-        assert_bytes!(fs::read(&path).unwrap(), native_bytes(&[0xdead_c0de]));
+        let values = [fastrand::u32(..)];
+        let call = Request::new("write_u32s_through_mapping");
+        let bytes = bytes_after(call, Some(&[0xff; 100]), &values);
+        assert_bytes!(bytes, native_bytes(&values));
     });
 }
 
@@ -95,16 +75,8 @@ fn write_u32s_truncates_a_longer_file() {
 #[test]
 fn write_u32s_of_nothing_leaves_an_empty_file() {
     graded(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("words");
-        runner()
-            .ask(
-                Request::new("write_u32s_through_mapping")
-                    .path(&path)
-                    .list::<u32>(&[]),
-            )
-            .expect_ok(());
-        assert_yours!(fs::metadata(&path).unwrap().len(), 0);
+        let call = Request::new("write_u32s_through_mapping");
+        assert_yours!(bytes_after(call, Some(b"old"), &[]).len(), 0);
     });
 }
 
@@ -167,16 +139,10 @@ fn mmap_covers_whole_pages() {
             (pages * page - 1, page, pages * page),
             (pages * page + 1, page, (pages + 1) * page),
         ];
-        let requests = cases
-            .iter()
-            .map(|(len, page, _)| {
-                Request::new("bytes_really_mapped").arg(len).arg(page)
-            })
-            .collect();
-        for (reply, (_, _, expected)) in runner().ask_all(requests).iter().zip(cases)
-        {
-            reply.expect(expected);
-        }
+        runner().expect_all(cases.map(|(len, page, expected)| {
+            let call = Request::new("bytes_really_mapped").arg(len).arg(page);
+            (call, expected)
+        }));
     });
 }
 
@@ -198,21 +164,13 @@ fn find_all_counts_overlapping_matches() {
             (b"abababa", b"aba", vec![0, 2, 4]),
             (b"xaaax", b"a", vec![1, 2, 3]),
         ];
-        let requests = cases
-            .iter()
-            .enumerate()
-            .map(|(i, (text, pattern, _))| {
-                find_all(
-                    Request::new("find_all_through_mapping"),
-                    &file_with(&dir, &format!("text{i}"), text),
-                    pattern,
-                )
-            })
-            .collect();
-        for (reply, (_, _, expected)) in runner().ask_all(requests).iter().zip(cases)
-        {
-            reply.expect_ok(expected);
-        }
+        let find_all = Request::new("find_all_through_mapping");
+        runner().expect_all_ok(cases.into_iter().enumerate().map(
+            |(i, (text, pattern, expected))| {
+                let path = file_with(&dir, &format!("text{i}"), text);
+                (find_all.clone().path(&path).bytes(pattern), expected)
+            },
+        ));
     });
 }
 
@@ -231,11 +189,11 @@ fn find_all_sees_matches_across_page_boundaries_and_at_the_very_end() {
         }
         let path = file_with(&dir, "pages", &bytes);
         runner()
-            .ask(find_all(
-                Request::new("find_all_through_mapping"),
-                &path,
-                needle,
-            ))
+            .ask(
+                Request::new("find_all_through_mapping")
+                    .path(&path)
+                    .bytes(needle),
+            )
             .expect_ok(starts);
     });
 }
@@ -253,16 +211,10 @@ fn find_all_in_an_empty_or_short_file() {
             (&short, b"abc", vec![0]),
             (&short, b"c", vec![2]),
         ];
-        let requests = cases
-            .iter()
-            .map(|(p, pattern, _)| {
-                find_all(Request::new("find_all_through_mapping"), p, pattern)
-            })
-            .collect();
-        for (reply, (_, _, expected)) in runner().ask_all(requests).iter().zip(cases)
-        {
-            reply.expect_ok(expected);
-        }
+        let find_all = Request::new("find_all_through_mapping");
+        runner().expect_all_ok(cases.map(|(path, pattern, expected)| {
+            (find_all.clone().path(path).bytes(pattern), expected)
+        }));
     });
 }
 
@@ -272,13 +224,10 @@ fn find_all_refuses_an_empty_pattern_and_a_missing_file() {
     graded(|| {
         let dir = tempfile::tempdir().unwrap();
         let path = file_with(&dir, "text", b"some text");
+        let find_all = Request::new("find_all_through_mapping");
         let replies = runner().ask_all(vec![
-            find_all(Request::new("find_all_through_mapping"), &path, b""),
-            find_all(
-                Request::new("find_all_through_mapping"),
-                &dir.path().join("missing"),
-                b"x",
-            ),
+            find_all.clone().path(&path).bytes(b""),
+            find_all.path(&dir.path().join("missing")).bytes(b"x"),
         ]);
         let message = replies[0].expect_err(std::io::ErrorKind::InvalidInput);
         assert!(
@@ -316,15 +265,9 @@ fn find_all_agrees_with_a_naive_search_on_random_files() {
             }
             cases.push((path, b"ab!".to_vec(), vec![]));
         }
-        let requests = cases
-            .iter()
-            .map(|(p, pattern, _)| {
-                find_all(Request::new("find_all_through_mapping"), p, pattern)
-            })
-            .collect();
-        for (reply, (_, _, expected)) in runner().ask_all(requests).iter().zip(&cases)
-        {
-            reply.expect_ok(expected);
-        }
+        let find_all = Request::new("find_all_through_mapping");
+        runner().expect_all_ok(cases.into_iter().map(|(path, pattern, expected)| {
+            (find_all.clone().path(&path).bytes(&pattern), expected)
+        }));
     });
 }

@@ -217,6 +217,26 @@ impl Runner {
         self.start(requests).finish()
     }
 
+    /// Asks for every call of `cases` at once, then checks that each
+    /// returned its expected value ([`Reply::expect`]).
+    #[track_caller]
+    pub fn expect_all<T: Debug>(&self, cases: impl IntoIterator<Item = (Request, T)>) {
+        let (requests, expected): (Vec<Request>, Vec<T>) = cases.into_iter().unzip();
+        for (reply, expected) in self.ask_all(requests).iter().zip(expected) {
+            reply.expect(expected);
+        }
+    }
+
+    /// Asks for every call of `cases` at once, then checks that each
+    /// returned `Ok` of its expected value ([`Reply::expect_ok`]).
+    #[track_caller]
+    pub fn expect_all_ok<T: Debug>(&self, cases: impl IntoIterator<Item = (Request, T)>) {
+        let (requests, expected): (Vec<Request>, Vec<T>) = cases.into_iter().unzip();
+        for (reply, expected) in self.ask_all(requests).iter().zip(expected) {
+            reply.expect_ok(expected);
+        }
+    }
+
     /// Starts the runner on `requests` and returns at once, for a test that
     /// watches the runner while it works.
     pub fn start(&self, requests: Vec<Request>) -> Running {
