@@ -5,10 +5,9 @@
 //!
 //! Refused outright: the `read` family, the in-kernel copies
 //! (`copy_file_range`, `sendfile`, `splice`, `tee`), asynchronous I/O
-//! (`io_uring`, `io_submit`), `cachestat`, `posix_fadvise`, `readahead`,
-//! `execve` (a program started now would run under this filter anyway),
-//! and the calls that could give a new file an old descriptor's number
-//! (`dup2`, `dup3`, `close_range`). The `write` family and `ioctl` (reflink
+//! (`io_uring`, `io_submit`), `cachestat`, `execve` (a program started now
+//! would run under this filter anyway), and the calls that could give a new
+//! file an old descriptor's number (`dup2`, `dup3`, `close_range`). The `write` family and `ioctl` (reflink
 //! copies) work only on the descriptors that were open before the filter
 //! (stdout, stderr, the replies), and `close` only on the others. A filter
 //! cannot be removed, and every process this one starts inherits it.
@@ -44,8 +43,6 @@ const REFUSED_CALLS: &[libc::c_long] = &[
     libc::SYS_io_setup,
     libc::SYS_io_submit,
     SYS_CACHESTAT,
-    libc::SYS_fadvise64,
-    libc::SYS_readahead,
     libc::SYS_execve,
     libc::SYS_execveat,
     #[cfg(target_arch = "x86_64")]
