@@ -282,8 +282,9 @@ fn check_count(reply: &Reply, file: &Pages) {
     let after = resident(&file.file);
     assert!(
         after == file.before,
-        "{}\nyour code changed which pages are in the page cache: {} before \
-         the call, {after} after it. Count without touching the mapped bytes.",
+        "{}\nthe file's pages in the page cache changed during your call: {} \
+         before it, {after} after it. Count without touching, reading or \
+         evicting them.",
         reply.call,
         file.before
     );
