@@ -21,10 +21,14 @@ const REFUSED: u32 = libc::EOPNOTSUPP as u32;
 /// `cachestat(2)`: the same number on every architecture (Linux 6.5).
 const SYS_CACHESTAT: libc::c_long = 451;
 
+/// The architecture the filter was written for, as seccomp names it; on
+/// another, the runner refuses to run exercises rather than trust them.
 #[cfg(target_arch = "x86_64")]
-const ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+const ARCH: Option<u32> = Some(0xc000_003e); // AUDIT_ARCH_X86_64
 #[cfg(target_arch = "aarch64")]
-const ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64
+const ARCH: Option<u32> = Some(0xc000_00b7); // AUDIT_ARCH_AARCH64
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const ARCH: Option<u32> = None;
 
 /// Calls refused whatever their arguments.
 const REFUSED_CALLS: &[libc::c_long] = &[
@@ -68,7 +72,9 @@ const ONLY_NEW_FDS: &[libc::c_long] = &[libc::SYS_close];
 pub fn install() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
-        load(&program(&open_fds()?))
+        let arch =
+            ARCH.ok_or("the runner has no seccomp filter for this architecture")?;
+        load(&program(arch, &open_fds()?))
             .map_err(|e| format!("the runner cannot install its seccomp filter: {e}"))
     })
     .clone()
@@ -81,12 +87,12 @@ fn open_fds() -> Result<Vec<RawFd>, String> {
         .map_err(|e| format!("cannot list /proc/self/fd: {e}"))?
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
         .collect();
-    // SAFETY: F_GETFD only reads a descriptor's flags; a closed number
-    // gives EBADF, which is how the directory's own descriptor drops out.
-    Ok(listed
-        .into_iter()
-        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0)
-        .collect())
+    let still_open = |fd: RawFd| {
+        // SAFETY: F_GETFD only reads a descriptor's flags; a closed number
+        // gives EBADF, which is how the directory's own descriptor drops out.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    };
+    Ok(listed.into_iter().filter(|&fd| still_open(fd)).collect())
 }
 
 /// Where a jump goes.
@@ -121,13 +127,13 @@ const FD_AT: u32 = 16;
 #[cfg(target_endian = "big")]
 const FD_AT: u32 = 20;
 
-fn program(old_fds: &[RawFd]) -> Vec<libc::sock_filter> {
+fn program(arch: u32, old_fds: &[RawFd]) -> Vec<libc::sock_filter> {
     let allow = libc::SECCOMP_RET_ALLOW;
     let refuse = libc::SECCOMP_RET_ERRNO | REFUSED;
     let mut ops = vec![
         Op::Load(ARCH_AT),
         // Another calling convention (i386 on x86_64): refuse it all.
-        Op::Equal(ARCH, To::Next, To::Refuse),
+        Op::Equal(arch, To::Next, To::Refuse),
         Op::Load(NR),
     ];
     #[cfg(target_arch = "x86_64")]
