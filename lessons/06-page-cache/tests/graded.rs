@@ -54,22 +54,22 @@ fn random_bytes(len: usize) -> Vec<u8> {
 }
 
 /// A source file of `bytes` and where to copy it, in `dir`.
-struct Copy {
+struct CopyCase {
     src: PathBuf,
     dst: PathBuf,
     bytes: Vec<u8>,
 }
 
-fn copy_case(dir: &Path, name: &str, bytes: Vec<u8>) -> Copy {
+fn copy_case(dir: &Path, name: &str, bytes: Vec<u8>) -> CopyCase {
     let src = dir.join(format!("{name}-src"));
     fs::write(&src, &bytes).unwrap();
     let dst = dir.join(format!("{name}-dst"));
-    Copy { src, dst, bytes }
+    CopyCase { src, dst, bytes }
 }
 
 /// The request for `mmap_copy(src, dst)`, begun by each test's own
 /// `Request::new`: the name in it says which exercise a test grades.
-fn copy(request: Request, case: &Copy) -> Request {
+fn copy(request: Request, case: &CopyCase) -> Request {
     request.path(&case.src).path(&case.dst)
 }
 
@@ -77,7 +77,7 @@ fn copy(request: Request, case: &Copy) -> Request {
 /// own, not a link to the source) holding exactly the source's bytes, and
 /// the source unchanged.
 #[track_caller]
-fn check_copy(reply: &Reply, case: &Copy) {
+fn check_copy(reply: &Reply, case: &CopyCase) {
     explain_a_refusal(reply);
     reply.expect_ok(case.bytes.len() as u64);
     let call = &reply.call;
@@ -115,7 +115,7 @@ fn mmap_copy_copies_every_size_byte_for_byte() {
             fastrand::usize(2..6) * page + fastrand::usize(1..page),
             (fastrand::usize(2..5) << 20) + fastrand::usize(..page),
         ];
-        let cases: Vec<Copy> = lens
+        let cases: Vec<CopyCase> = lens
             .iter()
             .enumerate()
             .map(|(i, &len)| {
@@ -140,7 +140,11 @@ fn mmap_copy_of_an_empty_file() {
         let empty = copy_case(dir.path(), "empty", Vec::new());
         // An empty source over a destination that has bytes: none may stay.
         let over = copy_case(dir.path(), "over", Vec::new());
-        fs::write(&over.dst, random_bytes(fastrand::usize(1..3 * 4096))).unwrap();
+        fs::write(
+            &over.dst,
+            random_bytes(fastrand::usize(1..3 * support::page_size())),
+        )
+        .unwrap();
         // And the same function still copies a file that is not empty.
         let control =
             copy_case(dir.path(), "control", random_bytes(fastrand::usize(1..99)));
@@ -161,7 +165,7 @@ fn mmap_copy_replaces_a_longer_destination() {
     graded(|| {
         let dir = tempfile::tempdir().unwrap();
         let page = support::page_size();
-        let cases: Vec<Copy> =
+        let cases: Vec<CopyCase> =
             [fastrand::usize(1..page), fastrand::usize(page..3 * page)]
                 .iter()
                 .enumerate()
