@@ -22,6 +22,8 @@ use support::cli::Cli;
 use support::{Result, say};
 
 mod bench;
+mod exercises;
+mod runner;
 
 const CLI: Cli = Cli {
     lesson: "page-cache",
@@ -51,6 +53,9 @@ enum Mode {
 }
 
 fn main() {
+    if support::exercise::asked() {
+        support::exercise::serve(runner::EXERCISES);
+    }
     CLI.begin();
     // Past `ulimit -f`, a write raises SIGXFSZ, which would end the lesson
     // before it could clean up; ignored, the write fails with EFBIG instead.
