@@ -382,19 +382,18 @@ fn locate_finds_nothing_where_nothing_is_mapped() {
     graded(|| {
         let (running, seen) = open();
         let maps = &seen.maps;
-        // Page 0 is never mapped (vm.mmap_min_addr), nor is the top page;
-        // nor anything below the program, nor the gap the heap leaves after it.
-        let mut addresses = vec![0, 12, u64::MAX - 4095];
-        addresses.push(0x10000 + fastrand::u64(..maps[0].start - 0x10000));
-        if let Some(at) = maps.iter().rposition(|m| m.pathname == seen.exe)
-            && let Some(next) = maps.get(at + 1)
-            && next.start > maps[at].end
+        // Page 0 is never mapped (vm.mmap_min_addr), nor is the top page,
+        // nor anything below the program; the byte where it starts is.
+        let first = maps[0].start;
+        let mut addresses = vec![0, 12, u64::MAX - 4095, first - 1, first];
+        addresses.push(0x10000 + fastrand::u64(..first - 0x10000));
+        // Nor the gap the heap leaves before it (the heap grows up).
+        if let Some(at) = maps.iter().position(|m| m.pathname == "[heap]")
+            && at > 0
+            && maps[at].start > maps[at - 1].end
         {
-            let end = maps[at].end;
-            addresses.push(end);
-            addresses.push(end + fastrand::u64(..next.start - end));
-            // The byte before the gap is mapped.
-            addresses.push(end - 1);
+            let (end, heap) = (maps[at - 1].end, maps[at].start);
+            addresses.extend([end - 1, end, end + fastrand::u64(..heap - end)]);
         }
         fastrand::shuffle(&mut addresses);
         let requests = addresses

@@ -43,7 +43,13 @@ pub fn open() -> (Running, Seen) {
     let running = runner().open();
     let pid = running.pid().as_raw() as u32;
     wait_for_requests(pid);
-    let maps = read_maps(Target::Pid(pid)).expect("reading the runner's maps");
+    let maps = read_maps(Target::Pid(pid)).unwrap_or_else(|e| {
+        panic!(
+            "the test reads the maps of the process that runs your code, and cannot: \
+             {e}. Its program must be readable by the user running the tests (the \
+             kernel hides the maps of a program that may only be executed)."
+        )
+    });
     let exe = executable_path(Target::Pid(pid)).expect("the runner's executable");
     let auxv = std::fs::read(format!("/proc/{pid}/auxv")).expect("the runner's auxv");
     let auxv = auxv
@@ -128,17 +134,14 @@ impl Seen {
     pub fn expect_location(&self, reply: &Reply, address: u64) {
         let mut expected = self.location(address);
         let yours = reply.returned();
-        if let Some(seen) = expected.as_mut().filter(|l| l.file_offset.is_none()) {
-            if let (Some(start), Some(end)) =
+        if let Some(seen) = expected.as_mut().filter(|l| l.file_offset.is_none())
+            && let (Some(start), Some(end)) =
                 (field(yours, "start: "), field(yours, "end: "))
-            {
-                let grown = start <= seen.start
-                    && end >= seen.end
-                    && (start == seen.start || end == seen.end);
-                if grown && start <= address && address < end {
-                    (seen.start, seen.end) = (start, end);
-                }
-            }
+            && start <= seen.start
+            && end >= seen.end
+            && (start == seen.start || end == seen.end)
+        {
+            (seen.start, seen.end) = (start, end);
         }
         same(reply, &format!("{:x?}", Ok::<_, ()>(expected)));
     }
