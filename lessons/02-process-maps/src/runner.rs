@@ -19,7 +19,7 @@ use support::exercise::{Args, Handler, returned};
 use crate::exercises;
 
 /// Each exercise by name, with how its inputs are read; then the requests
-/// that prepare this process for exercise 2.5's tests.
+/// that prepare this process for exercise 2.5's tests (`symbolize:…`).
 pub const EXERCISES: &[(&str, Handler)] = &[
     ("bytes_mapped_from", |args| {
         let (maps, path) = (maps(args)?, args.text()?);
@@ -42,14 +42,15 @@ pub const EXERCISES: &[(&str, Handler)] = &[
         let address = address(args)?;
         hex(exercises::symbolize(address))
     }),
-    // Not exercises: this process maps an ELF file the test wrote, as ld.so
-    // maps a library, at the address the test chose. The second one then
-    // stops until the test resumes it (the test replaces the file meanwhile).
-    ("load_library", |args| {
+    // Not exercises, but for exercise 2.5's tests: this process maps an ELF
+    // file the test wrote, as ld.so maps a library, at the address the test
+    // chose. The second one then stops until the test resumes it (the test
+    // replaces the file meanwhile).
+    ("symbolize:load", |args| {
         let (path, at) = (args.text()?, address(args)?);
         load_library(&path, at).map(|bias| format!("{bias:x}"))
     }),
-    ("load_library_and_stop", |args| {
+    ("symbolize:load_and_stop", |args| {
         let (path, at) = (args.text()?, address(args)?);
         let bias = load_library(&path, at)?;
         support::exercise::stop_for_checker(&format!("{bias:x}"))

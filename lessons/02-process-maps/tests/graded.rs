@@ -459,7 +459,7 @@ fn symbolize_names_functions_and_objects_of_a_library() {
         for (name, _) in probes.clone() {
             probes.push((name, fastrand::u64(..symbol(name).size)));
         }
-        let mut requests = vec![lib.load("load_library")];
+        let mut requests = vec![lib.load("symbolize:load")];
         requests.extend(probes.iter().map(|(name, offset)| {
             at(&symbolize, lib.at(symbol(name).value + offset))
         }));
@@ -497,7 +497,7 @@ fn symbolize_finds_nothing_between_symbols() {
             0x43_01ff,
         ];
         vaddrs.extend((0..4).map(|_| 0x43_0000 + fastrand::u64(..0x2000)));
-        let mut requests = vec![lib.load("load_library")];
+        let mut requests = vec![lib.load("symbolize:load")];
         requests.extend(vaddrs.iter().map(|&v| at(&symbolize, lib.at(v))));
         // The page .data starts in holds 16 bytes before it that no segment
         // loads: they have no address in the file's numbering at all.
@@ -538,7 +538,7 @@ fn symbolize_skips_undefined_absolute_untyped_and_thread_local_symbols() {
         let ifunc = symbol("chooses_at_load");
         let offset = fastrand::u64(..ifunc.size);
         vaddrs.push(ifunc.value + offset);
-        let mut requests = vec![lib.load("load_library")];
+        let mut requests = vec![lib.load("symbolize:load")];
         requests.extend(vaddrs.iter().map(|&v| at(&symbolize, lib.at(v))));
         let replies = running.ask_all(requests);
         lib.loaded(&replies[0]);
@@ -569,7 +569,7 @@ fn symbolize_accepts_any_of_several_names_for_one_address() {
         let (getpid, getpid_names) = seen.symbol(&libc, "getpid", 0);
         let (later, later_names) = seen.symbol(&libc, "getpid", fastrand::u64(1..4));
         let requests = vec![
-            lib.load("load_library"),
+            lib.load("symbolize:load"),
             at(&symbolize, lib.at(symbol("aliased").value + offset)),
             at(&symbolize, getpid),
             at(&symbolize, later),
@@ -603,7 +603,7 @@ fn symbolize_reads_dynsym_when_a_library_is_stripped() {
             seen.symbol(&libc, "dlsym", fastrand::u64(..16)),
             seen.random_function(&libc, |_| true),
         ];
-        let mut requests = vec![lib.load("load_library")];
+        let mut requests = vec![lib.load("symbolize:load")];
         requests.extend(vaddrs.iter().map(|&v| at(&symbolize, lib.at(v))));
         requests.extend(in_libc.iter().map(|(a, _)| at(&symbolize, *a)));
         let replies = running.ask_all(requests);
@@ -685,7 +685,7 @@ fn symbolize_refuses_memory_no_file_backs() {
         // is mapped: its old name leads to the wrong symbols now.
         let lib = Crafted::new(&seen, false);
         let deleted = lib.at(symbol("local_helper").value + 2);
-        let mut requests = vec![lib.load("load_library_and_stop")];
+        let mut requests = vec![lib.load("symbolize:load_and_stop")];
         requests.extend(no_file.iter().map(|(a, _)| at(&symbolize, *a)));
         requests.extend(unmapped.iter().map(|&a| at(&symbolize, a)));
         requests.push(at(&symbolize, deleted));

@@ -370,8 +370,8 @@ impl Crafted {
         }
     }
 
-    /// The request that has the runner map it (`load_library` or
-    /// `load_library_and_stop`).
+    /// The request that has the runner map it: `how` is `symbolize:load`,
+    /// or `symbolize:load_and_stop` to stop it once mapped.
     pub fn load(&self, how: &str) -> support::judge::Request {
         support::judge::Request::new(how)
             .arg(self.name())
