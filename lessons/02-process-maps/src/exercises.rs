@@ -2,8 +2,10 @@
 //! run `cargo xtask grade process-maps` to see your score.
 //!
 //! The first three take mappings parsed by [`process_maps::maps::parse_maps`];
-//! the graded tests (`tests/graded.rs`) feed them real maps captured on Linux.
-//! The last two, [`locate`] and [`symbolize`], work on this very process.
+//! the graded tests (`tests/graded.rs`) feed them real maps captured on Linux
+//! and made-up ones. The last two, [`locate`] and [`symbolize`], work on this
+//! very process: the tests read its maps from outside, then ask about
+//! addresses in it.
 
 use process_maps::MapsError;
 use process_maps::elf::SymbolizeError;
