@@ -226,6 +226,20 @@ impl ElfFile {
     }
 }
 
+/// A name for an address: the symbol whose bytes hold it. Exercise 2.5
+/// (`symbolize`) returns it; it lives here so the graded tests can build
+/// the answer they expect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// The name as the file spells it. Rust and C++ names stay mangled
+    /// (`_ZN4core3fmt5write17h0123456789abcdefE`): demangling is not asked.
+    pub name: String,
+    /// How far into the symbol the address lies, in bytes.
+    pub offset: u64,
+    /// The ELF file the symbol was read from, as the maps name it.
+    pub file: String,
+}
+
 /// Why an address could not be named (exercise 2.5).
 #[derive(Debug)]
 pub enum SymbolizeError {

@@ -1,13 +1,20 @@
 //! Exercises for lesson 2. Replace each `todo!()` with your own code, then
 //! run `cargo xtask grade process-maps` to see your score.
 //!
-//! The first three take mappings parsed by [`crate::maps::parse_maps`]; the
-//! graded tests (`tests/graded.rs`) feed them real maps captured on Linux.
-//! The last two, [`locate`] and [`symbolize`], work on this very process.
+//! The first three take mappings parsed by [`process_maps::maps::parse_maps`];
+//! the graded tests (`tests/graded.rs`) feed them real maps captured on Linux
+//! and made-up ones. The last two, [`locate`] and [`symbolize`], work on this
+//! very process: the tests read its maps from outside, then ask about
+//! addresses in it.
 
-use crate::MapsError;
-use crate::elf::SymbolizeError;
-use crate::maps::{Mapping, Perms};
+use process_maps::MapsError;
+use process_maps::elf::SymbolizeError;
+use process_maps::maps::Mapping;
+
+/// What [`locate`] returns (its fields are in `src/lib.rs`).
+pub use process_maps::Location;
+/// What [`symbolize`] returns (its fields are in `src/elf.rs`).
+pub use process_maps::elf::Symbol;
 
 /// Exercise 2.1: how many bytes of address space map the file at `path`?
 /// Add up the sizes of every mapping whose pathname is exactly `path`.
@@ -58,23 +65,6 @@ pub fn writable_and_executable(mappings: &[Mapping]) -> Vec<&Mapping> {
     // SOLUTION END
 }
 
-/// Where an address comes from: the mapping that holds it and, when a file
-/// backs that mapping, the byte of the file it shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The mapping's first address.
-    pub start: u64,
-    /// One past its last address.
-    pub end: u64,
-    pub perms: Perms,
-    /// As the maps line names it: a file's path, `[heap]`, `[stack]`, or
-    /// empty for anonymous memory.
-    pub pathname: String,
-    /// Where in the file the byte at the address lives; `None` when no file
-    /// backs the mapping (inode 0).
-    pub file_offset: Option<u64>,
-}
-
 /// Exercise 2.4: name the mapping, file and file offset an address of this
 /// process comes from: the first thing a debugger does to turn an address
 /// into a function name. Read this process's map, find the mapping whose
@@ -82,14 +72,14 @@ pub struct Location {
 /// return its `Location`: the file offset is the mapping's offset plus how
 /// far into the mapping the address lies. `Ok(None)` when nothing maps it.
 ///
-/// Hint: `crate::read_maps(crate::Target::This)` gives the mappings, in
-/// address order.
+/// Hint: `process_maps::read_maps(process_maps::Target::This)` gives the
+/// mappings, in address order.
 /// Check your arithmetic on a mapping whose offset is not 0.
 pub fn locate(address: usize) -> Result<Option<Location>, MapsError> {
     // STUB: todo!("find the mapping that holds {address:#x}; read_maps(Target::This) lists them")
     // SOLUTION BEGIN
     let address = address as u64;
-    let mappings = crate::read_maps(crate::Target::This)?;
+    let mappings = process_maps::read_maps(process_maps::Target::This)?;
     let found = mappings
         .into_iter()
         .find(|m| m.start <= address && address < m.end);
@@ -103,25 +93,13 @@ pub fn locate(address: usize) -> Result<Option<Location>, MapsError> {
     // SOLUTION END
 }
 
-/// A name for an address: the symbol whose bytes hold it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Symbol {
-    /// The name as the file spells it. Rust and C++ names stay mangled
-    /// (`_ZN4core3fmt5write17h0123456789abcdefE`): demangling is not asked.
-    pub name: String,
-    /// How far into the symbol the address lies, in bytes.
-    pub offset: u64,
-    /// The ELF file the symbol was read from, as the maps name it.
-    pub file: String,
-}
-
 /// Exercise 2.5: name the function or variable at `address` in this
 /// process, as a debugger or a profiler does: the symbol whose bytes hold
 /// it, and how far into it the address lies.
 ///
 /// 1. Find the file and the file offset behind the address (exercise 2.4):
 ///    `NotMapped` when nothing maps it, `NoFile` when no file backs it.
-/// 2. Map that file with [`crate::elf::ElfFile::map`]; `Unreadable` if
+/// 2. Map that file with [`process_maps::elf::ElfFile::map`]; `Unreadable` if
 ///    that fails. A file deleted since it was mapped (the maps add
 ///    ` (deleted)` to its path) is unreadable too: its old name may now
 ///    lead to another file.
@@ -138,14 +116,14 @@ pub struct Symbol {
 ///
 /// Hint: the file offset is not the address in the symbol table: compare
 /// the Offset and VirtAddr columns of `readelf -lW target/debug/process-maps`.
-/// Step 2's `crate::program_headers` lists the segments, and `crate::elf`
-/// reads the sections and symbols; a symbol table's names are in the
-/// section its `link` names. Try your range check on a symbol's last byte
-/// and on the byte after it.
+/// Step 2's `process_maps::program_headers` lists the segments, and
+/// `process_maps::elf` reads the sections and symbols; a symbol table's
+/// names are in the section its `link` names. Try your range check on a
+/// symbol's last byte and on the byte after it.
 pub fn symbolize(address: usize) -> Result<Symbol, SymbolizeError> {
     // STUB: todo!("name the symbol at {address:#x}: locate it, then read the ELF file's symbols")
     // SOLUTION BEGIN
-    use crate::elf::{self, ElfFile};
+    use process_maps::elf::{self, ElfFile};
     let location = locate(address)
         .map_err(SymbolizeError::Maps)?
         .ok_or(SymbolizeError::NotMapped { address })?;
@@ -164,7 +142,9 @@ pub fn symbolize(address: usize) -> Result<Symbol, SymbolizeError> {
         return Err(unreadable(std::io::ErrorKind::NotFound.into()));
     }
     let file = ElfFile::map(&path).map_err(unreadable)?;
-    let segments = crate::program_headers(&path).map_err(unreadable)?.loads;
+    let segments = process_maps::program_headers(&path)
+        .map_err(unreadable)?
+        .loads;
     let Some(segment) = segments
         .iter()
         .find(|s| s.offset <= file_offset && file_offset - s.offset < s.file_size)

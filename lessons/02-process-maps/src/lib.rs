@@ -19,10 +19,9 @@ use nix::sys::mman::{
 use nix::sys::stat::Mode;
 
 pub mod elf;
-pub mod exercises;
 pub mod maps;
 
-use maps::{Kind, Mapping, ParseError};
+use maps::{Kind, Mapping, ParseError, Perms};
 use support::region::Region;
 
 /// Which process to look at.
@@ -94,6 +93,25 @@ impl fmt::Display for MapsError {
 }
 
 impl std::error::Error for MapsError {}
+
+/// Where an address comes from: the mapping that holds it and, when a file
+/// backs that mapping, the byte of the file it shows. Exercise 2.4
+/// (`locate`) returns it; it lives here so the graded tests can build the
+/// answer they expect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The mapping's first address.
+    pub start: u64,
+    /// One past its last address.
+    pub end: u64,
+    pub perms: Perms,
+    /// As the maps line names it: a file's path, `[heap]`, `[stack]`, or
+    /// empty for anonymous memory.
+    pub pathname: String,
+    /// Where in the file the byte at the address lives; `None` when no file
+    /// backs the mapping (inode 0).
+    pub file_offset: Option<u64>,
+}
 
 /// Why reading a process's maps was denied, in the words that fit: another
 /// user's process, or one of our own user's that the kernel still protects.

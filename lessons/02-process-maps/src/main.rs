@@ -16,6 +16,9 @@ use support::cli::Cli;
 use support::out::yes_no;
 use support::{Result, say};
 
+mod exercises;
+mod runner;
+
 const CLI: Cli = Cli {
     lesson: "process-maps",
     usage: "\
@@ -46,6 +49,9 @@ enum Mode {
 }
 
 fn main() {
+    if support::exercise::asked() {
+        support::exercise::serve(runner::EXERCISES);
+    }
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),

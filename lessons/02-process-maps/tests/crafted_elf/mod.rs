@@ -1,8 +1,9 @@
 //! A small ELF shared object written byte by byte for exercise 2.5's graded
-//! tests, and mapped the way ld.so maps a library: each `PT_LOAD` segment
-//! from its file offset to its address (read-only here; nothing in it
-//! runs). The tests know every symbol in it because they wrote them, so no
-//! expected name comes from the code under test.
+//! tests. The runner maps it the way ld.so maps a library, each `PT_LOAD`
+//! segment from its file offset to its address (read-only; nothing in it
+//! runs), at an address the test chose. The tests know every symbol in it
+//! because they wrote them, so no expected name comes from the code under
+//! test.
 //!
 //! Its three segments each have their own distance between file offset and
 //! address, as lld lays files out, and the first one does not start at
@@ -12,11 +13,7 @@
 //! differently.
 
 use std::io;
-use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-
-use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous};
-use support::region::Region;
+use std::path::Path;
 
 const R: u32 = 4;
 const W: u32 = 2;
@@ -58,6 +55,11 @@ const SEGMENTS: [Segment; 3] = [
 
 /// Where the .data segment starts, in the middle of a page.
 pub const DATA_START: u64 = 0x46_0010;
+
+/// The page the first segment starts in (page-aligned for any page size up
+/// to 64 KiB), and how many bytes the segments span from it, whole pages.
+pub const FIRST_PAGE: u64 = 0x40_0000;
+pub const SPAN: u64 = 0x47_0000 - FIRST_PAGE;
 
 /// Where the sections that no segment loads begin.
 const UNLOADED: usize = 0x2_1000;
@@ -133,6 +135,20 @@ pub const SYMBOLS: &[Sym] = &[
     sym("a_table", OBJECT, GLOBAL, RODATA, 0x40_0800, 0x100),
     sym("counter", OBJECT, GLOBAL, DATA, 0x46_0020, 8),
 ];
+
+/// The names (with the offset into each) a symbolizer may give for `vaddr`:
+/// the functions, objects and indirect functions defined in the file whose
+/// bytes hold it; only the exported ones when `stripped`.
+pub fn covering(vaddr: u64, stripped: bool) -> Vec<(String, u64)> {
+    SYMBOLS
+        .iter()
+        .filter(|s| matches!(s.kind, OBJECT | FUNC | IFUNC))
+        .filter(|s| s.section != UNDEF && s.section != ABS)
+        .filter(|s| !stripped || s.binding != LOCAL)
+        .filter(|s| s.value <= vaddr && vaddr < s.value + s.size)
+        .map(|s| (s.name.to_owned(), vaddr - s.value))
+        .collect()
+}
 
 /// The symbol named `name`.
 pub fn symbol(name: &str) -> &'static Sym {
@@ -330,77 +346,4 @@ pub fn write(path: &Path, stripped: bool) -> io::Result<()> {
     }
     put(&mut file, 0, &elf);
     std::fs::write(path, file)
-}
-
-/// The crafted library, written and mapped; unmapped when dropped.
-pub struct Loaded {
-    pub path: PathBuf,
-    /// Covers every segment: a reservation the segments were mapped into.
-    _reservation: Region,
-    /// What the addresses of the file's numbering are shifted by.
-    bias: u64,
-}
-
-impl Loaded {
-    /// Writes the library (stripped or not) into `dir` and maps it.
-    pub fn new(dir: &Path, stripped: bool) -> Loaded {
-        let path = dir.join(if stripped {
-            "libstripped.so"
-        } else {
-            "libcrafted.so"
-        });
-        write(&path, stripped).expect("writing the crafted library");
-        let file = std::fs::File::open(&path).expect("opening the crafted library");
-        let first = SEGMENTS[0].vaddr;
-        let last = &SEGMENTS[SEGMENTS.len() - 1];
-        let span =
-            std::num::NonZeroUsize::new((last.vaddr + last.size - first) as usize)
-                .expect("the segments span some bytes");
-        // SAFETY: a fresh inaccessible mapping at an address the kernel picks.
-        let base = unsafe {
-            mmap_anonymous(None, span, ProtFlags::PROT_NONE, MapFlags::MAP_PRIVATE)
-        }
-        .expect("reserving room for the crafted library");
-        // SAFETY: exactly what mmap returned and was given; `Region` owns it,
-        // and the segments mapped over parts of it go with it.
-        let reservation = unsafe { Region::from_raw(base, span.get()) };
-        let bias = (reservation.address() as u64).wrapping_sub(first);
-        let page = support::page_size() as u64;
-        for s in &SEGMENTS {
-            // As ld.so does: from the page that holds the segment's start.
-            let before = s.vaddr % page;
-            let at = bias.wrapping_add(s.vaddr - before) as usize;
-            let at = std::num::NonZeroUsize::new(at).expect("not at address 0");
-            let len = (before + s.size).next_multiple_of(page) as usize;
-            let len = std::num::NonZeroUsize::new(len).expect("a segment has bytes");
-            // SAFETY: MAP_FIXED replaces only pages of our own reservation
-            // (the segment's pages lie inside it), which nothing else uses.
-            unsafe {
-                mmap(
-                    Some(at),
-                    len,
-                    ProtFlags::PROT_READ,
-                    MapFlags::MAP_PRIVATE | MapFlags::MAP_FIXED,
-                    file.as_fd(),
-                    (s.offset - before) as i64,
-                )
-            }
-            .expect("mapping a segment of the crafted library");
-        }
-        Loaded {
-            path,
-            _reservation: reservation,
-            bias,
-        }
-    }
-
-    /// Where the byte at `vaddr` of the file's numbering is in memory now.
-    pub fn at(&self, vaddr: u64) -> usize {
-        self.bias.wrapping_add(vaddr) as usize
-    }
-
-    /// The path, as /proc/self/maps names it.
-    pub fn name(&self) -> String {
-        self.path.to_string_lossy().into_owned()
-    }
 }
