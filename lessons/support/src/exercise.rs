@@ -27,6 +27,9 @@ use std::str::FromStr;
 /// The flag that turns a lesson binary into a runner.
 pub const FLAG: &str = "--exercises";
 
+/// The line a runner says first, before it reads its requests.
+pub const READY: &str = "ready\n";
+
 /// The most request bytes a runner reads (requests are inputs, not data).
 const MAX_REQUESTS: u64 = 64 << 20;
 
@@ -77,6 +80,9 @@ pub fn stop_for_checker(note: &str) -> io::Result<()> {
 
 fn serve_with(table: &[(&str, Handler)]) -> io::Result<()> {
     *REPLIES.lock().unwrap_or_else(|e| e.into_inner()) = Some(take_stdout()?);
+    // The checker may look at this process from now on (its maps, say):
+    // the program and its libraries are loaded, and it waits for requests.
+    write_reply(READY)?;
     let mut input = Vec::new();
     io::stdin()
         .lock()

@@ -220,7 +220,10 @@ impl Runner {
     /// Asks for every call of `cases` at once, then checks that each
     /// returned its expected value ([`Reply::expect`]).
     #[track_caller]
-    pub fn expect_all<T: Debug>(&self, cases: impl IntoIterator<Item = (Request, T)>) {
+    pub fn expect_all<T: Debug>(
+        &self,
+        cases: impl IntoIterator<Item = (Request, T)>,
+    ) {
         let (requests, expected): (Vec<Request>, Vec<T>) = cases.into_iter().unzip();
         for (reply, expected) in self.ask_all(requests).iter().zip(expected) {
             reply.expect(expected);
@@ -230,7 +233,10 @@ impl Runner {
     /// Asks for every call of `cases` at once, then checks that each
     /// returned `Ok` of its expected value ([`Reply::expect_ok`]).
     #[track_caller]
-    pub fn expect_all_ok<T: Debug>(&self, cases: impl IntoIterator<Item = (Request, T)>) {
+    pub fn expect_all_ok<T: Debug>(
+        &self,
+        cases: impl IntoIterator<Item = (Request, T)>,
+    ) {
         let (requests, expected): (Vec<Request>, Vec<T>) = cases.into_iter().unzip();
         for (reply, expected) in self.ask_all(requests).iter().zip(expected) {
             reply.expect_ok(expected);
@@ -245,8 +251,9 @@ impl Runner {
         running
     }
 
-    /// Starts the runner and sends it nothing yet: until [`Running::send`],
-    /// it waits for its requests, so a test can read its maps or its
+    /// Starts the runner and sends it nothing yet: when this returns, the
+    /// runner has loaded its program and libraries and waits for its
+    /// requests until [`Running::send`], so a test can read its maps or its
     /// descriptors first and choose its inputs from them.
     pub fn open(&self) -> Running {
         // Nothing of the learner's may read this process or take its
@@ -273,7 +280,16 @@ impl Runner {
         let stdin = child.stdin.take();
         let replies = reply_lines(child.stdout.take());
         let output = drain(child.stderr.take(), OUTPUT_CAP);
+        // Its first line says it is ready; anything else is kept as a reply
+        // (and a runner that never says it fails its test by its replies).
+        let early: Vec<String> = replies
+            .recv_timeout(self.limit)
+            .ok()
+            .filter(|line| line != crate::exercise::READY)
+            .into_iter()
+            .collect();
         Running {
+            early,
             child,
             limit: self.limit,
             stdin,
@@ -369,6 +385,8 @@ fn reply_lines(
 /// A runner at work.
 #[derive(Debug)]
 pub struct Running {
+    /// Lines that came before the requests were sent, other than "ready".
+    early: Vec<String>,
     child: std::process::Child,
     limit: Duration,
     stdin: Option<std::process::ChildStdin>,
@@ -389,7 +407,10 @@ impl Running {
     /// the note; `None` when the runner ended or sent a reply instead. The
     /// runner stays stopped, its mappings in place, until [`Running::resume`].
     pub fn wait_stopped(&mut self) -> Option<String> {
-        let line = self.replies.recv_timeout(self.limit).ok()?;
+        let line = match self.early.pop() {
+            Some(line) => line,
+            None => self.replies.recv_timeout(self.limit).ok()?,
+        };
         let note = line.strip_suffix('\n')?.strip_prefix("stopped ")?;
         let note = String::from_utf8(crate::exercise::unhex(note)?).ok()?;
         let stat = format!("/proc/{}/stat", self.child.id());
@@ -453,7 +474,7 @@ impl Running {
         // A process that left the group (setsid) may still hold the pipes:
         // what has not come within a moment is not waited for.
         let grace = std::time::Instant::now() + Duration::from_secs(1);
-        let mut replies = Vec::new();
+        let mut replies = std::mem::take(&mut self.early);
         while let Ok(line) = self
             .replies
             .recv_timeout(grace.saturating_duration_since(std::time::Instant::now()))

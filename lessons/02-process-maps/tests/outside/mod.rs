@@ -9,7 +9,6 @@
 //! the answer it expects for each.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use process_maps::elf::{self, ElfFile, SymbolizeError};
 use process_maps::maps::Mapping;
@@ -42,7 +41,6 @@ pub struct Seen {
 pub fn open() -> (Running, Seen) {
     let running = runner().open();
     let pid = running.pid().as_raw() as u32;
-    wait_for_requests(pid);
     let maps = read_maps(Target::Pid(pid)).unwrap_or_else(|e| {
         panic!(
             "the test reads the maps of the process that runs your code, and cannot: \
@@ -61,25 +59,6 @@ pub fn open() -> (Running, Seen) {
         })
         .collect();
     (running, Seen { maps, exe, auxv })
-}
-
-/// Waits until the runner blocks reading its requests (system call 0,
-/// `read`, on descriptor 0): its program and libraries are loaded by then.
-fn wait_for_requests(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let path = format!("/proc/{pid}/syscall");
-    while Instant::now() < deadline {
-        match std::fs::read_to_string(&path) {
-            Ok(text) if text.starts_with("0 0x0 ") => return,
-            Ok(_) => std::thread::sleep(Duration::from_millis(2)),
-            // No /proc/PID/syscall on this kernel: a moment is enough.
-            Err(_) => {
-                std::thread::sleep(Duration::from_millis(300));
-                return;
-            }
-        }
-    }
-    panic!("the runner did not start reading its requests within 10 s");
 }
 
 impl Seen {
