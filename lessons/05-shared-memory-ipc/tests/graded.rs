@@ -466,24 +466,35 @@ fn a_lock_whose_holder_process_died_is_repaired() {
         // it, it "writes half an update" and this test kills it.
         let mut holder = runner(&memfd).open();
         holder.send(vec![Request::new("lock_or_recover").arg("10000 ms")]);
-        let was_holding = paused(&holder) && held_elsewhere(guarded).is_ok();
+        let holding = paused(&holder).then(|| held_elsewhere(guarded));
         let half = fastrand::u64(1..1000);
-        guarded.first.store(half, SeqCst);
-        let _ =
-            nix::sys::signal::kill(holder.pid(), nix::sys::signal::Signal::SIGKILL);
-        let first_reply = holder.finish().remove(0);
-        if !was_holding {
-            first_reply.returned();
-            panic!(
-                "{}\nyours did not hold the lock when it returned",
-                first_reply.call
+        if let Some(Ok(())) = holding {
+            guarded.first.store(half, SeqCst);
+            let _ = nix::sys::signal::kill(
+                holder.pid(),
+                nix::sys::signal::Signal::SIGKILL,
             );
+        } else {
+            holder.resume();
         }
-        assert_yours!(
-            first_reply.outcome,
-            ChildOutcome::Signaled(nix::sys::signal::Signal::SIGKILL),
-            "how your first process ended"
-        );
+        let first_reply = holder.finish().remove(0);
+        match holding {
+            Some(Ok(())) => assert_yours!(
+                first_reply.outcome,
+                ChildOutcome::Signaled(nix::sys::signal::Signal::SIGKILL),
+                "how your first process ended"
+            ),
+            Some(Err(why)) => panic!(
+                "{}\nyours returned {}, but while your process paused after it, \
+                 {why}: return holding the lock",
+                first_reply.call,
+                first_reply.returned()
+            ),
+            None => {
+                first_reply.returned();
+                panic!("{}\nyour process never paused", first_reply.call);
+            }
+        }
         // Your second process finds the lock's owner dead, and repairs.
         let reply = ask_holding(
             runner(&memfd),
@@ -635,7 +646,11 @@ fn a_private_object_is_0600_sized_and_unguessable() {
                     reply.call
                 )
             });
-            assert_yours!(stat.st_mode & 0o777, 0o600, "{path}'s mode, in decimal");
+            assert_yours!(
+                format!("{:04o}", stat.st_mode & 0o777),
+                "0600",
+                "{path}'s mode"
+            );
             assert_yours!(
                 stat.st_uid,
                 nix::unistd::geteuid().as_raw(),
@@ -741,6 +756,8 @@ fn attach_refuses_an_object_others_may_use() {
 #[test]
 fn attach_refuses_another_users_object() {
     graded(|| {
+        let ours = unguessable_name().unwrap();
+        let (_ours_fd, _ours_guard) = create_exclusive(&ours, 4096).unwrap();
         let name = unguessable_name().unwrap();
         let (fd, _guard) = create_exclusive(&name, 4096).unwrap();
         let root = nix::unistd::geteuid().is_root();
@@ -751,16 +768,20 @@ fn attach_refuses_another_users_object() {
         }
         let (replies, _) = ask_watching_fds(
             Runner::new(LESSON),
-            vec![Request::new("attach").arg(&name)],
+            vec![
+                Request::new("attach").arg(&name),
+                Request::new("attach").arg(&ours),
+            ],
         );
         if root {
             replies[0].expect_err(std::io::ErrorKind::PermissionDenied);
-        } else {
+        }
+        for reply in if root { &replies[1..] } else { &replies[..] } {
             assert!(
-                replies[0].returned().starts_with("Ok("),
+                reply.returned().starts_with("Ok("),
                 "{}\nyours: {}\nexpected: Ok(a descriptor): our own 0600 object",
-                replies[0].call,
-                replies[0].returned()
+                reply.call,
+                reply.returned()
             );
         }
     });
