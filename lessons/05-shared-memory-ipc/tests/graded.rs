@@ -32,6 +32,11 @@ use support::judge::{Reply, Request, Runner, Running};
 use support::region::Region;
 use support::{assert_bytes, assert_yours};
 
+#[path = "graded/outside.rs"]
+mod outside;
+
+use outside::{open_shm_objects, paused};
+
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 
 /// How long any wait in these tests may take.
@@ -330,22 +335,6 @@ fn robust_lock() -> (OwnedFd, Region) {
     (memfd, region)
 }
 
-/// Waits (at most [`LIMIT`]) until the runner has paused itself; false
-/// when it ended instead.
-fn paused(running: &Running) -> bool {
-    let stat = format!("/proc/{}/stat", running.pid());
-    let deadline = Instant::now() + LIMIT;
-    while Instant::now() < deadline {
-        let text = std::fs::read_to_string(&stat).unwrap_or_default();
-        match text.rsplit_once(") ").and_then(|(_, s)| s.chars().next()) {
-            Some('T') => return true,
-            Some('Z' | 'X') | None => return false,
-            _ => std::thread::sleep(Duration::from_millis(1)),
-        }
-    }
-    false
-}
-
 /// Whether another process holds `guarded`'s lock now: this test cannot
 /// take it within a moment. If the test did take it, it lets it go again.
 fn held_elsewhere(guarded: &Guarded) -> Result<(), String> {
@@ -549,30 +538,6 @@ impl Drop for Unlink {
     fn drop(&mut self) {
         let _ = nix::sys::mman::shm_unlink(self.0.as_str());
     }
-}
-
-/// The shm objects process `pid` has open now: (descriptor, name, flags).
-fn open_shm_objects(pid: nix::unistd::Pid) -> Vec<(String, String, u32)> {
-    let dir = format!("/proc/{pid}/fd");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let fd = entry.file_name().to_string_lossy().into_owned();
-        let Ok(link) = std::fs::read_link(entry.path()) else {
-            continue;
-        };
-        let link = link.to_string_lossy().into_owned();
-        if let Some(name) = link.strip_prefix("/dev/shm") {
-            let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
-                .unwrap_or_default();
-            let flags = info
-                .lines()
-                .find_map(|l| l.strip_prefix("flags:"))
-                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
-                .unwrap_or(0);
-            found.push((fd, name.to_owned(), flags));
-        }
-    }
-    found
 }
 
 /// For each call: the shm objects the runner had open when it paused after
