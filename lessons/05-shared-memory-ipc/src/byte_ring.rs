@@ -1,12 +1,14 @@
 //! What exercise 5.1 builds on: a ring of bytes in shared memory, whose
-//! `push` and `pop` the learner writes (in `exercises.rs`).
+//! `push` and `pop` the learner writes (in `exercises.rs`) over the public
+//! API here: the two counters and the data.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU8, AtomicU64};
 
 use support::region::Region;
 
-/// The ring of exercise 5.1 (`push` and `pop` are in `exercises.rs`): one producer, one consumer, possibly in two
-/// processes, over a shared region laid out as
+/// The ring of exercise 5.1 (`push` and `pop` are in `exercises.rs`): one
+/// producer, one consumer, possibly in two processes, over a shared region
+/// laid out as
 ///
 /// | offset | what |
 /// | --- | --- |
@@ -17,9 +19,9 @@ use support::region::Region;
 /// `head - tail` bytes are waiting to be popped; `capacity - (head - tail)`
 /// are free. The counters only grow (a u64 does not wrap in a lifetime).
 pub struct ByteRing<'a> {
-    pub(crate) head: &'a AtomicU64,
-    pub(crate) tail: &'a AtomicU64,
-    pub(crate) data: &'a [std::sync::atomic::AtomicU8],
+    head: &'a AtomicU64,
+    tail: &'a AtomicU64,
+    data: &'a [AtomicU8],
 }
 
 impl std::fmt::Debug for ByteRing<'_> {
@@ -57,10 +59,7 @@ impl<'a> ByteRing<'a> {
         // the region, so it cannot outlive the mapping.
         let data = unsafe {
             std::slice::from_raw_parts(
-                region
-                    .as_ptr()
-                    .add(RING_DATA)
-                    .cast::<std::sync::atomic::AtomicU8>(),
+                region.as_ptr().add(RING_DATA).cast::<AtomicU8>(),
                 region.len() - RING_DATA,
             )
         };
@@ -71,10 +70,27 @@ impl<'a> ByteRing<'a> {
         }
     }
 
+    // ANCHOR: byte_ring_api
+    /// Bytes pushed so far, ever: only the producer stores it.
+    pub fn head(&self) -> &'a AtomicU64 {
+        self.head
+    }
+
+    /// Bytes popped so far, ever: only the consumer stores it.
+    pub fn tail(&self) -> &'a AtomicU64 {
+        self.tail
+    }
+
+    /// The data: byte number `i` of the stream is `data()[i % capacity]`.
+    pub fn data(&self) -> &'a [AtomicU8] {
+        self.data
+    }
+
     /// How many bytes the ring holds when full.
     pub fn capacity(&self) -> usize {
         self.data.len()
     }
+    // ANCHOR_END: byte_ring_api
 
     /// How many bytes are waiting to be popped, at the moment of asking.
     pub fn waiting(&self) -> usize {
@@ -84,13 +100,12 @@ impl<'a> ByteRing<'a> {
     }
 }
 
-/// Message `n` of the ring exercise's graded tests: its number, then
-/// `n % 50` bytes of `n as u8`, so messages come in many lengths and wrap
-/// the ring at odd places.
-pub fn numbered_message(n: u64) -> Vec<u8> {
-    let mut message = n.to_le_bytes().to_vec();
-    message.extend(std::iter::repeat_n(n as u8, (n % 50) as usize));
-    message
+/// `len` lowercase letters, the same for the same `seed`: what the ring
+/// exercise's graded tests stream, so a runner needs only the seed and the
+/// length to push them, and a checker can tell each byte's place.
+pub fn letters(seed: u64, len: usize) -> Vec<u8> {
+    let mut random = fastrand::Rng::with_seed(seed);
+    (0..len).map(|_| random.lowercase() as u8).collect()
 }
 
 #[cfg(test)]
@@ -98,10 +113,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbered_messages_carry_their_number_and_vary_in_length() {
-        assert_eq!(numbered_message(0), 0u64.to_le_bytes());
-        let m = numbered_message(51);
-        assert_eq!(m.len(), 8 + 1);
-        assert_eq!(m[..8], 51u64.to_le_bytes());
+    fn letters_are_lowercase_and_follow_the_seed() {
+        let a = letters(7, 500);
+        assert_eq!(a.len(), 500);
+        assert!(a.iter().all(u8::is_ascii_lowercase));
+        assert_eq!(a, letters(7, 500));
+        assert_ne!(a, letters(8, 500));
+    }
+
+    #[test]
+    fn the_accessors_show_the_layout() {
+        let memfd = crate::sealed_memfd(4096).unwrap();
+        let region = crate::map_shared(&memfd, 4096).unwrap();
+        let ring = ByteRing::new(&region);
+        assert_eq!(ring.capacity(), 4096 - RING_DATA);
+        ring.head().store(5, std::sync::atomic::Ordering::Relaxed);
+        ring.tail().store(2, std::sync::atomic::Ordering::Relaxed);
+        ring.data()[1].store(b'x', std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(ring.waiting(), 3);
+        assert_eq!(region.read(0), 5);
+        assert_eq!(region.read(64), 2);
+        assert_eq!(region.read(RING_DATA + 1), b'x');
     }
 }

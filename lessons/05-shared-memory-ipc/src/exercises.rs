@@ -1,9 +1,11 @@
 //! Exercises for lesson 5. Replace each `todo!()` with your own code, then
 //! run `cargo xtask grade shared-memory-ipc` to see your score.
 //!
-//! Some graded tests run your code in two processes: the test itself and
-//! this lesson's binary, started with `--exercise-helper`. Every wait in
-//! them is bounded, so a wrong answer fails; it never hangs.
+//! The graded tests run your code in this lesson's binary, a process of its
+//! own, and stand on the other side themselves: they pop what your `push`
+//! stored and push what your `pop` must find, kill a process of yours while
+//! it holds a lock, and look at your shm objects in `/dev/shm`. Every wait
+//! in them is bounded, so a wrong answer fails; it never hangs.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
-use crate::{ByteRing, Locked, SharedMutex};
+use shared_memory_ipc::{ByteRing, Locked, SharedMutex};
 
 // SOLUTION BEGIN
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -21,51 +23,50 @@ use nix::sys::stat::Mode;
 // SOLUTION END
 
 // Exercise 5.1: the two halves of a single-producer single-consumer ring.
-// `ByteRing` itself (its layout, `new`, `capacity`) is in `lib.rs`.
-impl ByteRing<'_> {
-    /// Exercise 5.1a (producer side): copy as much of `bytes` as there is
-    /// room for into the ring and return how many bytes that was (0 when
-    /// the ring is full). Never waits.
-    ///
-    /// Hint: read `tail` with `Acquire` (the consumer is done with the
-    /// bytes it popped), store the bytes with `Relaxed`, then publish the
-    /// new `head` with `Release`, so a consumer that sees it sees the bytes.
-    pub fn push(&self, bytes: &[u8]) -> usize {
-        // STUB: todo!("push {} bytes into {self:?}", bytes.len())
-        // SOLUTION BEGIN
-        let head = self.head.load(Relaxed);
-        let tail = self.tail.load(Acquire);
-        let free = self.capacity() - (head - tail) as usize;
-        let n = bytes.len().min(free);
-        for (i, byte) in bytes[..n].iter().enumerate() {
-            let at = (head + i as u64) % self.capacity() as u64;
-            self.data[at as usize].store(*byte, Relaxed);
-        }
-        self.head.store(head + n as u64, Release);
-        n
-        // SOLUTION END
-    }
+// `ByteRing` itself (its layout, `head`, `tail`, `data`, `capacity`) is in
+// the lesson's library (`src/byte_ring.rs`).
 
-    /// Exercise 5.1b (consumer side): copy up to `out.len()` waiting bytes
-    /// out of the ring, oldest first, and return how many (0 when empty).
-    /// Never waits.
-    ///
-    /// Hint: the mirror image of `push`: `Acquire` on `head`, `Release` on
-    /// the new `tail` once the bytes are copied out.
-    pub fn pop(&self, out: &mut [u8]) -> usize {
-        // STUB: todo!("pop up to {} bytes from {self:?}", out.len())
-        // SOLUTION BEGIN
-        let tail = self.tail.load(Relaxed);
-        let head = self.head.load(Acquire);
-        let n = out.len().min((head - tail) as usize);
-        for (i, byte) in out[..n].iter_mut().enumerate() {
-            let at = (tail + i as u64) % self.capacity() as u64;
-            *byte = self.data[at as usize].load(Relaxed);
-        }
-        self.tail.store(tail + n as u64, Release);
-        n
-        // SOLUTION END
+/// Exercise 5.1a (producer side): copy as much of `bytes` as there is room
+/// for into `ring` and return how many bytes that was (0 when the ring is
+/// full). Never waits.
+///
+/// Hint: read `ring.tail()` with `Acquire` (the consumer is done with the
+/// bytes it popped), store the bytes with `Relaxed`, then publish the new
+/// `ring.head()` with `Release`, so a consumer that sees it sees the bytes.
+pub fn push(ring: &ByteRing, bytes: &[u8]) -> usize {
+    // STUB: todo!("push {} bytes into {ring:?}", bytes.len())
+    // SOLUTION BEGIN
+    let head = ring.head().load(Relaxed);
+    let tail = ring.tail().load(Acquire);
+    let free = ring.capacity() - (head - tail) as usize;
+    let n = bytes.len().min(free);
+    for (i, byte) in bytes[..n].iter().enumerate() {
+        let at = (head + i as u64) % ring.capacity() as u64;
+        ring.data()[at as usize].store(*byte, Relaxed);
     }
+    ring.head().store(head + n as u64, Release);
+    n
+    // SOLUTION END
+}
+
+/// Exercise 5.1b (consumer side): copy up to `out.len()` waiting bytes out
+/// of `ring`, oldest first, and return how many (0 when empty). Never waits.
+///
+/// Hint: the mirror image of `push`: `Acquire` on `ring.head()`, `Release`
+/// on the new `ring.tail()` once the bytes are copied out.
+pub fn pop(ring: &ByteRing, out: &mut [u8]) -> usize {
+    // STUB: todo!("pop up to {} bytes from {ring:?}", out.len())
+    // SOLUTION BEGIN
+    let tail = ring.tail().load(Relaxed);
+    let head = ring.head().load(Acquire);
+    let n = out.len().min((head - tail) as usize);
+    for (i, byte) in out[..n].iter_mut().enumerate() {
+        let at = (tail + i as u64) % ring.capacity() as u64;
+        *byte = ring.data()[at as usize].load(Relaxed);
+    }
+    ring.tail().store(tail + n as u64, Release);
+    n
+    // SOLUTION END
 }
 
 /// Exercise 5.2: take `mutex` (robust, process-shared), waiting at most

@@ -1,6 +1,5 @@
 //! The second process: `--helper` answers the walkthrough's commands, one
-//! line each way on its control socket; `--exercise-helper ROLE` runs a
-//! learner's exercise code on the other side of a graded test.
+//! line each way on its control socket.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use shared_memory_ipc::peer::{Channel, Message, die_with_parent};
 use shared_memory_ipc::{
-    CHUNK, ChunkRing, Doorbell, Guarded, Increment, Locked, Mailboxes, Race, Samples,
+    CHUNK, ChunkRing, Doorbell, Guarded, Increment, Mailboxes, Race, Samples,
     StreamSum, check_received, futex_wait, futex_wake, map_shared, open_checked,
     ring_bytes, seal_names, spin_until, view, wait_for_value,
 };
@@ -331,57 +330,4 @@ fn consume_stream(
         total.add(samples.sum_of(index, &chunk));
     }
     Ok(total)
-}
-
-/// `--exercise-helper ROLE`: the other process of a graded test. Its
-/// standard input is the memfd the test shares with it.
-pub fn exercise(role: &str, args: &[String]) -> Result {
-    if !["ring-producer", "die-holding"].contains(&role) {
-        return Err(format!(
-            "--exercise-helper {role}: no such role; the graded tests use ring-producer \
-             and die-holding"
-        )
-        .into());
-    }
-    if !alive_parent(None)? {
-        return Ok(());
-    }
-    let fd = io::stdin().as_fd().try_clone_to_owned()?;
-    let len = nix::sys::stat::fstat(&fd)?.st_size as usize;
-    let region = map_shared(&fd, len)?;
-    let count: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(0);
-    match role {
-        // Push `count` numbered messages through the learner's ring.
-        "ring-producer" => {
-            let ring = shared_memory_ipc::ByteRing::new(&region);
-            let deadline = Instant::now() + LIMIT;
-            for n in 0..count {
-                let message = shared_memory_ipc::numbered_message(n);
-                let mut sent = 0;
-                while sent < message.len() {
-                    let pushed = ring.push(&message[sent..]);
-                    sent += pushed;
-                    if pushed == 0 {
-                        if Instant::now() >= deadline {
-                            return Err("the consumer stopped taking messages".into());
-                        }
-                        std::thread::yield_now();
-                    }
-                }
-            }
-            Ok(())
-        }
-        // Take the lock at the start of the memory and exit holding it.
-        "die-holding" => {
-            let mutex: &Guarded = view(&region);
-            match mutex.mutex.lock_within(LIMIT)? {
-                Locked::Clean | Locked::OwnerDied => {}
-            }
-            mutex.first.fetch_add(1, Release);
-            // Exit with the memory still mapped: the kernel marks the lock
-            // owner-died only if it can still reach it when we exit.
-            std::process::exit(0)
-        }
-        _ => unreachable!("roles are checked above"),
-    }
 }

@@ -21,7 +21,9 @@ use support::cli::Cli;
 use support::out::yes_no;
 use support::{Result, say};
 
+mod exercises;
 mod helper;
+mod runner;
 mod speed;
 
 const CLI: Cli = Cli {
@@ -40,19 +42,13 @@ Flags:
                  (both on one CPU) or apart (on two CPUs)
   -h, --help     print this help
 
-The lesson starts its own binary again as a second process (--helper, and
---exercise-helper for the graded tests); every wait on it is bounded. Shared
+The lesson starts its own binary again as a second process (--helper); every
+wait on it is bounded. The graded tests run it with --exercises. Shared
 memory objects it names in /dev/shm are unlinked as soon as both processes
 have mapped them.
 ",
     flags: &[
-        "--bench",
-        "--mib",
-        "--json",
-        "--place",
-        "--help",
-        "--helper",
-        "--exercise-helper",
+        "--bench", "--mib", "--json", "--place", "--help", "--helper",
     ],
 };
 
@@ -81,10 +77,12 @@ enum Mode {
         place: speed::Place,
     },
     Helper(u32),
-    ExerciseHelper(String, Vec<String>),
 }
 
 fn main() {
+    if support::exercise::asked() {
+        support::exercise::serve(runner::EXERCISES);
+    }
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
@@ -93,7 +91,6 @@ fn main() {
             speed::bench(&lesson_exe(), mib, json, place)
         }
         Mode::Helper(parent) => helper::serve(parent),
-        Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
     });
     // The one place errors become an exit: every guard (shm names, helpers)
     // has been dropped by now, so nothing is left behind.
@@ -116,14 +113,6 @@ fn parse_args() -> Result<Mode> {
                          itself, with its own pid; run the lesson without --helper"
                     ))),
                 };
-            }
-            Some("--exercise-helper") => {
-                let role = CLI.value_for("--exercise-helper", args.next())?;
-                let rest = args.map(|a| a.to_string_lossy().into_owned()).collect();
-                return Ok(Mode::ExerciseHelper(
-                    role.to_string_lossy().into_owned(),
-                    rest,
-                ));
             }
             Some("--bench") => bench = true,
             Some("--json") => json = true,

@@ -97,13 +97,6 @@ fn apart_needs_two_cpus() {
 }
 
 #[test]
-fn an_exercise_helper_needs_a_role() {
-    assert!(
-        refused(&["--exercise-helper"]).contains("--exercise-helper needs a value")
-    );
-}
-
-#[test]
 fn a_helper_needs_its_parents_pid() {
     assert!(refused(&["--helper"]).contains("--helper needs a value"));
     for bad in ["abc", "0", "-3"] {
