@@ -35,7 +35,7 @@ use support::{assert_bytes, assert_yours};
 #[path = "graded/outside.rs"]
 mod outside;
 
-use outside::{open_shm_objects, paused};
+use outside::open_shm_objects;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 
@@ -354,7 +354,7 @@ fn held_elsewhere(guarded: &Guarded) -> Result<(), String> {
 fn ask_holding(runner: Runner, guarded: &Guarded, request: Request) -> Reply {
     let mut running = runner.open();
     running.send(vec![request]);
-    let seen = if paused(&running) {
+    let seen = if running.paused() {
         let seen = held_elsewhere(guarded)
             .map(|()| (guarded.first.load(SeqCst), guarded.second.load(SeqCst)));
         running.resume();
@@ -455,7 +455,7 @@ fn a_lock_whose_holder_process_died_is_repaired() {
         // it, it "writes half an update" and this test kills it.
         let mut holder = runner(&memfd).open();
         holder.send(vec![Request::new("lock_or_recover").arg("10000 ms")]);
-        let holding = paused(&holder).then(|| held_elsewhere(guarded));
+        let holding = holder.paused().then(|| held_elsewhere(guarded));
         let half = fastrand::u64(1..1000);
         if let Some(Ok(())) = holding {
             guarded.first.store(half, SeqCst);
@@ -510,7 +510,7 @@ fn a_held_lock_times_out() {
         running.send(vec![
             Request::new("lock_or_recover").arg(format!("{limit_ms} ms")),
         ]);
-        let stopped = paused(&running);
+        let stopped = running.paused();
         let waited = started.elapsed();
         running.resume();
         let reply = running.finish().remove(0);
@@ -552,7 +552,7 @@ fn ask_watching_fds(runner: Runner, requests: Vec<Request>) -> (Vec<Reply>, Seen
     running.send(requests);
     let mut seen = Vec::new();
     for _ in 0..count {
-        if !paused(&running) {
+        if !running.paused() {
             break;
         }
         seen.push(Some(open_shm_objects(running.pid())));

@@ -290,6 +290,7 @@ impl Runner {
             .collect();
         Running {
             early,
+            held: Vec::new(),
             child,
             limit: self.limit,
             stdin,
@@ -387,6 +388,8 @@ fn reply_lines(
 pub struct Running {
     /// Lines that came before the requests were sent, other than "ready".
     early: Vec<String>,
+    /// Replies read while waiting for a stop note, in order.
+    held: Vec<String>,
     child: std::process::Child,
     limit: Duration,
     stdin: Option<std::process::ChildStdin>,
@@ -404,15 +407,37 @@ impl Running {
 
     /// Waits (within the runner's limit) until the runner's handler stops
     /// itself with `support::exercise::stop_for_checker(note)`, and returns
-    /// the note; `None` when the runner ended or sent a reply instead. The
-    /// runner stays stopped, its mappings in place, until [`Running::resume`].
+    /// the note; `None` when the runner ended first. Replies that come
+    /// before the note are kept for [`Running::finish`]. The runner stays
+    /// stopped, its mappings in place, until [`Running::resume`].
     pub fn wait_stopped(&mut self) -> Option<String> {
-        let line = match self.early.pop() {
-            Some(line) => line,
-            None => self.replies.recv_timeout(self.limit).ok()?,
+        let deadline = std::time::Instant::now() + self.limit;
+        let note = loop {
+            let line = match self.early.is_empty() {
+                false => self.early.remove(0),
+                true => {
+                    let left =
+                        deadline.saturating_duration_since(std::time::Instant::now());
+                    self.replies.recv_timeout(left).ok()?
+                }
+            };
+            match line
+                .strip_suffix('\n')
+                .and_then(|l| l.strip_prefix("stopped "))
+            {
+                Some(hex) => {
+                    break String::from_utf8(crate::exercise::unhex(hex)?).ok()?;
+                }
+                None => self.held.push(line),
+            }
         };
-        let note = line.strip_suffix('\n')?.strip_prefix("stopped ")?;
-        let note = String::from_utf8(crate::exercise::unhex(note)?).ok()?;
+        self.paused().then_some(note)
+    }
+
+    /// Waits (within the runner's limit) until the runner is stopped (by
+    /// `SIGSTOP`, however it got there), reading nothing it said; false when
+    /// it ended or the limit passed first.
+    pub fn paused(&self) -> bool {
         let stat = format!("/proc/{}/stat", self.child.id());
         let deadline = std::time::Instant::now() + self.limit;
         while std::time::Instant::now() < deadline {
@@ -422,12 +447,12 @@ impl Running {
                 .rsplit_once(") ")
                 .and_then(|(_, rest)| rest.chars().next())
             {
-                Some('T') => return Some(note),
-                Some('Z') | None => return None,
+                Some('T') => return true,
+                Some('Z' | 'X') | None => return false,
                 _ => std::thread::sleep(Duration::from_millis(1)),
             }
         }
-        None
+        false
     }
 
     /// Lets a stopped runner go on.
@@ -474,7 +499,8 @@ impl Running {
         // A process that left the group (setsid) may still hold the pipes:
         // what has not come within a moment is not waited for.
         let grace = std::time::Instant::now() + Duration::from_secs(1);
-        let mut replies = std::mem::take(&mut self.early);
+        let mut replies = std::mem::take(&mut self.held);
+        replies.append(&mut self.early);
         while let Ok(line) = self
             .replies
             .recv_timeout(grace.saturating_duration_since(std::time::Instant::now()))

@@ -1,28 +1,5 @@
-//! What a checker reads from outside the runner, in `/proc`: whether it
-//! has stopped itself, and which shm objects it holds open. Nothing here is
-//! specific to this lesson (a candidate for `support::judge`).
-
-use std::time::{Duration, Instant};
-
-use support::judge::Running;
-
-use super::LIMIT;
-
-/// Waits (at most [`LIMIT`]) until the runner has paused itself; false
-/// when it ended instead.
-pub fn paused(running: &Running) -> bool {
-    let stat = format!("/proc/{}/stat", running.pid());
-    let deadline = Instant::now() + LIMIT;
-    while Instant::now() < deadline {
-        let text = std::fs::read_to_string(&stat).unwrap_or_default();
-        match text.rsplit_once(") ").and_then(|(_, s)| s.chars().next()) {
-            Some('T') => return true,
-            Some('Z' | 'X') | None => return false,
-            _ => std::thread::sleep(Duration::from_millis(1)),
-        }
-    }
-    false
-}
+//! What a checker reads from outside the runner, in `/proc`: which shm
+//! objects it holds open.
 
 /// The shm objects process `pid` has open now: (descriptor, name, flags).
 pub fn open_shm_objects(pid: nix::unistd::Pid) -> Vec<(String, String, u32)> {
