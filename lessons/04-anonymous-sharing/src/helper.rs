@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::AcqRel;
 use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::{Duration, Instant};
 
-use anonymous_sharing::exercises::parallel_sum;
+use crate::exercises::parallel_sum;
 use anonymous_sharing::{Sharing, Slots};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
