@@ -11,8 +11,9 @@
 //! - `parallel_sum`: each call of the `sum_slice` the runner hands you
 //!   connects to the checker's Unix socket, which names the calling process
 //!   (`SO_PEERCRED`), says which part it summed, and waits for the checker's
-//!   word before it returns; after your function returns, the runner itself
-//!   connects and waits, so the checker can look for children left behind.
+//!   answer, a number it adds to the part's sum before it returns; after
+//!   your function returns, the runner itself connects and waits, so the
+//!   checker can look for children left behind.
 
 use std::io::{Read, Write};
 use std::os::fd::BorrowedFd;
@@ -25,7 +26,9 @@ use anonymous_sharing::{LIMIT, Sharing, Slots};
 use nix::sys::eventfd::EventFd;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::getpid;
-use support::exercise::{Args, Handler, io_result, returned, stop_for_checker};
+use support::exercise::{
+    Args, Handler, io_result, panic_text, returned, stop_for_checker,
+};
 
 use crate::exercises;
 
@@ -47,15 +50,21 @@ pub const EXERCISES: &[(&str, Handler)] = &[
 /// stores VALUE at AT, has a forked child store CHILD_VALUE at CHILD_AT
 /// (no child when CHILD_AT is past the end), then stops for the checker
 /// with `ok ADDRESS LENGTH CHILD` (hex address, decimal length, how the
-/// child ended in words), or `err ERROR` when your function returned an
-/// error. Replies what your function returned, the buffer as its length.
+/// child ended in words), or `err ERROR` or `panicked MESSAGE` when your
+/// function did not return a buffer. Replies what your function returned,
+/// the buffer as its length.
 fn shared_buffer(args: &mut Args) -> Result<String, String> {
     let len: usize = args.num()?;
     let (at, value): (usize, u8) = (args.num()?, args.num()?);
     let (child_at, child_value): (usize, u8) = (args.num()?, args.num()?);
-    let mut buffer = match exercises::shared_buffer(len) {
-        Ok(buffer) => buffer,
-        Err(e) => {
+    let made = std::panic::catch_unwind(|| exercises::shared_buffer(len));
+    let mut buffer = match made {
+        Ok(Ok(buffer)) => buffer,
+        Err(panic) => {
+            stop(&format!("panicked {}", panic_text(panic.as_ref())))?;
+            std::panic::resume_unwind(panic)
+        }
+        Ok(Err(e)) => {
             let said = io_result::<usize>(Err(e));
             stop(&format!("err {}", said.clone().unwrap_or_default()))?;
             return said;
@@ -108,9 +117,10 @@ fn bell() -> Result<EventFd, String> {
 /// `parallel_sum DATA WORKERS SOCKET TAG plain|crash`: calls your
 /// `parallel_sum` on the numbers in the file DATA (native-endian `u64`s)
 /// with a `sum_slice` that reports every call to the checker's socket (see
-/// the module's comment); with `crash`, the second call kills its own
-/// process with SIGKILL after reporting. Replies what your function
-/// returned, as `Debug` text.
+/// the module's comment) and returns its part's sum plus the number the
+/// checker answers, so only a total of what the workers returned is right;
+/// with `crash`, the second call kills its own process with SIGKILL after
+/// reporting. Replies what your function returned, as `Debug` text.
 fn parallel_sum(args: &mut Args) -> Result<String, String> {
     let (data, workers) = (args.path()?, args.num::<usize>()?);
     let (socket, tag, how) = (args.path()?, args.num::<u64>()?, args.text()?);
@@ -137,11 +147,11 @@ fn parallel_sum(args: &mut Args) -> Result<String, String> {
             part.len(),
             u8::from(dying)
         );
-        report(&socket, &line);
+        let extra = report(&socket, &line);
         if dying {
             let _ = kill(getpid(), Signal::SIGKILL);
         }
-        sum
+        sum.wrapping_add(extra)
     };
     let me = getpid();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -161,15 +171,20 @@ fn parallel_sum(args: &mut Args) -> Result<String, String> {
 }
 
 /// Tells the checker `line` over a new connection to `socket`, then waits
-/// (at most [`LIMIT`]) until it answers or hangs up. A checker that cannot
-/// be reached is not waited for: it will see the missing call itself.
-fn report(socket: &Path, line: &str) {
+/// (at most [`LIMIT`]) for its answer: a number to add to a part's sum. A
+/// checker that cannot be reached, or hangs up, answers 0: it will see
+/// what went wrong itself.
+fn report(socket: &Path, line: &str) -> u64 {
     let Ok(mut stream) = UnixStream::connect(socket) else {
-        return;
+        return 0;
     };
     let _ = stream.set_write_timeout(Some(LIMIT));
     let _ = stream.set_read_timeout(Some(LIMIT));
-    if stream.write_all(line.as_bytes()).is_ok() {
-        let _ = stream.read(&mut [0u8; 1]);
+    let mut answer = [0u8; 8];
+    match stream.write_all(line.as_bytes()) {
+        Ok(()) if stream.read_exact(&mut answer).is_ok() => {
+            u64::from_ne_bytes(answer)
+        }
+        _ => 0,
     }
 }

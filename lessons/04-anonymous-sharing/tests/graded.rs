@@ -106,6 +106,9 @@ impl Buffer {
             (Some(note), _) if note.starts_with("err ") => {
                 panic!("{call}\nyours returned an error: {}", &note["err ".len()..])
             }
+            (Some(note), _) if note.starts_with("panicked ") => {
+                panic!("{call}\nyours panicked: {}", &note["panicked ".len()..])
+            }
             (None, _) => panic!(
                 "{call}\nyours gave no buffer to look at (the process running your code {}){}",
                 self.reply.outcome, self.reply.printed
@@ -219,7 +222,8 @@ fn a_ring_is_counted() {
         let rings = fastrand::usize(1..=4);
         let bell = EventFd::from_value(before).unwrap();
         let requests = (0..rings).map(|_| Request::new("ring")).collect();
-        for reply in runner().keep(bell.as_fd()).ask_all(requests) {
+        for mut reply in runner().keep(bell.as_fd()).ask_all(requests) {
+            reply.call = format!("ring(an eventfd at {before})");
             reply.expect_ok(());
         }
         assert_yours!(
@@ -244,7 +248,9 @@ fn waiting_returns_once_another_thread_rings() {
         // Another process (this checker) rings while yours waits.
         std::thread::sleep(Duration::from_millis(fastrand::u64(50..250)));
         bell.write(rings).unwrap();
-        let reply = running.finish().remove(0);
+        let mut reply = running.finish().remove(0);
+        reply.call =
+            format!("wait_for_ring(an eventfd rung {rings} times meanwhile, 10 s)");
         reply.expect_ok(rings);
         assert_yours!(counter(&bell), 0, "the counter after your wait read it");
     });
@@ -256,10 +262,12 @@ fn waiting_reads_every_ring_so_far() {
     graded(|| {
         let rings = fastrand::u32(2..1000);
         let bell = EventFd::from_value(rings).unwrap();
-        runner()
+        let mut reply = runner()
             .keep(bell.as_fd())
-            .ask(Request::new("wait_for_ring").arg(1_000))
-            .expect_ok(u64::from(rings));
+            .ask(Request::new("wait_for_ring").arg(1_000));
+        reply.call =
+            format!("wait_for_ring(an eventfd rung {rings} times before, 1 s)");
+        reply.expect_ok(u64::from(rings));
         assert_yours!(counter(&bell), 0, "the counter after your wait read it");
     });
 }
@@ -276,8 +284,9 @@ fn waiting_is_bounded() {
         // the runner's reply, which comes after your wait.
         let started = Instant::now();
         running.send(vec![Request::new("wait_for_ring").arg(limit.as_millis())]);
-        let reply = running.finish().remove(0);
+        let mut reply = running.finish().remove(0);
         let took = started.elapsed();
+        reply.call = format!("wait_for_ring(an eventfd nobody rings, {limit:?})");
         reply.expect_err(std::io::ErrorKind::TimedOut);
         assert!(
             took >= limit,
@@ -298,10 +307,9 @@ fn waiting_is_bounded() {
 
 /// One `parallel_sum` call as the checker made it.
 struct SumCase {
-    len: usize,
     workers: usize,
     /// The sum of the numbers, modulo 2^64, computed here.
-    expected: u64,
+    numbers: u64,
     reply: Reply,
     seen: Seen,
     /// The runner's pid.
@@ -310,10 +318,35 @@ struct SumCase {
 
 impl SumCase {
     fn what(&self) -> String {
-        format!(
-            "parallel_sum({} random numbers, {} workers)",
-            self.len, self.workers
-        )
+        self.reply.call.clone()
+    }
+
+    /// Fails the test, saying what happened instead, when your function
+    /// did not return.
+    #[track_caller]
+    fn ran(&self) {
+        self.reply.returned();
+    }
+
+    /// The right total: the numbers' sum, plus what the checker told each
+    /// call of `sum_slice` to add to its part's sum (modulo 2^64). A parent
+    /// that adds anything but what its workers' calls returned misses it.
+    fn total(&self) -> u64 {
+        let extra = self.seen.calls.iter().filter_map(|c| c.extra);
+        extra.fold(self.numbers, u64::wrapping_add)
+    }
+
+    /// Passes when `sum_slice` was called once per worker.
+    #[track_caller]
+    fn called_once_per_worker(&self) {
+        let pids: Vec<i32> = self.seen.calls.iter().map(|c| c.pid).collect();
+        assert_yours!(
+            pids.len(),
+            self.workers,
+            "{}: how many times sum_slice was called (once per worker, in that \
+             worker), by processes {pids:?}",
+            self.what()
+        );
     }
 
     /// Passes when your function returned `expected`.
@@ -352,6 +385,10 @@ impl SumCase {
         );
     }
 }
+
+/// What a wrong total means.
+const TOTAL: &str = "the total of what sum_slice returned in your workers (each call \
+                     adds a number of the checker's to its part's sum), modulo 2^64";
 
 /// Runs `parallel_sum` once per `(len, workers, how, release)` in one
 /// runner, each call begun by the test's own `request`, on random numbers,
@@ -393,13 +430,16 @@ fn parallel_sums(
         .zip(replies)
         .zip(seen)
         .zip(sums)
-        .map(|(((&(len, workers, ..), reply), seen), expected)| SumCase {
-            len,
-            workers,
-            expected,
-            reply,
-            seen,
-            runner: pid.as_raw(),
+        .map(|(((&(len, workers, ..), mut reply), seen), numbers)| {
+            reply.call =
+                format!("parallel_sum({len} random numbers, {workers} workers)");
+            SumCase {
+                workers,
+                numbers,
+                reply,
+                seen,
+                runner: pid.as_raw(),
+            }
         })
         .collect()
 }
@@ -427,7 +467,9 @@ fn the_parallel_sum_is_right_for_any_number_of_workers() {
             random,
         ]);
         for case in parallel_sums(Request::new("parallel_sum"), &cases) {
-            case.returned(&Ok(case.expected), "the sum (it wraps modulo 2^64)");
+            case.ran();
+            case.called_once_per_worker();
+            case.returned(&Ok(case.total()), TOTAL);
             case.no_child_left();
         }
     });
@@ -440,15 +482,11 @@ fn each_worker_is_a_child_process_of_its_own() {
         let cases =
             plain(&[(1000, 1), (999, 4), (3, 6), (fastrand::usize(..100), 5)]);
         for case in parallel_sums(Request::new("parallel_sum"), &cases) {
+            case.ran();
+            case.called_once_per_worker();
             let what = case.what();
             let calls = &case.seen.calls;
             let pids: Vec<i32> = calls.iter().map(|c| c.pid).collect();
-            assert_yours!(
-                calls.len(),
-                case.workers,
-                "{what}: how many times sum_slice was called (once per worker, in \
-                 that worker), by processes {pids:?}"
-            );
             assert!(
                 !pids.contains(&case.runner),
                 "{what}: the parent (pid {}) called sum_slice itself; each call \
@@ -484,9 +522,11 @@ fn the_parent_waits_for_every_worker_before_adding() {
         let slow = Release::After(Duration::from_millis(300));
         let cases = [(4000, 5, "plain", slow)];
         let case = parallel_sums(Request::new("parallel_sum"), &cases).remove(0);
+        case.ran();
+        case.called_once_per_worker();
         case.returned(
-            &Ok(case.expected),
-            "slow workers: the sum; read a slot only after waitpid says its worker ended",
+            &Ok(case.total()),
+            "slow workers: the total; read a slot only after waitpid says its worker ended",
         );
         case.no_child_left();
     });
@@ -504,6 +544,7 @@ fn the_workers_run_at_the_same_time() {
         let together = Release::Together { workers, wait };
         let cases = [(4000, workers, "plain", together)];
         let case = parallel_sums(Request::new("parallel_sum"), &cases).remove(0);
+        case.ran();
         assert_yours!(
             case.seen.most_waiting,
             workers,
@@ -513,7 +554,7 @@ fn the_workers_run_at_the_same_time() {
             case.what(),
             wait.as_secs()
         );
-        case.returned(&Ok(case.expected), "the sum");
+        case.returned(&Ok(case.total()), TOTAL);
         case.no_child_left();
     });
 }
@@ -526,6 +567,7 @@ fn a_worker_killed_by_a_signal_is_an_error_that_names_it() {
         let (len, workers) = (1000, fastrand::usize(3..7));
         let cases = [(len, workers, "crash", Release::AtOnce)];
         let case = parallel_sums(Request::new("parallel_sum"), &cases).remove(0);
+        case.ran();
         let dead = case.seen.calls.iter().find(|c| c.dying).unwrap_or_else(|| {
             panic!(
                 "{}: sum_slice was called {} times; the test needs a second call \

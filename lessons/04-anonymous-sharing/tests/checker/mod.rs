@@ -75,6 +75,9 @@ pub struct Call {
     pub len: usize,
     /// The call that kills its own process after reporting.
     pub dying: bool,
+    /// What the checker answered: the call returns its part's sum plus
+    /// this (`None`: it never answered).
+    pub extra: Option<u64>,
 }
 
 /// What the checker saw of one `parallel_sum` request.
@@ -98,6 +101,8 @@ pub struct Post {
 struct Held {
     stream: UnixStream,
     request: usize,
+    /// Its place in its request's `Seen::calls`.
+    call: usize,
     at: Instant,
 }
 
@@ -147,7 +152,10 @@ impl Post {
             held.retain(|h| {
                 let going = go.next().unwrap_or(true);
                 if going {
-                    let _ = (&h.stream).write_all(b"g");
+                    let extra = fastrand::u64(..);
+                    if (&h.stream).write_all(&extra.to_ne_bytes()).is_ok() {
+                        seen[h.request].calls[h.call].extra = Some(extra);
+                    }
                 }
                 !going
             });
@@ -182,17 +190,20 @@ impl Post {
                         answer(stream);
                     }
                     ("W", [offset, len, _sum, dying]) => {
+                        let call = seen[request].calls.len();
                         seen[request].calls.push(Call {
                             pid,
                             parent: stat(pid).map(|(_, parent)| parent),
                             offset: offset.parse().unwrap_or(usize::MAX),
                             len: len.parse().unwrap_or(usize::MAX),
                             dying: *dying == "1",
+                            extra: None,
                         });
                         first[request].get_or_insert(Instant::now());
                         held.push(Held {
                             stream,
                             request,
+                            call,
                             at: Instant::now(),
                         });
                         let waiting =
@@ -250,5 +261,5 @@ fn hear(stream: &UnixStream) -> Option<(i32, String)> {
 
 /// Lets the process at the other end go on.
 fn answer(mut stream: UnixStream) {
-    let _ = stream.write_all(b"g");
+    let _ = stream.write_all(&0u64.to_ne_bytes());
 }
