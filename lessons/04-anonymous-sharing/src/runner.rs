@@ -155,7 +155,7 @@ fn parallel_sum(args: &mut Args) -> Result<String, String> {
     };
     let me = getpid();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        exercises::parallel_sum(&numbers, workers, &sum_slice)
+        exercises::parallel_sum(&numbers, workers, sum_slice)
     }));
     if getpid() != me {
         eprintln!("a worker returned from parallel_sum instead of exiting");
