@@ -108,9 +108,15 @@ struct Held {
 
 impl Post {
     pub fn new() -> Post {
-        let dir = tempfile::tempdir().expect("a temporary directory");
+        // A socket's path holds at most 107 bytes: past that, /tmp.
+        let dir = match tempfile::tempdir() {
+            Ok(dir) if dir.path().as_os_str().len() < 90 => dir,
+            _ => tempfile::tempdir_in("/tmp").expect("a temporary directory in /tmp"),
+        };
         let path = dir.path().join("post");
-        let listener = UnixListener::bind(&path).expect("a Unix socket");
+        let listener = UnixListener::bind(&path).unwrap_or_else(|e| {
+            panic!("cannot make a Unix socket {}: {e}", path.display())
+        });
         listener
             .set_nonblocking(true)
             .expect("a non-blocking socket");
