@@ -195,7 +195,7 @@ impl Post {
                         seen[request].children_at_return = Some(children_of(runner));
                         answer(stream);
                     }
-                    ("W", [offset, len, _sum, dying]) => {
+                    ("W", [offset, len, dying]) => {
                         let call = seen[request].calls.len();
                         seen[request].calls.push(Call {
                             pid,
