@@ -176,7 +176,11 @@ impl Post {
             if poll(&mut fds, timeout).unwrap_or(0) == 0 {
                 continue;
             }
-            while let Ok((stream, _)) = self.listener.accept() {
+            // Each connection may take SAY_LIMIT to speak: the deadline is
+            // checked between them.
+            while Instant::now() < deadline
+                && let Ok((stream, _)) = self.listener.accept()
+            {
                 let Some((pid, line)) = hear(&stream) else {
                     strays.push("a connection that said nothing".to_owned());
                     continue;
