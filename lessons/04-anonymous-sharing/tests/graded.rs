@@ -34,18 +34,25 @@ fn runner() -> Runner {
     Runner::new(env!("CARGO_BIN_EXE_anonymous-sharing"))
 }
 
-/// What the checker saw of a stopped runner holding your buffer.
+/// What the checker saw of a runner stopped after `shared_buffer`.
 struct Buffer {
-    /// The stop's note: `ok ADDRESS LENGTH CHILD` or `err ERROR`.
+    /// The stop's note: `ok ADDRESS LENGTH CHILD`, `err ERROR` or
+    /// `panicked MESSAGE` (`None`: the runner never stopped).
     note: Option<String>,
+    /// What was read of the buffer while the runner was stopped.
+    inside: Option<Inside>,
+    reply: Reply,
+}
+
+/// A stopped runner's buffer, as its `/proc` files show it.
+struct Inside {
     address: u64,
-    /// The maps line holding the buffer, read while the runner was stopped.
+    /// The maps line holding the buffer (`None`: no line holds it).
     entry: Option<Mapping>,
-    /// The buffer's bytes, read from `/proc/PID/mem` meanwhile.
+    /// The buffer's bytes, from `/proc/PID/mem`.
     memory: Result<Vec<u8>, String>,
     /// How the child that stored a byte in it ended.
     child: String,
-    reply: Reply,
 }
 
 /// Sends `request` (a `shared_buffer` call, see `src/runner.rs`), reads
@@ -55,38 +62,35 @@ fn look_at_buffer(request: Request, call: &str) -> Buffer {
     running.send(vec![request]);
     let note = running.wait_stopped();
     let pid = running.pid().as_raw();
-    let mut buffer = Buffer {
-        note: note.clone(),
-        address: 0,
-        entry: None,
-        memory: Err("not read".to_owned()),
-        child: String::new(),
-        reply: Reply {
-            call: String::new(),
-            said: None,
-            outcome: ChildOutcome::Exited(0),
-            printed: String::new(),
-        },
-    };
-    if let Some(ok) = note.as_deref().and_then(|n| n.strip_prefix("ok ")) {
-        let mut words = ok.splitn(3, ' ');
-        let address =
-            u64::from_str_radix(words.next().unwrap_or(""), 16).unwrap_or(0);
-        let len: usize = words.next().unwrap_or("").parse().unwrap_or(0);
-        buffer.child = words.next().unwrap_or("").to_owned();
-        buffer.address = address;
-        buffer.entry = process_maps::read_maps(process_maps::Target::Pid(pid as u32))
-            .ok()
-            .and_then(|maps| {
-                maps.into_iter()
-                    .find(|m| m.start <= address && address < m.end)
-            });
-        buffer.memory = read_memory(pid, address, len);
-    }
+    let inside = note
+        .as_deref()
+        .and_then(|n| n.strip_prefix("ok "))
+        .map(|ok| look_inside(pid, ok));
     running.resume();
-    buffer.reply = running.finish().remove(0);
-    buffer.reply.call = call.to_owned();
-    buffer
+    let mut reply = running.finish().remove(0);
+    reply.call = call.to_owned();
+    Buffer {
+        note,
+        inside,
+        reply,
+    }
+}
+
+/// Reads the buffer the note `ADDRESS LENGTH CHILD` names in process `pid`.
+fn look_inside(pid: i32, note: &str) -> Inside {
+    let mut words = note.splitn(3, ' ');
+    let address = u64::from_str_radix(words.next().unwrap_or(""), 16).unwrap_or(0);
+    let len: usize = words.next().unwrap_or("").parse().unwrap_or(0);
+    let maps = process_maps::read_maps(process_maps::Target::Pid(pid as u32));
+    Inside {
+        address,
+        entry: maps.ok().and_then(|maps| {
+            maps.into_iter()
+                .find(|m| m.start <= address && address < m.end)
+        }),
+        memory: read_memory(pid, address, len),
+        child: words.next().unwrap_or("").to_owned(),
+    }
 }
 
 /// `len` bytes of process `pid`'s memory from `address`.
@@ -100,24 +104,32 @@ fn read_memory(pid: i32, address: u64, len: usize) -> Result<Vec<u8>, String> {
 }
 
 impl Buffer {
+    /// What was read of the buffer; fails the test, saying why, when your
+    /// function gave none.
+    #[track_caller]
+    fn inside(&self, call: &str) -> &Inside {
+        let note = self.note.as_deref().unwrap_or_default();
+        if let Some(error) = note.strip_prefix("err ") {
+            panic!("{call}\nyours returned an error: {error}");
+        }
+        if let Some(message) = note.strip_prefix("panicked ") {
+            panic!("{call}\nyours panicked: {message}");
+        }
+        self.inside.as_ref().unwrap_or_else(|| {
+            panic!(
+                "{call}\nyours gave no buffer to look at (the process running your \
+                 code {}){}",
+                self.reply.outcome, self.reply.printed
+            )
+        })
+    }
+
     /// The buffer's bytes; fails the test, saying why, when there are none.
     #[track_caller]
     fn memory(&self, call: &str) -> &[u8] {
-        match (&self.note, &self.memory) {
-            (Some(note), _) if note.starts_with("err ") => {
-                panic!("{call}\nyours returned an error: {}", &note["err ".len()..])
-            }
-            (Some(note), _) if note.starts_with("panicked ") => {
-                panic!("{call}\nyours panicked: {}", &note["panicked ".len()..])
-            }
-            (None, _) => panic!(
-                "{call}\nyours gave no buffer to look at (the process running your code {}){}",
-                self.reply.outcome, self.reply.printed
-            ),
-            (_, Ok(bytes)) => bytes,
-            (_, Err(why)) => {
-                panic!("{call}\nthe buffer's memory cannot be read: {why}")
-            }
+        match &self.inside(call).memory {
+            Ok(bytes) => bytes,
+            Err(why) => panic!("{call}\nthe buffer's memory cannot be read: {why}"),
         }
     }
 }
@@ -144,10 +156,11 @@ fn the_buffer_is_mapped_shared() {
         let call = format!("shared_buffer({len})");
         let buffer = look_at_buffer(request, &call);
         let memory = buffer.memory(&call);
-        let entry = buffer.entry.as_ref().unwrap_or_else(|| {
+        let inside = buffer.inside(&call);
+        let entry = inside.entry.as_ref().unwrap_or_else(|| {
             panic!(
                 "{call}\nthe buffer's address {:#x} is in none of the process's maps",
-                { buffer.address }
+                inside.address
             )
         });
         assert_yours!(
@@ -165,7 +178,7 @@ fn the_buffer_is_mapped_shared() {
         let whole_pages = len.div_ceil(page) * page;
         assert_yours!(
             (entry.start, entry.size()),
-            (buffer.address, whole_pages as u64),
+            (inside.address, whole_pages as u64),
             "{call}: where the mapping starts and how long it is ({len} bytes in whole \
              pages of {page})"
         );
@@ -174,7 +187,7 @@ fn the_buffer_is_mapped_shared() {
             Some(child_value),
             "{call}: a forked child stored {child_value} at byte {child_at} (it {}); \
              the parent's memory should hold it",
-            buffer.child
+            inside.child
         );
     });
 }
