@@ -7,7 +7,7 @@ use std::time::Duration;
 use memmap2::MmapMut;
 use nix::sys::eventfd::EventFd;
 
-use crate::SumError;
+use anonymous_sharing::SumError;
 
 // SOLUTION BEGIN
 use std::os::fd::AsFd;
@@ -17,7 +17,7 @@ use nix::sys::memfd::{MFdFlags, memfd_create};
 use std::sync::atomic::Ordering::{Acquire, Release};
 use support::fork::fork_child;
 
-use crate::{LIMIT, Sharing, Slots, slice_bounds};
+use anonymous_sharing::{LIMIT, Sharing, Slots, slice_bounds};
 // SOLUTION END
 
 /// Exercise 4.1: memmap2's `MmapMut::map_anon` is private, so a child's
@@ -69,12 +69,13 @@ pub fn wait_for_ring(bell: &EventFd, limit: Duration) -> io::Result<u64> {
 }
 
 /// Exercise 4.4: a parallel sum. Start `workers` child processes; worker
-/// `i` sums its part of `data`, `crate::slice_bounds(data.len(), workers,
-/// i)`, by calling `sum_slice` on it, and stores the result in slot `i` of
-/// a `crate::Slots` array the parent can read. The workers run at the same
-/// time: start them all before waiting for any. The parent waits for every
-/// worker, checks that each exited with code 0, and only then adds the
-/// partial sums (with `wrapping_add`: the sum is modulo 2^64).
+/// `i` sums its part of `data`,
+/// `anonymous_sharing::slice_bounds(data.len(), workers, i)`, by calling
+/// `sum_slice` on it, and stores the result in slot `i` of an
+/// `anonymous_sharing::Slots` array the parent can read. The workers run at
+/// the same time: start them all before waiting for any. The parent waits
+/// for every worker, checks that each exited with code 0, and only then adds
+/// the partial sums (with `wrapping_add`: the sum is modulo 2^64).
 ///
 /// Errors: `SumError::NoWorkers` for 0 workers; `SumError::Worker` naming
 /// the first worker that did not exit with code 0 (its exit code, or the
@@ -84,8 +85,9 @@ pub fn wait_for_ring(bell: &EventFd, limit: Duration) -> io::Result<u64> {
 ///
 /// Hint: which `Sharing` lets a child's store reach its parent? A child
 /// made with `support::fork::fork_child` leaves with `_exit`, never
-/// returning into your code, and its `Forked::wait(crate::LIMIT)` is a
-/// bounded `waitpid`. Read a slot only after its worker has ended.
+/// returning into your code, and its
+/// `Forked::wait(anonymous_sharing::LIMIT)` is a bounded `waitpid`. Read a
+/// slot only after its worker has ended.
 pub fn parallel_sum<F: Fn(&[u64]) -> u64>(
     data: &[u64],
     workers: usize,

@@ -1,6 +1,8 @@
 //! `--exercise-helper sum LEN WORKERS START HOW`: runs the learner's
-//! `parallel_sum` in a process of its own (a test harness must never fork)
-//! and prints what a graded test checks, one `key: value` line each:
+//! `parallel_sum` in a process of its own and prints what happened, one
+//! `key: value` line each. The graded tests no longer start it: they judge
+//! through `--exercises` (`src/runner.rs`), where nothing your code prints
+//! can pass for a reply. The lines:
 //!
 //! - `result: ok SUM` or `result: error MESSAGE`, and `expected: SUM`;
 //! - `workers: PID,PID,...`: the process that ran each call of `sum_slice`,
@@ -21,7 +23,7 @@ use std::sync::atomic::Ordering::AcqRel;
 use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::{Duration, Instant};
 
-use anonymous_sharing::exercises::parallel_sum;
+use crate::exercises::parallel_sum;
 use anonymous_sharing::{Sharing, Slots};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
