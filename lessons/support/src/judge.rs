@@ -263,6 +263,8 @@ impl Runner {
         let mut command = Command::new(&self.program);
         command
             .arg(FLAG)
+            // A panic's message, not a backtrace, ends "your code printed".
+            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
