@@ -7,18 +7,21 @@
 //! over as descriptors (3, 4, … in this process), and after this process has
 //! ended reads them, truncates them, or tries to shrink them itself.
 //!
-//! Exercise 3.4 has two modes. `once` reads a file the test leaves alone.
-//! `race` is one round of a race: this process waits for the test's go (a
-//! byte on descriptor 4), opens the file, tells the test it starts reading
-//! (`r` on descriptor 3), calls your reader, and tells it the read is over
-//! (`d`, or `p` if it panicked); meanwhile the test truncates the file at a
-//! moment of its choosing.
+//! Exercise 3.4 has two modes. `once` reads a file the test leaves alone,
+//! and replies with the bytes in hex. `race` is one round of a race: this
+//! process waits for the test's go (a byte on descriptor 4), opens the file,
+//! tells the test it starts reading (`r` on descriptor 3), calls your
+//! reader, and tells the test the read is over (`d`, or `p` if it
+//! panicked); meanwhile the test truncates the file at a moment of its
+//! choosing. Then it writes the bytes your reader returned into descriptor
+//! 5 (a memfd the test reads), and says so (`w`).
 //! A reader that dies of SIGBUS takes this process with it: the test sees no
 //! reply, and names the signal.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::fs::FileExt;
 
 use support::exercise::{Args, Handler, io_result, returned};
 
@@ -45,9 +48,11 @@ pub const EXERCISES: &[(&str, Handler)] = &[
 ];
 
 /// In `race` mode: where this process tells the test a read starts and ends,
-/// and where the test says to start the next one.
+/// where the test says to start the next one, and where the bytes your
+/// reader returned go (a memfd the test reads).
 const TO_CHECKER: RawFd = 3;
 const FROM_CHECKER: RawFd = 4;
+const RETURNED: RawFd = 5;
 
 /// A descriptor the test kept open for this process, as a `File` of its own
 /// (a duplicate: the same request may name it again).
@@ -75,45 +80,69 @@ fn read_all_surviving_truncation(args: &mut Args) -> Result<String, String> {
     let open = || {
         File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))
     };
-    let result = match mode.as_str() {
-        "once" => exercises::read_all_surviving_truncation(&open()?, expected),
-        "race" => {
-            let (mut to_checker, mut from_checker) =
-                (kept_file(TO_CHECKER)?, kept_file(FROM_CHECKER)?);
-            let mut go = [0u8];
-            if from_checker.read(&mut go).map_err(|e| e.to_string())? != 1 {
-                return Err("the test ended the race before this round".to_owned());
-            }
-            let file = open()?;
-            let signal = |to: &mut File, byte: &[u8]| {
-                to.write_all(byte)
-                    .map_err(|e| format!("cannot signal the test: {e}"))
-            };
-            signal(&mut to_checker, b"r")?;
-            let result = std::panic::catch_unwind(|| {
-                exercises::read_all_surviving_truncation(&file, expected)
-            });
-            // A reader that panicked ends the race (`p`): the test stops
-            // sending rounds, and hears about the panic in this reply.
-            signal(&mut to_checker, if result.is_ok() { b"d" } else { b"p" })?;
-            result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    match mode.as_str() {
+        "once" => {
+            let result = exercises::read_all_surviving_truncation(&open()?, expected);
+            Ok(match result {
+                Ok(bytes) => {
+                    format!(
+                        "Ok({} bytes: {})",
+                        bytes.len(),
+                        support::exercise::hex(&bytes)
+                    )
+                }
+                Err(report) => reported(report),
+            })
         }
-        other => return Err(format!("mode {other:?}: the modes are once and race")),
-    };
-    Ok(summary(&result))
+        "race" => race_round(open, expected),
+        other => Err(format!("mode {other:?}: the modes are once and race")),
+    }
 }
 
-/// What a reader returned, in one line: the bytes by their length and
-/// fingerprint (a race reads 16 MiB), a report by its two numbers.
-fn summary(result: &Result<Vec<u8>, Truncated>) -> String {
-    match result {
-        Ok(bytes) => format!(
-            "Ok({} bytes, fingerprint {:016x})",
-            bytes.len(),
-            sigbus::fingerprint(bytes)
-        ),
-        Err(Truncated { expected, found }) => {
-            format!("Err(Truncated {{ expected: {expected}, found: {found} }})")
-        }
+/// One round of a race: waits for the test's go, reads, and leaves the bytes
+/// your reader returned in descriptor [`RETURNED`] for the test to compare
+/// (16 MiB would make a long reply).
+fn race_round(
+    open: impl Fn() -> Result<File, String>,
+    expected: u64,
+) -> Result<String, String> {
+    let (mut to_checker, mut from_checker, returned) = (
+        kept_file(TO_CHECKER)?,
+        kept_file(FROM_CHECKER)?,
+        kept_file(RETURNED)?,
+    );
+    let mut go = [0u8];
+    if from_checker.read(&mut go).map_err(|e| e.to_string())? != 1 {
+        return Err("the test ended the race before this round".to_owned());
     }
+    let file = open()?;
+    let signal = |to: &mut File, byte: &[u8]| {
+        to.write_all(byte)
+            .map_err(|e| format!("cannot signal the test: {e}"))
+    };
+    signal(&mut to_checker, b"r")?;
+    let result = std::panic::catch_unwind(|| {
+        exercises::read_all_surviving_truncation(&file, expected)
+    });
+    // A reader that panicked ends the race (`p`): the test stops sending
+    // rounds, and hears about the panic in this reply.
+    signal(&mut to_checker, if result.is_ok() { b"d" } else { b"p" })?;
+    if let Ok(Ok(bytes)) = &result {
+        returned
+            .write_all_at(bytes, 0)
+            .map_err(|e| format!("cannot hand the bytes to the test: {e}"))?;
+    }
+    if result.is_ok() {
+        signal(&mut to_checker, b"w")?;
+    }
+    match result {
+        Ok(Ok(bytes)) => Ok(format!("Ok({} bytes)", bytes.len())),
+        Ok(Err(report)) => Ok(reported(report)),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// A reader's `Truncated` report, by its two numbers.
+fn reported(Truncated { expected, found }: Truncated) -> String {
+    format!("Err(Truncated {{ expected: {expected}, found: {found} }})")
 }
