@@ -1,8 +1,8 @@
 //! Exercises for lesson 3. Replace each `todo!()` with your own code, then
 //! run `cargo xtask grade sigbus` to see your score.
 //!
-//! A mistake here can raise SIGBUS and kill the test process: the grader
-//! runs each test in its own process and reports the signal.
+//! A mistake here can raise SIGBUS and kill the process running your code:
+//! the graded tests run it in a process of its own and report the signal.
 
 use std::fs::File;
 use std::io;

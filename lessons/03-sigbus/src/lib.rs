@@ -17,8 +17,6 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use support::region::Region;
 
-pub mod exercises;
-
 // ANCHOR: map_shared
 /// Maps `len` bytes of `file` shared and writable. This succeeds whatever
 /// the file's length: the kernel checks the file only when a page is touched.

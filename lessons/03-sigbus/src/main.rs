@@ -18,7 +18,8 @@ use support::fork::run_in_child;
 use support::out::yes_no;
 use support::{Result, say};
 
-mod helper;
+mod exercises;
+mod runner;
 
 const CLI: Cli = Cli {
     lesson: "sigbus",
@@ -29,10 +30,8 @@ Usage: cargo xtask run-lesson sigbus [-- --help]
 
 Every access that may fault happens in a child process; the lesson reports
 how each child ended. Its files live in a temporary directory removed at exit.
-(The graded tests run it with --exercise-helper ROLE to try exercise 3.4 in
-processes of its own.)
 ",
-    flags: &["--help", "--exercise-helper"],
+    flags: &["--help"],
 };
 
 /// No child of this lesson should take more than a moment.
@@ -42,29 +41,21 @@ const CHILD_LIMIT: Duration = Duration::from_secs(10);
 enum Mode {
     Help,
     Walkthrough,
-    ExerciseHelper(String, Vec<String>),
 }
 
 fn main() {
+    if support::exercise::asked() {
+        support::exercise::serve(runner::EXERCISES);
+    }
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough => support::in_scratch_dir(walkthrough),
-        Mode::ExerciseHelper(role, args) => helper::exercise(&role, &args),
     });
     CLI.finish(result);
 }
 
 fn parse_args() -> Result<Mode> {
-    let mut args = CLI.args();
-    if args.next().as_deref() == Some("--exercise-helper".as_ref()) {
-        let role = CLI.value_for("--exercise-helper", args.next())?;
-        let rest = args.map(|a| a.to_string_lossy().into_owned()).collect();
-        return Ok(Mode::ExerciseHelper(
-            role.to_string_lossy().into_owned(),
-            rest,
-        ));
-    }
     Ok(if CLI.help_asked()? {
         Mode::Help
     } else {

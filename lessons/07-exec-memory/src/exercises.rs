@@ -1,17 +1,20 @@
 //! Exercises for lesson 7. Replace each `todo!()` with your own code, then
 //! run `cargo xtask grade exec-memory` to see your score.
 //!
-//! A mistake in the JIT can kill the test process with SIGSEGV (or run
-//! garbage): the grader runs each test in its own process and reports it.
+//! A mistake in the JIT can kill the process running your code with SIGSEGV
+//! (or run garbage): the graded tests run it in a process of its own and
+//! report how it ended.
 
 use std::ffi::c_int;
 
 use nix::sys::signal::Signal;
 
-use crate::{FaultKind, JitFn};
+use exec_memory::{FaultKind, JitFn};
 
 // SOLUTION BEGIN
-use crate::{SEGV_ACCERR, SEGV_MAPERR, make_executable, map_read_write, write_code};
+use exec_memory::{
+    SEGV_ACCERR, SEGV_MAPERR, make_executable, map_read_write, write_code,
+};
 // SOLUTION END
 
 /// Exercise 7.1: a tiny JIT. Return a function that computes `x + k`

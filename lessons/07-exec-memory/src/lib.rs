@@ -20,8 +20,6 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap, mmap_anonymous, mprotect};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use support::region::Region;
 
-pub mod exercises;
-
 /// `uint32_t add(uint32_t a, uint32_t b)` in x86-64 machine code:
 /// `lea eax, [rdi + rsi]` (8d 04 37) then `ret` (c3). The C calling
 /// convention passes `a` in rdi, `b` in rsi, and returns eax.
@@ -190,7 +188,15 @@ pub fn memfd_two_views(len: usize) -> nix::Result<TwoViews> {
 /// The permissions `/proc/self/maps` shows for the mapping holding
 /// `address` (`rw-p`, `r-xp`, ...), or `None` if nothing is mapped there.
 pub fn perms_at(address: usize) -> std::io::Result<Option<String>> {
-    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    Ok(perms_in(
+        &std::fs::read_to_string("/proc/self/maps")?,
+        address,
+    ))
+}
+
+/// The permissions `maps` (the text of a `/proc/PID/maps`) shows for the
+/// mapping holding `address`, or `None` if nothing is mapped there.
+pub fn perms_in(maps: &str, address: usize) -> Option<String> {
     for line in maps.lines() {
         let mut fields = line.split_whitespace();
         let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
@@ -206,10 +212,10 @@ pub fn perms_at(address: usize) -> std::io::Result<Option<String>> {
             continue;
         };
         if (start..end).contains(&address) {
-            return Ok(Some(perms.to_owned()));
+            return Some(perms.to_owned());
         }
     }
-    Ok(None)
+    None
 }
 
 // `<asm-generic/siginfo.h>` values; the libc crate does not define the

@@ -20,6 +20,9 @@ use support::fork::run_in_child;
 use support::region::Region;
 use support::{Result, say};
 
+mod exercises;
+mod runner;
+
 const CLI: Cli = Cli {
     lesson: "exec-memory",
     usage: "\
@@ -68,6 +71,9 @@ enum Mode {
 }
 
 fn main() {
+    if support::exercise::asked() {
+        support::exercise::serve(runner::EXERCISES);
+    }
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
