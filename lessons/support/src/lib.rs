@@ -7,6 +7,7 @@
 //!   ([`ChildOutcome`]).
 //! - [`signal_line`]: text a signal handler may write, without allocating.
 //! - [`region`]: an owned raw mapping with volatile byte access.
+//! - [`seccomp`]: the runners' system-call filters, assembled and installed.
 //! - [`page_size`]: the size the kernel maps in.
 //! - [`scratch_dir`]: where a lesson keeps its files, never the learner's directory.
 //! - [`cleanup`]: what a lesson created is removed even when it is interrupted.
@@ -44,6 +45,7 @@ pub mod layout;
 pub mod out;
 pub mod reach;
 pub mod region;
+pub mod seccomp;
 pub mod signal_line;
 pub mod snapshot;
 pub mod space;
