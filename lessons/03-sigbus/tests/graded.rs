@@ -287,15 +287,6 @@ fn truncated(expected: u64, found: u64) -> String {
     format!("Err(Truncated {{ expected: {expected}, found: {found} }})")
 }
 
-/// Text that shows as itself in "yours / expected".
-struct Shown(String);
-
-impl std::fmt::Debug for Shown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// Passes when a `once` read returned exactly `expected` (the runner
 /// replies `Ok(N bytes: HEX)`); else fails with "yours" and "expected".
 fn expect_whole(reply: &Reply, expected: &[u8]) {
@@ -307,11 +298,7 @@ fn expect_whole(reply: &Reply, expected: &[u8]) {
         .and_then(|(_, hex)| support::exercise::unhex(hex));
     match bytes {
         Some(bytes) => assert_bytes!(bytes, expected, "{}", reply.call),
-        None => support::grading::values_differ(
-            &Shown(yours.to_owned()),
-            &Shown(format!("Ok({} bytes: …)", expected.len())),
-            Some(reply.call.clone()),
-        ),
+        None => reply.differs(yours, &format!("Ok({} bytes: …)", expected.len())),
     }
 }
 
@@ -334,7 +321,7 @@ fn judge_reads(ask: Request, cases: &[(Vec<u8>, u64)]) {
     {
         let len = contents.len() as u64;
         if len < *expected {
-            reply.expect(Shown(truncated(*expected, len)));
+            reply.expect_text(&truncated(*expected, len));
         } else {
             expect_whole(reply, &contents[..*expected as usize]);
         }

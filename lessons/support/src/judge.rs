@@ -153,21 +153,35 @@ impl Reply {
         }
     }
 
+    /// Passes when the exercise returned exactly the text `expected`.
     #[track_caller]
-    fn expect_text(&self, expected: &str) {
+    pub fn expect_text(&self, expected: &str) {
+        self.expect_one_of(&[expected]);
+    }
+
+    /// Passes when the exercise returned one of the texts `expected` (where
+    /// several answers are right); else fails showing them all.
+    #[track_caller]
+    pub fn expect_one_of(&self, expected: &[&str]) {
         let yours = self.returned();
-        if yours != expected {
-            crate::grading::values_differ(
-                &Shown(yours),
-                &Shown(expected),
-                Some(self.call.clone()),
-            );
+        if !expected.contains(&yours) {
+            self.differs(yours, &expected.join("\n       or: "));
         }
+    }
+
+    /// Fails the test: the call, then "yours" and "expected" as given.
+    #[track_caller]
+    pub fn differs(&self, yours: &str, expected: &str) -> ! {
+        crate::grading::values_differ(
+            &Shown(yours),
+            &Shown(expected),
+            Some(self.call.clone()),
+        )
     }
 }
 
-/// Text shown as it is (its `Debug` is its `Display`).
-struct Shown<'a>(&'a str);
+/// Text shown as it is in "yours / expected" (its `Debug` is the text).
+pub struct Shown<'a>(pub &'a str);
 
 impl Debug for Shown<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

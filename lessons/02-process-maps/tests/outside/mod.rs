@@ -248,33 +248,11 @@ fn names_at(symbols: &[(String, elf::ElfSymbol)], vaddr: u64) -> Vec<(String, u6
         .collect()
 }
 
-/// Text shown as it is in a failure message.
-struct Shown<'a>(&'a str);
-
-impl std::fmt::Debug for Shown<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
 /// Passes when the reply is `expected` (as the runner writes it: `Debug`
 /// with numbers in hex); else fails with "yours" and "expected".
 #[track_caller]
 pub fn same(reply: &Reply, expected: &str) {
-    one_of(reply, &[expected.to_owned()]);
-}
-
-/// Passes when the reply is one of `expected`.
-#[track_caller]
-pub fn one_of(reply: &Reply, expected: &[String]) {
-    let yours = reply.returned();
-    if !expected.iter().any(|e| e == yours) {
-        support::grading::values_differ(
-            &Shown(yours),
-            &Shown(&expected.join("\n       or: ")),
-            Some(reply.call.clone()),
-        );
-    }
+    reply.expect_text(expected);
 }
 
 /// Passes when `symbolize` answered one of `names` (`(name, offset)`)
@@ -293,7 +271,7 @@ pub fn named(reply: &Reply, names: &[(String, u64)], file: &str) {
             format!("{:x?}", Ok::<_, ()>(symbol))
         })
         .collect();
-    one_of(reply, &expected);
+    reply.expect_one_of(&expected.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 /// Passes when `symbolize` failed with exactly `error`.
@@ -313,11 +291,7 @@ pub fn unreadable(reply: &Reply, path: &str, also: &[(String, u64)]) {
         ))
     });
     if !yours.starts_with("Err(Unreadable { ") && !names_right {
-        support::grading::values_differ(
-            &Shown(yours),
-            &Shown(&format!("Err(Unreadable {{ path: {path:?}, .. }})")),
-            Some(reply.call.clone()),
-        );
+        reply.differs(yours, &format!("Err(Unreadable {{ path: {path:?}, .. }})"));
     }
 }
 
