@@ -296,13 +296,7 @@ fn locate_names_the_file_and_offset_of_a_function() {
         if std::fs::File::open(&seen.exe).is_ok() {
             addresses.push(seen.random_function(&seen.exe, |_| true).0);
         }
-        let requests = addresses
-            .iter()
-            .map(|&a| Request::new("locate").arg(hex(a)))
-            .collect();
-        for (reply, &a) in running.ask_all(requests).iter().zip(&addresses) {
-            seen.expect_location(reply, a);
-        }
+        seen.expect_locations(running, Request::new("locate"), &addresses);
     });
 }
 
@@ -318,13 +312,7 @@ fn locate_finds_statics_in_their_segments() {
         });
         let data = seen.any("writable data", |m| exe(m) && m.perms.write);
         let addresses = [inside(rodata), inside(data), data.end - 1];
-        let requests = addresses
-            .iter()
-            .map(|&a| Request::new("locate").arg(hex(a)))
-            .collect();
-        for (reply, &a) in running.ask_all(requests).iter().zip(&addresses) {
-            seen.expect_location(reply, a);
-        }
+        seen.expect_locations(running, Request::new("locate"), &addresses);
     });
 }
 
@@ -347,13 +335,7 @@ fn locate_gives_no_file_offset_where_no_file_backs_the_memory() {
             fastrand::usize(..4),
             inside(seen.any("file", |m| m.inode != 0)),
         );
-        let requests = addresses
-            .iter()
-            .map(|&a| Request::new("locate").arg(hex(a)))
-            .collect();
-        for (reply, &a) in running.ask_all(requests).iter().zip(&addresses) {
-            seen.expect_location(reply, a);
-        }
+        seen.expect_locations(running, Request::new("locate"), &addresses);
     });
 }
 
@@ -366,13 +348,7 @@ fn locate_finds_a_function_of_libc() {
         let (function, _) = seen.random_function(&libc, |_| true);
         let code = seen.any("libc code", |m| m.pathname == libc && m.perms.exec);
         let addresses = [function, inside(code)];
-        let requests = addresses
-            .iter()
-            .map(|&a| Request::new("locate").arg(hex(a)))
-            .collect();
-        for (reply, &a) in running.ask_all(requests).iter().zip(&addresses) {
-            seen.expect_location(reply, a);
-        }
+        seen.expect_locations(running, Request::new("locate"), &addresses);
     });
 }
 
@@ -396,13 +372,7 @@ fn locate_finds_nothing_where_nothing_is_mapped() {
             addresses.extend([end - 1, end, end + fastrand::u64(..heap - end)]);
         }
         fastrand::shuffle(&mut addresses);
-        let requests = addresses
-            .iter()
-            .map(|&a| Request::new("locate").arg(hex(a)))
-            .collect();
-        for (reply, &a) in running.ask_all(requests).iter().zip(&addresses) {
-            seen.expect_location(reply, a);
-        }
+        seen.expect_locations(running, Request::new("locate"), &addresses);
     });
 }
 
@@ -417,13 +387,7 @@ fn locate_includes_the_first_byte_and_excludes_the_end() {
         });
         // `end` is one past the mapping: nothing, or the next mapping.
         let addresses = [m.start, m.end - 1, m.end, m.start - 1];
-        let requests = addresses
-            .iter()
-            .map(|&a| Request::new("locate").arg(hex(a)))
-            .collect();
-        for (reply, &a) in running.ask_all(requests).iter().zip(&addresses) {
-            seen.expect_location(reply, a);
-        }
+        seen.expect_locations(running, Request::new("locate"), &addresses);
     });
 }
 

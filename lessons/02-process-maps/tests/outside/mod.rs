@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use process_maps::elf::{self, ElfFile, SymbolizeError};
 use process_maps::maps::Mapping;
 use process_maps::{Location, Target, executable_path, program_headers, read_maps};
-use support::judge::{Reply, Runner, Running};
+use support::judge::{Reply, Request, Runner, Running};
 
 /// The lesson binary, as a runner.
 pub fn runner() -> Runner {
@@ -103,6 +103,25 @@ impl Seen {
             pathname: m.pathname.clone(),
             file_offset: (m.inode != 0).then(|| m.offset + (address - m.start)),
         })
+    }
+
+    /// Asks `locate` (the test's request, which names the exercise) for
+    /// every address at once, then checks each answer as
+    /// [`Seen::expect_location`] does.
+    #[track_caller]
+    pub fn expect_locations(
+        &self,
+        running: Running,
+        locate: Request,
+        addresses: &[u64],
+    ) {
+        let requests = addresses
+            .iter()
+            .map(|&a| locate.clone().arg(hex(a)))
+            .collect();
+        for (reply, &a) in running.ask_all(requests).iter().zip(addresses) {
+            self.expect_location(reply, a);
+        }
     }
 
     /// Checks `locate`'s reply for `address`. Memory no file backs may have
