@@ -73,6 +73,19 @@ fn copy(request: Request, case: &CopyCase) -> Request {
     request.path(&case.src).path(&case.dst)
 }
 
+/// Asks for every copy of `cases` at once (`mmap_copy` is the test's own
+/// request), then judges each with [`check_copy`].
+#[track_caller]
+fn check_copies(mmap_copy: Request, cases: &[CopyCase]) {
+    let requests = cases
+        .iter()
+        .map(|case| copy(mmap_copy.clone(), case))
+        .collect();
+    for (reply, case) in runner().ask_all(requests).iter().zip(cases) {
+        check_copy(reply, case);
+    }
+}
+
 /// Judges one copy: the count it returned, the destination (a file of its
 /// own, not a link to the source) holding exactly the source's bytes, and
 /// the source unchanged.
@@ -122,13 +135,7 @@ fn mmap_copy_copies_every_size_byte_for_byte() {
                 copy_case(dir.path(), &format!("f{i}"), random_bytes(len))
             })
             .collect();
-        let requests = cases
-            .iter()
-            .map(|case| copy(Request::new("mmap_copy"), case))
-            .collect();
-        for (reply, case) in runner().ask_all(requests).iter().zip(&cases) {
-            check_copy(reply, case);
-        }
+        check_copies(Request::new("mmap_copy"), &cases);
     });
 }
 
@@ -148,14 +155,7 @@ fn mmap_copy_of_an_empty_file() {
         // And the same function still copies a file that is not empty.
         let control =
             copy_case(dir.path(), "control", random_bytes(fastrand::usize(1..99)));
-        let replies = runner().ask_all(vec![
-            copy(Request::new("mmap_copy"), &empty),
-            copy(Request::new("mmap_copy"), &over),
-            copy(Request::new("mmap_copy"), &control),
-        ]);
-        check_copy(&replies[0], &empty);
-        check_copy(&replies[1], &over);
-        check_copy(&replies[2], &control);
+        check_copies(Request::new("mmap_copy"), &[empty, over, control]);
     });
 }
 
@@ -177,13 +177,7 @@ fn mmap_copy_replaces_a_longer_destination() {
                     case
                 })
                 .collect();
-        let requests = cases
-            .iter()
-            .map(|case| copy(Request::new("mmap_copy"), case))
-            .collect();
-        for (reply, case) in runner().ask_all(requests).iter().zip(&cases) {
-            check_copy(reply, case);
-        }
+        check_copies(Request::new("mmap_copy"), &cases);
     });
 }
 
