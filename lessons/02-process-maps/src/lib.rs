@@ -21,6 +21,7 @@ use nix::sys::stat::Mode;
 pub mod elf;
 pub mod exercises;
 pub mod maps;
+pub mod picture;
 
 use maps::{Kind, Mapping, ParseError};
 use support::region::Region;
