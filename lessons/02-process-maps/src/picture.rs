@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use support::svg::{Anchor, Font, Rect, Svg, WIDTH, shorten};
+use support::svg::{Anchor, Font, Rect, Svg, WIDTH, shorten, shorten_escaped};
 
 use crate::maps::{self, Kind, Mapping};
 use crate::{Target, libc_code, place_segments, program_headers, relro_range};
@@ -21,8 +21,10 @@ use crate::{Target, libc_code, place_segments, program_headers, relro_range};
 /// From this many mappings on, rows are drawn thin and unlabelled.
 pub const COMPACT_FROM: usize = 300;
 
-/// The longest name shown in a tooltip (names may be 4,096 bytes long).
+/// The longest name shown in a tooltip (names may be 4,096 bytes long), in
+/// characters; in a compact picture, in bytes once escaped.
 const TIP_NAME: usize = 80;
+const TIP_NAME_COMPACT: usize = 32;
 
 /// What the picture shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -319,7 +321,11 @@ pub fn draw(space: &AddressSpace) -> String {
             mapping.perms,
             human(mapping.size()),
             word,
-            shorten(&name, TIP_NAME)
+            if compact {
+                shorten_escaped(&name, TIP_NAME_COMPACT)
+            } else {
+                shorten(&name, TIP_NAME)
+            }
         );
         svg.rect(Rect {
             x: BAR_X,

@@ -96,7 +96,9 @@ fn ten_thousand_mappings_draw_in_bounded_size_and_time() {
                 // Every third one leaves a gap before the next.
                 let start = 0x7f00_0000_0000 + i * 0x3000;
                 let end = start + if i % 3 == 0 { 0x1000 } else { 0x3000 };
-                mapping(start, end, "rw-p", &format!("/data/file number {i} <{i}>"))
+                // Long names full of characters that escaping lengthens.
+                let name = format!("/data/file number {i} {}", "<&>\"".repeat(100));
+                mapping(start, end, "rw-p", &name)
             })
             .collect(),
         ..AddressSpace::default()

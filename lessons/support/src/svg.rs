@@ -76,6 +76,25 @@ pub fn shorten(text: &str, max: usize) -> String {
     format!("{kept}...")
 }
 
+/// `text` cut so that, escaped, it takes at most `max` bytes (`...` added
+/// when cut): a bound on a picture's size whatever the names hold.
+pub fn shorten_escaped(text: &str, max: usize) -> String {
+    if escape(text).len() <= max {
+        return text.to_owned();
+    }
+    let mut kept = String::new();
+    let mut used = 3;
+    for c in text.chars() {
+        let mut buffer = [0u8; 4];
+        used += escape(c.encode_utf8(&mut buffer)).len();
+        if used > max {
+            break;
+        }
+        kept.push(c);
+    }
+    format!("{kept}...")
+}
+
 /// Where text sits relative to its `x`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anchor {
@@ -375,6 +394,8 @@ mod tests {
         assert_eq!(num(f64::NAN), "0");
         assert_eq!(shorten("abcdefgh", 6), "abc...");
         assert_eq!(shorten("abc", 6), "abc");
+        assert_eq!(shorten_escaped("<<<<", 12), "<...");
+        assert_eq!(shorten_escaped("abc", 3), "abc");
     }
 
     #[test]
