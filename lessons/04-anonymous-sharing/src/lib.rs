@@ -23,6 +23,7 @@ use support::fork::ChildError;
 use support::region::Region;
 
 pub mod exercises;
+pub mod picture;
 
 /// How long any child of this lesson, or any wait for a byte in a pipe, may
 /// take before the lesson gives up on it.
