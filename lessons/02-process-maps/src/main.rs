@@ -52,14 +52,17 @@ fn main() {
     CLI.begin();
     let result = parse_args().and_then(|(mode, svg)| match mode {
         Mode::Help => CLI.help(),
-        Mode::Walkthrough => support::svg::with_picture(&CLI, svg, walkthrough, || {
-            process_maps::picture::live_picture(Target::This)
-        }),
-        Mode::OtherProcess(pid) => {
-            support::svg::with_picture(&CLI, svg, || other_process(pid), || {
-                process_maps::picture::live_picture(Target::Pid(pid))
+        Mode::Walkthrough => {
+            support::svg::with_picture(&CLI, svg, walkthrough, || {
+                process_maps::picture::live_picture(Target::This)
             })
         }
+        Mode::OtherProcess(pid) => support::svg::with_picture(
+            &CLI,
+            svg,
+            || other_process(pid),
+            || process_maps::picture::live_picture(Target::Pid(pid)),
+        ),
         Mode::Helper => {
             run_helper().map_err(|e| CLI.refuse(format_args!("helper: {e}")))
         }

@@ -78,10 +78,11 @@ impl AddressSpace {
                     let start = p.mappings.iter().map(|m| m.start).min()?;
                     let end = p.mappings.iter().map(|m| m.end).max()?;
                     let s = p.segment;
-                    let flags: String = [(s.read, 'r'), (s.write, 'w'), (s.exec, 'x')]
-                        .iter()
-                        .map(|&(on, c)| if on { c } else { '-' })
-                        .collect();
+                    let flags: String =
+                        [(s.read, 'r'), (s.write, 'w'), (s.exec, 'x')]
+                            .iter()
+                            .map(|&(on, c)| if on { c } else { '-' })
+                            .collect();
                     Some((flags, start, end))
                 })
                 .collect();
@@ -95,7 +96,8 @@ impl AddressSpace {
         let libc_rss_pss = libc_code(&mappings).and_then(|m| {
             let smaps = crate::read_smaps(target).ok()?;
             let fields = maps::smaps_fields(&smaps, m.start)?;
-            let field = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+            let field =
+                |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
             let name = m.file_name().unwrap_or("libc").to_owned();
             Some((name, field("Rss")?, field("Pss")?))
         });
@@ -122,7 +124,11 @@ impl AddressSpace {
         }
         for object in &self.objects {
             for (flags, start, end) in &object.segments {
-                let _ = writeln!(out, "# segment {} {flags} {start:x} {end:x}", object.name);
+                let _ = writeln!(
+                    out,
+                    "# segment {} {flags} {start:x} {end:x}",
+                    object.name
+                );
             }
             if let Some((start, end)) = object.relro {
                 let _ = writeln!(out, "# relro {} {start:x} {end:x}", object.name);
@@ -141,7 +147,8 @@ impl AddressSpace {
     pub fn from_recording(text: &str) -> Result<AddressSpace, String> {
         let mut space = AddressSpace::default();
         let mut maps_text = String::new();
-        let hex = |s: &str| u64::from_str_radix(s, 16).map_err(|_| format!("not hex: {s}"));
+        let hex =
+            |s: &str| u64::from_str_radix(s, 16).map_err(|_| format!("not hex: {s}"));
         for line in text.lines() {
             let Some(rest) = line.strip_prefix("# ") else {
                 maps_text.push_str(line);
@@ -175,8 +182,11 @@ impl AddressSpace {
                     space.objects[at].relro = Some((hex(start)?, hex(end)?));
                 }
                 ("rss-pss", [name, rss, pss]) => {
-                    let kb = |s: &str| s.parse::<u64>().map_err(|_| format!("not kB: {s}"));
-                    space.libc_rss_pss = Some(((*name).to_owned(), kb(rss)?, kb(pss)?));
+                    let kb = |s: &str| {
+                        s.parse::<u64>().map_err(|_| format!("not kB: {s}"))
+                    };
+                    space.libc_rss_pss =
+                        Some(((*name).to_owned(), kb(rss)?, kb(pss)?));
                 }
                 _ => {} // a comment
             }
@@ -223,7 +233,7 @@ pub fn human(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if value >= 10.0 || value == value.trunc() {
+    if value >= 10.0 || value == (value as u64) as f64 {
         format!("{value:.0} {}", UNITS[unit])
     } else {
         format!("{value:.1} {}", UNITS[unit])
@@ -257,7 +267,12 @@ pub fn draw(space: &AddressSpace) -> String {
         ),
     );
     let body = Font::BODY;
-    svg.text(WIDTH / 2.0, 26.0, body.size(16.0).bold().anchored(Anchor::Middle), &format!("The address space of {}", space.whose));
+    svg.text(
+        WIDTH / 2.0,
+        26.0,
+        body.size(16.0).bold().anchored(Anchor::Middle),
+        &format!("The address space of {}", space.whose),
+    );
     svg.text(
         WIDTH / 2.0,
         46.0,
@@ -282,7 +297,12 @@ pub fn draw(space: &AddressSpace) -> String {
         svg.text(x + 28.0, row_y + 12.0, body, word);
     }
     y += 4.0 * 20.0 + 8.0;
-    svg.text(ADDRESS_END, y + 4.0, body.bold().anchored(Anchor::End), "address");
+    svg.text(
+        ADDRESS_END,
+        y + 4.0,
+        body.bold().anchored(Anchor::End),
+        "address",
+    );
     svg.text(SEGMENT_X, y + 4.0, body.bold(), "ELF");
     svg.text(BAR_X, y + 4.0, body.bold(), "mapping");
     svg.text(LABEL_X, y + 4.0, body.bold(), "perms, name");
@@ -301,15 +321,20 @@ pub fn draw(space: &AddressSpace) -> String {
             } else {
                 let mid = BAR_X + BAR_WIDTH / 2.0;
                 svg.line((mid, y), (mid, y + 18.0), "#888", true);
-                svg.text(LABEL_X, y + 14.0, body.fill("#555"), &format!("gap: {}", human(gap)));
+                svg.text(
+                    LABEL_X,
+                    y + 14.0,
+                    body.fill("#555"),
+                    &format!("gap: {}", human(gap)),
+                );
                 y += 18.0;
             }
         }
         let height = if compact {
             3.0
         } else {
-            let pages = (mapping.size() / 4096).max(1) as f64;
-            (18.0 + 2.0 * pages.log2()).clamp(18.0, 40.0)
+            let pages = (mapping.size() / 4096).max(1);
+            (18.0 + 2.0 * f64::from(pages.ilog2())).clamp(18.0, 40.0)
         };
         let kind = mapping.kind(exe);
         let (fill, word) = colour(kind);
@@ -339,7 +364,12 @@ pub fn draw(space: &AddressSpace) -> String {
         });
         if !compact {
             let base = y + height / 2.0 + 4.5;
-            svg.text(ADDRESS_END, base, body.mono().anchored(Anchor::End), &format!("{:x}", mapping.start));
+            svg.text(
+                ADDRESS_END,
+                base,
+                body.mono().anchored(Anchor::End),
+                &format!("{:x}", mapping.start),
+            );
             let relro = space.objects.iter().filter_map(|o| o.relro).any(|(s, e)| {
                 s <= mapping.start && mapping.start < e && mapping.end <= e
             });
@@ -347,7 +377,11 @@ pub fn draw(space: &AddressSpace) -> String {
                 "{}{} {}",
                 mapping.perms,
                 if relro { " RELRO" } else { "" },
-                if name.is_empty() { "(no name)".to_owned() } else { name }
+                if name.is_empty() {
+                    "(no name)".to_owned()
+                } else {
+                    name
+                }
             );
             svg.text(LABEL_X, base, body, &shorten(&label, LABEL_CHARS));
         }
@@ -375,7 +409,9 @@ fn display_name(mapping: &Mapping, kind: Kind) -> String {
         Kind::Executable | Kind::SharedLibrary | Kind::File | Kind::DeletedFile
     );
     match mapping.file_name().filter(|_| by_file_name) {
-        Some(name) if mapping.pathname.ends_with(" (deleted)") => format!("{name} (deleted)"),
+        Some(name) if mapping.pathname.ends_with(" (deleted)") => {
+            format!("{name} (deleted)")
+        }
         Some(name) => name.to_owned(),
         None => mapping.pathname.clone(),
     }
@@ -412,7 +448,12 @@ fn draw_segments(svg: &mut Svg, space: &AddressSpace, rows: &[(f64, f64)]) {
                 tip: Some(&tip),
             });
             let mid = (first.0 + last.1) / 2.0 + 4.5;
-            svg.text(SEGMENT_X + SEGMENT_WIDTH / 2.0, mid, Font::BODY.mono().anchored(Anchor::Middle).fill("#1f5fa8"), flags);
+            svg.text(
+                SEGMENT_X + SEGMENT_WIDTH / 2.0,
+                mid,
+                Font::BODY.mono().anchored(Anchor::Middle).fill("#1f5fa8"),
+                flags,
+            );
         }
     }
 }
@@ -421,15 +462,32 @@ fn draw_segments(svg: &mut Svg, space: &AddressSpace, rows: &[(f64, f64)]) {
 fn draw_rss_pss(svg: &mut Svg, space: &AddressSpace, y: f64) -> f64 {
     let body = Font::BODY;
     let Some((name, rss, pss)) = &space.libc_rss_pss else {
-        svg.text(16.0, y + 14.0, body, "Rss and Pss: no libc code mapping (or no smaps)");
+        svg.text(
+            16.0,
+            y + 14.0,
+            body,
+            "Rss and Pss: no libc code mapping (or no smaps)",
+        );
         return y + 20.0;
     };
-    svg.text(16.0, y + 14.0, body.bold(), &shorten(&format!("{name}'s code, from smaps"), 40));
+    svg.text(
+        16.0,
+        y + 14.0,
+        body.bold(),
+        &shorten(&format!("{name}'s code, from smaps"), 40),
+    );
     let full = 300.0;
-    let scale = |kb: u64| if *rss == 0 { 0.0 } else { full * kb as f64 / *rss as f64 };
-    for (index, (label, kb, fill)) in [("Rss", *rss, "#a9cdf0"), ("Pss", *pss, "#1f5fa8")]
-        .into_iter()
-        .enumerate()
+    let scale = |kb: u64| {
+        if *rss == 0 {
+            0.0
+        } else {
+            full * kb as f64 / *rss as f64
+        }
+    };
+    for (index, (label, kb, fill)) in
+        [("Rss", *rss, "#a9cdf0"), ("Pss", *pss, "#1f5fa8")]
+            .into_iter()
+            .enumerate()
     {
         let row = y + 24.0 + index as f64 * 24.0;
         svg.text(16.0, row + 14.0, body, label);

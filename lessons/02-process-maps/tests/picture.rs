@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use process_maps::maps::{self, Mapping};
 use process_maps::picture::{AddressSpace, draw};
-use support::testing::picture::{assert_book_figure, assert_svg_refusals, parse, run_with_svg};
+use support::testing::picture::{
+    assert_book_figure, assert_svg_refusals, parse, run_with_svg,
+};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 const RECORDED: &str = "tests/samples/picture-lesson.rec";
@@ -23,11 +25,17 @@ fn here(path: &str) -> std::path::PathBuf {
 fn the_books_picture_is_drawn_from_the_recorded_run() {
     let text = std::fs::read_to_string(here(RECORDED)).unwrap();
     let space = AddressSpace::from_recording(&text).unwrap();
-    assert_eq!(AddressSpace::from_recording(&space.recording()).unwrap(), space);
+    assert_eq!(
+        AddressSpace::from_recording(&space.recording()).unwrap(),
+        space
+    );
     let svg = draw(&space);
     let parsed = parse(&svg);
     assert_eq!(parsed.of_class("mapping").len(), space.mappings.len());
-    assert!(!parsed.of_class("segment").is_empty(), "the ELF segments are drawn");
+    assert!(
+        !parsed.of_class("segment").is_empty(),
+        "the ELF segments are drawn"
+    );
     assert!(svg.contains("RELRO"), "the RELRO split is labelled");
     assert_eq!(parsed.of_class("rss-pss").len(), 2);
     insta::with_settings!({ omit_expression => true, prepend_module_to_snapshot => false }, {
@@ -62,7 +70,9 @@ fn hostile_names_are_escaped() {
     };
     for (index, name) in names.iter().enumerate() {
         let start = 0x1000_0000 + index as u64 * 0x10_0000;
-        space.mappings.push(mapping(start, start + 0x1000, "r-xp", name));
+        space
+            .mappings
+            .push(mapping(start, start + 0x1000, "r-xp", name));
     }
     let svg = draw(&space);
     let parsed = parse(&svg);
@@ -107,11 +117,18 @@ fn ten_thousand_mappings_draw_in_bounded_size_and_time() {
     let svg = draw(&space);
     let took = started.elapsed();
     eprintln!("10,000 mappings: {} bytes drawn in {took:?}", svg.len());
-    assert!(svg.len() <= 2 << 20, "{} bytes for 10,000 mappings", svg.len());
+    assert!(
+        svg.len() <= 2 << 20,
+        "{} bytes for 10,000 mappings",
+        svg.len()
+    );
     // 5 s is the promise for an optimised build; an unoptimised test build
     // gets a generous bound, never a tight one.
     let limit = if cfg!(debug_assertions) { 60 } else { 5 };
-    assert!(took < Duration::from_secs(limit), "{took:?} for 10,000 mappings");
+    assert!(
+        took < Duration::from_secs(limit),
+        "{took:?} for 10,000 mappings"
+    );
     assert_eq!(parse(&svg).of_class("mapping").len(), 10_000);
 }
 
@@ -128,14 +145,22 @@ fn a_live_drawing_of_another_process_shows_every_mapping() {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
     let _ = sleeper.kill();
     let _ = sleeper.wait();
-    assert!(story.contains("The picture of this run is in me.svg."), "{story}");
+    assert!(
+        story.contains("The picture of this run is in me.svg."),
+        "{story}"
+    );
     let parsed = parse(&svg);
-    assert!(parsed.title.contains(&format!("process {pid}")), "{}", parsed.title);
+    assert!(
+        parsed.title.contains(&format!("process {pid}")),
+        "{}",
+        parsed.title
+    );
     let drawn = parsed.of_class("mapping");
     let expected = maps::parse_maps(&maps).unwrap();
     assert_eq!(drawn.len(), expected.len(), "one bar per mapping");
     for (tip, mapping) in drawn.iter().zip(&expected) {
-        let range = format!("{:x}-{:x} {}", mapping.start, mapping.end, mapping.perms);
+        let range =
+            format!("{:x}-{:x} {}", mapping.start, mapping.end, mapping.perms);
         assert!(tip.starts_with(&range), "{tip} is not {range}");
     }
 }
@@ -144,7 +169,10 @@ fn a_live_drawing_of_another_process_shows_every_mapping() {
 fn a_live_drawing_of_this_process_to_stdout() {
     let run = support::testing::run_ok(LESSON, &["--svg", "-"]);
     assert_eq!(run.stderr, "");
-    assert!(!run.stdout.contains("Step 1."), "--svg - prints the picture only");
+    assert!(
+        !run.stdout.contains("Step 1."),
+        "--svg - prints the picture only"
+    );
     let parsed = parse(&run.stdout);
     let drawn = parsed.of_class("mapping");
     let starts: Vec<u64> = drawn
@@ -152,8 +180,17 @@ fn a_live_drawing_of_this_process_to_stdout() {
         .map(|tip| u64::from_str_radix(tip.split('-').next().unwrap(), 16).unwrap())
         .collect();
     assert!(starts.windows(2).all(|w| w[0] < w[1]), "in address order");
-    for kind in ["executable", "library", "stack", "kernel-provided", "shared memory"] {
-        assert!(drawn.iter().any(|t| t.contains(&format!(" {kind}: "))), "no {kind}");
+    for kind in [
+        "executable",
+        "library",
+        "stack",
+        "kernel-provided",
+        "shared memory",
+    ] {
+        assert!(
+            drawn.iter().any(|t| t.contains(&format!(" {kind}: "))),
+            "no {kind}"
+        );
     }
     assert!(!parsed.of_class("segment").is_empty());
 }

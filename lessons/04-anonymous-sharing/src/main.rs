@@ -42,9 +42,11 @@ fn main() {
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
-        Mode::Walkthrough(svg) => support::svg::with_picture(&CLI, svg, walkthrough, || {
-            Ok(picture::draw(&picture::copy_on_write_rows()?))
-        }),
+        Mode::Walkthrough(svg) => {
+            support::svg::with_picture(&CLI, svg, walkthrough, || {
+                Ok(picture::draw(&picture::copy_on_write_rows()?))
+            })
+        }
         Mode::ExerciseHelper(args) => helper::exercise(&args),
     });
     CLI.finish(result);
@@ -66,7 +68,9 @@ fn parse_args() -> Result<Mode> {
             _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
-    Ok(Mode::Walkthrough(support::svg::requested(&CLI, svg, force)?))
+    Ok(Mode::Walkthrough(support::svg::requested(
+        &CLI, svg, force,
+    )?))
 }
 
 fn walkthrough() -> Result {

@@ -72,7 +72,10 @@ const MOMENTS: [(&str, &str); 6] = [
     ("MAP_PRIVATE", "child, after writing pages 2 and 5"),
     ("MAP_PRIVATE", "parent, meanwhile"),
     ("MAP_SHARED", "child, just after fork"),
-    ("MAP_SHARED", "child, after reading every page, writing 2 and 5"),
+    (
+        "MAP_SHARED",
+        "child, after reading every page, writing 2 and 5",
+    ),
     ("MAP_SHARED", "parent, meanwhile"),
 ];
 
@@ -108,7 +111,11 @@ pub fn copy_on_write_rows() -> support::Result<Rows> {
     let report = Slots::new(MOMENTS.len() * PAGES, Sharing::Shared)?;
     let (to_parent, to_child) = (Baton::new()?, Baton::new()?);
     let look = |region: &support::region::Region, row: usize| {
-        encode(page_states(region.address(), PAGES).as_deref(), &report, row);
+        encode(
+            page_states(region.address(), PAGES).as_deref(),
+            &report,
+            row,
+        );
     };
     let child = support::fork::fork_child(|| {
         look(&private, 0);
@@ -142,8 +149,9 @@ pub fn copy_on_write_rows() -> support::Result<Rows> {
         .iter()
         .enumerate()
         .map(|(row, (mapping, label))| {
-            let codes: Vec<u64> =
-                (0..PAGES).map(|p| report.slot(row * PAGES + p).load(Acquire)).collect();
+            let codes: Vec<u64> = (0..PAGES)
+                .map(|p| report.slot(row * PAGES + p).load(Acquire))
+                .collect();
             let pages = (!codes.contains(&3)).then(|| {
                 codes
                     .iter()
@@ -184,7 +192,10 @@ impl Rows {
     /// Reads what [`Rows::recording`] wrote; `#` lines are comments.
     pub fn from_recording(text: &str) -> Result<Rows, String> {
         let mut rows = Vec::new();
-        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let parts: Vec<&str> = line.split(" | ").collect();
             let [mapping, label, states] = parts.as_slice() else {
                 return Err(format!("not MAPPING | LABEL | STATES: {line}"));
@@ -228,7 +239,12 @@ pub fn draw(rows: &Rows) -> String {
     );
     let body = Font::BODY;
     let title = body.size(16.0).bold().anchored(Anchor::Middle);
-    svg.text(WIDTH / 2.0, 26.0, title, "After fork: shared pages and own copies");
+    svg.text(
+        WIDTH / 2.0,
+        26.0,
+        title,
+        "After fork: shared pages and own copies",
+    );
     svg.text(
         WIDTH / 2.0,
         46.0,
@@ -241,7 +257,15 @@ pub fn draw(rows: &Rows) -> String {
         (OWN, "this process's own copy"),
         (ABSENT, "not in this process's page table"),
     ] {
-        let rect = Rect { x: 16.0, y, width: 14.0, height: 14.0, fill, stroke: Some("#777"), ..Rect::default() };
+        let rect = Rect {
+            x: 16.0,
+            y,
+            width: 14.0,
+            height: 14.0,
+            fill,
+            stroke: Some("#777"),
+            ..Rect::default()
+        };
         svg.rect(rect);
         svg.text(38.0, y + 12.0, body, text);
         y += 20.0;
@@ -252,11 +276,21 @@ pub fn draw(rows: &Rows) -> String {
         if row.mapping != heading {
             heading = &row.mapping;
             y += 16.0;
-            svg.text(16.0, y + 14.0, body.bold().size(14.0), &format!("{} mapping, {PAGES} pages", row.mapping));
+            svg.text(
+                16.0,
+                y + 14.0,
+                body.bold().size(14.0),
+                &format!("{} mapping, {PAGES} pages", row.mapping),
+            );
             y += 22.0;
             for page in 0..PAGES {
                 let x = left + (page as f64 + 0.5) * CELL;
-                svg.text(x, y + 12.0, body.anchored(Anchor::Middle).fill("#555"), &page.to_string());
+                svg.text(
+                    x,
+                    y + 12.0,
+                    body.anchored(Anchor::Middle).fill("#555"),
+                    &page.to_string(),
+                );
             }
             y += 16.0;
         }
@@ -270,7 +304,8 @@ pub fn draw(rows: &Rows) -> String {
                         PageState::Shared => (SHARED, "page shared", "shared"),
                         PageState::Own => (OWN, "page own", "own copy"),
                     };
-                    let tip = format!("{}, {}: page {page} {word}", row.mapping, row.label);
+                    let tip =
+                        format!("{}, {}: page {page} {word}", row.mapping, row.label);
                     svg.rect(Rect {
                         x: left + page as f64 * CELL + 2.0,
                         y,
@@ -285,7 +320,12 @@ pub fn draw(rows: &Rows) -> String {
                 y += 28.0;
             }
             None => {
-                svg.text(left, y + 14.0, body.fill("#a00"), "pagemap unavailable here");
+                svg.text(
+                    left,
+                    y + 14.0,
+                    body.fill("#a00"),
+                    "pagemap unavailable here",
+                );
                 y += 24.0;
             }
         }

@@ -33,7 +33,9 @@ fn rows_of(parsed: &Parsed) -> Rows {
             "own" => PageState::Own,
             other => panic!("a cell of class {other}"),
         };
-        let (who, _) = tip.split_once(": page ").expect("a cell's tip names its page");
+        let (who, _) = tip
+            .split_once(": page ")
+            .expect("a cell's tip names its page");
         let (mapping, label) = who.split_once(", ").unwrap();
         match rows.last_mut() {
             Some(row) if row.mapping == mapping && row.label == label => {
@@ -72,14 +74,20 @@ fn where_pagemap_is_unavailable_the_picture_says_so() {
     }]);
     let parsed = parse(&draw(&rows));
     assert!(parsed.texts.iter().any(|t| t == "pagemap unavailable here"));
-    assert!(parsed.texts.iter().any(|t| t == "child <&> just after fork"));
+    assert!(
+        parsed
+            .texts
+            .iter()
+            .any(|t| t == "child <&> just after fork")
+    );
     assert!(parsed.of_class("page").is_empty());
 }
 
 /// What a live run must show, page by page, where pagemap can be read.
 fn the_demonstration(rows: &Rows) {
     let states = |index: usize| rows.0[index].pages.clone().unwrap();
-    let expect = |f: &dyn Fn(usize) -> PageState| (0..PAGES).map(f).collect::<Vec<_>>();
+    let expect =
+        |f: &dyn Fn(usize) -> PageState| (0..PAGES).map(f).collect::<Vec<_>>();
     let all = |state| expect(&|_| state);
     let written = expect(&|p| {
         if WRITTEN.contains(&p) {
@@ -88,19 +96,38 @@ fn the_demonstration(rows: &Rows) {
             PageState::Shared
         }
     });
-    assert_eq!(states(0), all(PageState::Shared), "private, child after fork");
+    assert_eq!(
+        states(0),
+        all(PageState::Shared),
+        "private, child after fork"
+    );
     assert_eq!(states(1), written, "private, child after its writes");
     assert_eq!(states(2), written, "private, the parent meanwhile");
-    assert_eq!(states(3), all(PageState::Absent), "shared, child after fork");
-    assert_eq!(states(4), all(PageState::Shared), "shared, child after touching");
-    assert_eq!(states(5), all(PageState::Shared), "shared, the parent meanwhile");
+    assert_eq!(
+        states(3),
+        all(PageState::Absent),
+        "shared, child after fork"
+    );
+    assert_eq!(
+        states(4),
+        all(PageState::Shared),
+        "shared, child after touching"
+    );
+    assert_eq!(
+        states(5),
+        all(PageState::Shared),
+        "shared, the parent meanwhile"
+    );
 }
 
 #[test]
 fn a_live_run_shows_copy_on_write_page_by_page() {
     let (svg, story) = run_with_svg(LESSON, &["--svg", "{}"]);
     assert!(story.contains("Step 3."), "the story runs too");
-    assert!(story.ends_with("The picture of this run is in me.svg.\n"), "{story}");
+    assert!(
+        story.ends_with("The picture of this run is in me.svg.\n"),
+        "{story}"
+    );
     let parsed = parse(&svg);
     let unavailable = parsed.texts.iter().any(|t| t == "pagemap unavailable here");
     if unavailable {
@@ -117,7 +144,10 @@ fn a_live_run_shows_copy_on_write_page_by_page() {
 fn svg_to_stdout_is_the_picture_alone() {
     let run = support::testing::run_ok(LESSON, &["--svg", "-"]);
     assert!(!run.stdout.contains("Step 1."));
-    assert_eq!(parse(&run.stdout).title, "Copy-on-write after fork, page by page");
+    assert_eq!(
+        parse(&run.stdout).title,
+        "Copy-on-write after fork, page by page"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SigHandler, Signal, signal};
+use page_cache::picture::{draw, four_moments};
 use page_cache::{
     Faults, READ_BUFFER, ReadAhead, anonymous_copy, cache_is_the_file, cachestat,
     create_file, evict_from_cache, faults_during, filesystem_name, folio_sizes,
@@ -18,7 +19,6 @@ use page_cache::{
     resident_pages, smaps_kb, status_kb, sum_file_mapped, sum_file_with_read,
     sum_mapped, sum_region, sum_with_read, thp_mode, write_every_page,
 };
-use page_cache::picture::{draw, four_moments};
 use support::cli::Cli;
 use support::{Result, say};
 
@@ -112,7 +112,9 @@ fn parse_args() -> Result<Mode> {
         );
     }
     if bench && svg.is_some() {
-        return Err(CLI.refuse("--svg draws the walkthrough's run; leave out --bench"));
+        return Err(
+            CLI.refuse("--svg draws the walkthrough's run; leave out --bench")
+        );
     }
     let svg = support::svg::requested(&CLI, svg, force)?;
     Ok(if bench {

@@ -138,7 +138,10 @@ impl Residency {
     /// Reads what [`Residency::recording`] wrote; `#` lines are comments.
     pub fn from_recording(text: &str) -> Result<Residency, String> {
         let mut residency = Residency::default();
-        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             let last = residency.moments.last_mut();
             match (key, last) {
@@ -148,7 +151,9 @@ impl Residency {
                     ..Moment::default()
                 }),
                 ("cached", Some(moment)) => moment.cached = from_bits(value)?,
-                ("mapped", Some(moment)) if value == "unavailable" => moment.mapped = None,
+                ("mapped", Some(moment)) if value == "unavailable" => {
+                    moment.mapped = None
+                }
                 ("mapped", Some(moment)) => moment.mapped = Some(from_bits(value)?),
                 _ => return Err(format!("an unexpected line: {line}")),
             }
@@ -164,7 +169,12 @@ pub fn pages_per_cell(pages: usize) -> usize {
 
 /// Draws the picture.
 pub fn draw(residency: &Residency) -> String {
-    let pages = residency.moments.iter().map(|m| m.cached.len()).max().unwrap_or(0);
+    let pages = residency
+        .moments
+        .iter()
+        .map(|m| m.cached.len())
+        .max()
+        .unwrap_or(0);
     let per_cell = pages_per_cell(pages);
     let cells = pages.div_ceil(per_cell);
     let rows = cells.div_ceil(PER_ROW).max(1);
@@ -179,8 +189,17 @@ pub fn draw(residency: &Residency) -> String {
         ),
     );
     let body = Font::BODY;
-    svg.text(WIDTH / 2.0, 26.0, body.size(16.0).bold().anchored(Anchor::Middle), "A file's pages: cached, and mapped here");
-    let per = if per_cell == 1 { "one cell per page".to_owned() } else { format!("one cell per {per_cell} pages") };
+    svg.text(
+        WIDTH / 2.0,
+        26.0,
+        body.size(16.0).bold().anchored(Anchor::Middle),
+        "A file's pages: cached, and mapped here",
+    );
+    let per = if per_cell == 1 {
+        "one cell per page".to_owned()
+    } else {
+        format!("one cell per {per_cell} pages")
+    };
     svg.text(
         WIDTH / 2.0,
         46.0,
@@ -194,7 +213,15 @@ pub fn draw(residency: &Residency) -> String {
     ];
     let mut y = 60.0;
     for (fill, text) in legend {
-        svg.rect(Rect { x: 16.0, y, width: 14.0, height: 14.0, fill, stroke: Some("#777"), ..Rect::default() });
+        svg.rect(Rect {
+            x: 16.0,
+            y,
+            width: 14.0,
+            height: 14.0,
+            fill,
+            stroke: Some("#777"),
+            ..Rect::default()
+        });
         svg.text(38.0, y + 12.0, body, text);
         y += 20.0;
     }
@@ -202,23 +229,54 @@ pub fn draw(residency: &Residency) -> String {
     let left = 16.0 + (WIDTH - 32.0 - PER_ROW as f64 * CELL) / 2.0;
     for (index, moment) in residency.moments.iter().enumerate() {
         y += 14.0;
-        svg.text(16.0, y + 14.0, body.bold(), &format!("{}. {}", index + 1, moment.label));
+        svg.text(
+            16.0,
+            y + 14.0,
+            body.bold(),
+            &format!("{}. {}", index + 1, moment.label),
+        );
         y += 22.0;
         let cached_count = moment.cached.iter().filter(|&&c| c).count();
-        svg.text(16.0, y + 14.0, body, &format!("page cache: {cached_count} of {} pages", moment.cached.len()));
+        svg.text(
+            16.0,
+            y + 14.0,
+            body,
+            &format!(
+                "page cache: {cached_count} of {} pages",
+                moment.cached.len()
+            ),
+        );
         y += 20.0;
-        grid(&mut svg, left, y, &moment.cached, per_cell, CACHED, "cached");
+        grid(
+            &mut svg,
+            left,
+            y,
+            &moment.cached,
+            per_cell,
+            CACHED,
+            "cached",
+        );
         y += grid_height + 8.0;
         match &moment.mapped {
             Some(mapped) => {
                 let count = mapped.iter().filter(|&&c| c).count();
-                svg.text(16.0, y + 14.0, body, &format!("mapped here: {count} of {} pages", mapped.len()));
+                svg.text(
+                    16.0,
+                    y + 14.0,
+                    body,
+                    &format!("mapped here: {count} of {} pages", mapped.len()),
+                );
                 y += 20.0;
                 grid(&mut svg, left, y, mapped, per_cell, MAPPED, "mapped");
                 y += grid_height + 8.0;
             }
             None => {
-                svg.text(16.0, y + 14.0, body.fill("#a00"), "mapped here: pagemap unavailable");
+                svg.text(
+                    16.0,
+                    y + 14.0,
+                    body.fill("#a00"),
+                    "mapped here: pagemap unavailable",
+                );
                 y += 22.0;
             }
         }
@@ -234,7 +292,15 @@ const EMPTY: &str = "#ffffff";
 /// lighter shade where some are, white where none: class `page CLASS`
 /// (set) or `page` (not set).
 #[allow(clippy::too_many_arguments)]
-fn grid(svg: &mut Svg, left: f64, top: f64, pages: &[bool], per_cell: usize, on: &str, class: &str) {
+fn grid(
+    svg: &mut Svg,
+    left: f64,
+    top: f64,
+    pages: &[bool],
+    per_cell: usize,
+    on: &str,
+    class: &str,
+) {
     let set_class = format!("page {class}");
     let some_class = format!("page some-{class}");
     let light = if on == CACHED { "#9dbde3" } else { "#f2be80" };

@@ -5,8 +5,12 @@
 
 use std::path::Path;
 
-use page_cache::picture::{MAX_CELLS, Moment, PAGES, Residency, draw, pages_per_cell};
-use support::testing::picture::{assert_book_figure, assert_svg_refusals, parse, run_with_svg};
+use page_cache::picture::{
+    MAX_CELLS, Moment, PAGES, Residency, draw, pages_per_cell,
+};
+use support::testing::picture::{
+    assert_book_figure, assert_svg_refusals, parse, run_with_svg,
+};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_page-cache");
 const RECORDED: &str = "tests/samples/picture-ext4.rec";
@@ -20,12 +24,19 @@ fn here(path: &str) -> std::path::PathBuf {
 fn the_books_picture_is_drawn_from_the_recorded_run() {
     let text = std::fs::read_to_string(here(RECORDED)).unwrap();
     let residency = Residency::from_recording(&text).unwrap();
-    assert_eq!(Residency::from_recording(&residency.recording()).unwrap(), residency);
+    assert_eq!(
+        Residency::from_recording(&residency.recording()).unwrap(),
+        residency
+    );
     assert_eq!(residency.moments.len(), 4);
     let svg = draw(&residency);
     let parsed = parse(&svg);
     let cells = parsed.of_class("page").len();
-    assert_eq!(cells, 4 * 2 * PAGES, "two grids of one cell per page, four times");
+    assert_eq!(
+        cells,
+        4 * 2 * PAGES,
+        "two grids of one cell per page, four times"
+    );
     insta::with_settings!({ omit_expression => true, prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("picture", svg);
     });
@@ -48,8 +59,18 @@ fn a_large_file_shares_cells_and_says_so() {
     assert_eq!(pages_per_cell(pages), 11);
     assert_eq!(parsed.of_class("page").len(), pages.div_ceil(11));
     assert_eq!(parsed.of_class("some-cached").len(), pages.div_ceil(11));
-    assert!(parsed.texts.iter().any(|t| t.contains("one cell per 11 pages")));
-    assert!(parsed.texts.iter().any(|t| t.contains("pagemap unavailable")));
+    assert!(
+        parsed
+            .texts
+            .iter()
+            .any(|t| t.contains("one cell per 11 pages"))
+    );
+    assert!(
+        parsed
+            .texts
+            .iter()
+            .any(|t| t.contains("pagemap unavailable"))
+    );
     assert!(parsed.desc.contains("xfs <&>"));
 }
 
@@ -57,17 +78,33 @@ fn a_large_file_shares_cells_and_says_so() {
 fn a_live_drawing_has_every_page_at_every_moment() {
     let (svg, story) = run_with_svg(LESSON, &["--svg", "{}"]);
     assert!(story.contains("Step 6."), "the story runs too");
-    assert!(story.ends_with("The picture of this run is in me.svg.\n"), "{story}");
+    assert!(
+        story.ends_with("The picture of this run is in me.svg.\n"),
+        "{story}"
+    );
     let parsed = parse(&svg);
     assert!(parsed.title.contains("Residency"));
     // Two grids per moment where pagemap can be read, one where it cannot.
-    let unavailable = parsed.texts.iter().filter(|t| t.contains("pagemap unavailable")).count();
+    let unavailable = parsed
+        .texts
+        .iter()
+        .filter(|t| t.contains("pagemap unavailable"))
+        .count();
     assert_eq!(parsed.of_class("page").len(), (8 - unavailable) * PAGES);
     // Every 16th page was read through the mapping: those pages, at least,
     // are cached and mapped at the last moment.
     if unavailable == 0 {
-        let mapped = parsed.texts.iter().rfind(|t| t.starts_with("mapped here:")).unwrap();
-        let count: usize = mapped["mapped here: ".len()..].split(' ').next().unwrap().parse().unwrap();
+        let mapped = parsed
+            .texts
+            .iter()
+            .rfind(|t| t.starts_with("mapped here:"))
+            .unwrap();
+        let count: usize = mapped["mapped here: ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(count >= PAGES / 16, "{mapped}");
     }
 }
@@ -75,7 +112,11 @@ fn a_live_drawing_has_every_page_at_every_moment() {
 #[test]
 fn bad_svg_paths_are_refused() {
     assert_svg_refusals("page-cache", LESSON, &[]);
-    let err = support::testing::refused("page-cache", LESSON, &["--bench", "--svg", "x.svg"]);
+    let err = support::testing::refused(
+        "page-cache",
+        LESSON,
+        &["--bench", "--svg", "x.svg"],
+    );
     assert!(err.contains("leave out --bench"), "{err}");
 }
 

@@ -47,7 +47,9 @@ pub fn entries(address: usize, pages: usize) -> io::Result<Vec<Entry>> {
     file.read_exact_at(&mut raw, offset)?;
     Ok(raw
         .chunks_exact(8)
-        .map(|word| Entry::from_raw(u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]))))
+        .map(|word| {
+            Entry::from_raw(u64::from_ne_bytes(word.try_into().unwrap_or([0; 8])))
+        })
         .collect())
 }
 

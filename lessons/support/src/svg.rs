@@ -57,12 +57,15 @@ pub fn escape(text: &str) -> String {
 
 /// A number as an attribute value: at most one decimal, no trailing `.0`.
 pub fn num(value: f64) -> String {
+    // Integer arithmetic only: `round` and `trunc` would link libm into the
+    // lessons, a library process-maps' story would then list.
     let value = if value.is_finite() { value } else { 0.0 };
-    let rounded = (value * 10.0).round() / 10.0;
-    if rounded == rounded.trunc() {
-        format!("{}", rounded as i64)
-    } else {
-        format!("{rounded:.1}")
+    let half = if value < 0.0 { -0.5 } else { 0.5 };
+    let tenths = (value * 10.0 + half) as i64;
+    match (tenths / 10, (tenths % 10).abs()) {
+        (whole, 0) => format!("{whole}"),
+        (0, tenth) if tenths < 0 => format!("-0.{tenth}"),
+        (whole, tenth) => format!("{whole}.{tenth}"),
     }
 }
 
@@ -204,7 +207,13 @@ impl Svg {
     }
 
     /// A straight line.
-    pub fn line(&mut self, (x1, y1): (f64, f64), (x2, y2): (f64, f64), stroke: &str, dashed: bool) {
+    pub fn line(
+        &mut self,
+        (x1, y1): (f64, f64),
+        (x2, y2): (f64, f64),
+        stroke: &str,
+        dashed: bool,
+    ) {
         let _ = writeln!(
             self.body,
             r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"{}/>"#,
@@ -213,7 +222,11 @@ impl Svg {
             num(x2),
             num(y2),
             escape(stroke),
-            if dashed { r#" stroke-dasharray="4 3""# } else { "" }
+            if dashed {
+                r#" stroke-dasharray="4 3""#
+            } else {
+                ""
+            }
         );
     }
 
@@ -231,8 +244,16 @@ impl Svg {
             num(y),
             num(font.size.max(MIN_FONT)),
             escape(font.fill),
-            if font.bold { r#" font-weight="bold""# } else { "" },
-            if font.mono { r#" font-family="monospace""# } else { "" },
+            if font.bold {
+                r#" font-weight="bold""#
+            } else {
+                ""
+            },
+            if font.mono {
+                r#" font-family="monospace""#
+            } else {
+                ""
+            },
             escape(text)
         );
     }
@@ -365,7 +386,11 @@ pub fn with_picture(
         story()?;
     }
     let drawn = picture()?;
-    if output.write(&drawn).map_err(|why| cli.refuse(why))?.is_some() {
+    if output
+        .write(&drawn)
+        .map_err(|why| cli.refuse(why))?
+        .is_some()
+    {
         let shown = crate::errors::shown(Path::new(&value));
         crate::say!("\nThe picture of this run is in {shown}.");
     }
@@ -394,7 +419,8 @@ mod tests {
         assert_eq!(num(f64::NAN), "0");
         assert_eq!(shorten("abcdefgh", 6), "abc...");
         assert_eq!(shorten("abc", 6), "abc");
-        assert_eq!(shorten_escaped("<<<<", 12), "<...");
+        assert_eq!(shorten_escaped("<<<<", 12), "<<...");
+        assert_eq!(shorten_escaped("<<<<", 10), "<...");
         assert_eq!(shorten_escaped("abc", 3), "abc");
     }
 

@@ -38,13 +38,24 @@ pub fn parse(svg: &str) -> Parsed {
         .unwrap_or_else(|e| panic!("the picture is not well-formed XML: {e}"));
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "svg", "the root is not <svg>");
-    assert!(root.attribute("viewBox").is_some(), "the picture has no viewBox");
+    assert!(
+        root.attribute("viewBox").is_some(),
+        "the picture has no viewBox"
+    );
     let children: Vec<_> = root.children().filter(|n| n.is_element()).collect();
     let text_of = |node: Option<&roxmltree::Node>| {
         node.and_then(|n| n.text()).unwrap_or_default().to_owned()
     };
-    let names: Vec<&str> = children.iter().take(3).map(|n| n.tag_name().name()).collect();
-    assert_eq!(names, ["title", "desc", "rect"], "title, desc, background first");
+    let names: Vec<&str> = children
+        .iter()
+        .take(3)
+        .map(|n| n.tag_name().name())
+        .collect();
+    assert_eq!(
+        names,
+        ["title", "desc", "rect"],
+        "title, desc, background first"
+    );
     let (title, desc) = (text_of(children.first()), text_of(children.get(1)));
     assert!(!title.trim().is_empty() && !desc.trim().is_empty());
     assert_eq!(
@@ -95,7 +106,10 @@ pub fn assert_svg_refusals(lesson: &str, bin: &str, before: &[&str]) {
     };
     fs::create_dir(dir.join("sub")).unwrap();
     let err = refused(&["--svg", "sub"]);
-    assert!(err.contains("--svg sub: ./sub is a directory, not a file"), "{err}");
+    assert!(
+        err.contains("--svg sub: ./sub is a directory, not a file"),
+        "{err}"
+    );
     let err = refused(&["--svg", "sub/"]);
     assert!(err.contains("--svg sub/: name a file"), "{err}");
 
@@ -109,12 +123,19 @@ pub fn assert_svg_refusals(lesson: &str, bin: &str, before: &[&str]) {
 
     std::os::unix::fs::symlink("old.svg", dir.join("link.svg")).unwrap();
     let err = refused(&["--svg", "link.svg", "--force"]);
-    assert!(err.contains("is a symbolic link, and --svg never writes"), "{err}");
+    assert!(
+        err.contains("is a symbolic link, and --svg never writes"),
+        "{err}"
+    );
     assert_eq!(fs::read(dir.join("old.svg")).unwrap(), b"precious");
 
-    nix::unistd::mkfifo(&dir.join("fifo.svg"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    nix::unistd::mkfifo(&dir.join("fifo.svg"), nix::sys::stat::Mode::S_IRWXU)
+        .unwrap();
     let err = refused(&["--svg", "fifo.svg", "--force"]);
-    assert!(err.contains("is a FIFO (named pipe), not a regular file"), "{err}");
+    assert!(
+        err.contains("is a FIFO (named pipe), not a regular file"),
+        "{err}"
+    );
 
     // Root writes anywhere permissions allow nothing; the kernel's own
     // directories refuse even root.
@@ -128,12 +149,18 @@ pub fn assert_svg_refusals(lesson: &str, bin: &str, before: &[&str]) {
         locked.join("me.svg").to_string_lossy().into_owned()
     };
     let err = refused(&["--svg", &unwritable]);
-    assert!(err.contains(&format!("--svg {unwritable}: cannot write")), "{err}");
+    assert!(
+        err.contains(&format!("--svg {unwritable}: cannot write")),
+        "{err}"
+    );
 
     let err = refused(&["--svg"]);
     assert!(err.contains("--svg needs a value after it"), "{err}");
     let err = refused(&["--force"]);
-    assert!(err.contains("--force only makes sense with --svg FILE"), "{err}");
+    assert!(
+        err.contains("--force only makes sense with --svg FILE"),
+        "{err}"
+    );
 
     let mut left = entries(dir);
     left.sort();
@@ -151,7 +178,10 @@ pub fn assert_svg_refusals(lesson: &str, bin: &str, before: &[&str]) {
 /// picture there, and returns the picture's text and the story.
 pub fn run_with_svg(bin: &str, args: &[&str]) -> (String, String) {
     let cwd = tempfile::tempdir().expect("a temporary directory");
-    let args: Vec<&str> = args.iter().map(|a| if *a == "{}" { "me.svg" } else { a }).collect();
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "{}" { "me.svg" } else { a })
+        .collect();
     let run = run(bin, &args, cwd.path());
     assert_eq!(
         run.outcome,
