@@ -196,6 +196,14 @@ fn a_live_drawing_of_this_process_to_stdout() {
 }
 
 #[test]
+fn an_interrupted_picture_is_whole_or_absent() {
+    support::testing::picture::assert_interrupted_svg_whole_or_nothing(
+        env!("CARGO_PKG_NAME"),
+        LESSON,
+    );
+}
+
+#[test]
 fn bad_svg_paths_are_refused() {
     assert_svg_refusals("process-maps", LESSON, &[]);
 }

@@ -151,6 +151,14 @@ fn svg_to_stdout_is_the_picture_alone() {
 }
 
 #[test]
+fn an_interrupted_picture_is_whole_or_absent() {
+    support::testing::picture::assert_interrupted_svg_whole_or_nothing(
+        env!("CARGO_PKG_NAME"),
+        LESSON,
+    );
+}
+
+#[test]
 fn bad_svg_paths_are_refused() {
     assert_svg_refusals("anonymous-sharing", LESSON, &[]);
 }

@@ -110,6 +110,14 @@ fn a_live_drawing_has_every_page_at_every_moment() {
 }
 
 #[test]
+fn an_interrupted_picture_is_whole_or_absent() {
+    support::testing::picture::assert_interrupted_svg_whole_or_nothing(
+        env!("CARGO_PKG_NAME"),
+        LESSON,
+    );
+}
+
+#[test]
 fn bad_svg_paths_are_refused() {
     assert_svg_refusals("page-cache", LESSON, &[]);
     let err = support::testing::refused(

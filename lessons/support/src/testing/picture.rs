@@ -216,3 +216,33 @@ pub fn assert_book_figure(figure: &Path, drawn: &str) {
         figure.display()
     );
 }
+
+/// Interrupts `bin --svg me.svg` at random moments (SIGINT or SIGTERM, see
+/// [`super::interrupt_at_random`]): each run leaves nothing in its current
+/// directory, or exactly the whole picture, never a part of it or its
+/// temporary file.
+pub fn assert_interrupted_svg_whole_or_nothing(lesson: &str, bin: &str) {
+    let found = super::interrupt_at_random(
+        bin,
+        &["--svg", "me.svg"],
+        super::interrupt_runs(),
+        |_| {},
+        |cwd| {
+            let left = entries(cwd);
+            let whole = left == ["me.svg"]
+                && roxmltree::Document::parse(&read_or_empty(&cwd.join("me.svg"))).is_ok();
+            if left.is_empty() || whole {
+                Vec::new()
+            } else {
+                vec![format!("left {left:?} in its current directory")]
+            }
+        },
+    );
+    eprintln!(
+        "{lesson} --svg: {} runs, {} ended by the signal, {} leftovers",
+        found.runs,
+        found.signalled,
+        found.leftovers.len()
+    );
+    assert!(found.leftovers.is_empty(), "{:#?}", found.leftovers);
+}
