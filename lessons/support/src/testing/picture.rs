@@ -230,7 +230,8 @@ pub fn assert_interrupted_svg_whole_or_nothing(lesson: &str, bin: &str) {
         |cwd| {
             let left = entries(cwd);
             let whole = left == ["me.svg"]
-                && roxmltree::Document::parse(&read_or_empty(&cwd.join("me.svg"))).is_ok();
+                && roxmltree::Document::parse(&read_or_empty(&cwd.join("me.svg")))
+                    .is_ok();
             if left.is_empty() || whole {
                 Vec::new()
             } else {
