@@ -206,11 +206,14 @@ pub fn draw(residency: &Residency) -> String {
         body.anchored(Anchor::Middle).fill("#444"),
         &format!("{pages} pages on {}, {per}", residency.filesystem),
     );
-    let legend = [
+    let mut legend = vec![
         (CACHED, "in the page cache (mincore)"),
         (MAPPED, "mapped here (pagemap present bit)"),
         (EMPTY, "neither"),
     ];
+    if per_cell > 1 {
+        legend.push((SOME_CACHED, "some of the cell's pages"));
+    }
     let mut y = 60.0;
     for (fill, text) in legend {
         svg.rect(Rect {
@@ -287,6 +290,8 @@ pub fn draw(residency: &Residency) -> String {
 const CACHED: &str = "#1f5fa8";
 const MAPPED: &str = "#e07b00";
 const EMPTY: &str = "#ffffff";
+const SOME_CACHED: &str = "#9dbde3";
+const SOME_MAPPED: &str = "#f2be80";
 
 /// A grid of cells, each filled with `on` where all its pages are set, a
 /// lighter shade where some are, white where none: class `page CLASS`
@@ -303,7 +308,11 @@ fn grid(
 ) {
     let set_class = format!("page {class}");
     let some_class = format!("page some-{class}");
-    let light = if on == CACHED { "#9dbde3" } else { "#f2be80" };
+    let light = if on == CACHED {
+        SOME_CACHED
+    } else {
+        SOME_MAPPED
+    };
     for (index, chunk) in pages.chunks(per_cell).enumerate() {
         let set = chunk.iter().filter(|&&p| p).count();
         let (fill, cell_class) = match set {
