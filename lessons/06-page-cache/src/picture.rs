@@ -33,6 +33,8 @@ pub struct Moment {
     /// pagemap's present bit: this process's page table maps the page;
     /// `None` where pagemap cannot be read.
     pub mapped: Option<Vec<bool>>,
+    /// The pages read just before this moment (marked in both grids).
+    pub touched: Vec<usize>,
 }
 
 /// The picture's data: the filesystem and the moments.
@@ -78,24 +80,29 @@ pub fn four_moments(dir: &Path) -> std::io::Result<Residency> {
     evict_from_cache(&file)?;
     let map = map_file(&file, len, ProtFlags::PROT_READ, MapFlags::MAP_SHARED)?;
     let mut moments = Vec::new();
-    let mut look = |label: &str| -> std::io::Result<()> {
+    let mut look = |label: &str, touched: Vec<usize>| -> std::io::Result<()> {
         moments.push(Moment {
             label: label.to_owned(),
             cached: cached_pages(&map)?,
             mapped: mapped_pages(&map),
+            touched,
         });
         Ok(())
     };
-    look("before the first touch")?;
+    look("before the first touch", Vec::new())?;
     let mut first = vec![0u8; 4 * page];
     file.read_exact_at(&mut first, 0)?;
-    look("after pread of the first 4 pages")?;
+    look("after pread of the first 4 pages", (0..4).collect())?;
     evict_from_cache(&file)?;
-    look("after posix_fadvise(DONTNEED)")?;
-    for offset in (0..len).step_by(16 * page) {
-        std::hint::black_box(map.read(offset));
+    look("after posix_fadvise(DONTNEED)", Vec::new())?;
+    let every_16th: Vec<usize> = (0..PAGES).step_by(16).collect();
+    for &p in &every_16th {
+        std::hint::black_box(map.read(p * page));
     }
-    look("after reading every 16th page through the mapping")?;
+    look(
+        "after reading every 16th page through the mapping",
+        every_16th,
+    )?;
     Ok(Residency {
         filesystem: filesystem_name(dir).to_owned(),
         moments,
@@ -119,8 +126,8 @@ fn from_bits(text: &str) -> Result<Vec<bool>, String> {
 
 impl Residency {
     /// The data as text: `filesystem NAME`, then per moment a `moment`
-    /// line, a `cached` line of 0s and 1s, and a `mapped` line (or
-    /// `mapped unavailable`).
+    /// line, a `cached` line of 0s and 1s, a `mapped` line (or `mapped
+    /// unavailable`), and a `touched` line of page numbers, if any.
     pub fn recording(&self) -> String {
         let mut out = format!("filesystem {}\n", self.filesystem);
         for moment in &self.moments {
@@ -131,6 +138,11 @@ impl Residency {
                 None => writeln!(out, "mapped unavailable"),
             }
             .ok();
+            if !moment.touched.is_empty() {
+                let pages: Vec<String> =
+                    moment.touched.iter().map(ToString::to_string).collect();
+                let _ = writeln!(out, "touched {}", pages.join(" "));
+            }
         }
         out
     }
@@ -155,6 +167,12 @@ impl Residency {
                     moment.mapped = None
                 }
                 ("mapped", Some(moment)) => moment.mapped = Some(from_bits(value)?),
+                ("touched", Some(moment)) => {
+                    moment.touched = value
+                        .split(' ')
+                        .map(|p| p.parse().map_err(|_| format!("not a page: {p}")))
+                        .collect::<Result<_, _>>()?;
+                }
                 _ => return Err(format!("an unexpected line: {line}")),
             }
         }
@@ -214,6 +232,7 @@ pub fn draw(residency: &Residency) -> String {
     if per_cell > 1 {
         legend.push((SOME_CACHED, "some of the cell's pages"));
     }
+    legend.push((CACHED, "read just before (the mark in the cell)"));
     let mut y = 60.0;
     for (fill, text) in legend {
         svg.rect(Rect {
@@ -228,6 +247,7 @@ pub fn draw(residency: &Residency) -> String {
         svg.text(38.0, y + 12.0, body, text);
         y += 20.0;
     }
+    mark(&mut svg, 16.0 + 1.0, y - 20.0 + 1.0, None);
     let grid_height = rows as f64 * CELL;
     let left = 16.0 + (WIDTH - 32.0 - PER_ROW as f64 * CELL) / 2.0;
     for (index, moment) in residency.moments.iter().enumerate() {
@@ -256,8 +276,8 @@ pub fn draw(residency: &Residency) -> String {
             y,
             &moment.cached,
             per_cell,
-            CACHED,
-            "cached",
+            (CACHED, "cached"),
+            &moment.touched,
         );
         y += grid_height + 8.0;
         match &moment.mapped {
@@ -270,7 +290,9 @@ pub fn draw(residency: &Residency) -> String {
                     &format!("mapped here: {count} of {} pages", mapped.len()),
                 );
                 y += 20.0;
-                grid(&mut svg, left, y, mapped, per_cell, MAPPED, "mapped");
+                let mapped_look = (MAPPED, "mapped");
+                let touched = &moment.touched;
+                grid(&mut svg, left, y, mapped, per_cell, mapped_look, touched);
                 y += grid_height + 8.0;
             }
             None => {
@@ -303,8 +325,8 @@ fn grid(
     top: f64,
     pages: &[bool],
     per_cell: usize,
-    on: &str,
-    class: &str,
+    (on, class): (&str, &str),
+    touched: &[usize],
 ) {
     let set_class = format!("page {class}");
     let some_class = format!("page some-{class}");
@@ -331,4 +353,30 @@ fn grid(
             tip: None,
         });
     }
+    for &page in touched {
+        let index = page / per_cell;
+        let x = left + (index % PER_ROW) as f64 * CELL;
+        mark(
+            svg,
+            x,
+            top + (index / PER_ROW) as f64 * CELL,
+            Some("touched"),
+        );
+    }
+}
+
+/// The mark of a page read just before a moment, in the cell at `x`, `y`:
+/// white with a dark edge, seen on every fill; of `class` (the legend's
+/// has none, so that a count of the class counts pages).
+fn mark(svg: &mut Svg, x: f64, y: f64, class: Option<&str>) {
+    svg.rect(Rect {
+        x: x + 3.0,
+        y: y + 3.0,
+        width: CELL - 6.0,
+        height: CELL - 6.0,
+        fill: "#ffffff",
+        stroke: Some("#111"),
+        class,
+        tip: None,
+    });
 }

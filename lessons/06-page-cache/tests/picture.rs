@@ -50,6 +50,7 @@ fn a_large_file_shares_cells_and_says_so() {
         label: "half cached".into(),
         cached: (0..pages).map(|p| p % 2 == 0).collect(),
         mapped: None,
+        touched: vec![0, 12, pages - 1],
     };
     let svg = draw(&Residency {
         filesystem: "xfs <&>".into(),
@@ -91,6 +92,11 @@ fn a_live_drawing_has_every_page_at_every_moment() {
         .filter(|t| t.contains("pagemap unavailable"))
         .count();
     assert_eq!(parsed.of_class("page").len(), (8 - unavailable) * PAGES);
+    // The 4 pages read with pread, and the 16 read through the mapping,
+    // marked in the page cache's grid and (where pagemap can be read) in
+    // the mapping's.
+    let grids = if unavailable == 0 { 2 } else { 1 };
+    assert_eq!(parsed.of_class("touched").len(), (4 + PAGES / 16) * grids);
     // Every 16th page was read through the mapping: those pages, at least,
     // are cached and mapped at the last moment.
     if unavailable == 0 {
