@@ -92,6 +92,20 @@ fn encode(states: Option<&[PageState]>, slots: &Slots, row: usize) {
     }
 }
 
+/// Asks for small pages only (`MADV_NOHUGEPAGE`, which also turns off
+/// multi-size THP): in a large folio, newer kernels report a page as shared
+/// while any other page of its folio is, and the picture is about pages.
+fn one_page_per_folio(region: &support::region::Region) {
+    use nix::sys::mman::{MmapAdvise, madvise};
+    let Some(base) = std::ptr::NonNull::new(region.as_ptr().cast()) else {
+        return;
+    };
+    // SAFETY: the range is exactly the mapping `region` owns; the advice
+    // changes which pages back it, never its bytes. A kernel without THP
+    // answers EINVAL, and its pages are small anyway.
+    let _ = unsafe { madvise(base, region.len(), MmapAdvise::MADV_NOHUGEPAGE) };
+}
+
 // ANCHOR: cow_rows
 /// Forks a child and reads, page by page, a private and a shared anonymous
 /// mapping that the parent wrote in full before the fork: the child's view
@@ -104,6 +118,7 @@ pub fn copy_on_write_rows() -> support::Result<Rows> {
     let page = support::page_size();
     let private = map_anonymous(PAGES * page, Sharing::Private)?;
     let shared = map_anonymous(PAGES * page, Sharing::Shared)?;
+    one_page_per_folio(&private);
     for offset in (0..PAGES * page).step_by(page) {
         private.write(offset, 1);
         shared.write(offset, 1);
