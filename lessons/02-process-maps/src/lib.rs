@@ -20,6 +20,7 @@ use nix::sys::stat::Mode;
 
 pub mod elf;
 pub mod maps;
+pub mod picture;
 
 use maps::{Kind, Mapping, ParseError, Perms};
 use support::region::Region;

@@ -28,11 +28,14 @@ Usage: cargo xtask run-lesson process-maps [-- FLAGS]
 
 Flags:
   --pid PID    show another process's map instead of this one's (steps 1-2)
+  --svg FILE   also draw this run's address space as an SVG picture in FILE
+               (- for standard output: then the picture, without the story)
+  --force      with --svg, replace an existing FILE
   --helper     (used by the lesson itself) print this process's libc code
                mapping, then wait for stdin to close
   -h, --help   print this help
 ",
-    flags: &["--pid", "--helper", "--help"],
+    flags: &["--pid", "--svg", "--force", "--helper", "--help"],
 };
 
 /// How long the helper process may take to report, and to exit.
@@ -53,10 +56,19 @@ fn main() {
         support::exercise::serve(runner::EXERCISES);
     }
     CLI.begin();
-    let result = parse_args().and_then(|mode| match mode {
+    let result = parse_args().and_then(|(mode, svg)| match mode {
         Mode::Help => CLI.help(),
-        Mode::Walkthrough => walkthrough(),
-        Mode::OtherProcess(pid) => other_process(pid),
+        Mode::Walkthrough => {
+            support::svg::with_picture(&CLI, svg, walkthrough, || {
+                process_maps::picture::live_picture(Target::This)
+            })
+        }
+        Mode::OtherProcess(pid) => support::svg::with_picture(
+            &CLI,
+            svg,
+            || other_process(pid),
+            || process_maps::picture::live_picture(Target::Pid(pid)),
+        ),
         Mode::Helper => {
             run_helper().map_err(|e| CLI.refuse(format_args!("helper: {e}")))
         }
@@ -64,13 +76,18 @@ fn main() {
     CLI.finish(result);
 }
 
-fn parse_args() -> Result<Mode> {
+type Picture = Option<(std::ffi::OsString, bool)>;
+
+fn parse_args() -> Result<(Mode, Picture)> {
     let mut mode = Mode::Walkthrough;
+    let (mut svg, mut force) = (None, false);
     let mut args = CLI.args();
     while let Some(arg) = args.next() {
         match arg.to_str() {
-            _ if CLI.is_help(&arg) => return Ok(Mode::Help),
-            Some("--helper") => return Ok(Mode::Helper),
+            _ if CLI.is_help(&arg) => return Ok((Mode::Help, None)),
+            Some("--helper") => return Ok((Mode::Helper, None)),
+            Some("--svg") => svg = Some(CLI.value_for("--svg", args.next())?),
+            Some("--force") => force = true,
             Some("--pid") => {
                 let value = CLI.value_for("--pid", args.next())?;
                 let text = value.to_string_lossy();
@@ -87,7 +104,7 @@ fn parse_args() -> Result<Mode> {
             _ => return Err(CLI.unknown_argument(&arg)),
         }
     }
-    Ok(mode)
+    Ok((mode, support::svg::requested(&CLI, svg, force)?))
 }
 
 fn walkthrough() -> Result {

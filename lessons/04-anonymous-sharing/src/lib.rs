@@ -22,6 +22,8 @@ use support::ChildOutcome;
 use support::fork::ChildError;
 use support::region::Region;
 
+pub mod picture;
+
 /// How long any child of this lesson, or any wait for a byte in a pipe, may
 /// take before the lesson gives up on it.
 pub const LIMIT: Duration = Duration::from_secs(10);

@@ -7,7 +7,7 @@ mod runner;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::Ordering::{Acquire, Release};
 
-use anonymous_sharing::{Baton, LIMIT, Sharing, map_anonymous, maps_entry};
+use anonymous_sharing::{Baton, LIMIT, Sharing, map_anonymous, maps_entry, picture};
 use support::cli::Cli;
 use support::fork::{fork_child, run_in_child};
 use support::{Result, say};
@@ -17,19 +17,26 @@ const CLI: Cli = Cli {
     usage: "\
 anonymous-sharing: how do I share memory between a parent and child process?
 
-Usage: cargo xtask run-lesson anonymous-sharing [-- --help]
+Usage: cargo xtask run-lesson anonymous-sharing [-- FLAGS]
+
+Flags:
+  --svg FILE   also draw copy-on-write page by page (from /proc/self/pagemap)
+               as an SVG picture in FILE (- for standard output: then the
+               picture, without the story)
+  --force      with --svg, replace an existing FILE
+  -h, --help   print this help
 
 The lesson forks children and waits for each with a bounded wait; no sleep
 decides who goes first. The graded tests start it with --exercise-helper to
 run an exercise that forks (a test never forks itself).
 ",
-    flags: &["--help", "--exercise-helper"],
+    flags: &["--svg", "--force", "--help", "--exercise-helper"],
 };
 
 /// What the command line asks for.
 enum Mode {
     Help,
-    Walkthrough,
+    Walkthrough(Option<(std::ffi::OsString, bool)>),
     ExerciseHelper(Vec<String>),
 }
 
@@ -40,7 +47,11 @@ fn main() {
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
-        Mode::Walkthrough => walkthrough(),
+        Mode::Walkthrough(svg) => {
+            support::svg::with_picture(&CLI, svg, walkthrough, || {
+                Ok(picture::draw(&picture::copy_on_write_rows()?))
+            })
+        }
         Mode::ExerciseHelper(args) => helper::exercise(&args),
     });
     CLI.finish(result);
@@ -48,14 +59,23 @@ fn main() {
 
 fn parse_args() -> Result<Mode> {
     let mut args = CLI.args();
-    match args.next() {
-        None => Ok(Mode::Walkthrough),
-        Some(arg) if CLI.is_help(&arg) => Ok(Mode::Help),
-        Some(arg) if arg == "--exercise-helper" => Ok(Mode::ExerciseHelper(
-            args.map(|a| a.to_string_lossy().into_owned()).collect(),
-        )),
-        Some(arg) => Err(CLI.unknown_argument(&arg)),
+    let (mut svg, mut force) = (None, false);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            _ if CLI.is_help(&arg) => return Ok(Mode::Help),
+            Some("--exercise-helper") if svg.is_none() && !force => {
+                return Ok(Mode::ExerciseHelper(
+                    args.map(|a| a.to_string_lossy().into_owned()).collect(),
+                ));
+            }
+            Some("--svg") => svg = Some(CLI.value_for("--svg", args.next())?),
+            Some("--force") => force = true,
+            _ => return Err(CLI.unknown_argument(&arg)),
+        }
     }
+    Ok(Mode::Walkthrough(support::svg::requested(
+        &CLI, svg, force,
+    )?))
 }
 
 fn walkthrough() -> Result {

@@ -18,6 +18,8 @@ use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
 use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags, madvise, mmap};
 use support::region::Region;
 
+pub mod picture;
+
 /// The buffer `read()` fills in this lesson: 128 KiB, as `cp` and `cat` use.
 pub const READ_BUFFER: usize = 128 * 1024;
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::mman::{MapFlags, ProtFlags};
 use nix::sys::signal::{SigHandler, Signal, signal};
+use page_cache::picture::{draw, four_moments};
 use page_cache::{
     Faults, READ_BUFFER, ReadAhead, anonymous_copy, cache_is_the_file, cachestat,
     create_file, evict_from_cache, faults_during, filesystem_name, folio_sizes,
@@ -38,17 +39,21 @@ Flags:
                many small files; prints ratios measured in this run
   --mib N      with --bench, the large file's size in MiB (default 256)
   --json       with --bench, print JSON lines instead of a table
+  --svg FILE   also draw a file's residency at four moments (mincore beside
+               pagemap's present bit) as an SVG picture in FILE (- for
+               standard output: then the picture, without the story)
+  --force      with --svg, replace an existing FILE
   -h, --help   print this help
 
 The files live in a fresh temporary directory (TMPDIR) removed at exit.
 ",
-    flags: &["--bench", "--mib", "--json", "--help"],
+    flags: &["--bench", "--mib", "--json", "--svg", "--force", "--help"],
 };
 
 /// What the command line asks for.
 enum Mode {
     Help,
-    Walkthrough,
+    Walkthrough(Option<(std::ffi::OsString, bool)>),
     Bench(bench::Options),
 }
 
@@ -63,7 +68,12 @@ fn main() {
     let _ = unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) };
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
-        Mode::Walkthrough => support::in_scratch_dir(walkthrough),
+        Mode::Walkthrough(svg) => support::svg::with_picture(
+            &CLI,
+            svg,
+            || support::in_scratch_dir(walkthrough),
+            || support::in_scratch_dir(|dir| Ok(draw(&four_moments(dir)?))),
+        ),
         Mode::Bench(options) => optimised_build().and_then(|()| {
             support::in_scratch_dir(|dir| bench::run(dir, &options)).map_err(
                 |error| {
@@ -82,12 +92,15 @@ fn parse_args() -> Result<Mode> {
     let mut bench = false;
     let mut mib = None;
     let mut json = false;
+    let (mut svg, mut force) = (None, false);
     let mut args = CLI.args();
     while let Some(arg) = args.next() {
         match arg.to_str() {
             _ if CLI.is_help(&arg) => return Ok(Mode::Help),
             Some("--bench") => bench = true,
             Some("--json") => json = true,
+            Some("--svg") => svg = Some(CLI.value_for("--svg", args.next())?),
+            Some("--force") => force = true,
             Some("--mib") => {
                 let value = CLI.value_for("--mib", args.next())?;
                 if mib.is_some() {
@@ -103,13 +116,19 @@ fn parse_args() -> Result<Mode> {
             CLI.refuse("--mib and --json only make sense with --bench; add --bench")
         );
     }
+    if bench && svg.is_some() {
+        return Err(
+            CLI.refuse("--svg draws the walkthrough's run; leave out --bench")
+        );
+    }
+    let svg = support::svg::requested(&CLI, svg, force)?;
     Ok(if bench {
         Mode::Bench(bench::Options {
             mib: mib.unwrap_or(bench::DEFAULT_MIB),
             json,
         })
     } else {
-        Mode::Walkthrough
+        Mode::Walkthrough(svg)
     })
 }
 

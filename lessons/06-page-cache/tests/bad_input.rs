@@ -43,7 +43,9 @@ fn an_unknown_flag_suggests_the_closest_one() {
     );
     let err = refused(&["--frobnicate"]);
     assert!(
-        err.contains("this lesson accepts --bench, --mib, --json, --help"),
+        err.contains(
+            "this lesson accepts --bench, --mib, --json, --svg, --force, --help"
+        ),
         "{err}"
     );
 }

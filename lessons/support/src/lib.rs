@@ -14,6 +14,9 @@
 //! - [`out`] and [`say!`]: the story's output, ending like `cat` on a closed pipe.
 //! - [`errors`]: an errno in words, with the fix.
 //! - [`keep`]: a file for the learner, written atomically, refusing links and FIFOs.
+//! - [`svg`]: a lesson's picture of its run (`--svg FILE`): a tiny SVG
+//!   writer, and the file or standard output it goes to.
+//! - [`pagemap`]: this process's page table entries (present, exclusive).
 //! - [`space`]: reserving a file's blocks before storing through a mapping.
 //! - [`unguessable_suffix`]: random names for shared-memory objects.
 //! - [`cli`]: the lessons' uniform flag parsing and error messages.
@@ -43,6 +46,7 @@ pub mod judge;
 pub mod keep;
 pub mod layout;
 pub mod out;
+pub mod pagemap;
 pub mod reach;
 pub mod region;
 pub mod seccomp;
@@ -50,6 +54,7 @@ pub mod signal_line;
 pub mod snapshot;
 pub mod space;
 pub mod spawn;
+pub mod svg;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wait;

@@ -751,6 +751,7 @@ macro_rules! hostile_tests {
 /// The hostile situations every lesson meets, one call a test
 /// ([`hostile_tests!`](crate::hostile_tests) makes the tests).
 pub mod hostile;
+pub mod picture;
 
 #[cfg(test)]
 mod tests {

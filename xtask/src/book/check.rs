@@ -21,9 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cdp::{Browser, base64_decode};
-use super::figures;
 use super::live::Reload;
 use super::server::{self, Server};
+use super::{figures, pictures};
 use crate::json::{self, Value};
 
 /// What the check looks at in a page once it has loaded: unresolved
@@ -187,6 +187,17 @@ pub fn check(options: &Options) -> Result<Report, String> {
         options.shots,
         options.shoot_every_page,
     )?);
+    // For a reviewer: each lesson-drawn picture, light, dark and on a phone.
+    if options.shoot_every_page {
+        let shown = figures::pages_with_figures(options.built, &pages);
+        match pictures::shoot(&mut browser, &session, &server.base, &shown, options.shots) {
+            Ok(files) => report.screenshots.extend(files),
+            Err(e) => report.problems.push((
+                "(pictures)".into(),
+                format!("no screenshots of the pictures: {e}"),
+            )),
+        }
+    }
     Ok(report)
 }
 

@@ -8,6 +8,7 @@ mod cdp;
 mod check;
 mod figures;
 mod live;
+mod pictures;
 mod server;
 
 use std::ffi::OsString;
@@ -148,6 +149,10 @@ fn run_check(
         );
         if let Some(dir) = every_page {
             say!("Screenshots of every page are in {}.", dir.display());
+            say!(
+                "The lessons' pictures, light, dark and at 390 px: {}.",
+                dir.join("pictures").display()
+            );
         }
         Ok(ExitCode::SUCCESS)
     } else {
