@@ -44,9 +44,7 @@ enum Mode {
 }
 
 fn main() {
-    if support::exercise::asked() {
-        support::exercise::serve(runner::EXERCISES);
-    }
+    support::exercise::serve_if_asked(runner::EXERCISES);
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),

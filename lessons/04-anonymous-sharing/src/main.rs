@@ -1,7 +1,6 @@
 //! The walkthrough for lesson 4: run it with `cargo xtask run-lesson anonymous-sharing`.
 
 mod exercises;
-mod helper;
 mod runner;
 
 use std::os::unix::fs::MetadataExt;
@@ -27,23 +26,19 @@ Flags:
   -h, --help   print this help
 
 The lesson forks children and waits for each with a bounded wait; no sleep
-decides who goes first. The graded tests start it with --exercise-helper to
-run an exercise that forks (a test never forks itself).
+decides who goes first.
 ",
-    flags: &["--svg", "--force", "--help", "--exercise-helper"],
+    flags: &["--svg", "--force", "--help"],
 };
 
 /// What the command line asks for.
 enum Mode {
     Help,
     Walkthrough(Option<(std::ffi::OsString, bool)>),
-    ExerciseHelper(Vec<String>),
 }
 
 fn main() {
-    if support::exercise::asked() {
-        support::exercise::serve(runner::EXERCISES);
-    }
+    support::exercise::serve_if_asked(runner::EXERCISES);
     CLI.begin();
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
@@ -52,7 +47,6 @@ fn main() {
                 Ok(picture::draw(&picture::copy_on_write_rows()?))
             })
         }
-        Mode::ExerciseHelper(args) => helper::exercise(&args),
     });
     CLI.finish(result);
 }
@@ -63,11 +57,6 @@ fn parse_args() -> Result<Mode> {
     while let Some(arg) = args.next() {
         match arg.to_str() {
             _ if CLI.is_help(&arg) => return Ok(Mode::Help),
-            Some("--exercise-helper") if svg.is_none() && !force => {
-                return Ok(Mode::ExerciseHelper(
-                    args.map(|a| a.to_string_lossy().into_owned()).collect(),
-                ));
-            }
             Some("--svg") => svg = Some(CLI.value_for("--svg", args.next())?),
             Some("--force") => force = true,
             _ => return Err(CLI.unknown_argument(&arg)),

@@ -58,9 +58,7 @@ enum Mode {
 }
 
 fn main() {
-    if support::exercise::asked() {
-        support::exercise::serve(runner::EXERCISES);
-    }
+    support::exercise::serve_if_asked(runner::EXERCISES);
     CLI.begin();
     // Past `ulimit -f`, a write raises SIGXFSZ, which would end the lesson
     // before it could clean up; ignored, the write fails with EFBIG instead.

@@ -43,6 +43,15 @@ pub fn asked() -> bool {
     std::env::args_os().nth(1).as_deref() == Some(FLAG.as_ref())
 }
 
+/// The first line of every lesson's `main`: when started as a runner
+/// (`LESSON --exercises`), serves the requests with `table` and exits;
+/// otherwise returns, and the story goes on.
+pub fn serve_if_asked(table: &[(&str, Handler)]) {
+    if asked() {
+        serve(table);
+    }
+}
+
 /// Serves the requests on stdin with `table` (exercise name, handler), then
 /// exits: 0 when every request got a reply, 2 on a broken request stream.
 pub fn serve(table: &[(&str, Handler)]) -> ! {
