@@ -4,7 +4,7 @@
 //! process of their own (see `support::exercise`).
 //!
 //! Before your code first runs, the runner installs a seccomp filter
-//! ([`filter`]): reading, copying or writing a file's bytes other than
+//! (`support::seccomp::install_mapping_only`): reading, copying or writing a file's bytes other than
 //! through a mapping fails, and so does asking the page cache without one.
 //! The `method:` entries are not exercises: they show a test that the
 //! filter refuses what it should.
@@ -16,13 +16,13 @@ use support::exercise::{Args, Handler, io_result};
 
 use crate::exercises;
 
-mod filter;
+use support::seccomp::install_mapping_only;
 
 /// Each exercise by name, with how its inputs are read.
 pub const EXERCISES: &[(&str, Handler)] = &[
     ("mmap_copy", |args| {
         let (src, dst) = (args.path()?, args.path()?);
-        filter::install()?;
+        install_mapping_only()?;
         io_result(exercises::mmap_copy(&src, &dst))
     }),
     ("count_resident_pages", |args| {
@@ -31,12 +31,12 @@ pub const EXERCISES: &[(&str, Handler)] = &[
     }),
     ("method:std_fs_copy", |args| {
         let (src, dst) = (args.path()?, args.path()?);
-        filter::install()?;
+        install_mapping_only()?;
         io_result(std::fs::copy(src, dst))
     }),
     ("method:write_to_a_new_file", |args| {
         let (src, dst) = (args.path()?, args.path()?);
-        filter::install()?;
+        install_mapping_only()?;
         io_result(write_mapped(&src, &dst))
     }),
     ("method:cachestat", |args| {
@@ -45,7 +45,7 @@ pub const EXERCISES: &[(&str, Handler)] = &[
     }),
     ("method:exec_cp", |args| {
         let (src, dst) = (args.path()?, args.path()?);
-        filter::install()?;
+        install_mapping_only()?;
         io_result(std::process::Command::new("cp").arg(src).arg(dst).status())
     }),
 ];
@@ -54,7 +54,7 @@ pub const EXERCISES: &[(&str, Handler)] = &[
 /// truth about it) after the filter is in place.
 fn filtered_file(args: &mut Args) -> Result<File, String> {
     let path = args.path()?;
-    filter::install()?;
+    install_mapping_only()?;
     OpenOptions::new()
         .read(true)
         .write(true)

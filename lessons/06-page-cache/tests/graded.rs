@@ -18,30 +18,10 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
 use nix::sys::mman::{MapFlags, ProtFlags};
 use support::grading::{check_bytes, graded};
-use support::judge::{Reply, Request, Runner, Said};
+use support::judge::{Reply, Request, Runner};
 
 fn runner() -> Runner {
     Runner::new(env!("CARGO_BIN_EXE_page-cache"))
-}
-
-/// Fails with an explanation when the reply looks like the runner's filter
-/// refused one of your calls (errno 95, "Operation not supported").
-#[track_caller]
-fn explain_a_refusal(reply: &Reply) {
-    let (Some(Said::Returned(text)) | Some(Said::Panicked(text))) = &reply.said
-    else {
-        return;
-    };
-    if text.contains("os error 95") || text.contains("Err(Unsupported)") {
-        panic!(
-            "{}\nyours: {text}\nThe runner refuses, with \"Operation not supported\", \
-             the system calls that read, copy or write a file's bytes other than \
-             through a mapping (read, copy_file_range, sendfile, write to a file \
-             you opened, ...), and cachestat: map the files and use the mapped \
-             bytes (and mincore).",
-            reply.call
-        );
-    }
 }
 
 // ---- Exercise 6.1: mmap_copy ----
@@ -91,7 +71,6 @@ fn check_copies(mmap_copy: Request, cases: &[CopyCase]) {
 /// the source unchanged.
 #[track_caller]
 fn check_copy(reply: &Reply, case: &CopyCase) {
-    explain_a_refusal(reply);
     reply.expect_ok(case.bytes.len() as u64);
     let call = &reply.call;
     let dst = fs::symlink_metadata(&case.dst)
@@ -196,7 +175,6 @@ fn mmap_copy_of_a_missing_source_is_an_error() {
                 .path(&dir.path().join("dst")),
             copy(Request::new("mmap_copy"), &control),
         ]);
-        explain_a_refusal(&replies[0]);
         replies[0].expect_err(std::io::ErrorKind::NotFound);
         check_copy(&replies[1], &control);
     });
@@ -276,7 +254,6 @@ fn mixed_file(dir: &Path, name: &str, pages: usize) -> Pages {
 /// code touched, read or evicted nothing), and the count is the checker's.
 #[track_caller]
 fn check_count(reply: &Reply, file: &Pages) {
-    explain_a_refusal(reply);
     let after = resident(&file.file);
     assert!(
         after == file.before,

@@ -1,4 +1,4 @@
-//! The runner's filter (`src/runner/filter.rs`) checks "through a mapping"
+//! The runner's filter (`support::seccomp::install_mapping_only`) checks "through a mapping"
 //! for the graded tests: these tests show that it refuses the other ways,
 //! and that the files are as they were, so a copy by `read`/`write`, by
 //! `copy_file_range`, by another program, or a count by `cachestat`, fails

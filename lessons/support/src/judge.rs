@@ -112,7 +112,12 @@ impl Reply {
         match &self.said {
             Some(Said::Returned(text)) => text,
             Some(Said::Panicked(message)) => {
-                panic!("{}\nyours panicked: {message}{}", self.call, self.printed)
+                panic!(
+                    "{}\nyours panicked: {message}{}{}",
+                    self.call,
+                    refusal_note(message),
+                    self.printed
+                )
             }
             Some(Said::Refused(why)) => {
                 panic!("{}\nthe runner refused the call: {why}", self.call)
@@ -145,11 +150,7 @@ impl Reply {
         let prefix = format!("Err({kind:?}): ");
         match text.strip_prefix(&prefix) {
             Some(message) => message,
-            None => crate::grading::values_differ(
-                &Shown(text),
-                &Shown(&format!("Err({kind:?})")),
-                Some(self.call.clone()),
-            ),
+            None => self.differs(text, &format!("Err({kind:?})")),
         }
     }
 
@@ -172,11 +173,21 @@ impl Reply {
     /// Fails the test: the call, then "yours" and "expected" as given.
     #[track_caller]
     pub fn differs(&self, yours: &str, expected: &str) -> ! {
-        crate::grading::values_differ(
-            &Shown(yours),
-            &Shown(expected),
-            Some(self.call.clone()),
-        )
+        let context = format!("{}{}", self.call, refusal_note(yours));
+        crate::grading::values_differ(&Shown(yours), &Shown(expected), Some(context))
+    }
+}
+
+/// A sentence for an answer that shows the runner's seccomp filter refused
+/// a system call (`support::seccomp::install_mapping_only` answers
+/// `EOPNOTSUPP`, errno 95); empty for any other answer.
+fn refusal_note(yours: &str) -> &'static str {
+    if yours.contains("os error 95") {
+        "\n(the runner refuses, with \"Operation not supported\", the system calls \
+         that read, copy or write a file's bytes other than through a mapping: \
+         map the file and use the mapped bytes)"
+    } else {
+        ""
     }
 }
 

@@ -8,6 +8,10 @@
 
 use std::io;
 
+mod mapping_only;
+
+pub use mapping_only::install as install_mapping_only;
+
 /// The architecture this program's system calls are made for, as seccomp
 /// reports it (`<linux/audit.h>`; the libc crate does not define these);
 /// `None` where no filter here knows the system call numbers.

@@ -1,7 +1,8 @@
-//! The runner's seccomp filter: while your code runs, the system calls that
-//! would move a file's bytes without a mapping, or ask the page cache about
-//! a file without one, fail with `EOPNOTSUPP` ("Operation not supported").
-//! So "through a mapping" is checked by the kernel, not taken on trust.
+//! "Through a mapping", checked by the kernel: once installed, the system
+//! calls that would move a file's bytes without a mapping, or ask the page
+//! cache about a file without one, fail with `EOPNOTSUPP` ("Operation not
+//! supported"). The runners of file-mapping and page-cache install it
+//! before the learner's code first runs.
 //!
 //! Refused outright: the `read` family, the in-kernel copies
 //! (`copy_file_range`, `sendfile`, `splice`, `tee`), asynchronous I/O
@@ -15,7 +16,7 @@
 use std::os::fd::RawFd;
 use std::sync::OnceLock;
 
-use support::seccomp::{self, NEXT, Op};
+use super::{self as seccomp, NEXT, Op};
 
 /// The errno a refused call returns: rare enough to name the filter.
 const REFUSED: u32 = libc::EOPNOTSUPP as u32;
