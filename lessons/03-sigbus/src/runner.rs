@@ -4,8 +4,11 @@
 //! of their own (see `support::exercise`).
 //!
 //! Files your code works on are the test's: it creates them, hands them
-//! over as descriptors (3, 4, … in this process), and after this process has
-//! ended reads them, truncates them, or tries to shrink them itself.
+//! over as descriptors (3, 4, … in this process) or, for `store_at`, by
+//! path, and after this process has ended reads them, truncates them, or
+//! tries to shrink them itself. `store_at` runs under the seccomp filter
+//! of `support::seccomp::install_mapping_only`: writing the bytes other
+//! than through a mapping fails with "Operation not supported".
 //!
 //! Exercise 3.4 has two modes. `once` reads a file the test leaves alone,
 //! and replies with the bytes in hex. `race` is one round of a race: this
@@ -34,8 +37,14 @@ pub const EXERCISES: &[(&str, Handler)] = &[
         returned(exercises::bytes_safe_to_touch(file_len, map_len, page_size))
     }),
     ("store_at", |args| {
-        let (file, offset, bytes) =
-            (kept_file(args.num()?)?, args.num()?, args.bytes()?);
+        let (path, offset, bytes) = (args.path()?, args.num()?, args.bytes()?);
+        // Opened after the filter, so only a mapping can change its bytes.
+        support::seccomp::install_mapping_only()?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("the runner cannot open {}: {e}", path.display()))?;
         io_result(exercises::store_at(&file, offset, &bytes))
     }),
     ("seal_against_shrinking", |args| {

@@ -114,39 +114,31 @@ type StoreCase = (Vec<u8>, usize, Vec<u8>);
 /// (descriptors 3, 4, …); then reads every file itself.
 fn judge_store_at(ask: Request, cases: &[StoreCase]) {
     let dir = tempfile::tempdir().unwrap();
-    let files: Vec<(PathBuf, File)> = cases
+    let paths: Vec<PathBuf> = cases
         .iter()
         .enumerate()
         .map(|(i, (contents, _, _))| {
             let path = dir.path().join(format!("data{i}"));
             fs::write(&path, contents).unwrap();
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)
-                .unwrap();
-            (path, file)
+            path
         })
         .collect();
-    let runner = files
-        .iter()
-        .fold(runner(), |runner, (_, file)| runner.keep(file.as_fd()));
     let requests = cases
         .iter()
-        .enumerate()
-        .map(|(i, (_, offset, bytes))| {
-            ask.clone().arg(3 + i).arg(offset).bytes(bytes)
+        .zip(&paths)
+        .map(|((_, offset, bytes), path)| {
+            ask.clone().path(path).arg(offset).bytes(bytes)
         })
         .collect();
-    let replies = runner.ask_all(requests);
-    for (fd, ((reply, (contents, offset, bytes)), (path, _))) in
-        (3..).zip(replies.iter().zip(cases).zip(&files))
+    let replies = runner().ask_all(requests);
+    for ((reply, (contents, offset, bytes)), path) in
+        replies.iter().zip(cases).zip(&paths)
     {
         reply.expect_ok(());
         assert_bytes!(
             fs::read(path).unwrap(),
             stored(contents, *offset, bytes),
-            "{}: descriptor {fd} is a file of {} bytes; its bytes afterwards",
+            "{}: a file of {} bytes; its bytes afterwards",
             reply.call,
             contents.len()
         );
