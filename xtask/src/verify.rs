@@ -286,6 +286,11 @@ fn check_handout(
         "verify 5/7: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \
          score 0/{max}"
     )?;
+    // From the handout's own stubs again.
+    for (lesson, stub) in in_handout.iter().zip(&stubs) {
+        let path = lesson.dir.join(EXERCISES);
+        fs::write(&path, stub).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     replace_stubs(&in_handout, FORGING_STUB)?;
     let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
     // A checker judges the forged lines as the runner's answers, and fails;

@@ -8,11 +8,8 @@
 use super::builds::grade_submission;
 use super::*;
 
-/// The other stubs the submission replaces (1.2's is [`HEXDUMP_STUB`]).
-const WRITE_STUB: &str =
-    "todo!(\"write {} values into {} through a mapping\", values.len(), path.display())";
+/// Exercise 1.3's stub (1.1's, 1.2's and 1.4's are in `main.rs`).
 const ROUND_STUB: &str = "todo!(\"round {len} up to a multiple of {page_size}\")";
-const FIND_STUB: &str = "todo!(\"map {} read-only and find every {pattern:?}\", path.display())";
 
 /// Helpers appended to the submitted exercise file, one per attack class.
 ///
