@@ -8,13 +8,20 @@
 //! 3. A handout (outside the workbook, with its own target directory) is
 //!    clean under `clippy -D warnings`, and on it every graded test fails
 //!    with a real verdict: a score of 0.
-//! 4. Two attacks on the handout score 0 too: every stub an endless loop
-//!    (each test is stopped at the time limit), and every stub printing
-//!    libtest's "ok" lines and a fake proof, then exiting with code 0.
+//! 4. Attacks on the handout score 0 too: every stub an endless loop (each
+//!    test is stopped at the time limit); every stub printing libtest's
+//!    "ok" lines and a fake proof, then exiting with code 0; and every stub
+//!    forging the runner's replies (well-formed `returned`, `panicked`,
+//!    `stopped` and `refused` lines on stdout, stderr and every descriptor
+//!    up to 64), then exiting with code 0.
+//! 5. The learner's code is linked into the runners only: a `#[used]`
+//!    marker planted in each handout `exercises.rs` is in the lesson's
+//!    binary (the runner, `LESSON --exercises`) and in no graded test
+//!    binary (the checker). Lessons whose checkers hold it are named.
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -44,6 +51,29 @@ const FAKING_STUB: &str = "{ use std::io::Write as _; \
     { let _ = verdict.write_all(fake.as_bytes()); } \
     std::process::exit(0) }";
 
+/// A stub that forges the runner's replies (`support::exercise`'s wire:
+/// a word and hex text a line), libtest's verdict lines and a proof-shaped
+/// line on stdout, stderr and every descriptor up to 64, both by number and
+/// reopened through `/proc/self/fd`, then exits with code 0. The values it
+/// forges are ones no test expects: a forged reply is only an answer.
+const FORGING_STUB: &str = "{ use std::io::Write as _; \
+    let hex = |t: &str| t.bytes().map(|b| format!(\"{b:02x}\")).collect::<String>(); \
+    let (reply, panic) = (hex(\"forged reply\"), hex(\"forged panic\")); \
+    let mut forged = format!(\"returned {reply}\\npanicked {panic}\\nstopped {}\\nrefused {panic}\\n\", \
+    hex(\"0\")); \
+    forged.push_str(&format!(\"test {} ... ok\\n\\n\", std::thread::current().name().unwrap_or(\"main\"))); \
+    forged.push_str(\"test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\\n\"); \
+    forged.push_str(&format!(\"pass {}\\nreturned {reply}\\n\", \"0\".repeat(64))); \
+    for fd in 0..64 { \
+    unsafe { libc::write(fd, forged.as_ptr().cast(), forged.len()) }; \
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(format!(\"/proc/self/fd/{fd}\")) \
+    { let _ = f.write_all(forged.as_bytes()); } } \
+    std::process::exit(0) }";
+
+/// What verify plants in each exercise file to find the binaries that hold
+/// the learner's code; the lesson's name and a word of this run follow.
+const MARKER_PREFIX: &str = "workbook-exercise-marker-";
+
 pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
     no_arguments("verify", &args)?;
     let root = workspace_root()?;
@@ -51,7 +81,7 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
     let graded = check_content(&all)?;
     let tests = grade::tests_of(&graded)?;
     crate::outln!(
-        "verify 1/4: {} lessons have well-formed exercises ({} graded tests), solutions \
+        "verify 1/7: {} lessons have well-formed exercises ({} graded tests), solutions \
          and stubs pass the scanner",
         graded.len(),
         tests.len()
@@ -72,7 +102,7 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
         ));
     }
     crate::outln!(
-        "verify 2/4: the reference solutions score {score}/{max}, each test alone ({:.1} s)",
+        "verify 2/7: the reference solutions score {score}/{max}, each test alone ({:.1} s)",
         started.elapsed().as_secs_f64()
     )?;
 
@@ -187,6 +217,13 @@ fn check_handout(
         ));
     }
     let in_handout: Vec<Lesson> = graded.iter().map(|l| l.in_tree(handout)).collect();
+    let stubs = in_handout
+        .iter()
+        .map(|lesson| {
+            let path = lesson.dir.join(EXERCISES);
+            fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        })
+        .collect::<Result<Vec<String>>>()?;
 
     // The stubs: every test fails, with a real verdict.
     let started = Instant::now();
@@ -202,7 +239,7 @@ fn check_handout(
         )?;
     }
     crate::outln!(
-        "verify 3/4: the handout is clippy-clean, and on its stubs every graded test fails \
+        "verify 3/7: the handout is clippy-clean, and on its stubs every graded test fails \
          on its own: 0/{max} ({:.1} s)",
         started.elapsed().as_secs_f64()
     )?;
@@ -231,7 +268,7 @@ fn check_handout(
         ));
     }
     crate::outln!(
-        "verify 4/4: stubs that loop forever score 0/{max}, each stopped after {} s \
+        "verify 4/7: stubs that loop forever score 0/{max}, each stopped after {} s \
          ({} tests, {} at a time, {:.1} s in all)",
         LOOP_LIMIT.as_secs_f64(),
         results.len(),
@@ -246,10 +283,177 @@ fn check_handout(
         matches!(v, Verdict::ExitedEarly(0) | Verdict::Failed(_))
     })?;
     crate::outln!(
-        "verify 4/4: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \
+        "verify 5/7: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \
          score 0/{max}"
     )?;
+    // From the handout's own stubs again.
+    for (lesson, stub) in in_handout.iter().zip(&stubs) {
+        let path = lesson.dir.join(EXERCISES);
+        fs::write(&path, stub).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    replace_stubs(&in_handout, FORGING_STUB)?;
+    let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
+    // A checker judges the forged lines as the runner's answers, and fails;
+    // a test that still runs the exercise in its own process ends early.
+    expect_zero(&results, max, "forged replies", |v| {
+        matches!(v, Verdict::Failed(_) | Verdict::ExitedEarly(0))
+    })?;
+    crate::outln!(
+        "verify 6/7: stubs that forge the runner's replies on every descriptor, then exit(0), \
+         score 0/{max}"
+    )?;
+    let held = exercises_only_in_runners(handout, &in_handout, &stubs)?;
+    crate::outln!(
+        "verify 7/7: a #[used] marker planted in each exercise file is in the lesson's runner \
+         and in no checker: {}",
+        held.join(", ")
+    )?;
     Ok(())
+}
+
+/// Plants a `#[used]` marker in each of `lessons`' exercise files (their
+/// `stubs`, as handed out), builds every lesson's binary and graded tests,
+/// and checks that the marker is in the binary (the runner) and not in the
+/// graded test binary (the checker): the judge never links learner code.
+/// Returns the lessons that pass; an error names those that do not.
+fn exercises_only_in_runners(
+    handout: &Path,
+    lessons: &[Lesson],
+    stubs: &[String],
+) -> Result<Vec<String>> {
+    let word = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        ^ u128::from(std::process::id());
+    let mut markers = Vec::new();
+    for (lesson, stub) in lessons.iter().zip(stubs) {
+        let marker = format!("{MARKER_PREFIX}{}-{word:x}", lesson.name);
+        let path = lesson.dir.join(EXERCISES);
+        let planted = format!(
+            "{stub}\n#[used]\nstatic WORKBOOK_MARKER: [u8; {}] = *b\"{marker}\";\n",
+            marker.len()
+        );
+        fs::write(&path, planted).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        markers.push(marker);
+    }
+    let mut build = cargo();
+    build
+        .args([
+            "test",
+            "--no-run",
+            "--message-format=json",
+            "--manifest-path",
+        ])
+        .arg(handout.join("Cargo.toml"));
+    for lesson in lessons {
+        build.args(["--package", &lesson.name]);
+    }
+    build
+        .args(["--test", "graded"])
+        .env("CARGO_TARGET_DIR", handout.join("target"))
+        .env("CARGO_TERM_COLOR", "never");
+    let built = support::spawn::output_bounded(&mut build, Duration::from_secs(900))
+        .map_err(|e| format!("cannot start cargo test --no-run: {e}"))?;
+    if !built.outcome.is_success() {
+        return Err(format!(
+            "the handout with a marker in each exercise file does not build (cargo {}):\n{}",
+            built.outcome, built.stderr
+        ));
+    }
+    let binaries = built_binaries(&built.stdout);
+    let mut passed = Vec::new();
+    let mut problems = Vec::new();
+    for (lesson, marker) in lessons.iter().zip(&markers) {
+        let dir = fs::canonicalize(&lesson.dir).unwrap_or_else(|_| lesson.dir.clone());
+        // Whether any binary of this kind holds the marker; `None` when
+        // cargo built none.
+        let holds = |kind: &str| -> Option<bool> {
+            let paths: Vec<&PathBuf> = binaries
+                .iter()
+                .filter(|(at, k, _)| *at == dir && *k == kind)
+                .map(|(_, _, path)| path)
+                .collect();
+            (!paths.is_empty()).then(|| {
+                paths.iter().any(|path| {
+                    fs::read(path).is_ok_and(|bytes| {
+                        bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
+                    })
+                })
+            })
+        };
+        let name = lesson.dir.file_name().unwrap_or_default().to_string_lossy();
+        match (holds("runner"), holds("checker")) {
+            (Some(true), Some(false)) => passed.push(name.into_owned()),
+            (Some(true), Some(true)) => problems.push(format!(
+                "{name}: its graded tests (the checker) link the exercises; move \
+                 exercises.rs out of the library into the lesson binary, the runner"
+            )),
+            (Some(false), _) => problems.push(format!(
+                "{name}: its binary (the runner) does not hold the exercises' code"
+            )),
+            (runner, _) => problems.push(format!(
+                "{name}: cargo named no {} binary",
+                if runner.is_none() {
+                    "lesson"
+                } else {
+                    "graded test"
+                }
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(passed)
+    } else {
+        Err(format!(
+            "the learner's code must run only in the lesson binaries (LESSON --exercises), \
+             never in a graded test's process. Passed: {}. Not yet:\n  {}",
+            if passed.is_empty() {
+                "none".to_owned()
+            } else {
+                passed.join(", ")
+            },
+            problems.join("\n  ")
+        ))
+    }
+}
+
+/// The lesson binaries ("runner") and graded test binaries ("checker") that
+/// cargo's `--message-format=json` lines name, each with its package's
+/// directory.
+fn built_binaries(messages: &str) -> Vec<(PathBuf, &'static str, PathBuf)> {
+    use crate::json::{self, Value};
+    let mut found = Vec::new();
+    for line in messages.lines() {
+        let Ok(message) = json::parse(line) else {
+            continue;
+        };
+        if message.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {
+            continue;
+        }
+        let executable = message.get("executable").and_then(Value::as_str);
+        let manifest = message.get("manifest_path").and_then(Value::as_str);
+        let (Some(executable), Some(manifest)) = (executable, manifest) else {
+            continue;
+        };
+        let target = message.get("target");
+        let name = target.and_then(|t| t.get("name")).and_then(Value::as_str);
+        let kinds: Vec<&str> = target
+            .and_then(|t| t.get("kind"))
+            .and_then(Value::as_array)
+            .map(|kinds| kinds.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let kind = if kinds.contains(&"test") && name == Some("graded") {
+            "checker"
+        } else if kinds.contains(&"bin") {
+            "runner"
+        } else {
+            continue;
+        };
+        let dir = Path::new(manifest).parent().unwrap_or(Path::new("/"));
+        let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        found.push((dir, kind, PathBuf::from(executable)));
+    }
+    found
 }
 
 /// Checks that `results` score 0 out of `max`, each with the verdict `expected`.

@@ -1,23 +1,33 @@
 //! The graded tests' side of the grader's proof of a verdict.
 //!
-//! A graded test wraps its body in [`graded`]. Under plain `cargo test` that
+//! A graded test is a *checker*: it sends inputs to the lesson binary that
+//! runs the learner's code (the *runner*, `LESSON --exercises`, see
+//! `support::exercise`) and judges the replies in its own process (see
+//! `support::judge`). The checker links the lesson's library and `support`,
+//! never the exercises, so no learner code runs in the process that holds
+//! the expected values and the verdict.
+//!
+//! A checker wraps its body in [`graded`]. Under plain `cargo test` that
 //! only runs the body. Under `cargo xtask grade` the grader starts each test
 //! in its own process and hands it two descriptors, named in the environment
 //! variable [`GRADER_FDS`]:
 //!
 //! - a pipe holding a one-time secret, which [`graded`] reads and closes
-//!   *before* the body (and so the learner's code) runs;
+//!   *before* the body runs;
 //! - a pipe for the verdict, on which [`graded`] writes the secret back only
 //!   *after* the body returned without a panic.
 //!
 //! Both are Unix sockets, which no other process can open through
-//! `/proc/PID/fd`, and the test makes itself non-dumpable before it reads
-//! the secret, so processes of the same user cannot read its memory or take
-//! its descriptors either. The learner's code never sees the secret, so
-//! printing `test x ... ok`, exiting early or writing to the verdict socket
-//! cannot earn points: only a body that returned can. Code that reads the
-//! test process's *own* memory could find the secret: that limit is named in
-//! ARCHITECTURE.md ("Grading").
+//! `/proc/PID/fd`, and the checker makes itself non-dumpable before it
+//! reads the secret, so processes of the same user (the runner among them)
+//! cannot read its memory, trace it or take its descriptors. The secret
+//! guards only the checker's own process, which runs no learner code: a
+//! runner that prints `test x ... ok`, forges replies, exits early or writes
+//! to every descriptor it has cannot earn points, since only a checker body
+//! that returned can. (When the exercises ran in the test's own process,
+//! code that read that process's memory could find the secret; with the
+//! learner's code in another process, that limit is gone by design.) What
+//! the grader still cannot stop is named in ARCHITECTURE.md ("Grading").
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -84,6 +84,35 @@ pub enum Built {
 /// reads only the toolchain, the registry and the tree, and writes only its
 /// target.
 pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, String> {
+    let built = build_graded_once(root, target, package)?;
+    // A checker runs the runner at the path cargo gave it when it was
+    // compiled (`env!("CARGO_BIN_EXE_LESSON")`), and cargo does not rebuild
+    // a test only because that path changed: in a moved checkout (or one
+    // copied with its target/) the checker would run the old tree's runner,
+    // with the old tree's exercises. Such a binary is removed and built
+    // again, here.
+    if let Built::Binary(path) = &built
+        && runs_another_trees_runner(path, target, package)
+    {
+        let _ = std::fs::remove_file(path);
+        return build_graded_once(root, target, package);
+    }
+    Ok(built)
+}
+
+/// Whether the graded binary at `path` names a lesson binary (a runner) of
+/// `package` that is not the one in `target`.
+fn runs_another_trees_runner(path: &Path, target: &Path, package: &str) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let ours = target.join("debug").join(package);
+    let suffix = format!("/debug/{package}");
+    contains(&bytes, suffix.as_bytes()) && !contains(&bytes, ours.as_os_str().as_bytes())
+}
+
+fn build_graded_once(root: &Path, target: &Path, package: &str) -> Result<Built, String> {
     refuse_planted_configuration(root)?;
     let mut command = Command::new(crate::cargo_program());
     // The compiler of the cargo that runs us, whatever toolchain file a

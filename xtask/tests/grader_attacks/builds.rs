@@ -17,7 +17,7 @@ fn random_word() -> String {
 /// Grades lesson 1 of the student copy whose exercise file is `exercises`
 /// against the shared handout, with `env` added to the grader's
 /// environment; returns everything the grader said (stdout, stderr, JSON).
-fn grade_submission(scratch: &Scratch, exercises: &str, env: &[(&str, &str)]) -> String {
+pub(super) fn grade_submission(scratch: &Scratch, exercises: &str, env: &[(&str, &str)]) -> String {
     let student_dir = tempfile::tempdir().unwrap();
     let file = student_dir.path().join(EXERCISES);
     fs::create_dir_all(file.parent().unwrap()).unwrap();

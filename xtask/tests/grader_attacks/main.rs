@@ -158,20 +158,113 @@ fn the_handout_scores_zero_and_says_why() {
     assert!(row(&run.stdout, "hexdump_matches_the_files_bytes").contains("not yet implemented"));
 }
 
-#[test]
-fn an_endless_loop_costs_only_its_own_points_and_is_named() {
-    let scratch = handout();
-    attack(&scratch, "loop { std::hint::black_box(0); }");
-    let (run, _) = grade(&scratch.handout, &[]);
-    let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
-    assert!(row.contains("FAIL    0/2"), "{row}");
-    assert!(row.contains("did not finish in 2 s"), "{row}");
-    // The other exercises' stubs still fail the ordinary way.
-    assert!(row_of_other(&run.stdout).contains("not yet implemented"));
+/// Exercise 1.1's stub, replaced in [`misbehaving`].
+const WRITE_STUB: &str =
+    "todo!(\"write {} values into {} through a mapping\", values.len(), path.display())";
+/// Exercise 1.4's stub, replaced in [`misbehaving`].
+const FIND_STUB: &str = "todo!(\"map {} read-only and find every {pattern:?}\", path.display())";
+
+/// What grading one submission that misbehaves in every way but one said,
+/// and what it left running: graded once, for the tests below.
+struct Misbehaved {
+    stdout: String,
+    /// Processes still running after grading, by their command lines: the
+    /// escaped `sleep`, and copies of the runner.
+    survivors: Vec<String>,
 }
 
-fn row_of_other(stdout: &str) -> String {
-    row(stdout, "mmap_covers_whole_pages")
+/// Exercise 1.1 crashes (`abort`) on one test's input and floods stdout on
+/// the others'; 1.2 loops forever; 1.3 stays a stub; 1.4 starts a process
+/// in a group of its own, and on one test's input forks a chain of 150
+/// processes, each the parent of the next, each in a group of its own (a
+/// sweep that killed one level a round for a fixed number of rounds, or
+/// only the test's group, would leave most of them running).
+fn misbehaving() -> &'static Misbehaved {
+    static GRADED: OnceLock<Misbehaved> = OnceLock::new();
+    GRADED.get_or_init(|| {
+        let scratch = handout();
+        // A marker no other process on the machine has in its command line.
+        let marker = format!("{}.{}", 600 + std::process::id() % 100, std::process::id());
+        let crash_or_flood = "{ let _ = path; if values.first() == Some(&1) { std::process::abort() } \
+            loop { let _ = std::io::Write::write_all(&mut std::io::stdout(), &[b'x'; 65536]); } }";
+        let escape_or_chain = format!(
+            "{{ use std::os::unix::process::CommandExt as _; let _ = path; \
+             let _ = std::process::Command::new(\"sleep\").arg(\"{marker}\").process_group(0)\
+             .stdout(std::process::Stdio::null()).spawn(); \
+             if pattern == b\"aa\" {{ unsafe {{ for _ in 0..150 {{ let pid = libc::fork(); \
+             if pid != 0 {{ libc::setpgid(0, 0); loop {{ libc::pause(); }} }} }} \
+             loop {{ libc::pause(); }} }} }} \
+             Ok(Vec::new()) }}"
+        );
+        let source = scratch
+            .stub_source
+            .replace(WRITE_STUB, crash_or_flood)
+            .replace(HEXDUMP_STUB, "loop { std::hint::black_box(0); }")
+            .replace(FIND_STUB, &escape_or_chain);
+        for stub in [WRITE_STUB, HEXDUMP_STUB, FIND_STUB] {
+            assert!(!source.contains(stub), "a stub to attack moved: {stub}");
+        }
+        fs::write(scratch.handout.join(EXERCISES), source).unwrap();
+        let (run, _) = grade(&scratch.handout, &[]);
+        // The runner's command line: its path in this handout, and the flag.
+        let runner = format!(
+            "{} --exercises",
+            scratch.handout.join("target/debug/file-mapping").display()
+        );
+        let mut survivors = running_with(&marker);
+        survivors.extend(running_with(&runner));
+        Misbehaved {
+            stdout: run.stdout,
+            survivors,
+        }
+    })
+}
+
+#[test]
+fn an_endless_loop_a_crash_and_a_flood_cost_only_their_own_points() {
+    let graded = misbehaving();
+    for test in [
+        "hexdump_matches_the_files_bytes",
+        "hexdump_of_an_empty_file_is_empty",
+        "hexdump_of_a_missing_file_is_not_found",
+    ] {
+        let looped = row(&graded.stdout, test);
+        assert!(looped.contains("FAIL    0/"), "{looped}");
+        assert!(looped.contains("did not finish in 2 s"), "{looped}");
+    }
+    let crashed = row(&graded.stdout, "write_u32s_sizes_the_file_exactly");
+    assert!(crashed.contains("killed by SIGABRT"), "{crashed}");
+    let flooded = row(
+        &graded.stdout,
+        "write_u32s_stores_values_in_native_byte_order",
+    );
+    assert!(flooded.contains("did not finish in 2 s"), "{flooded}");
+    // The exercise left alone still fails the ordinary way.
+    let stub = row(&graded.stdout, "mmap_covers_whole_pages");
+    assert!(stub.contains("not yet implemented"), "{stub}");
+}
+
+#[test]
+fn processes_that_leave_the_group_even_a_chain_are_killed_with_the_test() {
+    let graded = misbehaving();
+    let chained = row(&graded.stdout, "find_all_counts_overlapping_matches");
+    assert!(chained.contains("did not finish"), "{chained}");
+    for test in [
+        "find_all_sees_matches_across_page_boundaries_and_at_the_very_end",
+        "find_all_agrees_with_a_naive_search_on_random_files",
+    ] {
+        assert!(
+            row(&graded.stdout, test).contains("FAIL"),
+            "{}",
+            graded.stdout
+        );
+    }
+    assert!(
+        graded.survivors.is_empty(),
+        "{} left running: {:?}",
+        graded.survivors.len(),
+        graded.survivors.iter().take(3).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -195,9 +288,11 @@ fn printing_a_verdict_and_exiting_earns_nothing() {
         "{}",
         run.stdout
     );
+    // The exercise runs in the runner, whose early exit leaves the checker
+    // without a reply: the checker says so, and the test fails.
     let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
     assert!(
-        row.contains("exited (code 0) before the test's checks finished"),
+        row.contains("yours: no reply (the process running your code exited normally (code 0))"),
         "{row}"
     );
     let json = fs::read_to_string(scratch.handout.join("grade.json")).unwrap();
@@ -207,44 +302,6 @@ fn printing_a_verdict_and_exiting_earns_nothing() {
         "{json}"
     );
     assert!(!json.contains("\"verdict\":\"passed\""), "{json}");
-}
-
-#[test]
-fn a_crash_and_a_flood_cost_only_their_own_points() {
-    let scratch = handout();
-    attack(&scratch, "std::process::abort()");
-    let (run, _) = grade(&scratch.handout, &[]);
-    let crashed = row(&run.stdout, "hexdump_matches_the_files_bytes");
-    assert!(crashed.contains("killed by SIGABRT"), "{crashed}");
-
-    let flood =
-        "loop { let _ = std::io::Write::write_all(&mut std::io::stdout(), &[b'x'; 65536]); }";
-    attack(&scratch, flood);
-    let (run, _) = grade(&scratch.handout, &[]);
-    let flooded = row(&run.stdout, "hexdump_matches_the_files_bytes");
-    assert!(flooded.contains("did not finish in 2 s"), "{flooded}");
-}
-
-#[test]
-fn a_process_that_leaves_its_group_is_killed_with_the_test() {
-    let scratch = handout();
-    // A marker no other process on the machine has in its command line.
-    let marker = format!("{}.{}", 600 + std::process::id() % 100, std::process::id());
-    let escape = format!(
-        "{{ use std::os::unix::process::CommandExt as _; \
-         let _ = std::process::Command::new(\"sleep\").arg(\"{marker}\").process_group(0)\
-         .stdout(std::process::Stdio::null()).spawn(); \
-         Ok(String::new()) }}"
-    );
-    attack(&scratch, &escape);
-    let (run, _) = grade(&scratch.handout, &[]);
-    assert!(
-        row(&run.stdout, "hexdump_matches_the_files_bytes").contains("FAIL"),
-        "{}",
-        run.stdout
-    );
-    let survivors = running_with(&marker);
-    assert!(survivors.is_empty(), "left running: {survivors:?}");
 }
 
 #[test]
@@ -432,26 +489,6 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 #[test]
-fn a_chain_of_escaped_processes_is_killed_to_the_last() {
-    let scratch = handout();
-    // 150 processes, each the parent of the next, each in a group of its own:
-    // a sweep that killed one level a round for a fixed number of rounds, or
-    // only the test's group, would leave most of them running.
-    let chain = "{ unsafe { for _ in 0..150 { let pid = libc::fork(); \
-                 if pid != 0 { libc::setpgid(0, 0); loop { libc::pause(); } } } \
-                 loop { libc::pause(); } } }";
-    attack(&scratch, chain);
-    let (run, _) = grade(&scratch.handout, &[]);
-    assert!(
-        row(&run.stdout, "hexdump_matches_the_files_bytes").contains("did not finish"),
-        "{}",
-        run.stdout
-    );
-    let survivors = running_with("--exact hexdump_matches_the_files_bytes");
-    assert!(survivors.is_empty(), "{} left running", survivors.len());
-}
-
-#[test]
 fn a_test_run_as_root_cannot_change_what_grades_the_next_one() {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: only a grader running as root gives each test a throwaway user");
@@ -596,5 +633,6 @@ fn progress_counts_solved_exercises_and_grades_again_only_what_changed() {
 }
 
 mod builds;
+mod judge;
 mod sandbox;
 mod scanner;
