@@ -271,7 +271,7 @@ impl Runner {
     /// Starts the runner on `requests` and returns at once, for a test that
     /// watches the runner while it works.
     pub fn start(&self, requests: Vec<Request>) -> Running {
-        let mut running = self.open();
+        let mut running = self.spawn();
         running.send(requests);
         running
     }
@@ -281,6 +281,21 @@ impl Runner {
     /// requests until [`Running::send`], so a test can read its maps or its
     /// descriptors first and choose its inputs from them.
     pub fn open(&self) -> Running {
+        let mut running = self.spawn();
+        // Its first line says it is ready; anything else is kept as a reply
+        // (and a runner that never says it fails its test by its replies).
+        running.early = running
+            .replies
+            .recv_timeout(self.limit)
+            .ok()
+            .filter(|line| line != crate::exercise::READY)
+            .into_iter()
+            .collect();
+        running
+    }
+
+    /// Starts the runner, without waiting for it.
+    fn spawn(&self) -> Running {
         // Nothing of the learner's may read this process or take its
         // descriptors: it holds the expected values and the verdict.
         nix::sys::prctl::set_dumpable(false)
@@ -307,16 +322,8 @@ impl Runner {
         let stdin = child.stdin.take();
         let replies = reply_lines(child.stdout.take());
         let output = drain(child.stderr.take(), OUTPUT_CAP);
-        // Its first line says it is ready; anything else is kept as a reply
-        // (and a runner that never says it fails its test by its replies).
-        let early: Vec<String> = replies
-            .recv_timeout(self.limit)
-            .ok()
-            .filter(|line| line != crate::exercise::READY)
-            .into_iter()
-            .collect();
         Running {
-            early,
+            early: Vec::new(),
             held: Vec::new(),
             child,
             limit: self.limit,
@@ -534,6 +541,9 @@ impl Running {
         {
             replies.push(line);
         }
+        // A runner says it is ready before any reply (`open` has read that
+        // line already; `start` did not wait for it): it is no reply.
+        replies.retain(|line| line != crate::exercise::READY);
         while !self.output.is_finished() && std::time::Instant::now() < grace {
             std::thread::sleep(Duration::from_millis(1));
         }
