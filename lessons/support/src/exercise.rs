@@ -89,6 +89,15 @@ pub fn stop_for_checker(note: &str) -> io::Result<()> {
 
 fn serve_with(table: &[(&str, Handler)]) -> io::Result<()> {
     *REPLIES.lock().unwrap_or_else(|e| e.into_inner()) = Some(take_stdout()?);
+    // A panic of an exercise on this thread is its reply; the default hook
+    // would repeat it in what the learner's code printed. Other threads'
+    // panics are still reported as usual.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() != Some("main") {
+            report(info);
+        }
+    }));
     // The checker may look at this process from now on (its maps, say):
     // the program and its libraries are loaded, and it waits for requests.
     write_reply(READY)?;

@@ -136,6 +136,15 @@ fn build_graded_once(root: &Path, target: &Path, package: &str) -> Result<Built,
         command.arg("--locked");
     }
     let own_tree = crate::workspace_root().is_ok_and(|own| own == root);
+    if !own_tree {
+        // Someone else's runner is rebuilt for every submission, and no
+        // speed is measured in grading: the lessons the workspace optimises
+        // in the dev profile (for their --bench) are built unoptimised here,
+        // in the grader's own target, which no story or bench shares.
+        command
+            .arg("--config")
+            .arg(format!("profile.dev.package.{package}.opt-level=0"));
+    }
     let rules = if own_tree {
         None
     } else {
@@ -357,9 +366,12 @@ fn confine_build(
 }
 
 /// Removes, once per grader and target, what an earlier grading built from
-/// its submission's code (the lessons' libraries, binaries and test
-/// binaries), keeping the dependencies: a student's tests must not find a
-/// classmate's compiled code in the build cache they can read.
+/// its submission's code, keeping everything else: a student's build and
+/// tests must not find a classmate's compiled code in the build cache they
+/// can read. A submission's code is compiled into the lesson binaries (the
+/// runners) only; the libraries and the graded tests (the checkers) are the
+/// template's own code, so they stay, and a new submission rebuilds only
+/// the runners.
 fn forget_earlier_submissions(root: &Path, target: &Path) {
     use std::collections::HashSet;
     use std::sync::{Mutex, OnceLock};
@@ -372,44 +384,63 @@ fn forget_earlier_submissions(root: &Path, target: &Path) {
     {
         return;
     }
-    let mut names: Vec<String> = vec!["graded".into()];
-    for lesson in support::layout::discover(root).unwrap_or_default() {
-        names.push(lesson.name.clone());
-        names.push(lesson.name.replace('-', "_"));
-    }
-    let ours = |file: &str| {
-        // A compiler's temporary directory, left by one that was killed.
-        if file.starts_with("rmeta") {
-            return true;
-        }
-        let file = file.strip_prefix("lib").unwrap_or(file);
-        names.iter().any(|name| {
-            file.strip_prefix(name.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
+    let lessons: Vec<String> = support::layout::discover(root)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|lesson| lesson.name)
+        .collect();
+    // `deps/file_mapping-HASH` (and its `.d`) is a runner; a library is
+    // `deps/libfile_mapping-HASH.rlib`. `debug/file-mapping` is a runner.
+    let a_runner = |file: &str| {
+        lessons.iter().any(|name| {
+            let krate = name.replace('-', "_");
+            file == name
+                || file.strip_prefix(&format!("{krate}-")).is_some_and(|rest| {
+                    let hash = rest.strip_suffix(".d").unwrap_or(rest);
+                    !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                })
         })
     };
-    let _ = std::fs::remove_dir_all(target.join("workbook-build-tmp"));
-    let debug = target.join("debug");
-    for dir in [
-        "",
-        "deps",
-        ".fingerprint",
-        "incremental",
-        "build",
-        "examples",
-    ] {
-        let Ok(entries) = std::fs::read_dir(debug.join(dir)) else {
-            continue;
+    let remove = |path: &Path| {
+        let _ = if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(path)
+        } else {
+            std::fs::remove_file(path)
         };
-        for entry in entries.flatten() {
-            if entry.file_name().to_str().is_some_and(ours) {
-                let path = entry.path();
-                let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    std::fs::remove_dir_all(&path)
-                } else {
-                    std::fs::remove_file(&path)
-                };
+    };
+    // A compiler's temporary directories, left by one that was killed.
+    remove(&target.join("workbook-build-tmp"));
+    let debug = target.join("debug");
+    for dir in ["", "deps", "incremental"] {
+        for entry in std::fs::read_dir(debug.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let incremental = dir == "incremental"
+                && lessons
+                    .iter()
+                    .any(|l| name.starts_with(&format!("{}-", l.replace('-', "_"))));
+            if name.starts_with("rmeta") || a_runner(&name) || incremental {
+                remove(&entry.path());
             }
+        }
+    }
+    // A runner's fingerprint (`.fingerprint/file-mapping-HASH/bin-…`): gone,
+    // so cargo builds the runner again from this submission.
+    for entry in std::fs::read_dir(debug.join(".fingerprint"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let is_bin = std::fs::read_dir(entry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|f| f.file_name().to_string_lossy().starts_with("bin-"));
+        if is_bin {
+            remove(&entry.path());
         }
     }
 }
