@@ -14,7 +14,6 @@ mod files;
 mod grade;
 mod handout;
 mod init;
-mod json;
 mod manifest;
 mod new_lesson;
 #[cfg(feature = "instructor")]
@@ -652,17 +651,19 @@ fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
     }
     messages
         .lines()
-        .filter_map(|line| json::parse(line).ok())
-        .filter(|m| m.get("reason").and_then(json::Value::as_str) == Some("compiler-artifact"))
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| {
+            m.get("reason").and_then(serde_json::Value::as_str) == Some("compiler-artifact")
+        })
         .filter(|m| {
             m.get("target")
                 .and_then(|t| t.get("name"))
-                .and_then(json::Value::as_str)
+                .and_then(serde_json::Value::as_str)
                 == Some(name)
         })
         .find_map(|m| {
             m.get("executable")
-                .and_then(json::Value::as_str)
+                .and_then(serde_json::Value::as_str)
                 .map(PathBuf::from)
         })
         .ok_or_else(|| format!("cargo built {name} but named no program to run"))

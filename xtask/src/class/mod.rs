@@ -14,7 +14,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use crate::grade::{self, GradedTest, TestResult, Verdict};
-use crate::{Result, json, workspace_root};
+use crate::{Result, workspace_root};
 use support::layout::exercises::Exercise;
 use support::layout::{self as lessons, EXERCISES, Lesson};
 
@@ -380,22 +380,23 @@ fn grade_one(
 /// Reads a `grade --json` report (workbook format) back into results, in the
 /// order of `tests`; a test the report lacks did not run.
 pub fn read_report(text: &str, tests: &[GradedTest]) -> Result<Vec<TestResult>> {
-    let value = json::parse(text)?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("the report is not JSON: {e}"))?;
     let entries = value
         .get("tests")
-        .and_then(json::Value::as_array)
+        .and_then(serde_json::Value::as_array)
         .ok_or("the report has no tests")?;
     Ok(tests
         .iter()
         .map(|test| {
             let entry = entries.iter().find(|e| {
-                e.get("lesson").and_then(json::Value::as_str) == Some(&test.lesson)
-                    && e.get("name").and_then(json::Value::as_str) == Some(&test.name)
+                e.get("lesson").and_then(serde_json::Value::as_str) == Some(&test.lesson)
+                    && e.get("name").and_then(serde_json::Value::as_str) == Some(&test.name)
             });
             let text = |key: &str| {
                 entry
                     .and_then(|e| e.get(key))
-                    .and_then(json::Value::as_str)
+                    .and_then(serde_json::Value::as_str)
                     .unwrap_or_default()
                     .to_owned()
             };
@@ -416,14 +417,16 @@ pub fn read_report(text: &str, tests: &[GradedTest]) -> Result<Vec<TestResult>> 
 /// The message of a report that says the grading machine could not run
 /// tests (`status` `environment-error`), if `text` is one.
 fn environment_problem(text: &str) -> Option<String> {
-    let value = json::parse(text).ok()?;
-    (value.get("status").and_then(json::Value::as_str) == Some(ENVIRONMENT_ERROR)).then(|| {
-        value
-            .get("message")
-            .and_then(json::Value::as_str)
-            .unwrap_or("the grading machine cannot run tests")
-            .to_owned()
-    })
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    (value.get("status").and_then(serde_json::Value::as_str) == Some(ENVIRONMENT_ERROR)).then(
+        || {
+            value
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("the grading machine cannot run tests")
+                .to_owned()
+        },
+    )
 }
 
 /// The lessons of `results`, in order.
