@@ -26,13 +26,23 @@ const TAKEN: &[&str] = &["support", "xtask", "workbook-tests"];
 const STORY_COLUMNS: usize = 85; // support::testing::STORY_COLUMNS
 
 pub fn cmd_new_lesson(args: Vec<OsString>) -> Result<ExitCode> {
-    let [name, question] = args.as_slice() else {
+    /// `new-lesson NAME "QUESTION"`.
+    #[derive(Debug, clap::Parser)]
+    struct NewLesson {
+        /// The lesson's crate name, in kebab-case (page-cache).
+        name: Option<String>,
+        /// The question the lesson answers (its crate's description).
+        question: Option<String>,
+    }
+    let Some(NewLesson { name, question }) = crate::args::parse("new-lesson", args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (Some(name), Some(question)) = (name, question) else {
         return Err("new-lesson takes a name and a question, for example: \
              cargo xtask new-lesson page-cache \"What does the page cache keep?\""
             .into());
     };
-    let name = name.to_string_lossy().into_owned();
-    let question = question.to_string_lossy().trim().to_owned();
+    let question = question.trim().to_owned();
     check_name(&name)?;
     check_question(&name, &question)?;
     let root = crate::workspace_root()?;

@@ -45,7 +45,9 @@ const FAKING_STUB: &str = "{ use std::io::Write as _; \
     std::process::exit(0) }";
 
 pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
-    no_arguments("verify", &args)?;
+    if !no_arguments("verify", args)? {
+        return Ok(ExitCode::SUCCESS);
+    }
     let root = workspace_root()?;
     let all = lessons::discover(&root)?;
     let graded = check_content(&all)?;
