@@ -171,14 +171,11 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    let staged_chapter = staging.path().join("chapter.md");
-    let staged_summary = staging.path().join("SUMMARY.md");
-    for (path, text) in [
-        (&staged_chapter, chapter_text(lesson)),
-        (&staged_summary, new_summary),
-    ] {
-        fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    // The chapter and the new SUMMARY.md: written whole beside their
+    // places, then put there by rename (tempfile's persist).
+    let book_src = root.join("book/src");
+    let staged_chapter = staged_file(&book_src, chapter_text(lesson).as_bytes())?;
+    let staged_summary = staged_file(&book_src, new_summary.as_bytes())?;
 
     let mut undo = Undo {
         lock: root.join("Cargo.lock"),
@@ -186,14 +183,18 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
         summary: summary_path.clone(),
         summary_text: None,
         placed: Vec::new(),
-        staging: staging.path().to_owned(),
     };
     rename(&staged_lesson, &lesson.dir)?;
     undo.placed.push(lesson.dir.clone());
-    rename(&staged_chapter, &chapter)?;
+    // Never over a chapter that appeared meanwhile.
+    staged_chapter
+        .persist_noclobber(&chapter)
+        .map_err(|e| format!("cannot write {}: {}", chapter.display(), e.error))?;
     undo.placed.push(chapter.clone());
     undo.summary_text = Some(summary);
-    rename(&staged_summary, &summary_path)?;
+    staged_summary
+        .persist(&summary_path)
+        .map_err(|e| format!("cannot write {}: {}", summary_path.display(), e.error))?;
 
     // The story's snapshot, made by the walkthrough test itself, so that it
     // has insta's format and the shared redactions; then every test of the
@@ -211,6 +212,21 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
     undo.summary_text = None;
     undo.lock_text = None;
     Ok(dir_name)
+}
+
+/// `text` in a new temporary file in `dir` (mode 0644 less the umask, as
+/// the workbook's files), synced, to be persisted.
+fn staged_file(dir: &Path, text: &[u8]) -> Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix(".new-lesson-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+    file.write_all(text)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", file.path().display()))?;
+    Ok(file)
 }
 
 fn rename(from: &Path, to: &Path) -> Result {
@@ -255,7 +271,6 @@ struct Undo {
     summary: PathBuf,
     summary_text: Option<String>,
     placed: Vec<PathBuf>,
-    staging: PathBuf,
 }
 
 impl Drop for Undo {
@@ -268,20 +283,17 @@ impl Drop for Undo {
             };
         }
         // Restored by rename, so a reader sees the old file or the new one.
-        let restore = |path: &Path, text: &[u8], staged: PathBuf| {
-            if fs::write(&staged, text).is_ok() {
-                let _ = fs::rename(&staged, path);
+        let restore = |path: &Path, text: &[u8]| {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            if let Ok(staged) = staged_file(dir, text) {
+                let _ = staged.persist(path);
             }
         };
         if let Some(text) = self.summary_text.take() {
-            restore(
-                &self.summary,
-                text.as_bytes(),
-                self.staging.join("SUMMARY.md.old"),
-            );
+            restore(&self.summary, text.as_bytes());
         }
         if let Some(text) = self.lock_text.take() {
-            restore(&self.lock, &text, self.staging.join("Cargo.lock.old"));
+            restore(&self.lock, &text);
         }
     }
 }
