@@ -4,8 +4,10 @@
 //! leaves out.
 //!
 //! `--help` is printed through `support::out` (a closed pipe ends it by
-//! SIGPIPE, quietly), wrapped at 80 columns; an error is handed back to
-//! `main`, the one exit point, as one unwrapped line.
+//! SIGPIPE, quietly); its texts are written to fit 80 columns, which
+//! `tests/help.rs` checks for every command (clap's `wrap_help` is off: it
+//! would build terminal_size, and rustix a second time). An error is
+//! handed back to `main`, the one exit point, as one unwrapped line.
 
 use std::ffi::OsString;
 
@@ -43,6 +45,7 @@ fn command<T: Parser>(name: &'static str) -> clap::Command {
         .name(name)
         .bin_name(format!("cargo xtask {name}"))
         .about(help)
+        // Wraps only with clap's `wrap_help`; the texts fit without it.
         .max_term_width(COLUMNS)
         .disable_version_flag(true)
 }

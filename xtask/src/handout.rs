@@ -86,7 +86,7 @@ pub fn parse_dir_and_lessons(
     struct DirAndLessons {
         /// The directory to write: new or empty.
         dir: Option<PathBuf>,
-        /// Only these lessons, by name or number (file-mapping,sigbus).
+        /// Only these lessons, by name or number.
         #[arg(long, value_name = "a,b")]
         lessons: Option<String>,
     }

@@ -30,7 +30,7 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
         /// Check every page in headless Chromium.
         #[arg(long)]
         check: bool,
-        /// The port `serve` listens on, on 127.0.0.1 (default 3000).
+        /// The port to serve on, on 127.0.0.1 (default 3000).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         port: Option<u16>,
         /// With --check: save a screenshot of every page in DIR.

@@ -136,7 +136,7 @@ fn parse_options(args: &[OsString]) -> Result<Option<Options>> {
     struct Grade {
         /// Grade only this lesson (by name or number).
         lesson: Option<String>,
-        /// Seconds each test may take, from 0.1 to 3600 (default 10).
+        /// Seconds a test may take, 0.1 to 3600 (default 10).
         #[arg(long, value_name = "SECS", value_parser = timeout)]
         timeout: Option<Duration>,
         /// How many tests run at once, from 1 to 64.
@@ -145,16 +145,16 @@ fn parse_options(args: &[OsString]) -> Result<Option<Options>> {
         /// Also write the result as JSON to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
-        /// The JSON's shape: workbook (the default), gradescope or classroom50.
+        /// workbook (the default), gradescope or classroom50.
         #[arg(long, value_name = "F", value_parser = format)]
         format: Option<Format>,
         /// Write (or append to) a Markdown summary in FILE.
         #[arg(long, value_name = "FILE")]
         summary: Option<PathBuf>,
-        /// Grade with DIR's own graded tests and grader (instructors).
+        /// Grade with DIR's graded tests and grader.
         #[arg(long, value_name = "DIR")]
         template: Option<PathBuf>,
-        /// With --template: the student's copy to grade (default: here).
+        /// With --template: the copy to grade (default: here).
         #[arg(long, value_name = "DIR")]
         submission: Option<PathBuf>,
         /// A line per test as it ends.
