@@ -227,7 +227,10 @@ impl Keeper {
             .and_then(|()| file.as_file().sync_all());
         if let Err(e) = written {
             self.temp = Some((file, registered));
-            return Err(format!("cannot write {target}: {}", explain_or(&e, WRITABLE)));
+            return Err(format!(
+                "cannot write {target}: {}",
+                explain_or(&e, WRITABLE)
+            ));
         }
         // What is there may have changed since `prepare`: look again.
         match found_at(&self.target) {
