@@ -75,42 +75,42 @@ jobs:
 
 /// `DIR [--lessons a,b]`, the arguments of `handout`, `gradescope` and
 /// `classroom50`.
+/// `None` when they asked for `--help` (printed), or without a directory
+/// (`init`'s default).
 pub fn parse_dir_and_lessons(
-    args: &[OsString],
-    command: &str,
-) -> Result<(PathBuf, Option<String>)> {
-    let mut dir = None;
-    let mut only = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("--lessons") => {
-                let list = args
-                    .next()
-                    .ok_or("--lessons needs a list, e.g. file-mapping,sigbus")?;
-                only = Some(list.to_string_lossy().into_owned());
-            }
-            Some(flag) if flag.starts_with('-') => {
-                return Err(format!(
-                    "unknown flag '{flag}'. See: cargo xtask {command} --help"
-                ));
-            }
-            _ if dir.is_none() => dir = Some(PathBuf::from(arg)),
-            _ => {
-                return Err(format!(
-                    "{command} takes one directory. See: cargo xtask {command} --help"
-                ));
-            }
-        }
+    args: Vec<OsString>,
+    command: &'static str,
+) -> Result<Option<(Option<PathBuf>, Option<String>)>> {
+    /// `DIR [--lessons a,b]`.
+    #[derive(Debug, clap::Parser)]
+    struct DirAndLessons {
+        /// The directory to write: new or empty.
+        dir: Option<PathBuf>,
+        /// Only these lessons, by name or number.
+        #[arg(long, value_name = "a,b")]
+        lessons: Option<String>,
     }
+    Ok(crate::args::parse::<DirAndLessons>(command, args)?.map(|a| (a.dir, a.lessons)))
+}
+
+/// [`parse_dir_and_lessons`] for a command whose directory is required.
+pub fn dir_and_lessons(
+    args: Vec<OsString>,
+    command: &'static str,
+) -> Result<Option<(PathBuf, Option<String>)>> {
+    let Some((dir, only)) = parse_dir_and_lessons(args, command)? else {
+        return Ok(None);
+    };
     let dir = dir.ok_or_else(|| {
         format!("{command} needs the directory to write: cargo xtask {command} DIR")
     })?;
-    Ok((dir, only))
+    Ok(Some((dir, only)))
 }
 
 pub fn cmd_handout(args: Vec<OsString>) -> Result<ExitCode> {
-    let (dir, only) = parse_dir_and_lessons(&args, "handout")?;
+    let Some((dir, only)) = dir_and_lessons(args, "handout")? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let root = workspace_root()?;
     let chosen = match &only {
         Some(list) => Some(choose_lessons(&root, list)?),

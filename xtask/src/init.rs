@@ -99,24 +99,24 @@ pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
                 .into(),
         );
     }
+    let Some((dir, only)) = handout::parse_dir_and_lessons(args, "init")? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let root = crate::workspace_root()?;
-    let mut args = args;
-    let has_dir = args
-        .iter()
-        .take_while(|a| *a != "--lessons")
-        .any(|a| !a.to_string_lossy().starts_with('-'));
-    if !has_dir {
-        let default = root.parent().unwrap_or(&root).join(DEFAULT_DIR_NAME);
-        if fs::read_dir(&default).is_ok_and(|mut entries| entries.next().is_some()) {
-            return Err(format!(
-                "you already have a copy at {}: work there (cd {0}; cargo xtask watch), \
-                 or name another directory: cargo xtask init DIR",
-                default.display()
-            ));
+    let dir = match dir {
+        Some(dir) => dir,
+        None => {
+            let default = root.parent().unwrap_or(&root).join(DEFAULT_DIR_NAME);
+            if fs::read_dir(&default).is_ok_and(|mut entries| entries.next().is_some()) {
+                return Err(format!(
+                    "you already have a copy at {}: work there (cd {0}; cargo xtask watch), \
+                     or name another directory: cargo xtask init DIR",
+                    default.display()
+                ));
+            }
+            default
         }
-        args.insert(0, default.into_os_string());
-    }
-    let (dir, only) = handout::parse_dir_and_lessons(&args, "init")?;
+    };
     let chosen = match &only {
         Some(list) => Some(handout::choose_lessons(&root, list)?),
         None => None,

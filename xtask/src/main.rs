@@ -1,9 +1,9 @@
 //! `cargo xtask`: the workbook's one entry point for people.
 //!
-//! Arguments are parsed by hand against a small command table, in the manner
-//! of mdBook's xtask: no CLI framework, nothing to compile but this crate and
-//! the workbook's own support crate.
+//! A command table (who each command is for, its summary and help) picks the
+//! command; clap reads its arguments (`args.rs`).
 
+mod args;
 mod book;
 #[cfg(feature = "instructor")]
 mod class;
@@ -14,7 +14,6 @@ mod files;
 mod grade;
 mod handout;
 mod init;
-mod json;
 mod manifest;
 mod new_lesson;
 #[cfg(feature = "instructor")]
@@ -64,7 +63,6 @@ enum Audience {
 struct Command {
     audience: Audience,
     name: &'static str,
-    args: &'static str,
     summary: &'static str,
     help: &'static str,
     run: fn(Vec<OsString>) -> Result<ExitCode>,
@@ -74,7 +72,6 @@ const COMMANDS: &[Command] = &[
     Command {
         audience: Audience::Learner,
         name: "list",
-        args: "",
         summary: "list the lessons, one line each",
         help: "Prints each lesson's number, name and question.",
         run: cmd_list,
@@ -82,7 +79,6 @@ const COMMANDS: &[Command] = &[
     Command {
         audience: Audience::Learner,
         name: "run-lesson",
-        args: "NAME|NUMBER [-- ARGS]",
         summary: "build and run a lesson's walkthrough",
         help: "\
 Builds the lesson's binary and runs it in your current directory, passing
@@ -93,7 +89,6 @@ Example: cargo xtask run-lesson file-mapping -- --keep ./out",
     Command {
         audience: Audience::Learner,
         name: "init",
-        args: "[DIR] [--lessons a,b]",
         summary: "start your own copy of the exercises, ready to solve",
         help: "\
 Writes your personal workbook to DIR (default ../mmap-workbook-exercises):
@@ -106,7 +101,6 @@ says what to run next. --lessons a,b copies only those lessons.",
     Command {
         audience: Audience::Learner,
         name: "watch",
-        args: "",
         summary: "grade the exercise you are on each time you save",
         help: "\
 Finds your first unsolved exercise and grades it again whenever a file
@@ -119,7 +113,6 @@ line, and keeps watching after the last one until interrupted (Ctrl-C).",
     Command {
         audience: Audience::Learner,
         name: "grade",
-        args: "[LESSON] [--timeout SECS] [--jobs N] [--json FILE [--format F]] [--summary FILE] [--template DIR [--submission DIR]]",
         summary: "score exercise work",
         help: "\
 Builds the graded tests of every lesson (or of LESSON) once, then runs each
@@ -146,7 +139,6 @@ submission changed. Run it from your pristine copy, for example:
     Command {
         audience: Audience::Instructor,
         name: "grade-all",
-        args: "SUBMISSIONS_DIR --template DIR [--at DEADLINE] [--csv FILE] [--feedback DIR] [--timeout SECS] [--jobs N] [--submission-timeout SECS]",
         summary: "grade a class's submissions against your pristine copy",
         help: "\
 Run from your pristine copy of the handout (the template). SUBMISSIONS_DIR
@@ -173,7 +165,6 @@ Example: cargo xtask grade-all ../class --template . --csv grades.csv",
     Command {
         audience: Audience::Instructor,
         name: "gradescope",
-        args: "DIR [--lessons a,b]",
         summary: "write a Gradescope autograder package to DIR",
         help: "\
 Writes DIR (new or empty): autograder.zip to upload to Gradescope, and what it
@@ -187,7 +178,6 @@ anywhere.",
     Command {
         audience: Audience::Instructor,
         name: "classroom50",
-        args: "DIR [--lessons a,b]",
         summary: "write a Classroom 50 grader to DIR",
         help: "\
 Writes DIR (new or empty): autograder.py for the assignment's configuration
@@ -199,7 +189,6 @@ runs autograder.py in the student's checkout; it writes result.json
     Command {
         audience: Audience::Learner,
         name: "progress",
-        args: "",
         summary: "which exercises you have solved, one line per lesson",
         help: "\
 Builds each lesson's graded tests and shows, one line per lesson, which
@@ -212,7 +201,6 @@ passes. `cargo xtask hint LESSON` then gives a nudge for the next one.",
     Command {
         audience: Audience::Learner,
         name: "hint",
-        args: "LESSON [EXERCISE]",
         summary: "the hint for your next unsolved exercise",
         help: "\
 Grades LESSON's exercises and prints the hint of the first one that does not
@@ -223,7 +211,6 @@ pass yet, from its doc comment: a nudge, never the solution. Name EXERCISE
     Command {
         audience: Audience::Author,
         name: "handout",
-        args: "DIR [--lessons a,b]",
         summary: "write the student copy to DIR",
         help: "\
 Copies the files git tracks to DIR (new or empty, outside the workbook), with
@@ -237,7 +224,6 @@ The copy appears whole or not at all.",
     Command {
         audience: Audience::Author,
         name: "new-lesson",
-        args: "NAME \"QUESTION\"",
         summary: "scaffold the next lesson, ready to fill",
         help: "\
 Writes lessons/NN-NAME/ (NN: the next number) in the one lesson shape: the
@@ -252,7 +238,6 @@ Example: cargo xtask new-lesson page-cache \"What does the page cache keep?\"",
     Command {
         audience: Audience::Instructor,
         name: "verify",
-        args: "",
         summary: "prove the grader honest",
         help: "\
 Checks that every graded test passes on the reference solutions (full marks,
@@ -265,7 +250,6 @@ libtest's verdict and exit also score 0.",
     Command {
         audience: Audience::Author,
         name: "timings",
-        args: "[RUNS]",
         summary: "time each lesson's walkthrough",
         help: "\
 Builds every lesson (release profile) and runs each walkthrough RUNS times
@@ -276,7 +260,6 @@ slowest run. This is how the run times in the README were measured.",
     Command {
         audience: Audience::Learner,
         name: "book",
-        args: "[serve [--port N] | build | --check [--screenshots DIR]]",
         summary: "serve (default), build or check the book in a browser",
         help: "\
 Builds the book into target/book with mdBook's library (nothing to install),
@@ -393,20 +376,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     args.remove(0);
-    // `--help` anywhere before a `--` asks for this command's help.
-    let before_dashes = args.iter().take_while(|a| *a != "--");
-    if before_dashes
-        .into_iter()
-        .any(|a| a == "-h" || a == "--help")
-    {
-        let usage = wrap(
-            &format!("cargo xtask {} {}", command.name, command.args),
-            COLUMNS,
-            "    ",
-        );
-        say!("{usage}\n\n{}", command.help);
-        return ExitCode::SUCCESS;
-    }
+    // Each command reads its arguments with clap (`args::parse`), `--help`
+    // included; an error comes back here.
     match (command.run)(args) {
         Ok(code) => code,
         Err(message) => {
@@ -554,19 +525,16 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     lessons::closest(word, candidates)
 }
 
-/// Fails when a command that takes no arguments is given some.
-fn no_arguments(command: &str, args: &[OsString]) -> Result {
-    match args.first() {
-        None => Ok(()),
-        Some(extra) => Err(format!(
-            "'cargo xtask {command}' takes no arguments, but got '{}'. See: cargo xtask {command} --help",
-            extra.to_string_lossy()
-        )),
-    }
+/// Fails when a command that takes no arguments is given some; false when
+/// they asked for `--help`, which was printed.
+fn no_arguments(command: &'static str, args: Vec<OsString>) -> Result<bool> {
+    Ok(args::parse::<args::NoArguments>(command, args)?.is_some())
 }
 
 fn cmd_list(args: Vec<OsString>) -> Result<ExitCode> {
-    no_arguments("list", &args)?;
+    if !no_arguments("list", args)? {
+        return Ok(ExitCode::SUCCESS);
+    }
     let all = lessons::discover(&workspace_root()?)?;
     let width = all.iter().map(|l| l.name.len()).max().unwrap_or(0);
     let indent = " ".repeat(4 + width + 2);
@@ -587,29 +555,28 @@ fn cmd_list(args: Vec<OsString>) -> Result<ExitCode> {
 /// death by SIGPIPE under `| head` included, is the command's own.
 fn cmd_run_lesson(args: Vec<OsString>) -> Result<ExitCode> {
     use std::os::unix::process::CommandExt;
-    let mut args = args.into_iter();
-    let Some(wanted) = args.next() else {
+    /// `run-lesson NAME|NUMBER [-- ARGS]`.
+    #[derive(Debug, clap::Parser)]
+    struct RunLesson {
+        /// The lesson: its name (file-mapping) or number (1 or 01).
+        #[arg(value_name = "NAME|NUMBER")]
+        lesson: Option<String>,
+        /// Passed to the lesson's program (after --).
+        #[arg(last = true, value_name = "ARGS")]
+        passed: Vec<OsString>,
+    }
+    let Some(RunLesson { lesson, passed }) = args::parse("run-lesson", args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let Some(wanted) = lesson else {
         return Err(
             "which lesson? Name one, for example: cargo xtask run-lesson file-mapping \
                     (cargo xtask list shows them all)"
                 .into(),
         );
     };
-    let rest: Vec<OsString> = args.collect();
-    let passed = match rest.split_first() {
-        None => &[][..],
-        Some((dashes, passed)) if dashes == "--" => passed,
-        Some((other, _)) => {
-            return Err(format!(
-                "unexpected '{}' after the lesson's name. Pass arguments to the lesson after --, \
-                 for example: cargo xtask run-lesson {} -- --help",
-                other.to_string_lossy(),
-                wanted.to_string_lossy()
-            ));
-        }
-    };
     let root = workspace_root()?;
-    let lesson = lessons::find(&root, &wanted.to_string_lossy())?;
+    let lesson = lessons::find(&root, &wanted)?;
     let program = build_lesson(&root, &lesson.name)?;
     let error = std::process::Command::new(&program).args(passed).exec();
     Err(format!("cannot run {}: {error}", program.display()))
@@ -652,34 +619,36 @@ fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
     }
     messages
         .lines()
-        .filter_map(|line| json::parse(line).ok())
-        .filter(|m| m.get("reason").and_then(json::Value::as_str) == Some("compiler-artifact"))
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| {
+            m.get("reason").and_then(serde_json::Value::as_str) == Some("compiler-artifact")
+        })
         .filter(|m| {
             m.get("target")
                 .and_then(|t| t.get("name"))
-                .and_then(json::Value::as_str)
+                .and_then(serde_json::Value::as_str)
                 == Some(name)
         })
         .find_map(|m| {
             m.get("executable")
-                .and_then(json::Value::as_str)
+                .and_then(serde_json::Value::as_str)
                 .map(PathBuf::from)
         })
         .ok_or_else(|| format!("cargo built {name} but named no program to run"))
 }
 
 fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
-    let runs: usize = match args.first().map(|a| a.to_string_lossy().into_owned()) {
-        None => 20,
-        Some(text) => match text.parse() {
-            Ok(n) if n > 0 && args.len() == 1 => n,
-            _ => {
-                return Err(format!(
-                    "timings takes one positive number of runs, not '{text}'"
-                ));
-            }
-        },
+    /// `timings [RUNS]`.
+    #[derive(Debug, clap::Parser)]
+    struct Timings {
+        /// How many times each walkthrough runs (default 20).
+        #[arg(value_parser = args::positive)]
+        runs: Option<u64>,
+    }
+    let Some(Timings { runs }) = args::parse("timings", args)? else {
+        return Ok(ExitCode::SUCCESS);
     };
+    let runs = usize::try_from(runs.unwrap_or(20)).map_err(|e| e.to_string())?;
     let root = workspace_root()?;
     let lessons = lessons::discover(&root)?;
     let mut build = cargo();
@@ -778,6 +747,8 @@ mod tests {
 
     #[test]
     fn the_usage_fits_80_columns() {
+        // (Each command's --help, made by clap, is wrapped at 80 columns:
+        // args.rs and the learner test check it.)
         for c in COMMANDS {
             assert!(2 + 12 + 1 + c.summary.len() <= COLUMNS, "{}", c.name);
             for line in c.help.lines() {

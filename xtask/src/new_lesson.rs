@@ -28,13 +28,23 @@ const TAKEN: &[&str] = &["support", "xtask", "workbook-tests"];
 const STORY_COLUMNS: usize = 85; // support::testing::STORY_COLUMNS
 
 pub fn cmd_new_lesson(args: Vec<OsString>) -> Result<ExitCode> {
-    let [name, question] = args.as_slice() else {
+    /// `new-lesson NAME "QUESTION"`.
+    #[derive(Debug, clap::Parser)]
+    struct NewLesson {
+        /// The lesson's crate name, in kebab-case (page-cache).
+        name: Option<String>,
+        /// The question the lesson answers (its crate's description).
+        question: Option<String>,
+    }
+    let Some(NewLesson { name, question }) = crate::args::parse("new-lesson", args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (Some(name), Some(question)) = (name, question) else {
         return Err("new-lesson takes a name and a question, for example: \
              cargo xtask new-lesson page-cache \"What does the page cache keep?\""
             .into());
     };
-    let name = name.to_string_lossy().into_owned();
-    let question = question.to_string_lossy().trim().to_owned();
+    let question = question.trim().to_owned();
     check_name(&name)?;
     check_question(&name, &question)?;
     let root = crate::workspace_root()?;
@@ -168,34 +178,36 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    let staged_chapter = staging.path().join("chapter.md");
-    let staged_summary = staging.path().join("SUMMARY.md");
-    let staged_readme = staging.path().join("README.md");
-    for (path, text) in [
-        (&staged_chapter, chapter_text(lesson)),
-        (&staged_summary, new_summary),
-        (&staged_readme, new_readme),
-    ] {
-        fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    // The chapter, the new SUMMARY.md and README.md: written whole beside their
+    // places, then put there by rename (tempfile's persist).
+    let book_src = root.join("book/src");
+    let staged_chapter = staged_file(&book_src, chapter_text(lesson).as_bytes())?;
+    let staged_summary = staged_file(&book_src, new_summary.as_bytes())?;
+    let staged_readme = staged_file(root, new_readme.as_bytes())?;
 
     let mut undo = Undo {
         lock: root.join("Cargo.lock"),
         lock_text: fs::read(root.join("Cargo.lock")).ok(),
         restore: Vec::new(),
         placed: Vec::new(),
-        staging: staging.path().to_owned(),
     };
     rename(&staged_lesson, &lesson.dir)?;
     undo.placed.push(lesson.dir.clone());
-    rename(&staged_chapter, &chapter)?;
+    // Never over a chapter that appeared meanwhile.
+    staged_chapter
+        .persist_noclobber(&chapter)
+        .map_err(|e| format!("cannot write {}: {}", chapter.display(), e.error))?;
     undo.placed.push(chapter.clone());
     undo.restore
         .push((summary_path.clone(), summary.into_bytes()));
-    rename(&staged_summary, &summary_path)?;
+    staged_summary
+        .persist(&summary_path)
+        .map_err(|e| format!("cannot write {}: {}", summary_path.display(), e.error))?;
     undo.restore
         .push((readme_path.clone(), readme.into_bytes()));
-    rename(&staged_readme, &readme_path)?;
+    staged_readme
+        .persist(&readme_path)
+        .map_err(|e| format!("cannot write {}: {}", readme_path.display(), e.error))?;
 
     // The story's snapshot, made by the walkthrough test itself, so that it
     // has insta's format and the shared redactions; then every test of the
@@ -214,6 +226,21 @@ fn scaffold(root: &Path, lesson: &Lesson) -> Result<String> {
     undo.lock_text = None;
     stage_in_git(root, &[&lesson.dir, &chapter]);
     Ok(dir_name)
+}
+
+/// `text` in a new temporary file in `dir` (mode 0644 less the umask, as
+/// the workbook's files), synced, to be persisted.
+fn staged_file(dir: &Path, text: &[u8]) -> Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix(".new-lesson-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+    file.write_all(text)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", file.path().display()))?;
+    Ok(file)
 }
 
 fn rename(from: &Path, to: &Path) -> Result {
@@ -258,7 +285,6 @@ struct Undo {
     /// Files changed in place (SUMMARY.md, README.md), with their old text.
     restore: Vec<(PathBuf, Vec<u8>)>,
     placed: Vec<PathBuf>,
-    staging: PathBuf,
 }
 
 impl Drop for Undo {
@@ -271,17 +297,17 @@ impl Drop for Undo {
             };
         }
         // Restored by rename, so a reader sees the old file or the new one.
-        let restore = |path: &Path, text: &[u8], staged: PathBuf| {
-            if fs::write(&staged, text).is_ok() {
-                let _ = fs::rename(&staged, path);
+        let restore = |path: &Path, text: &[u8]| {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            if let Ok(staged) = staged_file(dir, text) {
+                let _ = staged.persist(path);
             }
         };
         for (path, text) in self.restore.drain(..) {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            restore(&path, &text, self.staging.join(format!("{name}.old")));
+            restore(&path, &text);
         }
         if let Some(text) = self.lock_text.take() {
-            restore(&self.lock, &text, self.staging.join("Cargo.lock.old"));
+            restore(&self.lock, &text);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::handout::{PINNED_TOOLCHAIN, choose_lessons, parse_dir_and_lessons, write_handout_of};
+use crate::handout::{PINNED_TOOLCHAIN, choose_lessons, dir_and_lessons, write_handout_of};
 use crate::{Result, files, workspace_root};
 
 /// Gradescope runs this once, when it builds the autograder's image
@@ -158,7 +158,9 @@ fn write_package(dir: &Path, only: Option<&str>, extra: &[(&str, &str, bool)]) -
 }
 
 pub fn cmd_gradescope(args: Vec<OsString>) -> Result<ExitCode> {
-    let (dir, only) = parse_dir_and_lessons(&args, "gradescope")?;
+    let Some((dir, only)) = dir_and_lessons(args, "gradescope")? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let setup = setup_sh();
     let dir = write_package(
         &dir,
@@ -187,7 +189,9 @@ pub fn cmd_gradescope(args: Vec<OsString>) -> Result<ExitCode> {
 }
 
 pub fn cmd_classroom50(args: Vec<OsString>) -> Result<ExitCode> {
-    let (dir, only) = parse_dir_and_lessons(&args, "classroom50")?;
+    let Some((dir, only)) = dir_and_lessons(args, "classroom50")? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let dir = write_package(
         &dir,
         only.as_deref(),

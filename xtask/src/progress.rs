@@ -182,12 +182,10 @@ fn first_error(error: &str) -> String {
 }
 
 pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
-    if let Some(arg) = args.first() {
-        return Err(format!(
-            "progress takes no arguments, not '{}': it checks every lesson, and only \
-             grades again what changed",
-            arg.to_string_lossy()
-        ));
+    // No arguments: it checks every lesson, and only grades again what
+    // changed.
+    if !crate::no_arguments("progress", args)? {
+        return Ok(ExitCode::SUCCESS);
     }
     let root = workspace_root()?;
     let (states, unchanged) = survey(&root, &mut |line| crate::note!("{line}"))?;
@@ -285,18 +283,22 @@ pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
 }
 
 pub fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
-    let (wanted, exercise) = match args.as_slice() {
-        [lesson] => (lesson.to_string_lossy().into_owned(), None),
-        [lesson, exercise] => (
-            lesson.to_string_lossy().into_owned(),
-            Some(exercise.to_string_lossy().into_owned()),
-        ),
-        _ => {
-            return Err(
-                "hint takes a lesson and, if you like, an exercise: cargo xtask hint sigbus [store_at]"
-                    .into(),
-            );
-        }
+    /// `hint LESSON [EXERCISE]`.
+    #[derive(Debug, clap::Parser)]
+    struct Hint {
+        /// The lesson, by name (sigbus) or number (3).
+        lesson: Option<String>,
+        /// The exercise, by function (store_at) or number (3.2).
+        exercise: Option<String>,
+    }
+    let Some(Hint { lesson, exercise }) = crate::args::parse("hint", args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let Some(wanted) = lesson else {
+        return Err(
+            "hint takes a lesson and, if you like, an exercise: cargo xtask hint sigbus [store_at]"
+                .into(),
+        );
     };
     let root = crate::workspace_root()?;
     let lesson = lessons::find(&root, &wanted)?;

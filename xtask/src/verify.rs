@@ -75,7 +75,9 @@ const FORGING_STUB: &str = "{ use std::io::Write as _; \
 const MARKER_PREFIX: &str = "workbook-exercise-marker-";
 
 pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
-    no_arguments("verify", &args)?;
+    if !no_arguments("verify", args)? {
+        return Ok(ExitCode::SUCCESS);
+    }
     let root = workspace_root()?;
     let all = lessons::discover(&root)?;
     let graded = check_content(&all)?;
@@ -421,10 +423,10 @@ fn exercises_only_in_runners(
 /// cargo's `--message-format=json` lines name, each with its package's
 /// directory.
 fn built_binaries(messages: &str) -> Vec<(PathBuf, &'static str, PathBuf)> {
-    use crate::json::{self, Value};
+    use serde_json::Value;
     let mut found = Vec::new();
     for line in messages.lines() {
-        let Ok(message) = json::parse(line) else {
+        let Ok(message) = serde_json::from_str::<Value>(line) else {
             continue;
         };
         if message.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {

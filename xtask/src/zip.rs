@@ -110,6 +110,10 @@ mod tests {
             PathBuf::from("héllo.txt"),
         ];
         let zip = store(dir.path(), &entries).unwrap();
+        // Every local header says its name is UTF-8 (flag bit 11), here
+        // where no reader is needed: the first is at offset 0.
+        assert_eq!(&zip[..4], b"PK\x03\x04");
+        assert_ne!(u16::from_le_bytes([zip[6], zip[7]]) & UTF8_NAMES, 0);
         let path = dir.path().join("out.zip");
         fs::write(&path, zip).unwrap();
         let checker = "import sys, zipfile\n\

@@ -43,9 +43,11 @@ impl Cli {
         crate::cleanup::install();
     }
 
-    /// The command line's arguments, after the program's name.
+    /// The command line's arguments, after the program's name, with
+    /// `--flag=value` given as `--flag`, `value` (for a flag of
+    /// [`Cli::flags`]), so a lesson's parser sees one form.
     pub fn args(&self) -> impl Iterator<Item = OsString> {
-        std::env::args_os().skip(1)
+        split_flag_values(self.flags, std::env::args_os().skip(1)).into_iter()
     }
 
     /// True for `-h` and `--help`.
@@ -145,6 +147,35 @@ impl Cli {
     }
 }
 
+/// `args` with each `--flag=value` of a known flag split into `--flag` and
+/// `value`, up to a lone `--`; anything else is left as it is (an unknown
+/// `--x=1` is refused whole, as typed).
+pub fn split_flag_values(
+    flags: &[&str],
+    args: impl IntoIterator<Item = OsString>,
+) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut args = args.into_iter();
+    for arg in args.by_ref() {
+        if arg == "--" {
+            out.push(arg);
+            break;
+        }
+        let split = arg.to_str().and_then(|text| text.split_once('='));
+        match split {
+            Some((flag, value))
+                if flag.starts_with("--") && flags.contains(&flag) =>
+            {
+                out.push(flag.into());
+                out.push(value.into());
+            }
+            _ => out.push(arg),
+        }
+    }
+    out.extend(args);
+    out
+}
+
 /// Levenshtein distance, for "did you mean" hints.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -163,7 +194,28 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::edit_distance;
+    use super::{edit_distance, split_flag_values};
+    use std::ffi::OsString;
+
+    fn words(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_flag_takes_its_value_after_an_equals_sign_too() {
+        let flags = ["--keep", "--force", "--bench"];
+        let split = |args: &[&str]| split_flag_values(&flags, words(args));
+        assert_eq!(split(&["--keep=./out"]), words(&["--keep", "./out"]));
+        assert_eq!(split(&["--keep", "./out"]), words(&["--keep", "./out"]));
+        // The value keeps any further '=', and may be empty (then refused
+        // by value_for as a missing value).
+        assert_eq!(split(&["--keep=a=b"]), words(&["--keep", "a=b"]));
+        assert_eq!(split(&["--keep="]), words(&["--keep", ""]));
+        // Unknown flags, plain words and what follows `--` stay whole.
+        assert_eq!(split(&["--kep=x"]), words(&["--kep=x"]));
+        assert_eq!(split(&["a=b", "--force"]), words(&["a=b", "--force"]));
+        assert_eq!(split(&["--", "--keep=x"]), words(&["--", "--keep=x"]));
+    }
 
     #[test]
     fn edit_distance_counts_single_character_edits() {

@@ -6,23 +6,24 @@
 //!   remembering which ones *this* run created; checks that `DIR/NAME` is a
 //!   regular file or nothing (looked at with `O_PATH | O_NOFOLLOW`, so a
 //!   symlink or FIFO is seen, never followed or opened); and creates a
-//!   temporary file next to it.
+//!   temporary file next to it (`tempfile`'s `NamedTempFile`, `O_EXCL`).
 //! - [`Keeper::write`] fills and syncs the temporary file, then renames it
-//!   into place: `DIR/NAME` is the old file or the complete new one.
+//!   into place (`persist`, or without `--force` `persist_noclobber`:
+//!   `renameat2(RENAME_NOREPLACE)`): `DIR/NAME` is the old file or the
+//!   complete new one.
 //! - [`Keeper::discard`] (or a failure, or an interruption, through
 //!   [`crate::cleanup`]) removes the temporary file and the directories this
 //!   run created, innermost first, each only if empty.
 
-use std::ffi::CString;
-use std::fs::{File, OpenOptions};
+use std::fs::Permissions;
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, SFlag};
+use tempfile::NamedTempFile;
 
 use crate::cleanup::{self, Registration, Removal};
 use crate::errors::explain_or;
@@ -34,7 +35,7 @@ const WRITABLE: &str = "Choose a directory you can write to.";
 pub struct Keeper {
     target: PathBuf,
     force: bool,
-    temp: Option<(PathBuf, File, Registration)>,
+    temp: Option<(NamedTempFile, Registration)>,
     /// Directories this run created, outermost first.
     created: Vec<(PathBuf, Registration)>,
 }
@@ -121,28 +122,24 @@ impl Keeper {
             }
             Found::Refused(why) => return Err(Retry::No(why)),
         }
-        let temp_path = dir.join(format!(
-            ".{name}.{}.tmp",
-            crate::unguessable_suffix().map_err(|e| Retry::No(e.to_string()))?
-        ));
+        // `.NAME.XXXXXX.tmp`, created with O_EXCL (never through a link);
+        // the mode a plain `File::create` gives, less the umask.
         let created = cleanup::protected(|| -> io::Result<_> {
-            let file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&temp_path)?;
-            let registered = cleanup::register(&temp_path, Removal::File);
+            let file = tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".tmp")
+                .permissions(Permissions::from_mode(0o666))
+                .tempfile_in(dir)?;
+            let registered = cleanup::register(file.path(), Removal::File);
             Ok((file, registered))
         });
         match created {
             Ok((file, Ok(registered))) => {
-                self.temp = Some((temp_path, file, registered));
+                self.temp = Some((file, registered));
                 Ok(())
             }
-            Ok((_, Err(e))) => {
-                let _ = std::fs::remove_file(&temp_path);
-                Err(Retry::No(e.to_string()))
-            }
+            // Dropping the file removes it.
+            Ok((_, Err(e))) => Err(Retry::No(e.to_string())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 Err(Retry::DirectoryVanished)
             }
@@ -221,23 +218,40 @@ impl Keeper {
 
     fn write_steps(&mut self, bytes: &[u8]) -> Result<(), String> {
         let target = crate::errors::shown(&self.target).to_string();
-        let Some((temp_path, file, _)) = &mut self.temp else {
+        let Some((file, registered)) = self.temp.take() else {
             return Err("nothing prepared to write".to_owned());
         };
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| {
-                format!("cannot write {target}: {}", explain_or(&e, WRITABLE))
-            })?;
+        let mut file = file;
+        let written = file
+            .write_all(bytes)
+            .and_then(|()| file.as_file().sync_all());
+        if let Err(e) = written {
+            self.temp = Some((file, registered));
+            return Err(format!(
+                "cannot write {target}: {}",
+                explain_or(&e, WRITABLE)
+            ));
+        }
         // What is there may have changed since `prepare`: look again.
         match found_at(&self.target) {
             Found::Nothing | Found::RegularFile => {}
-            Found::Refused(why) => return Err(why),
+            Found::Refused(why) => {
+                self.temp = Some((file, registered));
+                return Err(why);
+            }
         }
         let renamed = if self.force {
-            std::fs::rename(&*temp_path, &self.target)
+            file.persist(&self.target)
         } else {
-            rename_no_replace(temp_path, &self.target)
+            file.persist_noclobber(&self.target)
+        };
+        let renamed = match renamed {
+            // Kept: the temporary name is gone, so is its registration.
+            Ok(_) => Ok(()),
+            Err(failed) => {
+                self.temp = Some((failed.file, registered));
+                Err(failed.error)
+            }
         };
         match renamed {
             Ok(()) => Ok(()),
@@ -259,9 +273,9 @@ impl Keeper {
     }
 
     fn discard_now(&mut self) {
-        if let Some((path, file, registered)) = self.temp.take() {
+        if let Some((file, registered)) = self.temp.take() {
+            // Removes the temporary file, then forgets it.
             drop(file);
-            let _ = std::fs::remove_file(&path);
             drop(registered);
         }
         while let Some((path, registered)) = self.created.pop() {
@@ -315,35 +329,4 @@ fn found_at(path: &Path) -> Found {
     Found::Refused(format!(
         "{shown} is {what}. Remove or rename it, or choose another directory."
     ))
-}
-
-/// Renames `from` to `to` unless `to` exists (then AlreadyExists), in one
-/// step: `renameat2(RENAME_NOREPLACE)`, or `link` + `unlink` where the
-/// filesystem lacks it.
-fn rename_no_replace(from: &Path, to: &Path) -> io::Result<()> {
-    let c = |p: &Path| {
-        CString::new(p.as_os_str().as_bytes()).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte")
-        })
-    };
-    let (from_c, to_c) = (c(from)?, c(to)?);
-    // SAFETY: two valid NUL-terminated paths; renameat2 touches nothing else.
-    let result = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from_c.as_ptr(),
-            libc::AT_FDCWD,
-            to_c.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if result == 0 {
-        return Ok(());
-    }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() != Some(libc::EINVAL) {
-        return Err(error);
-    }
-    std::fs::hard_link(from, to)?;
-    std::fs::remove_file(from)
 }

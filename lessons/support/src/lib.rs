@@ -44,6 +44,7 @@ pub mod hexdump;
 #[cfg(feature = "testing")]
 pub mod judge;
 pub mod keep;
+#[cfg(feature = "layout")]
 pub mod layout;
 pub mod out;
 pub mod pagemap;

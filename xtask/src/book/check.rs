@@ -24,7 +24,7 @@ use super::cdp::{Browser, base64_decode};
 use super::live::Reload;
 use super::server::{self, Server};
 use super::{figures, pictures};
-use crate::json::{self, Value};
+use serde_json::{Value, json};
 
 /// What the check looks at in a page once it has loaded: unresolved
 /// directives, images, links and over-wide code, after opening every
@@ -151,7 +151,7 @@ pub fn check(options: &Options) -> Result<Report, String> {
     let hits: Vec<String> = found
         .get("hits")
         .and_then(Value::as_array)
-        .unwrap_or_default()
+        .map_or(&[][..], Vec::as_slice)
         .iter()
         .filter_map(|h| h.as_str().map(str::to_owned))
         .collect();
@@ -251,7 +251,7 @@ fn open_page(browser: &mut Browser) -> Result<String, String> {
     let attached = browser.call(
         None,
         "Target.attachToTarget",
-        &format!(r#"{{"targetId":{},"flatten":true}}"#, json::string(&target)),
+        &json!({"targetId": target, "flatten": true}).to_string(),
     )?;
     let session = attached
         .get("sessionId")
@@ -301,7 +301,7 @@ pub(super) fn navigate(
     let answer = browser.call(
         Some(session),
         "Page.navigate",
-        &format!(r#"{{"url":{}}}"#, json::string(url)),
+        &json!({ "url": url }).to_string(),
     )?;
     if let Some(error) = answer.get("errorText").and_then(Value::as_str) {
         return Err(format!("Chromium could not open {url}: {error}"));
@@ -338,10 +338,8 @@ pub(super) fn evaluate(
     session: &str,
     script: &str,
 ) -> Result<Value, String> {
-    let params = format!(
-        r#"{{"expression":{},"awaitPromise":true,"returnByValue":true}}"#,
-        json::string(script)
-    );
+    let params =
+        json!({"expression": script, "awaitPromise": true, "returnByValue": true}).to_string();
     let answer = browser.call(Some(session), "Runtime.evaluate", &params)?;
     if let Some(details) = answer.get("exceptionDetails") {
         let text = exception_text(details);
@@ -352,7 +350,7 @@ pub(super) fn evaluate(
         .and_then(|r| r.get("value"))
         .and_then(Value::as_str)
         .ok_or("the check's script returned no text")?;
-    json::parse(text)
+    serde_json::from_str(text).map_err(|e| format!("the check's script returned bad JSON: {e}"))
 }
 
 fn check_page(
@@ -388,14 +386,14 @@ fn check_page(
     for leak in seen
         .get("leaks")
         .and_then(Value::as_array)
-        .unwrap_or_default()
+        .map_or(&[][..], Vec::as_slice)
     {
         problems.push(format!("the page shows {}", leak.as_str().unwrap_or("?")));
     }
     for image in seen
         .get("images")
         .and_then(Value::as_array)
-        .unwrap_or_default()
+        .map_or(&[][..], Vec::as_slice)
     {
         if image.get("ok").and_then(Value::as_bool) != Some(true) {
             let src = image.get("src").and_then(Value::as_str).unwrap_or("?");
@@ -407,7 +405,7 @@ fn check_page(
     for link in seen
         .get("links")
         .and_then(Value::as_array)
-        .unwrap_or_default()
+        .map_or(&[][..], Vec::as_slice)
     {
         let Some(href) = link.get("href").and_then(Value::as_str) else {
             continue;
@@ -431,7 +429,7 @@ fn check_page(
         for wide in seen
             .get("wide")
             .and_then(Value::as_array)
-            .unwrap_or_default()
+            .map_or(&[][..], Vec::as_slice)
         {
             let width = wide.get("width").and_then(Value::as_f64).unwrap_or(0.0);
             let room = wide.get("room").and_then(Value::as_f64).unwrap_or(0.0);

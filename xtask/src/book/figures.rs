@@ -13,7 +13,7 @@ use std::path::Path;
 
 use super::cdp::Browser;
 use super::check::{evaluate, navigate, screenshot};
-use crate::json::Value;
+use serde_json::Value;
 
 /// The smallest text a figure may show on a phone, in CSS pixels.
 pub const MIN_PX: f64 = 9.0;
@@ -127,7 +127,7 @@ fn judge(measured: &Value) -> Vec<String> {
     for figure in measured
         .get("figures")
         .and_then(Value::as_array)
-        .unwrap_or_default()
+        .map_or(&[][..], Vec::as_slice)
     {
         let src = figure.get("src").and_then(Value::as_str).unwrap_or("?");
         if let Some(error) = figure.get("error").and_then(Value::as_str) {
@@ -143,7 +143,7 @@ fn judge(measured: &Value) -> Vec<String> {
         let small: Vec<(&str, f64, f64)> = figure
             .get("texts")
             .and_then(Value::as_array)
-            .unwrap_or_default()
+            .map_or(&[][..], Vec::as_slice)
             .iter()
             .filter_map(|t| {
                 let px = t.get("px").and_then(Value::as_f64)?;
@@ -171,11 +171,10 @@ fn judge(measured: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::judge;
-    use crate::json;
 
     #[test]
     fn a_figure_is_judged_by_its_smallest_text() {
-        let measured = json::parse(
+        let measured = serde_json::from_str::<serde_json::Value>(
             r#"{"figures":[
               {"src":"img/a.svg","rendered":350,"width":700,"texts":[
                 {"text":"big","size":20,"px":10},

@@ -22,41 +22,32 @@ use support::say;
 use crate::{Result, cargo, workspace_root};
 
 pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
-    let mut action = None;
-    let mut port: u16 = 3000;
-    let mut port_given = false;
-    let mut shots_of_every_page = None;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.to_string_lossy().as_ref() {
-            "serve" | "build" | "--check" if action.is_none() => {
-                action = Some(arg.to_string_lossy().into_owned());
-            }
-            "--port" => {
-                port_given = true;
-                let value = args
-                    .next()
-                    .ok_or("--port needs a number, e.g. --port 3000")?;
-                port = value.to_string_lossy().parse().map_err(|_| {
-                    format!(
-                        "--port {}: not a port number (1-65535)",
-                        value.to_string_lossy()
-                    )
-                })?;
-            }
-            "--screenshots" => {
-                let dir = args.next().ok_or("--screenshots needs a directory")?;
-                shots_of_every_page = Some(PathBuf::from(dir));
-            }
-            other => {
-                return Err(format!(
-                    "unexpected argument '{other}': use `cargo xtask book [serve [--port N] | build | \
-                     --check [--screenshots DIR]]`"
-                ));
-            }
-        }
+    /// `book [serve [--port N] | build | --check [--screenshots DIR]]`.
+    #[derive(Debug, clap::Parser)]
+    struct Book {
+        /// serve (the default) or build.
+        #[arg(value_parser = ["serve", "build"], conflicts_with = "check")]
+        action: Option<String>,
+        /// Check every page in headless Chromium.
+        #[arg(long)]
+        check: bool,
+        /// The port to serve on, on 127.0.0.1 (default 3000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        port: Option<u16>,
+        /// With --check: save a screenshot of every page in DIR.
+        #[arg(long, value_name = "DIR")]
+        screenshots: Option<PathBuf>,
     }
-    let action = action.unwrap_or_else(|| "serve".into());
+    let Some(book) = crate::args::parse::<Book>("book", args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let action = match (book.check, book.action) {
+        (true, _) => "--check".to_owned(),
+        (false, action) => action.unwrap_or_else(|| "serve".into()),
+    };
+    let port_given = book.port.is_some();
+    let port = book.port.unwrap_or(3000);
+    let shots_of_every_page = book.screenshots;
     if port_given && action != "serve" {
         return Err(format!("--port is for `book serve`, not `book {action}`"));
     }

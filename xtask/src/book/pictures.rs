@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::cdp::{Browser, base64_decode};
 use super::check::{evaluate, navigate};
-use crate::json::Value;
+use serde_json::Value;
 
 /// The page widths and themes each picture is shot in.
 const VIEWS: [(&str, u32, bool); 3] = [
@@ -56,8 +56,10 @@ pub fn shoot(
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot make {}: {e}", out.display()))?;
     let mut files = Vec::new();
     for (theme, width, mobile) in VIEWS {
-        let metrics =
-            format!(r#"{{"width":{width},"height":900,"deviceScaleFactor":1,"mobile":{mobile}}}"#);
+        let metrics = serde_json::json!({
+            "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": mobile,
+        })
+        .to_string();
         browser.call(
             Some(session),
             "Emulation.setDeviceMetricsOverride",
@@ -69,7 +71,8 @@ pub fn shoot(
             for picture in found
                 .get("pictures")
                 .and_then(Value::as_array)
-                .unwrap_or_default()
+                .into_iter()
+                .flatten()
             {
                 let number = |key: &str| picture.get(key).and_then(Value::as_f64).unwrap_or(0.0);
                 let src = picture

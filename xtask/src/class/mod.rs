@@ -14,7 +14,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use crate::grade::{self, GradedTest, TestResult, Verdict};
-use crate::{Result, json, workspace_root};
+use crate::{Result, workspace_root};
 use support::layout::exercises::Exercise;
 use support::layout::{self as lessons, EXERCISES, Lesson};
 
@@ -33,69 +33,58 @@ struct Options {
     limit: Duration,
 }
 
-fn parse_options(args: &[OsString]) -> Result<Options> {
-    let mut submissions = None;
-    let mut template = None;
-    let (mut at, mut csv, mut feedback, mut timeout, mut jobs) = (None, None, None, None, None);
-    let mut limit = SUBMISSION_LIMIT;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value. See: cargo xtask grade-all --help"))
-        };
-        match arg.to_str() {
-            Some("--template") => template = Some(PathBuf::from(value("--template")?)),
-            Some("--at") => at = Some(value("--at")?.to_string_lossy().into_owned()),
-            Some("--csv") => csv = Some(PathBuf::from(value("--csv")?)),
-            Some("--feedback") => feedback = Some(PathBuf::from(value("--feedback")?)),
-            Some("--timeout") => timeout = Some(value("--timeout")?.to_string_lossy().into_owned()),
-            Some("--jobs") => jobs = Some(value("--jobs")?.to_string_lossy().into_owned()),
-            Some("--submission-timeout") => {
-                let text = value("--submission-timeout")?;
-                let seconds: u64 = text
-                    .to_str()
-                    .and_then(|t| t.parse().ok())
-                    .filter(|s| (1..=24 * 3600).contains(s))
-                    .ok_or_else(|| {
-                        format!(
-                            "--submission-timeout takes the seconds one submission's grading \
-                             may take, from 1 to 86400, not '{}'",
-                            text.to_string_lossy()
-                        )
-                    })?;
-                limit = Duration::from_secs(seconds);
-            }
-            Some(flag) if flag.starts_with('-') => {
-                return Err(format!(
-                    "unknown flag '{flag}'. See: cargo xtask grade-all --help"
-                ));
-            }
-            _ if submissions.is_none() => submissions = Some(PathBuf::from(arg)),
-            _ => {
-                return Err(
-                    "grade-all takes one SUBMISSIONS_DIR. See: cargo xtask grade-all --help".into(),
-                );
-            }
-        }
+/// `grade-all`'s command line (clap); `None` when `--help` was printed.
+fn parse_options(args: &[OsString]) -> Result<Option<Options>> {
+    /// `grade-all SUBMISSIONS_DIR --template DIR [--at DEADLINE] [--csv FILE]
+    /// [--feedback DIR] [--timeout SECS] [--jobs N] [--submission-timeout SECS]`.
+    #[derive(Debug, clap::Parser)]
+    struct GradeAll {
+        /// One clone per student.
+        #[arg(value_name = "SUBMISSIONS_DIR")]
+        submissions: Option<PathBuf>,
+        /// Your pristine copy of the handout: run from it (--template .).
+        #[arg(long, value_name = "DIR")]
+        template: Option<PathBuf>,
+        /// Grade each clone at its last commit before DEADLINE.
+        #[arg(long, value_name = "DEADLINE")]
+        at: Option<String>,
+        /// Write the rows to FILE (else to stdout).
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// Write STUDENT.md for each student in DIR.
+        #[arg(long, value_name = "DIR")]
+        feedback: Option<PathBuf>,
+        /// Seconds each test may take (grade's --timeout).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<String>,
+        /// How many tests run at once (grade's --jobs).
+        #[arg(long, value_name = "N")]
+        jobs: Option<String>,
+        /// Seconds one submission's grading may take, 1 to 86400 (default 1800).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=24 * 3600))]
+        submission_timeout: Option<u64>,
     }
-    Ok(Options {
-        submissions: submissions.ok_or(
+    let Some(parsed) = crate::args::parse::<GradeAll>("grade-all", args.to_vec())? else {
+        return Ok(None);
+    };
+    Ok(Some(Options {
+        submissions: parsed.submissions.ok_or(
             "grade-all needs the directory of submissions (one clone per student): \
              cargo xtask grade-all SUBMISSIONS_DIR --template DIR",
         )?,
-        template: template.ok_or(
+        template: parsed.template.ok_or(
             "grade-all needs --template DIR, your pristine copy of the handout: \
              every submission is graded with its tests",
         )?,
-        at,
-        csv,
-        feedback,
-        timeout,
-        jobs,
-        limit,
-    })
+        at: parsed.at,
+        csv: parsed.csv,
+        feedback: parsed.feedback,
+        timeout: parsed.timeout,
+        jobs: parsed.jobs,
+        limit: parsed
+            .submission_timeout
+            .map_or(SUBMISSION_LIMIT, Duration::from_secs),
+    }))
 }
 
 /// One row of the class's results.
@@ -116,7 +105,9 @@ pub struct Row {
 const ENVIRONMENT_ERROR: &str = "environment-error";
 
 pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
-    let options = parse_options(&args)?;
+    let Some(options) = parse_options(&args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let root = workspace_root()?;
     let template = fs::canonicalize(&options.template)
         .map_err(|e| format!("--template {}: {e}", options.template.display()))?;
@@ -380,22 +371,23 @@ fn grade_one(
 /// Reads a `grade --json` report (workbook format) back into results, in the
 /// order of `tests`; a test the report lacks did not run.
 pub fn read_report(text: &str, tests: &[GradedTest]) -> Result<Vec<TestResult>> {
-    let value = json::parse(text)?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("the report is not JSON: {e}"))?;
     let entries = value
         .get("tests")
-        .and_then(json::Value::as_array)
+        .and_then(serde_json::Value::as_array)
         .ok_or("the report has no tests")?;
     Ok(tests
         .iter()
         .map(|test| {
             let entry = entries.iter().find(|e| {
-                e.get("lesson").and_then(json::Value::as_str) == Some(&test.lesson)
-                    && e.get("name").and_then(json::Value::as_str) == Some(&test.name)
+                e.get("lesson").and_then(serde_json::Value::as_str) == Some(&test.lesson)
+                    && e.get("name").and_then(serde_json::Value::as_str) == Some(&test.name)
             });
             let text = |key: &str| {
                 entry
                     .and_then(|e| e.get(key))
-                    .and_then(json::Value::as_str)
+                    .and_then(serde_json::Value::as_str)
                     .unwrap_or_default()
                     .to_owned()
             };
@@ -416,14 +408,16 @@ pub fn read_report(text: &str, tests: &[GradedTest]) -> Result<Vec<TestResult>> 
 /// The message of a report that says the grading machine could not run
 /// tests (`status` `environment-error`), if `text` is one.
 fn environment_problem(text: &str) -> Option<String> {
-    let value = json::parse(text).ok()?;
-    (value.get("status").and_then(json::Value::as_str) == Some(ENVIRONMENT_ERROR)).then(|| {
-        value
-            .get("message")
-            .and_then(json::Value::as_str)
-            .unwrap_or("the grading machine cannot run tests")
-            .to_owned()
-    })
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    (value.get("status").and_then(serde_json::Value::as_str) == Some(ENVIRONMENT_ERROR)).then(
+        || {
+            value
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("the grading machine cannot run tests")
+                .to_owned()
+        },
+    )
 }
 
 /// The lessons of `results`, in order.

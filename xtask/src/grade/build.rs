@@ -15,7 +15,6 @@ use support::ChildOutcome;
 
 use super::confine::{Access, Ruleset};
 use super::session;
-use crate::json;
 
 /// The most one lesson's build may take after its last dependency from the
 /// registry was built (and 4 times that in all); then the whole session
@@ -155,24 +154,24 @@ fn build_graded_once(root: &Path, target: &Path, package: &str) -> Result<Built,
     let mut executable = None;
     let mut first_error = None;
     for line in stdout.lines() {
-        let Ok(message) = json::parse(line) else {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue; // not one of cargo's messages (a build script's output, say)
         };
-        match message.get("reason").and_then(json::Value::as_str) {
+        match message.get("reason").and_then(serde_json::Value::as_str) {
             Some("compiler-artifact") => {
                 let target = message.get("target");
                 let is_graded = target
                     .and_then(|t| t.get("name"))
-                    .and_then(json::Value::as_str)
+                    .and_then(serde_json::Value::as_str)
                     == Some("graded");
                 let is_test = target
                     .and_then(|t| t.get("kind"))
-                    .and_then(json::Value::as_array)
+                    .and_then(serde_json::Value::as_array)
                     .is_some_and(|kinds| kinds.iter().any(|k| k.as_str() == Some("test")));
                 if is_graded && is_test {
                     executable = message
                         .get("executable")
-                        .and_then(json::Value::as_str)
+                        .and_then(serde_json::Value::as_str)
                         .map(PathBuf::from);
                 }
             }
@@ -180,11 +179,11 @@ fn build_graded_once(root: &Path, target: &Path, package: &str) -> Result<Built,
                 let diagnostic = message.get("message");
                 let level = diagnostic
                     .and_then(|m| m.get("level"))
-                    .and_then(json::Value::as_str);
+                    .and_then(serde_json::Value::as_str);
                 if level == Some("error") {
                     first_error = diagnostic
                         .and_then(|m| m.get("rendered"))
-                        .and_then(json::Value::as_str)
+                        .and_then(serde_json::Value::as_str)
                         .map(|r| r.lines().take(12).collect::<Vec<_>>().join("\n"));
                 }
             }

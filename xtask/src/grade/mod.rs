@@ -128,91 +128,75 @@ pub enum Event<'a> {
     },
 }
 
-fn parse_options(args: &[OsString]) -> Result<Options> {
-    let mut options = Options {
-        lesson: None,
-        json: None,
-        format: Format::Workbook,
-        summary: None,
-        template: None,
-        submission: None,
-        limits: Limits::default(),
-        verbose: false,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str, example: &str| {
-            args.next().cloned().ok_or_else(|| {
-                format!("{flag} needs a value, for example: cargo xtask grade {flag} {example}")
-            })
-        };
-        match arg.to_str() {
-            Some("--verbose" | "-v") => options.verbose = true,
-            Some("--json") => options.json = Some(value("--json", "grade.json")?.into()),
-            Some("--summary") => {
-                options.summary = Some(value("--summary", "summary.md")?.into());
-            }
-            Some("--format") => {
-                let name = value("--format", "gradescope")?;
-                options.format = name.to_str().and_then(Format::parse).ok_or_else(|| {
-                    format!(
-                        "--format takes {}, not '{}'",
-                        Format::NAMES,
-                        name.to_string_lossy()
-                    )
-                })?;
-            }
-            Some("--template") => {
-                options.template = Some(value("--template", "../handout")?.into());
-            }
-            Some("--submission") => {
-                options.submission = Some(value("--submission", "../alice")?.into());
-            }
-            Some("--timeout") => {
-                let text = value("--timeout", "10")?;
-                let seconds: f64 = text
-                    .to_str()
-                    .and_then(|t| t.parse().ok())
-                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-                    .ok_or_else(|| {
-                        format!(
-                            "--timeout takes seconds per test, from 0.1 to 3600, not '{}'",
-                            text.to_string_lossy()
-                        )
-                    })?;
-                options.limits.timeout = Duration::from_secs_f64(seconds);
-            }
-            Some("--jobs") => {
-                let text = value("--jobs", "2")?;
-                options.limits.jobs = text
-                    .to_str()
-                    .and_then(|t| t.parse().ok())
-                    .filter(|n| (1..=64).contains(n))
-                    .ok_or_else(|| {
-                        format!(
-                            "--jobs takes how many tests run at once, from 1 to 64, not '{}'",
-                            text.to_string_lossy()
-                        )
-                    })?;
-            }
-            Some(flag) if flag.starts_with('-') => {
-                return Err(format!(
-                    "unknown flag '{flag}'. See: cargo xtask grade --help"
-                ));
-            }
-            _ if options.lesson.is_none() => {
-                options.lesson = Some(arg.to_string_lossy().into_owned());
-            }
-            _ => {
-                return Err("grade takes at most one lesson. See: cargo xtask grade --help".into());
-            }
-        }
+/// `grade`'s command line (clap); `None` when `--help` was printed.
+fn parse_options(args: &[OsString]) -> Result<Option<Options>> {
+    /// `grade [LESSON] [--timeout SECS] [--jobs N] [--json FILE [--format F]]
+    /// [--summary FILE] [--template DIR [--submission DIR]]`.
+    #[derive(Debug, clap::Parser)]
+    struct Grade {
+        /// Grade only this lesson (by name or number).
+        lesson: Option<String>,
+        /// Seconds a test may take, 0.1 to 3600 (default 10).
+        #[arg(long, value_name = "SECS", value_parser = timeout)]
+        timeout: Option<Duration>,
+        /// How many tests run at once, from 1 to 64.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=64))]
+        jobs: Option<u8>,
+        /// Also write the result as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// workbook (the default), gradescope or classroom50.
+        #[arg(long, value_name = "F", value_parser = format)]
+        format: Option<Format>,
+        /// Write (or append to) a Markdown summary in FILE.
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
+        /// Grade with DIR's graded tests and grader.
+        #[arg(long, value_name = "DIR")]
+        template: Option<PathBuf>,
+        /// With --template: the copy to grade (default: here).
+        #[arg(long, value_name = "DIR")]
+        submission: Option<PathBuf>,
+        /// A line per test as it ends.
+        #[arg(short, long)]
+        verbose: bool,
     }
-    Ok(options)
+    fn timeout(text: &str) -> std::result::Result<Duration, String> {
+        text.parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| "seconds per test, from 0.1 to 3600".to_owned())
+    }
+    fn format(name: &str) -> std::result::Result<Format, String> {
+        Format::parse(name).ok_or_else(|| format!("--format takes {}", Format::NAMES))
+    }
+    let Some(parsed) = crate::args::parse::<Grade>("grade", args.to_vec())? else {
+        return Ok(None);
+    };
+    let mut limits = Limits::default();
+    if let Some(timeout) = parsed.timeout {
+        limits.timeout = timeout;
+    }
+    if let Some(jobs) = parsed.jobs {
+        limits.jobs = jobs.into();
+    }
+    Ok(Some(Options {
+        lesson: parsed.lesson,
+        json: parsed.json,
+        format: parsed.format.unwrap_or(Format::Workbook),
+        summary: parsed.summary,
+        template: parsed.template,
+        submission: parsed.submission,
+        limits,
+        verbose: parsed.verbose,
+    }))
 }
 
 pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
-    let options = parse_options(&args)?;
+    let Some(options) = parse_options(&args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let root = workspace_root()?;
     if let Some(template) = &options.template {
         let template = canonical(template, "--template")?;

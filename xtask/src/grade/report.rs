@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::TestResult;
-use crate::json;
+use serde::Serialize;
 use support::layout::exercises::Exercise;
 
 /// The JSON shapes `grade --format` writes.
@@ -212,10 +212,97 @@ pub fn emit(text: &str) -> crate::Result {
 /// The report of a grading that could not start: the machine, not the
 /// submission, is at fault (`grade-all` records `environment-error`).
 pub fn environment_json(problem: &super::EnvironmentError) -> String {
-    format!(
-        "{{\"schema\":\"mmap-workbook/grade/v1\",\"status\":\"environment-error\",\"message\":{},\"tests\":[]}}\n",
-        json::string(&problem.to_string())
-    )
+    to_json(&WorkbookReport {
+        schema: WORKBOOK_SCHEMA,
+        status: "environment-error",
+        message: Some(problem.to_string()),
+        score: None,
+        max_score: None,
+        tests: Vec::new(),
+        changed_graded_files: None,
+    })
+}
+
+/// The schema `grade --json` names in its default shape.
+const WORKBOOK_SCHEMA: &str = "mmap-workbook/grade/v1";
+
+/// A report as one line of JSON text, ended by a newline.
+fn to_json(report: &impl Serialize) -> String {
+    // Serialising plain structs of strings and numbers cannot fail.
+    let mut text = serde_json::to_string(report).expect("a report serialises");
+    text.push('\n');
+    text
+}
+
+/// The `workbook` shape: everything the grader knows.
+#[derive(Debug, Serialize)]
+struct WorkbookReport<'a> {
+    schema: &'static str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_score: Option<u32>,
+    tests: Vec<WorkbookTest<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed_graded_files: Option<&'a [String]>,
+}
+
+#[derive(Debug, Serialize)]
+struct WorkbookTest<'a> {
+    lesson: &'a str,
+    name: &'a str,
+    points: u32,
+    score: u32,
+    verdict: &'a str,
+    message: String,
+    /// Rounded to the millisecond.
+    seconds: f64,
+}
+
+/// Gradescope's `results.json` (its documented autograder schema).
+#[derive(Debug, Serialize)]
+struct GradescopeReport {
+    score: u32,
+    output: String,
+    tests: Vec<GradescopeTest>,
+}
+
+#[derive(Debug, Serialize)]
+struct GradescopeTest {
+    name: String,
+    score: u32,
+    max_score: u32,
+    status: &'static str,
+    output: String,
+    visibility: &'static str,
+}
+
+/// Classroom 50's `result.json` (`classroom50/result/v1`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct Classroom50Report {
+    schema: &'static str,
+    classroom: String,
+    assignment: String,
+    submission: String,
+    commit: String,
+    release: String,
+    review: String,
+    score: u32,
+    max_score: u32,
+    tests: Vec<Classroom50Test>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct Classroom50Test {
+    test_name: String,
+    passed: bool,
+    score: u32,
+    max_score: u32,
 }
 
 /// Why a test did not pass, as text; empty for a pass.
@@ -234,45 +321,31 @@ fn full_name(result: &TestResult) -> String {
 /// Everything the grader knows, for tools (`grade-all` reads it back).
 pub fn workbook_json(results: &[TestResult], changed: &[String]) -> String {
     let (score, max) = totals(results);
-    let tests: Vec<String> = results
-        .iter()
-        .map(|r| {
-            format!(
-                "{{\"lesson\":{},\"name\":{},\"points\":{},\"score\":{},\"verdict\":\"{}\",\"message\":{},\"seconds\":{:.3}}}",
-                json::string(&r.test.lesson),
-                json::string(&r.test.name),
-                r.test.points,
-                r.score(),
-                r.verdict.status(),
-                json::string(&message(r)),
-                r.elapsed.as_secs_f64()
-            )
-        })
-        .collect();
-    let changed: Vec<String> = changed.iter().map(|c| json::string(c)).collect();
-    format!(
-        "{{\"schema\":\"mmap-workbook/grade/v1\",\"status\":\"graded\",\"score\":{score},\"max_score\":{max},\"tests\":[{}],\"changed_graded_files\":[{}]}}\n",
-        tests.join(","),
-        changed.join(",")
-    )
+    to_json(&WorkbookReport {
+        schema: WORKBOOK_SCHEMA,
+        status: "graded",
+        message: None,
+        score: Some(score),
+        max_score: Some(max),
+        tests: results
+            .iter()
+            .map(|r| WorkbookTest {
+                lesson: &r.test.lesson,
+                name: &r.test.name,
+                points: r.test.points,
+                score: r.score(),
+                verdict: r.verdict.status(),
+                message: message(r),
+                seconds: (r.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            })
+            .collect(),
+        changed_graded_files: Some(changed),
+    })
 }
 
 /// Gradescope's `results.json`: a test per graded test, visible to students.
 pub fn gradescope_json(results: &[TestResult], changed: &[String]) -> String {
     let (score, max) = totals(results);
-    let tests: Vec<String> = results
-        .iter()
-        .map(|r| {
-            format!(
-                "{{\"name\":{},\"score\":{},\"max_score\":{},\"status\":\"{}\",\"output\":{},\"visibility\":\"visible\"}}",
-                json::string(&full_name(r)),
-                r.score(),
-                r.test.points,
-                if r.verdict.passed() { "passed" } else { "failed" },
-                json::string(&message(r))
-            )
-        })
-        .collect();
     let mut output = format!("Score: {score}/{max}");
     if !changed.is_empty() {
         let _ = write!(
@@ -281,39 +354,50 @@ pub fn gradescope_json(results: &[TestResult], changed: &[String]) -> String {
             changed.join(", ")
         );
     }
-    format!(
-        "{{\"score\":{score},\"output\":{},\"tests\":[{}]}}\n",
-        json::string(&output),
-        tests.join(",")
-    )
+    to_json(&GradescopeReport {
+        score,
+        output,
+        tests: results
+            .iter()
+            .map(|r| GradescopeTest {
+                name: full_name(r),
+                score: r.score(),
+                max_score: r.test.points,
+                status: if r.verdict.passed() {
+                    "passed"
+                } else {
+                    "failed"
+                },
+                output: message(r),
+                visibility: "visible",
+            })
+            .collect(),
+    })
 }
 
 /// Classroom 50's `result.json`. `env` reads the variables its runner sets.
 pub fn classroom50_json(results: &[TestResult], env: &dyn Fn(&str) -> String) -> String {
     let (score, max) = totals(results);
-    let tests: Vec<String> = results
-        .iter()
-        .map(|r| {
-            format!(
-                "{{\"test-name\":{},\"passed\":{},\"score\":{},\"max-score\":{}}}",
-                json::string(&full_name(r)),
-                r.verdict.passed(),
-                r.score(),
-                r.test.points
-            )
-        })
-        .collect();
-    let field = |name: &str| json::string(&env(name));
-    format!(
-        "{{\"schema\":\"classroom50/result/v1\",\"classroom\":{},\"assignment\":{},\"submission\":{},\"commit\":{},\"release\":{},\"review\":{},\"score\":{score},\"max-score\":{max},\"tests\":[{}]}}\n",
-        field("CLASSROOM"),
-        field("ASSIGNMENT"),
-        field("SUBMISSION_TAG"),
-        field("COMMIT_URL"),
-        field("RELEASE_URL"),
-        field("REVIEW_URL"),
-        tests.join(",")
-    )
+    to_json(&Classroom50Report {
+        schema: "classroom50/result/v1",
+        classroom: env("CLASSROOM"),
+        assignment: env("ASSIGNMENT"),
+        submission: env("SUBMISSION_TAG"),
+        commit: env("COMMIT_URL"),
+        release: env("RELEASE_URL"),
+        review: env("REVIEW_URL"),
+        score,
+        max_score: max,
+        tests: results
+            .iter()
+            .map(|r| Classroom50Test {
+                test_name: full_name(r),
+                passed: r.verdict.passed(),
+                score: r.score(),
+                max_score: r.test.points,
+            })
+            .collect(),
+    })
 }
 
 /// A Markdown summary for students, grouped per lesson and exercise: the
@@ -408,8 +492,68 @@ fn longest_backticks(text: &str) -> usize {
 mod tests {
     use super::*;
     use crate::grade::{GradedTest, Verdict};
-    use crate::json::{Value, parse};
+    use serde_json::Value;
     use std::time::Duration;
+
+    fn parse(text: &str) -> serde_json::Result<Value> {
+        serde_json::from_str(text)
+    }
+
+    /// The reader every JSON the tooling reads goes through (cargo's
+    /// messages, reports read back, Chromium's answers) is serde_json's:
+    /// strict where the hand-written one was not.
+    #[test]
+    fn the_json_reader_is_strict() {
+        for bad in [
+            "+1",
+            ".5",
+            "01",
+            "-01",
+            "1.",
+            "\"a\u{1}b\"",
+            "\"tab\there\"",
+            "[1,]",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        // A lone high surrogate is refused, never turned into U+FFFD while
+        // the character after it is dropped.
+        if let Ok(value) = parse(r#""\ud800\u0041""#) {
+            assert!(value.as_str().unwrap().ends_with('A'), "{value}");
+        }
+        // Integers above 2^53 are kept exactly, not rounded through f64.
+        let big = (1u64 << 53) + 1;
+        assert_eq!(parse(&big.to_string()).unwrap().as_u64(), Some(big));
+        assert_eq!(
+            parse(&u64::MAX.to_string()).unwrap().as_u64(),
+            Some(u64::MAX)
+        );
+        // What it accepts reads right.
+        assert_eq!(parse("-1.5e2").unwrap().as_f64(), Some(-150.0));
+        assert_eq!(parse(r#""\ud83d\ude00é""#).unwrap().as_str(), Some("😀é"));
+    }
+
+    #[test]
+    fn every_shape_is_one_line_of_json_with_escaped_strings() {
+        let mut results = results();
+        results[1].verdict = Verdict::Failed("a\u{1}\"b\"\n\\c".into());
+        for text in [
+            workbook_json(&results, &[]),
+            gradescope_json(&results, &[]),
+            classroom50_json(&results, &|_| "x\ty".into()),
+        ] {
+            assert!(text.ends_with('\n') && text.lines().count() == 1, "{text}");
+            let value = parse(&text).unwrap();
+            assert!(value.get("tests").and_then(Value::as_array).is_some());
+        }
+        let value = parse(&workbook_json(&results, &[])).unwrap();
+        assert_eq!(value["tests"][0]["seconds"].as_f64(), Some(0.012));
+        let said = results[1].verdict.to_string();
+        assert!(said.contains("\"b\"\n\\c"), "{said:?}");
+        assert_eq!(value["tests"][1]["message"].as_str(), Some(said.as_str()));
+        let value = parse(&classroom50_json(&results, &|_| "x\u{1}\ty".into())).unwrap();
+        assert_eq!(value["classroom"].as_str(), Some("x\u{1}\ty"));
+    }
 
     fn results() -> Vec<TestResult> {
         let test = |name: &str, points| GradedTest {

@@ -282,7 +282,7 @@ pub fn exercise_closure(root: &Path, lesson: &Lesson) -> crate::Result<Vec<PathB
             metadata.stderr.trim()
         ));
     }
-    let json = crate::json::parse(&metadata.stdout)
+    let json = serde_json::from_str::<serde_json::Value>(&metadata.stdout)
         .map_err(|e| format!("cannot read `cargo metadata`'s answer: {e}"))?;
     // Each workspace package: its directory and its path dependencies
     // (kind: None for normal, "dev", "build").
@@ -290,7 +290,7 @@ pub fn exercise_closure(root: &Path, lesson: &Lesson) -> crate::Result<Vec<PathB
     for package in json
         .get("packages")
         .and_then(|p| p.as_array())
-        .unwrap_or(&[])
+        .map_or(&[][..], Vec::as_slice)
     {
         let Some(dir) = package
             .get("manifest_path")
@@ -303,7 +303,7 @@ pub fn exercise_closure(root: &Path, lesson: &Lesson) -> crate::Result<Vec<PathB
         for dep in package
             .get("dependencies")
             .and_then(|d| d.as_array())
-            .unwrap_or(&[])
+            .map_or(&[][..], Vec::as_slice)
         {
             if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
                 let kind = dep.get("kind").and_then(|k| k.as_str()).map(str::to_owned);

@@ -261,7 +261,11 @@ pub(super) fn run_template_grader(
             iter.next();
             continue;
         }
-        has_submission |= arg == "--submission";
+        let text = arg.to_string_lossy();
+        if text.starts_with("--template=") {
+            continue;
+        }
+        has_submission |= arg == "--submission" || text.starts_with("--submission=");
         forwarded.push(arg.clone());
     }
     if !has_submission {

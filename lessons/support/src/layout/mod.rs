@@ -174,15 +174,14 @@ pub fn split_number(dir_name: &str) -> Option<(u32, &str)> {
     Some((number.parse().ok()?, name))
 }
 
-/// The string value of `key = "..."` in the manifest's `[package]` table.
+/// The string value of `key` in the manifest's `[package]` table, read by
+/// the `toml` crate: comments, any quoting and escapes as cargo reads them.
+/// `None` when it is absent, not a string (`description.workspace = true`)
+/// or the manifest is not TOML.
 fn manifest_value(manifest: &str, key: &str) -> Option<String> {
-    let package = manifest
-        .split("\n[")
-        .find(|t| t.starts_with("[package]") || t.starts_with("package]"))?;
-    package.lines().find_map(|line| {
-        let (k, v) = line.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
-    })
+    let table: toml::Table = manifest.parse().ok()?;
+    let value = table.get("package")?.get(key)?;
+    value.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -220,6 +219,29 @@ mod tests {
             Some("What happens?")
         );
         assert_eq!(manifest_value(manifest, "version"), None);
+    }
+
+    /// What the hand-written reader got wrong: a comment after a value,
+    /// a value inherited from the workspace, and TOML's own quoting.
+    #[test]
+    fn manifest_values_are_read_as_cargo_reads_them() {
+        let manifest = "[package]\n\
+            name = \"sigbus\" # the crate\n\
+            description = 'What \"happens\"? # not a comment'\n\
+            version.workspace = true\n\
+            edition = { workspace = true }\n\
+            [lints]\nworkspace = true\n";
+        assert_eq!(manifest_value(manifest, "name").as_deref(), Some("sigbus"));
+        assert_eq!(
+            manifest_value(manifest, "description").as_deref(),
+            Some("What \"happens\"? # not a comment")
+        );
+        // Inherited: not a string here, so no value rather than a wrong one.
+        assert_eq!(manifest_value(manifest, "version"), None);
+        assert_eq!(manifest_value(manifest, "edition"), None);
+        let escaped = "[package]\nname = \"a\\u0062c\"\n";
+        assert_eq!(manifest_value(escaped, "name").as_deref(), Some("abc"));
+        assert_eq!(manifest_value("[package\nname = \"x\"", "name"), None);
     }
 
     #[test]
