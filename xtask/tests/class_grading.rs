@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::ChildOutcome;
-use support::child::{Captured, output_bounded};
+use support::spawn::{Captured, output_bounded};
 
 const LIMIT: Duration = Duration::from_secs(600);
 const EXERCISES: &str = "lessons/01-file-mapping/src/exercises.rs";

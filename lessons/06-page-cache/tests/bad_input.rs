@@ -145,7 +145,7 @@ fn a_tight_file_size_limit() {
 
 /// A refusal that comes after part of the story was printed: exit code 2, a
 /// `page-cache: error:` line, no panic.
-fn assert_refused_after_story(run: &support::child::Captured) -> String {
+fn assert_refused_after_story(run: &support::spawn::Captured) -> String {
     assert_eq!(
         run.outcome,
         support::ChildOutcome::Exited(2),

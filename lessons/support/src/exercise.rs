@@ -145,11 +145,8 @@ fn take_stdout() -> io::Result<std::fs::File> {
     use std::os::fd::AsFd;
     let stdout = io::stdout();
     let private = stdout.as_fd().try_clone_to_owned()?;
-    // SAFETY: dup2 on two descriptors this process owns (stderr and stdout);
     // Rust's `Stdout` keeps using descriptor 1, which now means stderr.
-    if unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    nix::unistd::dup2_stdout(io::stderr())?;
     Ok(std::fs::File::from(private))
 }
 

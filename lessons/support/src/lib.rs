@@ -33,7 +33,6 @@
 //!
 //! Nothing here teaches on its own; the lessons do.
 
-pub mod child;
 pub mod cleanup;
 pub mod cli;
 pub mod errors;

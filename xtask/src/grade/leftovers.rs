@@ -92,7 +92,7 @@ pub fn remove_leftovers_of(ids: &[u32]) {
         find.args(["-user", &id.to_string()]);
     }
     find.args([")", "-prune", "-exec", "rm", "-rf", "--", "{}", "+"]);
-    let _ = support::child::output_bounded(&mut find, Duration::from_secs(120));
+    let _ = support::spawn::output_bounded(&mut find, Duration::from_secs(120));
     for (table, remove) in [
         ("shm", libc::IPC_RMID),
         ("sem", libc::IPC_RMID),

@@ -146,7 +146,7 @@ impl SealedBinary {
             .args(["--list", "--format", "terse"])
             .current_dir(cwd);
         confine(&mut command, None, sandbox, view.map(|v| v.plan(cwd)));
-        let captured = support::child::output_bounded(&mut command, Duration::from_secs(30))
+        let captured = support::spawn::output_bounded(&mut command, Duration::from_secs(30))
             .map_err(|e| format!("cannot list the graded tests: {e}"))?;
         if !captured.outcome.is_success() {
             return Err(format!(
@@ -555,7 +555,7 @@ fn remove_tree(dir: tempfile::TempDir) {
     let path = dir.keep();
     for args in [&["-R", "u+rwx", "--"][..], &["-rf", "--"][..]] {
         let program = if args[0] == "-R" { "chmod" } else { "rm" };
-        let _ = support::child::output_bounded(
+        let _ = support::spawn::output_bounded(
             Command::new(program).args(args).arg(&path),
             Duration::from_secs(60),
         );

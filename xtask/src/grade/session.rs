@@ -142,7 +142,7 @@ pub fn kill_descendants(within: Duration) -> usize {
 pub fn output_in_session(
     command: &mut std::process::Command,
     limit: Duration,
-) -> std::io::Result<support::child::Captured> {
+) -> std::io::Result<support::spawn::Captured> {
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     command

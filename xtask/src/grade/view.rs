@@ -252,7 +252,7 @@ pub fn probe(
         .env_clear()
         .env("PATH", "/usr/bin:/bin");
     confine(&mut command, None, sandbox, view.map(|v| v.plan(cwd)));
-    match support::child::output_bounded(&mut command, Duration::from_secs(30)) {
+    match support::spawn::output_bounded(&mut command, Duration::from_secs(30)) {
         Ok(run) if run.outcome.is_success() => Ok(()),
         Ok(run) => Err(format!(
             "that user cannot read {}. Grade from a directory that others can read \

@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use support::ChildOutcome;
-use support::child::{Captured, output_bounded};
+use support::spawn::{Captured, output_bounded};
 
 const EXERCISES: &str = "lessons/01-file-mapping/src/exercises.rs";
 const GRADED: &str = "lessons/01-file-mapping/tests/graded.rs";

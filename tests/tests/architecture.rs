@@ -1,0 +1,94 @@
+//! ARCHITECTURE.md is a stable map: short enough to read (at most 1,500
+//! words), and true to the tree: every path it names exists, and it names
+//! every module of `support` and of xtask, so a new one cannot go unmapped.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn map() -> String {
+    fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap()
+}
+
+/// The text between backticks, each once.
+fn code_spans(text: &str) -> Vec<String> {
+    let mut spans: Vec<String> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    spans.sort();
+    spans.dedup();
+    spans
+}
+
+#[test]
+fn the_map_is_short() {
+    let words = map().split_whitespace().count();
+    assert!(
+        words <= 1500,
+        "ARCHITECTURE.md has {words} words; the map is at most 1,500"
+    );
+}
+
+/// Whether `span` is a path in the workbook, or in a lesson (the map names
+/// a lesson's files from its directory: `src/runner.rs`).
+fn exists(span: &str) -> bool {
+    let lessons = support::layout::discover(&root()).unwrap();
+    root().join(span).exists() || lessons.iter().any(|l| l.dir.join(span).exists())
+}
+
+#[test]
+fn every_path_it_names_exists() {
+    let prefixes = ["lessons/", "xtask/", "book/", "tests/", "src/", ".ci/"];
+    let missing: Vec<String> = code_spans(&map())
+        .into_iter()
+        .filter(|span| prefixes.iter().any(|p| span.starts_with(p)) && !span.contains("NN"))
+        .filter(|span| !exists(span))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names paths that do not exist: {missing:?}"
+    );
+}
+
+#[test]
+fn every_module_of_support_and_xtask_is_on_the_map() {
+    let spans = code_spans(&map());
+    let named = |name: &str| {
+        spans
+            .iter()
+            .any(|s| s == name || s.starts_with(&format!("{name} ")))
+    };
+    let mut unmapped = Vec::new();
+    for (dir, files) in [("lessons/support/src", true), ("xtask/src", false)] {
+        for entry in fs::read_dir(root().join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name == "lib.rs" {
+                continue;
+            }
+            // support's modules are named as modules (`spawn`); xtask's as
+            // files and folders (`verify.rs`, `grade/`).
+            let shown = match (files, name.strip_suffix(".rs")) {
+                (true, Some(module)) => module.to_owned(),
+                (true, None) => name.clone(),
+                (false, Some(_)) => name.clone(),
+                (false, None) => format!("{name}/"),
+            };
+            if !named(&shown) {
+                unmapped.push(format!("{dir}/{name} (as `{shown}`)"));
+            }
+        }
+    }
+    assert!(
+        unmapped.is_empty(),
+        "ARCHITECTURE.md does not name: {unmapped:?}"
+    );
+}
