@@ -20,11 +20,8 @@ mod runner;
 
 const CLI: Cli = Cli {
     lesson: "file-mapping",
+    question: env!("CARGO_PKG_DESCRIPTION"),
     usage: "\
-file-mapping: how do I map a file into memory?
-
-Usage: cargo xtask run-lesson file-mapping [-- FLAGS]
-
 Flags:
   --keep DIR   also write the classic program's data file to DIR/data (DIR
                is created if missing), so you can run `hexdump -C` on it
@@ -43,8 +40,7 @@ enum Mode {
 }
 
 fn main() {
-    support::exercise::serve_if_asked(runner::EXERCISES);
-    CLI.begin();
+    CLI.begin(runner::EXERCISES);
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough { keep, force } => walkthrough(keep.as_deref(), force),

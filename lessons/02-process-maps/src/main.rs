@@ -21,11 +21,8 @@ mod runner;
 
 const CLI: Cli = Cli {
     lesson: "process-maps",
+    question: env!("CARGO_PKG_DESCRIPTION"),
     usage: "\
-process-maps: how does the OS load my process and libraries into memory?
-
-Usage: cargo xtask run-lesson process-maps [-- FLAGS]
-
 Flags:
   --pid PID    show another process's map instead of this one's (steps 1-2)
   --svg FILE   also draw this run's address space as an SVG picture in FILE
@@ -52,8 +49,7 @@ enum Mode {
 }
 
 fn main() {
-    support::exercise::serve_if_asked(runner::EXERCISES);
-    CLI.begin();
+    CLI.begin(runner::EXERCISES);
     let result = parse_args().and_then(|(mode, svg)| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough => {

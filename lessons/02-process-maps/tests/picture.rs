@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use process_maps::maps::{self, Mapping};
 use process_maps::picture::{AddressSpace, draw};
-use support::testing::picture::{
-    assert_book_figure, assert_svg_refusals, parse, run_with_svg,
-};
+use support::testing::picture::{assert_book_figure, parse, run_with_svg};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 const RECORDED: &str = "tests/samples/picture-lesson.rec";
@@ -195,18 +193,7 @@ fn a_live_drawing_of_this_process_to_stdout() {
     assert!(!parsed.of_class("segment").is_empty());
 }
 
-#[test]
-fn an_interrupted_picture_is_whole_or_absent() {
-    support::testing::picture::assert_interrupted_svg_whole_or_nothing(
-        env!("CARGO_PKG_NAME"),
-        LESSON,
-    );
-}
-
-#[test]
-fn bad_svg_paths_are_refused() {
-    assert_svg_refusals("process-maps", LESSON, &[]);
-}
+support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
 
 /// Records the book's run: the lesson's own process (its `--helper`, which
 /// waits for its stdin to close), its paths normalised. Run it by hand:

@@ -23,11 +23,8 @@ mod runner;
 
 const CLI: Cli = Cli {
     lesson: "sigbus",
+    question: env!("CARGO_PKG_DESCRIPTION"),
     usage: "\
-sigbus: what happens when the file is too short?
-
-Usage: cargo xtask run-lesson sigbus [-- --help]
-
 Every access that may fault happens in a child process; the lesson reports
 how each child ended. Its files live in a temporary directory removed at exit.
 ",
@@ -44,8 +41,7 @@ enum Mode {
 }
 
 fn main() {
-    support::exercise::serve_if_asked(runner::EXERCISES);
-    CLI.begin();
+    CLI.begin(runner::EXERCISES);
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough => support::in_scratch_dir(walkthrough),

@@ -13,11 +13,8 @@ use support::{Result, say};
 
 const CLI: Cli = Cli {
     lesson: "anonymous-sharing",
+    question: env!("CARGO_PKG_DESCRIPTION"),
     usage: "\
-anonymous-sharing: how do I share memory between a parent and child process?
-
-Usage: cargo xtask run-lesson anonymous-sharing [-- FLAGS]
-
 Flags:
   --svg FILE   also draw copy-on-write page by page (from /proc/self/pagemap)
                as an SVG picture in FILE (- for standard output: then the
@@ -38,8 +35,7 @@ enum Mode {
 }
 
 fn main() {
-    support::exercise::serve_if_asked(runner::EXERCISES);
-    CLI.begin();
+    CLI.begin(runner::EXERCISES);
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough(svg) => {

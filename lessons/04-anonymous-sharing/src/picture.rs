@@ -207,10 +207,7 @@ impl Rows {
     /// Reads what [`Rows::recording`] wrote; `#` lines are comments.
     pub fn from_recording(text: &str) -> Result<Rows, String> {
         let mut rows = Vec::new();
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
+        for line in support::svg::recorded_lines(text) {
             let parts: Vec<&str> = line.split(" | ").collect();
             let [mapping, label, states] = parts.as_slice() else {
                 return Err(format!("not MAPPING | LABEL | STATES: {line}"));

@@ -7,9 +7,7 @@
 use std::path::Path;
 
 use anonymous_sharing::picture::{PAGES, PageState, Row, Rows, WRITTEN, draw};
-use support::testing::picture::{
-    Parsed, assert_book_figure, assert_svg_refusals, parse, run_with_svg,
-};
+use support::testing::picture::{Parsed, assert_book_figure, parse, run_with_svg};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 const RECORDED: &str = "tests/samples/picture-cow.rec";
@@ -150,18 +148,7 @@ fn svg_to_stdout_is_the_picture_alone() {
     );
 }
 
-#[test]
-fn an_interrupted_picture_is_whole_or_absent() {
-    support::testing::picture::assert_interrupted_svg_whole_or_nothing(
-        env!("CARGO_PKG_NAME"),
-        LESSON,
-    );
-}
-
-#[test]
-fn bad_svg_paths_are_refused() {
-    assert_svg_refusals("anonymous-sharing", LESSON, &[]);
-}
+support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
 
 /// Records the book's run from the lesson's own picture:
 /// `cargo test -p anonymous-sharing --test picture -- --ignored record`.

@@ -28,11 +28,8 @@ mod speed;
 
 const CLI: Cli = Cli {
     lesson: "shared-memory-ipc",
+    question: env!("CARGO_PKG_DESCRIPTION"),
     usage: "\
-shared-memory-ipc: how do two processes talk through shared memory, safely and fast?
-
-Usage: cargo xtask run-lesson shared-memory-ipc [-- FLAGS]
-
 Flags:
   --bench        only measure step 6 (throughput and round trips), with more data
   --mib N        with --bench: move N MiB through each transport (default 512)
@@ -80,8 +77,7 @@ enum Mode {
 }
 
 fn main() {
-    support::exercise::serve_if_asked(runner::EXERCISES);
-    CLI.begin();
+    CLI.begin(runner::EXERCISES);
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough => walkthrough(),

@@ -28,11 +28,8 @@ mod runner;
 
 const CLI: Cli = Cli {
     lesson: "page-cache",
+    question: env!("CARGO_PKG_DESCRIPTION"),
     usage: "\
-page-cache: is mmap faster than read()?
-
-Usage: cargo xtask run-lesson page-cache [-- FLAGS]
-
 Flags:
   --bench      measure instead of telling the story: sum a large warm file
                through a mapping, with read() and from anonymous memory, then
@@ -58,8 +55,7 @@ enum Mode {
 }
 
 fn main() {
-    support::exercise::serve_if_asked(runner::EXERCISES);
-    CLI.begin();
+    CLI.begin(runner::EXERCISES);
     // Past `ulimit -f`, a write raises SIGXFSZ, which would end the lesson
     // before it could clean up; ignored, the write fails with EFBIG instead.
     // SAFETY: SIG_IGN runs no code of ours, so no handler can be unsafe.

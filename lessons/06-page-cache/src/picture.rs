@@ -150,10 +150,7 @@ impl Residency {
     /// Reads what [`Residency::recording`] wrote; `#` lines are comments.
     pub fn from_recording(text: &str) -> Result<Residency, String> {
         let mut residency = Residency::default();
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
+        for line in support::svg::recorded_lines(text) {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             let last = residency.moments.last_mut();
             match (key, last) {

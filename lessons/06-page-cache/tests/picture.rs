@@ -8,9 +8,7 @@ use std::path::Path;
 use page_cache::picture::{
     MAX_CELLS, Moment, PAGES, Residency, draw, pages_per_cell,
 };
-use support::testing::picture::{
-    assert_book_figure, assert_svg_refusals, parse, run_with_svg,
-};
+use support::testing::picture::{assert_book_figure, parse, run_with_svg};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_page-cache");
 const RECORDED: &str = "tests/samples/picture-ext4.rec";
@@ -115,17 +113,10 @@ fn a_live_drawing_has_every_page_at_every_moment() {
     }
 }
 
-#[test]
-fn an_interrupted_picture_is_whole_or_absent() {
-    support::testing::picture::assert_interrupted_svg_whole_or_nothing(
-        env!("CARGO_PKG_NAME"),
-        LESSON,
-    );
-}
+support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
 
 #[test]
-fn bad_svg_paths_are_refused() {
-    assert_svg_refusals("page-cache", LESSON, &[]);
+fn svg_with_bench_is_refused() {
     let err = support::testing::refused(
         "page-cache",
         LESSON,

@@ -25,11 +25,8 @@ mod runner;
 
 const CLI: Cli = Cli {
     lesson: "exec-memory",
+    question: env!("CARGO_PKG_DESCRIPTION"),
     usage: "\
-exec-memory: can a program run code it just wrote?
-
-Usage: cargo xtask run-lesson exec-memory [-- FLAGS]
-
 Flags:
   --fault KIND   make one fault in a child and report it, instead of the story.
                  KIND is one of: run-writable, write-code, guard-page,
@@ -71,8 +68,7 @@ enum Mode {
 }
 
 fn main() {
-    support::exercise::serve_if_asked(runner::EXERCISES);
-    CLI.begin();
+    CLI.begin(runner::EXERCISES);
     let result = parse_args().and_then(|mode| match mode {
         Mode::Help => CLI.help(),
         Mode::Walkthrough => support::in_scratch_dir(walkthrough),

@@ -11,12 +11,17 @@ use std::io::Write;
 
 use crate::errors::{Error, Result};
 
-/// A lesson's command-line identity: its name and its `--help` text.
+/// A lesson's command-line identity: its name, its question and its
+/// `--help` text.
 #[derive(Debug, Clone, Copy)]
 pub struct Cli {
     /// The lesson's name, as `cargo xtask run-lesson` knows it.
     pub lesson: &'static str,
-    /// The text `--help` prints.
+    /// The lesson's question: its package's description
+    /// (`env!("CARGO_PKG_DESCRIPTION")`), which `--help` opens with.
+    pub question: &'static str,
+    /// What `--help` prints after the question and the usage line: the
+    /// flags and notes.
     pub usage: &'static str,
     /// The flags the lesson accepts, for "did you mean" suggestions.
     pub flags: &'static [&'static str],
@@ -37,9 +42,12 @@ impl Display for Refusal {
 impl std::error::Error for Refusal {}
 
 impl Cli {
-    /// Call first in `main`: installs the handlers that clean up on Ctrl-C,
-    /// SIGTERM and SIGHUP ([`crate::cleanup`]).
-    pub fn begin(&self) {
+    /// Call first in `main`: serves as the grader's runner when started as
+    /// one (`LESSON --exercises`, see [`crate::exercise`]), with the
+    /// lesson's `exercises`; otherwise installs the handlers that clean up
+    /// on Ctrl-C, SIGTERM and SIGHUP ([`crate::cleanup`]).
+    pub fn begin(&self, exercises: &[(&str, crate::exercise::Handler)]) {
+        crate::exercise::serve_if_asked(exercises);
         crate::cleanup::install();
     }
 
@@ -67,8 +75,31 @@ impl Cli {
 
     /// Prints the usage text to stdout: what `--help` runs.
     pub fn help(&self) -> Result {
-        crate::out::text(self.usage);
+        crate::out::text(&self.help_text());
         Ok(())
+    }
+
+    /// What `--help` prints: `LESSON: question`, the usage line, then
+    /// [`Cli::usage`].
+    pub fn help_text(&self) -> String {
+        let mut question = self.question.to_owned();
+        if let Some(first) = question.get(..1) {
+            question.replace_range(..1, &first.to_ascii_lowercase());
+        }
+        let flags = if self.flags.len() > 1 {
+            "FLAGS"
+        } else {
+            "--help"
+        };
+        let lesson = self.lesson;
+        let mut text = format!(
+            "{lesson}: {question}\n\nUsage: cargo xtask run-lesson {lesson} [-- {flags}]\n"
+        );
+        if !self.usage.is_empty() {
+            text.push('\n');
+            text.push_str(self.usage);
+        }
+        text
     }
 
     /// A refusal worded by the lesson, shown as it is.

@@ -397,6 +397,13 @@ pub fn with_picture(
     Ok(())
 }
 
+/// The lines of a recorded run, the data a book's picture is drawn from:
+/// `#` lines are comments, and blank lines say nothing.
+pub fn recorded_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,3 +247,24 @@ pub fn assert_interrupted_svg_whole_or_nothing(lesson: &str, bin: &str) {
     );
     assert!(found.leftovers.is_empty(), "{:#?}", found.leftovers);
 }
+
+/// A lesson's tests of its `--svg` flag that every drawing lesson shares:
+/// `support::svg_flag_tests!(NAME, BIN)` checks that a picture interrupted
+/// at a random moment is whole or absent, and that bad `--svg` paths are
+/// refused.
+#[macro_export]
+macro_rules! svg_flag_tests {
+    ($lesson:expr, $bin:expr) => {
+        #[test]
+        fn an_interrupted_picture_is_whole_or_absent() {
+            $crate::testing::picture::assert_interrupted_svg_whole_or_nothing(
+                $lesson, $bin,
+            );
+        }
+
+        #[test]
+        fn bad_svg_paths_are_refused() {
+            $crate::testing::picture::assert_svg_refusals($lesson, $bin, &[]);
+        }
+    };
+}
