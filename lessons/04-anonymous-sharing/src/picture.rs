@@ -263,25 +263,15 @@ pub fn draw(rows: &Rows) -> String {
         body.anchored(Anchor::Middle).fill("#444"),
         "read from /proc/self/pagemap, bit 56",
     );
-    let mut y = 60.0;
-    for (fill, text) in [
-        (SHARED, "shared with the other process"),
-        (OWN, "this process's own copy"),
-        (ABSENT, "not in this process's page table"),
-    ] {
-        let rect = Rect {
-            x: 16.0,
-            y,
-            width: 14.0,
-            height: 14.0,
-            fill,
-            stroke: Some("#777"),
-            ..Rect::default()
-        };
-        svg.rect(rect);
-        svg.text(38.0, y + 12.0, body, text);
-        y += 20.0;
-    }
+    let mut y = svg.legend(
+        60.0,
+        body,
+        &[
+            (SHARED, "shared with the other process"),
+            (OWN, "this process's own copy"),
+            (ABSENT, "not in this process's page table"),
+        ],
+    );
     let left = (WIDTH - PAGES as f64 * CELL) / 2.0;
     let mut heading = "";
     for row in &rows.0 {

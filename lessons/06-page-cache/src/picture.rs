@@ -230,20 +230,7 @@ pub fn draw(residency: &Residency) -> String {
         legend.push((SOME_CACHED, "some of the cell's pages"));
     }
     legend.push((CACHED, "read just before (the mark in the cell)"));
-    let mut y = 60.0;
-    for (fill, text) in legend {
-        svg.rect(Rect {
-            x: 16.0,
-            y,
-            width: 14.0,
-            height: 14.0,
-            fill,
-            stroke: Some("#777"),
-            ..Rect::default()
-        });
-        svg.text(38.0, y + 12.0, body, text);
-        y += 20.0;
-    }
+    let mut y = svg.legend(60.0, body, &legend);
     mark(&mut svg, 16.0 + 1.0, y - 20.0 + 1.0, None);
     let grid_height = rows as f64 * CELL;
     let left = 16.0 + (WIDTH - 32.0 - PER_ROW as f64 * CELL) / 2.0;

@@ -258,6 +258,26 @@ impl Svg {
         );
     }
 
+    /// A legend: one swatch of each `(fill, meaning)` pair, a row each from
+    /// `y` down, the meaning in `font`; returns the `y` below the last row.
+    pub fn legend(&mut self, y: f64, font: Font, entries: &[(&str, &str)]) -> f64 {
+        let mut y = y;
+        for &(fill, meaning) in entries {
+            self.rect(Rect {
+                x: 16.0,
+                y,
+                width: 14.0,
+                height: 14.0,
+                fill,
+                stroke: Some("#777"),
+                ..Rect::default()
+            });
+            self.text(38.0, y + 12.0, font, meaning);
+            y += 20.0;
+        }
+        y
+    }
+
     /// The document, `height` units tall: the XML declaration, the root
     /// with its view box, title, desc, the opaque background, then what
     /// was drawn.
