@@ -17,7 +17,8 @@
 //! reader, and tells the test the read is over (`d`, or `p` if it
 //! panicked); meanwhile the test truncates the file at a moment of its
 //! choosing. Then it writes the bytes your reader returned into descriptor
-//! 5 (a memfd the test reads), and says so (`w`).
+//! 5 (a memfd the test reads), and says so (`w`), or says `t` for a
+//! `Truncated` report.
 //! A reader that dies of SIGBUS takes this process with it: the test sees no
 //! reply, and names the signal.
 
@@ -136,13 +137,15 @@ fn race_round(
     // A reader that panicked ends the race (`p`): the test stops sending
     // rounds, and hears about the panic in this reply.
     signal(&mut to_checker, if result.is_ok() { b"d" } else { b"p" })?;
-    if let Ok(Ok(bytes)) = &result {
-        returned
-            .write_all_at(bytes, 0)
-            .map_err(|e| format!("cannot hand the bytes to the test: {e}"))?;
-    }
-    if result.is_ok() {
-        signal(&mut to_checker, b"w")?;
+    match &result {
+        Ok(Ok(bytes)) => {
+            returned
+                .write_all_at(bytes, 0)
+                .map_err(|e| format!("cannot hand the bytes to the test: {e}"))?;
+            signal(&mut to_checker, b"w")?;
+        }
+        Ok(Err(_)) => signal(&mut to_checker, b"t")?,
+        Err(_) => {}
     }
     match result {
         Ok(Ok(bytes)) => Ok(format!("Ok({} bytes)", bytes.len())),
