@@ -43,6 +43,10 @@ pub const EXERCISES: &[(&str, Handler)] = &[
         let file = filtered_file(args)?;
         io_result(page_cache::cachestat(&file).map_err(std::io::Error::from))
     }),
+    ("method:socket", |_| {
+        install_mapping_only()?;
+        io_result(std::os::unix::net::UnixStream::pair().map(|_| ()))
+    }),
     ("method:exec_cp", |args| {
         let (src, dst) = (args.path()?, args.path()?);
         install_mapping_only()?;

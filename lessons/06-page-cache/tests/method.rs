@@ -59,3 +59,12 @@ fn a_copy_through_two_mappings_passes_the_filter() {
         .expect_ok(bytes.len() as u64);
     assert_eq!(fs::read(&dst).unwrap(), bytes);
 }
+
+#[test]
+fn no_socket_can_carry_a_descriptor_or_bytes_to_a_process_without_the_filter() {
+    let message = runner()
+        .ask(Request::new("method:socket"))
+        .expect_err(ErrorKind::Unsupported)
+        .to_owned();
+    assert!(message.contains("os error 95"), "{message}");
+}

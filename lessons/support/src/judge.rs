@@ -36,6 +36,13 @@ pub const DEFAULT_LIMIT: Duration = Duration::from_secs(10);
 const REPLIES_CAP: u64 = 16 << 20;
 const OUTPUT_CAP: u64 = 64 << 10;
 
+/// The most descriptors a test may hand its runner (the child between fork
+/// and exec counts them on its stack: it may not allocate).
+pub const MAX_KEPT: usize = 16;
+
+/// The most reply lines a checker keeps (a test asks far fewer questions).
+const REPLY_LINES_CAP: usize = 1 << 16;
+
 /// One call of an exercise: its name and its arguments.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -227,7 +234,14 @@ impl Runner {
     /// Hands the runner `fd` too: the first kept descriptor is 3 in the
     /// runner, the next 4, and so on. The caller keeps it open until the
     /// runner has started.
+    ///
+    /// # Panics
+    /// When more than [`MAX_KEPT`] descriptors are kept.
     pub fn keep(mut self, fd: BorrowedFd<'_>) -> Runner {
+        assert!(
+            self.kept.len() < MAX_KEPT,
+            "a runner takes at most {MAX_KEPT} descriptors"
+        );
         self.kept.push(fd.as_raw_fd());
         self
     }
@@ -346,8 +360,10 @@ fn confine(kept: &[RawFd]) -> io::Result<()> {
             Ok(())
         }
     };
-    // Kept descriptors move out of the way first, then into 3, 4, ….
-    const HIGH: RawFd = 1000;
+    // Kept descriptors move out of the way first (to free numbers above
+    // 3 + their count, so none is overwritten), then into 3, 4, ….
+    let above = 3 + kept.len() as RawFd;
+    let mut moved: [RawFd; MAX_KEPT] = [-1; MAX_KEPT];
     let first_closed = 3 + kept.len() as libc::c_uint;
     let none = libc::rlimit {
         rlim_cur: 0,
@@ -362,13 +378,13 @@ fn confine(kept: &[RawFd]) -> io::Result<()> {
     // fork and exec requires.
     unsafe {
         check(libc::setpgid(0, 0).into())?;
-        for (i, &fd) in kept.iter().enumerate() {
-            check(libc::dup2(fd, HIGH + i as RawFd).into())?;
+        for (slot, &fd) in moved.iter_mut().zip(kept) {
+            *slot = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, above);
+            check((*slot).into())?;
         }
-        for i in 0..kept.len() {
+        for (i, &fd) in moved.iter().take(kept.len()).enumerate() {
             let to = 3 + i as RawFd;
-            check(libc::dup2(HIGH + i as RawFd, to).into())?;
-            check(libc::fcntl(to, libc::F_SETFD, 0).into())?;
+            check(libc::dup2(fd, to).into())?;
         }
         check(libc::syscall(
             libc::SYS_close_range,
@@ -407,7 +423,13 @@ fn reply_lines(
         let Some(pipe) = pipe else { return };
         let mut lines = io::BufReader::new(pipe.take(REPLIES_CAP));
         let mut line = String::new();
-        while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+        // A runner that floods its replies with empty lines costs at most
+        // this many strings; what follows is read and dropped.
+        let mut kept = 0;
+        while kept < REPLY_LINES_CAP
+            && lines.read_line(&mut line).is_ok_and(|n| n > 0)
+        {
+            kept += 1;
             if sender.send(std::mem::take(&mut line)).is_err() {
                 break;
             }

@@ -47,6 +47,26 @@ const REFUSED_CALLS: &[libc::c_long] = &[
     libc::SYS_dup2,
     libc::SYS_dup3,
     libc::SYS_close_range,
+    // No descriptor or byte leaves through a socket, to a process without
+    // this filter (another test's runner, say), and no other process of
+    // this user may take a descriptor or read memory from here.
+    libc::SYS_socket,
+    libc::SYS_socketpair,
+    libc::SYS_connect,
+    libc::SYS_bind,
+    libc::SYS_listen,
+    libc::SYS_accept,
+    libc::SYS_accept4,
+    libc::SYS_sendto,
+    libc::SYS_recvfrom,
+    libc::SYS_sendmsg,
+    libc::SYS_recvmsg,
+    libc::SYS_sendmmsg,
+    libc::SYS_recvmmsg,
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_pidfd_getfd,
 ];
 
 /// Calls allowed only on a descriptor that was open before the filter.
@@ -68,6 +88,11 @@ pub fn install() -> Result<(), String> {
     DONE.get_or_init(|| {
         let arch = seccomp::AUDIT_ARCH
             .ok_or("the runner has no seccomp filter for this architecture")?;
+        // No other process of this user may take this one's descriptors
+        // (pidfd_getfd, /proc/PID/fd) or memory; the filter keeps it so.
+        nix::sys::prctl::set_dumpable(false).map_err(|e| {
+            format!("the runner cannot make itself non-dumpable: {e}")
+        })?;
         seccomp::install(&seccomp::assemble(&program(arch, &open_fds()?)))
             .map_err(|e| format!("the runner cannot install its seccomp filter: {e}"))
     })
@@ -111,6 +136,8 @@ fn program(arch: u32, old_fds: &[RawFd]) -> Vec<Op> {
     for &nr in ONLY_NEW_FDS {
         ops.push(Op::JumpEq(nr as u32, "only-new", NEXT));
     }
+    // prctl may not make this process dumpable again, nor name a tracer.
+    ops.push(Op::JumpEq(libc::SYS_prctl as u32, "prctl", NEXT));
     ops.extend([Op::Return(allow), Op::Here("only-old"), Op::Load(fd)]);
     for &old in old_fds {
         ops.push(Op::JumpEq(old as u32, "allow", NEXT));
@@ -119,6 +146,13 @@ fn program(arch: u32, old_fds: &[RawFd]) -> Vec<Op> {
     for &old in old_fds {
         ops.push(Op::JumpEq(old as u32, "refuse", NEXT));
     }
+    ops.extend([
+        Op::Return(allow),
+        Op::Here("prctl"),
+        Op::Load(seccomp::arg(0)),
+        Op::JumpEq(libc::PR_SET_DUMPABLE as u32, "refuse", NEXT),
+        Op::JumpEq(libc::PR_SET_PTRACER as u32, "refuse", "allow"),
+    ]);
     ops.extend([
         Op::Return(allow),
         Op::Here("allow"),
