@@ -18,6 +18,10 @@ const EXERCISES: &str = "lessons/01-file-mapping/src/exercises.rs";
 const GRADED: &str = "lessons/01-file-mapping/tests/graded.rs";
 /// The stub the attacks replace: exercise 1.2, worth 2 + 1 + 1 points.
 const HEXDUMP_STUB: &str = "todo!(\"map {} read-only and hexdump it\", path.display())";
+/// Exercise 1.3's stub: a pure function, whose runner has no seccomp
+/// filter (1.1, 1.2 and 1.4 may not read or write files but through a
+/// mapping), so an attack planted here may do all that a process can.
+const ROUND_STUB: &str = "todo!(\"round {len} up to a multiple of {page_size}\")";
 /// How long any one grading may take before the test calls it hung.
 const GRADE_LIMIT: Duration = Duration::from_secs(300);
 
@@ -142,7 +146,7 @@ fn running_with(marker: &str) -> Vec<String> {
 
 fn attack(scratch: &Scratch, code: &str) {
     let path = scratch.handout.join(EXERCISES);
-    fs::write(&path, scratch.stub_source.replace(HEXDUMP_STUB, code)).unwrap();
+    fs::write(&path, scratch.stub_source.replace(ROUND_STUB, code)).unwrap();
 }
 
 #[test]
@@ -174,8 +178,9 @@ struct Misbehaved {
 }
 
 /// Exercise 1.1 crashes (`abort`) on one test's input and floods stdout on
-/// the others'; 1.2 loops forever; 1.3 stays a stub; 1.4 starts a process
-/// in a group of its own, and on one test's input forks a chain of 150
+/// the others'; 1.2 loops forever; 1.4 stays a stub; 1.3 (whose runner
+/// has no filter, so it may start a program) starts a process in a group
+/// of its own, and on its first request forks a chain of 150
 /// processes, each the parent of the next, each in a group of its own (a
 /// sweep that killed one level a round for a fixed number of rounds, or
 /// only the test's group, would leave most of them running).
@@ -188,20 +193,20 @@ fn misbehaving() -> &'static Misbehaved {
         let crash_or_flood = "{ let _ = path; if values.first() == Some(&1) { std::process::abort() } \
             loop { let _ = std::io::Write::write_all(&mut std::io::stdout(), &[b'x'; 65536]); } }";
         let escape_or_chain = format!(
-            "{{ use std::os::unix::process::CommandExt as _; let _ = path; \
+            "{{ use std::os::unix::process::CommandExt as _; let _ = page_size; \
              let _ = std::process::Command::new(\"sleep\").arg(\"{marker}\").process_group(0)\
              .stdout(std::process::Stdio::null()).spawn(); \
-             if pattern == b\"aa\" {{ unsafe {{ for _ in 0..150 {{ let pid = libc::fork(); \
+             if len == 40 {{ unsafe {{ for _ in 0..150 {{ let pid = libc::fork(); \
              if pid != 0 {{ libc::setpgid(0, 0); loop {{ libc::pause(); }} }} }} \
              loop {{ libc::pause(); }} }} }} \
-             Ok(Vec::new()) }}"
+             0 }}"
         );
         let source = scratch
             .stub_source
             .replace(WRITE_STUB, crash_or_flood)
             .replace(HEXDUMP_STUB, "loop { std::hint::black_box(0); }")
-            .replace(FIND_STUB, &escape_or_chain);
-        for stub in [WRITE_STUB, HEXDUMP_STUB, FIND_STUB] {
+            .replace(ROUND_STUB, &escape_or_chain);
+        for stub in [WRITE_STUB, HEXDUMP_STUB, ROUND_STUB] {
             assert!(!source.contains(stub), "a stub to attack moved: {stub}");
         }
         fs::write(scratch.handout.join(EXERCISES), source).unwrap();
@@ -240,14 +245,14 @@ fn an_endless_loop_a_crash_and_a_flood_cost_only_their_own_points() {
     );
     assert!(flooded.contains("did not finish in 2 s"), "{flooded}");
     // The exercise left alone still fails the ordinary way.
-    let stub = row(&graded.stdout, "mmap_covers_whole_pages");
+    let stub = row(&graded.stdout, "find_all_counts_overlapping_matches");
     assert!(stub.contains("not yet implemented"), "{stub}");
 }
 
 #[test]
 fn processes_that_leave_the_group_even_a_chain_are_killed_with_the_test() {
     let graded = misbehaving();
-    let chained = row(&graded.stdout, "find_all_counts_overlapping_matches");
+    let chained = row(&graded.stdout, "mmap_covers_whole_pages");
     assert!(chained.contains("did not finish"), "{chained}");
     for test in [
         "find_all_sees_matches_across_page_boundaries_and_at_the_very_end",
@@ -290,7 +295,7 @@ fn printing_a_verdict_and_exiting_earns_nothing() {
     );
     // The exercise runs in the runner, whose early exit leaves the checker
     // without a reply: the checker says so, and the test fails.
-    let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    let row = row(&run.stdout, "mmap_covers_whole_pages");
     assert!(
         row.contains("yours: no reply (the process running your code exited normally (code 0))"),
         "{row}"
@@ -501,7 +506,7 @@ fn a_test_run_as_root_cannot_change_what_grades_the_next_one() {
         .and_then(|mut f| f.write_all(b\"// tampered\\n\")); \
         let _ = std::fs::write(\"../../planted.rs\", \"// planted\\n\"); \
         unsafe { libc::kill(libc::getppid(), libc::SIGSTOP); } \
-        Ok(String::new()) }";
+        0 }";
     attack(&scratch, tamper);
     let graded = fs::read_to_string(scratch.handout.join(GRADED)).unwrap();
     let (run, _) = grade(&scratch.handout, &[]);

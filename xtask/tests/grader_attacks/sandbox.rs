@@ -81,7 +81,7 @@ fn descriptors_the_grader_inherited_never_reach_a_test() {
         &extra,
     );
     drop(extra);
-    let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    let row = row(&run.stdout, "mmap_covers_whole_pages");
     // The exercise ran and reported (this fails if it never looked).
     assert!(row.contains("SEEN["), "{row}\n{}", run.stderr);
     assert!(row.contains("FAIL"), "{row}");
@@ -121,7 +121,7 @@ fn a_test_leaves_nothing_where_anyone_may_write() {
     );
     attack(&scratch, &plant);
     let (run, _) = grade(&scratch.handout, &[]);
-    let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    let row = row(&run.stdout, "mmap_covers_whole_pages");
     // Everything was made (else this test proves nothing)...
     assert!(
         row.contains("MADE[file file file file dir mq msg]"),
@@ -185,7 +185,7 @@ fn a_tree_others_cannot_read_is_graded_as_a_throwaway_user_never_as_root() {
         let manifest = std::env::var(\"CARGO_MANIFEST_DIR\").unwrap_or_default(); \
         let tree = std::fs::OpenOptions::new().append(true).open(format!(\"{manifest}/Cargo.toml\")).is_ok(); \
         panic!(\"RAN-AS[uid={uid} euid={euid} wrote-here={here} wrote-tree={tree}]\") }";
-    fs::write(&exercise, scratch.stub_source.replace(HEXDUMP_STUB, probe)).unwrap();
+    fs::write(&exercise, scratch.stub_source.replace(ROUND_STUB, probe)).unwrap();
     let template = scratch.handout.to_str().unwrap().to_owned();
     let run = xtask(
         &scratch.handout,
@@ -201,7 +201,7 @@ fn a_tree_others_cannot_read_is_graded_as_a_throwaway_user_never_as_root() {
         ],
         None,
     );
-    let row = row(&run.stdout, "hexdump_matches_the_files_bytes");
+    let row = row(&run.stdout, "mmap_covers_whole_pages");
     let words = row.split_whitespace().collect::<Vec<_>>().join(" ");
     let ran_as = words
         .split("RAN-AS[")
@@ -258,7 +258,7 @@ fn a_grader_that_cannot_give_a_readable_copy_refuses_rather_than_run_as_root() {
     // Had it run, the exercise would leave this behind, as root.
     let marker = std::env::temp_dir().join(format!("ran-as-root-{}", std::process::id()));
     let plant = format!(
-        "{{ let _ = std::fs::write({:?}, b\"x\"); Ok(String::new()) }}",
+        "{{ let _ = std::fs::write({:?}, b\"x\"); 0 }}",
         marker.display().to_string()
     );
     attack(&scratch, &plant);
