@@ -132,15 +132,27 @@ fn ten_thousand_mappings_draw_in_bounded_size_and_time() {
 
 #[test]
 fn a_live_drawing_of_another_process_shows_every_mapping() {
-    // An idle `sleep` keeps its map still while both read it.
+    // An idle `sleep` keeps its map still while both read it, once its
+    // loader is done: a run during which its map changed is tried again.
     let mut sleeper = Command::new("sleep")
         .arg("30")
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
     let pid = sleeper.id().to_string();
-    let (svg, story) = run_with_svg(LESSON, &["--pid", &pid, "--svg", "{}"]);
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let read_maps = || std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let (svg, story, maps) = (0..20)
+        .find_map(|_| {
+            let before = read_maps();
+            let (svg, story) = run_with_svg(LESSON, &["--pid", &pid, "--svg", "{}"]);
+            let after = read_maps();
+            if before == after {
+                return Some((svg, story, after));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            None
+        })
+        .expect("sleep's map kept changing for a second");
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     assert!(
