@@ -82,6 +82,18 @@ fn xtask(tree: &Path, args: &[&str], target_dir: Option<&Path>) -> Captured {
     run
 }
 
+/// `cargo xtask grade file-mapping --template HANDOUT --submission DIR
+/// EXTRA…`: a student's copy graded against the handout, as an instructor
+/// grades it.
+fn grade_against_handout(scratch: &Scratch, submission: &Path, extra: &[&str]) -> Captured {
+    let template = scratch.handout.to_str().unwrap();
+    let submission = submission.to_str().unwrap();
+    let mut args = vec!["grade", "file-mapping", "--template", template];
+    args.extend(["--submission", submission]);
+    args.extend_from_slice(extra);
+    xtask(&scratch.handout, &args, None)
+}
+
 /// Grades lesson 1 in `tree` with a short time limit; returns the run and
 /// the score line.
 fn grade(tree: &Path, extra: &[&str]) -> (Captured, String) {
@@ -392,22 +404,7 @@ fn grading_against_the_template_ignores_everything_but_the_exercises() {
         .unwrap()
         .replace("graded(|| {", "graded(|| { return;");
     fs::write(student.join(GRADED), rigged).unwrap();
-    let template = scratch.handout.to_str().unwrap().to_owned();
-    let submission = student.to_str().unwrap().to_owned();
-    let run = xtask(
-        &scratch.handout,
-        &[
-            "grade",
-            "file-mapping",
-            "--template",
-            &template,
-            "--submission",
-            &submission,
-            "--timeout",
-            "5",
-        ],
-        None,
-    );
+    let run = grade_against_handout(&scratch, &student, &["--timeout", "5"]);
     assert!(
         run.stdout.contains(&format!("Score: 2/{}", lesson_1_max())),
         "{}\n{}",
@@ -531,19 +528,7 @@ fn a_linked_lesson_directory_in_a_submission_is_not_followed() {
     let mallory = class.path().join("mallory");
     fs::create_dir(&mallory).unwrap();
     std::os::unix::fs::symlink(other.join("lessons"), mallory.join("lessons")).unwrap();
-    let template = scratch.handout.to_str().unwrap().to_owned();
-    let run = xtask(
-        &scratch.handout,
-        &[
-            "grade",
-            "file-mapping",
-            "--template",
-            &template,
-            "--submission",
-            mallory.to_str().unwrap(),
-        ],
-        None,
-    );
+    let run = grade_against_handout(&scratch, &mallory, &[]);
     assert!(
         run.stdout.contains(&format!("Score: 0/{}", lesson_1_max())),
         "{}\n{}",

@@ -186,21 +186,7 @@ fn a_tree_others_cannot_read_is_graded_as_a_throwaway_user_never_as_root() {
         let tree = std::fs::OpenOptions::new().append(true).open(format!(\"{manifest}/Cargo.toml\")).is_ok(); \
         panic!(\"RAN-AS[uid={uid} euid={euid} wrote-here={here} wrote-tree={tree}]\") }";
     fs::write(&exercise, scratch.stub_source.replace(ROUND_STUB, probe)).unwrap();
-    let template = scratch.handout.to_str().unwrap().to_owned();
-    let run = xtask(
-        &scratch.handout,
-        &[
-            "grade",
-            "file-mapping",
-            "--template",
-            &template,
-            "--submission",
-            student.to_str().unwrap(),
-            "--timeout",
-            "5",
-        ],
-        None,
-    );
+    let run = grade_against_handout(&scratch, &student, &["--timeout", "5"]);
     let row = row(&run.stdout, "mmap_covers_whole_pages");
     let words = row.split_whitespace().collect::<Vec<_>>().join(" ");
     let ran_as = words
