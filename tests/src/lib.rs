@@ -1,4 +1,4 @@
 //! Cross-cutting tests live in `tests/`; this crate holds what they share
-//! (reading the book's sources) and the `build-book` program.
+//! (reading the book's sources).
 
 pub mod book;

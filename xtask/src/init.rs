@@ -1,6 +1,6 @@
 //! `cargo xtask init [DIR]`: a learner's own workbook, in the spirit of
 //! `rustlings init`. It is written by the handout's routine
-//! ([`crate::handout::write_copy`], so the stubs are the very ones a class
+//! ([`tooling::copy::write_copy`], so the stubs are the very ones a class
 //! gets), without the instructor's material, then built once so that the
 //! learner's first `run-lesson` and `watch` start at once.
 //!
@@ -16,28 +16,33 @@ use std::process::ExitCode;
 use support::layout::{self as lessons, Lesson, solutions};
 use support::say;
 
-use crate::handout::{self, Recipient};
-use crate::{COLUMNS, Result, wrap};
+use tooling::copy::{self, DEFAULT_DIR_NAME, Recipient};
+use tooling::{COLUMNS, Result, wrap};
 
-/// Where `init` writes without a DIR: beside the workbook.
-pub const DEFAULT_DIR_NAME: &str = "mmap-workbook-exercises";
 
 /// The instructor's material a learner's copy leaves out (files, or
-/// directories with all they hold): grading a class
-/// and the platform exporters (the `instructor` feature's modules), the
-/// honesty proof (meaningless without solutions), the grader's attack and
-/// class tests, this command's own test (it needs the solutions), and the
-/// book's chapter for instructors.
+/// directories with all they hold): the grader's own tests (its attacks,
+/// class grading and new-lesson, which need the solutions), the
+/// instructor's CI, this command's own test, and the book's chapter for
+/// instructors. The grader itself stays: `cargo xtask grade` runs it.
 pub const INSTRUCTOR_ONLY: &[&str] = &[
-    "xtask/src/class",
-    "xtask/src/platforms.rs",
-    "xtask/src/verify.rs",
-    "xtask/src/zip.rs",
-    "xtask/tests/grader_attacks",
-    "xtask/tests/class_grading.rs",
+    ".ci",
+    "tooling/grader/tests",
     "xtask/tests/learner.rs",
     "book/src/teaching.md",
 ];
+
+/// A learner's own copy: no instructor's material or commands, its own
+/// README, and the book's chapters of the lessons it holds only.
+fn learner() -> Recipient<'static> {
+    Recipient {
+        noun: "copy",
+        left_out: INSTRUCTOR_ONLY,
+        always_trim: true,
+        add: &without_instructor_feature,
+        readme: &learner_readme,
+    }
+}
 
 /// The line of xtask's manifest that turns the instructor's commands on.
 const INSTRUCTOR_DEFAULT: &str = "default = [\"instructor\"]";
@@ -99,10 +104,10 @@ pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
                 .into(),
         );
     }
-    let Some((dir, only)) = handout::parse_dir_and_lessons(args, "init")? else {
+    let Some((dir, only)) = copy::parse_dir_and_lessons(args, "init")? else {
         return Ok(ExitCode::SUCCESS);
     };
-    let root = crate::workspace_root()?;
+    let root = tooling::workspace_root()?;
     let dir = match dir {
         Some(dir) => dir,
         None => {
@@ -118,7 +123,7 @@ pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
         }
     };
     let chosen = match &only {
-        Some(list) => Some(handout::choose_lessons(&root, list)?),
+        Some(list) => Some(copy::choose_lessons(&root, list)?),
         None => None,
     };
     let all = lessons::discover(&root)?;
@@ -129,7 +134,7 @@ pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
             root.display()
         ));
     }
-    let written = handout::write_copy(&root, &dir, chosen.as_deref(), Recipient::Learner)?;
+    let written = copy::write_copy(&root, &dir, chosen.as_deref(), &learner())?;
     let copied = lessons::discover(&written.dest)?;
     let exercises: usize = copied
         .iter()
@@ -195,7 +200,7 @@ fn shown_path(dest: &Path) -> String {
 /// lesson's program, and each lesson's graded tests as the grader builds
 /// them (into the copy's own `target/`, with the grader's compiler).
 fn build(dest: &Path, lessons: &[Lesson]) -> Result {
-    crate::announce_first_build(
+    tooling::announce_first_build(
         &dest.join("target"),
         "your copy: the learner's commands, every lesson and its graded tests",
         "a few minutes (about 2 on a busy 2-CPU machine)",
@@ -214,22 +219,22 @@ fn build(dest: &Path, lessons: &[Lesson]) -> Result {
         }
     };
     run(
-        crate::cargo()
+        tooling::cargo()
             .args(["build", "--package", "xtask", "--manifest-path"])
             .arg(&manifest),
         "xtask",
     )?;
     for lesson in lessons {
         run(
-            crate::cargo()
+            tooling::cargo()
                 .args(["build", "--package", &lesson.name, "--bin", &lesson.name])
                 .arg("--manifest-path")
                 .arg(&manifest),
             &lesson.name,
         )?;
     }
-    let mut graded = crate::cargo();
-    if let Some(rustc) = Path::new(&crate::cargo_program())
+    let mut graded = tooling::cargo();
+    if let Some(rustc) = Path::new(&tooling::cargo_program())
         .parent()
         .map(|bin| bin.join("rustc"))
         .filter(|rustc| rustc.is_file())
@@ -250,10 +255,10 @@ fn build(dest: &Path, lessons: &[Lesson]) -> Result {
 
 /// The README of a learner's copy: the path through the workbook, and the
 /// commands for it.
-pub fn learner_readme(lessons: &[Lesson], tests: &[crate::grade::GradedTest]) -> String {
+pub fn learner_readme(lessons: &[Lesson], tests: &[tooling::grade::GradedTest]) -> String {
     let mut rows = String::new();
     for lesson in lessons {
-        let points = crate::handout::points_of(lesson, tests);
+        let points = copy::points_of(lesson, tests);
         rows.push_str(&format!(
             "| {:02} | {} | `cargo xtask run-lesson {}` | {points} |\n",
             lesson.number, lesson.question, lesson.name,
@@ -304,8 +309,8 @@ mod tests {
     fn a_learner_copy_has_stubs_and_no_instructor_material() {
         let out = tempfile::tempdir().unwrap();
         let dest = out.path().join("mine");
-        let root = crate::workspace_root().unwrap();
-        let written = handout::write_copy(&root, &dest, None, Recipient::Learner).unwrap();
+        let root = tooling::workspace_root().unwrap();
+        let written = copy::write_copy(&root, &dest, None, &learner()).unwrap();
         for gone in INSTRUCTOR_ONLY {
             assert!(
                 root.join(gone).exists(),
@@ -313,7 +318,7 @@ mod tests {
             );
             assert!(!dest.join(gone).exists(), "{gone} was copied");
         }
-        assert!(!dest.join(handout::WORKFLOW).exists());
+        assert!(!dest.join(".github/workflows/grade.yml").exists());
         let manifest = fs::read_to_string(dest.join("xtask/Cargo.toml")).unwrap();
         assert!(manifest.contains("default = []") && !manifest.contains(INSTRUCTOR_DEFAULT));
         let summary = fs::read_to_string(dest.join("book/src/SUMMARY.md")).unwrap();
@@ -329,7 +334,7 @@ mod tests {
         assert!(holds_solutions(&lessons::discover(&root).unwrap()));
         let readme = fs::read_to_string(dest.join("README.md")).unwrap();
         assert!(readme.contains("cargo xtask watch"), "{readme}");
-        let error = handout::write_copy(&root, &dest, None, Recipient::Learner).unwrap_err();
+        let error = copy::write_copy(&root, &dest, None, &learner()).unwrap_err();
         assert!(error.contains("is not empty"), "{error}");
     }
 

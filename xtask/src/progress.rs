@@ -17,8 +17,8 @@ use support::layout::exercises::{self, Exercise};
 use support::layout::{self as lessons, GradedTest, Lesson};
 use support::say;
 
-use crate::grade::Verdict;
-use crate::grade::{self, build};
+use tooling::grade::Verdict;
+use tooling::grade::{self, build};
 use crate::{Result, init, workspace_root};
 
 /// What one lesson's graded binary was, and which of its tests passed.
@@ -80,8 +80,9 @@ impl LessonState {
 }
 
 /// Grades `tests` of `lesson` as the learner's own work, through the one
-/// grading core ([`grade::grade_tree`], [`grade::Limits::own_work`]): what
-/// `progress`, `hint` and `watch` see.
+/// grading core ([`grade::grade_tree`], without a sandbox: the code's author
+/// and the person it runs for are the same): what `progress`, `hint` and
+/// `watch` see.
 pub fn grade_own_work(
     root: &Path,
     lesson: &Lesson,
@@ -92,7 +93,8 @@ pub fn grade_own_work(
         std::slice::from_ref(lesson),
         tests,
         &Default::default(),
-        grade::Limits::own_work(),
+        grade::Limits::default(),
+        None,
         &mut |_| {},
     )
 }
@@ -103,7 +105,7 @@ pub fn grade_own_work(
 /// the last run's results.
 pub fn survey(root: &Path, log: &mut dyn FnMut(&str)) -> Result<(Vec<LessonState>, usize)> {
     // A broken machine is said as such, even when every result is cached.
-    crate::grade::check_environment()?;
+    tooling::grade::check_environment()?;
     let target = root.join("target");
     let cache_path = target.join("workbook-progress");
     let mut cache = read_cache(&cache_path);
@@ -112,7 +114,7 @@ pub fn survey(root: &Path, log: &mut dyn FnMut(&str)) -> Result<(Vec<LessonState
     for lesson in lessons::discover(root)? {
         let tests = lesson.graded_tests()?;
         let list = exercises::of_lesson(&lesson)?;
-        let outcome = match build::build_graded(root, &target, &lesson.name)? {
+        let outcome = match build::build_graded(root, &target, &lesson.name, None)? {
             build::Built::DoesNotCompile(error) => Err(error),
             build::Built::Binary(binary) => {
                 // The graded tests of some lessons run the lesson's program
@@ -184,11 +186,11 @@ fn first_error(error: &str) -> String {
 pub fn cmd_progress(args: Vec<OsString>) -> Result<ExitCode> {
     // No arguments: it checks every lesson, and only grades again what
     // changed.
-    if !crate::no_arguments("progress", args)? {
+    if !tooling::no_arguments("progress", args)? {
         return Ok(ExitCode::SUCCESS);
     }
     let root = workspace_root()?;
-    let (states, unchanged) = survey(&root, &mut |line| crate::note!("{line}"))?;
+    let (states, unchanged) = survey(&root, &mut |line| tooling::note!("{line}"))?;
     let (mut done, mut total, mut earned, mut maximum) = (0, 0, 0, 0);
     let mut next: Option<String> = None;
     let mut lines = Vec::new();
@@ -291,7 +293,7 @@ pub fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
         /// The exercise, by function (store_at) or number (3.2).
         exercise: Option<String>,
     }
-    let Some(Hint { lesson, exercise }) = crate::args::parse("hint", args)? else {
+    let Some(Hint { lesson, exercise }) = tooling::args::parse("hint", args)? else {
         return Ok(ExitCode::SUCCESS);
     };
     let Some(wanted) = lesson else {
@@ -300,7 +302,7 @@ pub fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
                 .into(),
         );
     };
-    let root = crate::workspace_root()?;
+    let root = tooling::workspace_root()?;
     let lesson = lessons::find(&root, &wanted)?;
     let all = exercises::of_lesson(&lesson)?;
     let chosen = match exercise {
@@ -329,7 +331,7 @@ pub fn cmd_hint(args: Vec<OsString>) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         None => {
-            crate::note!("Grading {} to find your next exercise...", lesson.name);
+            tooling::note!("Grading {} to find your next exercise...", lesson.name);
             let tests = grade::tests_of(std::slice::from_ref(&lesson))?;
             let results = grade_own_work(&root, &lesson, &tests)?;
             let failing = |e: &&Exercise| {

@@ -24,9 +24,10 @@ use notify::Watcher;
 use support::layout::exercises::Exercise;
 use support::say;
 
-use crate::grade::{self, Verdict};
+use tooling::grade::{self, Verdict};
 use crate::progress::{self, LessonState};
-use crate::{COLUMNS, Result, init, wrap};
+use crate::init;
+use tooling::{COLUMNS, Result, wrap};
 
 /// What wakes the loop up.
 enum Input {
@@ -54,10 +55,10 @@ struct Graded {
 const SETTLE: Duration = Duration::from_millis(60);
 
 pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
-    if !crate::no_arguments("watch", args)? {
+    if !tooling::no_arguments("watch", args)? {
         return Ok(ExitCode::SUCCESS);
     }
-    let root = crate::workspace_root()?;
+    let root = tooling::workspace_root()?;
     let lessons = support::layout::discover(&root)?;
     // Every exercise passes here: nothing to watch, and no reason to build
     // and grade every lesson (minutes, the first time) to say so.
@@ -97,14 +98,14 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
         let _ = sender.send(Input::Closed);
     });
 
-    crate::announce_first_build(
+    tooling::announce_first_build(
         // The grader always builds in the tree's own target/ (init did).
         &root.join("target/debug"),
         "every lesson's graded tests, to see where you stand",
         "a few minutes",
     );
-    crate::note!("Checking where you stand (only lessons that changed are graded again)...");
-    let (mut states, _) = progress::survey(&root, &mut |line| crate::note!("{line}"))?;
+    tooling::note!("Checking where you stand (only lessons that changed are graded again)...");
+    let (mut states, _) = progress::survey(&root, &mut |line| tooling::note!("{line}"))?;
     let mut screen = Screen {
         root: root.clone(),
         terminal,

@@ -197,7 +197,7 @@ pub fn destination(root: &Path, dest: &Path, noun: &str) -> Result<PathBuf> {
             if noun == "handout" {
                 "handout"
             } else {
-                crate::init::DEFAULT_DIR_NAME
+                crate::copy::DEFAULT_DIR_NAME
             }
         ));
     }

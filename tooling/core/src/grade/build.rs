@@ -4,8 +4,7 @@
 //! built, or gives the compiler's errors as data: nothing here reads
 //! cargo's human-readable output.
 
-use std::ffi::OsString;
-use std::io::{Read, Write as _};
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use support::ChildOutcome;
 
-use super::confine::{Access, Ruleset};
+use super::Isolation;
 use super::session;
 
 /// The most one lesson's build may take after its last dependency from the
@@ -79,11 +78,15 @@ pub enum Built {
 /// [`BUILD_LIMIT`], [`CPU_LIMIT`] per process and [`FILE_LIMIT`]; the whole
 /// session is killed when the build ends, however it ends. A tree other than
 /// the grader's own (a submission laid out in a template) is built with a
-/// minimal environment and, where the kernel has Landlock, confined: it
-/// reads only the toolchain, the registry and the tree, and writes only its
-/// target.
-pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, String> {
-    let built = build_graded_once(root, target, package)?;
+/// minimal environment and confined by `isolation` (the instructor's
+/// sandbox), which it needs: without one, it is refused.
+pub fn build_graded(
+    root: &Path,
+    target: &Path,
+    package: &str,
+    isolation: Option<&dyn Isolation>,
+) -> Result<Built, String> {
+    let built = build_graded_once(root, target, package, isolation)?;
     // A checker runs the runner at the path cargo gave it when it was
     // compiled (`env!("CARGO_BIN_EXE_LESSON")`), and cargo does not rebuild
     // a test only because that path changed: in a moved checkout (or one
@@ -94,7 +97,7 @@ pub fn build_graded(root: &Path, target: &Path, package: &str) -> Result<Built, 
         && runs_another_trees_runner(path, target, package)
     {
         let _ = std::fs::remove_file(path);
-        return build_graded_once(root, target, package);
+        return build_graded_once(root, target, package, isolation);
     }
     Ok(built)
 }
@@ -111,7 +114,12 @@ fn runs_another_trees_runner(path: &Path, target: &Path, package: &str) -> bool 
     contains(&bytes, suffix.as_bytes()) && !contains(&bytes, ours.as_os_str().as_bytes())
 }
 
-fn build_graded_once(root: &Path, target: &Path, package: &str) -> Result<Built, String> {
+fn build_graded_once(
+    root: &Path,
+    target: &Path,
+    package: &str,
+    isolation: Option<&dyn Isolation>,
+) -> Result<Built, String> {
     refuse_planted_configuration(root)?;
     let mut command = Command::new(crate::cargo_program());
     // The compiler of the cargo that runs us, whatever toolchain file a
@@ -144,13 +152,18 @@ fn build_graded_once(root: &Path, target: &Path, package: &str) -> Result<Built,
             .arg("--config")
             .arg(format!("profile.dev.package.{package}.opt-level=0"));
     }
-    let rules = if own_tree {
-        None
-    } else {
+    if !own_tree {
+        let isolation = isolation.ok_or_else(|| {
+            format!(
+                "{} is not this grader's own tree: someone else's code is built only \
+                 in the instructor's sandbox (cargo xtask grade --template)",
+                root.display()
+            )
+        })?;
         forget_earlier_submissions(root, target);
-        confine_build(&mut command, target, rustc.as_deref())?
-    };
-    let (outcome, stdout, stderr) = run_in_session(&mut command, BUILD_LIMIT, rules)?;
+        isolation.confine_build(&mut command, target, rustc.as_deref())?;
+    }
+    let (outcome, stdout, stderr) = run_in_session(&mut command, BUILD_LIMIT)?;
     let mut executable = None;
     let mut first_error = None;
     for line in stdout.lines() {
@@ -236,134 +249,6 @@ fn exceeded_limit(stderr: &str) -> Option<String> {
     }
 }
 
-/// Gives `command` (a build of `target`'s tree) a minimal environment, and
-/// returns the Landlock rules that confine it, or `None` where the kernel
-/// has no Landlock (the build then runs unconfined, as the grader's user).
-fn confine_build(
-    command: &mut Command,
-    target: &Path,
-    rustc: Option<&Path>,
-) -> Result<Option<Ruleset>, String> {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
-    let cargo_home =
-        std::env::var_os("CARGO_HOME").map_or_else(|| home.join(".cargo"), PathBuf::from);
-    let rustup_home =
-        std::env::var_os("RUSTUP_HOME").map_or_else(|| home.join(".rustup"), PathBuf::from);
-    // The compiler's temporary files go into the target, the one place the
-    // build may write.
-    let temp = target.join("workbook-build-tmp");
-    std::fs::create_dir_all(&temp).map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
-    // What cargo, rustc, rustup's proxies and the linker need; nothing the
-    // grader's own environment holds (tokens, keys) reaches the build, where
-    // `env!` could read it.
-    let kept: Vec<(&str, OsString)> = [
-        "RUSTC",
-        "CARGO_TARGET_DIR",
-        "CARGO_TERM_COLOR",
-        "RUSTUP_TOOLCHAIN",
-    ]
-    .into_iter()
-    .filter_map(|name| {
-        command
-            .get_envs()
-            .find(|(key, _)| *key == name)
-            .and_then(|(_, value)| value.map(OsString::from))
-            .or_else(|| {
-                (name == "RUSTUP_TOOLCHAIN")
-                    .then(|| std::env::var_os(name))
-                    .flatten()
-            })
-            .map(|value| (name, value))
-    })
-    .collect();
-    command.env_clear();
-    for (name, value) in kept {
-        command.env(name, value);
-    }
-    let toolchain_bin = rustc.and_then(Path::parent);
-    let mut path = OsString::new();
-    if let Some(bin) = toolchain_bin {
-        path.push(bin);
-        path.push(":");
-    }
-    path.push("/usr/local/bin:/usr/bin:/bin");
-    command
-        .env("PATH", path)
-        .env("HOME", &home)
-        .env("CARGO_HOME", &cargo_home)
-        .env("RUSTUP_HOME", &rustup_home)
-        .env("TMPDIR", &temp)
-        .env("CARGO_INCREMENTAL", "0")
-        .env("LANG", "C.UTF-8");
-    let Some(mut rules) = Ruleset::new() else {
-        static SAID: std::sync::Once = std::sync::Once::new();
-        SAID.call_once(|| {
-            // A closed stderr must not stop the grading: the line is dropped.
-            let _ = writeln!(
-                std::io::stderr(),
-                "warning: this kernel has no Landlock (ABI 2, Linux 5.19+): submissions are \
-                 built unconfined, as this user; grade a class you do not trust in a \
-                 throwaway container"
-            );
-        });
-        return Ok(None);
-    };
-    let root = command
-        .get_current_dir()
-        .map(Path::to_path_buf)
-        .ok_or("a build without a directory")?;
-    // The toolchain: wherever cargo and rustc really are (two levels above
-    // the binary), and rustup's home for its proxies.
-    let mut toolchains: Vec<PathBuf> = vec![rustup_home];
-    for program in [Some(Path::new(&crate::cargo_program())), rustc]
-        .into_iter()
-        .flatten()
-    {
-        let real = find_program(program).and_then(|p| std::fs::canonicalize(p).ok());
-        if let Some(top) = real
-            .as_deref()
-            .and_then(Path::parent)
-            .and_then(Path::parent)
-        {
-            toolchains.push(top.to_path_buf());
-        }
-    }
-    for dir in &toolchains {
-        rules.allow(dir, Access::ReadExecute)?;
-    }
-    // The system's programs and libraries (the linker, libc), and the
-    // loader's cache: not the rest of /etc, /root, /home or /tmp.
-    for system in [
-        "/usr",
-        "/bin",
-        "/sbin",
-        "/lib",
-        "/lib32",
-        "/lib64",
-        "/libx32",
-        "/etc/ld.so.cache",
-    ] {
-        rules.allow(Path::new(system), Access::ReadExecute)?;
-    }
-    rules.allow(Path::new("/dev/null"), Access::ReadWriteFile)?;
-    rules.allow(Path::new("/dev/urandom"), Access::Read)?;
-    // The registry (read), and its locks.
-    rules.allow(&cargo_home, Access::Read)?;
-    for lock in [".package-cache", ".package-cache-mutate", ".global-cache"] {
-        rules.allow(&cargo_home.join(lock), Access::ReadWriteFile)?;
-    }
-    rules.allow(&root, Access::Read)?;
-    rules.allow(target, Access::Full)?;
-    // Cargo reads the configuration of every directory above the tree (the
-    // template's, its `cargo xtask` alias): those files, not their folders.
-    for dir in root.ancestors().skip(1) {
-        for name in [".cargo/config.toml", ".cargo/config"] {
-            rules.allow(&dir.join(name), Access::Read)?;
-        }
-    }
-    Ok(Some(rules))
-}
-
 /// Removes, once per grader and target, what an earlier grading built from
 /// its submission's code, keeping everything else: a student's build and
 /// tests must not find a classmate's compiled code in the build cache they
@@ -446,7 +331,7 @@ fn forget_earlier_submissions(root: &Path, target: &Path) {
 
 /// Where `program` is: itself when it names a path, else the first match on
 /// `PATH`.
-fn find_program(program: &Path) -> Option<PathBuf> {
+pub fn find_program(program: &Path) -> Option<PathBuf> {
     if program.components().count() > 1 {
         return Some(program.to_path_buf());
     }
@@ -455,22 +340,21 @@ fn find_program(program: &Path) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Runs `command` (a build) to its end in a session of its own, confined by
-/// `rules` when given, with stdout and stderr captured. The build dies with
+/// Runs `command` (a build) to its end in a session of its own (confined
+/// by what its sandbox added), with stdout and stderr captured. The build dies with
 /// the thread that started it (`PR_SET_PDEATHSIG`); every process has
 /// [`CPU_LIMIT`] and [`FILE_LIMIT`]; past `limit`, and in any case once
 /// cargo ended, every member of the session is killed.
 pub fn run_in_session(
     command: &mut Command,
     limit: Duration,
-    rules: Option<Ruleset>,
 ) -> Result<(ChildOutcome, String, String), String> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: setsid, prctl, setrlimit and Landlock's two calls are
-    // async-signal-safe and touch only locals and the ruleset descriptor.
+    // SAFETY: setsid, prctl and setrlimit are async-signal-safe and touch
+    // only locals.
     unsafe {
         command.pre_exec(move || {
             nix::unistd::setsid()?;
@@ -500,9 +384,6 @@ pub fn run_in_session(
                 rlim_max: 0,
             };
             check(libc::setrlimit(libc::RLIMIT_CORE, &no_core))?;
-            if let Some(rules) = &rules {
-                rules.restrict_self()?;
-            }
             Ok(())
         });
     }
@@ -591,60 +472,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    /// Runs `script` with `sh` in `tree`, confined as a submission's build.
-    fn confined(tree: &Path, script: &str) -> (ChildOutcome, String) {
-        let mut command = Command::new("sh");
-        command
-            .args(["-c", script])
-            .current_dir(tree)
-            .env("WORKBOOK_J_VARIABLE", "J-VARIABLE-VALUE");
-        let rules = confine_build(&mut command, &tree.join("target"), None).unwrap();
-        assert!(rules.is_some(), "this kernel has Landlock ABI 2+");
-        let (outcome, stdout, _) =
-            run_in_session(&mut command, Duration::from_secs(30), rules).unwrap();
-        (outcome, stdout)
-    }
-
-    #[test]
-    fn a_confined_build_reads_its_tree_writes_its_target_and_nothing_else() {
-        if super::super::confine::abi_version().is_none_or(|v| v < 2) {
-            eprintln!("skipped: this kernel has no Landlock ABI 2");
-            return;
-        }
-        let outside = tempfile::tempdir().unwrap();
-        let secret = outside.path().join("secret");
-        std::fs::write(&secret, "J-SECRET-VALUE").unwrap();
-        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let tree = tempfile::tempdir().unwrap();
-        std::fs::write(tree.path().join("inside"), "J-INSIDE-VALUE").unwrap();
-        let (outcome, out) = confined(tree.path(), "cat inside");
-        assert!(
-            outcome.is_success() && out == "J-INSIDE-VALUE",
-            "{outcome} {out}"
-        );
-        let (outcome, out) = confined(tree.path(), &format!("cat {}", secret.display()));
-        assert!(!outcome.is_success() && out.is_empty(), "{outcome} {out}");
-        // Through a link in the tree, the file is still outside.
-        std::os::unix::fs::symlink(&secret, tree.path().join("link")).unwrap();
-        let (outcome, out) = confined(tree.path(), "cat link");
-        assert!(!outcome.is_success() && out.is_empty(), "{outcome} {out}");
-        // Writes: the target only.
-        let (outcome, _) = confined(tree.path(), "echo x > target/made");
-        assert!(outcome.is_success() && tree.path().join("target/made").exists());
-        let (outcome, _) = confined(tree.path(), "echo x > made");
-        assert!(!outcome.is_success() && !tree.path().join("made").exists());
-        let (outcome, _) = confined(
-            tree.path(),
-            &format!("echo x > {}/made", outside.path().display()),
-        );
-        assert!(!outcome.is_success() && !outside.path().join("made").exists());
-        // No variable of the grader's.
-        let (outcome, out) = confined(tree.path(), "env");
-        assert!(outcome.is_success() && out.contains("PATH="), "{out}");
-        assert!(!out.contains("J-VARIABLE-VALUE"), "{out}");
-    }
 
     #[test]
     fn a_build_session_is_killed_whole_when_its_leader_ends_or_its_time_is_up() {
@@ -653,14 +480,14 @@ mod tests {
         let mut command = Command::new("sh");
         command.args(["-c", &format!("{marker} & exit 0")]);
         let started = Instant::now();
-        let (outcome, _, _) = run_in_session(&mut command, Duration::from_secs(30), None).unwrap();
+        let (outcome, _, _) = run_in_session(&mut command, Duration::from_secs(30)).unwrap();
         assert!(outcome.is_success(), "{outcome}");
         assert!(started.elapsed() < Duration::from_secs(20));
         // And one that outlives the limit, with a child of its own.
         let mut command = Command::new("sh");
         command.args(["-c", &format!("{marker} & {marker}")]);
         let (outcome, _, _) =
-            run_in_session(&mut command, Duration::from_millis(300), None).unwrap();
+            run_in_session(&mut command, Duration::from_millis(300)).unwrap();
         assert!(matches!(outcome, ChildOutcome::TimedOut(_)), "{outcome}");
         let left: Vec<i32> = session::processes()
             .into_iter()

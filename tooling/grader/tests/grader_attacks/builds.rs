@@ -182,7 +182,7 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
     let scratch = tempfile::tempdir().unwrap();
     let template = scratch.path().join("template");
     let run = output_bounded(
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        Command::new(env!("CARGO_BIN_EXE_grader"))
             .args(["handout"])
             .arg(&template)
             .args(["--lessons", "file-mapping"]),

@@ -9,11 +9,9 @@
 //!    pipes, cannot be reopened by another process through `/proc/PID/fd`;
 //! 2. starts it in a process session of its own (`setsid`), with
 //!    `PR_SET_PDEATHSIG`, no core dumps, files capped at 1 GiB, a `TMPDIR`
-//!    of its own, and no descriptor but 0 to 4; when the grader runs as
-//!    root, as a throwaway user of its own ([`Sandbox`]), who cannot signal
-//!    the grader, read other tests, or write the template, in an IPC
-//!    namespace of its own where the kernel allows one, and seeing the tree
-//!    through a readable copy ([`View`]) where that user could not read it;
+//!    of its own, and no descriptor but 0 to 4; when the instructor's
+//!    grader runs as root, as a throwaway user of its own, set up by its
+//!    sandbox ([`Isolation`]);
 //! 3. waits on a pidfd and the sockets together, until the test ends or its
 //!    time is up, keeping at most [`OUTPUT_CAP`] bytes of each stream;
 //! 4. kills every member of the session and the whole group, and any
@@ -41,10 +39,9 @@ use nix::unistd::Pid;
 use support::ChildOutcome;
 use support::grading::{GRADER_FDS, PASS_PREFIX, SECRET_LEN, to_hex};
 
+use super::Isolation;
 use super::leftovers::kill_everything_of;
 pub use super::leftovers::{remove_leftovers_of, remove_shm_objects, shm_names};
-use super::view::MountPlan;
-pub use super::view::{View, probe};
 
 /// The most of each output stream a run keeps; the rest is read and dropped,
 /// so a test that floods its output cannot fill the grader's memory.
@@ -133,19 +130,14 @@ impl SealedBinary {
     }
 
     /// The names of the tests in this binary (`--list --format terse`),
-    /// listed as `sandbox`'s user would run them, through `view`.
-    pub fn list(
-        &self,
-        cwd: &Path,
-        sandbox: Sandbox,
-        view: Option<&View>,
-    ) -> Result<Vec<String>, String> {
+    /// listed as `job`'s user would run them.
+    pub fn list(&self, cwd: &Path, job: Job<'_>) -> Result<Vec<String>, String> {
         let path = self.path_to_run()?;
         let mut command = Command::new(path);
         command
             .args(["--list", "--format", "terse"])
             .current_dir(cwd);
-        confine(&mut command, None, sandbox, view.map(|v| v.plan(cwd)));
+        confine(&mut command, None, job, cwd);
         let captured = support::spawn::output_bounded(&mut command, Duration::from_secs(30))
             .map_err(|e| format!("cannot list the graded tests: {e}"))?;
         if !captured.outcome.is_success() {
@@ -223,45 +215,44 @@ pub fn become_subreaper() {
     let _ = nix::sys::prctl::set_dumpable(false);
 }
 
-/// Who a test runs as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sandbox {
-    /// A throwaway user (and group) id, when the grader is root: one per
-    /// job, so that concurrent tests cannot reach each other either.
-    pub uid: Option<u32>,
+/// One of the grader's parallel jobs, and the sandbox its tests run in
+/// (none for a learner's own work).
+#[derive(Clone, Copy)]
+pub struct Job<'a> {
+    pub index: usize,
+    pub isolation: Option<&'a dyn Isolation>,
 }
 
-/// The first throwaway id; job N runs as this plus N. Far above the ids
-/// distributions give to people and services.
-const FIRST_THROWAWAY_ID: u32 = 2_000_000_000;
-
-/// At most this many processes per throwaway user: a fork bomb stops there.
-const THROWAWAY_NPROC: u64 = 512;
-
-impl Sandbox {
-    /// The sandbox for job `job`: a throwaway user when this process is
-    /// root, none otherwise. The id depends on this grader's pid too, so two
-    /// graders on one machine never share one (nor kill each other's tests).
-    pub fn for_job(job: usize) -> Sandbox {
-        let root = nix::unistd::geteuid().is_root();
-        let slot = (u64::from(std::process::id()) * 64 + job as u64 % 64) % 1_000_000_000;
-        Sandbox {
-            uid: root.then(|| FIRST_THROWAWAY_ID + slot as u32),
-        }
+impl std::fmt::Debug for Job<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("index", &self.index)
+            .field("user", &self.user())
+            .finish()
     }
-
-    pub const NONE: Sandbox = Sandbox { uid: None };
 }
 
-/// Runs test `name` of `binary` in `cwd` for at most `limit`, as `sandbox`
-/// says, seeing the tree through `view` when there is one.
+impl Job<'_> {
+    /// A job of a learner grading their own work: no sandbox.
+    pub const OWN: Job<'static> = Job {
+        index: 0,
+        isolation: None,
+    };
+
+    /// The throwaway user this job's tests run as, if any.
+    pub fn user(&self) -> Option<u32> {
+        self.isolation.and_then(|i| i.user(self.index))
+    }
+}
+
+/// Runs test `name` of `binary` in `cwd` for at most `limit`, in `job`'s
+/// sandbox when it has one.
 pub fn run_test(
     binary: &SealedBinary,
     name: &str,
     cwd: &Path,
     limit: Duration,
-    sandbox: Sandbox,
-    view: Option<&View>,
+    job: Job<'_>,
 ) -> Result<RunRecord, String> {
     let path = binary.path_to_run()?;
     let secret = random_secret()?;
@@ -270,7 +261,7 @@ pub fn run_test(
         .write_all(&secret)
         .map_err(|e| format!("cannot write the secret: {e}"))?;
     let (verdict_read, verdict_write) = socket_pair()?;
-    let tmp = private_tmp(sandbox)?;
+    let tmp = private_tmp(job.user())?;
 
     let mut command = Command::new(path);
     command
@@ -299,7 +290,7 @@ pub fn run_test(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let fds = (secret_read.as_raw_fd(), verdict_write.as_raw_fd());
-    confine(&mut command, Some(fds), sandbox, view.map(|v| v.plan(cwd)));
+    confine(&mut command, Some(fds), job, cwd);
     let started = Instant::now();
     // Spawn and register under one lock, so a sweep in another thread never
     // mistakes this fresh test for an escapee.
@@ -357,12 +348,12 @@ pub fn run_test(
     while streams.iter().any(|s| s.fd.is_some()) && Instant::now() < drain_until {
         wait_step(None, &mut streams, drain_until - Instant::now());
     }
-    if let Some(uid) = sandbox.uid {
+    if let Some(uid) = job.user() {
         kill_everything_of(uid);
     }
     // (After that kill, so that the sweep reaps what it killed.)
     sweep_escapees();
-    if let Some(uid) = sandbox.uid {
+    if let Some(uid) = job.user() {
         // Nothing of this test is left for the next one of the same user.
         remove_leftovers_of(&[uid]);
     }
@@ -382,31 +373,34 @@ pub fn run_test(
 }
 
 /// Sets `command` up to run confined: `fds` (the secret and the verdict
-/// socket) placed on 3 and 4, see [`child_setup`].
-pub(super) fn confine(
-    command: &mut Command,
-    fds: Option<(RawFd, RawFd)>,
-    sandbox: Sandbox,
-    plan: Option<MountPlan>,
-) {
+/// socket) placed on 3 and 4, see [`child_setup`]; then, for a throwaway
+/// user, what `job`'s sandbox does in the child ([`Isolation::confine_test`]);
+/// last, death with the grader (after `setuid`, which clears it).
+pub fn confine(command: &mut Command, fds: Option<(RawFd, RawFd)>, job: Job<'_>, cwd: &Path) {
     // SAFETY: the closure runs in the forked child before exec and makes
-    // only async-signal-safe system calls on integers, locals and strings
-    // allocated before the fork (see `child_setup`).
+    // only async-signal-safe system calls on integers and locals (see
+    // `child_setup`).
     unsafe {
-        command.pre_exec(move || child_setup(fds, sandbox, plan.as_ref()));
+        command.pre_exec(move || child_setup(fds));
+    }
+    if let Some(isolation) = job.isolation.filter(|_| job.user().is_some()) {
+        isolation.confine_test(job.index, command, cwd);
+    }
+    // SAFETY: prctl takes two integers; async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
 /// In the child, before exec: a session of its own; the secret on 3 and
 /// the verdict socket on 4, every other descriptor above 2 closed at exec;
-/// limits; for the throwaway user an IPC namespace of its own where the
-/// kernel allows one, the view of the tree, the user itself; and death with
-/// the grader.
-fn child_setup(
-    fds: Option<(RawFd, RawFd)>,
-    sandbox: Sandbox,
-    plan: Option<&MountPlan>,
-) -> std::io::Result<()> {
+/// no core file, files capped at 1 GiB.
+fn child_setup(fds: Option<(RawFd, RawFd)>) -> std::io::Result<()> {
     let check = |result: libc::c_int| {
         if result < 0 {
             Err(std::io::Error::last_os_error())
@@ -414,12 +408,11 @@ fn child_setup(
             Ok(())
         }
     };
-    // SAFETY: setsid, fcntl(F_DUPFD_CLOEXEC), dup2, close_range, getrlimit,
-    // setrlimit, unshare, mount, chdir, setgroups, setgid, setuid and prctl
-    // take plain integers, pointers to locals, or C strings that live in
-    // `plan` until exec; all are async-signal-safe system calls.
-    // Duplicating above 10 first keeps the two dup2 calls from overwriting
-    // each other's source when a source is 3 or 4.
+    // SAFETY: setsid, fcntl(F_DUPFD_CLOEXEC), dup2, close_range, getrlimit
+    // and setrlimit take plain integers or pointers to locals; all are
+    // async-signal-safe system calls. Duplicating above 10 first keeps the
+    // two dup2 calls from overwriting each other's source when a source is
+    // 3 or 4.
     unsafe {
         // A session of its own: the grader kills every member afterwards,
         // whatever process groups they made.
@@ -449,28 +442,6 @@ fn child_setup(
             rlim_max: 1 << 30,
         };
         check(libc::setrlimit(libc::RLIMIT_FSIZE, &one_gib))?;
-        if let Some(id) = sandbox.uid {
-            // System V IPC and POSIX message queues of its own, gone with
-            // its last process. Where the kernel refuses (a container
-            // without CAP_SYS_ADMIN), the grader sweeps them instead.
-            let _ = libc::unshare(libc::CLONE_NEWIPC);
-            if let Some(plan) = plan {
-                plan.enter()?;
-            }
-            let nproc = libc::rlimit {
-                rlim_cur: THROWAWAY_NPROC,
-                rlim_max: THROWAWAY_NPROC,
-            };
-            check(libc::setrlimit(libc::RLIMIT_NPROC, &nproc))?;
-            check(libc::setgroups(0, std::ptr::null()))?;
-            check(libc::setgid(id))?;
-            check(libc::setuid(id))?;
-        }
-        // After setuid, which clears it.
-        check(libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-        ))?;
     }
     Ok(())
 }
@@ -525,14 +496,14 @@ fn socket_pair() -> Result<(OwnedFd, OwnedFd), String> {
 }
 
 /// A directory for one test's files, owned by its user, who can reach it.
-fn private_tmp(sandbox: Sandbox) -> Result<tempfile::TempDir, String> {
-    let reachable = sandbox.uid.and(support::reach::temp_base_for_others());
+fn private_tmp(user: Option<u32>) -> Result<tempfile::TempDir, String> {
+    let reachable = user.and(support::reach::temp_base_for_others());
     let base = reachable.unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
         .prefix("workbook-test-")
         .tempdir_in(&base)
         .map_err(|e| format!("cannot create a temporary directory for the test: {e}"))?;
-    if let Some(id) = sandbox.uid {
+    if let Some(id) = user {
         nix::unistd::chown(
             dir.path(),
             Some(nix::unistd::Uid::from_raw(id)),

@@ -7,8 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::handout::{PINNED_TOOLCHAIN, choose_lessons, dir_and_lessons, write_handout_of};
-use crate::{Result, files, workspace_root};
+use crate::handout::{PINNED_TOOLCHAIN, write_handout_of};
+use tooling::copy::{choose_lessons, dir_and_lessons};
+use tooling::{Result, files, workspace_root};
 
 /// Gradescope runs this once, when it builds the autograder's image
 /// (Ubuntu 22.04, no Rust): install the pinned toolchain, fetch the
@@ -179,8 +180,8 @@ pub fn cmd_gradescope(args: Vec<OsString>) -> Result<ExitCode> {
     );
     let zip = crate::zip::store(&dir, &entries)?;
     fs::write(&zip_path, zip).map_err(|e| format!("cannot write {}: {e}", zip_path.display()))?;
-    crate::outln!("Wrote the Gradescope autograder to {}.", dir.display())?;
-    crate::outln!(
+    tooling::outln!("Wrote the Gradescope autograder to {}.", dir.display())?;
+    tooling::outln!(
         "Upload {} as the assignment's autograder (Ubuntu 22.04 base image). Students submit \
          their repository (from GitHub, or as a zip of it).",
         zip_path.display()
@@ -197,8 +198,8 @@ pub fn cmd_classroom50(args: Vec<OsString>) -> Result<ExitCode> {
         only.as_deref(),
         &[("autograder.py", AUTOGRADER_PY, true)],
     )?;
-    crate::outln!("Wrote the Classroom 50 grader to {}.", dir.display())?;
-    crate::outln!(
+    tooling::outln!("Wrote the Classroom 50 grader to {}.", dir.display())?;
+    tooling::outln!(
         "Commit autograder.py and workbook/ to the assignment's configuration repository. \
          Hand out workbook/ itself as the template: it holds no .github/workflows/autograde.yaml, \
          which Classroom 50 writes."

@@ -19,7 +19,7 @@ const ROUND_STUB: &str = "todo!(\"round {len} up to a multiple of {page_size}\")
 
 fn xtask(cwd: &Path, args: &[&str]) -> Captured {
     let run = output_bounded(
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        Command::new(env!("CARGO_BIN_EXE_grader"))
             .args(args)
             .current_dir(cwd),
         LIMIT,
@@ -472,7 +472,7 @@ fn a_broken_environment_is_not_a_score() {
     let report = scratch.path().join("report.json");
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let run = output_bounded(
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        Command::new(env!("CARGO_BIN_EXE_grader"))
             .args(["grade", "file-mapping", "--json"])
             .arg(&report)
             .current_dir(here)

@@ -9,9 +9,11 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{Event, Graded, MAX_EXERCISE_BYTES, Options, choose, grade_tree, tests_of};
-use crate::manifest::Manifest;
-use crate::{Result, files};
+use crate::grade::{MAX_EXERCISE_BYTES, Options};
+use crate::sandbox::Sandbox;
+use tooling::grade::{Event, Graded, choose, grade_tree, tests_of};
+use tooling::manifest::Manifest;
+use tooling::{Result, files};
 use support::layout::{self as lessons, EXERCISES, Lesson};
 
 /// Grades the exercise files of `submission` with the graded tests, grader
@@ -70,7 +72,16 @@ pub fn grade_against_template(
         Some(Ok(manifest)) => manifest.changes(submission),
         _ => Vec::new(),
     };
-    let results = grade_tree(&tree, &all, &tests, &skip, options.limits, progress)?;
+    let sandbox = Sandbox::new();
+    let results = grade_tree(
+        &tree,
+        &all,
+        &tests,
+        &skip,
+        options.limits,
+        Some(&sandbox),
+        progress,
+    )?;
     Ok(Graded { results, changed })
 }
 
@@ -219,7 +230,7 @@ fn read_submitted(submission: &Path, relative: &Path) -> std::result::Result<Vec
 /// under `to`, a private copy for its grader. A path that is not a real
 /// directory or a regular file on the way is copied as it is (a link stays
 /// a link) and no further, so the grader refuses it with its own reason.
-pub(crate) fn copy_exercises(
+pub fn copy_exercises(
     from: &Path,
     lessons: &[Lesson],
     to: &Path,
@@ -239,7 +250,7 @@ pub(crate) fn copy_exercises(
                 continue;
             }
             if meta.is_file() || meta.file_type().is_symlink() {
-                crate::files::copy(from, std::slice::from_ref(&walked), to)?;
+                files::copy(from, std::slice::from_ref(&walked), to)?;
             }
             break;
         }
@@ -248,7 +259,7 @@ pub(crate) fn copy_exercises(
 }
 
 /// Hands grading over to the template's own grader, built from its sources.
-pub(super) fn run_template_grader(
+pub fn run_template_grader(
     template: &Path,
     args: &[OsString],
     submission: &Path,
@@ -278,10 +289,10 @@ pub(super) fn run_template_grader(
         "Grading with the template's grader, in {}",
         template.display()
     );
-    let status = std::process::Command::new(crate::cargo_program())
+    let status = std::process::Command::new(tooling::cargo_program())
         .args(["run", "--quiet", "--manifest-path"])
         .arg(template.join("Cargo.toml"))
-        .args(["--package", "xtask", "--", "grade", "--template"])
+        .args(["--package", "workbook-grader", "--bin", "grader", "--", "grade", "--template"])
         .arg(template)
         .args(&forwarded)
         .current_dir(template)
@@ -296,7 +307,7 @@ pub(super) fn run_template_grader(
 }
 
 /// Removes a file, a link or a whole directory.
-pub(super) fn remove_any(path: &Path) -> Result {
+pub fn remove_any(path: &Path) -> Result {
     let is_dir = path.symlink_metadata().is_ok_and(|m| m.is_dir());
     let removed = if is_dir {
         fs::remove_dir_all(path)
@@ -307,7 +318,7 @@ pub(super) fn remove_any(path: &Path) -> Result {
 }
 
 /// The real path of an existing directory given on the command line.
-pub(super) fn canonical(path: &Path, flag: &str) -> Result<PathBuf> {
+pub fn canonical(path: &Path, flag: &str) -> Result<PathBuf> {
     let real = fs::canonicalize(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
     if !real.join("Cargo.toml").is_file() {
         return Err(format!(

@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::Result;
+use tooling::Result;
 
 /// General purpose flag bit 11: the name (and comment) are UTF-8.
 const UTF8_NAMES: u16 = 1 << 11;

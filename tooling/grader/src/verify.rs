@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::grade::{self, GradedTest, Limits, TestResult, Verdict};
+use tooling::grade::{self, GradedTest, Limits, TestResult, Verdict};
 use crate::handout::write_handout;
-use crate::{Result, cargo, no_arguments, workspace_root};
+use tooling::{Result, cargo, no_arguments, workspace_root};
 use support::layout::solutions::{has_solutions, strip_solutions};
 use support::layout::{self as lessons, EXERCISES, Lesson, checks};
 
@@ -82,7 +82,7 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
     let all = lessons::discover(&root)?;
     let graded = check_content(&all)?;
     let tests = grade::tests_of(&graded)?;
-    crate::outln!(
+    tooling::outln!(
         "verify 1/7: {} lessons have well-formed exercises ({} graded tests), solutions \
          and stubs pass the scanner",
         graded.len(),
@@ -103,7 +103,7 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
             failing.len()
         ));
     }
-    crate::outln!(
+    tooling::outln!(
         "verify 2/7: the reference solutions score {score}/{max}, each test alone ({:.1} s)",
         started.elapsed().as_secs_f64()
     )?;
@@ -114,7 +114,7 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let handout = scratch.path().join("handout");
     check_handout(&root, &handout, &graded, &tests, max)?;
-    crate::outln!("verify: the grader is honest")?;
+    tooling::outln!("verify: the grader is honest")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -131,6 +131,7 @@ fn grade_quietly(
         tests,
         &Default::default(),
         limits,
+        Some(&crate::sandbox::Sandbox::new()),
         &mut |event| match event {
             grade::Event::Building(lesson) => {
                 let _ = grade::emit(&format!("  building the graded tests of {lesson}\n"));
@@ -234,13 +235,13 @@ fn check_handout(
     for result in &results {
         let first = result.verdict.to_string();
         let first = first.lines().next().unwrap_or_default();
-        crate::outln!(
+        tooling::outln!(
             "  fails as it should: {}::{} ({first})",
             result.test.lesson,
             result.test.name
         )?;
     }
-    crate::outln!(
+    tooling::outln!(
         "verify 3/7: the handout is clippy-clean, and on its stubs every graded test fails \
          on its own: 0/{max} ({:.1} s)",
         started.elapsed().as_secs_f64()
@@ -269,7 +270,7 @@ fn check_handout(
             left.join(", ")
         ));
     }
-    crate::outln!(
+    tooling::outln!(
         "verify 4/7: stubs that loop forever score 0/{max}, each stopped after {} s \
          ({} tests, {} at a time, {:.1} s in all)",
         LOOP_LIMIT.as_secs_f64(),
@@ -284,7 +285,7 @@ fn check_handout(
     expect_zero(&results, max, "fake verdicts", |v| {
         matches!(v, Verdict::ExitedEarly(0) | Verdict::Failed(_))
     })?;
-    crate::outln!(
+    tooling::outln!(
         "verify 5/7: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \
          score 0/{max}"
     )?;
@@ -300,12 +301,12 @@ fn check_handout(
     expect_zero(&results, max, "forged replies", |v| {
         matches!(v, Verdict::Failed(_) | Verdict::ExitedEarly(0))
     })?;
-    crate::outln!(
+    tooling::outln!(
         "verify 6/7: stubs that forge the runner's replies on every descriptor, then exit(0), \
          score 0/{max}"
     )?;
     let held = exercises_only_in_runners(handout, &in_handout, &stubs)?;
-    crate::outln!(
+    tooling::outln!(
         "verify 7/7: a #[used] marker planted in each exercise file is in the lesson's runner \
          and in no checker: {}",
         held.join(", ")

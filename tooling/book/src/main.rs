@@ -1,8 +1,8 @@
-//! `cargo xtask book`: build, serve and check the book.
+//! The book's tooling (`cargo xtask book`, which runs this program): build,
+//! serve and check the book.
 //!
-//! The book is built with mdBook's own library (the `build-book` program of
-//! the workbook-tests crate), so nothing needs installing to read it; the
-//! check drives a real browser over it (see `check`).
+//! The book is built with mdBook's own library, so nothing needs installing
+//! to read it; the check drives a real browser over it (see `check`).
 
 mod cdp;
 mod check;
@@ -19,9 +19,21 @@ use std::time::Instant;
 
 use support::say;
 
-use crate::{Result, cargo, workspace_root};
+use tooling::{Result, note, workspace_root};
 
-pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
+fn main() -> ExitCode {
+    // `cargo xtask book ARGS` runs this as `book book ARGS`.
+    let args: Vec<OsString> = std::env::args_os().skip(2).collect();
+    match cmd_book(args) {
+        Ok(code) => code,
+        Err(message) => {
+            note!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
     /// `book [serve [--port N] | build | --check [--screenshots DIR]]`.
     #[derive(Debug, clap::Parser)]
     struct Book {
@@ -38,7 +50,7 @@ pub fn cmd_book(args: Vec<OsString>) -> Result<ExitCode> {
         #[arg(long, value_name = "DIR")]
         screenshots: Option<PathBuf>,
     }
-    let Some(book) = crate::args::parse::<Book>("book", args)? else {
+    let Some(book) = tooling::args::parse::<Book>("book", args)? else {
         return Ok(ExitCode::SUCCESS);
     };
     let action = match (book.check, book.action) {
@@ -162,41 +174,14 @@ fn run_check(
     }
 }
 
-/// Builds the book into `out` with mdBook's library. The first time, the
-/// builder itself is compiled (mdBook and its dependencies): that is said,
-/// with how long it takes, and cargo shows its progress.
+/// Builds the book in `root/book` into `out` with mdBook's library.
 fn build(root: &Path, out: &Path) -> Result {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let cold = !target.join("debug/build-book").is_file();
-    let started = Instant::now();
-    if cold {
-        say!("Building the book's builder first (mdBook's library and its dependencies).");
-        say!("It happens once: 1-2 minutes on 2 idle cores, longer on a busy machine.");
-        say!("Later builds take a second or two.");
-    }
-    let mut command = cargo();
-    command.arg("run");
-    if !cold {
-        command.arg("--quiet");
-    }
-    let status = command
-        .args(["--package", "workbook-tests", "--bin", "build-book", "--"])
-        .arg(root.join("book"))
-        .arg(out)
-        .current_dir(root)
-        .status()
-        .map_err(|e| format!("cannot start cargo to build the book: {e}"))?;
-    if !status.success() {
-        return Err("the book does not build (see above)".into());
-    }
-    if cold {
-        say!(
-            "The builder is built and the book with it ({:.0} s).",
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(())
+    let book_dir = root.join("book");
+    let mut book = mdbook_driver::MDBook::load(&book_dir)
+        .map_err(|e| format!("cannot load the book in {}: {e:#}", book_dir.display()))?;
+    book.config.build.build_dir = out.to_owned();
+    book.build()
+        .map_err(|e| format!("the book in {} does not build: {e:#}", book_dir.display()))
 }
 
 /// The path part of `site-url` in book.toml, e.g. `/mmap-workbook/`

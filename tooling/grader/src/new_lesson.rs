@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use support::layout::{self as lessons, Lesson};
 
-use crate::Result;
+use tooling::Result;
 
 /// Crate names the workspace already uses for something that is not a lesson.
 const TAKEN: &[&str] = &["support", "xtask", "workbook-tests"];
@@ -36,7 +36,7 @@ pub fn cmd_new_lesson(args: Vec<OsString>) -> Result<ExitCode> {
         /// The question the lesson answers (its crate's description).
         question: Option<String>,
     }
-    let Some(NewLesson { name, question }) = crate::args::parse("new-lesson", args)? else {
+    let Some(NewLesson { name, question }) = tooling::args::parse("new-lesson", args)? else {
         return Ok(ExitCode::SUCCESS);
     };
     let (Some(name), Some(question)) = (name, question) else {
@@ -47,7 +47,7 @@ pub fn cmd_new_lesson(args: Vec<OsString>) -> Result<ExitCode> {
     let question = question.trim().to_owned();
     check_name(&name)?;
     check_question(&name, &question)?;
-    let root = crate::workspace_root()?;
+    let root = tooling::workspace_root()?;
     let existing = lessons::discover(&root)?;
     if let Some(lesson) = existing.iter().find(|l| l.name == name) {
         return Err(format!(
@@ -252,7 +252,7 @@ fn rename(from: &Path, to: &Path) -> Result {
 /// (insta then fails on a missing or changed snapshot), otherwise insta
 /// writes the snapshot (`INSTA_UPDATE=always`).
 fn cargo_test(root: &Path, name: &str, args: &[&str], ci: bool) -> Result {
-    let mut command = crate::cargo();
+    let mut command = tooling::cargo();
     command
         .args(["test", "--quiet", "--manifest-path"])
         .arg(root.join("Cargo.toml"))

@@ -107,7 +107,7 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
     let scratch = tempfile::tempdir().unwrap();
     let tree = scratch.path();
     copy_of_the_workbook(tree);
-    let xtask = env!("CARGO_BIN_EXE_xtask");
+    let xtask = env!("CARGO_BIN_EXE_grader");
     let cargo = env!("CARGO");
     // The demo comes after the last lesson, whichever that is now.
     let lessons = support::layout::discover(tree).unwrap();
@@ -139,7 +139,7 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
     let lists = ["book/src/SUMMARY.md", "README.md", "Cargo.lock"];
     let before = lists.map(|f| fs::read(tree.join(f)).unwrap());
     let failed = output_bounded(
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        Command::new(env!("CARGO_BIN_EXE_grader"))
             .args(["new-lesson", "demo", "Does it work?"])
             .current_dir(tree)
             .env("CARGO_MANIFEST_DIR", tree.join("xtask"))

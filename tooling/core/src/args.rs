@@ -1,7 +1,6 @@
 //! Each command's arguments, read by clap (derive) from the words after
-//! the command's name. The command table in `main.rs` keeps what clap does
-//! not: the usage grouped by audience, and the commands a learner's copy
-//! leaves out.
+//! the command's name. The command table (`commands`) keeps what clap does
+//! not: each command's help, and (in xtask) the usage grouped by audience.
 //!
 //! `--help` is printed through `support::out` (a closed pipe ends it by
 //! SIGPIPE, quietly); its texts are written to fit 80 columns, which
@@ -15,7 +14,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use support::say;
 
-use crate::{COLUMNS, COMMANDS, Result};
+use crate::{COLUMNS, Result, commands};
 
 /// The arguments of `cargo xtask NAME ARGS` as `T`, or `None` when they
 /// asked for `--help`, which is then printed.
@@ -37,10 +36,7 @@ pub fn parse<T: Parser>(name: &'static str, args: Vec<OsString>) -> Result<Optio
 
 /// The clap command of `cargo xtask NAME`: its help from the command table.
 fn command<T: Parser>(name: &'static str) -> clap::Command {
-    let help = COMMANDS
-        .iter()
-        .find(|c| c.name == name)
-        .map_or("", |c| c.help);
+    let help = commands::named(name).map_or("", |c| c.help);
     T::command()
         .name(name)
         .bin_name(format!("cargo xtask {name}"))

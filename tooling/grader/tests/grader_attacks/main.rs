@@ -38,7 +38,7 @@ fn handout() -> MutexGuard<'static, Scratch> {
         let dir = tempfile::tempdir().unwrap();
         let handout = dir.path().join("handout");
         let run = output_bounded(
-            Command::new(env!("CARGO_BIN_EXE_xtask"))
+            Command::new(env!("CARGO_BIN_EXE_grader"))
                 .args(["handout"])
                 .arg(&handout),
             GRADE_LIMIT,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::run::{Sandbox, confine};
+use tooling::grade::run::{Job, confine};
 
 /// A readable copy of what the tests need, for throwaway users who cannot
 /// read the tree itself (a checkout inside a 0700 directory, as root's home
@@ -117,7 +117,7 @@ impl View {
     }
 
     /// How a test whose directory is `cwd` enters this view.
-    pub(super) fn plan(&self, cwd: &Path) -> MountPlan {
+    pub(crate) fn plan(&self, cwd: &Path) -> MountPlan {
         use std::os::unix::ffi::OsStrExt;
         let c =
             |path: &Path| std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
@@ -131,7 +131,7 @@ impl View {
 
 /// A view's paths as C strings, made before the fork.
 #[derive(Debug)]
-pub(super) struct MountPlan {
+pub(crate) struct MountPlan {
     copy: std::ffi::CString,
     covers: std::ffi::CString,
     cwd: std::ffi::CString,
@@ -142,7 +142,7 @@ impl MountPlan {
     /// namespace, the copy bind-mounted read-only (no set-user-id, no
     /// devices) over the closed directory, and the test's directory entered
     /// again through it.
-    pub(super) fn enter(&self) -> std::io::Result<()> {
+    pub(crate) fn enter(&self) -> std::io::Result<()> {
         let check = |result: libc::c_int| {
             if result < 0 {
                 Err(std::io::Error::last_os_error())
@@ -232,14 +232,9 @@ fn copy_readable(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Checks that `sandbox`'s user, in `cwd` and through `view`, can read
-/// each of `paths`; the error names the first it cannot, and why.
-pub fn probe(
-    cwd: &Path,
-    sandbox: Sandbox,
-    view: Option<&View>,
-    paths: &[PathBuf],
-) -> Result<(), String> {
+/// Checks that `job`'s user, in `cwd` (through the view, if `through_view`),
+/// can read each of `paths`; the error names the first it cannot, and why.
+pub fn probe(cwd: &Path, job: Job<'_>, through_view: bool, paths: &[PathBuf]) -> Result<(), String> {
     let mut command = Command::new("sh");
     command
         .args([
@@ -251,7 +246,7 @@ pub fn probe(
         .current_dir(cwd)
         .env_clear()
         .env("PATH", "/usr/bin:/bin");
-    confine(&mut command, None, sandbox, view.map(|v| v.plan(cwd)));
+    confine(&mut command, None, job, cwd);
     match support::spawn::output_bounded(&mut command, Duration::from_secs(30)) {
         Ok(run) if run.outcome.is_success() => Ok(()),
         Ok(run) => Err(format!(
@@ -262,7 +257,7 @@ pub fn probe(
         Err(e) => Err(format!(
             "the grader cannot start a process as that user{} ({e}). Grade from a \
              directory that others can read (under /srv, say), or as an ordinary user",
-            if view.is_some() {
+            if through_view {
                 " that sees a readable copy of the tree (a private mount, which needs \
                  CAP_SYS_ADMIN)"
             } else {

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use crate::grade::{self, GradedTest, TestResult, Verdict};
-use crate::{Result, workspace_root};
+use tooling::grade::{self, GradedTest, TestResult, Verdict};
+use tooling::{Result, workspace_root};
 use support::layout::exercises::Exercise;
 use support::layout::{self as lessons, EXERCISES, Lesson};
 
@@ -64,7 +64,7 @@ fn parse_options(args: &[OsString]) -> Result<Option<Options>> {
         #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=24 * 3600))]
         submission_timeout: Option<u64>,
     }
-    let Some(parsed) = crate::args::parse::<GradeAll>("grade-all", args.to_vec())? else {
+    let Some(parsed) = tooling::args::parse::<GradeAll>("grade-all", args.to_vec())? else {
         return Ok(None);
     };
     Ok(Some(Options {
@@ -253,8 +253,8 @@ fn grade_one(
     };
     // Which files to grade: the working tree, or the last commit before --at.
     let (original, commit) = match &options.at {
-        None => match grade::submission::find_workbook(dir) {
-            Ok(workbook) => match grade::submission::copy_exercises(&workbook, all, place) {
+        None => match crate::submission::find_workbook(dir) {
+            Ok(workbook) => match crate::submission::copy_exercises(&workbook, all, place) {
                 Ok(()) => (workbook, head_commit(dir)),
                 Err(reason) => return ungraded(head_commit(dir), "error", reason),
             },
