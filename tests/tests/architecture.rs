@@ -60,7 +60,7 @@ fn every_path_it_names_exists() {
 }
 
 #[test]
-fn every_module_of_support_and_xtask_is_on_the_map() {
+fn every_module_of_support_and_the_tooling_is_on_the_map() {
     let spans = code_spans(&map());
     let named = |name: &str| {
         spans
@@ -68,14 +68,20 @@ fn every_module_of_support_and_xtask_is_on_the_map() {
             .any(|s| s == name || s.starts_with(&format!("{name} ")))
     };
     let mut unmapped = Vec::new();
-    for (dir, files) in [("lessons/support/src", true), ("xtask/src", false)] {
+    for (dir, files) in [
+        ("lessons/support/src", true),
+        ("xtask/src", false),
+        ("tooling/core/src", false),
+        ("tooling/grader/src", false),
+        ("tooling/book/src", false),
+    ] {
         for entry in fs::read_dir(root().join(dir)).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            if name == "lib.rs" {
+            if name == "lib.rs" || name == "main.rs" {
                 continue;
             }
-            // support's modules are named as modules (`spawn`); xtask's as
-            // files and folders (`verify.rs`, `grade/`).
+            // support's modules are named as modules (`spawn`); the
+            // tooling's as files and folders (`verify.rs`, `grade/`).
             let shown = match (files, name.strip_suffix(".rs")) {
                 (true, Some(module)) => module.to_owned(),
                 (true, None) => name.clone(),
@@ -91,4 +97,25 @@ fn every_module_of_support_and_xtask_is_on_the_map() {
         unmapped.is_empty(),
         "ARCHITECTURE.md does not name: {unmapped:?}"
     );
+}
+
+#[test]
+fn the_learners_commands_build_neither_the_grader_nor_the_book() {
+    // xtask's [dependencies], by name: the grader and the book's tooling
+    // are programs xtask runs, never crates it links.
+    let manifest = fs::read_to_string(root().join("xtask/Cargo.toml")).unwrap();
+    let dependencies: Vec<&str> = manifest
+        .split("\n[")
+        .find(|section| section.starts_with("dependencies]"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split(['=', '.', ' ']).next())
+        .filter(|name| !name.is_empty())
+        .collect();
+    assert!(dependencies.contains(&"workbook-tooling"), "{dependencies:?}");
+    for product in ["workbook-grader", "workbook-book", "mdbook-driver"] {
+        assert!(!dependencies.contains(&product), "xtask depends on {product}");
+    }
 }

@@ -16,9 +16,12 @@ use std::process::ExitCode;
 use support::layout::{self as lessons, Lesson, solutions};
 use support::say;
 
-use tooling::copy::{self, DEFAULT_DIR_NAME, Recipient};
+use tooling::copy::{self, Recipient};
 use tooling::{COLUMNS, Result, wrap};
 
+
+/// Where `init` writes without a DIR: beside the workbook.
+pub const DEFAULT_DIR_NAME: &str = "mmap-workbook-exercises";
 
 /// The instructor's material a learner's copy leaves out (files, or
 /// directories with all they hold): the grader's own tests (its attacks,
@@ -37,6 +40,7 @@ pub const INSTRUCTOR_ONLY: &[&str] = &[
 fn learner() -> Recipient<'static> {
     Recipient {
         noun: "copy",
+        suggested: DEFAULT_DIR_NAME,
         left_out: INSTRUCTOR_ONLY,
         always_trim: true,
         add: &without_instructor_feature,

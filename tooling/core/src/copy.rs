@@ -91,8 +91,6 @@ pub struct Written {
     pub stripped: usize,
 }
 
-/// Where `init` writes without a DIR: beside the workbook.
-pub const DEFAULT_DIR_NAME: &str = "mmap-workbook-exercises";
 
 /// Who a copy of the workbook is for, and what it adds to the copy. Both
 /// recipients (a class's `handout`, a learner's `init`) get every exercise
@@ -100,6 +98,9 @@ pub const DEFAULT_DIR_NAME: &str = "mmap-workbook-exercises";
 pub struct Recipient<'a> {
     /// What the copy is called in messages: "handout", "copy".
     pub noun: &'static str,
+    /// The directory name suggested instead of a refused one (beside the
+    /// workbook).
+    pub suggested: &'static str,
     /// Tracked paths (and everything under them) the copy leaves out.
     pub left_out: &'a [&'a str],
     /// Drop the book's chapters of lessons left out, and let cargo drop
@@ -130,7 +131,7 @@ pub fn write_copy(
     only: Option<&[lessons::Lesson]>,
     recipient: &Recipient<'_>,
 ) -> Result<Written> {
-    let dest = files::destination(root, dest, recipient.noun)?;
+    let dest = files::destination(root, dest, recipient.noun, recipient.suggested)?;
     let mut tracked = files::tracked(root)?;
     if let Some(chosen) = only {
         let dropped: Vec<String> = lessons::discover(root)?

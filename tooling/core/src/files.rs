@@ -128,8 +128,9 @@ pub fn hex_digest(data: &[u8]) -> String {
 }
 
 /// The real path `dest` will have, after checking it is new or empty and
-/// outside the workspace (directly, through `..` or through a link).
-pub fn destination(root: &Path, dest: &Path, noun: &str) -> Result<PathBuf> {
+/// outside the workspace (directly, through `..` or through a link). The
+/// errors call it the `noun` and suggest `../suggested` instead.
+pub fn destination(root: &Path, dest: &Path, noun: &str, suggested: &str) -> Result<PathBuf> {
     let root = fs::canonicalize(root).map_err(|e| format!("{}: {e}", root.display()))?;
     let real = if dest.exists() {
         let real = fs::canonicalize(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
@@ -191,14 +192,9 @@ pub fn destination(root: &Path, dest: &Path, noun: &str) -> Result<PathBuf> {
         return Err(format!(
             "{} is inside the workbook at {} (or holds it). A {noun} inside the workbook \
              breaks cargo and copies itself; choose a directory outside it, for example \
-             ../{}",
+             ../{suggested}",
             dest.display(),
             root.display(),
-            if noun == "handout" {
-                "handout"
-            } else {
-                crate::copy::DEFAULT_DIR_NAME
-            }
         ));
     }
     Ok(real)

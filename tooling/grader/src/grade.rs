@@ -22,9 +22,6 @@ use tooling::{Result, workspace_root};
 use crate::sandbox::Sandbox;
 use crate::submission::{canonical, grade_against_template, run_template_grader};
 
-/// The largest exercise file a submission may hand in.
-pub const MAX_EXERCISE_BYTES: u64 = 1 << 20;
-
 /// `grade`'s options.
 pub struct Options {
     pub lesson: Option<String>,
@@ -141,7 +138,13 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
                     })?,
                 None => root.clone(),
             };
-            grade_against_template(&template, &submission, &options, &mut |e| shown.show(e))?
+            grade_against_template(
+                &template,
+                &submission,
+                options.lesson.as_deref(),
+                options.limits,
+                &mut |e| shown.show(e),
+            )?
         }
         None => {
             if let Some(submission) = &options.submission {

@@ -127,6 +127,7 @@ pub fn write_handout_of(
     };
     let class = Recipient {
         noun: "handout",
+        suggested: "handout",
         left_out: LEFT_OUT,
         always_trim: false,
         add: &add_workflow,

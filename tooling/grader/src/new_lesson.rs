@@ -420,7 +420,7 @@ fn chapter_text(lesson: &Lesson) -> String {
     fill(CHAPTER_MD, lesson)
 }
 
-// The templates, in `xtask/templates/new-lesson/`: `@NAME@`, `@CRATE@`,
+// The templates, in `tooling/grader/templates/new-lesson/`: `@NAME@`, `@CRATE@`,
 // `@N@`, `@DIR@`, `@QUESTION@`, `@question@` and `@TITLE@` are filled in.
 const CARGO_TOML: &str = include_str!("../templates/new-lesson/Cargo.toml.in");
 const LIB_RS: &str = include_str!("../templates/new-lesson/lib.rs.in");

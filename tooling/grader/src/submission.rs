@@ -9,12 +9,14 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::grade::{MAX_EXERCISE_BYTES, Options};
 use crate::sandbox::Sandbox;
-use tooling::grade::{Event, Graded, choose, grade_tree, tests_of};
+use tooling::grade::{Event, Graded, Limits, choose, grade_tree, tests_of};
 use tooling::manifest::Manifest;
 use tooling::{Result, files};
 use support::layout::{self as lessons, EXERCISES, Lesson};
+
+/// The largest exercise file a submission may hand in.
+const MAX_EXERCISE_BYTES: u64 = 1 << 20;
 
 /// Grades the exercise files of `submission` with the graded tests, grader
 /// and manifests of `template` (this grader's own tree): a copy of the
@@ -22,12 +24,13 @@ use support::layout::{self as lessons, EXERCISES, Lesson};
 pub fn grade_against_template(
     template: &Path,
     submission: &Path,
-    options: &Options,
+    lesson: Option<&str>,
+    limits: Limits,
     progress: &mut dyn FnMut(Event<'_>),
 ) -> Result<Graded> {
     let submission = &find_workbook(submission)?;
     let all = lessons::discover(template)?;
-    let chosen = choose(template, &all, options.lesson.as_deref())?;
+    let chosen = choose(template, &all, lesson)?;
     let tests = tests_of(&chosen)?;
     if let Some(manifest) = Manifest::read(template) {
         let changes = manifest?.changes(template);
@@ -78,7 +81,7 @@ pub fn grade_against_template(
         &all,
         &tests,
         &skip,
-        options.limits,
+        limits,
         Some(&sandbox),
         progress,
     )?;
