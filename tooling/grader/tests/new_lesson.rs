@@ -20,7 +20,7 @@ use support::spawn::{Captured, output_bounded};
 const LIMIT: Duration = Duration::from_secs(1200);
 
 fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap()
 }
 
 /// The files git tracks (or would: untracked but not ignored), copied into
