@@ -1,6 +1,7 @@
 //! ARCHITECTURE.md is a stable map: short enough to read (at most 1,500
 //! words), and true to the tree: every path it names exists, and it names
-//! every module of `support` and of xtask, so a new one cannot go unmapped.
+//! every module of `support`, `test-support` and xtask, so a new one cannot
+//! go unmapped.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ fn the_map_is_short() {
 /// Whether `span` is a path in the workbook, or in a lesson (the map names
 /// a lesson's files from its directory: `src/runner.rs`).
 fn exists(span: &str) -> bool {
-    let lessons = support::layout::discover(&root()).unwrap();
+    let lessons = test_support::layout::discover(&root()).unwrap();
     root().join(span).exists() || lessons.iter().any(|l| l.dir.join(span).exists())
 }
 
@@ -68,14 +69,18 @@ fn every_module_of_support_and_xtask_is_on_the_map() {
             .any(|s| s == name || s.starts_with(&format!("{name} ")))
     };
     let mut unmapped = Vec::new();
-    for (dir, files) in [("lessons/support/src", true), ("xtask/src", false)] {
+    for (dir, files) in [
+        ("lessons/support/src", true),
+        ("lessons/test-support/src", true),
+        ("xtask/src", false),
+    ] {
         for entry in fs::read_dir(root().join(dir)).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
             if name == "lib.rs" {
                 continue;
             }
-            // support's modules are named as modules (`spawn`); xtask's as
-            // files and folders (`verify.rs`, `grade/`).
+            // support's and test-support's modules are named as modules
+            // (`spawn`); xtask's as files and folders (`verify.rs`, `grade/`).
             let shown = match (files, name.strip_suffix(".rs")) {
                 (true, Some(module)) => module.to_owned(),
                 (true, None) => name.clone(),

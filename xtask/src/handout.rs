@@ -1,5 +1,5 @@
 //! `cargo xtask handout DIR`: the student copy, with every solution region
-//! replaced by its stub (see `support::layout::solutions`).
+//! replaced by its stub (see `test_support::layout::solutions`).
 
 use std::ffi::OsString;
 use std::fs;
@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use crate::manifest::{MANIFEST, Manifest};
 use crate::{Result, files, workspace_root};
 use support::cleanup;
-use support::layout::solutions::strip_solutions;
-use support::layout::{self as lessons, is_exercise_file};
 use support::say;
+use test_support::layout::solutions::strip_solutions;
+use test_support::layout::{self as lessons, is_exercise_file};
 
 /// Top-level entries the student copy leaves out: the instructor's CI
 /// (which runs `verify`, meaningless without solutions).
@@ -567,7 +567,7 @@ mod tests {
         let dest = tempfile::tempdir().unwrap();
         let root = crate::workspace_root().unwrap();
         let written = write_handout(&root, dest.path()).unwrap();
-        let lessons = support::layout::discover(&root).unwrap();
+        let lessons = test_support::layout::discover(&root).unwrap();
         assert_eq!(
             written.stripped,
             lessons.len(),
@@ -582,7 +582,8 @@ mod tests {
             fs::read_to_string(dest.path().join("lessons/01-file-mapping/src/exercises.rs"))
                 .unwrap();
         assert!(
-            !support::layout::solutions::has_solutions(&exercises) && exercises.contains("todo!(")
+            !test_support::layout::solutions::has_solutions(&exercises)
+                && exercises.contains("todo!(")
         );
         let workflow = fs::read_to_string(dest.path().join(WORKFLOW)).unwrap();
         assert!(

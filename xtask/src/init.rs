@@ -13,8 +13,8 @@ use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
 
-use support::layout::{self as lessons, Lesson, solutions};
 use support::say;
+use test_support::layout::{self as lessons, Lesson, solutions};
 
 use crate::handout::{self, Recipient};
 use crate::{COLUMNS, Result, wrap};
@@ -133,7 +133,7 @@ pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
     let copied = lessons::discover(&written.dest)?;
     let exercises: usize = copied
         .iter()
-        .map(|l| support::layout::exercises::of_lesson(l).map_or(0, |e| e.len()))
+        .map(|l| test_support::layout::exercises::of_lesson(l).map_or(0, |e| e.len()))
         .sum();
     say!(
         "{}",

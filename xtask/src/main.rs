@@ -29,8 +29,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use support::layout as lessons;
 use support::say;
+use test_support::layout as lessons;
 
 /// Like `eprintln!`, for what a command says on stderr, but never panics:
 /// with stderr closed (`cargo xtask progress 2>&1 | head -1`) there is

@@ -13,9 +13,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use support::layout::exercises::{self, Exercise};
-use support::layout::{self as lessons, GradedTest, Lesson};
 use support::say;
+use test_support::layout::exercises::{self, Exercise};
+use test_support::layout::{self as lessons, GradedTest, Lesson};
 
 use crate::grade::Verdict;
 use crate::grade::{self, build};
@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn short_titles_end_on_a_whole_word() {
-        let exercise = support::layout::exercises::Exercise {
+        let exercise = test_support::layout::exercises::Exercise {
             lesson: "x".into(),
             function: "f".into(),
             title: "Exercise 1.4: find every occurrence of `pattern` in the file".into(),

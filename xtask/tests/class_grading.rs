@@ -55,7 +55,7 @@ fn cargo_xtask(tree: &Path, args: &[&str]) -> Captured {
 /// Lesson 1's maximum, from its graded tests' `// points:` lines.
 fn lesson_1_max() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let lesson = support::layout::find(root, "file-mapping").unwrap();
+    let lesson = test_support::layout::find(root, "file-mapping").unwrap();
     let points: u32 = lesson
         .graded_tests()
         .unwrap()
@@ -247,8 +247,8 @@ fn grade_all_gives_every_submission_its_row() {
     );
     // Grouped per exercise: each title once with its points, each failing
     // test on one line with its reason, each hint once.
-    let exercises = support::layout::exercises::of_lesson(
-        &support::layout::find(&template, "file-mapping").unwrap(),
+    let exercises = test_support::layout::exercises::of_lesson(
+        &test_support::layout::find(&template, "file-mapping").unwrap(),
     )
     .unwrap();
     for exercise in &exercises {
@@ -598,7 +598,7 @@ fn no_student_reads_a_classmates_files_through_grade_all() {
     use std::os::unix::fs::PermissionsExt;
     // Where the throwaway users can reach the template (so that the tests
     // run as them), with a private class and private results inside.
-    let base = support::reach::temp_base_for_others().expect("a /tmp that others can reach");
+    let base = test_support::reach::temp_base_for_others().expect("a /tmp that others can reach");
     let scratch = tempfile::tempdir_in(base).unwrap();
     fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let template = scratch.path().join("template");

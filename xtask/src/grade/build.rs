@@ -383,7 +383,7 @@ fn forget_earlier_submissions(root: &Path, target: &Path) {
     {
         return;
     }
-    let lessons: Vec<String> = support::layout::discover(root)
+    let lessons: Vec<String> = test_support::layout::discover(root)
         .unwrap_or_default()
         .into_iter()
         .map(|lesson| lesson.name)

@@ -1,6 +1,6 @@
 //! `cargo xtask grade`: score the exercises, in a way a class cannot fake.
 //!
-//! - `support::layout`: which tests are graded, for how many points.
+//! - `test_support::layout`: which tests are graded, for how many points.
 //! - [`scan`]: what an exercise file may contain, read with a Rust parser.
 //! - [`build`]: compile each lesson's graded tests once, before any learner
 //!   code runs.
@@ -38,13 +38,13 @@ use std::time::{Duration, Instant};
 
 pub use environment::{EnvironmentError, check_environment};
 pub use report::{Format, emit, markdown, one_line, table, totals};
-pub use support::layout::GradedTest;
+pub use test_support::layout::GradedTest;
 pub use verdict::Verdict;
 
 use crate::manifest::Manifest;
 use crate::{Result, workspace_root};
 use submission::{canonical, grade_against_template, run_template_grader};
-use support::layout::{self as lessons, Lesson};
+use test_support::layout::{self as lessons, Lesson};
 
 /// How long one graded test may run unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -365,11 +365,11 @@ impl Drop for Shown {
 }
 
 /// Every exercise of the workbook at `root`, for hints; none where unreadable.
-pub fn all_exercises(root: &Path) -> Vec<support::layout::exercises::Exercise> {
+pub fn all_exercises(root: &Path) -> Vec<test_support::layout::exercises::Exercise> {
     lessons::discover(root)
         .unwrap_or_default()
         .iter()
-        .filter_map(|lesson| support::layout::exercises::of_lesson(lesson).ok())
+        .filter_map(|lesson| test_support::layout::exercises::of_lesson(lesson).ok())
         .flatten()
         .collect()
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use super::{Event, Graded, MAX_EXERCISE_BYTES, Options, choose, grade_tree, tests_of};
 use crate::manifest::Manifest;
 use crate::{Result, files};
-use support::layout::{self as lessons, EXERCISES, Lesson};
+use test_support::layout::{self as lessons, EXERCISES, Lesson};
 
 /// Grades the exercise files of `submission` with the graded tests, grader
 /// and manifests of `template` (this grader's own tree): a copy of the

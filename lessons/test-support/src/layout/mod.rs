@@ -150,7 +150,7 @@ pub fn find(root: &Path, wanted: &str) -> Result<Lesson> {
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|c| (crate::cli::edit_distance(word, c), *c))
+        .map(|c| (support::cli::edit_distance(word, c), *c))
         .min()
         .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 3))
         .map(|(_, c)| c)
