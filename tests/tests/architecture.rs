@@ -1,6 +1,7 @@
 //! ARCHITECTURE.md is a stable map: short enough to read (at most 1,500
 //! words), and true to the tree: every path it names exists, and it names
-//! every module of `support` and of xtask, so a new one cannot go unmapped.
+//! every module of `support`, `test-support` and xtask, so a new one cannot
+//! go unmapped.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ fn the_map_is_short() {
 /// Whether `span` is a path in the workbook, or in a lesson (the map names
 /// a lesson's files from its directory: `src/runner.rs`).
 fn exists(span: &str) -> bool {
-    let lessons = support::layout::discover(&root()).unwrap();
+    let lessons = test_support::layout::discover(&root()).unwrap();
     root().join(span).exists() || lessons.iter().any(|l| l.dir.join(span).exists())
 }
 
@@ -70,6 +71,7 @@ fn every_module_of_support_and_the_tooling_is_on_the_map() {
     let mut unmapped = Vec::new();
     for (dir, files) in [
         ("lessons/support/src", true),
+        ("lessons/test-support/src", true),
         ("xtask/src", false),
         ("tooling/core/src", false),
         ("tooling/grader/src", false),
@@ -80,8 +82,8 @@ fn every_module_of_support_and_the_tooling_is_on_the_map() {
             if name == "lib.rs" || name == "main.rs" {
                 continue;
             }
-            // support's modules are named as modules (`spawn`); the
-            // tooling's as files and folders (`verify.rs`, `grade/`).
+            // support's and test-support's modules are named as modules
+            // (`spawn`); the tooling's as files and folders (`verify.rs`, `grade/`).
             let shown = match (files, name.strip_suffix(".rs")) {
                 (true, Some(module)) => module.to_owned(),
                 (true, None) => name.clone(),
@@ -114,8 +116,14 @@ fn the_learners_commands_build_neither_the_grader_nor_the_book() {
         .filter_map(|l| l.split(['=', '.', ' ']).next())
         .filter(|name| !name.is_empty())
         .collect();
-    assert!(dependencies.contains(&"workbook-tooling"), "{dependencies:?}");
+    assert!(
+        dependencies.contains(&"workbook-tooling"),
+        "{dependencies:?}"
+    );
     for product in ["workbook-grader", "workbook-book", "mdbook-driver"] {
-        assert!(!dependencies.contains(&product), "xtask depends on {product}");
+        assert!(
+            !dependencies.contains(&product),
+            "xtask depends on {product}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! stubs and solutions, titles and hints, and graded tests with points that
 //! the grader can see pass. `cargo xtask verify` runs the same checks.
 
-use support::layout;
+use test_support::layout;
 
 #[test]
 fn every_lesson_passes_the_authoring_checks() {

@@ -64,7 +64,7 @@ fn every_include_resolves_to_non_empty_text() {
 #[test]
 fn every_lesson_has_a_chapter() {
     let chapters = summary_chapters();
-    let lessons = support::layout::discover(&support::layout::workbook_root()).unwrap();
+    let lessons = test_support::layout::discover(&test_support::layout::workbook_root()).unwrap();
     assert!(!lessons.is_empty());
     for lesson in lessons {
         let dir = lesson.dir_name();
@@ -75,7 +75,7 @@ fn every_lesson_has_a_chapter() {
         // The chapter shows the lesson's reviewed output, step by step, each
         // step folded after a question: never a pasted copy.
         let chapter = fs::read_to_string(book_dir().join("src").join(format!("{dir}.md"))).unwrap();
-        let steps = support::layout::workbook_root()
+        let steps = test_support::layout::workbook_root()
             .join("lessons")
             .join(&dir)
             .join("tests/snapshots");
@@ -102,7 +102,7 @@ fn every_lesson_has_a_chapter() {
         }
         assert!(
             shown > 0,
-            "lesson {dir} has no step snapshots (support::story_snapshots!)"
+            "lesson {dir} has no step snapshots (test_support::story_snapshots!)"
         );
     }
 }

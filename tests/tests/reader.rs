@@ -9,7 +9,7 @@ use std::fs;
 use workbook_tests::book::{book_dir, includes, resolve, summary_chapters};
 
 /// What mdBook's content column shows without sideways scrolling.
-const COLUMNS: usize = support::testing::LISTING_COLUMNS;
+const COLUMNS: usize = test_support::testing::LISTING_COLUMNS;
 
 /// Every chapter, as (file name, markdown).
 fn chapters() -> Vec<(String, String)> {
@@ -23,7 +23,7 @@ fn chapters() -> Vec<(String, String)> {
 }
 
 fn lesson_chapters() -> Vec<(String, String)> {
-    let lessons = support::layout::discover(&support::layout::workbook_root()).unwrap();
+    let lessons = test_support::layout::discover(&test_support::layout::workbook_root()).unwrap();
     chapters()
         .into_iter()
         .filter(|(name, _)| {

@@ -13,12 +13,11 @@ use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
 
-use support::layout::{self as lessons, Lesson, solutions};
 use support::say;
+use test_support::layout::{self as lessons, Lesson, solutions};
 
 use tooling::copy::{self, Recipient};
 use tooling::{COLUMNS, Result, wrap};
-
 
 /// Where `init` writes without a DIR: beside the workbook.
 pub const DEFAULT_DIR_NAME: &str = "mmap-workbook-exercises";
@@ -142,7 +141,7 @@ pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
     let copied = lessons::discover(&written.dest)?;
     let exercises: usize = copied
         .iter()
-        .map(|l| support::layout::exercises::of_lesson(l).map_or(0, |e| e.len()))
+        .map(|l| test_support::layout::exercises::of_lesson(l).map_or(0, |e| e.len()))
         .sum();
     say!(
         "{}",

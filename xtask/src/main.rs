@@ -15,12 +15,12 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use support::layout as lessons;
 use support::say;
+use test_support::layout as lessons;
 use tooling::commands::{Audience, COMMANDS, Command, Run};
 use tooling::{
-    COLUMNS, Result, announce_first_build, args, cargo, closest, no_arguments, note,
-    target_dir, workspace_root, wrap,
+    COLUMNS, Result, announce_first_build, args, cargo, closest, no_arguments, note, target_dir,
+    workspace_root, wrap,
 };
 
 /// The commands that run in this program.
@@ -40,7 +40,11 @@ const RUNS: &[(&str, Run)] = &[
 fn forward(name: &str, args: Vec<OsString>) -> ExitCode {
     use std::os::unix::process::CommandExt;
     let (package, program, what) = match name {
-        "book" => ("workbook-book", "book", "the book's tooling (mdBook's library)"),
+        "book" => (
+            "workbook-book",
+            "book",
+            "the book's tooling (mdBook's library)",
+        ),
         _ => ("workbook-grader", "grader", "the grader"),
     };
     let root = match workspace_root() {

@@ -13,13 +13,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use support::layout::exercises::{self, Exercise};
-use support::layout::{self as lessons, GradedTest, Lesson};
 use support::say;
+use test_support::layout::exercises::{self, Exercise};
+use test_support::layout::{self as lessons, GradedTest, Lesson};
 
+use crate::{Result, init, workspace_root};
 use tooling::grade::Verdict;
 use tooling::grade::{self, build};
-use crate::{Result, init, workspace_root};
 
 /// What one lesson's graded binary was, and which of its tests passed.
 #[derive(Debug, Clone, PartialEq)]
@@ -470,7 +470,7 @@ mod tests {
 
     #[test]
     fn short_titles_end_on_a_whole_word() {
-        let exercise = support::layout::exercises::Exercise {
+        let exercise = test_support::layout::exercises::Exercise {
             lesson: "x".into(),
             function: "f".into(),
             title: "Exercise 1.4: find every occurrence of `pattern` in the file".into(),

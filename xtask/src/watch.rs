@@ -21,12 +21,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use notify::Watcher;
-use support::layout::exercises::Exercise;
 use support::say;
+use test_support::layout::exercises::Exercise;
 
-use tooling::grade::{self, Verdict};
-use crate::progress::{self, LessonState};
 use crate::init;
+use crate::progress::{self, LessonState};
+use tooling::grade::{self, Verdict};
 use tooling::{COLUMNS, Result, wrap};
 
 /// What wakes the loop up.
@@ -59,7 +59,7 @@ pub fn cmd_watch(args: Vec<OsString>) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let root = tooling::workspace_root()?;
-    let lessons = support::layout::discover(&root)?;
+    let lessons = test_support::layout::discover(&root)?;
     // Every exercise passes here: nothing to watch, and no reason to build
     // and grade every lesson (minutes, the first time) to say so.
     if init::holds_solutions(&lessons) {
@@ -323,7 +323,7 @@ impl Screen {
         let file = state
             .lesson
             .dir
-            .join(support::layout::EXERCISES)
+            .join(test_support::layout::EXERCISES)
             .strip_prefix(&self.root)
             .map(|p| p.display().to_string())
             .unwrap_or_default();

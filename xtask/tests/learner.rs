@@ -14,8 +14,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use support::ChildOutcome;
-use support::layout::{self, exercises, solutions};
 use support::spawn::{Captured, output_bounded};
+use test_support::layout::{self, exercises, solutions};
 
 /// A cold build of a lesson and its graded tests on a busy 2-CPU machine.
 const BUILD_LIMIT: Duration = Duration::from_secs(1200);

@@ -4,13 +4,16 @@
 use std::fs;
 use std::path::Path;
 
-use support::testing::{assert_refused, entries};
+use test_support::testing::{assert_refused, entries};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 
 /// Runs the lesson and checks the common shape of a refusal.
 fn refused(args: &[&str], cwd: &Path) -> String {
-    assert_refused("file-mapping", &support::testing::run(LESSON, args, cwd))
+    assert_refused(
+        "file-mapping",
+        &test_support::testing::run(LESSON, args, cwd),
+    )
 }
 
 #[test]
@@ -116,7 +119,7 @@ fn an_unknown_flag_suggests_the_closest_one() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    support::testing::hostile::assert_an_unusable_tmpdir_is_named(
+    test_support::testing::hostile::assert_an_unusable_tmpdir_is_named(
         "file-mapping",
         LESSON,
     );
@@ -182,7 +185,7 @@ fn keep_refuses_a_directory_at_data() {
 fn a_failure_after_force_leaves_the_old_file_intact() {
     let cwd = tempfile::tempdir().unwrap();
     fs::write(cwd.path().join("data"), b"precious").unwrap();
-    let run = support::testing::run_command(&mut lesson_in(
+    let run = test_support::testing::run_command(&mut lesson_in(
         cwd.path(),
         &["--keep", ".", "--force"],
         true,
@@ -197,7 +200,7 @@ fn a_failure_after_force_leaves_the_old_file_intact() {
 fn a_failure_removes_every_directory_keep_created() {
     let cwd = tempfile::tempdir().unwrap();
     fs::create_dir(cwd.path().join("mine")).unwrap();
-    let run = support::testing::run_command(&mut lesson_in(
+    let run = test_support::testing::run_command(&mut lesson_in(
         cwd.path(),
         &["--keep", "mine/a/b/c"],
         true,
@@ -221,8 +224,10 @@ fn concurrent_runs_into_one_directory_never_lose_the_kept_file() {
         let mut failing = lesson_in(cwd.path(), &["--keep", &dir, "--force"], true);
         let mut keeping = lesson_in(cwd.path(), &["--keep", &dir, "--force"], false);
         let (failed, kept) = std::thread::scope(|scope| {
-            let failed = scope.spawn(|| support::testing::run_command(&mut failing));
-            let kept = scope.spawn(|| support::testing::run_command(&mut keeping));
+            let failed =
+                scope.spawn(|| test_support::testing::run_command(&mut failing));
+            let kept =
+                scope.spawn(|| test_support::testing::run_command(&mut keeping));
             (failed.join().unwrap(), kept.join().unwrap())
         });
         assert_refused("file-mapping", &failed);
@@ -257,7 +262,7 @@ fn a_directory_name_that_is_not_utf8_is_kept_as_given() {
     use std::os::unix::ffi::OsStrExt;
     let cwd = tempfile::tempdir().unwrap();
     let name = std::ffi::OsStr::from_bytes(b"out-\xff\xfe");
-    let run = support::testing::run_command(
+    let run = test_support::testing::run_command(
         std::process::Command::new(LESSON)
             .arg("--keep")
             .arg(name)

@@ -5,13 +5,13 @@
 
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 
-support::hostile_tests!("file-mapping", LESSON, stores_files: true, ulimit_n);
+test_support::hostile_tests!("file-mapping", LESSON, stores_files: true, ulimit_n);
 
 /// Without `/proc` (a bare container) the lesson still runs to its end: only
 /// the `/proc` row of step 6 is left out, and the story says why.
 #[test]
 fn without_proc_only_the_proc_row_is_left_out() {
-    let run = match support::testing::run_without_proc(LESSON) {
+    let run = match test_support::testing::run_without_proc(LESSON) {
         Ok(run) => run,
         Err(reason) => {
             eprintln!("skipped: /proc cannot be hidden here ({reason})");

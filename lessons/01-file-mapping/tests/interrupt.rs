@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use support::testing::{Interruptions, interrupt_at_random, interrupt_runs};
+use test_support::testing::{Interruptions, interrupt_at_random, interrupt_runs};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 

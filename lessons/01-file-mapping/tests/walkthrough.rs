@@ -8,14 +8,14 @@ use support::spawn::Captured;
 const LESSON: &str = env!("CARGO_BIN_EXE_file-mapping");
 
 fn run_lesson(args: &[&str], cwd: &Path) -> Captured {
-    support::testing::run(LESSON, args, cwd)
+    test_support::testing::run(LESSON, args, cwd)
 }
 
 #[test]
 fn the_story_and_the_facts_behind_it() {
-    let out = support::testing::story(LESSON);
+    let out = test_support::testing::story(LESSON);
     the_facts_behind(&out);
-    support::story_snapshots!(out);
+    test_support::story_snapshots!(out);
 }
 
 /// The facts behind the story, asserted on the run the snapshot is of.
@@ -51,7 +51,7 @@ fn the_facts_behind(out: &str) {
         ("O_RDONLY   READ|WRITE  SHARED ", "EACCES"),
         ("O_WRONLY   WRITE       SHARED ", "EACCES"),
     ] {
-        let line = support::testing::line(step5, row);
+        let line = test_support::testing::line(step5, row);
         assert!(
             line.contains(&format!(" {result} ")),
             "{row} should give {result}: {line}"
@@ -69,7 +69,7 @@ fn the_facts_behind(out: &str) {
         ("data, length 0", "EINVAL"),
         ("data, offset 100", "EINVAL"),
     ] {
-        let line = support::testing::line(step6, call);
+        let line = test_support::testing::line(step6, call);
         assert!(
             line.contains(&format!(" {result} ")),
             "{call} should give {result}: {line}"

@@ -2,12 +2,12 @@
 
 use std::process::Command;
 
-use support::testing::{AsNobody, assert_refused, run, run_command};
+use test_support::testing::{AsNobody, assert_refused, run, run_command};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 
 fn refused(args: &[&str]) -> String {
-    support::testing::refused("process-maps", LESSON, args)
+    test_support::testing::refused("process-maps", LESSON, args)
 }
 
 #[test]
@@ -147,7 +147,7 @@ fn a_process_of_another_user_is_named_so() {
 
 #[test]
 fn without_proc_the_lesson_says_to_mount_it() {
-    support::testing::hostile::assert_without_proc_the_lesson_says_to_mount_it(
+    test_support::testing::hostile::assert_without_proc_the_lesson_says_to_mount_it(
         "process-maps",
         LESSON,
     );
@@ -163,8 +163,9 @@ fn a_tight_limit_on_processes_names_ulimit_u() {
             return;
         }
     };
-    let run = support::testing::run_under_ulimit(LESSON, &[], "-u", 0, Some(&nobody));
-    let err = support::testing::assert_refused_after_story("process-maps", &run);
+    let run =
+        test_support::testing::run_under_ulimit(LESSON, &[], "-u", 0, Some(&nobody));
+    let err = test_support::testing::assert_refused_after_story("process-maps", &run);
     assert!(err.contains("cannot start the helper"), "{err}");
     assert!(
         err.contains("(EAGAIN)") && err.contains("ulimit -u"),
@@ -174,7 +175,7 @@ fn a_tight_limit_on_processes_names_ulimit_u() {
 
 #[test]
 fn the_command_line_refuses_what_it_does_not_know() {
-    support::testing::assert_command_line_basics(
+    test_support::testing::assert_command_line_basics(
         "process-maps",
         LESSON,
         "--pdi",

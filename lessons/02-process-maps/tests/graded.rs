@@ -2,7 +2,7 @@
 //!
 //! Each test is a checker: it sends inputs to the lesson binary running your
 //! code (`process-maps --exercises`), and judges what came back here, in a
-//! process your code cannot reach (see `support::judge`). For exercises 2.4
+//! process your code cannot reach (see `test_support::judge`). For exercises 2.4
 //! and 2.5 it reads that process's maps and ELF files from outside first,
 //! chooses addresses in them, and works out the answers itself
 //! (`outside`). `cargo xtask grade` reads each test's points from the
@@ -15,8 +15,8 @@ use crafted_elf::{MANGLED, covering, symbol};
 use outside::{Crafted, hex, named, open, runner, same, unreadable};
 use process_maps::elf::SymbolizeError;
 use process_maps::maps::{Mapping, parse_maps};
-use support::grading::graded;
-use support::judge::Request;
+use test_support::grading::graded;
+use test_support::judge::Request;
 
 const CAT: &str = include_str!("samples/cat.maps");
 const STATIC: &str = include_str!("samples/static-binary.maps");
@@ -438,7 +438,7 @@ fn symbolize_names_functions_and_objects_of_a_library() {
 /// Checks that symbolize found no symbol at `vaddr` of `file` (`None`: the
 /// byte is in no segment).
 #[track_caller]
-fn no_symbol(reply: &support::judge::Reply, file: &str, vaddr: Option<u64>) {
+fn no_symbol(reply: &test_support::judge::Reply, file: &str, vaddr: Option<u64>) {
     let path = file.to_owned();
     outside::failed(reply, SymbolizeError::NoSymbol { path, vaddr });
 }

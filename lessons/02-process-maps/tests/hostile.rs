@@ -5,4 +5,4 @@
 
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 
-support::hostile_tests!("process-maps", LESSON, stores_files: false, ulimit_n);
+test_support::hostile_tests!("process-maps", LESSON, stores_files: false, ulimit_n);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use process_maps::maps::{self, Mapping};
 use process_maps::picture::{AddressSpace, draw};
-use support::testing::picture::{assert_book_figure, parse, run_with_svg};
+use test_support::testing::picture::{assert_book_figure, parse, run_with_svg};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_process-maps");
 const RECORDED: &str = "tests/samples/picture-lesson.rec";
@@ -177,7 +177,7 @@ fn a_live_drawing_of_another_process_shows_every_mapping() {
 
 #[test]
 fn a_live_drawing_of_this_process_to_stdout() {
-    let run = support::testing::run_ok(LESSON, &["--svg", "-"]);
+    let run = test_support::testing::run_ok(LESSON, &["--svg", "-"]);
     assert_eq!(run.stderr, "");
     assert!(
         !run.stdout.contains("Step 1."),
@@ -205,7 +205,7 @@ fn a_live_drawing_of_this_process_to_stdout() {
     assert!(!parsed.of_class("segment").is_empty());
 }
 
-support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
+test_support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
 
 /// Records the book's run: the lesson's own process (its `--helper`, which
 /// waits for its stdin to close), its paths normalised. Run it by hand:

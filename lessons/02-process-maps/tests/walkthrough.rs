@@ -31,10 +31,10 @@ const FILTERS: &[(&str, &str)] = &[
 
 #[test]
 fn the_story_and_the_facts_behind_it() {
-    let out = support::testing::story(LESSON);
+    let out = test_support::testing::story(LESSON);
     the_facts_behind(&out);
     the_shm_object_is_unlinked_afterwards(&out);
-    support::story_snapshots!(out, FILTERS);
+    test_support::story_snapshots!(out, FILTERS);
 }
 
 /// The kilobytes on the smaps line of `key` (`    864 kB  Rss ...`).
@@ -180,7 +180,7 @@ fn another_process_by_pid() {
     // The test harness itself is a live process the lesson may read.
     let cwd = tempfile::tempdir().unwrap();
     let pid = std::process::id().to_string();
-    let run = support::testing::run(LESSON, &["--pid", &pid], cwd.path());
+    let run = test_support::testing::run(LESSON, &["--pid", &pid], cwd.path());
     assert!(run.outcome.is_success(), "{}", run.stderr);
     assert!(run.stdout.contains(&format!("/proc/{pid}/maps has")));
     assert!(run.stdout.contains("r-xp       machine code"));

@@ -5,4 +5,4 @@
 
 const LESSON: &str = env!("CARGO_BIN_EXE_sigbus");
 
-support::hostile_tests!("sigbus", LESSON, stores_files: true, ulimit_n, forks);
+test_support::hostile_tests!("sigbus", LESSON, stores_files: true, ulimit_n, forks);

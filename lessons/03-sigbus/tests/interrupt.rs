@@ -7,5 +7,7 @@ const LESSON: &str = env!("CARGO_BIN_EXE_sigbus");
 
 #[test]
 fn interrupted_at_random_moments_it_leaves_nothing_behind() {
-    support::testing::hostile::assert_interruptions_leave_nothing("sigbus", LESSON);
+    test_support::testing::hostile::assert_interruptions_leave_nothing(
+        "sigbus", LESSON,
+    );
 }

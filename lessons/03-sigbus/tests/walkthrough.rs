@@ -1,6 +1,6 @@
 //! The walkthrough as a subprocess: its story snapshotted, its facts asserted.
 
-use support::testing::line;
+use test_support::testing::line;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_sigbus");
 
@@ -17,10 +17,10 @@ const FILTERS: &[(&str, &str)] = &[
 
 #[test]
 fn the_story_and_the_facts_behind_it_on_this_filesystem() {
-    let out = support::testing::story(LESSON);
+    let out = test_support::testing::story(LESSON);
     the_facts_behind(&out);
     the_byte_past_the_end_is_what_the_filesystem_found_decides(&out);
-    support::story_snapshots!(out, FILTERS);
+    test_support::story_snapshots!(out, FILTERS);
 }
 
 /// Step 3, after msync: the byte stored past the end of the file as it

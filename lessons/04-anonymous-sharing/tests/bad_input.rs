@@ -5,7 +5,7 @@ const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 
 #[test]
 fn the_command_line_refuses_what_it_does_not_know() {
-    support::testing::assert_command_line_basics(
+    test_support::testing::assert_command_line_basics(
         "anonymous-sharing",
         LESSON,
         "--hlep",

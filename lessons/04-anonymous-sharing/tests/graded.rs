@@ -3,7 +3,7 @@
 //! Each test is a checker: it sends inputs to the lesson binary running your
 //! code (`anonymous-sharing --exercises`, see `src/runner.rs`), and judges
 //! what came back here, in a process your code cannot reach (see
-//! `support::judge`). It also looks from outside: at the runner's maps and
+//! `test_support::judge`). It also looks from outside: at the runner's maps and
 //! memory while it is stopped (`shared_buffer`), at an eventfd it holds
 //! itself (`ring`, `wait_for_ring`), and at a Unix socket every call of
 //! `sum_slice` reports to, which names the calling process (`parallel_sum`).
@@ -26,9 +26,10 @@ use nix::sys::eventfd::EventFd;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use process_maps::maps::{Kind, Mapping};
-use support::grading::graded;
-use support::judge::{Reply, Request, Runner};
-use support::{ChildOutcome, assert_bytes, assert_yours};
+use support::ChildOutcome;
+use test_support::grading::graded;
+use test_support::judge::{Reply, Request, Runner};
+use test_support::{assert_bytes, assert_yours};
 
 fn runner() -> Runner {
     Runner::new(env!("CARGO_BIN_EXE_anonymous-sharing"))
@@ -377,7 +378,7 @@ impl SumCase {
     fn returned(&self, expected: &Result<u64, SumError>, why: &str) {
         let (yours, expected) = (self.reply.returned(), format!("{expected:?}"));
         if yours != expected {
-            support::grading::values_differ(
+            test_support::grading::values_differ(
                 &Text(yours),
                 &Text(&expected),
                 Some(format!("{}: {why}", self.what())),

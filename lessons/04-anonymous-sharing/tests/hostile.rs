@@ -5,4 +5,4 @@
 
 const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 
-support::hostile_tests!("anonymous-sharing", LESSON, stores_files: false, ulimit_n, forks);
+test_support::hostile_tests!("anonymous-sharing", LESSON, stores_files: false, ulimit_n, forks);

@@ -7,7 +7,7 @@ const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 
 #[test]
 fn interrupted_at_random_moments_it_leaves_nothing_behind() {
-    support::testing::hostile::assert_interruptions_leave_nothing(
+    test_support::testing::hostile::assert_interruptions_leave_nothing(
         "anonymous-sharing",
         LESSON,
     );

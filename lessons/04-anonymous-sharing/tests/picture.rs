@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use anonymous_sharing::picture::{PAGES, PageState, Row, Rows, WRITTEN, draw};
-use support::testing::picture::{Parsed, assert_book_figure, parse, run_with_svg};
+use test_support::testing::picture::{
+    Parsed, assert_book_figure, parse, run_with_svg,
+};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 const RECORDED: &str = "tests/samples/picture-cow.rec";
@@ -140,7 +142,7 @@ fn a_live_run_shows_copy_on_write_page_by_page() {
 
 #[test]
 fn svg_to_stdout_is_the_picture_alone() {
-    let run = support::testing::run_ok(LESSON, &["--svg", "-"]);
+    let run = test_support::testing::run_ok(LESSON, &["--svg", "-"]);
     assert!(!run.stdout.contains("Step 1."));
     assert_eq!(
         parse(&run.stdout).title,
@@ -148,14 +150,14 @@ fn svg_to_stdout_is_the_picture_alone() {
     );
 }
 
-support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
+test_support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
 
 /// Records the book's run from the lesson's own picture:
 /// `cargo test -p anonymous-sharing --test picture -- --ignored record`.
 #[test]
 #[ignore = "records tests/samples/picture-cow.rec; run by hand"]
 fn record_the_books_run() {
-    let run = support::testing::run_ok(LESSON, &["--svg", "-"]);
+    let run = test_support::testing::run_ok(LESSON, &["--svg", "-"]);
     let rows = rows_of(&parse(&run.stdout));
     the_demonstration(&rows);
     let text = format!(

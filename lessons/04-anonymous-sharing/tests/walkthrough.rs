@@ -4,14 +4,14 @@ const LESSON: &str = env!("CARGO_BIN_EXE_anonymous-sharing");
 
 #[test]
 fn the_story_and_the_facts_behind_it() {
-    let out = support::testing::story(LESSON);
+    let out = test_support::testing::story(LESSON);
     the_facts_behind(&out);
-    support::story_snapshots!(out, &[(r"inode \d+", "inode [INODE]")]);
+    test_support::story_snapshots!(out, &[(r"inode \d+", "inode [INODE]")]);
 }
 
 /// The value the parent read for `place` in step 1's table.
 fn parent_reads(out: &str, place: &str) -> u32 {
-    let row = support::testing::line(out, place);
+    let row = test_support::testing::line(out, place);
     row[row.find(place).unwrap() + place.len()..]
         .split_whitespace()
         .next()

@@ -326,7 +326,7 @@ fn squatting() -> Result {
 // ANCHOR_END: squatting
 
 /// Story lines are at most this wide.
-const COLUMNS: usize = 85; // support::testing::STORY_COLUMNS
+const COLUMNS: usize = 85; // test_support::testing::STORY_COLUMNS
 
 /// Prints `text` indented by `indent`, wrapped at [`COLUMNS`].
 fn say(indent: usize, text: &str) {

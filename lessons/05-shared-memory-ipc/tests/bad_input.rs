@@ -9,18 +9,20 @@
 use std::process::Command;
 
 use support::ChildOutcome;
-use support::testing::run_command;
+use test_support::testing::run_command;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 const NAME: &str = "shared-memory-ipc";
 
 fn refused(args: &[&str]) -> String {
-    support::testing::refused(NAME, LESSON, args)
+    test_support::testing::refused(NAME, LESSON, args)
 }
 
 #[test]
 fn the_command_line_refuses_what_it_does_not_know() {
-    support::testing::assert_command_line_basics(NAME, LESSON, "--bnech", "--bench");
+    test_support::testing::assert_command_line_basics(
+        NAME, LESSON, "--bnech", "--bench",
+    );
 }
 
 #[test]
@@ -127,8 +129,11 @@ fn a_helper_whose_parent_is_gone_ends_quietly() {
     let pid = gone.id();
     gone.wait().unwrap();
     let cwd = tempfile::tempdir().unwrap();
-    let run =
-        support::testing::run(LESSON, &["--helper", &pid.to_string()], cwd.path());
+    let run = test_support::testing::run(
+        LESSON,
+        &["--helper", &pid.to_string()],
+        cwd.path(),
+    );
     assert_eq!(run.outcome, ChildOutcome::Exited(0), "{}", run.stderr);
     assert_eq!(run.stderr, "");
     assert_eq!(run.stdout, "");
@@ -177,7 +182,7 @@ fn in_namespace(setup: &str) -> Option<(support::spawn::Captured, String)> {
         .unwrap_or_default()
         .trim()
         .to_owned();
-    assert!(support::testing::entries(cwd.path()).is_empty());
+    assert!(test_support::testing::entries(cwd.path()).is_empty());
     Some((run, left))
 }
 

@@ -3,7 +3,7 @@
 //! Each test is a checker: it sends inputs to the lesson binary running your
 //! code (`shared-memory-ipc --exercises`, see `src/runner.rs`), and judges
 //! what came back here, in a process your code cannot reach (see
-//! `support::judge`). It is also the other side of what your code does:
+//! `test_support::judge`). It is also the other side of what your code does:
 //! - 5.1: the test makes the ring (descriptor 3 of your process), pushes
 //!   what your `pop` must find, pops what your `push` stored, and reads the
 //!   ring's counters and bytes itself;
@@ -27,10 +27,10 @@ use shared_memory_ipc::{
     sealed_memfd, unguessable_name, view,
 };
 use support::ChildOutcome;
-use support::grading::graded;
-use support::judge::{Reply, Request, Runner, Running};
 use support::region::Region;
-use support::{assert_bytes, assert_yours};
+use test_support::grading::graded;
+use test_support::judge::{Reply, Request, Runner, Running};
+use test_support::{assert_bytes, assert_yours};
 
 #[path = "graded/outside.rs"]
 mod outside;

@@ -5,4 +5,4 @@
 
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 
-support::hostile_tests!("shared-memory-ipc", LESSON, stores_files: false, ulimit_n);
+test_support::hostile_tests!("shared-memory-ipc", LESSON, stores_files: false, ulimit_n);

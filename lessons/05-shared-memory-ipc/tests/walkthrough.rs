@@ -1,7 +1,7 @@
 //! The walkthrough as a subprocess: its story snapshotted, its facts asserted
 //! from the same run.
 
-use support::testing::line;
+use test_support::testing::line;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_shared-memory-ipc");
 
@@ -59,9 +59,9 @@ const FILTERS: &[(&str, &str)] = &[
 
 #[test]
 fn the_story_and_the_facts_behind_it() {
-    let out = support::testing::story(LESSON);
+    let out = test_support::testing::story(LESSON);
     the_facts_behind(&out);
-    support::story_snapshots!(out, FILTERS);
+    test_support::story_snapshots!(out, FILTERS);
 }
 
 /// The numbers in `text`, in order.
@@ -222,7 +222,7 @@ fn the_bench_reports_every_transport_in_json() {
     // Correctness only: every byte arrived (the lesson fails otherwise) and
     // each line has its fields. Speed is never asserted.
     let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(
+    let run = test_support::testing::run(
         LESSON,
         &["--bench", "--mib", "2", "--json"],
         cwd.path(),
@@ -253,5 +253,5 @@ fn the_bench_reports_every_transport_in_json() {
         );
         assert!(line.starts_with(&start) && line.ends_with('}'), "{line}");
     }
-    assert!(support::testing::entries(cwd.path()).is_empty());
+    assert!(test_support::testing::entries(cwd.path()).is_empty());
 }

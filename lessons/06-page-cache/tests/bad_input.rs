@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use support::testing::{assert_refused, entries, run_command};
+use test_support::testing::{assert_refused, entries, run_command};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_page-cache");
 
@@ -110,7 +110,7 @@ fn more_than_the_machine_has() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    support::testing::hostile::assert_an_unusable_tmpdir_is_named(
+    test_support::testing::hostile::assert_an_unusable_tmpdir_is_named(
         "page-cache",
         LESSON,
     );
@@ -119,7 +119,7 @@ fn an_unusable_temporary_directory() {
 #[test]
 fn help_is_not_an_error() {
     let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(LESSON, &["--help"], cwd.path());
+    let run = test_support::testing::run(LESSON, &["--help"], cwd.path());
     assert!(run.outcome.is_success(), "{}", run.stderr);
     assert!(run.stdout.contains("--bench"), "{}", run.stdout);
     assert!(run.stdout.contains("--mib N"), "{}", run.stdout);

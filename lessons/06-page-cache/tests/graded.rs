@@ -3,7 +3,7 @@
 //! Each test is a checker: it makes the files, sends their paths to the
 //! lesson binary running your code (`page-cache --exercises`), and judges
 //! what came back here, in a process your code cannot reach (see
-//! `support::judge`): the bytes your copy left, and the resident pages it
+//! `test_support::judge`): the bytes your copy left, and the resident pages it
 //! counts itself through a mapping of its own, before and after your call.
 //! While your code runs, the runner refuses ("Operation not supported") the
 //! system calls that read, copy or write a file's bytes other than through
@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
 use nix::sys::mman::{MapFlags, ProtFlags};
-use support::grading::{check_bytes, graded};
-use support::judge::{Reply, Request, Runner};
+use test_support::grading::{check_bytes, graded};
+use test_support::judge::{Reply, Request, Runner};
 
 fn runner() -> Runner {
     Runner::new(env!("CARGO_BIN_EXE_page-cache"))

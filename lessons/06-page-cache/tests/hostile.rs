@@ -5,4 +5,4 @@
 
 const LESSON: &str = env!("CARGO_BIN_EXE_page-cache");
 
-support::hostile_tests!("page-cache", LESSON, stores_files: true, ulimit_n);
+test_support::hostile_tests!("page-cache", LESSON, stores_files: true, ulimit_n);

@@ -7,7 +7,7 @@
 use std::fs;
 use std::io::ErrorKind;
 
-use support::judge::{Request, Runner};
+use test_support::judge::{Request, Runner};
 
 fn runner() -> Runner {
     Runner::new(env!("CARGO_BIN_EXE_page-cache"))

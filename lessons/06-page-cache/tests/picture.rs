@@ -8,7 +8,7 @@ use std::path::Path;
 use page_cache::picture::{
     MAX_CELLS, Moment, PAGES, Residency, draw, pages_per_cell,
 };
-use support::testing::picture::{assert_book_figure, parse, run_with_svg};
+use test_support::testing::picture::{assert_book_figure, parse, run_with_svg};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_page-cache");
 const RECORDED: &str = "tests/samples/picture-ext4.rec";
@@ -113,11 +113,11 @@ fn a_live_drawing_has_every_page_at_every_moment() {
     }
 }
 
-support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
+test_support::svg_flag_tests!(env!("CARGO_PKG_NAME"), LESSON);
 
 #[test]
 fn svg_with_bench_is_refused() {
-    let err = support::testing::refused(
+    let err = test_support::testing::refused(
         "page-cache",
         LESSON,
         &["--bench", "--svg", "x.svg"],

@@ -36,8 +36,8 @@ const FILTERS: &[(&str, &str)] = &[
 
 #[test]
 fn the_story() {
-    let out = support::testing::story(LESSON);
-    support::story_snapshots!(out, FILTERS);
+    let out = test_support::testing::story(LESSON);
+    test_support::story_snapshots!(out, FILTERS);
 }
 
 /// The line that starts with `what` (after indentation), trimmed.
@@ -71,7 +71,7 @@ fn resident(out: &str, label: &str) -> i64 {
 
 #[test]
 fn the_facts_behind_the_story() {
-    let out = support::testing::story(LESSON);
+    let out = test_support::testing::story(LESSON);
     assert!(
         out.lines().all(|l| l.chars().count() <= 86),
         "a story line is wider than 86 columns:\n{out}"

@@ -1,7 +1,7 @@
 //! Bad input: a clear message on stderr naming the thing, the reason and what
 //! to do; exit code 2; no panic; and nothing left behind.
 
-use support::testing::{assert_refused, entries};
+use test_support::testing::{assert_refused, entries};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_exec-memory");
 
@@ -11,7 +11,7 @@ fn refused(args: &[&str]) -> String {
     let cwd = tempfile::tempdir().unwrap();
     let err = assert_refused(
         "exec-memory",
-        &support::testing::run(LESSON, args, cwd.path()),
+        &test_support::testing::run(LESSON, args, cwd.path()),
     );
     assert!(entries(cwd.path()).is_empty());
     assert!(
@@ -68,7 +68,7 @@ fn fault_given_twice() {
 #[test]
 fn help_is_not_an_error() {
     let cwd = tempfile::tempdir().unwrap();
-    let run = support::testing::run(LESSON, &["--help"], cwd.path());
+    let run = test_support::testing::run(LESSON, &["--help"], cwd.path());
     assert_eq!(run.outcome, support::ChildOutcome::Exited(0));
     assert!(run.stdout.contains("--fault KIND"), "{}", run.stdout);
     assert_eq!(run.stderr, "");
@@ -76,7 +76,7 @@ fn help_is_not_an_error() {
 
 #[test]
 fn an_unusable_temporary_directory() {
-    support::testing::hostile::assert_an_unusable_tmpdir_is_named(
+    test_support::testing::hostile::assert_an_unusable_tmpdir_is_named(
         "exec-memory",
         LESSON,
     );
@@ -101,7 +101,7 @@ fn with_stdout(stdout: std::process::Stdio) -> (support::ChildOutcome, String) {
     let reader =
         std::thread::spawn(move || pipe.read_to_string(&mut stderr).map(|_| stderr));
     let outcome =
-        support::spawn::wait_bounded(&mut child, support::testing::LESSON_LIMIT)
+        support::spawn::wait_bounded(&mut child, test_support::testing::LESSON_LIMIT)
             .unwrap();
     let stderr = reader.join().unwrap().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -147,6 +147,6 @@ fn a_reader_that_leaves_midway_ends_it_quietly_too() {
     // Wherever the reader leaves (in a child's step or the parent's), the
     // lesson ends by SIGPIPE or finishes, says nothing, leaves nothing.
     for keep in [100, 700, 1500, 2500] {
-        support::testing::assert_quiet_on_a_closed_pipe(LESSON, keep);
+        test_support::testing::assert_quiet_on_a_closed_pipe(LESSON, keep);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Each test is a checker: it sends inputs to the lesson binary running your
 //! code (`exec-memory --exercises`), and judges what came back here, in a
-//! process your code cannot reach (see `support::judge`). The function your
+//! process your code cannot reach (see `test_support::judge`). The function your
 //! JIT returns runs there, on the inputs sent from here, under a seccomp
 //! filter that refuses any page writable and executable at once (see
 //! `src/runner/wx_filter.rs`). `cargo xtask grade` reads each test's points
@@ -12,8 +12,8 @@ use std::ffi::c_int;
 
 use exec_memory::{FaultKind, perms_in};
 use nix::sys::signal::Signal;
-use support::grading::graded;
-use support::judge::{Reply, Request, Runner};
+use test_support::grading::graded;
+use test_support::judge::{Reply, Request, Runner};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_exec-memory");
 
@@ -148,7 +148,7 @@ fn the_jit_page_is_read_execute_and_goes_away_on_drop() {
 /// Runs `exec-memory --fault KIND` (a spawned process: tests never fork)
 /// and returns the signal that killed its child and the handler's si_code.
 fn child_report(kind: &str) -> (Signal, c_int) {
-    let run = support::testing::run_ok(LESSON, &["--fault", kind]);
+    let run = test_support::testing::run_ok(LESSON, &["--fault", kind]);
     let report = run
         .stdout
         .lines()

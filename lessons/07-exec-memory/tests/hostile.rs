@@ -5,11 +5,11 @@
 
 const LESSON: &str = env!("CARGO_BIN_EXE_exec-memory");
 
-support::hostile_tests!("exec-memory", LESSON, stores_files: true, ulimit_n);
+test_support::hostile_tests!("exec-memory", LESSON, stores_files: true, ulimit_n);
 
 #[test]
 fn without_proc_the_lesson_says_to_mount_it() {
-    support::testing::hostile::assert_without_proc_the_lesson_says_to_mount_it(
+    test_support::testing::hostile::assert_without_proc_the_lesson_says_to_mount_it(
         "exec-memory",
         LESSON,
     );

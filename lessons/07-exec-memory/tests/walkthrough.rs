@@ -8,7 +8,7 @@ const LESSON: &str = env!("CARGO_BIN_EXE_exec-memory");
 /// One run of the walkthrough, shared by the snapshot and the fact tests.
 fn story() -> &'static str {
     static STORY: OnceLock<String> = OnceLock::new();
-    STORY.get_or_init(|| support::testing::story(LESSON))
+    STORY.get_or_init(|| test_support::testing::story(LESSON))
 }
 
 /// True when the kernel refused PR_SET_MDWE (before Linux 6.3).
@@ -44,7 +44,7 @@ fn the_story() {
     } else {
         &[]
     };
-    support::story_snapshots!(out, filters);
+    test_support::story_snapshots!(out, filters);
 }
 
 /// The line that starts with `what`, trimmed.
@@ -222,7 +222,7 @@ fn the_table_agrees_with_what_the_children_reported() {
 
 /// What `--fault KIND` reported: the child's ending and the handler's report.
 fn one_fault(kind: &str) -> (String, String) {
-    let run = support::testing::run_ok(LESSON, &["--fault", kind]);
+    let run = test_support::testing::run_ok(LESSON, &["--fault", kind]);
     (
         line(&run.stdout, "-> child").to_owned(),
         line(&run.stdout, "report:").to_owned(),
@@ -254,7 +254,7 @@ fn a_kernel_without_mdwe_reads_as_recorded() {
                    \x20   mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> granted\n\
                    \x20 mmap(PROT_READ | PROT_WRITE | PROT_EXEC) -> granted: rwxp";
     assert!(kernel_lacks_mdwe(without));
-    support::testing::settings(&WITHOUT_MDWE_AS_RECORDED).bind(|| {
+    test_support::testing::settings(&WITHOUT_MDWE_AS_RECORDED).bind(|| {
         // (insta strips the two spaces of indentation all four lines share.)
         insta::assert_snapshot!(without, @r"
           prctl -> ok: memory-deny-write-execute is on for good

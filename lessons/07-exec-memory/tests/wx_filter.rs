@@ -3,7 +3,7 @@
 //! test would call it, while the W^X flip works. Not graded: these tests
 //! ask for the runner's own entries, never for an exercise.
 
-use support::judge::{Request, Runner};
+use test_support::judge::{Request, Runner};
 
 fn runner() -> Runner {
     Runner::new(env!("CARGO_BIN_EXE_exec-memory"))

@@ -4,7 +4,7 @@
 //! requests on stdin until EOF, calls the learner's exercise for each, and
 //! says on stdout what each call returned, or that it panicked. It decides
 //! nothing and knows no expected value: the *checker* (a graded test, which
-//! links the lesson's library but never its exercises, see [`crate::judge`])
+//! links the lesson's library but never its exercises, see `test_support::judge`)
 //! sent the inputs and compares the replies in its own process.
 //!
 //! Before any exercise runs, the runner moves its stdout to a private

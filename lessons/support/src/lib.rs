@@ -1,4 +1,5 @@
-//! What the lessons share, written once.
+//! The lessons' runtime: what their programs share, written once. What
+//! only their tests and the tooling use is in `test-support`.
 //!
 //! - [`hexdump`]: bytes in the layout of `hexdump -C`, so a learner can compare.
 //! - [`fork`] (walkthroughs only): run a step that faults, forks or races in
@@ -20,16 +21,9 @@
 //! - [`space`]: reserving a file's blocks before storing through a mapping.
 //! - [`unguessable_suffix`]: random names for shared-memory objects.
 //! - [`cli`]: the lessons' uniform flag parsing and error messages.
-//! - [`layout`]: where lessons, exercises and graded tests are, for xtask
-//!   and the cross-cutting tests.
 //! - [`exercise`]: the runner, the one place the learner's code runs
-//!   (`LESSON --exercises`); `judge` (feature `testing`): the graded test
-//!   that sends it inputs and judges its replies in a process of its own.
-//! - [`grading`]: the graded tests' side of the grader's proof of a verdict.
-//! - [`reach`]: places another user (`nobody`, the grader's throwaway users)
-//!   can reach.
-//! - [`snapshot`]: the redaction filters every snapshot test applies.
-//! - `testing` (feature `testing`): how the lessons' tests run a lesson.
+//!   (`LESSON --exercises`); `test_support::judge` is the graded test that
+//!   sends it inputs and judges its replies in a process of its own.
 //!
 //! Nothing here teaches on its own; the lessons do.
 
@@ -38,25 +32,16 @@ pub mod cli;
 pub mod errors;
 pub mod exercise;
 pub mod fork;
-pub mod grading;
 pub mod hexdump;
-#[cfg(feature = "testing")]
-pub mod judge;
 pub mod keep;
-#[cfg(feature = "layout")]
-pub mod layout;
 pub mod out;
 pub mod pagemap;
-pub mod reach;
 pub mod region;
 pub mod seccomp;
 pub mod signal_line;
-pub mod snapshot;
 pub mod space;
 pub mod spawn;
 pub mod svg;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod wait;
 
 pub use errors::{Error, Result};

@@ -127,7 +127,7 @@ fn run_check(
     let failures = root.join("target/book-check");
     // Screenshots from an earlier run would be mistaken for this run's.
     let _ = std::fs::remove_dir_all(&failures);
-    let lesson_pages: Vec<String> = support::layout::discover(root)?
+    let lesson_pages: Vec<String> = test_support::layout::discover(root)?
         .iter()
         .map(|lesson| format!("{}.html", lesson.dir_name()))
         .collect();

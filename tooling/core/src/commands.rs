@@ -129,7 +129,6 @@ Writes DIR (new or empty): autograder.py for the assignment's configuration
 repository, and workbook/, the pristine handout it grades with. Classroom 50
 runs autograder.py in the student's checkout; it writes result.json
 (classroom50/result/v1) and release-body.md, the summary shown with it.",
-
     },
     Command {
         audience: Audience::Learner,

@@ -1,5 +1,5 @@
 //! A copy of the workbook with every solution region replaced by its stub
-//! (see `support::layout::solutions`): what `handout` writes for a class and
+//! (see `test_support::layout::solutions`): what `handout` writes for a class and
 //! `init` for one learner, through the one routine [`write_copy`].
 
 use std::ffi::OsString;
@@ -10,8 +10,8 @@ use crate::grade::GradedTest;
 use crate::manifest::{MANIFEST, Manifest};
 use crate::{Result, files};
 use support::cleanup;
-use support::layout::solutions::strip_solutions;
-use support::layout::{self as lessons, is_exercise_file};
+use test_support::layout::solutions::strip_solutions;
+use test_support::layout::{self as lessons, is_exercise_file};
 
 /// `DIR [--lessons a,b]`, the arguments of `handout`, `gradescope` and
 /// `classroom50`.
@@ -90,7 +90,6 @@ pub struct Written {
     pub files: usize,
     pub stripped: usize,
 }
-
 
 /// Who a copy of the workbook is for, and what it adds to the copy. Both
 /// recipients (a class's `handout`, a learner's `init`) get every exercise
@@ -371,5 +370,4 @@ mod tests {
              [web](https://x.org/a.md), [x] (y)."
         );
     }
-
 }

@@ -22,7 +22,7 @@ pub mod manifest;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-pub use support::layout as lessons;
+pub use test_support::layout as lessons;
 
 /// Like `eprintln!`, for what a command says on stderr, but never panics:
 /// with stderr closed (`cargo xtask progress 2>&1 | head -1`) there is
@@ -169,7 +169,6 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 pub fn no_arguments(command: &'static str, args: Vec<OsString>) -> Result<bool> {
     Ok(args::parse::<args::NoArguments>(command, args)?.is_some())
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -134,7 +134,7 @@ impl Manifest {
         found.sort();
         found
             .into_iter()
-            .filter(|p| !listed.contains(p.as_path()) && !support::layout::is_exercise_file(p))
+            .filter(|p| !listed.contains(p.as_path()) && !test_support::layout::is_exercise_file(p))
             .filter(|p| p != Path::new(MANIFEST))
             .map(|p| format!("added: {}", p.display()))
             .collect()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use support::layout as lessons;
+use test_support::layout as lessons;
 use tooling::grade::report::{self, Format};
 use tooling::grade::{
     Event, Graded, Limits, all_exercises, check_environment, choose, emit, grade_tree, markdown,
@@ -324,4 +324,3 @@ fn grade_own_tree(
     )?;
     Ok(Graded { results, changed })
 }
-

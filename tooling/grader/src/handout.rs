@@ -7,8 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use support::layout as lessons;
 use support::say;
+use test_support::layout as lessons;
 use tooling::copy::{Recipient, Written, choose_lessons, dir_and_lessons, write_copy};
 use tooling::grade::GradedTest;
 use tooling::{Result, files, workspace_root};
@@ -210,7 +210,7 @@ exactly what is checked.
 #[cfg(test)]
 mod tests {
     use super::*;
-    use support::layout::is_exercise_file;
+    use test_support::layout::is_exercise_file;
     use tooling::manifest::Manifest;
 
     #[test]
@@ -218,7 +218,7 @@ mod tests {
         let dest = tempfile::tempdir().unwrap();
         let root = tooling::workspace_root().unwrap();
         let written = write_handout(&root, dest.path()).unwrap();
-        let lessons = support::layout::discover(&root).unwrap();
+        let lessons = test_support::layout::discover(&root).unwrap();
         assert_eq!(
             written.stripped,
             lessons.len(),
@@ -233,7 +233,8 @@ mod tests {
             fs::read_to_string(dest.path().join("lessons/01-file-mapping/src/exercises.rs"))
                 .unwrap();
         assert!(
-            !support::layout::solutions::has_solutions(&exercises) && exercises.contains("todo!(")
+            !test_support::layout::solutions::has_solutions(&exercises)
+                && exercises.contains("todo!(")
         );
         let workflow = fs::read_to_string(dest.path().join(WORKFLOW)).unwrap();
         assert!(

@@ -17,15 +17,23 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use support::layout::{self as lessons, Lesson};
+use test_support::layout::{self as lessons, Lesson};
 
 use tooling::Result;
 
 /// Crate names the workspace already uses for something that is not a lesson.
-const TAKEN: &[&str] = &["support", "xtask", "workbook-tests"];
+const TAKEN: &[&str] = &[
+    "support",
+    "test-support",
+    "xtask",
+    "workbook-tests",
+    "workbook-tooling",
+    "workbook-grader",
+    "workbook-book",
+];
 
 /// A story line holds the lesson's name and its question; it fits in this.
-const STORY_COLUMNS: usize = 85; // support::testing::STORY_COLUMNS
+const STORY_COLUMNS: usize = 85; // test_support::testing::STORY_COLUMNS
 
 pub fn cmd_new_lesson(args: Vec<OsString>) -> Result<ExitCode> {
     /// `new-lesson NAME "QUESTION"`.

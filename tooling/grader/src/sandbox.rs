@@ -91,7 +91,11 @@ impl Isolation for Sandbox {
         let Some(id) = self.user(job) else {
             return;
         };
-        let plan = self.view.get().and_then(Option::as_ref).map(|v| v.plan(cwd));
+        let plan = self
+            .view
+            .get()
+            .and_then(Option::as_ref)
+            .map(|v| v.plan(cwd));
         // SAFETY: the closure runs in the forked child before exec and makes
         // only async-signal-safe system calls (unshare, mount, chdir,
         // setrlimit, setgroups, setgid, setuid) on integers, locals and C
@@ -222,7 +226,8 @@ fn build_rules(
         .into_iter()
         .flatten()
     {
-        let real = tooling::grade::build::find_program(program).and_then(|p| std::fs::canonicalize(p).ok());
+        let real = tooling::grade::build::find_program(program)
+            .and_then(|p| std::fs::canonicalize(p).ok());
         if let Some(top) = real
             .as_deref()
             .and_then(Path::parent)
@@ -267,7 +272,6 @@ fn build_rules(
     Ok(Some(rules))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,8 +290,7 @@ mod tests {
         let rules = build_rules(&mut command, &tree.join("target"), None).unwrap();
         assert!(rules.is_some(), "this kernel has Landlock ABI 2+");
         restrict(&mut command, rules);
-        let (outcome, stdout, _) =
-            run_in_session(&mut command, Duration::from_secs(30)).unwrap();
+        let (outcome, stdout, _) = run_in_session(&mut command, Duration::from_secs(30)).unwrap();
         (outcome, stdout)
     }
 

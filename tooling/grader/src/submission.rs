@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::sandbox::Sandbox;
+use test_support::layout::{self as lessons, EXERCISES, Lesson};
 use tooling::grade::{Event, Graded, Limits, choose, grade_tree, tests_of};
 use tooling::manifest::Manifest;
 use tooling::{Result, files};
-use support::layout::{self as lessons, EXERCISES, Lesson};
 
 /// The largest exercise file a submission may hand in.
 const MAX_EXERCISE_BYTES: u64 = 1 << 20;
@@ -76,15 +76,7 @@ pub fn grade_against_template(
         _ => Vec::new(),
     };
     let sandbox = Sandbox::new();
-    let results = grade_tree(
-        &tree,
-        &all,
-        &tests,
-        &skip,
-        limits,
-        Some(&sandbox),
-        progress,
-    )?;
+    let results = grade_tree(&tree, &all, &tests, &skip, limits, Some(&sandbox), progress)?;
     Ok(Graded { results, changed })
 }
 
@@ -295,7 +287,15 @@ pub fn run_template_grader(
     let status = std::process::Command::new(tooling::cargo_program())
         .args(["run", "--quiet", "--manifest-path"])
         .arg(template.join("Cargo.toml"))
-        .args(["--package", "workbook-grader", "--bin", "grader", "--", "grade", "--template"])
+        .args([
+            "--package",
+            "workbook-grader",
+            "--bin",
+            "grader",
+            "--",
+            "grade",
+            "--template",
+        ])
         .arg(template)
         .args(&forwarded)
         .current_dir(template)

@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use support::layout as lessons;
 use support::say;
+use test_support::layout as lessons;
 use tooling::Result;
 
 pub fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {

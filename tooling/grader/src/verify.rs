@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tooling::grade::{self, GradedTest, Limits, TestResult, Verdict};
 use crate::handout::write_handout;
+use test_support::layout::solutions::{has_solutions, strip_solutions};
+use test_support::layout::{self as lessons, EXERCISES, Lesson, checks};
+use tooling::grade::{self, GradedTest, Limits, TestResult, Verdict};
 use tooling::{Result, cargo, no_arguments, workspace_root};
-use support::layout::solutions::{has_solutions, strip_solutions};
-use support::layout::{self as lessons, EXERCISES, Lesson, checks};
 
 /// The time limit per test for the endless-loop attack: long enough for an
 /// honest test on a loaded machine, short enough to keep verify quick.
@@ -99,7 +99,7 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
             "the reference solutions score {score}/{max}: {} graded test(s) fail on them, \
              each run alone as a student's would be. Fix the solution (or the test) until \
              `cargo xtask grade` gives full marks; a test must wrap its body in \
-             support::grading::graded.",
+             test_support::grading::graded.",
             failing.len()
         ));
     }
@@ -144,7 +144,7 @@ fn grade_quietly(
     )
 }
 
-/// Runs the authoring checks (`support::layout::checks`) on every lesson.
+/// Runs the authoring checks (`test_support::layout::checks`) on every lesson.
 fn check_content(all: &[Lesson]) -> Result<Vec<Lesson>> {
     for lesson in all {
         let source = fs::read_to_string(lesson.dir.join(EXERCISES)).unwrap_or_default();
@@ -476,7 +476,7 @@ fn expect_zero(
         return Err(format!(
             "on the handout with {what}, the grader gave {score}/{handout_max}; these tests \
              did not end as they should: {}. Make each test call the exercise it grades and \
-             check its result, inside support::grading::graded.",
+             check its result, inside test_support::grading::graded.",
             wrong.join(", ")
         ));
     }

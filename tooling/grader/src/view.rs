@@ -36,7 +36,7 @@ impl View {
         let lesson_dirs = root.join("lessons");
         let blocked = std::iter::once(&lesson_dirs)
             .chain(&binaries)
-            .any(|path| !support::reach::reachable_by_others(path));
+            .any(|path| !test_support::reach::reachable_by_others(path));
         if !blocked {
             return Ok(None);
         }
@@ -73,7 +73,7 @@ impl View {
                 covers.display()
             )));
         }
-        let base = support::reach::temp_base_for_others().ok_or_else(|| {
+        let base = test_support::reach::temp_base_for_others().ok_or_else(|| {
             cannot("no temporary directory (TMPDIR, /tmp, /dev/shm) lets others in".into())
         })?;
         let copy = tempfile::Builder::new()
@@ -234,7 +234,12 @@ fn copy_readable(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Checks that `job`'s user, in `cwd` (through the view, if `through_view`),
 /// can read each of `paths`; the error names the first it cannot, and why.
-pub fn probe(cwd: &Path, job: Job<'_>, through_view: bool, paths: &[PathBuf]) -> Result<(), String> {
+pub fn probe(
+    cwd: &Path,
+    job: Job<'_>,
+    through_view: bool,
+    paths: &[PathBuf],
+) -> Result<(), String> {
     let mut command = Command::new("sh");
     command
         .args([

@@ -54,8 +54,11 @@ fn cargo_xtask(tree: &Path, args: &[&str]) -> Captured {
 /// The reference solutions of lesson 1, from this workbook.
 /// Lesson 1's maximum, from its graded tests' `// points:` lines.
 fn lesson_1_max() -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap();
-    let lesson = support::layout::find(root, "file-mapping").unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap();
+    let lesson = test_support::layout::find(root, "file-mapping").unwrap();
     let points: u32 = lesson
         .graded_tests()
         .unwrap()
@@ -70,7 +73,10 @@ fn lesson_1_max() -> String {
 }
 
 fn reference_exercises() -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap();
     fs::read_to_string(root.join(EXERCISES)).unwrap()
 }
 
@@ -247,8 +253,8 @@ fn grade_all_gives_every_submission_its_row() {
     );
     // Grouped per exercise: each title once with its points, each failing
     // test on one line with its reason, each hint once.
-    let exercises = support::layout::exercises::of_lesson(
-        &support::layout::find(&template, "file-mapping").unwrap(),
+    let exercises = test_support::layout::exercises::of_lesson(
+        &test_support::layout::find(&template, "file-mapping").unwrap(),
     )
     .unwrap();
     for exercise in &exercises {
@@ -598,7 +604,7 @@ fn no_student_reads_a_classmates_files_through_grade_all() {
     use std::os::unix::fs::PermissionsExt;
     // Where the throwaway users can reach the template (so that the tests
     // run as them), with a private class and private results inside.
-    let base = support::reach::temp_base_for_others().expect("a /tmp that others can reach");
+    let base = test_support::reach::temp_base_for_others().expect("a /tmp that others can reach");
     let scratch = tempfile::tempdir_in(base).unwrap();
     fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let template = scratch.path().join("template");

@@ -14,13 +14,16 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::ChildOutcome;
-use support::layout::solutions::strip_solutions;
 use support::spawn::{Captured, output_bounded};
+use test_support::layout::solutions::strip_solutions;
 
 const LIMIT: Duration = Duration::from_secs(1200);
 
 fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
 }
 
 /// The files git tracks (or would: untracked but not ignored), copied into
@@ -110,7 +113,7 @@ fn a_new_lesson_passes_as_generated_and_is_refused_twice() {
     let xtask = env!("CARGO_BIN_EXE_grader");
     let cargo = env!("CARGO");
     // The demo comes after the last lesson, whichever that is now.
-    let lessons = support::layout::discover(tree).unwrap();
+    let lessons = test_support::layout::discover(tree).unwrap();
     let last = lessons.last().unwrap().dir_name();
     let dir_name = format!("{:02}-demo", lessons.last().unwrap().number + 1);
 

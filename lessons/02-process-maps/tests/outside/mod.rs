@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use process_maps::elf::{self, ElfFile, SymbolizeError};
 use process_maps::maps::Mapping;
 use process_maps::{Location, Target, executable_path, program_headers, read_maps};
-use support::judge::{Reply, Request, Runner, Running};
+use test_support::judge::{Reply, Request, Runner, Running};
 
 /// The lesson binary, as a runner.
 pub fn runner() -> Runner {
@@ -344,8 +344,8 @@ impl Crafted {
 
     /// The request that has the runner map it: `how` is `symbolize:load`,
     /// or `symbolize:load_and_stop` to stop it once mapped.
-    pub fn load(&self, how: &str) -> support::judge::Request {
-        support::judge::Request::new(how)
+    pub fn load(&self, how: &str) -> test_support::judge::Request {
+        test_support::judge::Request::new(how)
             .arg(self.name())
             .arg(hex(self.base))
     }

@@ -268,7 +268,7 @@ fn forget_earlier_submissions(root: &Path, target: &Path) {
     {
         return;
     }
-    let lessons: Vec<String> = support::layout::discover(root)
+    let lessons: Vec<String> = test_support::layout::discover(root)
         .unwrap_or_default()
         .into_iter()
         .map(|lesson| lesson.name)
@@ -486,8 +486,7 @@ mod tests {
         // And one that outlives the limit, with a child of its own.
         let mut command = Command::new("sh");
         command.args(["-c", &format!("{marker} & {marker}")]);
-        let (outcome, _, _) =
-            run_in_session(&mut command, Duration::from_millis(300)).unwrap();
+        let (outcome, _, _) = run_in_session(&mut command, Duration::from_millis(300)).unwrap();
         assert!(matches!(outcome, ChildOutcome::TimedOut(_)), "{outcome}");
         let left: Vec<i32> = session::processes()
             .into_iter()

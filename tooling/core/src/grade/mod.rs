@@ -3,7 +3,7 @@
 //! instructor's grader's; the learner's `watch`, `progress` and `hint` grade
 //! their own work through [`grade_tree`] too, without a sandbox.
 //!
-//! - `support::layout`: which tests are graded, for how many points.
+//! - `test_support::layout`: which tests are graded, for how many points.
 //! - [`scan`]: what an exercise file may contain, read with a Rust parser.
 //! - [`build`]: compile each lesson's graded tests once, before any learner
 //!   code runs.
@@ -39,11 +39,11 @@ use std::time::{Duration, Instant};
 pub use environment::{EnvironmentError, check_environment};
 pub use isolation::Isolation;
 pub use report::{Format, emit, markdown, one_line, table, totals};
-pub use support::layout::GradedTest;
+pub use test_support::layout::GradedTest;
 pub use verdict::Verdict;
 
 use crate::Result;
-use support::layout::{self as lessons, Lesson};
+use test_support::layout::{self as lessons, Lesson};
 
 /// How long one graded test may run unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -98,11 +98,11 @@ pub enum Event<'a> {
 }
 
 /// Every exercise of the workbook at `root`, for hints; none where unreadable.
-pub fn all_exercises(root: &Path) -> Vec<support::layout::exercises::Exercise> {
+pub fn all_exercises(root: &Path) -> Vec<test_support::layout::exercises::Exercise> {
     lessons::discover(root)
         .unwrap_or_default()
         .iter()
-        .filter_map(|lesson| support::layout::exercises::of_lesson(lesson).ok())
+        .filter_map(|lesson| test_support::layout::exercises::of_lesson(lesson).ok())
         .flatten()
         .collect()
 }

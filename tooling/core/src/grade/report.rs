@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use super::TestResult;
 use serde::Serialize;
-use support::layout::exercises::Exercise;
+use test_support::layout::exercises::Exercise;
 
 /// The JSON shapes `grade --format` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

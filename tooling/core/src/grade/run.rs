@@ -5,7 +5,7 @@
 //! the next test runs. Each run:
 //!
 //! 1. hands the test a one-time secret on a Unix socket (descriptor 3) and a
-//!    verdict socket (descriptor 4); see `support::grading`. Sockets, unlike
+//!    verdict socket (descriptor 4); see `test_support::grading`. Sockets, unlike
 //!    pipes, cannot be reopened by another process through `/proc/PID/fd`;
 //! 2. starts it in a process session of its own (`setsid`), with
 //!    `PR_SET_PDEATHSIG`, no core dumps, files capped at 1 GiB, a `TMPDIR`
@@ -37,7 +37,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use support::ChildOutcome;
-use support::grading::{GRADER_FDS, PASS_PREFIX, SECRET_LEN, to_hex};
+use test_support::grading::{GRADER_FDS, PASS_PREFIX, SECRET_LEN, to_hex};
 
 use super::Isolation;
 use super::leftovers::kill_everything_of;
@@ -497,7 +497,7 @@ fn socket_pair() -> Result<(OwnedFd, OwnedFd), String> {
 
 /// A directory for one test's files, owned by its user, who can reach it.
 fn private_tmp(user: Option<u32>) -> Result<tempfile::TempDir, String> {
-    let reachable = user.and(support::reach::temp_base_for_others());
+    let reachable = user.and(test_support::reach::temp_base_for_others());
     let base = reachable.unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
         .prefix("workbook-test-")

@@ -22,7 +22,7 @@ use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::visit::{self, Visit};
 
-use support::layout::{EXERCISES, Lesson};
+use test_support::layout::{EXERCISES, Lesson};
 
 /// How long `cargo metadata` may take to read the workspace's manifests.
 const METADATA_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);

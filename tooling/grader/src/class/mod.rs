@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use test_support::layout::exercises::Exercise;
+use test_support::layout::{self as lessons, EXERCISES, Lesson};
 use tooling::grade::{self, GradedTest, TestResult, Verdict};
 use tooling::{Result, workspace_root};
-use support::layout::exercises::Exercise;
-use support::layout::{self as lessons, EXERCISES, Lesson};
 
 /// The most one submission's grading may take, builds included.
 const SUBMISSION_LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -148,7 +148,7 @@ pub fn cmd_grade_all(args: Vec<OsString>) -> Result<ExitCode> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     // (The CSV and the feedback are written 0600, in a new folder 0700.)
-    if nix::unistd::geteuid().is_root() && support::reach::reachable_by_others(&submissions) {
+    if nix::unistd::geteuid().is_root() && test_support::reach::reachable_by_others(&submissions) {
         return Err(format!(
             "{} can be reached by every user, so a student's tests (run as a throwaway user) \
              could read the other submissions in it. Make it private, then grade again: \

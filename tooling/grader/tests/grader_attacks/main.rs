@@ -127,8 +127,11 @@ fn row(stdout: &str, test: &str) -> String {
 
 /// Lesson 1's maximum, from its graded tests' `// points:` lines.
 fn lesson_1_max() -> u32 {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap();
-    let lesson = support::layout::find(root, "file-mapping").unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap();
+    let lesson = test_support::layout::find(root, "file-mapping").unwrap();
     lesson
         .graded_tests()
         .unwrap()

@@ -171,7 +171,7 @@ fn a_tree_others_cannot_read_is_graded_as_a_throwaway_user_never_as_root() {
     // or under `mktemp -d` does (for this test only).
     let closed = Closed::new(scratch.handout.parent().unwrap());
     assert!(
-        !support::reach::reachable_by_others(&scratch.handout),
+        !test_support::reach::reachable_by_others(&scratch.handout),
         "the scratch handout should sit in a directory others cannot enter"
     );
     let class = tempfile::tempdir().unwrap();

@@ -108,21 +108,21 @@ fn what_hides_inside_a_macro_call_is_found() {
 
 #[test]
 fn every_exercise_file_of_the_workbook_passes_as_solved_and_as_stubbed() {
-    let root = support::layout::workbook_root();
-    let lessons = support::layout::discover(&root).unwrap();
+    let root = test_support::layout::workbook_root();
+    let lessons = test_support::layout::discover(&root).unwrap();
     assert!(!lessons.is_empty());
     for lesson in lessons {
         let source = fs::read_to_string(lesson.dir.join(EXERCISES)).unwrap();
         assert_eq!(problems(&source), Vec::<String>::new(), "{}", lesson.name);
-        let stubs = support::layout::solutions::strip_solutions(&source).unwrap();
+        let stubs = test_support::layout::solutions::strip_solutions(&source).unwrap();
         assert_eq!(problems(&stubs), Vec::<String>::new(), "{}", lesson.name);
     }
 }
 
 #[test]
 fn a_lesson_compiles_the_exercises_of_the_lessons_it_builds_on() {
-    let root = support::layout::workbook_root();
-    let anonymous = support::layout::find(&root, "anonymous-sharing").unwrap();
+    let root = test_support::layout::workbook_root();
+    let anonymous = test_support::layout::find(&root, "anonymous-sharing").unwrap();
     let closure = exercise_closure(&root, &anonymous).unwrap();
     let names: Vec<String> = closure
         .iter()
@@ -135,7 +135,7 @@ fn a_lesson_compiles_the_exercises_of_the_lessons_it_builds_on() {
             "lessons/02-process-maps/src/exercises.rs"
         ]
     );
-    let first = support::layout::find(&root, "file-mapping").unwrap();
+    let first = test_support::layout::find(&root, "file-mapping").unwrap();
     assert_eq!(exercise_closure(&root, &first).unwrap().len(), 1);
 }
 

@@ -28,7 +28,7 @@ pub fn filters() -> Vec<(String, String)> {
     .collect();
     // The snapshots are recorded on 4 KiB pages; on a machine with larger
     // pages, print the story as it reads on 4 KiB pages.
-    let page = crate::page_size();
+    let page = support::page_size();
     if page != 4096 {
         filters.push((format!(r"\b{page}\b"), "4096".to_owned()));
     }

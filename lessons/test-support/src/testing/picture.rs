@@ -60,7 +60,7 @@ pub fn parse(svg: &str) -> Parsed {
     assert!(!title.trim().is_empty() && !desc.trim().is_empty());
     assert_eq!(
         children[2].attribute("fill"),
-        Some(crate::svg::BACKGROUND),
+        Some(support::svg::BACKGROUND),
         "an opaque background"
     );
     let mut tips = Vec::new();
@@ -185,7 +185,7 @@ pub fn run_with_svg(bin: &str, args: &[&str]) -> (String, String) {
     let run = run(bin, &args, cwd.path());
     assert_eq!(
         run.outcome,
-        crate::ChildOutcome::Exited(0),
+        support::ChildOutcome::Exited(0),
         "the lesson ({args:?}) failed:\n{}",
         run.stderr
     );
@@ -249,7 +249,7 @@ pub fn assert_interrupted_svg_whole_or_nothing(lesson: &str, bin: &str) {
 }
 
 /// A lesson's tests of its `--svg` flag that every drawing lesson shares:
-/// `support::svg_flag_tests!(NAME, BIN)` checks that a picture interrupted
+/// `test_support::svg_flag_tests!(NAME, BIN)` checks that a picture interrupted
 /// at a random moment is whole or absent, and that bad `--svg` paths are
 /// refused.
 #[macro_export]

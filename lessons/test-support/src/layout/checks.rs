@@ -59,7 +59,7 @@ pub fn problems(lesson: &Lesson) -> Vec<String> {
                 if !body_of(&tests_source, &test.name).contains("graded(|| {") {
                     problems.push(format!(
                         "{}: '{}' does not wrap its body in `graded(|| {{ ... }})` \
-                         (support::grading::graded), so the grader can never see it pass",
+                         (test_support::grading::graded), so the grader can never see it pass",
                         tests_path.display(),
                         test.name
                     ));

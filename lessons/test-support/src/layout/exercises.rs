@@ -16,7 +16,7 @@ pub struct Exercise {
     /// The doc comment from its `Hint:` on, if it has one.
     pub hint: Option<String>,
     /// The graded tests that grade it: those whose first runner request
-    /// names it (`Request::new("NAME")`, see `support::judge`).
+    /// names it (`Request::new("NAME")`, see `test_support::judge`).
     pub tests: Vec<String>,
 }
 

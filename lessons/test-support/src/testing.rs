@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::spawn::{Captured, output_bounded};
-use crate::{ChildOutcome, snapshot};
+use crate::snapshot;
+use support::ChildOutcome;
+use support::spawn::{Captured, output_bounded};
 
 pub mod other_user;
 pub use other_user::AsNobody;
@@ -22,7 +23,7 @@ pub fn run(bin: &str, args: &[&str], cwd: &Path) -> Captured {
 
 /// Runs a prepared command (for an unusual environment or user), bounded.
 /// (A program copied a moment ago, for [`AsNobody`], may be "busy" for a
-/// moment: [`crate::spawn::spawn_past_text_busy`] waits that out.)
+/// moment: [`support::spawn::spawn_past_text_busy`] waits that out.)
 pub fn run_command(command: &mut Command) -> Captured {
     output_bounded(command, LESSON_LIMIT)
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
@@ -310,7 +311,7 @@ pub fn interrupt_at_random(
         std::fs::create_dir(&tmp).unwrap();
         std::fs::create_dir(&cwd).unwrap();
         prepare(&cwd);
-        let marker = format!("{}-{run}", crate::unguessable_suffix().unwrap());
+        let marker = format!("{}-{run}", support::unguessable_suffix().unwrap());
         let signal = if random.bool() {
             Signal::SIGINT
         } else {
@@ -332,7 +333,7 @@ pub fn interrupt_at_random(
         std::thread::sleep(delay);
         // The child is ours and not yet reaped: the pid is still its own.
         let _ = kill(nix::unistd::Pid::from_raw(pid as i32), signal);
-        let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
+        let outcome = support::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
         let what = format!("run {run} ({bin}, {signal} after {delay:?})");
         found.runs += 1;
         match outcome {
@@ -590,7 +591,7 @@ pub fn assert_quiet_on_a_closed_pipe(bin: &str, keep: usize) {
     }
     drop(reader);
     let mut stderr = child.stderr.take().unwrap();
-    let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let outcome = support::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
     let mut err = String::new();
     let _ = stderr.read_to_string(&mut err);
     assert!(
@@ -633,7 +634,7 @@ pub fn assert_one_line_on_a_full_device(lesson: &str, bin: &str) {
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let outcome = crate::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
+    let outcome = support::spawn::wait_bounded(&mut child, LESSON_LIMIT).unwrap();
     let mut err = String::new();
     let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
     assert_eq!(outcome, ChildOutcome::Exited(2), "{err}");
@@ -709,7 +710,7 @@ pub fn run_without_proc(bin: &str) -> Result<Captured, String> {
 /// A lesson's `tests/hostile.rs`: the hostile situations as `#[test]`
 /// functions, so every lesson meets them the same way.
 ///
-/// `support::hostile_tests!(NAME, BIN, stores_files: BOOL)` gives a reader
+/// `test_support::hostile_tests!(NAME, BIN, stores_files: BOOL)` gives a reader
 /// that leaves early, a full output device and a nearly full tmpfs as
 /// TMPDIR; add `ulimit_n` for a lesson that opens enough files to meet a
 /// tight `ulimit -n` (4 to 12), and `forks` for one that forks (it must

@@ -94,7 +94,7 @@ pub fn discover(root: &Path) -> Result<Vec<Lesson>> {
     for entry in entries.flatten() {
         let dir_name = entry.file_name().to_string_lossy().into_owned();
         let Some((number, name)) = split_number(&dir_name) else {
-            continue; // the support crate, or anything else that is not a lesson
+            continue; // support, test-support, or anything else that is not a lesson
         };
         let manifest_path = entry.path().join("Cargo.toml");
         let Ok(manifest) = fs::read_to_string(&manifest_path) else {
@@ -150,13 +150,13 @@ pub fn find(root: &Path, wanted: &str) -> Result<Lesson> {
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|c| (crate::cli::edit_distance(word, c), *c))
+        .map(|c| (support::cli::edit_distance(word, c), *c))
         .min()
         .filter(|(distance, candidate)| *distance <= 3.max(candidate.len() / 3))
         .map(|(_, c)| c)
 }
 
-/// The workbook's root, for tests: the directory above `lessons/support`.
+/// The workbook's root, for tests: the directory above `lessons/test-support`.
 pub fn workbook_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
@@ -193,6 +193,7 @@ mod tests {
         assert_eq!(split_number("01-file-mapping"), Some((1, "file-mapping")));
         assert_eq!(split_number("12-x"), Some((12, "x")));
         assert_eq!(split_number("support"), None);
+        assert_eq!(split_number("test-support"), None);
         assert_eq!(split_number("1-file"), None);
         assert_eq!(split_number("ab-file"), None);
     }

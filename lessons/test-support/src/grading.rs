@@ -3,7 +3,7 @@
 //! A graded test is a *checker*: it sends inputs to the lesson binary that
 //! runs the learner's code (the *runner*, `LESSON --exercises`, see
 //! `support::exercise`) and judges the replies in its own process (see
-//! `support::judge`). The checker links the lesson's library and `support`,
+//! `test_support::judge`). The checker links the lesson's library and `support`,
 //! never the exercises, so no learner code runs in the process that holds
 //! the expected values and the verdict.
 //!

@@ -1,5 +1,5 @@
 //! The checker's side of grading: a graded test sends inputs to a runner
-//! (the lesson binary as `LESSON --exercises`, see [`crate::exercise`]),
+//! (the lesson binary as `LESSON --exercises`, see [`support::exercise`]),
 //! and judges the replies in its own process.
 //!
 //! The checker never links the learner's code and never sends it an
@@ -24,9 +24,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub use crate::exercise::Reply as Said;
-use crate::exercise::{FLAG, request_line};
-use crate::wait::ChildOutcome;
+pub use support::exercise::Reply as Said;
+use support::exercise::{FLAG, request_line};
+use support::wait::ChildOutcome;
 
 /// How long a runner may take by default, for all of a test's requests.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(10);
@@ -302,7 +302,7 @@ impl Runner {
             .replies
             .recv_timeout(self.limit)
             .ok()
-            .filter(|line| line != crate::exercise::READY)
+            .filter(|line| line != support::exercise::READY)
             .into_iter()
             .collect();
         running
@@ -329,7 +329,7 @@ impl Runner {
         unsafe {
             command.pre_exec(move || confine(&kept));
         }
-        let mut child = crate::spawn::spawn_past_text_busy(&mut command)
+        let mut child = support::spawn::spawn_past_text_busy(&mut command)
             .unwrap_or_else(|e| {
                 panic!("cannot start the runner {}: {e}", self.program)
             });
@@ -482,7 +482,7 @@ impl Running {
                 .and_then(|l| l.strip_prefix("stopped "))
             {
                 Some(hex) => {
-                    break String::from_utf8(crate::exercise::unhex(hex)?).ok()?;
+                    break String::from_utf8(support::exercise::unhex(hex)?).ok()?;
                 }
                 None => self.held.push(line),
             }
@@ -544,7 +544,7 @@ impl Running {
     /// and returns one reply per request sent.
     pub fn finish(mut self) -> Vec<Reply> {
         drop(self.stdin.take());
-        let outcome = crate::spawn::wait_bounded(&mut self.child, self.limit)
+        let outcome = support::spawn::wait_bounded(&mut self.child, self.limit)
             .unwrap_or(ChildOutcome::Exited(-1));
         // Whatever the learner's code left running goes with it.
         let _ =
@@ -565,7 +565,7 @@ impl Running {
         }
         // A runner says it is ready before any reply (`open` has read that
         // line already; `start` did not wait for it): it is no reply.
-        replies.retain(|line| line != crate::exercise::READY);
+        replies.retain(|line| line != support::exercise::READY);
         while !self.output.is_finished() && std::time::Instant::now() < grace {
             std::thread::sleep(Duration::from_millis(1));
         }
