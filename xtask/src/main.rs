@@ -36,7 +36,8 @@ const RUNS: &[(&str, Run)] = &[
 /// Runs command `name` of another program of the workspace in this one's
 /// place (exec): `book` in the book's tooling, every other command in the
 /// grader. Cargo builds it first when it must (the first time, a minute or
-/// so); its exit status and its signals are then the command's own.
+/// so, with cargo's progress); its exit status and its signals are then the
+/// command's own.
 fn forward(name: &str, args: Vec<OsString>) -> ExitCode {
     use std::os::unix::process::CommandExt;
     let (package, program, what) = match name {
@@ -47,32 +48,17 @@ fn forward(name: &str, args: Vec<OsString>) -> ExitCode {
         ),
         _ => ("workbook-grader", "grader", "the grader"),
     };
-    let root = match workspace_root() {
-        Ok(root) => root,
-        Err(message) => {
-            note!("error: {message}");
-            return ExitCode::from(2);
+    let built = workspace_root().and_then(|root| {
+        build_program(&root, package, program, what, "a minute or two on 2 cores", true)
+    });
+    let error = match built {
+        Ok(path) => {
+            let error = std::process::Command::new(&path).arg(name).args(args).exec();
+            format!("cannot run {}: {error}", path.display())
         }
+        Err(message) => message,
     };
-    announce_first_build(
-        &target_dir(&root).join("debug").join(program),
-        what,
-        "a minute or two on 2 cores",
-    );
-    let built_before = target_dir(&root).join("debug").join(program).is_file();
-    let mut run = cargo();
-    run.arg("run");
-    if built_before {
-        // Cargo's own progress only the first time.
-        run.arg("--quiet");
-    }
-    run.arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .args(["--package", package, "--bin", program, "--"])
-        .arg(name)
-        .args(args);
-    let error = run.exec();
-    note!("error: cannot start cargo to run {what}: {error}");
+    note!("error: {error}");
     ExitCode::from(2)
 }
 
@@ -229,21 +215,38 @@ fn cmd_run_lesson(args: Vec<OsString>) -> Result<ExitCode> {
 /// Builds the lesson `name`'s program (cargo's progress on stderr) and
 /// returns its path, as cargo reported it.
 fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
-    announce_first_build(
-        &target_dir(root).join("debug").join(name),
+    build_program(
+        root,
+        name,
+        name,
         &format!("the lesson {name} and what it uses"),
         "seconds once xtask is built (up to a minute on a slow machine)",
-    );
-    let mut build = cargo()
-        .args([
-            "build",
-            "--message-format=json-render-diagnostics",
-            "--package",
-            name,
-            "--bin",
-            name,
-            "--manifest-path",
-        ])
+        false,
+    )
+}
+
+/// Builds program `bin` of `package` and returns its path, as cargo
+/// reported it. The first time (no such program in the target yet) it says
+/// what is built and roughly for how long (`first_time`), and cargo shows
+/// its progress; after that too, unless `quiet_once_built` (a tool, whose
+/// rebuilds are rare, keeps the command's output its own).
+fn build_program(
+    root: &std::path::Path,
+    package: &str,
+    bin: &str,
+    what: &str,
+    first_time: &str,
+    quiet_once_built: bool,
+) -> Result<PathBuf> {
+    let built_before = target_dir(root).join("debug").join(bin);
+    announce_first_build(&built_before, what, first_time);
+    let mut build = cargo();
+    build.args(["build", "--message-format=json-render-diagnostics"]);
+    if quiet_once_built && built_before.is_file() {
+        build.arg("--quiet");
+    }
+    let mut build = build
+        .args(["--package", package, "--bin", bin, "--manifest-path"])
         .arg(root.join("Cargo.toml"))
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -257,9 +260,7 @@ fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
         .wait()
         .map_err(|e| format!("cannot wait for cargo: {e}"))?;
     if !status.success() {
-        return Err(format!(
-            "the lesson {name} did not build (cargo's errors are above)"
-        ));
+        return Err(format!("{what} did not build (cargo's errors are above)"));
     }
     messages
         .lines()
@@ -271,14 +272,14 @@ fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
             m.get("target")
                 .and_then(|t| t.get("name"))
                 .and_then(serde_json::Value::as_str)
-                == Some(name)
+                == Some(bin)
         })
         .find_map(|m| {
             m.get("executable")
                 .and_then(serde_json::Value::as_str)
                 .map(PathBuf::from)
         })
-        .ok_or_else(|| format!("cargo built {name} but named no program to run"))
+        .ok_or_else(|| format!("cargo built {bin} but named no program to run"))
 }
 
 #[cfg(test)]
