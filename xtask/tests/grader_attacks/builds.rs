@@ -190,6 +190,7 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
     )
     .unwrap();
     assert!(run.outcome.is_success(), "{}", run.stderr);
+    super::warm::target_of(&template);
     let stubs = fs::read_to_string(template.join(EXERCISES)).unwrap();
     let submit = |class: &Path, name: &str, exercises: &str| {
         use std::os::unix::fs::PermissionsExt;
