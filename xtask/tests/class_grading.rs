@@ -169,6 +169,7 @@ fn grade_all_gives_every_submission_its_row() {
 
     // After the students' copies: a clone holds no build cache.
     warm::target_of(&template);
+    warm::submissions_of(&template);
     let csv = scratch.path().join("grades.csv");
     let feedback = scratch.path().join("feedback");
     let run = cargo_xtask(
@@ -343,6 +344,7 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
         .unwrap();
     assert!(status.success());
     warm::target_of(&root.join("source/workbook"));
+    warm::submissions_of(&root.join("source/workbook"));
     let stubs = fs::read_to_string(upload.join(EXERCISES)).unwrap();
     // Exercise 1.3 solved (2 points); the graded tests rigged to pass.
     fs::write(
@@ -640,6 +642,7 @@ fn no_student_reads_a_classmates_files_through_grade_all() {
         );
     }
     warm::target_of(&template);
+    warm::submissions_of(&template);
     let results = scratch.path().join("results");
     fs::create_dir(&results).unwrap();
     let csv = results.join("grades.csv");

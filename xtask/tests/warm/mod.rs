@@ -1,9 +1,10 @@
 //! A warm start for the scratch trees the tests grade in (a handout, a
 //! template, a package): the registry crates that `cargo xtask grade`
-//! builds (xtask's and lesson 1's) are built once per `Cargo.lock` and kept
-//! under `CARGO_TARGET_TMPDIR`, then copied into each scratch tree's
-//! `target/` before its first build. Without it, every scratch tree built
-//! clap, syn, serde and the rest from nothing: about 27 s each.
+//! builds (xtask's and lesson 1's) are built once per `Cargo.lock` and
+//! toolchain, kept under `CARGO_TARGET_TMPDIR`, and copied into each
+//! scratch tree's `target/` before its first build. Without it, every
+//! scratch tree built clap, syn, serde and the rest from nothing: about
+//! 27 s each.
 //!
 //! The copy holds nothing of the workspace's own crates (xtask, support,
 //! the lessons): their fingerprints are removed when the copy is kept, so
@@ -27,6 +28,13 @@ use support::spawn::output_bounded;
 /// compiled registry crates (see the module's comment).
 pub fn target_of(tree: &Path) {
     target_dir(&tree.join("target"));
+}
+
+/// Gives the template `tree` a build cache for the submissions it grades
+/// (`grade --template`, `grade-all`), where the grader builds them:
+/// `target/workbook-grade/tree/target` (xtask/src/grade/submission.rs).
+pub fn submissions_of(tree: &Path) {
+    target_dir(&tree.join("target/workbook-grade/tree/target"));
 }
 
 /// Copies the kept registry crates into the target directory `dir`
@@ -56,8 +64,13 @@ fn seed() -> Option<&'static Path> {
     SEED.get_or_init(|| {
         let kept = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let lock = fs::read(root.join("Cargo.lock")).unwrap_or_default();
-        let key = short_hash(&lock);
+        // Kept per lock file and toolchain: another of either would find
+        // little to reuse in it.
+        let mut key = fs::read(root.join("Cargo.lock")).unwrap_or_default();
+        if let Ok(version) = Command::new(env!("CARGO")).arg("-vV").output() {
+            key.extend(version.stdout);
+        }
+        let key = short_hash(&key);
         let seed = kept.join(format!("scratch-target-{key}"));
         if seed.is_dir() {
             return Some(seed);
