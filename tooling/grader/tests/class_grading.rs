@@ -10,6 +10,8 @@ use std::time::Duration;
 use support::ChildOutcome;
 use support::spawn::{Captured, output_bounded};
 
+mod warm;
+
 const LIMIT: Duration = Duration::from_secs(600);
 const EXERCISES: &str = "lessons/01-file-mapping/src/exercises.rs";
 const HEXDUMP_STUB: &str = "todo!(\"map {} read-only and hexdump it\", path.display())";
@@ -171,6 +173,9 @@ fn grade_all_gives_every_submission_its_row() {
         "2026-01-04T12:00:00Z",
     );
 
+    // After the students' copies: a clone holds no build cache.
+    warm::target_of(&template);
+    warm::submissions_of(&template);
     let csv = scratch.path().join("grades.csv");
     let feedback = scratch.path().join("feedback");
     let run = cargo_xtask(
@@ -344,6 +349,8 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
         .status()
         .unwrap();
     assert!(status.success());
+    warm::target_of(&root.join("source/workbook"));
+    warm::submissions_of(&root.join("source/workbook"));
     let stubs = fs::read_to_string(upload.join(EXERCISES)).unwrap();
     // Exercise 1.3 solved (2 points); the graded tests rigged to pass.
     fs::write(
@@ -640,6 +647,8 @@ fn no_student_reads_a_classmates_files_through_grade_all() {
             "2026-01-01T12:00:00Z",
         );
     }
+    warm::target_of(&template);
+    warm::submissions_of(&template);
     let results = scratch.path().join("results");
     fs::create_dir(&results).unwrap();
     let csv = results.join("grades.csv");

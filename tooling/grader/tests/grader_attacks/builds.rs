@@ -190,6 +190,8 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
     )
     .unwrap();
     assert!(run.outcome.is_success(), "{}", run.stderr);
+    super::warm::target_of(&template);
+    super::warm::submissions_of(&template);
     let stubs = fs::read_to_string(template.join(EXERCISES)).unwrap();
     let submit = |class: &Path, name: &str, exercises: &str| {
         use std::os::unix::fs::PermissionsExt;
@@ -227,10 +229,11 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
     submit(&warm, "bob", &stubs);
     let csv = grade_all(&warm, "1800");
     assert!(csv.lines().any(|l| l.starts_with("bob,")), "{csv}");
-    // The first submission's build computes for hours; the second is the
-    // handout's stubs. Each way to keep rustc busy is tried.
+    // The first two submissions' builds compute for hours, each its own way
+    // of keeping rustc busy; the third is the handout's stubs. One class, so
+    // that each hung build is followed by another submission to grade.
     let template_path = template.to_str().unwrap().to_owned();
-    for (index, hang) in [
+    let hangs = [
         format!("{stubs}\n{SLOW_CONSTANT}"),
         // The same, generic: evaluated when the test binary instantiates it.
         format!(
@@ -243,36 +246,39 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
                 .replace("};\npub fn slow", "};}\npub fn slow")
                 .replace("    SLOW\n", "    Slow::<u8>::SLOW\n")
         ),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let class = scratch.path().join(format!("class-{index}"));
-        submit(&class, "a-hang", hang);
-        submit(&class, "b-stubs", &stubs);
-        let started = std::time::Instant::now();
-        let csv = grade_all(&class, "90");
-        let row = |name: &str| {
-            csv.lines()
-                .find(|l| l.starts_with(name))
-                .unwrap_or_else(|| panic!("no row for {name}:\n{csv}"))
-                .to_owned()
-        };
+    ];
+    let class = scratch.path().join("class");
+    for (index, hang) in hangs.iter().enumerate() {
+        submit(&class, &format!("a-hang-{index}"), hang);
+    }
+    submit(&class, "b-stubs", &stubs);
+    let started = std::time::Instant::now();
+    // Each hung build costs this limit; the stubs, whose build is warm
+    // (only lesson 1 is built again), grade in a fraction of it.
+    let limit: u64 = 60;
+    let csv = grade_all(&class, &limit.to_string());
+    let row = |name: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{csv}"))
+            .to_owned()
+    };
+    for index in 0..hangs.len() {
+        let hung = row(&format!("a-hang-{index},"));
+        // Stopped by the submission's limit, not by anything before it.
         assert!(
-            row("a-hang,").contains(",error,"),
+            hung.contains(",error,")
+                && hung.contains(&format!("still running after {} ms", limit * 1000)),
             "variant {index}:\n{csv}"
-        );
-        assert!(
-            row("b-stubs,").contains(",graded,"),
-            "variant {index}:\n{csv}"
-        );
-        // Nothing of either grading is left: no cargo, no rustc, no test.
-        let left = running_with(&template_path);
-        assert!(left.is_empty(), "variant {index}: still running: {left:#?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(90 + 120),
-            "variant {index}: took {:?}",
-            started.elapsed()
         );
     }
+    assert!(row("b-stubs,").contains(",graded,"), "{csv}");
+    // Nothing of any grading is left: no cargo, no rustc, no test.
+    let left = running_with(&template_path);
+    assert!(left.is_empty(), "still running: {left:#?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2 * limit + 120),
+        "took {:?}",
+        started.elapsed()
+    );
 }

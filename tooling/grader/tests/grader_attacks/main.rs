@@ -45,6 +45,7 @@ fn handout() -> MutexGuard<'static, Scratch> {
         )
         .unwrap();
         assert!(run.outcome.is_success(), "handout failed: {}", run.stderr);
+        warm::target_of(&handout);
         let stub_source = fs::read_to_string(handout.join(EXERCISES)).unwrap();
         assert!(
             stub_source.contains(HEXDUMP_STUB),
@@ -461,6 +462,7 @@ fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
     // One CARGO_TARGET_DIR for everything (a common setup): grading the
     // stubs, then a solved copy, gives each its own score.
     let shared = elsewhere.path().join("shared-target");
+    warm::target_dir(&shared);
     let solved = solve_exercise_1_3(&scratch.stub_source);
     fs::write(moved.join(EXERCISES), &solved).unwrap();
     let stubs = xtask(&scratch.handout, &["grade", "file-mapping"], Some(&shared));
@@ -629,3 +631,5 @@ mod builds;
 mod judge;
 mod sandbox;
 mod scanner;
+#[path = "../warm/mod.rs"]
+mod warm;
