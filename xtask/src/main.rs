@@ -49,11 +49,21 @@ fn forward(name: &str, args: Vec<OsString>) -> ExitCode {
         _ => ("workbook-grader", "grader", "the grader"),
     };
     let built = workspace_root().and_then(|root| {
-        build_program(&root, package, program, what, "a minute or two on 2 cores", true)
+        build_program(
+            &root,
+            package,
+            program,
+            what,
+            "a minute or two on 2 cores",
+            true,
+        )
     });
     let error = match built {
         Ok(path) => {
-            let error = std::process::Command::new(&path).arg(name).args(args).exec();
+            let error = std::process::Command::new(&path)
+                .arg(name)
+                .args(args)
+                .exec();
             format!("cannot run {}: {error}", path.display())
         }
         Err(message) => message,

@@ -26,17 +26,32 @@ const ROUND_STUB: &str = "todo!(\"round {len} up to a multiple of {page_size}\")
 const GRADE_LIMIT: Duration = Duration::from_secs(300);
 
 struct Scratch {
-    _dir: tempfile::TempDir,
     handout: PathBuf,
     stub_source: String,
+}
+
+/// The shared handout's directory. A static is never dropped, so it is
+/// removed when the test program exits (`atexit`): each run would
+/// otherwise leave a handout with its build, over a gigabyte, in TMPDIR.
+static SHARED_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_shared_dir() {
+    if let Some(dir) = SHARED_DIR.get() {
+        let _ = fs::remove_dir_all(dir);
+    }
 }
 
 /// The shared handout, written on first use; hold the guard while using it.
 fn handout() -> MutexGuard<'static, Scratch> {
     static SCRATCH: OnceLock<Mutex<Scratch>> = OnceLock::new();
     let scratch = SCRATCH.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let handout = dir.path().join("handout");
+        let dir = SHARED_DIR.get_or_init(|| tempfile::tempdir().unwrap().keep());
+        // SAFETY: atexit only records a function pointer; the function
+        // takes nothing and touches only a static that is set by now.
+        unsafe {
+            libc::atexit(remove_shared_dir);
+        }
+        let handout = dir.join("handout");
         let run = output_bounded(
             Command::new(env!("CARGO_BIN_EXE_grader"))
                 .args(["handout"])
@@ -52,7 +67,6 @@ fn handout() -> MutexGuard<'static, Scratch> {
             "the stub to attack moved"
         );
         Mutex::new(Scratch {
-            _dir: dir,
             handout,
             stub_source,
         })

@@ -32,7 +32,7 @@ pub fn target_of(tree: &Path) {
 
 /// Gives the template `tree` a build cache for the submissions it grades
 /// (`grade --template`, `grade-all`), where the grader builds them:
-/// `target/workbook-grade/tree/target` (xtask/src/grade/submission.rs).
+/// `target/workbook-grade/tree/target` (tooling/grader/src/submission.rs).
 pub fn submissions_of(tree: &Path) {
     target_dir(&tree.join("target/workbook-grade/tree/target"));
 }
@@ -63,7 +63,10 @@ fn seed() -> Option<&'static Path> {
     static SEED: OnceLock<Option<PathBuf>> = OnceLock::new();
     SEED.get_or_init(|| {
         let kept = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .unwrap();
         // Kept per lock file and toolchain: another of either would find
         // little to reuse in it.
         let mut key = fs::read(root.join("Cargo.lock")).unwrap_or_default();
@@ -107,7 +110,7 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let handout = work.path().join("handout");
     let written = output_bounded(
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        Command::new(env!("CARGO_BIN_EXE_grader"))
             .arg("handout")
             .arg(&handout)
             .args(["--lessons", "file-mapping"]),
