@@ -23,12 +23,19 @@ use tooling::{COLUMNS, Result, wrap};
 pub const DEFAULT_DIR_NAME: &str = "mmap-workbook-exercises";
 
 /// The instructor's material a learner's copy leaves out (files, or
-/// directories with all they hold): the grader's own tests (its attacks,
-/// class grading and new-lesson, which need the solutions), the
-/// instructor's CI, this command's own test, and the book's chapter for
-/// instructors. The grader itself stays: `cargo xtask grade` runs it.
+/// directories with all they hold): grading a class, the platform
+/// exporters, the honesty proof and the handout (the grader's `instructor`
+/// feature's modules), the grader's own tests (its attacks, class grading
+/// and new-lesson, which need the solutions), the instructor's CI, this
+/// command's own test, and the book's chapter for instructors. The rest of
+/// the grader stays: `cargo xtask grade` runs it.
 pub const INSTRUCTOR_ONLY: &[&str] = &[
     ".ci",
+    "tooling/grader/src/class",
+    "tooling/grader/src/handout.rs",
+    "tooling/grader/src/platforms.rs",
+    "tooling/grader/src/verify.rs",
+    "tooling/grader/src/zip.rs",
     "tooling/grader/tests",
     "xtask/tests/learner.rs",
     "book/src/teaching.md",
@@ -74,29 +81,34 @@ pub fn reference_note() -> String {
     )
 }
 
-/// Turns the `instructor` feature off in the copy at `to`: its xtask then
-/// builds without the instructor's commands, whose files it does not have.
+/// Turns the `instructor` feature off in the copy at `to`, in xtask and in
+/// the grader: they then build without the instructor's commands, whose
+/// files the copy does not have.
 pub fn without_instructor_feature(to: &Path) -> Result {
-    let path = to.join("xtask/Cargo.toml");
-    let text =
-        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if !text.lines().any(|l| l.trim() == INSTRUCTOR_DEFAULT) {
-        return Err(format!(
-            "xtask/Cargo.toml has no line `{INSTRUCTOR_DEFAULT}` to turn off for a learner's copy"
-        ));
+    for manifest in ["xtask/Cargo.toml", "tooling/grader/Cargo.toml"] {
+        let path = to.join(manifest);
+        let text = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if !text.lines().any(|l| l.trim() == INSTRUCTOR_DEFAULT) {
+            return Err(format!(
+                "{manifest} has no line `{INSTRUCTOR_DEFAULT}` to turn off for a learner's copy"
+            ));
+        }
+        let learner: String = text
+            .lines()
+            .map(|l| {
+                if l.trim() == INSTRUCTOR_DEFAULT {
+                    "default = []"
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        fs::write(&path, learner + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    let learner: String = text
-        .lines()
-        .map(|l| {
-            if l.trim() == INSTRUCTOR_DEFAULT {
-                "default = []"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    fs::write(&path, learner + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+    Ok(())
 }
 
 pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {

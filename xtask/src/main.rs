@@ -34,13 +34,20 @@ const RUNS: &[(&str, Run)] = &[
 ];
 
 /// Runs command `name` of another program of the workspace in this one's
-/// place (exec): `book` in the book's tooling, every other command in the
-/// grader. Cargo builds it first when it must (the first time, a minute or
+/// place (exec): `book` in the book's tooling (`book`, or `book-check` for
+/// `--check`, so that a reader never builds the browser check), every other
+/// command in the grader. Cargo builds it first when it must (the first time, a minute or
 /// so, with cargo's progress); its exit status and its signals are then the
 /// command's own.
 fn forward(name: &str, args: Vec<OsString>) -> ExitCode {
     use std::os::unix::process::CommandExt;
+    let check = args.iter().any(|a| a == "--check");
     let (package, program, what) = match name {
+        "book" if check => (
+            "workbook-book",
+            "book-check",
+            "the book's check (mdBook's library and a DevTools client)",
+        ),
         "book" => (
             "workbook-book",
             "book",
@@ -229,7 +236,7 @@ fn build_lesson(root: &std::path::Path, name: &str) -> Result<PathBuf> {
         root,
         name,
         name,
-        &format!("the lesson {name} and what it uses"),
+        &format!("the lesson {name}"),
         "seconds once xtask is built (up to a minute on a slow machine)",
         false,
     )
@@ -249,7 +256,11 @@ fn build_program(
     quiet_once_built: bool,
 ) -> Result<PathBuf> {
     let built_before = target_dir(root).join("debug").join(bin);
-    announce_first_build(&built_before, what, first_time);
+    announce_first_build(
+        &built_before,
+        &format!("{what} and what it uses"),
+        first_time,
+    );
     let mut build = cargo();
     build.args(["build", "--message-format=json-render-diagnostics"]);
     if quiet_once_built && built_before.is_file() {

@@ -89,9 +89,14 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> String {
     out.join("\n")
 }
 
-/// Where cargo puts what it builds for the workbook at `root`.
+/// Where cargo puts what it builds for the workbook at `root`: as cargo
+/// reads it from the environment (a `target-dir` in a configuration file
+/// is not read: a first build is then announced more than once).
 pub fn target_dir(root: &std::path::Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+    ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"]
+        .iter()
+        .find_map(std::env::var_os)
+        .map_or_else(|| root.join("target"), PathBuf::from)
 }
 
 /// Before a build that may be the first: unless `built_before` exists,

@@ -8,17 +8,26 @@
 //! it did not write ([`sandbox`], [`confine`], [`view`]) and the route that
 //! lays a submission into a template ([`submission`]).
 
+// The instructor's material, left out of a learner's copy (`cargo xtask
+// init`), which builds this program with the `instructor` feature off.
+#[cfg(feature = "instructor")]
 mod class;
 mod confine;
 mod grade;
+#[cfg(feature = "instructor")]
 mod handout;
 mod new_lesson;
+#[cfg(feature = "instructor")]
 mod platforms;
 mod sandbox;
+// Without `instructor`, grade-all's use of it is gone.
+#[cfg_attr(not(feature = "instructor"), allow(dead_code))]
 mod submission;
 mod timings;
+#[cfg(feature = "instructor")]
 mod verify;
 mod view;
+#[cfg(feature = "instructor")]
 mod zip;
 
 use std::ffi::OsString;
@@ -30,10 +39,15 @@ use tooling::{COLUMNS, note, wrap};
 /// The commands this program runs; their help is in `tooling::commands`.
 const RUNS: &[(&str, Run)] = &[
     ("grade", grade::cmd_grade),
+    #[cfg(feature = "instructor")]
     ("grade-all", class::cmd_grade_all),
+    #[cfg(feature = "instructor")]
     ("gradescope", platforms::cmd_gradescope),
+    #[cfg(feature = "instructor")]
     ("classroom50", platforms::cmd_classroom50),
+    #[cfg(feature = "instructor")]
     ("verify", verify::cmd_verify),
+    #[cfg(feature = "instructor")]
     ("handout", handout::cmd_handout),
     ("new-lesson", new_lesson::cmd_new_lesson),
     ("timings", timings::cmd_timings),

@@ -68,7 +68,12 @@ impl Isolation for Sandbox {
     fn prepare(&self, root: &Path, target: &Path, lessons: &[(&str, &Path)]) -> Result<(), String> {
         let names: Vec<&str> = lessons.iter().map(|(name, _)| *name).collect();
         let view = View::for_tree(root, target, &names)?;
-        let view = self.view.get_or_init(|| view);
+        // One sandbox, one tree: a second tree's tests must never run
+        // through the first one's view.
+        self.view
+            .set(view)
+            .map_err(|_| "a sandbox was prepared twice (one per grading)".to_owned())?;
+        let view = self.view.get().and_then(Option::as_ref);
         let Some((name, dir)) = lessons.first() else {
             return Ok(());
         };

@@ -284,18 +284,18 @@ pub fn run_template_grader(
         "Grading with the template's grader, in {}",
         template.display()
     );
+    // The template's grader: its own program, or in a template made before
+    // the grader was a crate of its own, xtask.
+    let program: &[&str] = if template.join("tooling/grader/Cargo.toml").is_file() {
+        &["--package", "workbook-grader", "--bin", "grader"]
+    } else {
+        &["--package", "xtask"]
+    };
     let status = std::process::Command::new(tooling::cargo_program())
         .args(["run", "--quiet", "--manifest-path"])
         .arg(template.join("Cargo.toml"))
-        .args([
-            "--package",
-            "workbook-grader",
-            "--bin",
-            "grader",
-            "--",
-            "grade",
-            "--template",
-        ])
+        .args(program)
+        .args(["--", "grade", "--template"])
         .arg(template)
         .args(&forwarded)
         .current_dir(template)

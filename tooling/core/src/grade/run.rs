@@ -233,12 +233,6 @@ impl std::fmt::Debug for Job<'_> {
 }
 
 impl Job<'_> {
-    /// A job of a learner grading their own work: no sandbox.
-    pub const OWN: Job<'static> = Job {
-        index: 0,
-        isolation: None,
-    };
-
     /// The throwaway user this job's tests run as, if any.
     pub fn user(&self) -> Option<u32> {
         self.isolation.and_then(|i| i.user(self.index))

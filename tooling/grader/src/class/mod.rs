@@ -285,7 +285,7 @@ fn grade_one(
         }
     };
     let report = private.path().join("report.json");
-    let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "xtask".into()));
+    let mut command = Command::new(std::env::current_exe().unwrap_or_else(|_| "grader".into()));
     command
         .arg("grade")
         .arg("--template")
