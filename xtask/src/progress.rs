@@ -94,7 +94,10 @@ pub fn grade_own_work(
         tests,
         &Default::default(),
         grade::Limits::default(),
-        None,
+        tooling::grade::Guards {
+            check_files: scan::check_lesson,
+            isolation: None,
+        },
         &mut |_| {},
     )
 }

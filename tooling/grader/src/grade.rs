@@ -319,7 +319,10 @@ fn grade_own_tree(
         &tests,
         &HashMap::new(),
         options.limits,
-        Some(&Sandbox::new()),
+        tooling::grade::Guards {
+            check_files: scan::check_lesson,
+            isolation: Some(&Sandbox::new()),
+        },
         progress,
     )?;
     Ok(Graded { results, changed })

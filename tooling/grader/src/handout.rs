@@ -151,7 +151,7 @@ fn student_readme(lessons: &[lessons::Lesson], tests: &[GradedTest]) -> String {
         ));
     }
     let total: u32 = tests.iter().map(|t| t.points).sum();
-    let forbidden = tooling::grade::scan::rules_for_people();
+    let forbidden = scan::rules_for_people();
     format!(
         "\
 # Your exercises: how Linux maps files and shares memory

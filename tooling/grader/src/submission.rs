@@ -76,7 +76,18 @@ pub fn grade_against_template(
         _ => Vec::new(),
     };
     let sandbox = Sandbox::new();
-    let results = grade_tree(&tree, &all, &tests, &skip, limits, Some(&sandbox), progress)?;
+    let results = grade_tree(
+        &tree,
+        &all,
+        &tests,
+        &skip,
+        limits,
+        tooling::grade::Guards {
+            check_files: scan::check_lesson,
+            isolation: Some(&sandbox),
+        },
+        progress,
+    )?;
     Ok(Graded { results, changed })
 }
 

@@ -131,7 +131,10 @@ fn grade_quietly(
         tests,
         &Default::default(),
         limits,
-        Some(&crate::sandbox::Sandbox::new()),
+        tooling::grade::Guards {
+            check_files: scan::check_lesson,
+            isolation: Some(&crate::sandbox::Sandbox::new()),
+        },
         &mut |event| match event {
             grade::Event::Building(lesson) => {
                 let _ = grade::emit(&format!("  building the graded tests of {lesson}\n"));
@@ -177,13 +180,13 @@ fn scan_problems(lesson: &Lesson) -> Vec<String> {
     let Ok(source) = fs::read_to_string(&path) else {
         return Vec::new(); // checks::problems says it is missing
     };
-    let mut problems: Vec<String> = grade::scan::problems(&source)
+    let mut problems: Vec<String> = scan::problems(&source)
         .into_iter()
         .map(|p| format!("{} (the solutions): {p}", path.display()))
         .collect();
     if let Ok(stubs) = strip_solutions(&source) {
         problems.extend(
-            grade::scan::problems(&stubs)
+            scan::problems(&stubs)
                 .into_iter()
                 .map(|p| format!("{} (the stubs): {p}", path.display())),
         );

@@ -4,7 +4,9 @@
 //! their own work through [`grade_tree`] too, without a sandbox.
 //!
 //! - `test_support::layout`: which tests are graded, for how many points.
-//! - [`scan`]: what an exercise file may contain, read with a Rust parser.
+//! - [`CheckFiles`]: what an exercise file may contain, checked before
+//!   anything is built (the scanner, `workbook-scan`, which the callers
+//!   hand in: the core does not wait for `syn` to build).
 //! - [`build`]: compile each lesson's graded tests once, before any learner
 //!   code runs.
 //! - [`run`]: run one test alone, in its own process session, with a time
@@ -26,7 +28,6 @@ mod isolation;
 pub mod leftovers;
 pub mod report;
 pub mod run;
-pub mod scan;
 pub mod session;
 pub mod verdict;
 
@@ -44,6 +45,28 @@ pub use verdict::Verdict;
 
 use crate::Result;
 use test_support::layout::{self as lessons, Lesson};
+
+/// Checks the exercise files a lesson's graded tests compile (its own and
+/// those of the lessons it builds on) before anything is built: the
+/// scanner, `scan::check_lesson`, in every caller.
+pub type CheckFiles = fn(&Path, &Lesson) -> std::result::Result<(), String>;
+
+/// What a grading puts around the learner's code: the file check every
+/// grading makes, and the instructor's sandbox where there is one (none for
+/// a learner's own work).
+#[derive(Clone, Copy)]
+pub struct Guards<'a> {
+    pub check_files: CheckFiles,
+    pub isolation: Option<&'a dyn Isolation>,
+}
+
+impl std::fmt::Debug for Guards<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guards")
+            .field("sandboxed", &self.isolation.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 /// How long one graded test may run unless `--timeout` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,9 +160,10 @@ pub fn tests_of(lessons: &[Lesson]) -> Result<Vec<GradedTest>> {
 /// Grades `tests` in the workbook tree at `root` (lessons `all`), building
 /// in `root/target`. Lessons in `skip` are not built; their tests did not
 /// run, for the reason given. Every test is run alone (see [`run`]), in
-/// `isolation` when given: the instructor's grader gives its sandbox, a
-/// learner grading their own work none (the tests run as the learner,
-/// since the code's author and the person it runs for are the same).
+/// `guards.isolation` when given: the instructor's grader gives its
+/// sandbox, a learner grading their own work none (the tests run as the
+/// learner, since the code's author and the person it runs for are the
+/// same).
 ///
 /// First of all, before anything is built, it checks that the machine can
 /// run tests ([`check_environment`]): when it cannot, the error is that one
@@ -150,9 +174,13 @@ pub fn grade_tree(
     tests: &[GradedTest],
     skip: &HashMap<String, String>,
     limits: Limits,
-    isolation: Option<&dyn Isolation>,
+    guards: Guards<'_>,
     progress: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<TestResult>> {
+    let Guards {
+        check_files,
+        isolation,
+    } = guards;
     check_environment()?;
     run::become_subreaper();
     let shm_before = run::shm_names();
@@ -182,7 +210,8 @@ pub fn grade_tree(
             (Some(lesson), None) => {
                 let lesson = lesson.in_tree(root);
                 progress(Event::Building(lesson.dir_name()));
-                prepare(&lesson, &target, isolation).map(|binary| (binary, lesson.dir.clone()))
+                prepare(&lesson, &target, check_files, isolation)
+                    .map(|binary| (binary, lesson.dir.clone()))
             }
         };
         match prepared {
@@ -331,6 +360,7 @@ pub fn refuse_as_root(why: String) -> String {
 fn prepare(
     lesson: &Lesson,
     target: &Path,
+    check_files: CheckFiles,
     isolation: Option<&dyn Isolation>,
 ) -> std::result::Result<run::SealedBinary, String> {
     let root = lesson
@@ -339,7 +369,7 @@ fn prepare(
         .and_then(Path::parent)
         .ok_or("a lesson directory without a workspace")?;
     // Its own exercise file, and those of the lessons it builds on.
-    scan::check_lesson(root, lesson)?;
+    check_files(root, lesson)?;
     match build::build_graded(root, target, &lesson.name, isolation)? {
         build::Built::Binary(path) => run::SealedBinary::seal(&path),
         build::Built::DoesNotCompile(error) => Err(format!("does not compile:\n{error}")),

@@ -10,9 +10,12 @@
 //! attribute inside `vec![...]` is checked like one outside it. A file syn
 //! cannot parse is refused with syn's error.
 //!
-//! This is defence in depth. Learner code still runs in the graded test's
-//! own process (ARCHITECTURE.md, "Grading"), so today the scanner is what
-//! keeps code from running before `main` or reading files at build time.
+//! This is defence in depth: learner code runs only in the lesson's runner,
+//! never in the checker that judges it, so integrity does not rest on the
+//! scanner. What it still keeps out is code that would run before `main`
+//! or read files at build time, and it tells a learner early (their own
+//! `watch` refuses what the instructor's grader refuses). A crate of its
+//! own, so that the grading core need not wait for `syn` to build.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -260,8 +263,10 @@ fn unreadable(at: Span, error: &str) -> Scanned {
 /// The exercise files `lesson`'s graded tests compile, in the workbook at
 /// `root`: its own, and those of every lesson its library depends on, as
 /// cargo reads the manifests.
-pub fn exercise_closure(root: &Path, lesson: &Lesson) -> crate::Result<Vec<PathBuf>> {
-    let mut command = crate::cargo();
+pub fn exercise_closure(root: &Path, lesson: &Lesson) -> Result<Vec<PathBuf>, String> {
+    // The cargo that started us, so toolchain overrides carry through.
+    let mut command =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command
         .args([
             "metadata",
