@@ -128,3 +128,27 @@ fn the_learners_commands_build_neither_the_grader_nor_the_book() {
         );
     }
 }
+
+#[test]
+fn ci_runs_the_tests_of_every_tooling_crate() {
+    // `cargo test` covers the default members only; the tooling's crates
+    // are named in .ci/run, and a new one must be too.
+    let ci = fs::read_to_string(root().join(".ci/run")).unwrap();
+    let mut crates = vec!["xtask".to_owned()];
+    for entry in fs::read_dir(root().join("tooling")).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let text = fs::read_to_string(&manifest).unwrap();
+        let name = text
+            .lines()
+            .find_map(|l| l.strip_prefix("name = \""))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("no package name in {}", manifest.display()));
+        crates.push(name.to_owned());
+    }
+    for name in crates {
+        assert!(
+            ci.contains(&format!(" -p {name}")),
+            ".ci/run does not test {name}"
+        );
+    }
+}
