@@ -2,7 +2,6 @@
 //! README.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use support::say;
@@ -37,8 +36,7 @@ pub fn cmd_timings(args: Vec<OsString>) -> Result<ExitCode> {
     {
         return Err("the lessons did not build".into());
     }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = tooling::target_dir(&root);
     let scratch = std::env::temp_dir();
     say!(
         "{:<20} {:>10} {:>10}   ({runs} runs each, release build)",
