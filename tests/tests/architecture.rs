@@ -152,3 +152,67 @@ fn ci_runs_the_tests_of_every_tooling_crate() {
         );
     }
 }
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_library_has_doc_tests_to_skip() {
+    // Each library turns doc tests off (rustdoc spent seconds per crate
+    // finding none), so no doc comment may show Rust that would then go
+    // untested: a fenced block in a doc comment is `text`.
+    let mut crates: Vec<PathBuf> = ["lessons", "tooling"]
+        .iter()
+        .flat_map(|dir| fs::read_dir(root().join(dir)).unwrap())
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    crates.extend([root().join("tests"), root().join("xtask")]);
+    let mut libraries = 0;
+    for dir in crates {
+        if !dir.join("src/lib.rs").is_file() {
+            continue;
+        }
+        libraries += 1;
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.lines().any(|l| l.trim() == "doctest = false"),
+            "{} does not set `doctest = false` under [lib]",
+            dir.display()
+        );
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        for file in files {
+            let mut open = false;
+            for (number, line) in fs::read_to_string(&file).unwrap().lines().enumerate() {
+                let line = line.trim_start();
+                let Some(doc) = line
+                    .strip_prefix("///")
+                    .or_else(|| line.strip_prefix("//!"))
+                else {
+                    continue;
+                };
+                let Some(info) = doc.trim().strip_prefix("```") else {
+                    continue;
+                };
+                assert!(
+                    open || info == "text",
+                    "{}:{}: a doc comment shows a ```{info} block, which would not be \
+                     tested: make it ```text, or turn doc tests on for this crate",
+                    file.display(),
+                    number + 1
+                );
+                open = !open;
+            }
+        }
+    }
+    assert!(libraries >= 10, "found only {libraries} libraries");
+}
