@@ -528,20 +528,21 @@ fn random_word() -> String {
 }
 
 /// Exercise 1.2 of a nosy student: it looks for classmates' files
-/// everywhere a test can look (every path on every command line in /proc
-/// and its parents, the temporary directories, the homes: build caches
-/// left out, for time, but for its own tree's), reads every `exercises.rs`
-/// and every build output of lesson 1 it can, and puts every "J-CLASS-"
-/// word it finds into its failure message.
+/// everywhere a test can look (its own tree first, then every path on every
+/// command line in /proc and its parents, then the temporary directories
+/// and the homes: build caches left out, for time, but for its own tree's),
+/// reads every `exercises.rs` and every build output of lesson 1 it can,
+/// and puts every "J-CLASS-" word it finds into its failure message. On a
+/// busy machine (many processes, many paths) it stops after 5 s, within
+/// the runner's limit, and says so: it must reply to be judged.
 const NOSY: &str = r#"{
     // One walk per runner, however many requests it serves.
     static PROBE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let message = PROBE.get_or_init(|| {
     let needle = concat!("J-CLA", "SS-").as_bytes();
+    let started = std::time::Instant::now();
     let mut roots: Vec<std::path::PathBuf> = vec![
         "../..".into(), "../../target/debug/deps".into(),
-        "/tmp".into(), "/var/tmp".into(), "/dev/shm".into(), "/srv".into(),
-        "/home".into(), "/root".into(), std::env::temp_dir(),
     ];
     let mut from_cmdlines = 0;
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -556,8 +557,14 @@ const NOSY: &str = r#"{
             }
         }
     }
+    roots.extend(["/tmp", "/var/tmp", "/dev/shm", "/srv", "/home", "/root"].map(Into::into));
+    roots.push(std::env::temp_dir());
     let system = ["/", "/usr", "/usr/bin", "/usr/lib", "/bin", "/lib", "/etc", "/proc", "/sys", "/dev"];
     roots.retain(|r| !system.iter().any(|s| r == std::path::Path::new(s)));
+    // Each once: a busy machine's compilers name the same folders by the hundred.
+    let mut walked = std::collections::HashSet::new();
+    roots.retain(|r| walked.insert(r.clone()));
+    let mut cut_short = false;
     let (mut seen, mut read) = (0, 0);
     let mut found: Vec<String> = Vec::new();
     // Each root in turn, with a budget of its own.
@@ -566,6 +573,7 @@ const NOSY: &str = r#"{
     let mut stack: Vec<(std::path::PathBuf, usize)> = vec![(root, 0)];
     while let Some((dir, depth)) = stack.pop() {
         if depth > 6 || seen > budget { continue; }
+        if started.elapsed() > std::time::Duration::from_secs(5) { cut_short = true; break; }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             if dir.is_file() { stack.push((dir.parent().unwrap_or(&dir).to_path_buf(), depth + 1)); }
             continue;
@@ -597,7 +605,8 @@ const NOSY: &str = r#"{
     let own = &word()[8..];
     let seen_own = found.iter().any(|w| w == own);
     found.retain(|w| w != own);
-    format!("probe: others {} own {seen_own} ({from_cmdlines} paths on command lines, {seen} entries, {read} files)", found.join(" "))
+    let cut = if cut_short { ", cut short at 5 s" } else { "" };
+    format!("probe: others {} own {seen_own} ({from_cmdlines} paths on command lines, {seen} entries, {read} files{cut})", found.join(" "))
     });
     panic!("{message}")
 }"#;
