@@ -229,6 +229,20 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
     submit(&warm, "bob", &stubs);
     let csv = grade_all(&warm, "1800");
     assert!(csv.lines().any(|l| l.starts_with("bob,")), "{csv}");
+    // Then time a warm grading, as the stubs below will be graded: another
+    // exercise file, so that lesson 1 is built again. The limit the hung
+    // builds are given comes from it, so that it stays safe on a loaded
+    // machine: a hung build costs the limit, not a fixed minute. (At most
+    // the minute it was before, so that the class below stays well within
+    // GRADE_LIMIT.)
+    let again = scratch.path().join("again");
+    submit(&again, "carol", &format!("{stubs}\n// carol's copy\n"));
+    let timed = std::time::Instant::now();
+    let csv = grade_all(&again, "1800");
+    let warm_grading = timed.elapsed();
+    assert!(csv.lines().any(|l| l.starts_with("carol,")), "{csv}");
+    let limit = (warm_grading.as_secs_f64() * 4.0).ceil().clamp(10.0, 60.0) as u64;
+    eprintln!("a warm grading took {warm_grading:?}: each hung build gets {limit} s");
     // The first two submissions' builds compute for hours, each its own way
     // of keeping rustc busy; the third is the handout's stubs. One class, so
     // that each hung build is followed by another submission to grade.
@@ -255,7 +269,6 @@ fn grade_all_kills_a_build_it_gives_up_on_and_grades_the_next() {
     let started = std::time::Instant::now();
     // Each hung build costs this limit; the stubs, whose build is warm
     // (only lesson 1 is built again), grade in a fraction of it.
-    let limit: u64 = 60;
     let csv = grade_all(&class, &limit.to_string());
     let row = |name: &str| {
         csv.lines()

@@ -2,8 +2,10 @@
 //! tried on a scratch handout exactly as a student would (`cargo xtask` in
 //! the handout's own directory).
 //!
-//! The handout is written once and shared; the tests take turns on it.
-//! Only lesson 1 (file-mapping) is graded, to keep the builds small.
+//! Handouts are written once and shared: one per test thread, so that a
+//! test seldom waits for another's turn, and each test has a handout to
+//! itself while it uses it. Only lesson 1 (file-mapping) is graded, to keep
+//! the builds small.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -30,51 +32,95 @@ struct Scratch {
     stub_source: String,
 }
 
-/// The shared handout's directory. A static is never dropped, so it is
-/// removed when the test program exits (`atexit`): each run would
-/// otherwise leave a handout with its build, over a gigabyte, in TMPDIR.
-static SHARED_DIR: OnceLock<PathBuf> = OnceLock::new();
+/// How many handouts the tests share: one per test thread (`cargo test`
+/// runs two here). A handout costs a build of the grader and of lesson 1,
+/// so not one per test.
+const HANDOUTS: usize = 2;
 
-extern "C" fn remove_shared_dir() {
-    if let Some(dir) = SHARED_DIR.get() {
+/// The shared handouts, each written on its first turn.
+static HANDOUT_SLOTS: [Mutex<Option<Scratch>>; HANDOUTS] = [const { Mutex::new(None) }; HANDOUTS];
+
+/// The shared handouts' directories. They are removed when the test
+/// program exits (`atexit`): each run would otherwise leave handouts with
+/// their builds, over a gigabyte each, in TMPDIR.
+static SHARED_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+extern "C" fn remove_shared_dirs() {
+    let dirs = SHARED_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+    for dir in dirs.iter() {
         let _ = fs::remove_dir_all(dir);
     }
 }
 
-/// The shared handout, written on first use; hold the guard while using it.
-fn handout() -> MutexGuard<'static, Scratch> {
-    static SCRATCH: OnceLock<Mutex<Scratch>> = OnceLock::new();
-    let scratch = SCRATCH.get_or_init(|| {
-        let dir = SHARED_DIR.get_or_init(|| tempfile::tempdir().unwrap().keep());
-        // SAFETY: atexit only records a function pointer; the function
-        // takes nothing and touches only a static that is set by now.
-        unsafe {
-            libc::atexit(remove_shared_dir);
-        }
-        let handout = dir.join("handout");
-        let run = output_bounded(
-            Command::new(env!("CARGO_BIN_EXE_grader"))
-                .args(["handout"])
-                .arg(&handout),
-            GRADE_LIMIT,
-        )
-        .unwrap();
-        assert!(run.outcome.is_success(), "handout failed: {}", run.stderr);
-        warm::target_of(&handout);
-        let stub_source = fs::read_to_string(handout.join(EXERCISES)).unwrap();
-        assert!(
-            stub_source.contains(HEXDUMP_STUB),
-            "the stub to attack moved"
-        );
-        Mutex::new(Scratch {
-            handout,
-            stub_source,
-        })
+/// A test's turn on one shared handout: the handout is the test's alone
+/// until the turn is dropped.
+struct Turn(MutexGuard<'static, Option<Scratch>>);
+
+impl std::ops::Deref for Turn {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        self.0.as_ref().expect("a turn always holds a handout")
+    }
+}
+
+/// A shared handout no other test is using (or, with more test threads
+/// than handouts, the next one to come free), pristine: hold the turn while
+/// using it.
+fn handout() -> Turn {
+    let free = HANDOUT_SLOTS.iter().find_map(|slot| match slot.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
     });
-    let guard = scratch.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = free.unwrap_or_else(|| {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % HANDOUTS;
+        HANDOUT_SLOTS[next]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    });
+    let scratch = guard.get_or_insert_with(write_handout);
     // Every test starts from the pristine handout.
-    fs::write(guard.handout.join(EXERCISES), &guard.stub_source).unwrap();
-    guard
+    fs::write(scratch.handout.join(EXERCISES), &scratch.stub_source).unwrap();
+    Turn(guard)
+}
+
+/// Writes a handout in a directory of its own (some tests plant files in,
+/// or close, the directory above it), with warm build caches for its own
+/// gradings and for the submissions graded against it.
+fn write_handout() -> Scratch {
+    let dir = tempfile::tempdir().unwrap().keep();
+    {
+        let mut dirs = SHARED_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+        if dirs.is_empty() {
+            // SAFETY: atexit only records a function pointer; the function
+            // takes nothing and touches only a static.
+            unsafe {
+                libc::atexit(remove_shared_dirs);
+            }
+        }
+        dirs.push(dir.clone());
+    }
+    let handout = dir.join("handout");
+    let run = output_bounded(
+        Command::new(env!("CARGO_BIN_EXE_grader"))
+            .args(["handout"])
+            .arg(&handout),
+        GRADE_LIMIT,
+    )
+    .unwrap();
+    assert!(run.outcome.is_success(), "handout failed: {}", run.stderr);
+    warm::target_of(&handout);
+    warm::submissions_of(&handout);
+    let stub_source = fs::read_to_string(handout.join(EXERCISES)).unwrap();
+    assert!(
+        stub_source.contains(HEXDUMP_STUB),
+        "the stub to attack moved"
+    );
+    Scratch {
+        handout,
+        stub_source,
+    }
 }
 
 /// `cargo xtask ARGS` in `tree`, as a student runs it.
@@ -415,7 +461,7 @@ fn grading_against_the_template_ignores_everything_but_the_exercises() {
     // test file rigged so that every test passes.
     let student_dir = tempfile::tempdir().unwrap();
     let student = student_dir.path().join("alice");
-    copy_tree(&scratch.handout, &student);
+    copy_sources(&scratch.handout, &student);
     let solved = solve_exercise_1_3(&scratch.stub_source);
     fs::write(student.join(EXERCISES), solved).unwrap();
     let rigged = fs::read_to_string(student.join(GRADED))
@@ -440,10 +486,13 @@ fn grading_against_the_template_ignores_everything_but_the_exercises() {
 fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
     let scratch = handout();
     // Build once where it is, then move a copy (with its target/) away.
+    // (Not the build cache of the submissions graded against the handout:
+    // a learner's checkout has none.)
     let _ = grade(&scratch.handout, &[]);
     let elsewhere = tempfile::tempdir().unwrap();
     let moved = elsewhere.path().join("moved");
-    copy_tree(&scratch.handout, &moved);
+    let cache = scratch.handout.join("target/workbook-grade");
+    copy_except(&scratch.handout, &moved, &[cache]);
     let broken = scratch.stub_source.replace(
         "todo!(\"round {len} up to a multiple of {page_size}\")",
         "this does not compile",
@@ -498,15 +547,36 @@ fn a_moved_checkout_grades_itself_and_a_shared_target_dir_changes_nothing() {
     );
 }
 
-/// `cp -a`, so a copy keeps its `target/` as a moved checkout would.
-fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
+/// `cp -a` of everything but `target/`, as a student's clone holds: the
+/// handout's build (most of a gigabyte) is never read from a submission,
+/// and copying it cost seconds of disk writes per copy.
+fn copy_sources(from: &Path, to: &Path) {
+    copy_except(from, to, &[from.join("target")]);
+}
+
+/// `cp -a` of the tree `from` to `to`, but for the paths in `skip`.
+fn copy_except(from: &Path, to: &Path, skip: &[PathBuf]) {
+    fs::create_dir(to).unwrap();
+    fs::set_permissions(to, fs::metadata(from).unwrap().permissions()).unwrap();
+    let mut command = Command::new("cp");
+    command.arg("-a");
+    let mut whole = 0;
+    for entry in fs::read_dir(from).unwrap().flatten() {
+        let path = entry.path();
+        if skip.contains(&path) {
+            continue;
+        }
+        if skip.iter().any(|s| s.starts_with(&path)) {
+            copy_except(&path, &to.join(entry.file_name()), skip);
+        } else {
+            command.arg(path);
+            whole += 1;
+        }
+    }
+    if whole > 0 {
+        let status = command.arg(to).status().unwrap();
+        assert!(status.success());
+    }
 }
 
 #[test]
@@ -541,7 +611,7 @@ fn a_linked_lesson_directory_in_a_submission_is_not_followed() {
     // The student's `lessons` is a link to someone else's finished work.
     let class = tempfile::tempdir().unwrap();
     let other = class.path().join("other");
-    copy_tree(&scratch.handout, &other);
+    copy_sources(&scratch.handout, &other);
     let solved = solve_exercise_1_3(&scratch.stub_source);
     fs::write(other.join(EXERCISES), solved).unwrap();
     let mallory = class.path().join("mallory");

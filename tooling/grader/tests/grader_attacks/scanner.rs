@@ -66,7 +66,7 @@ fn constructs_hidden_from_a_word_scanner_are_refused_in_every_lesson_they_reach(
     let scratch = handout();
     let class = tempfile::tempdir().unwrap();
     let student = class.path().join("eve");
-    copy_tree(&scratch.handout, &student);
+    copy_sources(&scratch.handout, &student);
     // Every lesson but 4 hides one construct; lesson 4 is the handout's, but
     // it compiles lesson 2's exercise file, so it cannot be graded either.
     for (lesson, code, _) in HIDDEN_CONSTRUCTS {
