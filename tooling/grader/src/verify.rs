@@ -21,18 +21,19 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::handout::write_handout;
 use test_support::layout::solutions::{has_solutions, strip_solutions};
 use test_support::layout::{self as lessons, EXERCISES, Lesson, checks};
-use tooling::grade::{self, GradedTest, Limits, TestResult, Verdict};
+use tooling::grade::{self, GradedTest, Limits, TestResult, Verdict, build};
 use tooling::{Result, cargo, no_arguments, workspace_root};
 
-/// The time limit per test for the endless-loop attack: long enough for an
-/// honest test on a loaded machine, short enough to keep verify quick.
+/// The time limit per test for the endless-loop attack: long enough for a
+/// test to reach its exercise on a loaded machine, and well below the
+/// limits the checkers give their runners (see `loop_limits`).
 const LOOP_LIMIT: Duration = Duration::from_secs(1);
 
 /// A stub that never returns.
@@ -78,15 +79,17 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
     if !no_arguments("verify", args)? {
         return Ok(ExitCode::SUCCESS);
     }
+    let started = Instant::now();
     let root = workspace_root()?;
     let all = lessons::discover(&root)?;
     let graded = check_content(&all)?;
     let tests = grade::tests_of(&graded)?;
     tooling::outln!(
         "verify 1/7: {} lessons have well-formed exercises ({} graded tests), solutions \
-         and stubs pass the scanner",
+         and stubs pass the scanner ({:.1} s)",
         graded.len(),
-        tests.len()
+        tests.len(),
+        started.elapsed().as_secs_f64()
     )?;
 
     let started = Instant::now();
@@ -104,7 +107,8 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
         ));
     }
     tooling::outln!(
-        "verify 2/7: the reference solutions score {score}/{max}, each test alone ({:.1} s)",
+        "verify 2/7: the reference solutions score {score}/{max}, each test alone ({:.1} s, \
+         builds included)",
         started.elapsed().as_secs_f64()
     )?;
 
@@ -201,6 +205,7 @@ fn check_handout(
     tests: &[GradedTest],
     max: u32,
 ) -> Result {
+    let started = Instant::now();
     write_handout(root, handout)?;
     let mut clippy = cargo();
     clippy
@@ -222,6 +227,7 @@ fn check_handout(
             clippy.outcome, clippy.stderr
         ));
     }
+    let clippy_took = started.elapsed();
     let in_handout: Vec<Lesson> = graded.iter().map(|l| l.in_tree(handout)).collect();
     let stubs = in_handout
         .iter()
@@ -233,31 +239,36 @@ fn check_handout(
 
     // The stubs: every test fails, with a real verdict.
     let started = Instant::now();
-    let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
+    let stub_limits = Limits::default();
+    let results = grade_quietly(handout, &in_handout, tests, stub_limits)?;
     expect_zero(&results, max, "stubs", |v| matches!(v, Verdict::Failed(_)))?;
     for result in &results {
         let first = result.verdict.to_string();
         let first = first.lines().next().unwrap_or_default();
         tooling::outln!(
-            "  fails as it should: {}::{} ({first})",
+            "  fails as it should: {}::{} ({first}; {:.2} s)",
             result.test.lesson,
-            result.test.name
+            result.test.name,
+            result.elapsed.as_secs_f64()
         )?;
     }
+    // How long a test takes to reach its verdict when its exercise returns
+    // at once: the measure the endless-loop attack's limit is derived from.
+    let slowest = results.iter().map(|r| r.elapsed).max().unwrap_or_default();
     tooling::outln!(
         "verify 3/7: the handout is clippy-clean, and on its stubs every graded test fails \
-         on its own: 0/{max} ({:.1} s)",
-        started.elapsed().as_secs_f64()
+         on its own: 0/{max} (handout and clippy {:.1} s; stubs {:.1} s, builds included, \
+         slowest test {:.2} s)",
+        clippy_took.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        slowest.as_secs_f64()
     )?;
 
     // The attacks.
+    let started = Instant::now();
     let shm_before = grade::run::shm_names();
     replace_stubs(&in_handout, LOOPING_STUB)?;
-    let limits = Limits {
-        timeout: LOOP_LIMIT,
-        ..Limits::default()
-    };
-    let started = Instant::now();
+    let limits = loop_limits(tests.len(), slowest, stub_limits.jobs);
     let results = grade_quietly(handout, &in_handout, tests, limits)?;
     expect_zero(&results, max, "endless loops", |v| {
         matches!(v, Verdict::TimedOut(_))
@@ -274,13 +285,16 @@ fn check_handout(
         ));
     }
     tooling::outln!(
-        "verify 4/7: stubs that loop forever score 0/{max}, each stopped after {} s \
-         ({} tests, {} at a time, {:.1} s in all)",
-        LOOP_LIMIT.as_secs_f64(),
+        "verify 4/7: stubs that loop forever score 0/{max}, each stopped after {:.1} s \
+         ({} tests, {} at a time as the slowest stub test's {:.2} s allows; {:.1} s in all, \
+         builds included)",
+        limits.timeout.as_secs_f64(),
         results.len(),
         limits.jobs,
+        slowest.as_secs_f64(),
         started.elapsed().as_secs_f64()
     )?;
+    let started = Instant::now();
     replace_stubs(&in_handout, FAKING_STUB)?;
     let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
     // A test ends early with the fake; one whose exercise runs in a helper
@@ -290,8 +304,10 @@ fn check_handout(
     })?;
     tooling::outln!(
         "verify 5/7: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \
-         score 0/{max}"
+         score 0/{max} ({:.1} s, builds included)",
+        started.elapsed().as_secs_f64()
     )?;
+    let started = Instant::now();
     // From the handout's own stubs again.
     for (lesson, stub) in in_handout.iter().zip(&stubs) {
         let path = lesson.dir.join(EXERCISES);
@@ -306,22 +322,53 @@ fn check_handout(
     })?;
     tooling::outln!(
         "verify 6/7: stubs that forge the runner's replies on every descriptor, then exit(0), \
-         score 0/{max}"
+         score 0/{max} ({:.1} s, builds included)",
+        started.elapsed().as_secs_f64()
     )?;
+    let started = Instant::now();
     let held = exercises_only_in_runners(handout, &in_handout, &stubs)?;
     tooling::outln!(
         "verify 7/7: a #[used] marker planted in each exercise file is in the lesson's runner \
-         and in no checker: {}",
-        held.join(", ")
+         and in no checker: {} ({:.1} s)",
+        held.join(", "),
+        started.elapsed().as_secs_f64()
     )?;
     Ok(())
 }
 
+/// The endless-loop attack's limits: [`LOOP_LIMIT`] per test, and as many
+/// tests at a time as the same run's measurements allow, so that the phase
+/// costs a few limits, not one per pair of tests. The limit stays as it is:
+/// it must stay well below the limits the checkers give their own runners
+/// (5 s and more), or a test would fail by its own watchdog before the
+/// grader stops it. More tests at a time mean more spinning stubs sharing
+/// the processors, and a test that does not wait for its exercise must
+/// still reach its own verdict before the limit, or the attack would not
+/// catch it. On the stubs, the slowest test took `slowest` to reach its
+/// verdict with `stub_jobs` tests at a time; with `jobs` at a time it could
+/// take up to `jobs / stub_jobs` times as long. So `jobs` is the most for
+/// which that stays within half the limit (never fewer than `stub_jobs`,
+/// as before, nor more than 64, the sandbox's throwaway users per grader),
+/// then spread evenly over the rounds it takes.
+fn loop_limits(tests: usize, slowest: Duration, stub_jobs: usize) -> Limits {
+    let stub_jobs = stub_jobs.max(1);
+    let fits = (LOOP_LIMIT.as_secs_f64() / 2.0 / slowest.as_secs_f64().max(1e-3)) as usize;
+    let most = (stub_jobs * fits).clamp(stub_jobs, 64);
+    let rounds = tests.div_ceil(most).max(1);
+    Limits {
+        timeout: LOOP_LIMIT,
+        jobs: tests.div_ceil(rounds).max(1),
+    }
+}
+
 /// Plants a `#[used]` marker in each of `lessons`' exercise files (their
-/// `stubs`, as handed out), builds every lesson's binary and graded tests,
-/// and checks that the marker is in the binary (the runner) and not in the
-/// graded test binary (the checker): the judge never links learner code.
-/// Returns the lessons that pass; an error names those that do not.
+/// `stubs`, as handed out), builds every lesson's graded tests exactly as
+/// grading does (the same command, in the same target, so that only the
+/// runners are built again), and checks that the marker is in the lesson's
+/// binary (the runner: `target/debug/LESSON`, the one the checker runs)
+/// and not in the graded test binary that build named (the checker): the
+/// judge never links learner code. Returns the lessons that pass; an error
+/// names those that do not.
 fn exercises_only_in_runners(
     handout: &Path,
     lessons: &[Lesson],
@@ -342,54 +389,30 @@ fn exercises_only_in_runners(
         fs::write(&path, planted).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         markers.push(marker);
     }
-    let mut build = cargo();
-    build
-        .args([
-            "test",
-            "--no-run",
-            "--message-format=json",
-            "--manifest-path",
-        ])
-        .arg(handout.join("Cargo.toml"));
-    for lesson in lessons {
-        build.args(["--package", &lesson.name]);
-    }
-    build
-        .args(["--test", "graded"])
-        .env("CARGO_TARGET_DIR", handout.join("target"))
-        .env("CARGO_TERM_COLOR", "never");
-    let built = support::spawn::output_bounded(&mut build, Duration::from_secs(900))
-        .map_err(|e| format!("cannot start cargo test --no-run: {e}"))?;
-    if !built.outcome.is_success() {
-        return Err(format!(
-            "the handout with a marker in each exercise file does not build (cargo {}):\n{}",
-            built.outcome, built.stderr
-        ));
-    }
-    let binaries = built_binaries(&built.stdout);
+    let target = handout.join("target");
+    let sandbox = crate::sandbox::Sandbox::new();
     let mut passed = Vec::new();
     let mut problems = Vec::new();
     for (lesson, marker) in lessons.iter().zip(&markers) {
-        let dir = fs::canonicalize(&lesson.dir).unwrap_or_else(|_| lesson.dir.clone());
-        // Whether any binary of this kind holds the marker; `None` when
-        // cargo built none.
-        let holds = |kind: &str| -> Option<bool> {
-            let paths: Vec<&PathBuf> = binaries
-                .iter()
-                .filter(|(at, k, _)| *at == dir && *k == kind)
-                .map(|(_, _, path)| path)
-                .collect();
-            (!paths.is_empty()).then(|| {
-                paths.iter().any(|path| {
-                    fs::read(path).is_ok_and(|bytes| {
-                        bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
-                    })
-                })
-            })
+        let name = lesson.dir_name();
+        let checker = match build::build_graded(handout, &target, &lesson.name, Some(&sandbox))? {
+            build::Built::Binary(path) => path,
+            build::Built::DoesNotCompile(error) => {
+                return Err(format!(
+                    "the handout with a marker in each exercise file does not build \
+                     ({name}):\n{error}"
+                ));
+            }
         };
-        let name = lesson.dir.file_name().unwrap_or_default().to_string_lossy();
-        match (holds("runner"), holds("checker")) {
-            (Some(true), Some(false)) => passed.push(name.into_owned()),
+        let runner = target.join("debug").join(&lesson.name);
+        // Whether the binary at `path` holds the marker; `None` when there
+        // is no such binary.
+        let holds = |path: &Path| -> Option<bool> {
+            let bytes = fs::read(path).ok()?;
+            Some(bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        };
+        match (holds(&runner), holds(&checker)) {
+            (Some(true), Some(false)) => passed.push(name),
             (Some(true), Some(true)) => problems.push(format!(
                 "{name}: its graded tests (the checker) link the exercises; move \
                  exercises.rs out of the library into the lesson binary, the runner"
@@ -397,13 +420,13 @@ fn exercises_only_in_runners(
             (Some(false), _) => problems.push(format!(
                 "{name}: its binary (the runner) does not hold the exercises' code"
             )),
-            (runner, _) => problems.push(format!(
-                "{name}: cargo named no {} binary",
-                if runner.is_none() {
-                    "lesson"
-                } else {
-                    "graded test"
-                }
+            (None, _) => problems.push(format!(
+                "{name}: cargo built no lesson binary at {}",
+                runner.display()
+            )),
+            (_, None) => problems.push(format!(
+                "{name}: cannot read its graded test binary {}",
+                checker.display()
             )),
         }
     }
@@ -421,45 +444,6 @@ fn exercises_only_in_runners(
             problems.join("\n  ")
         ))
     }
-}
-
-/// The lesson binaries ("runner") and graded test binaries ("checker") that
-/// cargo's `--message-format=json` lines name, each with its package's
-/// directory.
-fn built_binaries(messages: &str) -> Vec<(PathBuf, &'static str, PathBuf)> {
-    use serde_json::Value;
-    let mut found = Vec::new();
-    for line in messages.lines() {
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if message.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {
-            continue;
-        }
-        let executable = message.get("executable").and_then(Value::as_str);
-        let manifest = message.get("manifest_path").and_then(Value::as_str);
-        let (Some(executable), Some(manifest)) = (executable, manifest) else {
-            continue;
-        };
-        let target = message.get("target");
-        let name = target.and_then(|t| t.get("name")).and_then(Value::as_str);
-        let kinds: Vec<&str> = target
-            .and_then(|t| t.get("kind"))
-            .and_then(Value::as_array)
-            .map(|kinds| kinds.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let kind = if kinds.contains(&"test") && name == Some("graded") {
-            "checker"
-        } else if kinds.contains(&"bin") {
-            "runner"
-        } else {
-            continue;
-        };
-        let dir = Path::new(manifest).parent().unwrap_or(Path::new("/"));
-        let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        found.push((dir, kind, PathBuf::from(executable)));
-    }
-    found
 }
 
 /// Checks that `results` score 0 out of `max`, each with the verdict `expected`.
@@ -519,4 +503,25 @@ fn replace_stubs(lessons: &[Lesson], code: &str) -> Result {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endless_loop_attack_runs_more_at_a_time_only_when_tests_are_quick() {
+        // Slow tests: as many at a time as on the stubs, never fewer.
+        let slow = loop_limits(82, Duration::from_millis(800), 2);
+        assert_eq!((slow.jobs, slow.timeout), (2, LOOP_LIMIT));
+        let slower = loop_limits(82, Duration::from_secs(3), 2);
+        assert_eq!(slower.jobs, 2);
+        // Quick ones: 2 × 5 fit in half the limit, spread over 9 rounds.
+        let quick = loop_limits(82, Duration::from_millis(100), 2);
+        assert_eq!((quick.jobs, quick.timeout), (10, LOOP_LIMIT));
+        // Never more than the sandbox's 64 users, in as few rounds as that allows.
+        let instant = loop_limits(82, Duration::ZERO, 2);
+        assert_eq!(instant.jobs, 41);
+        assert_eq!(loop_limits(3, Duration::ZERO, 2).jobs, 3);
+    }
 }
