@@ -5,8 +5,9 @@
 //!    solutions and its stubs pass the grader's scanner (`grade::scan`).
 //! 2. On the reference solutions, every graded test passes, each run alone
 //!    exactly as a student's are: full marks.
-//! 3. A handout (outside the workbook, with its own target directory) is
-//!    clean under `clippy -D warnings`, and on it every graded test fails
+//! 3. A handout (outside the workbook, with its own target directory, which
+//!    starts with the workbook's own builds of the registry's crates only)
+//!    is clean under `clippy -D warnings`, and on it every graded test fails
 //!    with a real verdict: a score of 0.
 //! 4. Attacks on the handout score 0 too: every stub an endless loop (each
 //!    test is stopped at the time limit); every stub printing libtest's
@@ -253,9 +254,13 @@ fn check_handout(
             result.elapsed.as_secs_f64()
         )?;
     }
-    // How long a test takes to reach its verdict when its exercise returns
-    // at once: the measure the endless-loop attack's limit is derived from.
-    let slowest = results.iter().map(|r| r.elapsed).max().unwrap_or_default();
+    // How long each test takes to reach its verdict when its exercise
+    // returns at once: what the endless-loop attack's pace is derived from.
+    let stub_times: Vec<(GradedTest, Duration)> = results
+        .iter()
+        .map(|r| (r.test.clone(), r.elapsed))
+        .collect();
+    let slowest = stub_times.iter().map(|(_, t)| *t).max().unwrap_or_default();
     tooling::outln!(
         "verify 3/7: the handout is clippy-clean, and on its stubs every graded test fails \
          on its own: 0/{max} (handout, {seeded} registry builds seeded, and clippy {:.1} s; \
@@ -269,8 +274,15 @@ fn check_handout(
     let started = Instant::now();
     let shm_before = grade::run::shm_names();
     replace_stubs(&in_handout, LOOPING_STUB)?;
-    let limits = loop_limits(tests.len(), slowest, stub_limits.jobs);
-    let results = grade_quietly(handout, &in_handout, tests, limits)?;
+    let groups = loop_groups(&stub_times, stub_limits.jobs);
+    let mut results = Vec::new();
+    for (group, jobs) in &groups {
+        let limits = Limits {
+            timeout: LOOP_LIMIT,
+            jobs: *jobs,
+        };
+        results.extend(grade_quietly(handout, &in_handout, group, limits)?);
+    }
     expect_zero(&results, max, "endless loops", |v| {
         matches!(v, Verdict::TimedOut(_))
     })?;
@@ -285,14 +297,16 @@ fn check_handout(
             left.join(", ")
         ));
     }
+    let how: Vec<String> = groups
+        .iter()
+        .map(|(group, jobs)| format!("{} at {jobs} at a time", group.len()))
+        .collect();
     tooling::outln!(
         "verify 4/7: stubs that loop forever score 0/{max}, each stopped after {:.1} s \
-         ({} tests, {} at a time as the slowest stub test's {:.2} s allows; {:.1} s in all, \
-         builds included)",
-        limits.timeout.as_secs_f64(),
+         ({} tests: {}, as their times on the stubs allow; {:.1} s in all, builds included)",
+        LOOP_LIMIT.as_secs_f64(),
         results.len(),
-        limits.jobs,
-        slowest.as_secs_f64(),
+        how.join(", "),
         started.elapsed().as_secs_f64()
     )?;
     let started = Instant::now();
@@ -449,29 +463,60 @@ fn seed_registry_builds(root: &Path, target: &Path) -> Result<usize> {
     Ok(copied)
 }
 
-/// The endless-loop attack's limits: [`LOOP_LIMIT`] per test, and as many
-/// tests at a time as the same run's measurements allow, so that the phase
-/// costs a few limits, not one per pair of tests. The limit stays as it is:
-/// it must stay well below the limits the checkers give their own runners
-/// (5 s and more), or a test would fail by its own watchdog before the
-/// grader stops it. More tests at a time mean more spinning stubs sharing
-/// the processors, and a test that does not wait for its exercise must
-/// still reach its own verdict before the limit, or the attack would not
-/// catch it. On the stubs, the slowest test took `slowest` to reach its
-/// verdict with `stub_jobs` tests at a time; with `jobs` at a time it could
-/// take up to `jobs / stub_jobs` times as long. So `jobs` is the most for
-/// which that stays within half the limit (never fewer than `stub_jobs`,
-/// as before, nor more than 64, the sandbox's throwaway users per grader),
-/// then spread evenly over the rounds it takes.
-fn loop_limits(tests: usize, slowest: Duration, stub_jobs: usize) -> Limits {
+/// How many tests at a time may run with `slowest` as the slowest of them
+/// on the stubs. The limit per test stays [`LOOP_LIMIT`]: it must stay well
+/// below the limits the checkers give their own runners (5 s and more), or
+/// a test would fail by its own watchdog before the grader stops it. But a
+/// test that does not wait for its exercise must still reach its own
+/// verdict before that limit, or the attack would not catch it, and more
+/// tests at a time mean more spinning stubs sharing the processors. On the
+/// stubs, a test took its time with `stub_jobs` tests at a time; with
+/// `jobs` at a time it could take up to `jobs / stub_jobs` times as long.
+/// So `jobs` is the most for which that stays within half the limit; never
+/// fewer than `stub_jobs`, as before, nor more than 64, the sandbox's
+/// throwaway users per grader.
+fn loop_jobs(slowest: Duration, stub_jobs: usize) -> usize {
     let stub_jobs = stub_jobs.max(1);
     let fits = (LOOP_LIMIT.as_secs_f64() / 2.0 / slowest.as_secs_f64().max(1e-3)) as usize;
-    let most = (stub_jobs * fits).clamp(stub_jobs, 64);
-    let rounds = tests.div_ceil(most).max(1);
-    Limits {
-        timeout: LOOP_LIMIT,
-        jobs: tests.div_ceil(rounds).max(1),
-    }
+    (stub_jobs * fits).clamp(stub_jobs, 64)
+}
+
+/// The endless-loop attack in one or two gradings: the tests that were
+/// quick on the stubs, many at a time, then the others, fewer at a time
+/// ([`loop_jobs`] for the slowest of each), so that the phase costs a few
+/// limits rather than one per pair of tests. Of every split (and none), the
+/// one with the fewest rounds of limits, a second grading counted as one
+/// more. Each group's tests at a time are spread evenly over its rounds.
+fn loop_groups(
+    times: &[(GradedTest, Duration)],
+    stub_jobs: usize,
+) -> Vec<(Vec<GradedTest>, usize)> {
+    let mut sorted = times.to_vec();
+    sorted.sort_by_key(|(_, t)| *t);
+    // Rounds and tests at a time for `group`, sorted by time.
+    let pace = |group: &[(GradedTest, Duration)]| -> (usize, usize) {
+        let slowest = group.last().map(|(_, t)| *t).unwrap_or_default();
+        let rounds = group.len().div_ceil(loop_jobs(slowest, stub_jobs));
+        (rounds, group.len().div_ceil(rounds.max(1)).max(1))
+    };
+    let cost = |split: usize| {
+        let (quick, slow) = sorted.split_at(split);
+        let (rounds, _) = pace(quick);
+        let (more, _) = pace(slow);
+        rounds + more + usize::from(more > 0)
+    };
+    let split = (1..=sorted.len())
+        .min_by_key(|&k| (cost(k), std::cmp::Reverse(k)))
+        .unwrap_or(sorted.len());
+    let (quick, slow) = sorted.split_at(split);
+    [quick, slow]
+        .into_iter()
+        .filter(|group| !group.is_empty())
+        .map(|group| {
+            let tests = group.iter().map(|(test, _)| test.clone()).collect();
+            (tests, pace(group).1)
+        })
+        .collect()
 }
 
 /// Plants a `#[used]` marker in each of `lessons`' exercise files (their
@@ -622,19 +667,34 @@ fn replace_stubs(lessons: &[Lesson], code: &str) -> Result {
 mod tests {
     use super::*;
 
+    fn test(name: &str) -> GradedTest {
+        GradedTest {
+            lesson: "tiny".into(),
+            name: name.into(),
+            points: 1,
+        }
+    }
+
     #[test]
     fn the_endless_loop_attack_runs_more_at_a_time_only_when_tests_are_quick() {
+        let ms = Duration::from_millis;
         // Slow tests: as many at a time as on the stubs, never fewer.
-        let slow = loop_limits(82, Duration::from_millis(800), 2);
-        assert_eq!((slow.jobs, slow.timeout), (2, LOOP_LIMIT));
-        let slower = loop_limits(82, Duration::from_secs(3), 2);
-        assert_eq!(slower.jobs, 2);
-        // Quick ones: 2 × 5 fit in half the limit, spread over 9 rounds.
-        let quick = loop_limits(82, Duration::from_millis(100), 2);
-        assert_eq!((quick.jobs, quick.timeout), (10, LOOP_LIMIT));
-        // Never more than the sandbox's 64 users, in as few rounds as that allows.
-        let instant = loop_limits(82, Duration::ZERO, 2);
-        assert_eq!(instant.jobs, 41);
-        assert_eq!(loop_limits(3, Duration::ZERO, 2).jobs, 3);
+        assert_eq!(loop_jobs(ms(800), 2), 2);
+        assert_eq!(loop_jobs(ms(3000), 2), 2);
+        // Quick ones: 2 × 5 fit in half the limit; never more than 64.
+        assert_eq!(loop_jobs(ms(100), 2), 10);
+        assert_eq!(loop_jobs(Duration::ZERO, 2), 64);
+        // All quick: one grading, in as few rounds as 64 at a time allow.
+        let quick: Vec<_> = (0..82).map(|i| (test(&format!("t{i}")), ms(1))).collect();
+        let groups = loop_groups(&quick, 2);
+        let shape: Vec<(usize, usize)> = groups.iter().map(|(g, j)| (g.len(), *j)).collect();
+        assert_eq!(shape, [(82, 41)]);
+        // A few slow ones run apart, 2 at a time; the rest many at a time.
+        let mut mixed = quick[..78].to_vec();
+        mixed.extend((0..4).map(|i| (test(&format!("slow{i}")), ms(600))));
+        let groups = loop_groups(&mixed, 2);
+        let shape: Vec<(usize, usize)> = groups.iter().map(|(g, j)| (g.len(), *j)).collect();
+        assert_eq!(shape, [(78, 39), (4, 2)]);
+        assert!(groups[1].0.iter().all(|t| t.name.starts_with("slow")));
     }
 }
