@@ -567,7 +567,7 @@ fn exercises_only_in_runners(
         // is no such binary.
         let holds = |path: &Path| -> Option<bool> {
             let bytes = fs::read(path).ok()?;
-            Some(bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
+            Some(build::contains(&bytes, marker.as_bytes()))
         };
         match (holds(&runner), holds(&checker)) {
             (Some(true), Some(false)) => passed.push(name),
