@@ -34,7 +34,7 @@ use tooling::{Result, cargo, no_arguments, workspace_root};
 
 /// The time limit per test for the endless-loop attack: long enough for a
 /// test to reach its exercise on a loaded machine, and well below the
-/// limits the checkers give their runners (see `loop_limits`).
+/// limits the checkers give their runners (see `loop_jobs`).
 const LOOP_LIMIT: Duration = Duration::from_secs(1);
 
 /// A stub that never returns.
