@@ -5,8 +5,9 @@
 //!    solutions and its stubs pass the grader's scanner (`grade::scan`).
 //! 2. On the reference solutions, every graded test passes, each run alone
 //!    exactly as a student's are: full marks.
-//! 3. A handout (outside the workbook, with its own target directory) is
-//!    clean under `clippy -D warnings`, and on it every graded test fails
+//! 3. A handout (outside the workbook, with its own target directory, which
+//!    starts with the workbook's own builds of the registry's crates only)
+//!    is clean under `clippy -D warnings`, and on it every graded test fails
 //!    with a real verdict: a score of 0.
 //! 4. Attacks on the handout score 0 too: every stub an endless loop (each
 //!    test is stopped at the time limit); every stub printing libtest's
@@ -28,11 +29,12 @@ use std::time::{Duration, Instant};
 use crate::handout::write_handout;
 use test_support::layout::solutions::{has_solutions, strip_solutions};
 use test_support::layout::{self as lessons, EXERCISES, Lesson, checks};
-use tooling::grade::{self, GradedTest, Limits, TestResult, Verdict};
+use tooling::grade::{self, GradedTest, Limits, TestResult, Verdict, build};
 use tooling::{Result, cargo, no_arguments, workspace_root};
 
-/// The time limit per test for the endless-loop attack: long enough for an
-/// honest test on a loaded machine, short enough to keep verify quick.
+/// The time limit per test for the endless-loop attack: long enough for a
+/// test to reach its exercise on a loaded machine, and well below the
+/// limits the checkers give their runners (see `loop_jobs`).
 const LOOP_LIMIT: Duration = Duration::from_secs(1);
 
 /// A stub that never returns.
@@ -78,15 +80,17 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
     if !no_arguments("verify", args)? {
         return Ok(ExitCode::SUCCESS);
     }
+    let started = Instant::now();
     let root = workspace_root()?;
     let all = lessons::discover(&root)?;
     let graded = check_content(&all)?;
     let tests = grade::tests_of(&graded)?;
     tooling::outln!(
         "verify 1/7: {} lessons have well-formed exercises ({} graded tests), solutions \
-         and stubs pass the scanner",
+         and stubs pass the scanner ({:.1} s)",
         graded.len(),
-        tests.len()
+        tests.len(),
+        started.elapsed().as_secs_f64()
     )?;
 
     let started = Instant::now();
@@ -104,7 +108,8 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
         ));
     }
     tooling::outln!(
-        "verify 2/7: the reference solutions score {score}/{max}, each test alone ({:.1} s)",
+        "verify 2/7: the reference solutions score {score}/{max}, each test alone ({:.1} s, \
+         builds included)",
         started.elapsed().as_secs_f64()
     )?;
 
@@ -201,7 +206,9 @@ fn check_handout(
     tests: &[GradedTest],
     max: u32,
 ) -> Result {
+    let started = Instant::now();
     write_handout(root, handout)?;
+    let seeded = seed_registry_builds(root, &handout.join("target"))?;
     let mut clippy = cargo();
     clippy
         .args(["clippy", "--all-targets", "--quiet", "--manifest-path"])
@@ -222,6 +229,7 @@ fn check_handout(
             clippy.outcome, clippy.stderr
         ));
     }
+    let clippy_took = started.elapsed();
     let in_handout: Vec<Lesson> = graded.iter().map(|l| l.in_tree(handout)).collect();
     let stubs = in_handout
         .iter()
@@ -233,32 +241,48 @@ fn check_handout(
 
     // The stubs: every test fails, with a real verdict.
     let started = Instant::now();
-    let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
+    let stub_limits = Limits::default();
+    let results = grade_quietly(handout, &in_handout, tests, stub_limits)?;
     expect_zero(&results, max, "stubs", |v| matches!(v, Verdict::Failed(_)))?;
     for result in &results {
         let first = result.verdict.to_string();
         let first = first.lines().next().unwrap_or_default();
         tooling::outln!(
-            "  fails as it should: {}::{} ({first})",
+            "  fails as it should: {}::{} ({first}; {:.2} s)",
             result.test.lesson,
-            result.test.name
+            result.test.name,
+            result.elapsed.as_secs_f64()
         )?;
     }
+    // How long each test takes to reach its verdict when its exercise
+    // returns at once: what the endless-loop attack's pace is derived from.
+    let stub_times: Vec<(GradedTest, Duration)> = results
+        .iter()
+        .map(|r| (r.test.clone(), r.elapsed))
+        .collect();
+    let slowest = stub_times.iter().map(|(_, t)| *t).max().unwrap_or_default();
     tooling::outln!(
         "verify 3/7: the handout is clippy-clean, and on its stubs every graded test fails \
-         on its own: 0/{max} ({:.1} s)",
-        started.elapsed().as_secs_f64()
+         on its own: 0/{max} (handout, {seeded} registry builds seeded, and clippy {:.1} s; \
+         stubs {:.1} s, builds included, slowest test {:.2} s)",
+        clippy_took.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        slowest.as_secs_f64()
     )?;
 
     // The attacks.
+    let started = Instant::now();
     let shm_before = grade::run::shm_names();
     replace_stubs(&in_handout, LOOPING_STUB)?;
-    let limits = Limits {
-        timeout: LOOP_LIMIT,
-        ..Limits::default()
-    };
-    let started = Instant::now();
-    let results = grade_quietly(handout, &in_handout, tests, limits)?;
+    let groups = loop_groups(&stub_times, stub_limits.jobs);
+    let mut results = Vec::new();
+    for (group, jobs) in &groups {
+        let limits = Limits {
+            timeout: LOOP_LIMIT,
+            jobs: *jobs,
+        };
+        results.extend(grade_quietly(handout, &in_handout, group, limits)?);
+    }
     expect_zero(&results, max, "endless loops", |v| {
         matches!(v, Verdict::TimedOut(_))
     })?;
@@ -273,14 +297,19 @@ fn check_handout(
             left.join(", ")
         ));
     }
+    let how: Vec<String> = groups
+        .iter()
+        .map(|(group, jobs)| format!("{} at {jobs} at a time", group.len()))
+        .collect();
     tooling::outln!(
-        "verify 4/7: stubs that loop forever score 0/{max}, each stopped after {} s \
-         ({} tests, {} at a time, {:.1} s in all)",
+        "verify 4/7: stubs that loop forever score 0/{max}, each stopped after {:.1} s \
+         ({} tests: {}, as their times on the stubs allow; {:.1} s in all, builds included)",
         LOOP_LIMIT.as_secs_f64(),
         results.len(),
-        limits.jobs,
+        how.join(", "),
         started.elapsed().as_secs_f64()
     )?;
+    let started = Instant::now();
     replace_stubs(&in_handout, FAKING_STUB)?;
     let results = grade_quietly(handout, &in_handout, tests, Limits::default())?;
     // A test ends early with the fake; one whose exercise runs in a helper
@@ -290,8 +319,10 @@ fn check_handout(
     })?;
     tooling::outln!(
         "verify 5/7: stubs that print libtest's \"ok\" and a fake proof, then exit(0), \
-         score 0/{max}"
+         score 0/{max} ({:.1} s, builds included)",
+        started.elapsed().as_secs_f64()
     )?;
+    let started = Instant::now();
     // From the handout's own stubs again.
     for (lesson, stub) in in_handout.iter().zip(&stubs) {
         let path = lesson.dir.join(EXERCISES);
@@ -306,22 +337,196 @@ fn check_handout(
     })?;
     tooling::outln!(
         "verify 6/7: stubs that forge the runner's replies on every descriptor, then exit(0), \
-         score 0/{max}"
+         score 0/{max} ({:.1} s, builds included)",
+        started.elapsed().as_secs_f64()
     )?;
+    let started = Instant::now();
     let held = exercises_only_in_runners(handout, &in_handout, &stubs)?;
     tooling::outln!(
         "verify 7/7: a #[used] marker planted in each exercise file is in the lesson's runner \
-         and in no checker: {}",
-        held.join(", ")
+         and in no checker: {} ({:.1} s)",
+        held.join(", "),
+        started.elapsed().as_secs_f64()
     )?;
     Ok(())
 }
 
+/// Seeds the handout's new target directory with what the workbook's own
+/// builds (in `root/target`) compiled of the crates from the registry, so
+/// that the handout's builds need not compile them again: cargo names each
+/// such build by a hash of its crate, version, features, profile and
+/// compiler, the same in both trees, and compiles again whatever does not
+/// fit. Nothing of a workspace member is copied (so no solution): only
+/// third-party code, compiled by the instructor's own builds. Returns how
+/// many entries were copied.
+fn seed_registry_builds(root: &Path, target: &Path) -> Result<usize> {
+    use serde_json::Value;
+    let mut metadata = cargo();
+    metadata
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"));
+    let metadata = support::spawn::output_bounded(&mut metadata, Duration::from_secs(60))
+        .map_err(|e| format!("cannot start cargo metadata: {e}"))?;
+    if !metadata.outcome.is_success() {
+        return Err(format!(
+            "cargo metadata {}:\n{}",
+            metadata.outcome, metadata.stderr
+        ));
+    }
+    let metadata: Value = serde_json::from_str(&metadata.stdout)
+        .map_err(|e| format!("cargo metadata gave no JSON: {e}"))?;
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    let from_registry = |p: &Value| {
+        p["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("registry+"))
+    };
+    // Names a workspace member also has are never copied.
+    let local: Vec<&str> = packages
+        .iter()
+        .filter(|p| !from_registry(p))
+        .flat_map(|p| {
+            let targets = p["targets"].as_array().into_iter().flatten();
+            std::iter::once(p["name"].as_str()).chain(targets.map(|t| t["name"].as_str()))
+        })
+        .flatten()
+        .collect();
+    let mut names: Vec<String> = Vec::new(); // packages: .fingerprint/, build/
+    let mut crates: Vec<String> = Vec::new(); // their libraries: deps/
+    for package in packages.iter().filter(|p| from_registry(p)) {
+        if let Some(name) = package["name"].as_str() {
+            names.push(name.to_owned());
+        }
+        for t in package["targets"].as_array().into_iter().flatten() {
+            if let Some(name) = t["name"].as_str() {
+                crates.push(name.replace('-', "_"));
+            }
+        }
+    }
+    names.retain(|n| !local.contains(&n.as_str()));
+    crates.retain(|c| !local.iter().any(|l| l.replace('-', "_") == *c));
+    // `NAME-HASH`, possibly with a suffix (`.rlib`, `.d`): NAME, or None.
+    let named = |entry: &str| -> Option<String> {
+        let stem = entry.split('.').next()?;
+        let (name, hash) = stem.rsplit_once('-')?;
+        (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| name.to_owned())
+    };
+    let from = root.join("target").join("debug");
+    let mut copied = 0;
+    for (dir, wanted, prefix) in [
+        (".fingerprint", &names, ""),
+        ("build", &names, ""),
+        ("deps", &crates, "lib"),
+    ] {
+        let Ok(entries) = fs::read_dir(from.join(dir)) else {
+            continue;
+        };
+        let picked: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|entry| {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                // A library is `libNAME-HASH.rlib`, its dep-info `NAME-HASH.d`.
+                let file = match file.strip_prefix(prefix) {
+                    Some(rest) if !file.ends_with(".d") => rest,
+                    _ => &file,
+                };
+                named(file).is_some_and(|name| wanted.contains(&name))
+            })
+            .map(|entry| entry.path())
+            .collect();
+        if picked.is_empty() {
+            continue;
+        }
+        let into = target.join("debug").join(dir);
+        fs::create_dir_all(&into).map_err(|e| format!("cannot create {}: {e}", into.display()))?;
+        // `cp -a` keeps the times cargo compares.
+        let mut copy = std::process::Command::new("cp");
+        copy.args(["-a", "--reflink=auto"]).args(&picked).arg(&into);
+        let copy = support::spawn::output_bounded(&mut copy, Duration::from_secs(300))
+            .map_err(|e| format!("cannot start cp: {e}"))?;
+        if !copy.outcome.is_success() {
+            return Err(format!(
+                "cannot copy the registry's builds into {} (cp {}): {}",
+                into.display(),
+                copy.outcome,
+                copy.stderr
+            ));
+        }
+        copied += picked.len();
+    }
+    Ok(copied)
+}
+
+/// How many tests at a time may run with `slowest` as the slowest of them
+/// on the stubs. The limit per test stays [`LOOP_LIMIT`]: it must stay well
+/// below the limits the checkers give their own runners (5 s and more), or
+/// a test would fail by its own watchdog before the grader stops it. But a
+/// test that does not wait for its exercise must still reach its own
+/// verdict before that limit, or the attack would not catch it, and more
+/// tests at a time mean more spinning stubs sharing the processors. On the
+/// stubs, a test took its time with `stub_jobs` tests at a time; with
+/// `jobs` at a time it could take up to `jobs / stub_jobs` times as long.
+/// So `jobs` is the most for which that stays within half the limit; never
+/// fewer than `stub_jobs`, as before, nor more than 64, the sandbox's
+/// throwaway users per grader.
+fn loop_jobs(slowest: Duration, stub_jobs: usize) -> usize {
+    let stub_jobs = stub_jobs.max(1);
+    let fits = (LOOP_LIMIT.as_secs_f64() / 2.0 / slowest.as_secs_f64().max(1e-3)) as usize;
+    (stub_jobs * fits).clamp(stub_jobs, 64)
+}
+
+/// The endless-loop attack in one or two gradings: the tests that were
+/// quick on the stubs, many at a time, then the others, fewer at a time
+/// ([`loop_jobs`] for the slowest of each), so that the phase costs a few
+/// limits rather than one per pair of tests. Of every split (and none), the
+/// one with the fewest rounds of limits, a second grading counted as one
+/// more. Each group's tests at a time are spread evenly over its rounds.
+fn loop_groups(
+    times: &[(GradedTest, Duration)],
+    stub_jobs: usize,
+) -> Vec<(Vec<GradedTest>, usize)> {
+    let mut sorted = times.to_vec();
+    sorted.sort_by_key(|(_, t)| *t);
+    // Rounds and tests at a time for `group`, sorted by time.
+    let pace = |group: &[(GradedTest, Duration)]| -> (usize, usize) {
+        let slowest = group.last().map(|(_, t)| *t).unwrap_or_default();
+        let rounds = group.len().div_ceil(loop_jobs(slowest, stub_jobs));
+        (rounds, group.len().div_ceil(rounds.max(1)).max(1))
+    };
+    let cost = |split: usize| {
+        let (quick, slow) = sorted.split_at(split);
+        let (rounds, _) = pace(quick);
+        let (more, _) = pace(slow);
+        rounds + more + usize::from(more > 0)
+    };
+    let split = (1..=sorted.len())
+        .min_by_key(|&k| (cost(k), std::cmp::Reverse(k)))
+        .unwrap_or(sorted.len());
+    let (quick, slow) = sorted.split_at(split);
+    [quick, slow]
+        .into_iter()
+        .filter(|group| !group.is_empty())
+        .map(|group| {
+            let tests = group.iter().map(|(test, _)| test.clone()).collect();
+            (tests, pace(group).1)
+        })
+        .collect()
+}
+
 /// Plants a `#[used]` marker in each of `lessons`' exercise files (their
-/// `stubs`, as handed out), builds every lesson's binary and graded tests,
-/// and checks that the marker is in the binary (the runner) and not in the
-/// graded test binary (the checker): the judge never links learner code.
-/// Returns the lessons that pass; an error names those that do not.
+/// `stubs`, as handed out), builds every lesson's graded tests exactly as
+/// grading does (the same command, in the same target, so that only the
+/// runners are built again), and checks that the marker is in the lesson's
+/// binary (the runner: `target/debug/LESSON`, the one the checker runs)
+/// and not in the graded test binary that build named (the checker): the
+/// judge never links learner code. Returns the lessons that pass; an error
+/// names those that do not.
 fn exercises_only_in_runners(
     handout: &Path,
     lessons: &[Lesson],
@@ -342,54 +547,30 @@ fn exercises_only_in_runners(
         fs::write(&path, planted).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         markers.push(marker);
     }
-    let mut build = cargo();
-    build
-        .args([
-            "test",
-            "--no-run",
-            "--message-format=json",
-            "--manifest-path",
-        ])
-        .arg(handout.join("Cargo.toml"));
-    for lesson in lessons {
-        build.args(["--package", &lesson.name]);
-    }
-    build
-        .args(["--test", "graded"])
-        .env("CARGO_TARGET_DIR", handout.join("target"))
-        .env("CARGO_TERM_COLOR", "never");
-    let built = support::spawn::output_bounded(&mut build, Duration::from_secs(900))
-        .map_err(|e| format!("cannot start cargo test --no-run: {e}"))?;
-    if !built.outcome.is_success() {
-        return Err(format!(
-            "the handout with a marker in each exercise file does not build (cargo {}):\n{}",
-            built.outcome, built.stderr
-        ));
-    }
-    let binaries = built_binaries(&built.stdout);
+    let target = handout.join("target");
+    let sandbox = crate::sandbox::Sandbox::new();
     let mut passed = Vec::new();
     let mut problems = Vec::new();
     for (lesson, marker) in lessons.iter().zip(&markers) {
-        let dir = fs::canonicalize(&lesson.dir).unwrap_or_else(|_| lesson.dir.clone());
-        // Whether any binary of this kind holds the marker; `None` when
-        // cargo built none.
-        let holds = |kind: &str| -> Option<bool> {
-            let paths: Vec<&PathBuf> = binaries
-                .iter()
-                .filter(|(at, k, _)| *at == dir && *k == kind)
-                .map(|(_, _, path)| path)
-                .collect();
-            (!paths.is_empty()).then(|| {
-                paths.iter().any(|path| {
-                    fs::read(path).is_ok_and(|bytes| {
-                        bytes.windows(marker.len()).any(|w| w == marker.as_bytes())
-                    })
-                })
-            })
+        let name = lesson.dir_name();
+        let checker = match build::build_graded(handout, &target, &lesson.name, Some(&sandbox))? {
+            build::Built::Binary(path) => path,
+            build::Built::DoesNotCompile(error) => {
+                return Err(format!(
+                    "the handout with a marker in each exercise file does not build \
+                     ({name}):\n{error}"
+                ));
+            }
         };
-        let name = lesson.dir.file_name().unwrap_or_default().to_string_lossy();
-        match (holds("runner"), holds("checker")) {
-            (Some(true), Some(false)) => passed.push(name.into_owned()),
+        let runner = target.join("debug").join(&lesson.name);
+        // Whether the binary at `path` holds the marker; `None` when there
+        // is no such binary.
+        let holds = |path: &Path| -> Option<bool> {
+            let bytes = fs::read(path).ok()?;
+            Some(build::contains(&bytes, marker.as_bytes()))
+        };
+        match (holds(&runner), holds(&checker)) {
+            (Some(true), Some(false)) => passed.push(name),
             (Some(true), Some(true)) => problems.push(format!(
                 "{name}: its graded tests (the checker) link the exercises; move \
                  exercises.rs out of the library into the lesson binary, the runner"
@@ -397,13 +578,13 @@ fn exercises_only_in_runners(
             (Some(false), _) => problems.push(format!(
                 "{name}: its binary (the runner) does not hold the exercises' code"
             )),
-            (runner, _) => problems.push(format!(
-                "{name}: cargo named no {} binary",
-                if runner.is_none() {
-                    "lesson"
-                } else {
-                    "graded test"
-                }
+            (None, _) => problems.push(format!(
+                "{name}: cargo built no lesson binary at {}",
+                runner.display()
+            )),
+            (_, None) => problems.push(format!(
+                "{name}: cannot read its graded test binary {}",
+                checker.display()
             )),
         }
     }
@@ -421,45 +602,6 @@ fn exercises_only_in_runners(
             problems.join("\n  ")
         ))
     }
-}
-
-/// The lesson binaries ("runner") and graded test binaries ("checker") that
-/// cargo's `--message-format=json` lines name, each with its package's
-/// directory.
-fn built_binaries(messages: &str) -> Vec<(PathBuf, &'static str, PathBuf)> {
-    use serde_json::Value;
-    let mut found = Vec::new();
-    for line in messages.lines() {
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if message.get("reason").and_then(Value::as_str) != Some("compiler-artifact") {
-            continue;
-        }
-        let executable = message.get("executable").and_then(Value::as_str);
-        let manifest = message.get("manifest_path").and_then(Value::as_str);
-        let (Some(executable), Some(manifest)) = (executable, manifest) else {
-            continue;
-        };
-        let target = message.get("target");
-        let name = target.and_then(|t| t.get("name")).and_then(Value::as_str);
-        let kinds: Vec<&str> = target
-            .and_then(|t| t.get("kind"))
-            .and_then(Value::as_array)
-            .map(|kinds| kinds.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let kind = if kinds.contains(&"test") && name == Some("graded") {
-            "checker"
-        } else if kinds.contains(&"bin") {
-            "runner"
-        } else {
-            continue;
-        };
-        let dir = Path::new(manifest).parent().unwrap_or(Path::new("/"));
-        let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        found.push((dir, kind, PathBuf::from(executable)));
-    }
-    found
 }
 
 /// Checks that `results` score 0 out of `max`, each with the verdict `expected`.
@@ -519,4 +661,40 @@ fn replace_stubs(lessons: &[Lesson], code: &str) -> Result {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test(name: &str) -> GradedTest {
+        GradedTest {
+            lesson: "tiny".into(),
+            name: name.into(),
+            points: 1,
+        }
+    }
+
+    #[test]
+    fn the_endless_loop_attack_runs_more_at_a_time_only_when_tests_are_quick() {
+        let ms = Duration::from_millis;
+        // Slow tests: as many at a time as on the stubs, never fewer.
+        assert_eq!(loop_jobs(ms(800), 2), 2);
+        assert_eq!(loop_jobs(ms(3000), 2), 2);
+        // Quick ones: 2 × 5 fit in half the limit; never more than 64.
+        assert_eq!(loop_jobs(ms(100), 2), 10);
+        assert_eq!(loop_jobs(Duration::ZERO, 2), 64);
+        // All quick: one grading, in as few rounds as 64 at a time allow.
+        let quick: Vec<_> = (0..82).map(|i| (test(&format!("t{i}")), ms(1))).collect();
+        let groups = loop_groups(&quick, 2);
+        let shape: Vec<(usize, usize)> = groups.iter().map(|(g, j)| (g.len(), *j)).collect();
+        assert_eq!(shape, [(82, 41)]);
+        // A few slow ones run apart, 2 at a time; the rest many at a time.
+        let mut mixed = quick[..78].to_vec();
+        mixed.extend((0..4).map(|i| (test(&format!("slow{i}")), ms(600))));
+        let groups = loop_groups(&mixed, 2);
+        let shape: Vec<(usize, usize)> = groups.iter().map(|(g, j)| (g.len(), *j)).collect();
+        assert_eq!(shape, [(78, 39), (4, 2)]);
+        assert!(groups[1].0.iter().all(|t| t.name.starts_with("slow")));
+    }
 }
