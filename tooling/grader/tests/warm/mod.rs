@@ -67,9 +67,10 @@ fn seed() -> Option<&'static Path> {
             .ancestors()
             .nth(2)
             .unwrap();
-        // Kept per lock file and toolchain: another of either would find
-        // little to reuse in it.
+        // Kept per lock file, manifest (its profiles) and toolchain: another
+        // of any would find little to reuse in it.
         let mut key = fs::read(root.join("Cargo.lock")).unwrap_or_default();
+        key.extend(fs::read(root.join("Cargo.toml")).unwrap_or_default());
         if let Ok(version) = Command::new(env!("CARGO")).arg("-vV").output() {
             key.extend(version.stdout);
         }
