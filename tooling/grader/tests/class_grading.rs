@@ -19,30 +19,16 @@ const HEXDUMP_STUB: &str = "todo!(\"map {} read-only and hexdump it\", path.disp
 /// reading files (the probe below must be able to read what it finds).
 const ROUND_STUB: &str = "todo!(\"round {len} up to a multiple of {page_size}\")";
 
+/// The grader's `ARGS` in `cwd`, as `cargo xtask ARGS` runs them there
+/// (the workbook it finds from there, no target directory of ours), but
+/// without building that tree's own copy of the tooling first (about 10 s
+/// of CPU a tree): the code is the same. `cargo xtask` in a handout, the
+/// way to it, is what the attack suite and `verify` go through.
 fn xtask(cwd: &Path, args: &[&str]) -> Captured {
     let run = output_bounded(
         Command::new(env!("CARGO_BIN_EXE_grader"))
             .args(args)
-            .current_dir(cwd),
-        LIMIT,
-    )
-    .unwrap();
-    assert!(
-        !matches!(run.outcome, ChildOutcome::TimedOut(_)),
-        "xtask {args:?} hung"
-    );
-    run
-}
-
-/// The grader's `ARGS` in `tree`, as `cargo xtask ARGS` runs them there,
-/// but without building the tree's own copy of the tooling first (about
-/// 10 s of CPU a tree): the code is the same. `cargo xtask` in a handout,
-/// the way to it, is what the attack suite and `verify` go through.
-fn grader_in(tree: &Path, args: &[&str]) -> Captured {
-    let run = output_bounded(
-        Command::new(env!("CARGO_BIN_EXE_grader"))
-            .args(args)
-            .current_dir(tree)
+            .current_dir(cwd)
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_MANIFEST_DIR"),
         LIMIT,
@@ -50,20 +36,40 @@ fn grader_in(tree: &Path, args: &[&str]) -> Captured {
     .unwrap();
     assert!(
         !matches!(run.outcome, ChildOutcome::TimedOut(_)),
-        "grader {args:?} in {} hung",
-        tree.display()
+        "xtask {args:?} in {} hung",
+        cwd.display()
     );
     run
 }
 
-/// The reference solutions of lesson 1, from this workbook.
-/// Lesson 1's maximum, from its graded tests' `// points:` lines.
-fn lesson_1_max() -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+/// Gradescope's `run_autograder`, from `root/source`, with `root` as its
+/// root; returns its run and the `results.json` it wrote.
+fn run_autograder(root: &Path) -> (Captured, String) {
+    let run = output_bounded(
+        Command::new("bash")
+            .arg(root.join("source/run_autograder"))
+            .env("AUTOGRADER_ROOT", root)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_MANIFEST_DIR"),
+        LIMIT,
+    )
+    .unwrap();
+    assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
+    let results = fs::read_to_string(root.join("results/results.json")).unwrap();
+    (run, results)
+}
+
+/// This workbook's root.
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
-        .unwrap();
-    let lesson = test_support::layout::find(root, "file-mapping").unwrap();
+        .unwrap()
+}
+
+/// Lesson 1's maximum, from its graded tests' `// points:` lines.
+fn lesson_1_max() -> String {
+    let lesson = test_support::layout::find(workspace(), "file-mapping").unwrap();
     let points: u32 = lesson
         .graded_tests()
         .unwrap()
@@ -77,12 +83,9 @@ fn lesson_1_max() -> String {
     points.to_string()
 }
 
+/// The reference solutions of lesson 1, from this workbook.
 fn reference_exercises() -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap();
-    fs::read_to_string(root.join(EXERCISES)).unwrap()
+    fs::read_to_string(workspace().join(EXERCISES)).unwrap()
 }
 
 fn git(dir: &Path, args: &[&str], date: &str) {
@@ -181,7 +184,7 @@ fn grade_all_gives_every_submission_its_row() {
     warm::submissions_of(&template);
     let csv = scratch.path().join("grades.csv");
     let feedback = scratch.path().join("feedback");
-    let run = grader_in(
+    let run = xtask(
         &template,
         &[
             "grade-all",
@@ -369,17 +372,7 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
         .unwrap()
         .replace("graded(|| {", "graded(|| { return;");
     fs::write(&graded, rigged).unwrap();
-    let run = output_bounded(
-        Command::new("bash")
-            .arg(root.join("source/run_autograder"))
-            .env("AUTOGRADER_ROOT", &root)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_MANIFEST_DIR"),
-        LIMIT,
-    )
-    .unwrap();
-    assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
-    let results = fs::read_to_string(root.join("results/results.json")).unwrap();
+    let (_, results) = run_autograder(&root);
     assert!(results.starts_with("{\"score\":2,"), "{results}");
     assert!(results.contains("\"status\":\"passed\""), "{results}");
     assert!(
@@ -393,17 +386,7 @@ fn the_gradescope_and_classroom50_packages_grade_a_submission() {
     let empty = scratch.path().join("empty-upload");
     fs::create_dir_all(empty.join("submission/notes")).unwrap();
     fs::rename(root.join("source"), empty.join("source")).unwrap();
-    let run = output_bounded(
-        Command::new("bash")
-            .arg(empty.join("source/run_autograder"))
-            .env("AUTOGRADER_ROOT", &empty)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_MANIFEST_DIR"),
-        LIMIT,
-    )
-    .unwrap();
-    assert!(run.outcome.is_success(), "{}\n{}", run.stdout, run.stderr);
-    let results = fs::read_to_string(empty.join("results/results.json")).unwrap();
+    let (_, results) = run_autograder(&empty);
     assert!(results.starts_with("{\"score\":0,"), "{results}");
     assert!(
         results.contains("no lessons/ folder in ") && results.contains("notes/"),
@@ -666,7 +649,7 @@ fn no_student_reads_a_classmates_files_through_grade_all() {
     let csv = results.join("grades.csv");
     let feedback = results.join("feedback");
     let grade_all = |class: &Path| {
-        grader_in(
+        xtask(
             &template,
             &[
                 "grade-all",

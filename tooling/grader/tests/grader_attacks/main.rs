@@ -203,10 +203,13 @@ fn lesson_1_max() -> u32 {
 
 /// The handout's exercise file with exercise 1.3 (2 points) solved.
 fn solve_exercise_1_3(stubs: &str) -> String {
-    stubs.replace(
-        "todo!(\"round {len} up to a multiple of {page_size}\")",
-        "len.div_ceil(page_size) * page_size",
-    )
+    stubs.replace(ROUND_STUB, "len.div_ceil(page_size) * page_size")
+}
+
+/// A student's clone of the handout at `to`, with exercise 1.3 solved.
+fn solved_copy(scratch: &Scratch, to: &Path) {
+    copy_sources(&scratch.handout, to);
+    fs::write(to.join(EXERCISES), solve_exercise_1_3(&scratch.stub_source)).unwrap();
 }
 
 /// The command lines of running processes that contain `marker`.
@@ -461,9 +464,7 @@ fn grading_against_the_template_ignores_everything_but_the_exercises() {
     // test file rigged so that every test passes.
     let student_dir = tempfile::tempdir().unwrap();
     let student = student_dir.path().join("alice");
-    copy_sources(&scratch.handout, &student);
-    let solved = solve_exercise_1_3(&scratch.stub_source);
-    fs::write(student.join(EXERCISES), solved).unwrap();
+    solved_copy(&scratch, &student);
     let rigged = fs::read_to_string(student.join(GRADED))
         .unwrap()
         .replace("graded(|| {", "graded(|| { return;");
@@ -611,9 +612,7 @@ fn a_linked_lesson_directory_in_a_submission_is_not_followed() {
     // The student's `lessons` is a link to someone else's finished work.
     let class = tempfile::tempdir().unwrap();
     let other = class.path().join("other");
-    copy_sources(&scratch.handout, &other);
-    let solved = solve_exercise_1_3(&scratch.stub_source);
-    fs::write(other.join(EXERCISES), solved).unwrap();
+    solved_copy(&scratch, &other);
     let mallory = class.path().join("mallory");
     fs::create_dir(&mallory).unwrap();
     std::os::unix::fs::symlink(other.join("lessons"), mallory.join("lessons")).unwrap();
