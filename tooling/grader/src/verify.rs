@@ -113,12 +113,26 @@ pub fn cmd_verify(args: Vec<OsString>) -> Result<ExitCode> {
         started.elapsed().as_secs_f64()
     )?;
 
-    let scratch = tempfile::Builder::new()
-        .prefix("workbook-verify-")
-        .tempdir()
-        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    // The scratch handout and its build (gigabytes) go however verify ends:
+    // dropped, or removed by the cleanup handler on Ctrl-C, SIGTERM or
+    // SIGHUP (registered as it is made, with those signals held back).
+    let (scratch, registration) = support::cleanup::protected(|| -> Result<_> {
+        let scratch = tempfile::Builder::new()
+            .prefix("workbook-verify-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        let registration =
+            support::cleanup::register(scratch.path(), support::cleanup::Removal::Tree)
+                .map_err(|e| format!("cannot register {}: {e}", scratch.path().display()))?;
+        Ok((scratch, registration))
+    })?;
     let handout = scratch.path().join("handout");
-    check_handout(&root, &handout, &graded, &tests, max)?;
+    let checked = check_handout(&root, &handout, &graded, &tests, max);
+    support::cleanup::protected(|| {
+        drop(scratch);
+        drop(registration);
+    });
+    checked?;
     tooling::outln!("verify: the grader is honest")?;
     Ok(ExitCode::SUCCESS)
 }
