@@ -324,7 +324,7 @@ impl Runner {
             .stderr(Stdio::piped());
         let kept = self.kept.clone();
         // SAFETY: the closure runs in the forked child before exec and only
-        // makes async-signal-safe system calls (setpgid, dup2, fcntl,
+        // makes async-signal-safe system calls (setpgid, prctl, dup2, fcntl,
         // close_range, setrlimit) on values copied before the fork.
         unsafe {
             command.pre_exec(move || confine(&kept));
@@ -378,6 +378,13 @@ fn confine(kept: &[RawFd]) -> io::Result<()> {
     // fork and exec requires.
     unsafe {
         check(libc::setpgid(0, 0).into())?;
+        // The runner dies with its checker's thread: a grader stopped by
+        // Ctrl-C takes its checkers with it (they have the same signal),
+        // and an endless loop must not spin on without them.
+        check(
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
+                .into(),
+        )?;
         for (slot, &fd) in moved.iter_mut().zip(kept) {
             *slot = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, above);
             check((*slot).into())?;
