@@ -28,6 +28,40 @@ pub fn remove_shm_objects(doomed: impl Fn(u32, &std::ffi::OsStr) -> bool) {
     }
 }
 
+/// The names in `/dev/shm` that some process has open or mapped now (as
+/// far as this process may read `/proc`).
+pub fn shm_names_in_use() -> HashSet<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut held = HashSet::new();
+    let mut note = |path: &[u8]| {
+        if let Some(name) = path.strip_prefix(b"/dev/shm/") {
+            let name = name.strip_suffix(b" (deleted)").unwrap_or(name);
+            held.insert(std::ffi::OsStr::from_bytes(name).to_owned());
+        }
+    };
+    for process in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let dir = process.path();
+        for fd in std::fs::read_dir(dir.join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                note(target.as_os_str().as_bytes());
+            }
+        }
+        if let Ok(maps) = std::fs::read(dir.join("maps")) {
+            for line in maps.split(|b| *b == b'\n') {
+                // The path is the sixth field, after five separated by spaces.
+                if let Some(at) = line.windows(10).position(|w| w == b" /dev/shm/") {
+                    note(&line[at + 1..]);
+                }
+            }
+        }
+    }
+    held
+}
+
 /// The names in `/dev/shm` now, to tell later which ones grading made.
 pub fn shm_names() -> HashSet<std::ffi::OsString> {
     std::fs::read_dir("/dev/shm")
@@ -143,4 +177,32 @@ fn mqueue_mounts() -> Vec<PathBuf> {
             (kind == "mqueue" && !at.contains('\\')).then(|| PathBuf::from(at))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod in_use_tests {
+    use super::shm_names_in_use;
+
+    #[test]
+    fn an_open_shm_object_is_in_use_and_a_closed_one_is_not() {
+        let name = format!("workbook-in-use-{}-{}", std::process::id(), unique());
+        let path = std::path::Path::new("/dev/shm").join(&name);
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(&path)
+            .expect("a writable /dev/shm");
+        assert!(shm_names_in_use().contains(std::ffi::OsStr::new(&name)));
+        drop(file);
+        let held = shm_names_in_use();
+        let _ = std::fs::remove_file(&path);
+        assert!(!held.contains(std::ffi::OsStr::new(&name)));
+    }
+
+    /// A word no other run picks.
+    fn unique() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
 }

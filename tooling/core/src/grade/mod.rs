@@ -331,11 +331,16 @@ pub fn grade_tree(
         run::remove_leftovers_of(&ids);
     }
     // Tests that ran as this user and were killed could not unlink their
-    // shared-memory objects: remove what appeared while grading. (A
+    // shared-memory objects: remove what appeared while grading and no
+    // process holds open or mapped (every test has ended by now; a lesson
+    // this user runs meanwhile, in another terminal, holds its own). (A
     // throwaway user's are removed after each of its tests.)
     if isolation.is_none() {
         let me = nix::unistd::geteuid().as_raw();
-        run::remove_shm_objects(|owner, name| owner == me && !shm_before.contains(name));
+        let held = run::shm_names_in_use();
+        run::remove_shm_objects(|owner, name| {
+            owner == me && !shm_before.contains(name) && !held.contains(name)
+        });
     }
     Ok(results
         .into_iter()

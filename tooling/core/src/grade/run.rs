@@ -41,7 +41,7 @@ use test_support::grading::{GRADER_FDS, PASS_PREFIX, SECRET_LEN, to_hex};
 
 use super::Isolation;
 use super::leftovers::kill_everything_of;
-pub use super::leftovers::{remove_leftovers_of, remove_shm_objects, shm_names};
+pub use super::leftovers::{remove_leftovers_of, remove_shm_objects, shm_names, shm_names_in_use};
 
 /// The most of each output stream a run keeps; the rest is read and dropped,
 /// so a test that floods its output cannot fill the grader's memory.
