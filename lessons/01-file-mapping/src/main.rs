@@ -18,9 +18,7 @@ use support::{Result, hexdump, say};
 mod exercises;
 mod runner;
 
-const CLI: Cli = Cli {
-    lesson: "file-mapping",
-    question: env!("CARGO_PKG_DESCRIPTION"),
+const CLI: Cli = support::lesson_cli! {
     usage: "\
 Flags:
   --keep DIR   also write the classic program's data file to DIR/data (DIR

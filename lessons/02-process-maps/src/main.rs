@@ -19,9 +19,7 @@ use support::{Result, say};
 mod exercises;
 mod runner;
 
-const CLI: Cli = Cli {
-    lesson: "process-maps",
-    question: env!("CARGO_PKG_DESCRIPTION"),
+const CLI: Cli = support::lesson_cli! {
     usage: "\
 Flags:
   --pid PID    show another process's map instead of this one's (steps 1-2)

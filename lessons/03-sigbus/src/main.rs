@@ -21,9 +21,7 @@ use support::{Result, say};
 mod exercises;
 mod runner;
 
-const CLI: Cli = Cli {
-    lesson: "sigbus",
-    question: env!("CARGO_PKG_DESCRIPTION"),
+const CLI: Cli = support::lesson_cli! {
     usage: "\
 Every access that may fault happens in a child process; the lesson reports
 how each child ended. Its files live in a temporary directory removed at exit.

@@ -11,9 +11,7 @@ use support::cli::Cli;
 use support::fork::{fork_child, run_in_child};
 use support::{Result, say};
 
-const CLI: Cli = Cli {
-    lesson: "anonymous-sharing",
-    question: env!("CARGO_PKG_DESCRIPTION"),
+const CLI: Cli = support::lesson_cli! {
     usage: "\
 Flags:
   --svg FILE   also draw copy-on-write page by page (from /proc/self/pagemap)

@@ -26,9 +26,7 @@ mod helper;
 mod runner;
 mod speed;
 
-const CLI: Cli = Cli {
-    lesson: "shared-memory-ipc",
-    question: env!("CARGO_PKG_DESCRIPTION"),
+const CLI: Cli = support::lesson_cli! {
     usage: "\
 Flags:
   --bench        only measure step 6 (throughput and round trips), with more data

@@ -26,9 +26,7 @@ mod bench;
 mod exercises;
 mod runner;
 
-const CLI: Cli = Cli {
-    lesson: "page-cache",
-    question: env!("CARGO_PKG_DESCRIPTION"),
+const CLI: Cli = support::lesson_cli! {
     usage: "\
 Flags:
   --bench      measure instead of telling the story: sum a large warm file

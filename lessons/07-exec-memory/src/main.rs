@@ -23,9 +23,7 @@ use support::{Result, say};
 mod exercises;
 mod runner;
 
-const CLI: Cli = Cli {
-    lesson: "exec-memory",
-    question: env!("CARGO_PKG_DESCRIPTION"),
+const CLI: Cli = support::lesson_cli! {
     usage: "\
 Flags:
   --fault KIND   make one fault in a child and report it, instead of the story.

@@ -15,7 +15,8 @@ use crate::errors::{Error, Result};
 /// `--help` text.
 #[derive(Debug, Clone, Copy)]
 pub struct Cli {
-    /// The lesson's name, as `cargo xtask run-lesson` knows it.
+    /// The lesson's name, as `cargo xtask run-lesson` knows it (its package's
+    /// name).
     pub lesson: &'static str,
     /// The lesson's question: its package's description
     /// (`env!("CARGO_PKG_DESCRIPTION")`), which `--help` opens with.
@@ -25,6 +26,28 @@ pub struct Cli {
     pub usage: &'static str,
     /// The flags the lesson accepts, for "did you mean" suggestions.
     pub flags: &'static [&'static str],
+}
+
+/// The [`Cli`] of the lesson whose `main.rs` writes it: its name and its
+/// question are its package's name and description, so neither is written
+/// twice; the lesson gives its `--help` text and its flags.
+///
+/// ```text
+/// const CLI: Cli = support::lesson_cli! {
+///     usage: "Flags:\n  -h, --help   print this help\n",
+///     flags: &["--help"],
+/// };
+/// ```
+#[macro_export]
+macro_rules! lesson_cli {
+    { usage: $usage:expr, flags: $flags:expr $(,)? } => {
+        $crate::cli::Cli {
+            lesson: env!("CARGO_PKG_NAME"),
+            question: env!("CARGO_PKG_DESCRIPTION"),
+            usage: $usage,
+            flags: $flags,
+        }
+    };
 }
 
 /// A refusal of what the learner asked for (a flag, its value, a `--keep`

@@ -18,6 +18,7 @@ pub mod copy;
 pub mod files;
 pub mod grade;
 pub mod manifest;
+pub mod seed;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

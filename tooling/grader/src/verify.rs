@@ -22,7 +22,7 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -222,7 +222,7 @@ fn check_handout(
 ) -> Result {
     let started = Instant::now();
     write_handout(root, handout)?;
-    let seeded = seed_registry_builds(root, &handout.join("target"))?;
+    let seeded = tooling::seed::registry_builds(root, &handout.join("target"))?;
     let mut clippy = cargo();
     clippy
         .args(["clippy", "--all-targets", "--quiet", "--manifest-path"])
@@ -377,118 +377,6 @@ fn check_handout(
         started.elapsed().as_secs_f64()
     )?;
     Ok(())
-}
-
-/// Seeds the handout's new target directory with what the workbook's own
-/// builds (in `root/target`) compiled of the crates from the registry, so
-/// that the handout's builds need not compile them again: cargo names each
-/// such build by a hash of its crate, version, features, profile and
-/// compiler, the same in both trees, and compiles again whatever does not
-/// fit. Nothing of a workspace member is copied (so no solution): only
-/// third-party code, compiled by the instructor's own builds. Returns how
-/// many entries were copied.
-fn seed_registry_builds(root: &Path, target: &Path) -> Result<usize> {
-    use serde_json::Value;
-    let mut metadata = cargo();
-    metadata
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
-        .arg(root.join("Cargo.toml"));
-    let metadata = support::spawn::output_bounded(&mut metadata, Duration::from_secs(60))
-        .map_err(|e| format!("cannot start cargo metadata: {e}"))?;
-    if !metadata.outcome.is_success() {
-        return Err(format!(
-            "cargo metadata {}:\n{}",
-            metadata.outcome, metadata.stderr
-        ));
-    }
-    let metadata: Value = serde_json::from_str(&metadata.stdout)
-        .map_err(|e| format!("cargo metadata gave no JSON: {e}"))?;
-    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
-    let from_registry = |p: &Value| {
-        p["source"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("registry+"))
-    };
-    // Names a workspace member also has are never copied.
-    let local: Vec<&str> = packages
-        .iter()
-        .filter(|p| !from_registry(p))
-        .flat_map(|p| {
-            let targets = p["targets"].as_array().into_iter().flatten();
-            std::iter::once(p["name"].as_str()).chain(targets.map(|t| t["name"].as_str()))
-        })
-        .flatten()
-        .collect();
-    let mut names: Vec<String> = Vec::new(); // packages: .fingerprint/, build/
-    let mut crates: Vec<String> = Vec::new(); // their libraries: deps/
-    for package in packages.iter().filter(|p| from_registry(p)) {
-        if let Some(name) = package["name"].as_str() {
-            names.push(name.to_owned());
-        }
-        for t in package["targets"].as_array().into_iter().flatten() {
-            if let Some(name) = t["name"].as_str() {
-                crates.push(name.replace('-', "_"));
-            }
-        }
-    }
-    names.retain(|n| !local.contains(&n.as_str()));
-    crates.retain(|c| !local.iter().any(|l| l.replace('-', "_") == *c));
-    // `NAME-HASH`, possibly with a suffix (`.rlib`, `.d`): NAME, or None.
-    let named = |entry: &str| -> Option<String> {
-        let stem = entry.split('.').next()?;
-        let (name, hash) = stem.rsplit_once('-')?;
-        (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| name.to_owned())
-    };
-    let from = root.join("target").join("debug");
-    let mut copied = 0;
-    for (dir, wanted, prefix) in [
-        (".fingerprint", &names, ""),
-        ("build", &names, ""),
-        ("deps", &crates, "lib"),
-    ] {
-        let Ok(entries) = fs::read_dir(from.join(dir)) else {
-            continue;
-        };
-        let picked: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|entry| {
-                let file = entry.file_name().to_string_lossy().into_owned();
-                // A library is `libNAME-HASH.rlib`, its dep-info `NAME-HASH.d`.
-                let file = match file.strip_prefix(prefix) {
-                    Some(rest) if !file.ends_with(".d") => rest,
-                    _ => &file,
-                };
-                named(file).is_some_and(|name| wanted.contains(&name))
-            })
-            .map(|entry| entry.path())
-            .collect();
-        if picked.is_empty() {
-            continue;
-        }
-        let into = target.join("debug").join(dir);
-        fs::create_dir_all(&into).map_err(|e| format!("cannot create {}: {e}", into.display()))?;
-        // `cp -a` keeps the times cargo compares.
-        let mut copy = std::process::Command::new("cp");
-        copy.args(["-a", "--reflink=auto"]).args(&picked).arg(&into);
-        let copy = support::spawn::output_bounded(&mut copy, Duration::from_secs(300))
-            .map_err(|e| format!("cannot start cp: {e}"))?;
-        if !copy.outcome.is_success() {
-            return Err(format!(
-                "cannot copy the registry's builds into {} (cp {}): {}",
-                into.display(),
-                copy.outcome,
-                copy.stderr
-            ));
-        }
-        copied += picked.len();
-    }
-    Ok(copied)
 }
 
 /// How many tests at a time may run with `slowest` as the slowest of them

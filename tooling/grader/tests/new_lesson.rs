@@ -5,8 +5,9 @@
 //! none on the stubs. The scratch copy, demo included, is removed after.
 //!
 //! The copy's `target` is a link to a directory kept under this workspace's
-//! `target/tmp`, so that only the first run builds the dependencies (the
-//! grader always builds in `<tree>/target`).
+//! `target/tmp`, seeded with the registry's crates as this workspace built
+//! them, so that only the first run builds what differs (the grader always
+//! builds in `<tree>/target`).
 
 use std::fs;
 use std::path::Path;
@@ -16,8 +17,6 @@ use std::time::Duration;
 use support::ChildOutcome;
 use support::spawn::{Captured, output_bounded};
 use test_support::layout::solutions::strip_solutions;
-
-mod warm;
 
 const LIMIT: Duration = Duration::from_secs(1200);
 
@@ -64,10 +63,13 @@ fn copy_of_the_workbook(to: &Path) {
     }
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-lesson-target");
     if !cache.exists() {
-        // A first run starts from the registry crates the grader's tests use.
-        warm::target_dir(&cache);
+        // A first run starts from the registry crates this workspace's own
+        // builds compiled: its tests', clippy's and the book's.
+        fs::create_dir_all(&cache).unwrap();
+        if let Err(why) = tooling::seed::registry_builds(workspace(), &cache) {
+            eprintln!("note: the scratch copy builds the registry's crates itself: {why}");
+        }
     }
-    fs::create_dir_all(&cache).unwrap();
     std::os::unix::fs::symlink(&cache, to.join("target")).unwrap();
 }
 

@@ -14,6 +14,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::OnceLock;
 
 const R: u32 = 4;
 const W: u32 = 2;
@@ -94,53 +95,85 @@ pub struct Sym {
     pub size: u64,
 }
 
-const fn sym(
-    name: &'static str,
-    kind: u8,
-    binding: u8,
-    section: u16,
-    value: u64,
-    size: u64,
-) -> Sym {
-    Sym {
-        name,
-        kind,
-        binding,
-        section,
-        value,
-        size,
-    }
-}
-
 /// A Rust function's name, mangled as rustc's legacy scheme does.
 pub const MANGLED: &str = "_ZN4demo5parse17h0123456789abcdefE";
 
-/// Every symbol, locals first (`.symtab` wants them so).
-pub const SYMBOLS: &[Sym] = &[
-    sym("crafted.c", FILE, LOCAL, ABS, 0, 0),
-    sym("", SECTION, LOCAL, TEXT, 0x43_0000, 0),
-    sym("local_helper", FUNC, LOCAL, TEXT, 0x43_0100, 0x80),
-    sym(MANGLED, FUNC, LOCAL, TEXT, 0x43_0300, 0x50),
-    sym("untyped_label", NOTYPE, LOCAL, TEXT, 0x43_00e0, 0x10),
-    sym("first_function", FUNC, GLOBAL, TEXT, 0x43_0000, 0x40),
-    sym("right_after", FUNC, GLOBAL, TEXT, 0x43_0040, 0x20),
-    // Traps in the gap 0x430060..0x430100, where no function is.
-    sym("thread_local_trap", TLS, GLOBAL, DATA, 0x43_0080, 0x20),
-    sym("undefined_trap", FUNC, GLOBAL, UNDEF, 0x43_00c0, 0x10),
-    sym("absolute_trap", OBJECT, GLOBAL, ABS, 0x43_00d0, 0x10),
-    sym("__aliased", FUNC, GLOBAL, TEXT, 0x43_0200, 0x30),
-    sym("aliased", FUNC, WEAK, TEXT, 0x43_0200, 0x30),
-    sym("chooses_at_load", IFUNC, GLOBAL, TEXT, 0x43_0600, 0x30),
-    sym("last_function", FUNC, GLOBAL, TEXT, 0x43_1f00, 0x100),
-    sym("a_table", OBJECT, GLOBAL, RODATA, 0x40_0800, 0x100),
-    sym("counter", OBJECT, GLOBAL, DATA, 0x46_0020, 8),
-];
+/// Every symbol, in the order of `symbols.txt`, which lists them.
+pub fn symbols() -> &'static [Sym] {
+    static SYMBOLS: OnceLock<Vec<Sym>> = OnceLock::new();
+    SYMBOLS.get_or_init(|| {
+        let table = include_str!("symbols.txt");
+        let symbols: Vec<Sym> = table
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(parse_symbol)
+            .collect();
+        assert!(
+            symbols.iter().any(|s| s.name == MANGLED),
+            "symbols.txt lists the mangled name"
+        );
+        symbols
+    })
+}
+
+/// One row of `symbols.txt`: name, type, binding, section, value, size.
+fn parse_symbol(row: &'static str) -> Sym {
+    let fields: Vec<&'static str> = row.split_whitespace().collect();
+    let [name, kind, binding, section, value, size] = fields[..] else {
+        panic!("symbols.txt: not six fields: {row:?}");
+    };
+    let number = |text: &str| {
+        match text.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => text.parse(),
+        }
+        .unwrap_or_else(|e| {
+            panic!("symbols.txt: {text:?} is not a number ({e}): {row:?}")
+        })
+    };
+    let named = |table: &[(&str, u16)], text: &str| {
+        table
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("symbols.txt: unknown {text:?}: {row:?}"))
+    };
+    let kinds = [
+        ("NOTYPE", NOTYPE.into()),
+        ("OBJECT", OBJECT.into()),
+        ("FUNC", FUNC.into()),
+        ("SECTION", SECTION.into()),
+        ("FILE", FILE.into()),
+        ("TLS", TLS.into()),
+        ("IFUNC", IFUNC.into()),
+    ];
+    let bindings = [
+        ("LOCAL", LOCAL.into()),
+        ("GLOBAL", GLOBAL.into()),
+        ("WEAK", WEAK.into()),
+    ];
+    let sections = [
+        ("RODATA", RODATA),
+        ("TEXT", TEXT),
+        ("DATA", DATA),
+        ("UNDEF", UNDEF),
+        ("ABS", ABS),
+    ];
+    Sym {
+        name: if name == "-" { "" } else { name },
+        kind: named(&kinds, kind) as u8,
+        binding: named(&bindings, binding) as u8,
+        section: named(&sections, section),
+        value: number(value),
+        size: number(size),
+    }
+}
 
 /// The names (with the offset into each) a symbolizer may give for `vaddr`:
 /// the functions, objects and indirect functions defined in the file whose
 /// bytes hold it; only the exported ones when `stripped`.
 pub fn covering(vaddr: u64, stripped: bool) -> Vec<(String, u64)> {
-    SYMBOLS
+    symbols()
         .iter()
         .filter(|s| matches!(s.kind, OBJECT | FUNC | IFUNC))
         .filter(|s| s.section != UNDEF && s.section != ABS)
@@ -152,7 +185,7 @@ pub fn covering(vaddr: u64, stripped: bool) -> Vec<(String, u64)> {
 
 /// The symbol named `name`.
 pub fn symbol(name: &str) -> &'static Sym {
-    SYMBOLS
+    symbols()
         .iter()
         .find(|s| s.name == name)
         .expect("a symbol of the crafted file")
@@ -246,7 +279,7 @@ pub fn write(path: &Path, stripped: bool) -> io::Result<()> {
     file[0x2_0010..0x2_1000].fill(0x5a);
 
     // .dynsym and .dynstr inside the first segment, as a linker puts them.
-    let exported = || SYMBOLS.iter().filter(|s| s.binding != LOCAL);
+    let exported = || symbols().iter().filter(|s| s.binding != LOCAL);
     let mut dynstr = Strings::new(&["libcrafted.so.1"]);
     let dynsym = symbol_table(exported(), &mut dynstr);
     let (dynsym_at, dynstr_at) = (0x100, 0x100 + dynsym.len());
@@ -282,11 +315,11 @@ pub fn write(path: &Path, stripped: bool) -> io::Result<()> {
 
     if !stripped {
         // The same names, laid out in another order than in .dynstr.
-        let mut names: Vec<&str> = SYMBOLS.iter().map(|s| s.name).collect();
+        let mut names: Vec<&str> = symbols().iter().map(|s| s.name).collect();
         names.reverse();
         let mut strtab = Strings::new(&names);
-        let locals = SYMBOLS.iter().filter(|s| s.binding == LOCAL).count();
-        let symtab = symbol_table(SYMBOLS.iter(), &mut strtab);
+        let locals = symbols().iter().filter(|s| s.binding == LOCAL).count();
+        let symtab = symbol_table(symbols().iter(), &mut strtab);
         let symtab_at = file.len();
         put(&mut file, symtab_at, &symtab);
         let strtab_at = file.len();
