@@ -50,7 +50,16 @@ fn in_copy(copy: &Path, args: &[&str]) -> Command {
 }
 
 fn run_in_copy(copy: &Path, args: &[&str]) -> Captured {
-    output_bounded(&mut in_copy(copy, args), COMMAND_LIMIT).unwrap()
+    let run = output_bounded(&mut in_copy(copy, args), COMMAND_LIMIT).unwrap();
+    // Cargo has nothing to say against the copy before xtask starts: no
+    // warning (of a profile naming a lesson the copy left out, say).
+    let cargo_said = run.stderr.split("Running `").next().unwrap_or_default();
+    assert!(
+        !cargo_said.lines().any(|l| l.starts_with("warning")),
+        "cargo xtask {args:?}: cargo warned in the copy:\n{}",
+        run.stderr
+    );
+    run
 }
 
 /// Every line of `text` fits 80 columns.

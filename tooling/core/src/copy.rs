@@ -209,6 +209,14 @@ fn fill(
     if only.is_some() || recipient.always_trim {
         trim_summary(to)?;
         unlink_left_out_chapters(to)?;
+        if let Some(chosen) = only {
+            let dropped: Vec<String> = lessons::discover(root)?
+                .into_iter()
+                .filter(|l| !chosen.iter().any(|c| c.name == l.name))
+                .map(|l| l.name)
+                .collect();
+            drop_profiles_of(to, &dropped)?;
+        }
         // Fewer crates: let cargo drop the others from Cargo.lock now, so
         // the first build does not change a file the manifest watches.
         let metadata = crate::cargo()
@@ -315,6 +323,78 @@ fn unlink_left_out_chapters(to: &Path) -> Result {
     Ok(())
 }
 
+/// Removes from the copy's `Cargo.toml` the profile settings of the lessons
+/// it leaves out (`[profile.dev.package.page-cache]`): cargo would warn on
+/// every command that they match no package.
+fn drop_profiles_of(to: &Path, left_out: &[String]) -> Result {
+    let path = to.join("Cargo.toml");
+    let text =
+        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let kept = without_profiles_of(&text, left_out)?;
+    if kept != text {
+        fs::write(&path, kept).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `manifest` without its tables `[profile.P.package.NAME]` for `names`:
+/// each from its header to the blank line that ends it, so that the
+/// comments above the next table stay. The result is read back with `toml`
+/// and must be the manifest without those tables, and nothing else changed.
+fn without_profiles_of(manifest: &str, names: &[String]) -> Result<String> {
+    let profile_of = |header: &str| -> Option<String> {
+        let inner = header.strip_prefix('[')?.split(']').next()?;
+        let (_, name) = inner
+            .trim()
+            .strip_prefix("profile.")?
+            .split_once(".package.")?;
+        Some(name.trim().trim_matches('"').to_owned())
+    };
+    let mut kept = String::with_capacity(manifest.len());
+    let mut dropping = false;
+    for line in manifest.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            dropping = profile_of(trimmed).is_some_and(|name| names.contains(&name));
+        }
+        if dropping {
+            dropping = !trimmed.is_empty();
+        } else {
+            kept.push_str(line);
+        }
+    }
+    let read = |text: &str| {
+        text.parse::<toml::Table>()
+            .map_err(|e| format!("cannot read the copy's Cargo.toml: {e}"))
+    };
+    let mut expected = read(manifest)?;
+    if let Some(profiles) = expected.get_mut("profile").and_then(|p| p.as_table_mut()) {
+        for (_, profile) in profiles.iter_mut() {
+            let Some(profile) = profile.as_table_mut() else {
+                continue;
+            };
+            if let Some(packages) = profile.get_mut("package").and_then(|p| p.as_table_mut()) {
+                packages.retain(|name, _| !names.iter().any(|n| n == name));
+                if packages.is_empty() {
+                    profile.remove("package");
+                }
+            }
+        }
+        profiles.retain(|_, p| p.as_table().is_none_or(|t| !t.is_empty()));
+        if profiles.is_empty() {
+            expected.remove("profile");
+        }
+    }
+    if read(&kept)? != expected {
+        return Err(format!(
+            "cannot leave the profiles of {} out of the copy's Cargo.toml: \
+             each must be a table of its own, ended by a blank line",
+            names.join(", ")
+        ));
+    }
+    Ok(kept)
+}
+
 /// `markdown` with each link `[text](page.md...)` to a local page for which
 /// `exists` says no replaced by `text`. Images, web links and links to
 /// pages that exist are kept.
@@ -358,6 +438,7 @@ pub fn points_of(lesson: &lessons::Lesson, tests: &[GradedTest]) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn links_to_left_out_chapters_become_plain_text() {
@@ -369,5 +450,35 @@ mod tests {
             "See SIGBUS and [maps](02-process-maps.md), ![fig](img/a.svg), \
              [web](https://x.org/a.md), [x] (y)."
         );
+    }
+
+    #[test]
+    fn a_copy_drops_the_profiles_of_the_lessons_it_leaves_out() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+        let manifest = fs::read_to_string(root).unwrap();
+        let names = ["page-cache".to_owned(), "shared-memory-ipc".to_owned()];
+        assert!(manifest.contains("[profile.dev.package.page-cache]"));
+        let kept = without_profiles_of(&manifest, &names).unwrap();
+        for name in &names {
+            assert!(
+                !kept.contains(&format!("[profile.dev.package.{name}]")),
+                "{kept}"
+            );
+        }
+        // The other tables, and the comment above the next one, stay.
+        assert!(kept.contains("# The registry's crates are built without debug info"));
+        assert!(kept.contains("[profile.dev.package.\"*\"]\ndebug = false\n"));
+        assert_eq!(without_profiles_of(&manifest, &[]).unwrap(), manifest);
+
+        let only =
+            "[profile.dev.package.a]\nopt-level = 3\n[profile.dev.package.b]\nopt-level = 1\n";
+        let kept = without_profiles_of(only, &["a".to_owned()]).unwrap();
+        assert_eq!(kept, "[profile.dev.package.b]\nopt-level = 1\n");
+        let all = without_profiles_of(only, &["a".to_owned(), "b".to_owned()]).unwrap();
+        assert_eq!(all, "");
+        // A table with a blank line in it would leave keys behind: refused.
+        let gapped = "[profile.dev.package.a]\nopt-level = 3\n\ndebug = 1\n";
+        let refused = without_profiles_of(gapped, &["a".to_owned()]).unwrap_err();
+        assert!(refused.contains("ended by a blank line"), "{refused}");
     }
 }
