@@ -8,6 +8,8 @@
 //!   stub (what `init` and `handout` both write).
 //! - [`manifest`]: the graded tests and the hashes of the files a handout
 //!   watches.
+//! - [`seed`]: a new target directory warmed with the registry's crates as
+//!   the workbook's own builds compiled them.
 //! - [`files`]: which files make up a tree, and copying them.
 //! - [`commands`]: every command's summary and help; [`args`]: reading a
 //!   command's arguments with clap.

@@ -1,6 +1,6 @@
 //! A warm start for a new target directory: the compiled crates from the
 //! registry, copied from the workbook's own builds. `verify` seeds its
-//! scratch handout with it, and the tooling's tests their scratch trees.
+//! scratch handout with it, and new-lesson's test its scratch copy.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -112,6 +112,11 @@ pub fn symbols() -> &'static [Sym] {
             symbols.iter().any(|s| s.name == MANGLED),
             "symbols.txt lists the mangled name"
         );
+        let locals = symbols.iter().take_while(|s| s.binding == LOCAL).count();
+        assert!(
+            symbols[locals..].iter().all(|s| s.binding != LOCAL),
+            "symbols.txt lists the local symbols first, as .symtab wants"
+        );
         symbols
     })
 }

@@ -46,8 +46,12 @@ impl AsNobody {
         let name = Path::new(bin).file_name().unwrap_or("lesson".as_ref());
         let copy = dir.path().join(name);
         let work = dir.path().join("work");
-        std::fs::copy(bin, &copy)
-            .and_then(|_| mode(&copy, 0o755))
+        // Copied by `cp`, in a process of its own: a copy written here would
+        // hold the new file open for writing while the test's other threads
+        // fork, and a child that had not yet reached its exec would make
+        // ours fail with "Text file busy" (seen in CI, under load).
+        copy_in_a_child(Path::new(bin), &copy)
+            .and_then(|()| mode(&copy, 0o755))
             .and_then(|()| std::fs::create_dir(&work))
             .and_then(|()| mode(&work, 0o1777))
             .and_then(|()| mode(dir.path(), 0o755))
@@ -91,6 +95,20 @@ impl AsNobody {
     /// Where the copy and the working directory are.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+/// Copies the file `from` to the new file `to` with `cp`.
+fn copy_in_a_child(from: &Path, to: &Path) -> std::io::Result<()> {
+    let copied = Command::new("cp").arg("--").arg(from).arg(to).output()?;
+    if copied.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "cp {}: {}",
+            copied.status,
+            String::from_utf8_lossy(&copied.stderr).trim()
+        )))
     }
 }
 
