@@ -161,10 +161,13 @@ pub fn cmd_grade(args: Vec<OsString>) -> Result<ExitCode> {
     shown.done();
     let Graded { results, changed } = graded;
     if !changed.is_empty() {
-        let mut warning = String::from(
+        let mut warning = String::from(if options.template.is_some() {
+            "warning: these graded files differ from the handout and were not used (the\n\
+             template's own were):"
+        } else {
             "warning: these graded files differ from the handout, so this score is not\n\
-             the one your instructor will see (they grade with the original files):",
-        );
+             the one your instructor will see (they grade with the original files):"
+        });
         for change in &changed {
             warning.push_str(&format!("\n  {change}"));
         }

@@ -70,9 +70,14 @@ pub fn grade_against_template(
     let tree = workspace.join("tree");
     let skip = lay_out_pristine_tree(template, submission, &tree, &chosen)?;
     // The submission's files, against the template's own manifest (never
-    // the submission's, which the student controls).
+    // the submission's, which the student controls). A file the submission
+    // lacks is not named: an upload may hold its exercise files only.
     let changed = match Manifest::read(template) {
-        Some(Ok(manifest)) => manifest.changes(submission),
+        Some(Ok(manifest)) => manifest
+            .changes(submission)
+            .into_iter()
+            .filter(|change| !change.starts_with("missing: "))
+            .collect(),
         _ => Vec::new(),
     };
     let sandbox = Sandbox::new();

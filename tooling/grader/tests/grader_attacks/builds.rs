@@ -43,13 +43,13 @@ pub(super) fn grade_submission(scratch: &Scratch, exercises: &str, env: &[(&str,
         "the grader hung"
     );
     let report = fs::read_to_string(&json).unwrap_or_default();
-    // Without the list of files the one-file submission lacks.
-    let stderr: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("missing: "))
-        .collect();
-    format!("{}\n{}\n{report}", run.stdout, stderr.join("\n"))
+    // A one-file submission is whole: nothing it lacks is named.
+    assert!(
+        !run.stderr.contains("missing: ") && !report.contains("missing: "),
+        "{}\n{report}",
+        run.stderr
+    );
+    format!("{}\n{}\n{report}", run.stdout, run.stderr)
 }
 
 #[test]
