@@ -132,14 +132,16 @@ pub fn write_copy(
 ) -> Result<Written> {
     let dest = files::destination(root, dest, recipient.noun, recipient.suggested)?;
     let mut tracked = files::tracked(root)?;
+    // The lessons left out of the copy: their files, chapters and profiles.
+    let mut dropped: Vec<lessons::Lesson> = Vec::new();
     if let Some(chosen) = only {
-        let dropped: Vec<String> = lessons::discover(root)?
+        dropped = lessons::discover(root)?
             .into_iter()
             .filter(|l| !chosen.iter().any(|c| c.name == l.name))
-            .map(|l| l.dir_name())
             .collect();
+        let names: Vec<String> = dropped.iter().map(|l| l.dir_name()).collect();
         tracked.retain(|path| {
-            !dropped.iter().any(|name| {
+            !names.iter().any(|name| {
                 path.starts_with(Path::new("lessons").join(name))
                     || path == &Path::new("book/src").join(format!("{name}.md"))
             })
@@ -158,12 +160,13 @@ pub fn write_copy(
             .map_err(|e| format!("cannot prepare the copy's removal on Ctrl-C: {e}"))?;
         Ok((staging, registration))
     })?;
-    let filled = fill(root, &tracked, staging.path(), only, recipient).and_then(|written| {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("cannot set the copy's permissions: {e}"))?;
-        Ok(written)
-    });
+    let filled =
+        fill(root, &tracked, staging.path(), only, &dropped, recipient).and_then(|written| {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("cannot set the copy's permissions: {e}"))?;
+            Ok(written)
+        });
     // rename(2) replaces an empty directory, and fails on a non-empty one
     // (another writer got there first): either way nothing half-written stays.
     // Removed or renamed, then unregistered, with Ctrl-C held back: it finds
@@ -185,12 +188,14 @@ pub fn write_copy(
 
 /// Copies `tracked` from `root` into `to`, stripping the solutions from the
 /// exercise files, then adds what `recipient` needs (the workflow, or the
-/// learner's settings), a README and the manifest.
+/// learner's settings), a README and the manifest. `dropped` are the
+/// lessons left out.
 fn fill(
     root: &Path,
     tracked: &[PathBuf],
     to: &Path,
     only: Option<&[lessons::Lesson]>,
+    dropped: &[lessons::Lesson],
     recipient: &Recipient<'_>,
 ) -> Result<Written> {
     let left_out = |p: &PathBuf| recipient.left_out.iter().any(|l| p.starts_with(l));
@@ -209,14 +214,8 @@ fn fill(
     if only.is_some() || recipient.always_trim {
         trim_summary(to)?;
         unlink_left_out_chapters(to)?;
-        if let Some(chosen) = only {
-            let dropped: Vec<String> = lessons::discover(root)?
-                .into_iter()
-                .filter(|l| !chosen.iter().any(|c| c.name == l.name))
-                .map(|l| l.name)
-                .collect();
-            drop_profiles_of(to, &dropped)?;
-        }
+        let names: Vec<String> = dropped.iter().map(|l| l.name.clone()).collect();
+        drop_profiles_of(to, &names)?;
         // Fewer crates: let cargo drop the others from Cargo.lock now, so
         // the first build does not change a file the manifest watches.
         let metadata = crate::cargo()
@@ -327,6 +326,9 @@ fn unlink_left_out_chapters(to: &Path) -> Result {
 /// it leaves out (`[profile.dev.package.page-cache]`): cargo would warn on
 /// every command that they match no package.
 fn drop_profiles_of(to: &Path, left_out: &[String]) -> Result {
+    if left_out.is_empty() {
+        return Ok(());
+    }
     let path = to.join("Cargo.toml");
     let text =
         fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

@@ -98,16 +98,20 @@ impl AsNobody {
     }
 }
 
-/// Copies the file `from` to the new file `to` with `cp`.
+/// Copies the file `from` to the new file `to` with `cp`, waiting a minute
+/// at most.
 fn copy_in_a_child(from: &Path, to: &Path) -> std::io::Result<()> {
-    let copied = Command::new("cp").arg("--").arg(from).arg(to).output()?;
-    if copied.status.success() {
+    let mut cp = Command::new("cp");
+    cp.arg("--").arg(from).arg(to);
+    let copied =
+        support::spawn::output_bounded(&mut cp, std::time::Duration::from_secs(60))?;
+    if copied.outcome.is_success() {
         Ok(())
     } else {
         Err(std::io::Error::other(format!(
             "cp {}: {}",
-            copied.status,
-            String::from_utf8_lossy(&copied.stderr).trim()
+            copied.outcome,
+            copied.stderr.trim()
         )))
     }
 }
