@@ -8,26 +8,25 @@ use std::time::Duration;
 
 use crate::Result;
 
-/// Seeds the new target directory `target` (a handout's, a scratch tree's)
-/// with what the workbook's own builds (in `root/target`) compiled of the
-/// crates from the registry, so that its builds need not compile them
-/// again: cargo names each such build by a hash of its crate, version,
-/// features, profile and compiler, the same in both trees, and compiles
-/// again whatever does not fit. Nothing of a workspace member is copied (so
-/// no solution): only third-party code, compiled by the instructor's own
-/// builds. Returns how many entries were copied.
-pub fn registry_builds(root: &Path, target: &Path) -> Result<usize> {
+/// Seeds the new target directory `into` (a handout's, a scratch tree's)
+/// with what the builds in the target directory `from` (the workbook's own)
+/// compiled of the registry crates that the workspace `tree` uses, so that
+/// `tree`'s builds need not compile them again: cargo names each such build
+/// by a hash of its crate, version, features, profile and compiler, the
+/// same in both trees, and compiles again whatever does not fit. Nothing of
+/// a workspace member is copied (so no solution): only third-party code,
+/// compiled by the instructor's own builds. Returns how many entries were
+/// copied.
+pub fn registry_builds(tree: &Path, from: &Path, into: &Path) -> Result<usize> {
     use serde_json::Value;
+    // Only this machine's packages: offline, cargo cannot read the others'
+    // (another platform's crates, never downloaded here).
+    let host = host()?;
     let mut metadata = crate::cargo();
     metadata
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
-        .arg(root.join("Cargo.toml"));
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host, "--manifest-path"])
+        .arg(tree.join("Cargo.toml"));
     let metadata = support::spawn::output_bounded(&mut metadata, Duration::from_secs(60))
         .map_err(|e| format!("cannot start cargo metadata: {e}"))?;
     if !metadata.outcome.is_success() {
@@ -74,7 +73,7 @@ pub fn registry_builds(root: &Path, target: &Path) -> Result<usize> {
         let (name, hash) = stem.rsplit_once('-')?;
         (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| name.to_owned())
     };
-    let from = root.join("target").join("debug");
+    let from = from.join("debug");
     let mut copied = 0;
     for (dir, wanted, prefix) in [
         (".fingerprint", &names, ""),
@@ -100,7 +99,7 @@ pub fn registry_builds(root: &Path, target: &Path) -> Result<usize> {
         if picked.is_empty() {
             continue;
         }
-        let into = target.join("debug").join(dir);
+        let into = into.join("debug").join(dir);
         fs::create_dir_all(&into).map_err(|e| format!("cannot create {}: {e}", into.display()))?;
         // `cp -a` keeps the times cargo compares.
         let mut copy = std::process::Command::new("cp");
@@ -118,4 +117,18 @@ pub fn registry_builds(root: &Path, target: &Path) -> Result<usize> {
         copied += picked.len();
     }
     Ok(copied)
+}
+
+/// The platform this cargo builds for by default (`host:` in `cargo -vV`).
+fn host() -> Result<String> {
+    let mut version = crate::cargo();
+    version.arg("-vV");
+    let version = support::spawn::output_bounded(&mut version, Duration::from_secs(60))
+        .map_err(|e| format!("cannot start cargo -vV: {e}"))?;
+    version
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(|host| host.trim().to_owned())
+        .ok_or_else(|| format!("cargo -vV named no host ({})", version.outcome))
 }

@@ -222,7 +222,8 @@ fn check_handout(
 ) -> Result {
     let started = Instant::now();
     write_handout(root, handout)?;
-    let seeded = tooling::seed::registry_builds(root, &handout.join("target"))?;
+    let seeded =
+        tooling::seed::registry_builds(handout, &root.join("target"), &handout.join("target"))?;
     let mut clippy = cargo();
     clippy
         .args(["clippy", "--all-targets", "--quiet", "--manifest-path"])

@@ -66,7 +66,9 @@ fn copy_of_the_workbook(to: &Path) {
         // A first run starts from the registry crates this workspace's own
         // builds compiled: its tests', clippy's and the book's.
         fs::create_dir_all(&cache).unwrap();
-        if let Err(why) = tooling::seed::registry_builds(workspace(), &cache) {
+        if let Err(why) =
+            tooling::seed::registry_builds(workspace(), &workspace().join("target"), &cache)
+        {
             eprintln!("note: the scratch copy builds the registry's crates itself: {why}");
         }
     }

@@ -121,6 +121,13 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
     if !written.outcome.is_success() {
         return Err(format!("handout failed: {}", written.stderr));
     }
+    // What this workspace's own builds (in the target directory that holds
+    // `kept`) compiled of the registry crates the handout uses: the grading
+    // below compiles only what they lack.
+    let outer = kept.parent().ok_or("CARGO_TARGET_TMPDIR has no parent")?;
+    if let Err(why) = tooling::seed::registry_builds(&handout, outer, &handout.join("target")) {
+        eprintln!("note: the scratch trees' seed builds every registry crate: {why}");
+    }
     let graded = output_bounded(
         Command::new(env!("CARGO"))
             .args(["xtask", "grade", "file-mapping", "--timeout", "2"])
