@@ -221,3 +221,79 @@ fn no_library_has_doc_tests_to_skip() {
     }
     assert!(libraries >= 10, "found only {libraries} libraries");
 }
+
+/// Each registry package `cargo tree` shows for `packages` (the default
+/// members if none), by name and version, with the feature sets it is
+/// compiled with there (a crate the compiler runs may differ from the same
+/// crate linked).
+fn compiled_features(
+    packages: &[&str],
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut tree = std::process::Command::new(env!("CARGO"));
+    tree.args(["tree", "--offline", "--edges", "normal,build,dev"])
+        .args([
+            "--prefix",
+            "none",
+            "--format",
+            "{p} [{f}]",
+            "--manifest-path",
+        ])
+        .arg(root().join("Cargo.toml"));
+    for package in packages {
+        tree.args(["--package", package]);
+    }
+    let out = support::spawn::output_bounded(&mut tree, std::time::Duration::from_secs(120))
+        .expect("cannot start cargo tree");
+    assert!(out.outcome.is_success(), "cargo tree: {}", out.stderr);
+    let mut found = std::collections::BTreeMap::<_, std::collections::BTreeSet<_>>::new();
+    for line in out.stdout.lines() {
+        // `name vX.Y.Z [features]`, maybe with ` (*)` or ` (proc-macro)`.
+        let line = line.replace(" (*)", "").replace(" (proc-macro)", "");
+        let Some((package, features)) = line.split_once(" [") else {
+            continue;
+        };
+        // From the registry: a workspace member shows its path.
+        if !package.contains(" (") {
+            let features = features.strip_suffix(']').unwrap_or(features);
+            found
+                .entry(package.to_owned())
+                .or_default()
+                .insert(features.to_owned());
+        }
+    }
+    found
+}
+
+#[test]
+fn the_readmes_tests_compile_the_registry_crates_as_the_toolings_do() {
+    // CI builds the tooling's tests, then the README's `cargo test`; cargo
+    // compiles again each crate the second build wants with other features
+    // (and all that depends on it: once, all of mdBook, about 20 s). Each
+    // way the README's build compiles a crate, the tooling's does too
+    // (tests/Cargo.toml's [build-dependencies] see to syn's).
+    let ci = fs::read_to_string(root().join(".ci/run")).unwrap();
+    let tooling: Vec<&str> = ci
+        .lines()
+        .find_map(|l| l.strip_prefix("tooling=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect(".ci/run names the tooling's crates in tooling=\"-p ...\"")
+        .split_whitespace()
+        .filter(|w| *w != "-p")
+        .collect();
+    let readme = compiled_features(&[]);
+    let tooling = compiled_features(&tooling);
+    let mut differ = Vec::new();
+    for (package, ways) in &readme {
+        if let Some(theirs) = tooling.get(package) {
+            differ.extend(
+                ways.difference(theirs)
+                    .map(|way| format!("{package} [{way}] (the tooling's: {theirs:?})")),
+            );
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "compiled with other features than in the tooling's build:\n{}",
+        differ.join("\n")
+    );
+}
