@@ -101,8 +101,9 @@ fn short_hash(data: &[u8]) -> String {
 }
 
 /// Grades a one-lesson handout once (the build a test's first grading
-/// makes), strips the workspace's own crates from its target, and keeps the
-/// target as `seed`. Another test program may do the same at the same time:
+/// makes), starting from the registry crates this workspace's own builds
+/// compiled; keeps of its target only the units that grading used, less the
+/// workspace's own crates, as `seed`. Another test program may do the same at the same time:
 /// the first to finish keeps its copy.
 fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
     const LIMIT: Duration = Duration::from_secs(1200);
@@ -141,6 +142,12 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
         return Err(format!("grading failed: {}", graded.stderr));
     }
     let target = handout.join("target");
+    // Only what the grading used goes into the seed (each scratch tree
+    // copies it): the workspace's builds hold other variants too.
+    match units_used(&handout)? {
+        Some(used) => prune_to(&target, &used)?,
+        None => eprintln!("note: the seed keeps every registry build copied in"),
+    }
     strip_workspace_crates(&handout, &target)?;
     let partial = tempfile::tempdir_in(kept).map_err(|e| e.to_string())?;
     let copied = Command::new("cp")
@@ -165,6 +172,112 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
             if name != current && name.to_string_lossy().starts_with("scratch-target-") {
                 let _ = fs::remove_dir_all(entry.path());
             }
+        }
+    }
+    Ok(())
+}
+
+/// The units (their `HASH`, as in `NAME-HASH`) the seed's grading built or
+/// used: its two builds (`cargo xtask`'s, and the graded tests', as
+/// tooling/core/src/grade/build.rs makes it), made again with cargo's JSON
+/// messages, which name each unit's files, fresh or not. `None` if these
+/// builds compiled anything: then they were not the grading's, and name
+/// other units.
+fn units_used(handout: &Path) -> Result<Option<std::collections::HashSet<String>>, String> {
+    let rustc = Path::new(env!("CARGO"))
+        .parent()
+        .map(|bin| bin.join("rustc"))
+        .filter(|rustc| rustc.is_file());
+    let builds: [&[&str]; 2] = [
+        &["build", "--package", "xtask"],
+        &[
+            "test",
+            "--no-run",
+            "--package",
+            "file-mapping",
+            "--test",
+            "graded",
+            "--locked",
+        ],
+    ];
+    let mut used = std::collections::HashSet::new();
+    for (index, args) in builds.into_iter().enumerate() {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(args)
+            .args(["--message-format=json", "--manifest-path"])
+            .arg(handout.join("Cargo.toml"))
+            .current_dir(handout)
+            .env("CARGO_TARGET_DIR", handout.join("target"))
+            .env_remove("CARGO_MANIFEST_DIR");
+        if let (1, Some(rustc)) = (index, &rustc) {
+            cargo.env("RUSTC", rustc);
+        }
+        let built = output_bounded(&mut cargo, Duration::from_secs(600))
+            .map_err(|e| format!("cannot start cargo: {e}"))?;
+        if !built.outcome.is_success() {
+            return Err(format!(
+                "cargo {args:?} {}: {}",
+                built.outcome, built.stderr
+            ));
+        }
+        for line in built.stdout.lines() {
+            let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let files: Vec<&str> = match message["reason"].as_str() {
+                Some("compiler-artifact") if message["fresh"] == false => return Ok(None),
+                Some("compiler-artifact") => message["filenames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.as_str())
+                    .collect(),
+                Some("build-script-executed") => message["out_dir"].as_str().into_iter().collect(),
+                _ => continue,
+            };
+            for file in files {
+                let file = Path::new(file);
+                // `deps/libNAME-HASH.rlib`, `build/NAME-HASH/out`: the file's
+                // name, or its directory's.
+                for name in [file.file_name(), file.parent().and_then(Path::file_name)] {
+                    used.extend(name.and_then(|n| hash_of(&n.to_string_lossy())));
+                }
+            }
+        }
+    }
+    Ok(Some(used))
+}
+
+/// `HASH` in `NAME-HASH`, `libNAME-HASH.rlib`, `NAME-HASH.d`.
+fn hash_of(entry: &str) -> Option<String> {
+    let stem = entry.split('.').next()?;
+    let (_, hash) = stem.rsplit_once('-')?;
+    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_owned())
+}
+
+/// Removes from `target` every unit (`.fingerprint/`, `build/`, `deps/`)
+/// whose hash is not in `used`.
+fn prune_to(target: &Path, used: &std::collections::HashSet<String>) -> Result<(), String> {
+    let debug = target.join("debug");
+    for dir in [".fingerprint", "build", "deps"] {
+        let Ok(entries) = fs::read_dir(debug.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Some(hash) = hash_of(&entry.file_name().to_string_lossy()) else {
+                continue;
+            };
+            if used.contains(&hash) {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            }
+            .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
         }
     }
     Ok(())
