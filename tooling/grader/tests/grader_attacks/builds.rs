@@ -24,16 +24,13 @@ pub(super) fn grade_submission(scratch: &Scratch, exercises: &str, env: &[(&str,
     fs::write(&file, exercises).unwrap();
     let json = student_dir.path().join("report.json");
     let template = scratch.handout.to_str().unwrap().to_owned();
-    let mut command = Command::new(env!("CARGO"));
+    let mut command = grader(&scratch.handout);
     command
-        .args(["xtask", "grade", "file-mapping", "--timeout", "5"])
+        .args(["grade", "file-mapping", "--timeout", "5"])
         .args(["--template", &template, "--submission"])
         .arg(student_dir.path())
         .arg("--json")
-        .arg(&json)
-        .current_dir(&scratch.handout)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_MANIFEST_DIR");
+        .arg(&json);
     for (name, value) in env {
         command.env(name, value);
     }

@@ -1,6 +1,10 @@
 //! The grader under attack: each way a student could fake or break a score,
-//! tried on a scratch handout exactly as a student would (`cargo xtask` in
-//! the handout's own directory).
+//! tried on a scratch handout as a student would, in the handout's own
+//! directory. The grader's commands run this build's grader there, as
+//! `cargo xtask` runs it (the code is the same) but without first building
+//! each tree's own copy of xtask and the grader (about 10 s of CPU a tree);
+//! `cargo xtask` itself, the way to the grader, is taken by xtask's own
+//! commands (`progress`) and by the moved checkout, whose point it is.
 //!
 //! Handouts are written once and shared: one per test thread, so that a
 //! test seldom waits for another's turn, and each test has a handout to
@@ -33,8 +37,8 @@ struct Scratch {
 }
 
 /// How many handouts the tests share: one per test thread (`cargo test`
-/// runs two here). A handout costs a build of the grader and of lesson 1,
-/// so not one per test.
+/// runs two here). A handout costs builds of its lessons (and of xtask, in
+/// the one `progress` runs in), so not one per test.
 const HANDOUTS: usize = 2;
 
 /// The shared handouts, each written on its first turn.
@@ -123,15 +127,35 @@ fn write_handout() -> Scratch {
     }
 }
 
-/// `cargo xtask ARGS` in `tree`, as a student runs it.
-fn xtask(tree: &Path, args: &[&str], target_dir: Option<&Path>) -> Captured {
-    let mut command = Command::new(env!("CARGO"));
+/// The grader, to run in `tree` as `cargo xtask` runs it there: the
+/// workbook it finds from there, no target directory of ours.
+fn grader(tree: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_grader"));
     command
-        .args(["xtask"])
-        .args(args)
         .current_dir(tree)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_MANIFEST_DIR");
+    command
+}
+
+/// `cargo xtask ARGS` in `tree`, as a student runs it, with
+/// `CARGO_TARGET_DIR` set to `target_dir` if given; the grader's commands
+/// (`grade`, `grade-all`) go to the grader directly, unless a target
+/// directory is given (see the module's comment).
+fn xtask(tree: &Path, args: &[&str], target_dir: Option<&Path>) -> Captured {
+    let mut command =
+        if target_dir.is_none() && matches!(args.first(), Some(&"grade" | &"grade-all")) {
+            grader(tree)
+        } else {
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo
+                .arg("xtask")
+                .current_dir(tree)
+                .env_remove("CARGO_TARGET_DIR")
+                .env_remove("CARGO_MANIFEST_DIR");
+            cargo
+        };
+    command.args(args);
     if let Some(dir) = target_dir {
         command.env("CARGO_TARGET_DIR", dir);
     }

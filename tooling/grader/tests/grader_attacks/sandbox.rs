@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// `cargo xtask ARGS` in `tree`, started with `extra` descriptors open (and
+/// The grader's `ARGS` in `tree`, started with `extra` descriptors open (and
 /// inheritable) at the given numbers, as a careless CI runner or a hostile
 /// parent might start the grader.
 fn xtask_with_fds(
@@ -13,13 +13,8 @@ fn xtask_with_fds(
 ) -> Captured {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    let mut command = Command::new(env!("CARGO"));
-    command
-        .args(["xtask"])
-        .args(args)
-        .current_dir(tree)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_MANIFEST_DIR");
+    let mut command = grader(tree);
+    command.args(args);
     let pairs: Vec<(i32, i32)> = extra.iter().map(|(at, fd)| (*at, fd.as_raw_fd())).collect();
     // SAFETY: in the child before exec: dup2 only (async-signal-safe), on
     // descriptors this test owns until the spawn returns. dup2 clears
@@ -249,12 +244,8 @@ fn a_grader_that_cannot_give_a_readable_copy_refuses_rather_than_run_as_root() {
     );
     attack(&scratch, &plant);
     // A container without CAP_SYS_ADMIN: no private mount for the copy.
-    let mut command = Command::new(env!("CARGO"));
-    command
-        .args(["xtask", "grade", "file-mapping", "--timeout", "2"])
-        .current_dir(&scratch.handout)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_MANIFEST_DIR");
+    let mut command = grader(&scratch.handout);
+    command.args(["grade", "file-mapping", "--timeout", "2"]);
     // capability(7): CAP_SYS_ADMIN is number 21.
     const CAP_SYS_ADMIN: libc::c_ulong = 21;
     // SAFETY: prctl(PR_CAPBSET_DROP) in the child before exec takes
