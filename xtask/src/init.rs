@@ -167,7 +167,7 @@ pub fn cmd_init(args: Vec<OsString>) -> Result<ExitCode> {
             "  "
         )
     );
-    build(&written.dest, &copied).map_err(|e| {
+    build(&root, &written.dest, &copied).map_err(|e| {
         format!(
             "{e}\nYour copy is complete at {}; run `cargo build` there to see why it \
              did not build.",
@@ -213,21 +213,34 @@ fn shown_path(dest: &Path) -> String {
 /// Builds the copy once, showing cargo's progress, exactly as the learner's
 /// commands will build it later (so that they find it built): xtask, each
 /// lesson's program, and each lesson's graded tests as the grader builds
-/// them (into the copy's own `target/`, with the grader's compiler).
-fn build(dest: &Path, lessons: &[Lesson]) -> Result {
+/// them (into the copy's own `target/`, with the grader's compiler). It
+/// starts from the registry's crates as the workbook at `root` compiled
+/// them (running xtask there built some at least), and keeps of those only
+/// what the copy's builds used.
+fn build(root: &Path, dest: &Path, lessons: &[Lesson]) -> Result {
+    let target = dest.join("target");
     tooling::announce_first_build(
-        &dest.join("target"),
+        &target,
         "your copy: the learner's commands, every lesson and its graded tests",
         "a few minutes (about 2 on a busy 2-CPU machine)",
     );
+    // A warm start only: without it, the build compiles every crate.
+    let seeded = tooling::seed::registry_builds(dest, &tooling::target_dir(root), &target)
+        .unwrap_or_default();
     let manifest = dest.join("Cargo.toml");
-    let run = |command: &mut std::process::Command, what: &str| -> Result {
-        let status = command
+    let mut used = tooling::seed::Units::default();
+    let mut run = |command: &mut std::process::Command, what: &str| -> Result {
+        // Cargo's progress and errors on stderr, as always; on stdout its
+        // JSON, which names every unit the build used.
+        let output = command
+            .arg("--message-format=json-render-diagnostics")
             .current_dir(dest)
-            .stdout(std::process::Stdio::null())
-            .status()
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .output()
             .map_err(|e| format!("cannot start cargo: {e}"))?;
-        if status.success() {
+        used.read(&String::from_utf8_lossy(&output.stdout));
+        if output.status.success() {
             Ok(())
         } else {
             Err(format!("{what} did not build (cargo's errors are above)."))
@@ -258,14 +271,17 @@ fn build(dest: &Path, lessons: &[Lesson]) -> Result {
     }
     graded
         .args(["test", "--no-run", "--locked", "--test", "graded"])
-        .env("CARGO_TARGET_DIR", dest.join("target"));
+        .env("CARGO_TARGET_DIR", &target);
     for lesson in lessons {
         graded.args(["--package", &lesson.name]);
     }
     run(
         graded.arg("--manifest-path").arg(&manifest),
         "the graded tests",
-    )
+    )?;
+    // Only space is at stake: what cannot go stays.
+    let _ = seeded.keep_only(&used);
+    Ok(())
 }
 
 /// The README of a learner's copy: the path through the workbook, and the

@@ -223,7 +223,8 @@ fn check_handout(
     let started = Instant::now();
     write_handout(root, handout)?;
     let seeded =
-        tooling::seed::registry_builds(handout, &root.join("target"), &handout.join("target"))?;
+        tooling::seed::registry_builds(handout, &root.join("target"), &handout.join("target"))?
+            .len();
     let mut clippy = cargo();
     clippy
         .args(["clippy", "--all-targets", "--quiet", "--manifest-path"])

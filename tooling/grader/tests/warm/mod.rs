@@ -126,9 +126,11 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
     // `kept`) compiled of the registry crates the handout uses: the grading
     // below compiles only what they lack.
     let outer = kept.parent().ok_or("CARGO_TARGET_TMPDIR has no parent")?;
-    if let Err(why) = tooling::seed::registry_builds(&handout, outer, &handout.join("target")) {
-        eprintln!("note: the scratch trees' seed builds every registry crate: {why}");
-    }
+    let seeded = tooling::seed::registry_builds(&handout, outer, &handout.join("target"))
+        .unwrap_or_else(|why| {
+            eprintln!("note: the scratch trees' seed builds every registry crate: {why}");
+            Default::default()
+        });
     let graded = output_bounded(
         Command::new(env!("CARGO"))
             .args(["xtask", "grade", "file-mapping", "--timeout", "2"])
@@ -144,9 +146,11 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
     let target = handout.join("target");
     // Only what the grading used goes into the seed (each scratch tree
     // copies it): the workspace's builds hold other variants too.
-    match units_used(&handout)? {
-        Some(used) => prune_to(&target, &used)?,
-        None => eprintln!("note: the seed keeps every registry build copied in"),
+    let used = units_used(&handout)?;
+    if used.compiled {
+        eprintln!("note: the seed keeps every registry build copied in");
+    } else {
+        seeded.keep_only(&used)?;
     }
     strip_workspace_crates(&handout, &target)?;
     let partial = tempfile::tempdir_in(kept).map_err(|e| e.to_string())?;
@@ -177,13 +181,12 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The units (their `HASH`, as in `NAME-HASH`) the seed's grading built or
-/// used: its two builds (`cargo xtask`'s, and the graded tests', as
-/// tooling/core/src/grade/build.rs makes it), made again with cargo's JSON
-/// messages, which name each unit's files, fresh or not. `None` if these
-/// builds compiled anything: then they were not the grading's, and name
-/// other units.
-fn units_used(handout: &Path) -> Result<Option<std::collections::HashSet<String>>, String> {
+/// The units the seed's grading built or used: its two builds (`cargo
+/// xtask`'s, and the graded tests', as tooling/core/src/grade/build.rs
+/// makes it), made again with cargo's JSON messages, which name each unit,
+/// fresh or not. If these builds compiled anything, they were not the
+/// grading's, and name other units (`compiled` says so).
+fn units_used(handout: &Path) -> Result<tooling::seed::Units, String> {
     let rustc = Path::new(env!("CARGO"))
         .parent()
         .map(|bin| bin.join("rustc"))
@@ -200,7 +203,7 @@ fn units_used(handout: &Path) -> Result<Option<std::collections::HashSet<String>
             "--locked",
         ],
     ];
-    let mut used = std::collections::HashSet::new();
+    let mut used = tooling::seed::Units::default();
     for (index, args) in builds.into_iter().enumerate() {
         let mut cargo = Command::new(env!("CARGO"));
         cargo
@@ -221,66 +224,9 @@ fn units_used(handout: &Path) -> Result<Option<std::collections::HashSet<String>
                 built.outcome, built.stderr
             ));
         }
-        for line in built.stdout.lines() {
-            let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let files: Vec<&str> = match message["reason"].as_str() {
-                Some("compiler-artifact") if message["fresh"] == false => return Ok(None),
-                Some("compiler-artifact") => message["filenames"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|f| f.as_str())
-                    .collect(),
-                Some("build-script-executed") => message["out_dir"].as_str().into_iter().collect(),
-                _ => continue,
-            };
-            for file in files {
-                let file = Path::new(file);
-                // `deps/libNAME-HASH.rlib`, `build/NAME-HASH/out`: the file's
-                // name, or its directory's.
-                for name in [file.file_name(), file.parent().and_then(Path::file_name)] {
-                    used.extend(name.and_then(|n| hash_of(&n.to_string_lossy())));
-                }
-            }
-        }
+        used.read(&built.stdout);
     }
-    Ok(Some(used))
-}
-
-/// `HASH` in `NAME-HASH`, `libNAME-HASH.rlib`, `NAME-HASH.d`.
-fn hash_of(entry: &str) -> Option<String> {
-    let stem = entry.split('.').next()?;
-    let (_, hash) = stem.rsplit_once('-')?;
-    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hash.to_owned())
-}
-
-/// Removes from `target` every unit (`.fingerprint/`, `build/`, `deps/`)
-/// whose hash is not in `used`.
-fn prune_to(target: &Path, used: &std::collections::HashSet<String>) -> Result<(), String> {
-    let debug = target.join("debug");
-    for dir in [".fingerprint", "build", "deps"] {
-        let Ok(entries) = fs::read_dir(debug.join(dir)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Some(hash) = hash_of(&entry.file_name().to_string_lossy()) else {
-                continue;
-            };
-            if used.contains(&hash) {
-                continue;
-            }
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            }
-            .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
-        }
-    }
-    Ok(())
+    Ok(used)
 }
 
 /// Removes what cargo built of `tree`'s own packages from `target`: their
