@@ -215,8 +215,8 @@ fn shown_path(dest: &Path) -> String {
 /// lesson's program, and each lesson's graded tests as the grader builds
 /// them (into the copy's own `target/`, with the grader's compiler). It
 /// starts from the registry's crates as the workbook at `root` compiled
-/// them (running xtask there built some at least), and keeps of those only
-/// what the copy's builds used.
+/// them (running xtask there built some at least), and keeps of those the
+/// units the copy's builds used, and the crates they did not use.
 fn build(root: &Path, dest: &Path, lessons: &[Lesson]) -> Result {
     let target = dest.join("target");
     tooling::announce_first_build(
@@ -279,8 +279,9 @@ fn build(root: &Path, dest: &Path, lessons: &[Lesson]) -> Result {
         graded.arg("--manifest-path").arg(&manifest),
         "the graded tests",
     )?;
-    // Only space is at stake: what cannot go stays.
-    let _ = seeded.keep_only(&used);
+    // Only space is at stake: what cannot go stays. The crates the builds
+    // did not use stay for the learner's next ones (the book, the grader).
+    let _ = seeded.prune(&used, tooling::seed::Unused::Keep);
     Ok(())
 }
 

@@ -44,7 +44,8 @@ Example: cargo xtask run-lesson file-mapping -- --keep ./out",
 Writes your personal workbook to DIR (default ../mmap-workbook-exercises):
 the lessons, the book and the learner's commands, with every exercise
 replaced by its todo!() stub. DIR must be new or empty, and outside this
-workbook; the copy appears whole or not at all. Then builds it once, and
+workbook; the copy appears whole or not at all. Then builds it once
+(from the crates this workbook already compiled, where they fit), and
 says what to run next. --lessons a,b copies only those lessons.",
     },
     Command {

@@ -69,10 +69,13 @@ pub fn registry_builds(tree: &Path, from: &Path, into: &Path) -> Result<Seeded> 
     crates.retain(|c| !local.iter().any(|l| l.replace('-', "_") == *c));
     let from = from.join("debug");
     let mut copied = Seeded::default();
+    // The fingerprints last: cargo takes a unit whose fingerprint is there
+    // for built, so it must not come before the unit's files are whole (an
+    // interrupted copy then leaves only files cargo overwrites).
     for (dir, wanted, prefix) in [
-        (".fingerprint", &names, ""),
-        ("build", &names, ""),
         ("deps", &crates, "lib"),
+        ("build", &names, ""),
+        (".fingerprint", &names, ""),
     ] {
         let Ok(entries) = fs::read_dir(from.join(dir)) else {
             continue;
@@ -103,16 +106,17 @@ pub fn registry_builds(tree: &Path, from: &Path, into: &Path) -> Result<Seeded> 
         // `cp -a` keeps the times cargo compares.
         let mut copy = std::process::Command::new("cp");
         copy.args(["-a", "--reflink=auto"]).args(&picked).arg(&into);
-        let copy = support::spawn::output_bounded(&mut copy, Duration::from_secs(300))
-            .map_err(|e| format!("cannot start cp: {e}"))?;
-        if !copy.outcome.is_success() {
-            return Err(format!(
-                "cannot copy the registry's builds into {} (cp {}): {}",
-                into.display(),
-                copy.outcome,
-                copy.stderr
-            ));
-        }
+        let failed = match support::spawn::output_bounded(&mut copy, Duration::from_secs(300)) {
+            Ok(copy) if copy.outcome.is_success() => continue,
+            Ok(copy) => format!("cp {}: {}", copy.outcome, copy.stderr.trim()),
+            Err(e) => format!("cannot start cp: {e}"),
+        };
+        // Nothing half-copied stays.
+        let _ = copied.remove_if(|_, _, _| true);
+        return Err(format!(
+            "cannot copy the registry's builds into {} ({failed})",
+            into.display()
+        ));
     }
     Ok(copied)
 }
@@ -143,15 +147,26 @@ impl Seeded {
         self.entries.is_empty()
     }
 
-    /// Removes each copied entry that no build since used (its unit is not
-    /// among `used`), so that the directory keeps only what its builds
-    /// need. Returns how many went.
-    pub fn keep_only(&self, used: &Units) -> Result<usize> {
+    /// Removes each copied entry the builds since did not use: of the
+    /// crates they used, the units they used stay (not the crate's other
+    /// builds: other features, another profile); the crates they did not
+    /// use at all stay whole if `unused` says [`Unused::Keep`] (for a later
+    /// build to find: the book's, the grader's). Returns how many entries
+    /// went.
+    pub fn prune(&self, used: &Units, unused: Unused) -> Result<usize> {
+        self.remove_if(|entry, name, hash| {
+            !used.hashes.contains(hash)
+                && (matches!(unused, Unused::Remove)
+                    || used.names.contains(&crate_name(entry, name)))
+        })
+    }
+
+    /// Removes every copied entry (`NAME-HASH`) for which `gone` holds.
+    fn remove_if(&self, gone: impl Fn(&Path, &str, &str) -> bool) -> Result<usize> {
         let mut removed = 0;
         for entry in &self.entries {
-            // (`libNAME-HASH.rlib`: the prefix changes the name, not HASH.)
-            let name = entry.file_name().unwrap_or_default().to_string_lossy();
-            if unit_of(&name).is_some_and(|(_, hash)| used.hashes.contains(hash)) {
+            let file = entry.file_name().unwrap_or_default().to_string_lossy();
+            if !unit_of(&file).is_some_and(|(name, hash)| gone(entry, name, hash)) {
                 continue;
             }
             let gone = match fs::symlink_metadata(entry) {
@@ -166,11 +181,38 @@ impl Seeded {
     }
 }
 
+/// What [`Seeded::prune`] does with the crates no build used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unused {
+    /// They stay, for a later build.
+    Keep,
+    /// They go.
+    Remove,
+}
+
+/// The crate `name` in the entry `path` of a target directory names, as
+/// `deps/` spells it: `serde_json` for `deps/libserde_json-HASH.rlib` and
+/// `.fingerprint/serde_json-HASH` alike, `proc_macro2` for
+/// `build/proc-macro2-HASH`.
+fn crate_name(path: &Path, name: &str) -> String {
+    let in_deps = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d == "deps");
+    let is_dep_info = path.extension().is_some_and(|e| e == "d");
+    let name = match name.strip_prefix("lib") {
+        Some(rest) if in_deps && !is_dep_info => rest,
+        _ => name,
+    };
+    name.replace('-', "_")
+}
+
 /// The units cargo's JSON messages (`--message-format=json`) name: each
-/// unit's HASH (as in `NAME-HASH`), fresh or compiled.
+/// unit's HASH (as in `NAME-HASH`), fresh or compiled, and its crate.
 #[derive(Debug, Default)]
 pub struct Units {
     hashes: std::collections::HashSet<String>,
+    names: std::collections::HashSet<String>,
     /// Whether any unit was compiled (not fresh).
     pub compiled: bool,
 }
@@ -196,10 +238,12 @@ impl Units {
                 // `deps/libNAME-HASH.rlib`, `build/NAME-HASH/out`: the
                 // file's own name, or its directory's.
                 let file = Path::new(file);
-                for name in [file.file_name(), file.parent().and_then(Path::file_name)] {
-                    let name = name.unwrap_or_default().to_string_lossy();
-                    if let Some((_, hash)) = unit_of(&name) {
+                let parent = file.parent().unwrap_or(file);
+                for path in [file, parent] {
+                    let name = path.file_name().unwrap_or_default().to_string_lossy();
+                    if let Some((name, hash)) = unit_of(&name) {
                         self.hashes.insert(hash.to_owned());
+                        self.names.insert(crate_name(path, name));
                     }
                 }
             }
@@ -219,4 +263,76 @@ fn host() -> Result<String> {
         .find_map(|line| line.strip_prefix("host: "))
         .map(|host| host.trim().to_owned())
         .ok_or_else(|| format!("cargo -vV named no host ({})", version.outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn of_the_crates_a_build_used_only_its_units_stay_and_the_others_as_asked() {
+        let target = tempfile::tempdir().unwrap();
+        let debug = target.path().join("debug");
+        let (used, other, unused) = ("1111111111111111", "2222222222222222", "3333333333333333");
+        let entries = [
+            format!("deps/libproc_macro2-{used}.rlib"),
+            format!("deps/libproc_macro2-{other}.rlib"),
+            format!("deps/proc_macro2-{other}.d"),
+            format!(".fingerprint/proc-macro2-{used}"),
+            format!(".fingerprint/proc-macro2-{other}"),
+            format!("build/proc-macro2-{other}"),
+            format!("deps/liblibc-{unused}.rlib"),
+            format!(".fingerprint/libc-{unused}"),
+        ];
+        let mut seeded = Seeded::default();
+        for entry in &entries {
+            let path = debug.join(entry);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            if entry.starts_with("deps/") {
+                fs::write(&path, b"").unwrap();
+            } else {
+                fs::create_dir(&path).unwrap();
+            }
+            seeded.entries.push(path);
+        }
+        // As cargo says it, one message per line, among other output.
+        let mut units = Units::default();
+        units.read(&format!(
+            "a build script's line\n{{\"reason\":\"compiler-artifact\",\"fresh\":true,\
+             \"filenames\":[\"{}\"]}}\n",
+            debug
+                .join(format!("deps/libproc_macro2-{used}.rlib"))
+                .display()
+        ));
+        assert!(!units.compiled);
+        let left = || -> Vec<bool> { entries.iter().map(|e| debug.join(e).exists()).collect() };
+        assert_eq!(seeded.prune(&units, Unused::Keep).unwrap(), 4);
+        // proc-macro2's other build went (its library, dep-info, fingerprint
+        // and build script); the one used stayed, and libc, unused, stayed
+        // whole.
+        assert_eq!(left(), [true, false, false, true, false, false, true, true]);
+        assert_eq!(seeded.prune(&units, Unused::Remove).unwrap(), 2);
+        assert_eq!(
+            left(),
+            [true, false, false, true, false, false, false, false]
+        );
+    }
+
+    #[test]
+    fn a_compiled_unit_is_noticed_and_build_scripts_count() {
+        let mut units = Units::default();
+        units.read(
+            "{\"reason\":\"compiler-artifact\",\"fresh\":false,\"filenames\":[]}\n\
+             {\"reason\":\"build-script-executed\",\"out_dir\":\
+             \"/t/debug/build/serde-4444444444444444/out\"}\n",
+        );
+        assert!(units.compiled);
+        assert!(units.hashes.contains("4444444444444444"));
+        assert!(units.names.contains("serde"));
+        assert_eq!(
+            unit_of("libserde-4444444444444444.rmeta"),
+            Some(("libserde", "4444444444444444"))
+        );
+        assert_eq!(unit_of("serde-44444444"), None);
+    }
 }

@@ -150,7 +150,7 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
     if used.compiled {
         eprintln!("note: the seed keeps every registry build copied in");
     } else {
-        seeded.keep_only(&used)?;
+        seeded.prune(&used, tooling::seed::Unused::Remove)?;
     }
     strip_workspace_crates(&handout, &target)?;
     let partial = tempfile::tempdir_in(kept).map_err(|e| e.to_string())?;
@@ -181,18 +181,21 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The units the seed's grading built or used: its two builds (`cargo
-/// xtask`'s, and the graded tests', as tooling/core/src/grade/build.rs
-/// makes it), made again with cargo's JSON messages, which name each unit,
-/// fresh or not. If these builds compiled anything, they were not the
-/// grading's, and name other units (`compiled` says so).
+/// The units the seed's grading built or used: its three builds (`cargo
+/// xtask`'s; the grader's, which xtask hands `grade` to, as xtask's
+/// `build_program` makes it; the graded tests', as
+/// tooling/core/src/grade/build.rs makes them), made again with cargo's
+/// JSON messages, which name each unit, fresh or not. If these builds
+/// compiled anything, they were not the grading's, and name other units
+/// (`compiled` says so).
 fn units_used(handout: &Path) -> Result<tooling::seed::Units, String> {
     let rustc = Path::new(env!("CARGO"))
         .parent()
         .map(|bin| bin.join("rustc"))
         .filter(|rustc| rustc.is_file());
-    let builds: [&[&str]; 2] = [
+    let builds: [&[&str]; 3] = [
         &["build", "--package", "xtask"],
+        &["build", "--package", "workbook-grader", "--bin", "grader"],
         &[
             "test",
             "--no-run",
@@ -213,7 +216,7 @@ fn units_used(handout: &Path) -> Result<tooling::seed::Units, String> {
             .current_dir(handout)
             .env("CARGO_TARGET_DIR", handout.join("target"))
             .env_remove("CARGO_MANIFEST_DIR");
-        if let (1, Some(rustc)) = (index, &rustc) {
+        if let (2, Some(rustc)) = (index, &rustc) {
             cargo.env("RUSTC", rustc);
         }
         let built = output_bounded(&mut cargo, Duration::from_secs(600))
