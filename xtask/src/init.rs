@@ -262,11 +262,7 @@ fn build(root: &Path, dest: &Path, lessons: &[Lesson]) -> Result {
         )?;
     }
     let mut graded = tooling::cargo();
-    if let Some(rustc) = Path::new(&tooling::cargo_program())
-        .parent()
-        .map(|bin| bin.join("rustc"))
-        .filter(|rustc| rustc.is_file())
-    {
+    if let Some(rustc) = tooling::rustc_beside_cargo() {
         graded.env("RUSTC", rustc);
     }
     graded

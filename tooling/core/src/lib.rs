@@ -167,6 +167,16 @@ pub fn cargo() -> std::process::Command {
     std::process::Command::new(cargo_program())
 }
 
+/// The compiler beside that cargo (its toolchain's), if there is one: the
+/// graded tests are built with it whatever toolchain file a directory above
+/// the tree may name.
+pub fn rustc_beside_cargo() -> Option<PathBuf> {
+    std::path::Path::new(&cargo_program())
+        .parent()
+        .map(|bin| bin.join("rustc"))
+        .filter(|rustc| rustc.is_file())
+}
+
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     lessons::closest(word, candidates)

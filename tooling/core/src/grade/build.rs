@@ -124,10 +124,7 @@ fn build_graded_once(
     let mut command = Command::new(crate::cargo_program());
     // The compiler of the cargo that runs us, whatever toolchain file a
     // directory above the tree may name.
-    let rustc = std::path::Path::new(&crate::cargo_program())
-        .parent()
-        .map(|bin| bin.join("rustc"))
-        .filter(|rustc| rustc.is_file());
+    let rustc = crate::rustc_beside_cargo();
     if let Some(rustc) = &rustc {
         command.env("RUSTC", rustc);
     }

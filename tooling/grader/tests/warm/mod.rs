@@ -189,10 +189,7 @@ fn build_seed(kept: &Path, seed: &Path) -> Result<(), String> {
 /// compiled anything, they were not the grading's, and name other units
 /// (`compiled` says so).
 fn units_used(handout: &Path) -> Result<tooling::seed::Units, String> {
-    let rustc = Path::new(env!("CARGO"))
-        .parent()
-        .map(|bin| bin.join("rustc"))
-        .filter(|rustc| rustc.is_file());
+    let rustc = tooling::rustc_beside_cargo();
     let builds: [&[&str]; 3] = [
         &["build", "--package", "xtask"],
         &["build", "--package", "workbook-grader", "--bin", "grader"],
